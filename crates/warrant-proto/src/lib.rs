@@ -1,0 +1,246 @@
+//! Wire types shared by the Warrant server, its client and guard libraries, and the CLI.
+//!
+//! Only shapes live here: what goes over HTTP, field for field, as RFC 6749 (the token endpoint),
+//! RFC 7517 (JWKS) and RFC 8414 (server metadata) spell it. No logic, no I/O, so that a resource
+//! server or a worker can depend on this crate without pulling in the server.
+
+use serde::{Deserialize, Serialize};
+
+/// The path of the token endpoint, relative to the issuer.
+pub const TOKEN_PATH: &str = "/oauth/token";
+/// The path of the published signing keys, relative to the issuer.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// The OpenID discovery document.
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+/// The RFC 8414 authorization server metadata document.
+pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// `token_type` of every access token Warrant issues.
+pub const TOKEN_TYPE_BEARER: &str = "Bearer";
+/// The JWT `typ` header of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The only grant type Warrant serves.
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// The `gty` claim Auth0 puts in client-credentials tokens.
+pub const GTY_CLIENT_CREDENTIALS: &str = "client-credentials";
+
+/// A successful answer of the token endpoint (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    /// Lifetime of the token in seconds.
+    pub expires_in: u64,
+    /// The granted scopes, space-separated; absent when the token carries none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The error codes of RFC 6749 §5.2, plus RFC 8707's `invalid_target` and Auth0's
+/// `access_denied` / `too_many_requests` as the token endpoint uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    AccessDenied,
+    TooManyRequests,
+    ServerError,
+    TemporarilyUnavailable,
+}
+
+impl OAuthErrorCode {
+    /// The code exactly as it appears on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::AccessDenied => "access_denied",
+            Self::TooManyRequests => "too_many_requests",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// Parses a wire code; `None` for codes this crate does not know.
+    pub fn parse(code: &str) -> Option<Self> {
+        Some(match code {
+            "invalid_request" => Self::InvalidRequest,
+            "invalid_client" => Self::InvalidClient,
+            "invalid_grant" => Self::InvalidGrant,
+            "unauthorized_client" => Self::UnauthorizedClient,
+            "unsupported_grant_type" => Self::UnsupportedGrantType,
+            "invalid_scope" => Self::InvalidScope,
+            "invalid_target" => Self::InvalidTarget,
+            "access_denied" => Self::AccessDenied,
+            "too_many_requests" => Self::TooManyRequests,
+            "server_error" => Self::ServerError,
+            "temporarily_unavailable" => Self::TemporarilyUnavailable,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answer (RFC 6749 §5.2): `{"error": "...", "error_description": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// A JSON Web Key Set (RFC 7517 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// One public key of a JWKS. Warrant publishes RSA keys (`kty: "RSA"`, `n`, `e`); the other members
+/// are kept so that a verifier can read (and refuse) keys of other types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// RSA modulus, base64url without padding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url without padding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+/// Authorization server metadata (RFC 8414 §2), served both as
+/// `/.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerMetadata {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub grant_types_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub response_types_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+}
+
+/// A scope an API defines, as the management API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeView {
+    pub value: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An API (Auth0: resource server), in Auth0's management-API shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceServerView {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<ScopeView>,
+    pub token_lifetime: u32,
+    pub signing_alg: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An M2M application (Auth0: client), in Auth0's management-API shape. The secret appears only
+/// in the answer that created or rotated it: Warrant stores hashes, never secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub app_type: String,
+    pub grant_types: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A client grant, in Auth0's management-API shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientGrantView {
+    pub id: String,
+    pub client_id: String,
+    pub audience: String,
+    pub scope: Vec<String>,
+    pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip() {
+        for code in [
+            OAuthErrorCode::InvalidRequest,
+            OAuthErrorCode::InvalidClient,
+            OAuthErrorCode::InvalidGrant,
+            OAuthErrorCode::UnauthorizedClient,
+            OAuthErrorCode::UnsupportedGrantType,
+            OAuthErrorCode::InvalidScope,
+            OAuthErrorCode::InvalidTarget,
+            OAuthErrorCode::AccessDenied,
+            OAuthErrorCode::TooManyRequests,
+            OAuthErrorCode::ServerError,
+            OAuthErrorCode::TemporarilyUnavailable,
+        ] {
+            assert_eq!(OAuthErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(OAuthErrorCode::parse("nope"), None);
+    }
+
+    #[test]
+    fn token_response_omits_empty_scope() {
+        let body = TokenResponse {
+            access_token: "t".into(),
+            token_type: TOKEN_TYPE_BEARER.into(),
+            expires_in: 60,
+            scope: None,
+        };
+        let json = serde_json::to_string(&body).unwrap();
+        assert_eq!(
+            json,
+            r#"{"access_token":"t","token_type":"Bearer","expires_in":60}"#
+        );
+    }
+
+    #[test]
+    fn jwk_uses_the_use_member_name() {
+        let jwk: Jwk = serde_json::from_str(r#"{"kty":"RSA","use":"sig","n":"AQ","e":"AQAB"}"#)
+            .unwrap();
+        assert_eq!(jwk.use_.as_deref(), Some("sig"));
+        assert!(serde_json::to_string(&jwk).unwrap().contains(r#""use":"sig""#));
+    }
+}

@@ -1,0 +1,259 @@
+//! Configuration in layers: defaults, then a TOML file, then `WARRANT_*` environment variables,
+//! then command-line flags. The binary turns environment and flags into a [`ConfigLayer`]; this
+//! module reads the file, merges, and checks the result.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::directory::DEFAULT_POLL_INTERVAL;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./warrant-data";
+
+/// A secret value from the configuration. `Debug` does not print it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// One layer of settings; unset fields fall through to the layer below.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLayer {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// The issuer URL (`iss` of every token); default derived from `listen`.
+    pub issuer: Option<String>,
+    /// Where the embedded database and the generated master key live.
+    pub data_dir: Option<PathBuf>,
+    /// The API for token requests that name no audience.
+    pub default_audience: Option<String>,
+    /// A file holding the master key (instead of `WARRANT_MASTER_KEY`).
+    pub master_key_file: Option<PathBuf>,
+    /// `text` or `json`. Read by the binary.
+    pub log_format: Option<String>,
+    /// A tracing filter such as `info` or `warrant_server=debug,info`. Read by the binary.
+    pub log: Option<String>,
+    /// The master key itself: from the environment only, never from a file or a flag.
+    #[serde(skip)]
+    pub master_key: Option<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigLayer {
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// This layer over `lower`: set fields here win.
+    pub fn over(self, lower: Self) -> Self {
+        Self {
+            listen: self.listen.or(lower.listen),
+            issuer: self.issuer.or(lower.issuer),
+            data_dir: self.data_dir.or(lower.data_dir),
+            default_audience: self.default_audience.or(lower.default_audience),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
+            log_format: self.log_format.or(lower.log_format),
+            log: self.log.or(lower.log),
+            master_key: self.master_key.or(lower.master_key),
+        }
+    }
+}
+
+/// The settings a server runs with, complete and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None`: derived from the bound address once listening.
+    pub issuer: Option<String>,
+    pub data_dir: PathBuf,
+    pub default_audience: Option<String>,
+    pub master_key: Option<Secret>,
+    /// How often to look for changes made by other processes.
+    pub poll_interval: Duration,
+}
+
+impl Config {
+    /// Defaults for a data directory, listening on `listen`.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen,
+            issuer: None,
+            data_dir: data_dir.into(),
+            default_audience: None,
+            master_key: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+
+    /// Resolves a merged layer against the defaults.
+    pub fn from_layer(layer: ConfigLayer) -> Result<Self, ConfigError> {
+        let listen_text = layer.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "listen address {listen_text:?} is not an IP:port such as 127.0.0.1:8080"
+            ))
+        })?;
+        let issuer = layer.issuer.as_deref().map(normalize_issuer).transpose()?;
+        let master_key = match (layer.master_key, layer.master_key_file) {
+            (Some(key), _) => Some(key),
+            (None, Some(path)) => Some(Secret::new(
+                std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::Invalid(format!(
+                        "cannot read the master key file {}: {e}",
+                        path.display()
+                    ))
+                })?,
+            )),
+            (None, None) => None,
+        };
+        if let Some(aud) = &layer.default_audience {
+            crate::domain::validate_identifier(aud)
+                .map_err(|e| ConfigError::Invalid(format!("default_audience: {e}")))?;
+        }
+        Ok(Self {
+            listen,
+            issuer,
+            data_dir: layer
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            default_audience: layer.default_audience,
+            master_key,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        })
+    }
+}
+
+/// An issuer is an absolute `http`/`https` URL without query or fragment; it always ends in `/`,
+/// as Auth0's do (`https://tenant.auth0.com/`), since verifiers compare `iss` byte for byte.
+pub fn normalize_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(format!(
+            "issuer {issuer:?} must be an http or https URL such as https://auth.example.com/"
+        ))
+    };
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(invalid)?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || rest.contains(['?', '#', ' '])
+        || rest.chars().any(char::is_control)
+    {
+        return Err(invalid());
+    }
+    let mut out = issuer.to_owned();
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// The issuer a server listening on `addr` has when none is configured.
+pub fn default_issuer(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_gets_a_trailing_slash_and_must_be_http() {
+        assert_eq!(
+            normalize_issuer("https://auth.example.com").unwrap(),
+            "https://auth.example.com/"
+        );
+        assert_eq!(
+            normalize_issuer("http://127.0.0.1:8080/").unwrap(),
+            "http://127.0.0.1:8080/"
+        );
+        for bad in ["auth.example.com", "ftp://x/", "https://", "https://a/?q", "https:///x"] {
+            assert!(normalize_issuer(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn layers_merge_top_down_and_unknown_keys_fail() {
+        let file: ConfigLayer = toml::from_str("listen = \"0.0.0.0:9000\"\nissuer = \"https://f/\"").unwrap();
+        let env = ConfigLayer {
+            issuer: Some("https://env/".into()),
+            ..Default::default()
+        };
+        let flags = ConfigLayer {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let merged = flags.over(env.over(file));
+        let config = Config::from_layer(merged).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(config.issuer.as_deref(), Some("https://env/"));
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err());
+        assert!(toml::from_str::<ConfigLayer>("master_key = \"x\"").is_err());
+    }
+
+    #[test]
+    fn bad_listen_address_is_explained() {
+        let err = Config::from_layer(ConfigLayer {
+            listen: Some("localhost".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("IP:port"));
+    }
+
+    #[test]
+    fn default_issuer_avoids_unspecified_addresses() {
+        assert_eq!(default_issuer("0.0.0.0:8080".parse().unwrap()), "http://localhost:8080/");
+        assert_eq!(default_issuer("127.0.0.1:81".parse().unwrap()), "http://127.0.0.1:81/");
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
+    }
+}

@@ -1,0 +1,147 @@
+use std::fmt;
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use aws_lc_rs::digest::{SHA256, digest};
+
+use super::{Invalid, random_alphanumeric, random_token, validate_name};
+
+/// A machine-to-machine application: a service, cron job or agent with its own credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl Application {
+    pub fn new(name: String, description: String, now: u64) -> Result<Self, Invalid> {
+        let app = Self {
+            client_id: random_alphanumeric(32),
+            name,
+            description,
+            created_at: now,
+            updated_at: now,
+        };
+        app.validate()?;
+        Ok(app)
+    }
+
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate_name("name", &self.name, 200)?;
+        if self.description.chars().count() > 1_000 {
+            return Err(Invalid::new("description must be at most 1000 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// The SHA-256 of a client secret: all Warrant ever stores of it.
+///
+/// A secret is 256 random bits, so a slow password hash would add nothing against guessing and
+/// would cap token throughput; SHA-256 keeps a stolen database from yielding usable secrets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl SecretHash {
+    /// Compares in constant time.
+    pub fn matches(&self, other: &SecretHash) -> bool {
+        verify_slices_are_equal(&self.0, &other.0).is_ok()
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+pub fn hash_secret(secret: &str) -> SecretHash {
+    let d = digest(&SHA256, secret.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    SecretHash(out)
+}
+
+/// A freshly generated client secret, in the clear: shown once, then only its hash is kept.
+/// `Debug` does not print it.
+#[derive(Clone)]
+pub struct PlainSecret(String);
+
+impl PlainSecret {
+    pub fn generate() -> Self {
+        Self(random_token::<32>())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> SecretHash {
+        hash_secret(&self.0)
+    }
+}
+
+impl fmt::Debug for PlainSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlainSecret(redacted)")
+    }
+}
+
+/// One stored secret of an application. During a rotation's grace period an application has
+/// several; `expires_at` ends the old ones without any job having to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecret {
+    pub id: String,
+    pub client_id: String,
+    pub hash: SecretHash,
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+}
+
+impl ClientSecret {
+    pub fn new(client_id: &str, hash: SecretHash, now: u64) -> Self {
+        Self {
+            id: random_alphanumeric(16),
+            client_id: client_id.to_owned(),
+            hash,
+            created_at: now,
+            expires_at: None,
+        }
+    }
+
+    pub fn is_active(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_256_bits_and_hash_to_match() {
+        let secret = PlainSecret::generate();
+        assert_eq!(secret.expose().len(), 43);
+        assert!(secret.hash().matches(&hash_secret(secret.expose())));
+        assert!(!secret.hash().matches(&hash_secret("something else")));
+        assert!(!format!("{secret:?}").contains(secret.expose()));
+    }
+
+    #[test]
+    fn secret_expiry() {
+        let mut s = ClientSecret::new("c", hash_secret("x"), 10);
+        assert!(s.is_active(1_000));
+        s.expires_at = Some(20);
+        assert!(s.is_active(19));
+        assert!(!s.is_active(20));
+    }
+
+    #[test]
+    fn application_names_are_checked() {
+        assert!(Application::new("worker".into(), String::new(), 0).is_ok());
+        assert!(Application::new("  ".into(), String::new(), 0).is_err());
+        assert!(Application::new("a\u{7}".into(), String::new(), 0).is_err());
+    }
+}

@@ -1,0 +1,179 @@
+use serde::{Deserialize, Serialize};
+
+use super::{Invalid, Scope, validate_name, validate_scope_value};
+
+/// The default access-token lifetime, as Auth0's: 24 hours.
+pub const DEFAULT_TOKEN_LIFETIME: u32 = 86_400;
+/// The longest access-token lifetime an API may set: 30 days, as Auth0's.
+pub const MAX_TOKEN_LIFETIME: u32 = 2_592_000;
+const MAX_IDENTIFIER_LEN: usize = 600;
+const MAX_SCOPES: usize = 1_000;
+
+/// The algorithm an API's tokens are signed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum SigningAlg {
+    RS256,
+}
+
+impl SigningAlg {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        match value {
+            "RS256" => Ok(Self::RS256),
+            other => Err(Invalid(format!(
+                "signing_alg {other:?} is not supported; use RS256"
+            ))),
+        }
+    }
+}
+
+/// An API that accepts Warrant's tokens (Auth0 calls it a resource server). Its `identifier` is
+/// the `audience` clients ask for and the `aud` of their tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceServer {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub token_lifetime: u32,
+    pub signing_alg: SigningAlg,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+impl ResourceServer {
+    /// Checks every field, so that a stored API is always a valid one.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate_identifier(&self.identifier)?;
+        validate_name("name", &self.name, 200)?;
+        validate_token_lifetime(self.token_lifetime)?;
+        if self.scopes.len() > MAX_SCOPES {
+            return Err(Invalid(format!(
+                "an API may define at most {MAX_SCOPES} scopes"
+            )));
+        }
+        for (i, scope) in self.scopes.iter().enumerate() {
+            validate_scope_value(&scope.value)?;
+            if scope.description.chars().count() > 500 {
+                return Err(Invalid(format!(
+                    "the description of scope {:?} must be at most 500 characters",
+                    scope.value
+                )));
+            }
+            if self.scopes[..i].iter().any(|s| s.value == scope.value) {
+                return Err(Invalid(format!("scope {:?} is listed twice", scope.value)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has_scope(&self, value: &str) -> bool {
+        self.scopes.iter().any(|s| s.value == value)
+    }
+}
+
+pub fn validate_token_lifetime(seconds: u32) -> Result<(), Invalid> {
+    if seconds == 0 || seconds > MAX_TOKEN_LIFETIME {
+        return Err(Invalid(format!(
+            "token_lifetime must be between 1 and {MAX_TOKEN_LIFETIME} seconds"
+        )));
+    }
+    Ok(())
+}
+
+/// An API identifier is an absolute URI (`https://api.example.com`, `urn:example:api`): a scheme,
+/// a colon and more, with no white space or control characters.
+pub fn validate_identifier(identifier: &str) -> Result<(), Invalid> {
+    let err = || {
+        Invalid(format!(
+            "identifier {identifier:?} must be an absolute URI such as https://api.example.com"
+        ))
+    };
+    if identifier.len() > MAX_IDENTIFIER_LEN {
+        return Err(Invalid(format!(
+            "identifier must be at most {MAX_IDENTIFIER_LEN} characters"
+        )));
+    }
+    let (scheme, rest) = identifier.split_once(':').ok_or_else(err)?;
+    let mut scheme_chars = scheme.bytes();
+    let scheme_ok = scheme_chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme_chars.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok || rest.is_empty() || rest == "//" {
+        return Err(err());
+    }
+    if identifier
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(err());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api() -> ResourceServer {
+        ResourceServer {
+            id: "x".into(),
+            identifier: "https://api.example.com".into(),
+            name: "Internal API".into(),
+            scopes: vec![Scope {
+                value: "read:data".into(),
+                description: String::new(),
+            }],
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            signing_alg: SigningAlg::RS256,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn identifiers_must_be_absolute_uris() {
+        for good in [
+            "https://api.example.com",
+            "https://api.example.com/v1/",
+            "urn:example:api",
+        ] {
+            assert!(validate_identifier(good).is_ok(), "{good} refused");
+        }
+        for bad in [
+            "",
+            "api.example.com",
+            "https://",
+            "https:",
+            "1http://x",
+            "https://a b",
+            "://x",
+        ] {
+            assert!(validate_identifier(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn validate_checks_lifetime_and_duplicate_scopes() {
+        assert!(api().validate().is_ok());
+        let mut a = api();
+        a.token_lifetime = MAX_TOKEN_LIFETIME + 1;
+        assert!(a.validate().is_err());
+        a.token_lifetime = 0;
+        assert!(a.validate().is_err());
+        let mut b = api();
+        b.scopes.push(b.scopes[0].clone());
+        assert!(b.validate().unwrap_err().0.contains("twice"));
+    }
+
+    #[test]
+    fn only_rs256_for_now() {
+        assert_eq!(SigningAlg::parse("RS256").unwrap(), SigningAlg::RS256);
+        assert!(SigningAlg::parse("HS256").is_err());
+    }
+}

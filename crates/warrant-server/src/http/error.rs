@@ -1,0 +1,130 @@
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warrant_proto::{OAuthErrorBody, OAuthErrorCode};
+
+use crate::issuance::IssueError;
+
+/// An RFC 6749 §5.2 error answer of the token endpoint. The description is for the developer
+/// calling the endpoint: it says what to fix and never carries internals or secrets.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub code: OAuthErrorCode,
+    pub description: Cow<'static, str>,
+    /// `WWW-Authenticate` to send (for failed HTTP Basic client authentication).
+    pub challenge: Option<HeaderValue>,
+}
+
+/// Echoed user input is cut short, so that an error body never grows with the request.
+pub(crate) fn quoted(input: &str) -> String {
+    const MAX: usize = 200;
+    if input.len() <= MAX {
+        return format!("{input:?}");
+    }
+    let mut end = MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}…", &input[..end])
+}
+
+impl OAuthError {
+    pub fn new(
+        status: StatusCode,
+        code: OAuthErrorCode,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+            challenge: None,
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, description)
+    }
+
+    pub fn invalid_client(challenge: Option<HeaderValue>) -> Self {
+        Self {
+            challenge,
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                OAuthErrorCode::InvalidClient,
+                "client authentication failed: unknown client or wrong secret",
+            )
+        }
+    }
+
+    pub fn from_issue(error: IssueError, challenge: Option<HeaderValue>) -> Self {
+        match error {
+            IssueError::InvalidClient => Self::invalid_client(challenge),
+            IssueError::MissingAudience => Self::invalid_request(
+                "audience is required: set it (or resource) to the identifier of the API the token is for",
+            ),
+            IssueError::UnknownAudience(aud) => Self::new(
+                StatusCode::FORBIDDEN,
+                OAuthErrorCode::AccessDenied,
+                format!("Service not found: {}", quoted(&aud)),
+            ),
+            IssueError::UnknownResource(res) => Self::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidTarget,
+                format!("resource {} is not an API this server knows", quoted(&res)),
+            ),
+            IssueError::NotGranted { audience } => Self::new(
+                StatusCode::FORBIDDEN,
+                OAuthErrorCode::AccessDenied,
+                format!(
+                    "this application is not authorized for the API {}: create a client grant \
+                     for this application and API (warrant grant create --client-id <client_id> \
+                     --audience {audience})",
+                    quoted(&audience)
+                ),
+            ),
+            IssueError::ScopeNotGranted { scope, audience } => Self::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidScope,
+                format!(
+                    "scope {} is not granted to this application for the API {}",
+                    quoted(&scope),
+                    quoted(&audience)
+                ),
+            ),
+            IssueError::NoSigningKey => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                OAuthErrorCode::TemporarilyUnavailable,
+                "no signing key is loaded yet; retry shortly",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = OAuthErrorBody {
+            error: self.code.as_str().to_owned(),
+            error_description: Some(self.description.into_owned()),
+        };
+        let mut response = (self.status, no_store_json(&body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// Serializes a body that cannot fail to serialize (plain structs of strings and numbers).
+pub(crate) fn no_store_json<T: serde::Serialize>(body: &T) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
+}

@@ -1,0 +1,44 @@
+//! The HTTP edge: only this module knows axum. Handlers parse, call one domain function and
+//! map its result.
+
+mod error;
+mod health;
+mod token;
+mod well_known;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::routing::{get, post};
+use bytes::Bytes;
+
+pub use error::OAuthError;
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::issuance::IssuerSettings;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: IssuerSettings,
+    pub directory: Arc<Directory>,
+    pub clock: Arc<dyn Clock>,
+    /// The RFC 8414 metadata document, serialized once.
+    pub metadata: Bytes,
+    /// `Basic realm="…"`, the challenge for failed HTTP Basic client authentication.
+    pub basic_challenge: HeaderValue,
+}
+
+/// All of Warrant's public routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(warrant_proto::TOKEN_PATH, post(token::token))
+        .route(warrant_proto::JWKS_PATH, get(well_known::jwks))
+        .route(warrant_proto::OPENID_CONFIGURATION_PATH, get(well_known::metadata))
+        .route(warrant_proto::OAUTH_METADATA_PATH, get(well_known::metadata))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+}

@@ -1,0 +1,325 @@
+//! `POST /oauth/token`: the client credentials grant (RFC 6749 §4.4), with Auth0's JSON body and
+//! `audience` parameter as well as the RFC's form body and RFC 8707's `resource`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserializer;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
+
+use super::AppState;
+use super::error::{OAuthError, no_store_json, quoted};
+use crate::issuance::{Target, TokenRequest};
+
+/// Token requests are small; anything larger is refused before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub async fn token(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&app, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, OAuthError> {
+    let kind = body_kind(headers)?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            OAuthError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                warrant_proto::OAuthErrorCode::InvalidRequest,
+                "the request body is larger than 16 KiB",
+            )
+        })?;
+    let params = match kind {
+        BodyKind::Form => Params::from_form(&bytes)?,
+        BodyKind::Json => Params::from_json(&bytes)?,
+    };
+
+    match params.grant_type.as_deref() {
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+        Some(GRANT_CLIENT_CREDENTIALS) => {}
+        Some(other) => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                warrant_proto::OAuthErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type {} is not supported; this server issues client_credentials tokens",
+                    quoted(other)
+                ),
+            ));
+        }
+    }
+
+    let basic = basic_credentials(headers, &app.basic_challenge)?;
+    let challenge = basic.as_ref().map(|_| app.basic_challenge.clone());
+    let (client_id, client_secret): (&str, &str) = match (&basic, &params.client_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+            ));
+        }
+        (Some((id, secret)), None) => {
+            if params.client_id.as_deref().is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
+            }
+            (id, secret)
+        }
+        (None, Some(secret)) => match &params.client_id {
+            Some(id) => (id, secret),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "client_id is required with client_secret",
+                ));
+            }
+        },
+        (None, None) => {
+            return Err(OAuthError {
+                description: Cow::Borrowed(
+                    "client authentication is required: send client_id and client_secret in the \
+                     body, or use HTTP Basic",
+                ),
+                ..OAuthError::invalid_client(None)
+            });
+        }
+    };
+
+    let target = match (params.audience.as_deref(), params.resource.as_deref()) {
+        (Some(a), Some(r)) if a != r => {
+            return Err(OAuthError::invalid_request(
+                "audience and resource name different APIs; send one of them",
+            ));
+        }
+        (Some(a), _) => Target::Audience(a),
+        (None, Some(r)) => Target::Resource(r),
+        (None, None) => Target::Unspecified,
+    };
+    let request = TokenRequest {
+        client_id,
+        client_secret,
+        target,
+        scope: params.scope.as_deref(),
+    };
+
+    let issued = app
+        .directory
+        .snapshot()
+        .issue(&request, &app.settings, app.clock.now())
+        .map_err(|e| OAuthError::from_issue(e, challenge))?;
+
+    let body = TokenResponse {
+        access_token: issued.access_token,
+        token_type: TOKEN_TYPE_BEARER.to_owned(),
+        expires_in: u64::from(issued.expires_in),
+        scope: issued.scope,
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        no_store_json(&body),
+    )
+        .into_response())
+}
+
+enum BodyKind {
+    Form,
+    Json,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, OAuthError> {
+    let unsupported = || {
+        OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded or application/json",
+        )
+    };
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unsupported)?;
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(BodyKind::Form)
+    } else if essence.eq_ignore_ascii_case("application/json") {
+        Ok(BodyKind::Json)
+    } else {
+        Err(unsupported())
+    }
+}
+
+/// `Authorization: Basic` credentials, form-decoded as RFC 6749 §2.3.1 requires.
+fn basic_credentials(
+    headers: &HeaderMap,
+    challenge: &HeaderValue,
+) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || OAuthError {
+        description: Cow::Borrowed(
+            "malformed HTTP Basic credentials: send base64(urlencode(client_id) \":\" urlencode(client_secret))",
+        ),
+        ..OAuthError::invalid_client(Some(challenge.clone()))
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_request(
+            "the Authorization header must use the Basic scheme; or send client_id and client_secret in the body",
+        ));
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let id = form_decode(id);
+    let secret = form_decode(secret);
+    if id.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some((id, secret)))
+}
+
+fn form_decode(text: &str) -> String {
+    form_urlencoded::parse(format!("v={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The parameters the token endpoint reads. Others are ignored (RFC 6749 §3.2).
+#[derive(Default)]
+struct Params {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    audience: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+}
+
+impl fmt::Debug for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Params")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+enum ParamError {
+    Repeated(String),
+    NotAString(String),
+}
+
+impl Params {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "grant_type" => &mut self.grant_type,
+            "client_id" => &mut self.client_id,
+            "client_secret" => &mut self.client_secret,
+            "audience" => &mut self.audience,
+            "resource" => &mut self.resource,
+            "scope" => &mut self.scope,
+            _ => return None,
+        })
+    }
+
+    fn set(&mut self, name: &str, value: String) -> Result<(), ParamError> {
+        if let Some(slot) = self.slot(name) {
+            if slot.is_some() {
+                return Err(ParamError::Repeated(name.to_owned()));
+            }
+            *slot = Some(value);
+        }
+        Ok(())
+    }
+
+    fn from_form(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut params = Self::default();
+        for (name, value) in form_urlencoded::parse(body) {
+            params.set(&name, value.into_owned()).map_err(param_error)?;
+        }
+        Ok(params)
+    }
+
+    fn from_json(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed = (&mut de).deserialize_map(ParamsVisitor).and_then(|p| {
+            de.end()?;
+            Ok(p)
+        });
+        match parsed {
+            Ok(Ok(params)) => Ok(params),
+            Ok(Err(e)) => Err(param_error(e)),
+            Err(_) => Err(OAuthError::invalid_request(
+                "the body is not a JSON object of string parameters",
+            )),
+        }
+    }
+}
+
+fn param_error(e: ParamError) -> OAuthError {
+    match e {
+        ParamError::Repeated(name) => {
+            OAuthError::invalid_request(format!("parameter {name} is given more than once"))
+        }
+        ParamError::NotAString(name) => {
+            OAuthError::invalid_request(format!("parameter {name} must be a string"))
+        }
+    }
+}
+
+/// Reads a JSON object into [`Params`], catching repeated and non-string parameters (which a
+/// plain map would silently merge or coerce).
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = Result<Params, ParamError>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut params = Params::default();
+        let mut failure = None;
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            if params.slot(&name).is_none() || failure.is_some() {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::String(value) => {
+                    if let Err(e) = params.set(&name, value) {
+                        failure = Some(e);
+                    }
+                }
+                _ => failure = Some(ParamError::NotAString(name.into_owned())),
+            }
+        }
+        Ok(match failure {
+            Some(e) => Err(e),
+            None => Ok(params),
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! Client-credentials issuance (RFC 6749 §4.4): authenticate the client, resolve the API, check
+//! the grant and the requested scopes, sign the token. No HTTP here and no storage: it runs on
+//! a [`Snapshot`] and a time it is given.
+
+use serde::Serialize;
+use warrant_proto::GTY_CLIENT_CREDENTIALS;
+
+use crate::directory::Snapshot;
+use crate::domain::{SecretHash, hash_secret, parse_scope_param, random_token};
+
+/// How the request names the API it wants a token for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Auth0's `audience` parameter.
+    Audience(&'a str),
+    /// RFC 8707's `resource` parameter.
+    Resource(&'a str),
+    /// Neither: the server's default audience, if it has one.
+    Unspecified,
+}
+
+/// A parsed, syntactically valid token request. `Debug` leaves out the secret.
+#[derive(Clone, Copy)]
+pub struct TokenRequest<'a> {
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub target: Target<'a>,
+    /// The `scope` parameter as sent; `None` or blank means every granted scope.
+    pub scope: Option<&'a str>,
+}
+
+impl std::fmt::Debug for TokenRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("client_id", &self.client_id)
+            .field("target", &self.target)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the issuer needs beyond the snapshot.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// The issuer URL with its trailing slash: the `iss` claim.
+    pub issuer: String,
+    /// The audience for requests that name none.
+    pub default_audience: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: u32,
+    pub scope: Option<String>,
+    pub audience: String,
+}
+
+/// Why a token was refused. Each maps to one RFC 6749 §5.2 answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// Unknown client or wrong secret: deliberately indistinguishable.
+    InvalidClient,
+    /// Neither `audience` nor `resource`, and no default audience.
+    MissingAudience,
+    UnknownAudience(String),
+    UnknownResource(String),
+    /// The client has no grant for this API.
+    NotGranted { audience: String },
+    /// A requested scope is not granted (or not defined by the API).
+    ScopeNotGranted { scope: String, audience: String },
+    /// No signing key is loaded: the server is not ready.
+    NoSigningKey,
+}
+
+// A fixed hash for unknown clients, so that they cost the same comparison as known ones.
+const DUMMY_HASH: SecretHash = SecretHash([0x5a; 32]);
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: &'a str,
+    client_id: &'a str,
+    azp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    gty: &'static str,
+}
+
+impl Snapshot {
+    /// Authenticates the client: the secret is hashed and compared in constant time against
+    /// each active secret, and an unknown client does the same work against a dummy.
+    pub fn authenticate(&self, client_id: &str, client_secret: &str, now: u64) -> bool {
+        let presented = hash_secret(client_secret);
+        match self.clients.get(client_id) {
+            Some(client) => {
+                let mut ok = false;
+                for (hash, expires_at) in &client.secrets {
+                    let active = expires_at.is_none_or(|at| now < at);
+                    ok |= hash.matches(&presented) & active;
+                }
+                ok
+            }
+            None => {
+                let _ = DUMMY_HASH.matches(&presented);
+                false
+            }
+        }
+    }
+
+    /// Issues an access token for `request` at time `now`.
+    pub fn issue(
+        &self,
+        request: &TokenRequest<'_>,
+        settings: &IssuerSettings,
+        now: u64,
+    ) -> Result<IssuedToken, IssueError> {
+        if !self.authenticate(request.client_id, request.client_secret, now) {
+            return Err(IssueError::InvalidClient);
+        }
+        let audience = match request.target {
+            Target::Audience(aud) => {
+                if !self.apis.contains_key(aud) {
+                    return Err(IssueError::UnknownAudience(aud.to_owned()));
+                }
+                aud
+            }
+            Target::Resource(res) => {
+                if !self.apis.contains_key(res) {
+                    return Err(IssueError::UnknownResource(res.to_owned()));
+                }
+                res
+            }
+            Target::Unspecified => match settings.default_audience.as_deref() {
+                Some(aud) if self.apis.contains_key(aud) => aud,
+                Some(aud) => return Err(IssueError::UnknownAudience(aud.to_owned())),
+                None => return Err(IssueError::MissingAudience),
+            },
+        };
+        let api = &self.apis[audience];
+        let grant = self
+            .clients
+            .get(request.client_id)
+            .and_then(|c| c.grants.get(audience))
+            .ok_or_else(|| IssueError::NotGranted {
+                audience: audience.to_owned(),
+            })?;
+
+        let requested = request.scope.map(parse_scope_param).unwrap_or_default();
+        let scope_claim: Option<String> = if requested.is_empty() {
+            grant.scope_claim.clone()
+        } else {
+            if let Some(missing) = requested
+                .iter()
+                .find(|s| !grant.scopes.iter().any(|g| g == *s))
+            {
+                return Err(IssueError::ScopeNotGranted {
+                    scope: (*missing).to_owned(),
+                    audience: audience.to_owned(),
+                });
+            }
+            Some(requested.join(" "))
+        };
+
+        let key = self.signing_key.as_ref().ok_or(IssueError::NoSigningKey)?;
+        let mut sub = String::with_capacity(request.client_id.len() + 8);
+        sub.push_str(request.client_id);
+        sub.push_str("@clients");
+        let jti = random_token::<16>();
+        let claims = Claims {
+            iss: &settings.issuer,
+            sub: &sub,
+            aud: audience,
+            iat: now,
+            exp: now + u64::from(api.token_lifetime),
+            jti: &jti,
+            client_id: request.client_id,
+            azp: request.client_id,
+            scope: scope_claim.as_deref(),
+            gty: GTY_CLIENT_CREDENTIALS,
+        };
+        // Serializing a struct of strings and integers cannot fail.
+        #[allow(clippy::expect_used)]
+        let claims_json = serde_json::to_vec(&claims).expect("claims serialize");
+        Ok(IssuedToken {
+            access_token: key.sign_jwt(&claims_json),
+            expires_in: api.token_lifetime,
+            scope: scope_claim,
+            audience: audience.to_owned(),
+        })
+    }
+}

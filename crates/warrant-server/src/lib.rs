@@ -1,0 +1,195 @@
+//! The Warrant authorization server, as a library.
+//!
+//! Warrant issues OAuth 2.0 client-credentials access tokens (RFC 6749 §4.4) as RS256 JWTs
+//! (RFC 9068) and publishes the keys to verify them, wire-compatible with what services already
+//! point at Auth0. The `warrant` binary is a thin CLI over this crate; tests start the same
+//! [`Server`] in-process.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use warrant_server::{Server, config::Config};
+//!
+//! let config = Config::new("127.0.0.1:8080".parse()?, "./warrant-data");
+//! let server = Server::bind(config).await?;
+//! println!("issuer: {}", server.issuer());
+//! server.serve(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: `domain` holds the rules, `issuance` turns a request into a signed token, `directory`
+//! keeps the in-memory view the token endpoint reads (no storage on the hot path), `store` is the
+//! only place that knows SQL, `http` the only place that knows HTTP, and `admin` is the one
+//! service layer for administration.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod domain;
+pub mod http;
+pub mod issuance;
+pub mod keys;
+pub mod store;
+pub mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use warrant_proto::{
+    GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH,
+};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, default_issuer};
+use crate::directory::{Directory, DirectoryError};
+use crate::http::AppState;
+use crate::issuance::IssuerSettings;
+use crate::keys::{MasterKey, MasterKeyError, MasterKeySource};
+use crate::store::{Store, StoreError};
+
+/// Why the server could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-serve Warrant server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    config: Config,
+}
+
+impl Server {
+    /// Opens storage, loads (or creates) the signing key and binds the listener.
+    pub async fn bind(config: Config) -> Result<Self, StartError> {
+        Self::bind_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`bind`](Self::bind), with a clock the caller controls.
+    pub async fn bind_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let store = Store::open_data_dir(&config.data_dir).await?;
+        let (master, source) = MasterKey::load_or_create(
+            config.master_key.as_ref().map(config::Secret::expose),
+            &config.data_dir,
+        )?;
+        match source {
+            MasterKeySource::CreatedKeyFile => tracing::warn!(
+                path = %config.data_dir.join(keys::MASTER_KEY_FILE).display(),
+                "created a master key file in the data directory; production deployments should \
+                 supply the master key from outside (WARRANT_MASTER_KEY or master_key_file)"
+            ),
+            MasterKeySource::KeyFile => tracing::info!(
+                "using the master key file in the data directory; production deployments should \
+                 supply the master key from outside"
+            ),
+            MasterKeySource::Supplied => {}
+        }
+        let directory = Arc::new(Directory::open(store, master, clock.now()).await?);
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| default_issuer(local));
+        let metadata = server_metadata(&issuer);
+        let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
+        let state = Arc::new(AppState {
+            settings: IssuerSettings {
+                issuer,
+                default_audience: config.default_audience.clone(),
+            },
+            directory,
+            clock,
+            metadata,
+            basic_challenge,
+        });
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.config.listen)
+    }
+
+    /// The issuer URL, with its trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.state.settings.issuer
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.state.directory
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
+    /// and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let watcher = tokio::spawn(
+            Arc::clone(&self.state.directory).watch(self.config.poll_interval, stop_rx),
+        );
+        let app = http::router(Arc::clone(&self.state));
+        tracing::info!(
+            listen = %self.local_addr(),
+            issuer = %self.state.settings.issuer,
+            "warrant is serving"
+        );
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = watcher.await;
+        result
+    }
+}
+
+fn server_metadata(issuer: &str) -> Bytes {
+    let base = issuer.trim_end_matches('/');
+    let metadata = ServerMetadata {
+        issuer: issuer.to_owned(),
+        token_endpoint: format!("{base}{TOKEN_PATH}"),
+        jwks_uri: format!("{base}{JWKS_PATH}"),
+        grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
+        token_endpoint_auth_methods_supported: vec![
+            "client_secret_post".to_owned(),
+            "client_secret_basic".to_owned(),
+        ],
+        // No authorization endpoint: client credentials only.
+        response_types_supported: Vec::new(),
+        scopes_supported: Vec::new(),
+    };
+    serde_json::to_vec(&metadata).map(Bytes::from).unwrap_or_default()
+}

@@ -1,0 +1,169 @@
+//! Storage: one interface, one implementation per engine. Only this module knows SQL.
+//!
+//! Every write bumps a single version counter in the same transaction, which is how running
+//! servers (and, later, other instances) notice a change made anywhere else.
+
+mod sqlite;
+
+use std::path::Path;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
+use crate::keys::{KeyStatus, StoredSigningKey};
+
+/// What can go wrong in storage. `NotFound` and `Conflict` are kept apart from the rest so that
+/// the APIs above can answer 404 and 409 honestly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the data directory was written by a newer Warrant (schema version {found}, this build knows {known}); upgrade Warrant")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Everything the token endpoint needs, read in one consistent transaction.
+#[derive(Debug, Default)]
+pub struct StoreState {
+    pub version: i64,
+    pub resource_servers: Vec<ResourceServer>,
+    pub applications: Vec<Application>,
+    pub secrets: Vec<ClientSecret>,
+    pub grants: Vec<ClientGrant>,
+    pub signing_keys: Vec<StoredSigningKey>,
+}
+
+/// Filters for listing grants.
+#[derive(Debug, Default, Clone)]
+pub struct GrantFilter {
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// The storage engine behind a deployment.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($store) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating if needed) the embedded SQLite database in `data_dir` and brings its
+    /// schema up to date.
+    pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self::Sqlite(SqliteStore::open_data_dir(data_dir).await?))
+    }
+
+    /// The change counter; it differs whenever anything was written since it was last read.
+    pub async fn version(&self) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.version().await)
+    }
+
+    /// Cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn load_state(&self) -> Result<StoreState, StoreError> {
+        dispatch!(self, s => s.load_state().await)
+    }
+
+    pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_resource_server(api).await)
+    }
+
+    pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, StoreError> {
+        dispatch!(self, s => s.list_resource_servers().await)
+    }
+
+    /// Finds an API by its id or its identifier.
+    pub async fn get_resource_server(&self, id_or_identifier: &str) -> Result<ResourceServer, StoreError> {
+        dispatch!(self, s => s.get_resource_server(id_or_identifier).await)
+    }
+
+    /// Deletes an API and every grant for it.
+    pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_resource_server(id).await)
+    }
+
+    pub async fn insert_application(
+        &self,
+        app: &Application,
+        secret: &ClientSecret,
+        grants: &[ClientGrant],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_application(app, secret, grants).await)
+    }
+
+    pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
+        dispatch!(self, s => s.list_applications().await)
+    }
+
+    pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
+        dispatch!(self, s => s.get_application(client_id).await)
+    }
+
+    /// Deletes an application with its secrets and grants.
+    pub async fn delete_application(&self, client_id: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_application(client_id).await)
+    }
+
+    /// Adds `new` to the application's secrets; the existing ones stop working at
+    /// `old_expire_at` (at once when that is not in the future).
+    pub async fn rotate_secret(
+        &self,
+        new: &ClientSecret,
+        old_expire_at: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.rotate_secret(new, old_expire_at, now).await)
+    }
+
+    pub async fn list_client_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>, StoreError> {
+        dispatch!(self, s => s.list_client_secrets(client_id).await)
+    }
+
+    pub async fn insert_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_grant(grant).await)
+    }
+
+    pub async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<ClientGrant>, StoreError> {
+        dispatch!(self, s => s.list_grants(filter).await)
+    }
+
+    pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, StoreError> {
+        dispatch!(self, s => s.get_grant(id).await)
+    }
+
+    pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_grant(id).await)
+    }
+
+    /// Stores a new signing key. Only one key may be `Current`: a second is a `Conflict`.
+    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_signing_key(key).await)
+    }
+
+    pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        dispatch!(self, s => s.list_signing_keys().await)
+    }
+}
+
+pub(crate) fn parse_key_status(text: &str) -> Result<KeyStatus, StoreError> {
+    KeyStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown key status {text:?}")))
+}

@@ -1,0 +1,623 @@
+//! The embedded default: SQLite in WAL mode in the data directory.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{GrantFilter, StoreError, StoreState, parse_key_status};
+use crate::domain::{
+    Application, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash, SigningAlg,
+};
+use crate::keys::StoredSigningKey;
+
+/// The database file inside the data directory.
+pub const DATABASE_FILE: &str = "warrant.db";
+
+/// Migrations, embedded in the binary, applied in order.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound("record".into()),
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict("a record with the same key already exists".into())
+        }
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn ts(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn unts(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+impl SqliteStore {
+    pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Writes are rare (administration) and must survive a power cut once acknowledged.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    /// Opens a database from a `sqlite://` URL.
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS warrant_migrations (
+                version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        // IMMEDIATE: a second process migrating at the same time waits instead of racing.
+        let mut tx = self.write_tx().await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM warrant_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            sqlx::query("INSERT INTO warrant_migrations (version, applied_at) VALUES ($1, strftime('%s','now'))")
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+    }
+
+    /// Bumps the change counter and commits.
+    async fn commit(mut tx: Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE state_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    pub async fn version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    pub async fn load_state(&self) -> Result<StoreState, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let version = sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let resource_servers = sqlx::query(RS_SELECT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rs_from_row)
+            .collect::<Result<_, _>>()?;
+        let applications = sqlx::query(APP_SELECT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(app_from_row)
+            .collect::<Result<_, _>>()?;
+        let secrets = sqlx::query(SECRET_SELECT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(secret_from_row)
+            .collect::<Result<_, _>>()?;
+        let grants = sqlx::query(GRANT_SELECT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(grant_from_row)
+            .collect::<Result<_, _>>()?;
+        let signing_keys = sqlx::query(KEY_SELECT)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(key_from_row)
+            .collect::<Result<_, _>>()?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(StoreState {
+            version,
+            resource_servers,
+            applications,
+            secrets,
+            grants,
+            signing_keys,
+        })
+    }
+
+    pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO resource_servers
+             (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&api.id)
+        .bind(&api.identifier)
+        .bind(&api.name)
+        .bind(scopes)
+        .bind(i64::from(api.token_lifetime))
+        .bind(api.signing_alg.as_str())
+        .bind(ts(api.created_at))
+        .bind(ts(api.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "an API with identifier {} already exists",
+                api.identifier
+            )),
+            other => other,
+        })?;
+        Self::commit(tx).await
+    }
+
+    pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, StoreError> {
+        sqlx::query(RS_SELECT)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(rs_from_row)
+            .collect()
+    }
+
+    pub async fn get_resource_server(&self, key: &str) -> Result<ResourceServer, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+             FROM resource_servers WHERE id = $1 OR identifier = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("API {key}")))?;
+        rs_from_row(&row)
+    }
+
+    pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM resource_servers WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("API {id}")));
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn insert_application(
+        &self,
+        app: &Application,
+        secret: &ClientSecret,
+        grants: &[ClientGrant],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO applications (client_id, name, description, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(ts(app.created_at))
+        .bind(ts(app.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_secret(&mut tx, secret).await?;
+        for grant in grants {
+            insert_grant(&mut tx, grant).await?;
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
+        sqlx::query(APP_SELECT)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(app_from_row)
+            .collect()
+    }
+
+    pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, name, description, created_at, updated_at
+             FROM applications WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("application {client_id}")))?;
+        app_from_row(&row)
+    }
+
+    pub async fn delete_application(&self, client_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM applications WHERE client_id = $1")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("application {client_id}")));
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn rotate_secret(
+        &self,
+        new: &ClientSecret,
+        old_expire_at: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                .bind(&new.client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("application {}", new.client_id)));
+        }
+        if old_expire_at <= now {
+            sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
+                .bind(&new.client_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        } else {
+            // Secrets already expired are dropped; the others end at the grace deadline
+            // (or earlier, if they were already due to).
+            sqlx::query(
+                "DELETE FROM client_secrets WHERE client_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
+            )
+            .bind(&new.client_id)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query(
+                "UPDATE client_secrets SET expires_at = MIN(COALESCE(expires_at, $2), $2)
+                 WHERE client_id = $1",
+            )
+            .bind(&new.client_id)
+            .bind(ts(old_expire_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        insert_secret(&mut tx, new).await?;
+        sqlx::query("UPDATE applications SET updated_at = $2 WHERE client_id = $1")
+            .bind(&new.client_id)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Self::commit(tx).await
+    }
+
+    pub async fn list_client_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>, StoreError> {
+        sqlx::query(
+            "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+             WHERE client_id = $1 ORDER BY created_at, id",
+        )
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(secret_from_row)
+        .collect()
+    }
+
+    pub async fn insert_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        insert_grant(&mut tx, grant).await?;
+        Self::commit(tx).await
+    }
+
+    pub async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<ClientGrant>, StoreError> {
+        sqlx::query(
+            "SELECT id, client_id, audience, scopes, created_at FROM client_grants
+             WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2)
+             ORDER BY created_at, id",
+        )
+        .bind(filter.client_id.as_deref())
+        .bind(filter.audience.as_deref())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, client_id, audience, scopes, created_at FROM client_grants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
+        grant_from_row(&row)
+    }
+
+    pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("DELETE FROM client_grants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client grant {id}")));
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| corrupt("jwk", e))?;
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, status, public_jwk, sealed_private_key,
+                created_at, current_since, current_until, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&key.kid)
+        .bind(key.alg.as_str())
+        .bind(key.status.as_str())
+        .bind(jwk)
+        .bind(&key.sealed_private_key)
+        .bind(ts(key.created_at))
+        .bind(key.current_since.map(ts))
+        .bind(key.current_until.map(ts))
+        .bind(key.revoked_at.map(ts))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict("a current signing key already exists".into())
+            }
+            other => other,
+        })?;
+        Self::commit(tx).await
+    }
+
+    pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        sqlx::query(KEY_SELECT)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(key_from_row)
+            .collect()
+    }
+}
+
+async fn insert_secret(
+    tx: &mut Transaction<'static, Sqlite>,
+    secret: &ClientSecret,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO client_secrets (id, client_id, secret_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&secret.id)
+    .bind(&secret.client_id)
+    .bind(&secret.hash.0[..])
+    .bind(ts(secret.created_at))
+    .bind(secret.expires_at.map(ts))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)
+    .map(drop)
+}
+
+async fn insert_grant(
+    tx: &mut Transaction<'static, Sqlite>,
+    grant: &ClientGrant,
+) -> Result<(), StoreError> {
+    let scopes = serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+    sqlx::query(
+        "INSERT INTO client_grants (id, client_id, audience, scopes, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&grant.id)
+    .bind(&grant.client_id)
+    .bind(&grant.audience)
+    .bind(scopes)
+    .bind(ts(grant.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound(
+            format!("application {} or API {}", grant.client_id, grant.audience),
+        ),
+        other => match db_err(other) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "application {} already has a grant for {}; change or delete that one",
+                grant.client_id, grant.audience
+            )),
+            other => other,
+        },
+    })
+    .map(drop)
+}
+
+const RS_SELECT: &str = "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+     FROM resource_servers ORDER BY created_at, id";
+const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at
+     FROM applications ORDER BY created_at, client_id";
+const SECRET_SELECT: &str =
+    "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets";
+const GRANT_SELECT: &str =
+    "SELECT id, client_id, audience, scopes, created_at FROM client_grants ORDER BY created_at, id";
+const KEY_SELECT: &str = "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
+        current_since, current_until, revoked_at
+     FROM signing_keys ORDER BY created_at, kid";
+
+fn rs_from_row(row: &SqliteRow) -> Result<ResourceServer, StoreError> {
+    let scopes: String = row.try_get("scopes").map_err(db_err)?;
+    let scopes: Vec<Scope> = serde_json::from_str(&scopes).map_err(|e| corrupt("API scopes", e))?;
+    let alg: String = row.try_get("signing_alg").map_err(db_err)?;
+    let lifetime: i64 = row.try_get("token_lifetime").map_err(db_err)?;
+    Ok(ResourceServer {
+        id: row.try_get("id").map_err(db_err)?,
+        identifier: row.try_get("identifier").map_err(db_err)?,
+        name: row.try_get("name").map_err(db_err)?,
+        scopes,
+        token_lifetime: u32::try_from(lifetime).map_err(|e| corrupt("token_lifetime", e))?,
+        signing_alg: SigningAlg::parse(&alg).map_err(|e| corrupt("signing_alg", e))?,
+        created_at: unts(row.try_get("created_at").map_err(db_err)?),
+        updated_at: unts(row.try_get("updated_at").map_err(db_err)?),
+    })
+}
+
+fn app_from_row(row: &SqliteRow) -> Result<Application, StoreError> {
+    Ok(Application {
+        client_id: row.try_get("client_id").map_err(db_err)?,
+        name: row.try_get("name").map_err(db_err)?,
+        description: row.try_get("description").map_err(db_err)?,
+        created_at: unts(row.try_get("created_at").map_err(db_err)?),
+        updated_at: unts(row.try_get("updated_at").map_err(db_err)?),
+    })
+}
+
+fn secret_from_row(row: &SqliteRow) -> Result<ClientSecret, StoreError> {
+    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db_err)?;
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a secret hash is not 32 bytes".into()))?;
+    let expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
+    Ok(ClientSecret {
+        id: row.try_get("id").map_err(db_err)?,
+        client_id: row.try_get("client_id").map_err(db_err)?,
+        hash: SecretHash(hash),
+        created_at: unts(row.try_get("created_at").map_err(db_err)?),
+        expires_at: expires_at.map(unts),
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<ClientGrant, StoreError> {
+    let scopes: String = row.try_get("scopes").map_err(db_err)?;
+    Ok(ClientGrant {
+        id: row.try_get("id").map_err(db_err)?,
+        client_id: row.try_get("client_id").map_err(db_err)?,
+        audience: row.try_get("audience").map_err(db_err)?,
+        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("grant scopes", e))?,
+        created_at: unts(row.try_get("created_at").map_err(db_err)?),
+    })
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<StoredSigningKey, StoreError> {
+    let jwk: String = row.try_get("public_jwk").map_err(db_err)?;
+    let alg: String = row.try_get("alg").map_err(db_err)?;
+    let status: String = row.try_get("status").map_err(db_err)?;
+    let opt = |name: &str| -> Result<Option<u64>, StoreError> {
+        let v: Option<i64> = row.try_get(name).map_err(db_err)?;
+        Ok(v.map(unts))
+    };
+    Ok(StoredSigningKey {
+        kid: row.try_get("kid").map_err(db_err)?,
+        alg: SigningAlg::parse(&alg).map_err(|e| corrupt("key alg", e))?,
+        status: parse_key_status(&status)?,
+        public_jwk: serde_json::from_str(&jwk).map_err(|e| corrupt("public JWK", e))?,
+        sealed_private_key: row.try_get("sealed_private_key").map_err(db_err)?,
+        created_at: unts(row.try_get("created_at").map_err(db_err)?),
+        current_since: opt("current_since")?,
+        current_until: opt("current_until")?,
+        revoked_at: opt("revoked_at")?,
+    })
+}

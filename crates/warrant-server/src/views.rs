@@ -1,0 +1,56 @@
+//! Domain records in their wire shapes (`warrant_proto`), shared by the CLI's `--json` output
+//! and the management API.
+
+use warrant_proto::{ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, ResourceServerView, ScopeView};
+
+use crate::clock::rfc3339;
+use crate::domain::{Application, ClientGrant, ResourceServer};
+
+impl From<&ResourceServer> for ResourceServerView {
+    fn from(api: &ResourceServer) -> Self {
+        Self {
+            id: api.id.clone(),
+            identifier: api.identifier.clone(),
+            name: api.name.clone(),
+            scopes: api
+                .scopes
+                .iter()
+                .map(|s| ScopeView {
+                    value: s.value.clone(),
+                    description: s.description.clone(),
+                })
+                .collect(),
+            token_lifetime: api.token_lifetime,
+            signing_alg: api.signing_alg.as_str().to_owned(),
+            created_at: rfc3339(api.created_at),
+            updated_at: rfc3339(api.updated_at),
+        }
+    }
+}
+
+/// An application's wire shape; `client_secret` only when it was just created or rotated.
+pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView {
+    ClientView {
+        client_id: app.client_id.clone(),
+        name: app.name.clone(),
+        description: app.description.clone(),
+        app_type: "non_interactive".to_owned(),
+        grant_types: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
+        token_endpoint_auth_method: "client_secret_post".to_owned(),
+        client_secret: client_secret.map(str::to_owned),
+        created_at: rfc3339(app.created_at),
+        updated_at: rfc3339(app.updated_at),
+    }
+}
+
+impl From<&ClientGrant> for ClientGrantView {
+    fn from(grant: &ClientGrant) -> Self {
+        Self {
+            id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+            audience: grant.audience.clone(),
+            scope: grant.scopes.clone(),
+            created_at: rfc3339(grant.created_at),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The command line, declared once. Every setting of `serve` also reads a `WARRANT_*` variable;
+//! flags beat the environment, which beats the configuration file, which beats the defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "warrant", version, about = "A self-hosted OAuth 2.0 machine-to-machine authorization server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Data directory (embedded database, generated master key) [default: ./warrant-data]
+    #[arg(long, global = true, env = "WARRANT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file
+    #[arg(long, global = true, env = "WARRANT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the authorization server
+    Serve(ServeArgs),
+    /// Manage APIs (resource servers): the audiences tokens are issued for
+    #[command(subcommand)]
+    Api(ApiCommand),
+    /// Manage applications (M2M clients) and their secrets
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage client grants: which application may get tokens for which API, with which scopes
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Fetch an access token from a running server (client credentials)
+    Token(TokenArgs),
+    /// Print a token's header and claims. Decoding is not verifying
+    Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "WARRANT_LISTEN", value_name = "IP:PORT")]
+    pub listen: Option<String>,
+    /// Issuer URL, the `iss` of every token [default: http://<listen>/]
+    #[arg(long, env = "WARRANT_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// API identifier used when a token request names no audience
+    #[arg(long, env = "WARRANT_DEFAULT_AUDIENCE", value_name = "IDENTIFIER")]
+    pub default_audience: Option<String>,
+    /// File holding the master key (else WARRANT_MASTER_KEY, else <data-dir>/master.key)
+    #[arg(long, env = "WARRANT_MASTER_KEY_FILE", value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format
+    #[arg(long, env = "WARRANT_LOG_FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. `info` or `warrant_server=debug,info` [default: info]
+    #[arg(long, env = "WARRANT_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Create an API
+    Create {
+        /// The API's identifier, an absolute URI: the `audience` clients ask for
+        #[arg(long)]
+        identifier: String,
+        /// A human-readable name
+        #[arg(long)]
+        name: String,
+        /// A scope the API defines, as VALUE or VALUE=DESCRIPTION (repeatable)
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Access-token lifetime in seconds (1 to 2592000) [default: 86400]
+        #[arg(long, value_name = "SECONDS")]
+        token_lifetime: Option<u32>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List APIs
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an API, by id or identifier
+    Show {
+        api: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an API, by id or identifier, with every grant for it
+    Delete { api: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an application; prints its client secret once
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Authorize the application for an API: AUDIENCE=SCOPE[,SCOPE…] (repeatable)
+        #[arg(long = "grant", value_name = "AUDIENCE=SCOPES")]
+        grants: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applications
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an application with its grants
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an application with its secrets and grants
+    Delete { client_id: String },
+    /// Issue a new client secret; prints it once
+    RotateSecret {
+        client_id: String,
+        /// Seconds during which the old secret keeps working [default: 0, it stops at once]
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        grace: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Authorize an application for an API
+    Create {
+        #[arg(long)]
+        client_id: String,
+        /// The API's identifier
+        #[arg(long)]
+        audience: String,
+        /// A granted scope (repeatable)
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List grants
+    List {
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        audience: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a grant by id
+    Delete { grant_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The server's issuer URL, e.g. http://127.0.0.1:8080/
+    #[arg(long, env = "WARRANT_ISSUER")]
+    pub issuer: String,
+    #[arg(long, env = "WARRANT_CLIENT_ID")]
+    pub client_id: String,
+    /// Prefer WARRANT_CLIENT_SECRET: flags show up in process lists
+    #[arg(long, env = "WARRANT_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: String,
+    #[arg(long, env = "WARRANT_AUDIENCE")]
+    pub audience: String,
+    /// Space-separated scopes to ask for [default: every granted scope]
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Print the whole token response as JSON instead of the bare token
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token, or `-` to read it from standard input
+    pub token: String,
+}

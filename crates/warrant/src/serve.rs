@@ -1,0 +1,97 @@
+//! `warrant serve`.
+
+use std::path::PathBuf;
+
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use warrant_server::Server;
+use warrant_server::config::{Config, ConfigLayer, Secret};
+
+use crate::cli::{GlobalArgs, ServeArgs};
+
+/// The configuration file named by `--config`, or an empty layer.
+pub fn file_layer(global: &GlobalArgs) -> Result<ConfigLayer, String> {
+    match &global.config {
+        Some(path) => ConfigLayer::from_toml_file(path).map_err(|e| e.to_string()),
+        None => Ok(ConfigLayer::default()),
+    }
+}
+
+/// The data directory: flag or environment, then the configuration file, then the default.
+pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, String> {
+    if let Some(dir) = &global.data_dir {
+        return Ok(dir.clone());
+    }
+    Ok(file_layer(global)?
+        .data_dir
+        .unwrap_or_else(|| PathBuf::from(warrant_server::config::DEFAULT_DATA_DIR)))
+}
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
+    let top = ConfigLayer {
+        listen: args.listen,
+        issuer: args.issuer,
+        data_dir: global.data_dir.clone(),
+        default_audience: args.default_audience,
+        master_key_file: args.master_key_file,
+        log_format: args.log_format,
+        log: args.log,
+        master_key: std::env::var("WARRANT_MASTER_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(Secret::new),
+    };
+    let layer = top.over(file_layer(global)?);
+    init_logging(layer.log.as_deref(), layer.log_format.as_deref())?;
+    let config = Config::from_layer(layer).map_err(|e| e.to_string())?;
+
+    let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    server
+        .serve(shutdown_signal())
+        .await
+        .map_err(|e| format!("server stopped: {e}"))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn init_logging(filter: Option<&str>, format: Option<&str>) -> Result<(), String> {
+    let filter_text = filter.unwrap_or("info");
+    let targets: Targets = filter_text
+        .parse()
+        .map_err(|e| format!("log filter {filter_text:?} is invalid: {e}"))?;
+    let registry = tracing_subscriber::registry().with(targets);
+    match format.unwrap_or("text") {
+        "json" => registry
+            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .try_init(),
+        "text" => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        other => return Err(format!("log format {other:?} is invalid: use text or json")),
+    }
+    .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
