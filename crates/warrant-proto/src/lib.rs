@@ -238,9 +238,13 @@ mod tests {
 
     #[test]
     fn jwk_uses_the_use_member_name() {
-        let jwk: Jwk = serde_json::from_str(r#"{"kty":"RSA","use":"sig","n":"AQ","e":"AQAB"}"#)
-            .unwrap();
+        let jwk: Jwk =
+            serde_json::from_str(r#"{"kty":"RSA","use":"sig","n":"AQ","e":"AQAB"}"#).unwrap();
         assert_eq!(jwk.use_.as_deref(), Some("sig"));
-        assert!(serde_json::to_string(&jwk).unwrap().contains(r#""use":"sig""#));
+        assert!(
+            serde_json::to_string(&jwk)
+                .unwrap()
+                .contains(r#""use":"sig""#)
+        );
     }
 }

@@ -133,7 +133,10 @@ impl Admin {
         let application = Application::new(name, description, now)?;
         let mut built = Vec::with_capacity(grants.len());
         for spec in grants {
-            if built.iter().any(|g: &ClientGrant| g.audience == spec.audience) {
+            if built
+                .iter()
+                .any(|g: &ClientGrant| g.audience == spec.audience)
+            {
                 return Err(AdminError::Invalid(format!(
                     "API {} is granted twice; give all its scopes in one grant",
                     spec.audience
@@ -213,12 +216,7 @@ impl Admin {
     ) -> Result<ClientGrant, AdminError> {
         let application = self.store.get_application(client_id).await?;
         let api = self.existing_api(&spec.audience).await?;
-        let grant = ClientGrant::new(
-            &application.client_id,
-            &api,
-            spec.scopes,
-            self.clock.now(),
-        )?;
+        let grant = ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
         self.store.insert_grant(&grant).await?;
         Ok(grant)
     }

@@ -135,14 +135,14 @@ impl Config {
         let issuer = layer.issuer.as_deref().map(normalize_issuer).transpose()?;
         let master_key = match (layer.master_key, layer.master_key_file) {
             (Some(key), _) => Some(key),
-            (None, Some(path)) => Some(Secret::new(
-                std::fs::read_to_string(&path).map_err(|e| {
+            (None, Some(path)) => Some(Secret::new(std::fs::read_to_string(&path).map_err(
+                |e| {
                     ConfigError::Invalid(format!(
                         "cannot read the master key file {}: {e}",
                         path.display()
                     ))
-                })?,
-            )),
+                },
+            )?)),
             (None, None) => None,
         };
         if let Some(aud) = &layer.default_audience {
@@ -211,14 +211,21 @@ mod tests {
             normalize_issuer("http://127.0.0.1:8080/").unwrap(),
             "http://127.0.0.1:8080/"
         );
-        for bad in ["auth.example.com", "ftp://x/", "https://", "https://a/?q", "https:///x"] {
+        for bad in [
+            "auth.example.com",
+            "ftp://x/",
+            "https://",
+            "https://a/?q",
+            "https:///x",
+        ] {
             assert!(normalize_issuer(bad).is_err(), "{bad} accepted");
         }
     }
 
     #[test]
     fn layers_merge_top_down_and_unknown_keys_fail() {
-        let file: ConfigLayer = toml::from_str("listen = \"0.0.0.0:9000\"\nissuer = \"https://f/\"").unwrap();
+        let file: ConfigLayer =
+            toml::from_str("listen = \"0.0.0.0:9000\"\nissuer = \"https://f/\"").unwrap();
         let env = ConfigLayer {
             issuer: Some("https://env/".into()),
             ..Default::default()
@@ -248,8 +255,14 @@ mod tests {
 
     #[test]
     fn default_issuer_avoids_unspecified_addresses() {
-        assert_eq!(default_issuer("0.0.0.0:8080".parse().unwrap()), "http://localhost:8080/");
-        assert_eq!(default_issuer("127.0.0.1:81".parse().unwrap()), "http://127.0.0.1:81/");
+        assert_eq!(
+            default_issuer("0.0.0.0:8080".parse().unwrap()),
+            "http://localhost:8080/"
+        );
+        assert_eq!(
+            default_issuer("127.0.0.1:81".parse().unwrap()),
+            "http://127.0.0.1:81/"
+        );
     }
 
     #[test]

@@ -66,9 +66,14 @@ pub enum IssueError {
     UnknownAudience(String),
     UnknownResource(String),
     /// The client has no grant for this API.
-    NotGranted { audience: String },
+    NotGranted {
+        audience: String,
+    },
     /// A requested scope is not granted (or not defined by the API).
-    ScopeNotGranted { scope: String, audience: String },
+    ScopeNotGranted {
+        scope: String,
+        audience: String,
+    },
     /// No signing key is loaded: the server is not ready.
     NoSigningKey,
 }

@@ -40,9 +40,7 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use warrant_proto::{
-    GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH,
-};
+use warrant_proto::{GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, default_issuer};
@@ -87,7 +85,10 @@ impl Server {
     }
 
     /// As [`bind`](Self::bind), with a clock the caller controls.
-    pub async fn bind_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub async fn bind_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let store = Store::open_data_dir(&config.data_dir).await?;
         let (master, source) = MasterKey::load_or_create(
             config.master_key.as_ref().map(config::Secret::expose),
@@ -107,17 +108,21 @@ impl Server {
         }
         let directory = Arc::new(Directory::open(store, master, clock.now()).await?);
 
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind {
             addr: config.listen,
             source,
         })?;
-        let issuer = config.issuer.clone().unwrap_or_else(|| default_issuer(local));
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| default_issuer(local));
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
@@ -140,9 +145,7 @@ impl Server {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or(self.config.listen)
+        self.listener.local_addr().unwrap_or(self.config.listen)
     }
 
     /// The issuer URL, with its trailing slash.
@@ -156,7 +159,10 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
     /// and returns.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let watcher = tokio::spawn(
             Arc::clone(&self.state.directory).watch(self.config.poll_interval, stop_rx),
@@ -191,5 +197,7 @@ fn server_metadata(issuer: &str) -> Bytes {
         response_types_supported: Vec::new(),
         scopes_supported: Vec::new(),
     };
-    serde_json::to_vec(&metadata).map(Bytes::from).unwrap_or_default()
+    serde_json::to_vec(&metadata)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }

@@ -1,7 +1,9 @@
 //! Domain records in their wire shapes (`warrant_proto`), shared by the CLI's `--json` output
 //! and the management API.
 
-use warrant_proto::{ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, ResourceServerView, ScopeView};
+use warrant_proto::{
+    ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, ResourceServerView, ScopeView,
+};
 
 use crate::clock::rfc3339;
 use crate::domain::{Application, ClientGrant, ResourceServer};

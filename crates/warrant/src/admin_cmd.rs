@@ -24,7 +24,9 @@ async fn open(global: &GlobalArgs) -> Result<Admin, String> {
             db.display()
         ));
     }
-    let store = Store::open_data_dir(&dir).await.map_err(|e| e.to_string())?;
+    let store = Store::open_data_dir(&dir)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Admin::new(store, Arc::new(SystemClock)))
 }
 
@@ -75,7 +77,10 @@ fn print_api(api: &ResourceServerView) {
         if scope.description.is_empty() {
             println!("  scope:           {}", scope.value);
         } else {
-            println!("  scope:           {}  ({})", scope.value, scope.description);
+            println!(
+                "  scope:           {}  ({})",
+                scope.value, scope.description
+            );
         }
     }
 }
@@ -86,7 +91,10 @@ fn print_grant(grant: &ClientGrantView) {
     } else {
         grant.scope.join(" ")
     };
-    println!("{}  {} -> {}  {}", grant.id, grant.client_id, grant.audience, scopes);
+    println!(
+        "{}  {} -> {}  {}",
+        grant.id, grant.client_id, grant.audience, scopes
+    );
 }
 
 pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
@@ -119,7 +127,8 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
         }
         ApiCommand::List { json } => {
             let apis = admin.list_apis().await.map_err(|e| e.to_string())?;
-            let views: Vec<ResourceServerView> = apis.iter().map(ResourceServerView::from).collect();
+            let views: Vec<ResourceServerView> =
+                apis.iter().map(ResourceServerView::from).collect();
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -166,7 +175,8 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let view = client_view(&created.application, Some(created.secret.expose()));
-            let grants: Vec<ClientGrantView> = created.grants.iter().map(ClientGrantView::from).collect();
+            let grants: Vec<ClientGrantView> =
+                created.grants.iter().map(ClientGrantView::from).collect();
             if json {
                 #[derive(Serialize)]
                 struct Created<'a> {
@@ -208,7 +218,8 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let view = client_view(&details.application, None);
-            let grants: Vec<ClientGrantView> = details.grants.iter().map(ClientGrantView::from).collect();
+            let grants: Vec<ClientGrantView> =
+                details.grants.iter().map(ClientGrantView::from).collect();
             if json {
                 #[derive(Serialize)]
                 struct Shown<'a> {
@@ -233,7 +244,11 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 println!("  created:     {}", view.created_at);
                 for secret in details.secrets.iter().filter(|s| s.is_active(now)) {
                     match secret.expires_at {
-                        Some(at) => println!("  secret:      created {}, expires {}", rfc3339(secret.created_at), rfc3339(at)),
+                        Some(at) => println!(
+                            "  secret:      created {}, expires {}",
+                            rfc3339(secret.created_at),
+                            rfc3339(at)
+                        ),
                         None => println!("  secret:      created {}", rfc3339(secret.created_at)),
                     }
                 }
@@ -306,7 +321,10 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             json,
         } => {
             let grants = admin
-                .list_grants(&GrantFilter { client_id, audience })
+                .list_grants(&GrantFilter {
+                    client_id,
+                    audience,
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             let views: Vec<ClientGrantView> = grants.iter().map(ClientGrantView::from).collect();
@@ -319,7 +337,10 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             }
         }
         GrantCommand::Delete { grant_id } => {
-            admin.delete_grant(&grant_id).await.map_err(|e| e.to_string())?;
+            admin
+                .delete_grant(&grant_id)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("Deleted grant {grant_id}.");
         }
     }

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "warrant", version, about = "A self-hosted OAuth 2.0 machine-to-machine authorization server")]
+#[command(
+    name = "warrant",
+    version,
+    about = "A self-hosted OAuth 2.0 machine-to-machine authorization server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

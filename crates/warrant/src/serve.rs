@@ -63,7 +63,11 @@ fn init_logging(filter: Option<&str>, format: Option<&str>) -> Result<(), String
     let registry = tracing_subscriber::registry().with(targets);
     match format.unwrap_or("text") {
         "json" => registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         "text" => registry
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))

@@ -71,8 +71,8 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let g = ClientGrant::new("c", &api, vec!["read:data".into(), "read:data".into()], 0)
-            .unwrap();
+        let g =
+            ClientGrant::new("c", &api, vec!["read:data".into(), "read:data".into()], 0).unwrap();
         assert_eq!(g.scopes, vec!["read:data".to_string()]);
         assert!(g.id.starts_with("cgr_"));
         let err = ClientGrant::new("c", &api, vec!["write:data".into()], 0).unwrap_err();

@@ -1,10 +1,10 @@
 //! The domain: APIs (resource servers) with their scopes, applications (M2M clients) with their
 //! secrets, and the grants that join them. Plain data and validation; no HTTP, no SQL.
 
-mod resource_server;
 mod application;
 mod grant;
 mod random;
+mod resource_server;
 mod scope;
 
 pub use application::{Application, ClientSecret, PlainSecret, SecretHash, hash_secret};
@@ -35,7 +35,9 @@ pub fn validate_name(field: &str, value: &str, max: usize) -> Result<(), Invalid
         return Err(Invalid(format!("{field} must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(Invalid(format!("{field} must not contain control characters")));
+        return Err(Invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(())
 }

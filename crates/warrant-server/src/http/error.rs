@@ -45,7 +45,11 @@ impl OAuthError {
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, OAuthErrorCode::InvalidRequest, description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     pub fn invalid_client(challenge: Option<HeaderValue>) -> Self {

@@ -36,8 +36,14 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(warrant_proto::TOKEN_PATH, post(token::token))
         .route(warrant_proto::JWKS_PATH, get(well_known::jwks))
-        .route(warrant_proto::OPENID_CONFIGURATION_PATH, get(well_known::metadata))
-        .route(warrant_proto::OAUTH_METADATA_PATH, get(well_known::metadata))
+        .route(
+            warrant_proto::OPENID_CONFIGURATION_PATH,
+            get(well_known::metadata),
+        )
+        .route(
+            warrant_proto::OAUTH_METADATA_PATH,
+            get(well_known::metadata),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

@@ -22,11 +22,7 @@ use crate::issuance::{Target, TokenRequest};
 /// Token requests are small; anything larger is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub async fn token(
-    State(app): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     match handle(&app, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
@@ -73,7 +69,11 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Respo
             ));
         }
         (Some((id, secret)), None) => {
-            if params.client_id.as_deref().is_some_and(|body_id| body_id != id) {
+            if params
+                .client_id
+                .as_deref()
+                .is_some_and(|body_id| body_id != id)
+            {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the one in the Authorization header",
                 ));
@@ -130,7 +130,10 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Respo
     };
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::PRAGMA, HeaderValue::from_static("no-cache")),
         ],

@@ -15,7 +15,10 @@ pub async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     let body = app.directory.snapshot().jwks().clone();
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(JWKS_CACHE_CONTROL),
@@ -29,7 +32,10 @@ pub async fn jwks(State(app): State<Arc<AppState>>) -> Response {
 pub async fn metadata(State(app): State<Arc<AppState>>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=3600"),

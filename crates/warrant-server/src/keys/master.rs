@@ -43,8 +43,8 @@ pub enum MasterKeyError {
 impl MasterKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         #[allow(clippy::expect_used)]
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
-            .expect("AES-256-GCM accepts every 32-byte key");
+        let key =
+            UnboundKey::new(&AES_256_GCM, &bytes).expect("AES-256-GCM accepts every 32-byte key");
         Self(LessSafeKey::new(key))
     }
 
@@ -160,7 +160,11 @@ mod tests {
         let sealed = key.seal("kid-1", b"private");
         assert_eq!(key.open("kid-1", &sealed).unwrap(), b"private");
         assert!(key.open("kid-2", &sealed).is_none());
-        assert!(MasterKey::from_bytes([8; 32]).open("kid-1", &sealed).is_none());
+        assert!(
+            MasterKey::from_bytes([8; 32])
+                .open("kid-1", &sealed)
+                .is_none()
+        );
         let mut tampered = sealed.clone();
         tampered[NONCE_LEN] ^= 1;
         assert!(key.open("kid-1", &tampered).is_none());

@@ -170,7 +170,10 @@ impl SigningKey {
     }
 
     /// Unseals a stored key. A wrong master key is reported as such, never as garbage tokens.
-    pub fn from_stored(stored: &StoredSigningKey, master: &MasterKey) -> Result<Self, SigningKeyError> {
+    pub fn from_stored(
+        stored: &StoredSigningKey,
+        master: &MasterKey,
+    ) -> Result<Self, SigningKeyError> {
         let der = master
             .open(&stored.kid, &stored.sealed_private_key)
             .ok_or_else(|| SigningKeyError::WrongMasterKey {
@@ -195,8 +198,7 @@ impl SigningKey {
         let sig_len = self.key_pair.public_modulus_len();
         let claims_len = base64::encoded_len(claims_json.len(), false).unwrap_or(0);
         let sig_b64_len = base64::encoded_len(sig_len, false).unwrap_or(0);
-        let mut token =
-            String::with_capacity(self.header_b64.len() + claims_len + sig_b64_len + 2);
+        let mut token = String::with_capacity(self.header_b64.len() + claims_len + sig_b64_len + 2);
         token.push_str(&self.header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
@@ -205,7 +207,12 @@ impl SigningKey {
         // Signing with a valid in-memory RSA key only fails on allocation failure inside aws-lc.
         #[allow(clippy::expect_used)]
         self.key_pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), token.as_bytes(), signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                token.as_bytes(),
+                signature,
+            )
             .expect("RSA signing with a loaded key does not fail");
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&*signature, &mut token);
@@ -244,8 +251,12 @@ mod tests {
         assert_eq!(header["typ"], "at+jwt");
         assert_eq!(header["kid"], key.kid());
 
-        let n = URL_SAFE_NO_PAD.decode(key.jwk().n.as_ref().unwrap()).unwrap();
-        let e = URL_SAFE_NO_PAD.decode(key.jwk().e.as_ref().unwrap()).unwrap();
+        let n = URL_SAFE_NO_PAD
+            .decode(key.jwk().n.as_ref().unwrap())
+            .unwrap();
+        let e = URL_SAFE_NO_PAD
+            .decode(key.jwk().e.as_ref().unwrap())
+            .unwrap();
         let public = RsaPublicKeyComponents { n: &n, e: &e };
         let signed = format!("{}.{}", parts[0], parts[1]);
         let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();

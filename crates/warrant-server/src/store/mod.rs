@@ -21,7 +21,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the data directory was written by a newer Warrant (schema version {found}, this build knows {known}); upgrade Warrant")]
+    #[error(
+        "the data directory was written by a newer Warrant (schema version {found}, this build knows {known}); upgrade Warrant"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -92,7 +94,10 @@ impl Store {
     }
 
     /// Finds an API by its id or its identifier.
-    pub async fn get_resource_server(&self, id_or_identifier: &str) -> Result<ResourceServer, StoreError> {
+    pub async fn get_resource_server(
+        &self,
+        id_or_identifier: &str,
+    ) -> Result<ResourceServer, StoreError> {
         dispatch!(self, s => s.get_resource_server(id_or_identifier).await)
     }
 
@@ -134,7 +139,10 @@ impl Store {
         dispatch!(self, s => s.rotate_secret(new, old_expire_at, now).await)
     }
 
-    pub async fn list_client_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>, StoreError> {
+    pub async fn list_client_secrets(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<ClientSecret>, StoreError> {
         dispatch!(self, s => s.list_client_secrets(client_id).await)
     }
 
@@ -165,5 +173,6 @@ impl Store {
 }
 
 pub(crate) fn parse_key_status(text: &str) -> Result<KeyStatus, StoreError> {
-    KeyStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown key status {text:?}")))
+    KeyStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown key status {text:?}")))
 }

@@ -128,7 +128,10 @@ impl SqliteStore {
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
     }
 
     /// Bumps the change counter and commits.
@@ -347,7 +350,10 @@ impl SqliteStore {
                 .await
                 .map_err(db_err)?;
         if exists.is_none() {
-            return Err(StoreError::NotFound(format!("application {}", new.client_id)));
+            return Err(StoreError::NotFound(format!(
+                "application {}",
+                new.client_id
+            )));
         }
         if old_expire_at <= now {
             sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
@@ -386,7 +392,10 @@ impl SqliteStore {
         Self::commit(tx).await
     }
 
-    pub async fn list_client_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>, StoreError> {
+    pub async fn list_client_secrets(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<ClientSecret>, StoreError> {
         sqlx::query(
             "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
              WHERE client_id = $1 ORDER BY created_at, id",
@@ -536,7 +545,8 @@ async fn insert_grant(
     .map(drop)
 }
 
-const RS_SELECT: &str = "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+const RS_SELECT: &str =
+    "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
      FROM resource_servers ORDER BY created_at, id";
 const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at
      FROM applications ORDER BY created_at, client_id";

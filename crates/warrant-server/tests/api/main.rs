@@ -1,1 +1,10 @@
+//! Integration tests: the real server, started in-process on 127.0.0.1:0 with a temporary data
+//! directory, driven over HTTP. One test binary for the crate (link time adds up).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod lifecycle;
+mod python_compat;
+mod token_errors;
+mod token_success;

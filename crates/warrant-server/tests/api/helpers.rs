@@ -1,0 +1,196 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use warrant_server::Server;
+use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_server::clock::SystemClock;
+use warrant_server::config::{Config, Secret};
+use warrant_server::directory::Directory;
+use warrant_server::domain::Scope;
+
+pub const API: &str = "https://api.example.com";
+
+/// A running server and what a test needs to talk to it and administer it.
+pub struct TestApp {
+    pub base: String,
+    pub issuer: String,
+    pub admin: Admin,
+    pub directory: Arc<Directory>,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    spawn_in(dir, None).await.unwrap()
+}
+
+/// Starts a server on an existing data directory (for restarts), optionally with a master key.
+pub async fn spawn_in(
+    dir: TempDir,
+    master_key: Option<&str>,
+) -> Result<TestApp, warrant_server::StartError> {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.master_key = master_key.map(Secret::new);
+    let server = Server::bind(config).await?;
+    let base = format!("http://{}", server.local_addr());
+    let issuer = server.issuer().to_owned();
+    let directory = Arc::clone(server.directory());
+    let admin = Admin::new(directory.store().clone(), Arc::new(SystemClock));
+    let (tx, rx) = oneshot::channel();
+    let handle = tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    Ok(TestApp {
+        base,
+        issuer,
+        admin,
+        directory,
+        http: reqwest::Client::new(),
+        dir,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes admin changes visible now, instead of after the next poll.
+    pub async fn sync(&self) {
+        self.directory.reload().await.unwrap();
+    }
+
+    pub async fn create_api(&self, identifier: &str, scopes: &[&str], lifetime: Option<u32>) {
+        self.admin
+            .create_api(NewApi {
+                identifier: identifier.to_owned(),
+                name: "Test API".to_owned(),
+                scopes: scopes
+                    .iter()
+                    .map(|s| Scope {
+                        value: (*s).to_owned(),
+                        description: String::new(),
+                    })
+                    .collect(),
+                token_lifetime: lifetime,
+                signing_alg: None,
+            })
+            .await
+            .unwrap();
+        self.sync().await;
+    }
+
+    /// Creates an application with the given grants; returns (client_id, client_secret).
+    pub async fn create_app(&self, grants: &[(&str, &[&str])]) -> (String, String) {
+        let created = self
+            .admin
+            .create_application(
+                "worker".to_owned(),
+                String::new(),
+                grants
+                    .iter()
+                    .map(|(aud, scopes)| GrantSpec {
+                        audience: (*aud).to_owned(),
+                        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                    })
+                    .collect(),
+            )
+            .await
+            .unwrap();
+        self.sync().await;
+        (
+            created.application.client_id,
+            created.secret.expose().to_owned(),
+        )
+    }
+
+    /// The standard fixture: an API with read:data and delete:documents, and an application
+    /// granted read:data.
+    pub async fn with_worker(&self) -> (String, String) {
+        self.create_api(API, &["read:data", "delete:documents"], None)
+            .await;
+        self.create_app(&[(API, &["read:data"])]).await
+    }
+
+    pub async fn token_json(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token_form(&self, pairs: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .form(pairs)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A token for `client`, asserting success.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .token_json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+                "audience": API,
+            }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server (draining in-flight requests) and hands back its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.unwrap().unwrap();
+        }
+        self.dir
+    }
+}
+
+/// Verifies a token with jsonwebtoken, an implementation independent of Warrant's, against the
+/// served JWKS; returns the claims.
+pub async fn verify_independently(app: &TestApp, token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let kid = header.kid.clone().unwrap();
+    let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[app.issuer.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap();
+    assert_eq!(data.header.typ.as_deref(), Some("at+jwt"));
+    data.claims
+}

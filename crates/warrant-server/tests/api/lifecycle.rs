@@ -1,0 +1,180 @@
+//! Changes reach a running server within a second; restarts keep keys and clients; a wrong
+//! master key refuses to start.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warrant_server::store::GrantFilter;
+
+use crate::helpers::{API, spawn_app, spawn_in};
+
+/// Polls the token endpoint until it answers `status`; returns how long that took.
+async fn time_until_status(app: &crate::helpers::TestApp, body: &Value, status: u16) -> Duration {
+    let start = Instant::now();
+    loop {
+        let got = app.token_json(body).await.status().as_u16();
+        if got == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "still {got} after 3 s, waiting for {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn request(id: &str, secret: &str) -> Value {
+    json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "audience": API})
+}
+
+#[tokio::test]
+async fn a_deleted_grant_stops_issuance_within_one_second() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let body = request(&id, &secret);
+    assert_eq!(app.token_json(&body).await.status(), 200);
+    let grants = app
+        .admin
+        .list_grants(&GrantFilter {
+            client_id: Some(id.clone()),
+            audience: None,
+        })
+        .await
+        .unwrap();
+    app.admin.delete_grant(&grants[0].id).await.unwrap();
+    // No manual sync: the server must notice by itself.
+    let took = time_until_status(&app, &body, 403).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_application_stops_issuance_within_one_second() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let body = request(&id, &secret);
+    assert_eq!(app.token_json(&body).await.status(), 200);
+    app.admin.delete_application(&id).await.unwrap();
+    let took = time_until_status(&app, &body, 401).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn a_new_application_gets_tokens_within_one_second() {
+    let app = spawn_app().await;
+    app.create_api(API, &["read:data"], None).await;
+    let created = app
+        .admin
+        .create_application(
+            "late".into(),
+            String::new(),
+            vec![warrant_server::admin::GrantSpec {
+                audience: API.into(),
+                scopes: vec!["read:data".into()],
+            }],
+        )
+        .await
+        .unwrap();
+    let body = request(&created.application.client_id, created.secret.expose());
+    let took = time_until_status(&app, &body, 200).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test]
+async fn rotating_a_secret_stops_the_old_one_unless_a_grace_period_is_given() {
+    let app = spawn_app().await;
+    let (id, old) = app.with_worker().await;
+
+    let with_grace = app.admin.rotate_secret(&id, 3600).await.unwrap();
+    app.sync().await;
+    assert_eq!(app.token_json(&request(&id, &old)).await.status(), 200);
+    assert_eq!(
+        app.token_json(&request(&id, with_grace.expose()))
+            .await
+            .status(),
+        200
+    );
+
+    let newest = app.admin.rotate_secret(&id, 0).await.unwrap();
+    let took = time_until_status(&app, &request(&id, &old), 401).await;
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        app.token_json(&request(&id, with_grace.expose()))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.token_json(&request(&id, newest.expose()))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn restart_keeps_the_signing_key_and_the_clients() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let jwks_before: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dir = app.stop().await;
+
+    let app = spawn_in(dir, None).await.unwrap();
+    let jwks_after: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after);
+    let token = app.token(&id, &secret).await;
+    let claims = crate::helpers::verify_independently(&app, &token, API).await;
+    assert_eq!(claims["client_id"], id);
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_a = "a".repeat(64);
+    let key_b = "b".repeat(64);
+    let app = spawn_in(dir, Some(&key_a)).await.unwrap();
+    // The supplied key is used: no key file is written.
+    assert!(!app.data_dir().join("master.key").exists());
+    let dir = app.stop().await;
+
+    let err = spawn_in(dir, Some(&key_b))
+        .await
+        .err()
+        .expect("start refused");
+    let message = err.to_string();
+    assert!(message.contains("master key"), "{message}");
+    assert!(!message.contains(&key_b) && !message.contains(&key_a));
+}
+
+#[tokio::test]
+async fn the_private_key_is_not_stored_in_the_clear() {
+    let app = spawn_app().await;
+    let db = std::fs::read(app.data_dir().join("warrant.db")).unwrap();
+    let wal = std::fs::read(app.data_dir().join("warrant.db-wal")).unwrap_or_default();
+    // A PKCS#8 RSA private key starts with this DER prefix (SEQUENCE, version 0, rsaEncryption).
+    let marker: &[u8] = &[
+        0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+    ];
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(marker.len()).any(|w| w == marker));
+    }
+    let keys = app.directory.store().list_signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(keys[0].sealed_private_key.len() > 1000);
+}
