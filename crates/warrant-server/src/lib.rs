@@ -135,6 +135,7 @@ impl Server {
             clock,
             metadata,
             basic_challenge,
+            counters: Arc::default(),
         });
         Ok(Self {
             listener,
@@ -155,6 +156,11 @@ impl Server {
 
     pub fn directory(&self) -> &Arc<Directory> {
         &self.state.directory
+    }
+
+    /// Request counters, shared with the running server.
+    pub fn counters(&self) -> Arc<http::RequestCounters> {
+        Arc::clone(&self.state.counters)
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,

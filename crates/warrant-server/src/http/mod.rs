@@ -7,6 +7,7 @@ mod token;
 mod well_known;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::http::HeaderValue;
@@ -29,6 +30,25 @@ pub struct AppState {
     pub metadata: Bytes,
     /// `Basic realm="…"`, the challenge for failed HTTP Basic client authentication.
     pub basic_challenge: HeaderValue,
+    pub counters: Arc<RequestCounters>,
+}
+
+/// Requests served, by endpoint: one relaxed atomic increment each, cheap enough for the hot
+/// path. Tests read them to count what clients and verifiers really asked for.
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    pub token_requests: AtomicU64,
+    pub jwks_requests: AtomicU64,
+}
+
+impl RequestCounters {
+    pub fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
+    }
+
+    pub fn jwks_requests(&self) -> u64 {
+        self.jwks_requests.load(Ordering::Relaxed)
+    }
 }
 
 /// All of Warrant's public routes.

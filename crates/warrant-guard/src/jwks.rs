@@ -1,0 +1,574 @@
+//! The JWKS cache: keys fetched from the issuer, refreshed in the background as
+//! `Cache-Control: max-age` says (within bounds), refetched at most once per cooldown for an
+//! unknown `kid` (single flight), and kept serving through outages up to a maximum staleness.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::time::Instant;
+use warrant_proto::{Jwk, Jwks, ServerMetadata};
+
+use crate::alg::KeyFamily;
+use crate::cache::TokenCache;
+use crate::{Algorithm, Error};
+
+/// Where keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum KeySource {
+    /// A JWKS URL, given or derived from the issuer.
+    Url(String),
+    /// The issuer's discovery document names the JWKS URL.
+    Discover { issuer: String },
+}
+
+/// The cache's timing and size rules.
+#[derive(Debug, Clone)]
+pub(crate) struct CacheSettings {
+    pub(crate) unknown_kid_cooldown: Duration,
+    pub(crate) min_refresh: Duration,
+    pub(crate) max_refresh: Duration,
+    pub(crate) max_staleness: Duration,
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) max_jwks_bytes: usize,
+}
+
+/// One public key, parsed once for each allowed algorithm it can verify.
+pub(crate) struct Key {
+    verifiers: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+impl Key {
+    pub(crate) fn verify(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        let (_, key) = self
+            .verifiers
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .ok_or(Error::KeyMismatch)?;
+        key.verify_sig(message, signature)
+            .map_err(|_| Error::BadSignature)
+    }
+}
+
+#[cfg(test)]
+impl Key {
+    pub(crate) fn empty_for_tests() -> Self {
+        Self {
+            verifiers: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let algs: Vec<&str> = self.verifiers.iter().map(|(a, _)| a.name()).collect();
+        f.debug_struct("Key").field("algorithms", &algs).finish()
+    }
+}
+
+/// The keys of one successful fetch.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    pub(crate) keys: HashMap<String, Arc<Key>>,
+}
+
+impl KeySet {
+    /// Builds the usable keys of a JWKS: signing keys with a `kid` whose type fits an allowed
+    /// algorithm. Others are skipped, since a JWKS may legitimately hold keys for other uses.
+    pub(crate) fn from_jwks(jwks: &Jwks, allowed: &[Algorithm]) -> Self {
+        let mut keys = HashMap::new();
+        for jwk in &jwks.keys {
+            let Some(kid) = jwk.kid.as_deref().filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+                continue;
+            }
+            if keys.contains_key(kid) {
+                tracing::warn!("the JWKS lists a key ID twice; using the first");
+                continue;
+            }
+            let verifiers: Vec<(Algorithm, ParsedPublicKey)> = allowed
+                .iter()
+                .filter(|alg| {
+                    jwk.alg
+                        .as_deref()
+                        .is_none_or(|declared| declared == alg.name())
+                })
+                .filter_map(|alg| parse_key(jwk, *alg).map(|k| (*alg, k)))
+                .collect();
+            if !verifiers.is_empty() {
+                keys.insert(kid.to_owned(), Arc::new(Key { verifiers }));
+            }
+        }
+        Self { keys }
+    }
+}
+
+fn b64(value: Option<&String>) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(value?).ok()
+}
+
+fn parse_key(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
+    match alg.family() {
+        KeyFamily::Rsa => {
+            if jwk.kty != "RSA" {
+                return None;
+            }
+            let n = b64(jwk.n.as_ref())?;
+            let e = b64(jwk.e.as_ref())?;
+            let components = RsaPublicKeyComponents {
+                n: &n[..],
+                e: &e[..],
+            };
+            components.to_parsed_public_key(alg.rsa_parameters()?).ok()
+        }
+        KeyFamily::P256 | KeyFamily::P384 => {
+            let (crv, len) = if alg.family() == KeyFamily::P256 {
+                ("P-256", 32)
+            } else {
+                ("P-384", 48)
+            };
+            if jwk.kty != "EC" || jwk.crv.as_deref() != Some(crv) {
+                return None;
+            }
+            let x = b64(jwk.x.as_ref())?;
+            let y = b64(jwk.y.as_ref())?;
+            if x.len() != len || y.len() != len {
+                return None;
+            }
+            let mut point = Vec::with_capacity(1 + 2 * len);
+            point.push(0x04);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ParsedPublicKey::new(alg.verification(), point).ok()
+        }
+        KeyFamily::Ed25519 => {
+            if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
+                return None;
+            }
+            let x = b64(jwk.x.as_ref())?;
+            ParsedPublicKey::new(alg.verification(), x).ok()
+        }
+    }
+}
+
+/// Counters of the cache's work, for logs and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksStats {
+    /// JWKS fetches attempted.
+    pub fetches: u64,
+    /// Fetches that failed (network, status, size, or not a usable JWKS).
+    pub failures: u64,
+    /// Fetches caused by a token with an unknown `kid`.
+    pub unknown_kid_fetches: u64,
+    /// Keys currently cached.
+    pub keys: usize,
+}
+
+struct State {
+    keys: Arc<KeySet>,
+    /// Bumped on every successful fetch.
+    generation: u64,
+    fetched_at: Option<Instant>,
+    last_attempt: Option<Instant>,
+    /// The last refetch caused by an unknown `kid`: the cooldown counts from here.
+    last_unknown_kid_fetch: Option<Instant>,
+    /// The JWKS URL, once discovered.
+    url: Option<String>,
+}
+
+pub(crate) struct JwksCache {
+    source: KeySource,
+    http: reqwest::Client,
+    settings: CacheSettings,
+    allowed: Vec<Algorithm>,
+    state: RwLock<State>,
+    /// Single flight: one fetch at a time; callers that waited re-check instead of fetching.
+    fetch_lock: tokio::sync::Mutex<()>,
+    token_cache: Option<Arc<TokenCache>>,
+    refresher_started: AtomicBool,
+    fetches: AtomicU64,
+    failures: AtomicU64,
+    unknown_kid_fetches: AtomicU64,
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("source", &self.source)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+enum FetchError {
+    Network(String),
+    Status(u16),
+    TooLarge,
+    NotJwks(String),
+    NoUsableKeys,
+    Discovery(String),
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Network(e) => write!(f, "request failed: {e}"),
+            Self::Status(s) => write!(f, "answered HTTP {s}"),
+            Self::TooLarge => f.write_str("the JWKS is larger than the configured maximum"),
+            Self::NotJwks(e) => write!(f, "the answer is not a JWKS: {e}"),
+            Self::NoUsableKeys => {
+                f.write_str("the JWKS has no key usable with the allowed algorithms")
+            }
+            Self::Discovery(e) => write!(f, "discovery failed: {e}"),
+        }
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        source: KeySource,
+        http: reqwest::Client,
+        settings: CacheSettings,
+        allowed: Vec<Algorithm>,
+        token_cache: Option<Arc<TokenCache>>,
+    ) -> Self {
+        let url = match &source {
+            KeySource::Url(url) => Some(url.clone()),
+            KeySource::Discover { .. } => None,
+        };
+        Self {
+            source,
+            http,
+            settings,
+            allowed,
+            state: RwLock::new(State {
+                keys: Arc::default(),
+                generation: 0,
+                fetched_at: None,
+                last_attempt: None,
+                last_unknown_kid_fetch: None,
+                url,
+            }),
+            fetch_lock: tokio::sync::Mutex::new(()),
+            token_cache,
+            refresher_started: AtomicBool::new(false),
+            fetches: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            unknown_kid_fetches: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn stats(&self) -> JwksStats {
+        JwksStats {
+            fetches: self.fetches.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+            unknown_kid_fetches: self.unknown_kid_fetches.load(Ordering::Relaxed),
+            keys: self.read().keys.keys.len(),
+        }
+    }
+
+    /// The usable key set and its generation; `None` when there are no keys or they are older
+    /// than the maximum staleness.
+    fn usable(&self) -> (Option<Arc<KeySet>>, u64) {
+        let state = self.read();
+        let fresh = state
+            .fetched_at
+            .is_some_and(|at| at.elapsed() <= self.settings.max_staleness);
+        (fresh.then(|| Arc::clone(&state.keys)), state.generation)
+    }
+
+    /// The key for `kid`, refetching the JWKS at most once per cooldown when it is unknown.
+    /// Concurrent callers share one fetch: they wait for it rather than start their own.
+    pub(crate) async fn key(self: &Arc<Self>, kid: &str) -> Result<Arc<Key>, Error> {
+        let (set, generation) = self.usable();
+        if let Some(key) = set.as_ref().and_then(|s| s.keys.get(kid)) {
+            return Ok(Arc::clone(key));
+        }
+        let had_keys = set.is_some();
+        {
+            let _guard = self.fetch_lock.lock().await;
+            // Someone else fetched while we waited, or may not fetch yet: use what is there.
+            if self.read().generation == generation && self.fetch_allowed(had_keys) {
+                if had_keys {
+                    self.unknown_kid_fetches.fetch_add(1, Ordering::Relaxed);
+                    let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+                    state.last_unknown_kid_fetch = Some(Instant::now());
+                }
+                let _ = self.fetch_and_store().await;
+            }
+        }
+        let (set, _) = self.usable();
+        match set {
+            Some(set) => set.keys.get(kid).cloned().ok_or(Error::UnknownKey),
+            None => Err(Error::KeysUnavailable),
+        }
+    }
+
+    /// Whether a fetch may start now: for an unknown `kid`, once per cooldown; while there are
+    /// no usable keys at all, once a second (or per cooldown, if shorter).
+    fn fetch_allowed(&self, have_keys: bool) -> bool {
+        let state = self.read();
+        if have_keys {
+            state
+                .last_unknown_kid_fetch
+                .is_none_or(|at| at.elapsed() >= self.settings.unknown_kid_cooldown)
+        } else {
+            let spacing = self
+                .settings
+                .unknown_kid_cooldown
+                .min(Duration::from_secs(1));
+            state.last_attempt.is_none_or(|at| at.elapsed() >= spacing)
+        }
+    }
+
+    /// Fetches now (for start-up, or an operator's refresh), under the single-flight lock.
+    pub(crate) async fn refresh(self: &Arc<Self>) -> Result<(), Error> {
+        let _guard = self.fetch_lock.lock().await;
+        self.fetch_and_store()
+            .await
+            .map(drop)
+            .map_err(|_| Error::KeysUnavailable)
+    }
+
+    /// Fetches and, on success, swaps the key set in. Returns the max-age to refresh after.
+    /// Callers hold `fetch_lock`.
+    async fn fetch_and_store(self: &Arc<Self>) -> Result<Duration, ()> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            state.last_attempt = Some(started);
+        }
+        match self.fetch().await {
+            Ok((set, max_age)) => {
+                let set = Arc::new(set);
+                if let Some(cache) = &self.token_cache {
+                    cache.retain_keys(&set);
+                }
+                {
+                    let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+                    state.keys = Arc::clone(&set);
+                    state.generation += 1;
+                    state.fetched_at = Some(Instant::now());
+                }
+                tracing::debug!(keys = set.keys.len(), "fetched the JWKS");
+                let interval = self.refresh_interval(max_age);
+                self.start_refresher(interval);
+                Ok(interval)
+            }
+            Err(e) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                let (stale, _) = self.usable();
+                if stale.is_some() {
+                    tracing::warn!(error = %e, "JWKS fetch failed; the cached keys keep serving");
+                } else {
+                    tracing::error!(error = %e, "JWKS fetch failed and no usable keys are cached; tokens cannot be verified");
+                }
+                Err(())
+            }
+        }
+    }
+
+    fn refresh_interval(&self, max_age: Option<Duration>) -> Duration {
+        max_age
+            .unwrap_or(self.settings.max_refresh)
+            .clamp(self.settings.min_refresh, self.settings.max_refresh)
+    }
+
+    async fn jwks_url(&self) -> Result<String, FetchError> {
+        if let Some(url) = self.read().url.clone() {
+            return Ok(url);
+        }
+        let KeySource::Discover { issuer } = &self.source else {
+            return Err(FetchError::Discovery("no JWKS URL".into()));
+        };
+        let url = format!(
+            "{}{}",
+            issuer.trim_end_matches('/'),
+            warrant_proto::OPENID_CONFIGURATION_PATH
+        );
+        let bytes = self.get_capped(&url).await?.0;
+        let metadata: ServerMetadata = serde_json::from_slice(&bytes)
+            .map_err(|e| FetchError::Discovery(format!("not server metadata: {e}")))?;
+        // RFC 8414 §3.3: the metadata must be for the issuer we trust.
+        if metadata.issuer != *issuer {
+            return Err(FetchError::Discovery(
+                "the metadata names a different issuer".into(),
+            ));
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.url = Some(metadata.jwks_uri.clone());
+        Ok(metadata.jwks_uri)
+    }
+
+    async fn fetch(&self) -> Result<(KeySet, Option<Duration>), FetchError> {
+        let url = self.jwks_url().await?;
+        let (bytes, max_age) = self.get_capped(&url).await?;
+        let jwks: Jwks =
+            serde_json::from_slice(&bytes).map_err(|e| FetchError::NotJwks(e.to_string()))?;
+        let set = KeySet::from_jwks(&jwks, &self.allowed);
+        if set.keys.is_empty() {
+            return Err(FetchError::NoUsableKeys);
+        }
+        Ok((set, max_age))
+    }
+
+    /// GET with a timeout and a size cap; returns the body and any `max-age`.
+    async fn get_capped(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+        let work = async {
+            let mut response = self
+                .http
+                .get(url)
+                .header("accept", "application/json")
+                .send()
+                .await
+                .map_err(|e| FetchError::Network(e.without_url().to_string()))?;
+            if !response.status().is_success() {
+                return Err(FetchError::Status(response.status().as_u16()));
+            }
+            let max_age = response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_max_age);
+            let cap = self.settings.max_jwks_bytes;
+            if response
+                .content_length()
+                .is_some_and(|len| len > cap as u64)
+            {
+                return Err(FetchError::TooLarge);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| FetchError::Network(e.without_url().to_string()))?
+            {
+                if body.len() + chunk.len() > cap {
+                    return Err(FetchError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((body, max_age))
+        };
+        tokio::time::timeout(self.settings.fetch_timeout, work)
+            .await
+            .map_err(|_| FetchError::Network("timed out".into()))?
+    }
+
+    /// Starts the background refresh once, if a tokio runtime is there to run it. It holds only
+    /// a weak reference: dropping the verifier stops it.
+    fn start_refresher(self: &Arc<Self>, first: Duration) {
+        if self.refresher_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.refresher_started.store(false, Ordering::Release);
+            return;
+        };
+        let weak: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(refresh_loop(weak, first));
+    }
+}
+
+async fn refresh_loop(weak: Weak<JwksCache>, first: Duration) {
+    let mut interval = first;
+    let mut wait = first;
+    let mut failures: u32 = 0;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(cache) = weak.upgrade() else {
+            return;
+        };
+        let result = {
+            let _guard = cache.fetch_lock.lock().await;
+            cache.fetch_and_store().await
+        };
+        wait = match result {
+            Ok(next) => {
+                failures = 0;
+                interval = next;
+                next
+            }
+            Err(()) => {
+                // Retry sooner than the normal interval: from 1 s, doubling, but never later
+                // than the normal interval or the cooldown.
+                failures = failures.saturating_add(1);
+                let cap = interval.min(cache.settings.unknown_kid_cooldown);
+                Duration::from_secs(1u64 << failures.min(10))
+                    .min(cap)
+                    .max(Duration::from_millis(10))
+            }
+        };
+    }
+}
+
+/// `max-age=N` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
+pub(crate) fn parse_max_age(value: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            max_age = seconds
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_parsing() {
+        assert_eq!(
+            parse_max_age("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            parse_max_age("max-age=\"60\", stale-while-revalidate=5"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+
+    #[test]
+    fn key_set_keeps_only_usable_signing_keys() {
+        let jwks: Jwks = serde_json::from_value(serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": "AQAB", "e": "AQAB"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"}
+        ]}))
+        .unwrap();
+        let set = KeySet::from_jwks(&jwks, &[Algorithm::RS256, Algorithm::ES256]);
+        assert!(set.keys.is_empty());
+    }
+}

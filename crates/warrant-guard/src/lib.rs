@@ -1,0 +1,68 @@
+//! Verify OAuth 2.0 JWT access tokens in any Rust API.
+//!
+//! The other half of machine-to-machine auth: the API that receives
+//! `Authorization: Bearer <token>` checks the signature against the issuer's published keys,
+//! then the issuer, audience, expiry and the scopes each route needs. Done by hand this goes
+//! subtly wrong (no refetch when keys rotate, a refetch on every unknown `kid`, a hard failure
+//! when the JWKS blips, `alg` trusted from the token); here the right thing is the one-liner.
+//!
+//! ```no_run
+//! use axum::{Router, routing::{delete, get}};
+//! use warrant_guard::{Claims, Verifier};
+//! use warrant_guard::axum::{GuardLayer, RequireScope};
+//!
+//! warrant_guard::scope!(DeleteDocuments = "delete:documents");
+//!
+//! async fn data(claims: Claims) -> String {
+//!     format!("hello {}", claims.sub())
+//! }
+//!
+//! async fn remove(scoped: RequireScope<DeleteDocuments>) -> String {
+//!     format!("deleted by {}", scoped.claims().sub())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Verifier::builder("https://auth.example.com/", "https://api.example.com")
+//!     .token_cache(10_000)
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/internal/data", get(data))
+//!     .route("/internal/documents/{id}", delete(remove))
+//!     .layer(GuardLayer::new(verifier));
+//! # Ok(()) }
+//! ```
+//!
+//! **Validation** (RFC 8725, RFC 9068), strict by default: an algorithm allowlist (RS256) bound
+//! to the key's type, so `none`, HS/RS confusion and curve mix-ups fail; `typ` must be `at+jwt`
+//! (optionally also `JWT`); `iss` exact; `aud` (string or array) must contain the audience;
+//! `exp` required, `nbf` and `iat` checked, with a leeway (60 s); time claims must be numbers;
+//! `crit` and `b64` are refused, as are keys or key URLs in the header (`jwk`, `jku`, `x5u`,
+//! `x5c`): keys come only from the configured JWKS. Tokens over 8 KiB are refused unparsed, and
+//! JSON with duplicate members is refused.
+//!
+//! **Keys** are fetched on first use (or with [`Verifier::refresh_keys`] at start-up) and
+//! refreshed in the background as the JWKS answer's `Cache-Control: max-age` says, within
+//! bounds. A token with an unknown `kid` causes at most one refetch per cooldown (30 s), shared
+//! by all concurrent requests. When the JWKS cannot be fetched, the last good keys keep serving
+//! for up to the maximum staleness (24 h); failures are logged and counted
+//! ([`Verifier::jwks_stats`]).
+//!
+//! **The token cache** ([`VerifierBuilder::token_cache`]), off by default, accepts a token seen
+//! before with one SHA-256 and a hash lookup until its `exp`, so a protected route costs about
+//! what an unprotected one does for clients that reuse their tokens.
+
+mod alg;
+#[cfg(feature = "axum")]
+pub mod axum;
+mod cache;
+mod claims;
+mod error;
+mod jwks;
+mod jws;
+mod verifier;
+
+pub use alg::Algorithm;
+pub use claims::Claims;
+pub use error::{BuildError, Error};
+pub use jwks::JwksStats;
+pub use verifier::{Verifier, VerifierBuilder};

@@ -1,0 +1,141 @@
+//! Tokens from the real Warrant server, started in-process, verify; the verifier's JWKS
+//! requests are counted at the server.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warrant_guard::{Error, Verifier};
+use warrant_server::Server;
+use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_server::clock::SystemClock;
+use warrant_server::config::Config;
+use warrant_server::domain::Scope;
+use warrant_server::http::RequestCounters;
+
+const API: &str = "https://api.example.com";
+const OTHER: &str = "https://other.example.com";
+
+struct Running {
+    base: String,
+    issuer: String,
+    counters: Arc<RequestCounters>,
+    client_id: String,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
+        .await
+        .unwrap();
+    let admin = Admin::new(server.directory().store().clone(), Arc::new(SystemClock));
+    for identifier in [API, OTHER] {
+        admin
+            .create_api(NewApi {
+                identifier: identifier.into(),
+                name: "API".into(),
+                scopes: ["read:data", "delete:documents"]
+                    .map(|v| Scope {
+                        value: v.into(),
+                        description: String::new(),
+                    })
+                    .to_vec(),
+                token_lifetime: None,
+                signing_alg: None,
+            })
+            .await
+            .unwrap();
+    }
+    let created = admin
+        .create_application(
+            "worker".into(),
+            String::new(),
+            [API, OTHER]
+                .map(|aud| GrantSpec {
+                    audience: aud.into(),
+                    scopes: vec!["read:data".into()],
+                })
+                .to_vec(),
+        )
+        .await
+        .unwrap();
+    server.directory().reload().await.unwrap();
+    let running = Running {
+        base: format!("http://{}", server.local_addr()),
+        issuer: server.issuer().to_owned(),
+        counters: server.counters(),
+        client_id: created.application.client_id,
+        secret: created.secret.expose().to_owned(),
+        _dir: dir,
+    };
+    tokio::spawn(server.serve(std::future::pending()));
+    running
+}
+
+async fn token(server: &Running, audience: &str) -> String {
+    let body: Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", server.base))
+        .json(
+            &json!({"grant_type": "client_credentials", "client_id": server.client_id,
+                      "client_secret": server.secret, "audience": audience}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn warrant_tokens_verify_and_the_jwks_is_fetched_once() {
+    let server = start().await;
+    let verifier = Verifier::new(&server.issuer, API).unwrap();
+    let token = token(&server, API).await;
+    let claims = verifier.verify(&token).await.unwrap();
+    assert_eq!(claims.sub(), format!("{}@clients", server.client_id));
+    assert_eq!(claims.client_id(), Some(server.client_id.as_str()));
+    assert!(claims.has_scope("read:data"));
+    assert!(!claims.has_scope("delete:documents"));
+    assert_eq!(claims.get("gty"), Some(&json!("client-credentials")));
+
+    for _ in 0..50 {
+        verifier.verify(&token).await.unwrap();
+    }
+    assert_eq!(
+        server.counters.jwks_requests(),
+        1,
+        "known keys need no fetch"
+    );
+    let other = crate::support::RsaKey::generate("unknown");
+    for i in 0..200 {
+        let forged = other.token_raw(
+            &json!({"alg": "RS256", "typ": "at+jwt", "kid": format!("kid-{i}")}).to_string(),
+            &json!({"iss": server.issuer, "aud": API, "sub": "x", "exp": crate::support::now() + 60}).to_string(),
+        );
+        assert_eq!(
+            verifier.verify(&forged).await.unwrap_err(),
+            Error::UnknownKey
+        );
+    }
+    assert_eq!(
+        server.counters.jwks_requests(),
+        2,
+        "the first fetch and one refetch: 200 unknown key IDs inside one cooldown"
+    );
+
+    // A token for another API of the same server is refused.
+    let other_token = self::token(&server, OTHER).await;
+    assert_eq!(
+        verifier.verify(&other_token).await.unwrap_err(),
+        Error::WrongAudience
+    );
+    // A verifier configured without the trailing slash refuses: iss is compared exactly.
+    let sloppy = Verifier::builder(server.issuer.trim_end_matches('/'), API)
+        .jwks_url(format!("{}/.well-known/jwks.json", server.base))
+        .build()
+        .unwrap();
+    assert_eq!(sloppy.verify(&token).await.unwrap_err(), Error::WrongIssuer);
+}

@@ -1,0 +1,216 @@
+//! Test keys that sign whatever a test asks (including malformed tokens), and a JWKS server the
+//! test controls: which keys it publishes, whether it is down or answers garbage, and how many
+//! requests it saw.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+pub const ISSUER: &str = "https://issuer.test/";
+pub const AUDIENCE: &str = "https://api.example.com";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An RSA signing key with its key ID.
+pub struct RsaKey {
+    pub kid: String,
+    pair: RsaKeyPair,
+}
+
+impl RsaKey {
+    pub fn generate(kid: &str) -> Self {
+        Self {
+            kid: kid.to_owned(),
+            pair: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let public = self.pair.public_key();
+        json!({
+            "kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// The modulus bytes: what a naive HS256 verifier might take as the "secret".
+    pub fn public_bytes(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
+    }
+
+    pub fn sign(&self, signing_input: &str) -> Vec<u8> {
+        let mut sig = vec![0; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        sig
+    }
+
+    /// A compact JWS of exactly these header and payload JSON texts.
+    pub fn token_raw(&self, header: &str, payload: &str) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let sig = self.sign(&input);
+        format!("{input}.{}", b64(sig))
+    }
+
+    pub fn token(&self, claims: &Value) -> String {
+        let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": self.kid});
+        self.token_raw(&header.to_string(), &claims.to_string())
+    }
+}
+
+/// A P-256 key (ES256).
+pub struct EcKey {
+    pub kid: String,
+    pair: EcdsaKeyPair,
+}
+
+impl EcKey {
+    pub fn generate(kid: &str) -> Self {
+        Self {
+            kid: kid.to_owned(),
+            pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let point = self.pair.public_key().as_ref();
+        json!({"kty": "EC", "kid": self.kid, "crv": "P-256", "use": "sig",
+               "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+    }
+
+    pub fn token_raw(&self, header: &str, payload: &str) -> String {
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let sig = self
+            .pair
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .unwrap();
+        format!("{input}.{}", b64(sig.as_ref()))
+    }
+}
+
+/// Standard valid claims for `ISSUER`/`AUDIENCE`, issued now, valid for an hour.
+pub fn claims() -> Value {
+    let now = now();
+    json!({"iss": ISSUER, "sub": "worker@clients", "aud": AUDIENCE, "iat": now, "exp": now + 3600,
+           "jti": "j1", "client_id": "worker", "azp": "worker", "scope": "read:data",
+           "gty": "client-credentials"})
+}
+
+pub fn claims_with(changes: Value) -> Value {
+    let mut c = claims();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+/// What the test JWKS server answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    Serve = 0,
+    Down = 1,
+    Garbage = 2,
+}
+
+struct JwksState {
+    keys: Mutex<Vec<Value>>,
+    mode: AtomicU8,
+    hits: AtomicU64,
+    max_age: AtomicU64,
+}
+
+pub struct JwksServer {
+    pub url: String,
+    state: Arc<JwksState>,
+}
+
+impl JwksServer {
+    pub async fn start(keys: Vec<Value>) -> Self {
+        let state = Arc::new(JwksState {
+            keys: Mutex::new(keys),
+            mode: AtomicU8::new(Mode::Serve as u8),
+            hits: AtomicU64::new(0),
+            max_age: AtomicU64::new(300),
+        });
+        let app = Router::new()
+            .route("/jwks.json", get(serve_jwks))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}/jwks.json"),
+            state,
+        }
+    }
+
+    pub fn set_keys(&self, keys: Vec<Value>) {
+        *self.state.keys.lock().unwrap() = keys;
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.state.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    pub fn set_max_age(&self, seconds: u64) {
+        self.state.max_age.store(seconds, Ordering::SeqCst);
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.state.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn serve_jwks(State(state): State<Arc<JwksState>>) -> Response {
+    state.hits.fetch_add(1, Ordering::SeqCst);
+    match state.mode.load(Ordering::SeqCst) {
+        1 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        2 => (StatusCode::OK, "<html>not json</html>").into_response(),
+        _ => {
+            let body = json!({"keys": *state.keys.lock().unwrap()}).to_string();
+            let max_age = state.max_age.load(Ordering::SeqCst);
+            let mut response = (StatusCode::OK, body).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_str(&format!("max-age={max_age}")).unwrap(),
+            );
+            response
+        }
+    }
+}
