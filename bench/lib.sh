@@ -1,0 +1,85 @@
+# Shared by the load scripts: wrk, a release Warrant server on loopback with one API and one
+# application, and wrk's result line. Source it; it sets BIN, DATA, SERVER, ISSUER, API,
+# CLIENT_ID, CLIENT_SECRET and cleans up on exit.
+
+ensure_wrk() {
+    if ! command -v wrk >/dev/null; then
+        echo "installing wrk (Debian package)" >&2
+        { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
+    fi
+}
+
+CLEANUP_PIDS=()
+cleanup() {
+    for pid in "${CLEANUP_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    [ -n "${DATA:-}" ] && rm -rf "$DATA"
+    [ -n "${LUA_DIR:-}" ] && rm -rf "$LUA_DIR"
+}
+trap cleanup EXIT
+
+wait_ready() {
+    for _ in $(seq 100); do
+        curl -fsS "$1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "$1 did not become ready" >&2
+    return 1
+}
+
+# start_warrant PORT: starts the server and creates the API and the application (JSON fields
+# read with python3, which the machine has).
+start_warrant() {
+    local port=$1
+    BIN=target/release/warrant
+    DATA=$(mktemp -d)
+    ISSUER="http://127.0.0.1:$port/"
+    WARRANT_LOG=warn "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$port" 2>/dev/null &
+    SERVER=$!
+    CLEANUP_PIDS+=("$SERVER")
+    wait_ready "${ISSUER}readyz"
+    API=https://api.example.com
+    "$BIN" api create --data-dir "$DATA" --identifier "$API" --name "Bench API" \
+        --scope read:data --scope delete:documents >/dev/null
+    local app
+    app=$("$BIN" app create --data-dir "$DATA" --name bench --grant "$API=read:data" --json)
+    CLIENT_ID=$(printf '%s' "$app" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+    CLIENT_SECRET=$(printf '%s' "$app" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+    sleep 1 # the server picks the new application up within a second
+}
+
+token_body() {
+    printf '{"client_id":"%s","client_secret":"%s","audience":"%s","grant_type":"client_credentials"}' \
+        "$CLIENT_ID" "$CLIENT_SECRET" "$API"
+}
+
+# wrk_script FILE METHOD [BODY] [AUTHORIZATION]: a wrk Lua script whose done() prints one line:
+# RESULT requests=… non2xx=… seconds=… p50_ms=… p99_ms=…
+wrk_script() {
+    local file=$1 method=$2 body=${3:-} auth=${4:-}
+    {
+        echo "wrk.method = \"$method\""
+        [ -n "$body" ] && echo "wrk.headers[\"Content-Type\"] = \"application/json\"" && echo "wrk.body = '$body'"
+        [ -n "$auth" ] && echo "wrk.headers[\"Authorization\"] = \"$auth\""
+        cat <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d non2xx=%d seconds=%.2f p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, summary.errors.status, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+LUA
+    } >"$file"
+}
+
+# run_wrk SCRIPT URL: warms up for 3 s, then measures; prints the RESULT line.
+run_wrk() {
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -s "$1" "$2" >/dev/null
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$1" "$2" | grep '^RESULT'
+}
+
+# field LINE NAME: one field of a RESULT line.
+field() {
+    printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}

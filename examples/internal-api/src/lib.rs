@@ -1,0 +1,46 @@
+//! The protected internal API of the classic M2M flow, as a library so that tests can start it
+//! in-process. See `main.rs` for how to run it.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Path;
+use axum::routing::{delete, get};
+use serde_json::{Value, json};
+use warrant_guard::axum::{GuardLayer, RequireScope};
+use warrant_guard::{Claims, Verifier};
+
+warrant_guard::scope!(pub DeleteDocuments = "delete:documents");
+
+/// `GET /internal/data` for any valid token; `DELETE /internal/documents/{doc_id}` only with
+/// `delete:documents`; `GET /healthz` for anyone.
+pub fn app(verifier: Verifier) -> Router {
+    let protected = Router::new()
+        .route("/internal/data", get(internal_data))
+        .route("/internal/documents/{doc_id}", delete(delete_document))
+        .layer(GuardLayer::new(verifier).realm("internal-api"));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(protected)
+}
+
+async fn internal_data(claims: Claims) -> Json<Value> {
+    // `sub` is the calling client, not a user.
+    tracing::info!(client = claims.sub(), "GET /internal/data");
+    Json(json!({"data": "sensitive internal data"}))
+}
+
+async fn delete_document(
+    scoped: RequireScope<DeleteDocuments>,
+    Path(doc_id): Path<String>,
+) -> Json<Value> {
+    tracing::info!(
+        client = scoped.claims().sub(),
+        doc_id,
+        "DELETE /internal/documents"
+    );
+    Json(json!({"deleted": doc_id}))
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}

@@ -1,0 +1,64 @@
+//! The protected internal API. Run it against a Warrant server:
+//!
+//! ```sh
+//! WARRANT_ISSUER=http://127.0.0.1:8080/ WARRANT_AUDIENCE=https://api.example.com \
+//!     cargo run -p internal-api -- --listen 127.0.0.1:3000
+//! ```
+
+use std::process::ExitCode;
+
+use warrant_guard::Verifier;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut listen = "127.0.0.1:3000".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next().ok_or("--listen needs an address")?,
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?}; usage: internal-api [--listen IP:PORT]"
+                ));
+            }
+        }
+    }
+    let issuer = std::env::var("WARRANT_ISSUER").map_err(
+        |_| "set WARRANT_ISSUER to the Warrant server's issuer, e.g. http://127.0.0.1:8080/",
+    )?;
+    let audience = std::env::var("WARRANT_AUDIENCE").map_err(
+        |_| "set WARRANT_AUDIENCE to this API's identifier, e.g. https://api.example.com",
+    )?;
+
+    let verifier = Verifier::builder(&issuer, &audience)
+        .token_cache(10_000)
+        .build()
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = verifier.refresh_keys().await {
+        tracing::warn!(error = %e, "could not fetch the signing keys yet; will retry on the first request");
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(%listen, %issuer, %audience, "internal API serving");
+    axum::serve(listener, internal_api::app(verifier))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
