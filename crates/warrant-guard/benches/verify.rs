@@ -3,7 +3,12 @@
 //!
 //!   cargo bench -p warrant-guard --bench verify
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
 
 #[path = "../tests/guard/support.rs"]
 #[allow(dead_code)]
@@ -25,7 +30,10 @@ fn verify(c: &mut Criterion) {
     let jwks = rt.block_on(JwksServer::start(vec![key.jwk()]));
     let token = key.token(&claims());
 
-    let full = Verifier::builder(ISSUER, AUDIENCE).jwks_url(&jwks.url).build().unwrap();
+    let full = Verifier::builder(ISSUER, AUDIENCE)
+        .jwks_url(&jwks.url)
+        .build()
+        .unwrap();
     let cached = Verifier::builder(ISSUER, AUDIENCE)
         .jwks_url(&jwks.url)
         .token_cache(10_000)
@@ -51,10 +59,12 @@ fn verify(c: &mut Criterion) {
         b.iter(|| parsed.verify_sig(input.as_bytes(), &sig).unwrap())
     });
     group.bench_function("Verifier::verify, token not cached (full RS256)", |b| {
-        b.to_async(&rt).iter(|| async { full.verify(&token).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { full.verify(&token).await.unwrap() })
     });
     group.bench_function("Verifier::verify, token cached", |b| {
-        b.to_async(&rt).iter(|| async { cached.verify(&token).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { cached.verify(&token).await.unwrap() })
     });
     group.finish();
 }

@@ -23,6 +23,9 @@ use crate::issuance::{Target, TokenRequest};
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    app.counters
+        .token_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match handle(&app, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
