@@ -54,6 +54,9 @@ struct Counters {
 
 type FlightResult = Option<Result<AccessToken, Error>>;
 
+/// (audience, normalized scopes): with the provider's fixed endpoint and client, the cache key.
+type SlotKey = (String, Option<String>);
+
 /// The cache entry of one (audience, scopes).
 struct Slot {
     audience: String,
@@ -104,7 +107,7 @@ struct Inner {
     auth_method: AuthMethod,
     http: reqwest::Client,
     default_slot: Arc<Slot>,
-    slots: Mutex<HashMap<(String, Option<String>), Arc<Slot>>>,
+    slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
     refresh_ratio: f64,
     /// This instance's share of the lifetime by which it refreshes early, in [0, 0.05): spreads
     /// a fleet's refreshes.
@@ -707,7 +710,7 @@ mod tests {
         );
         // 200 s: 0.8 would be 160, but never later than 60 s before expiry: 140.
         let short = p.refresh_after(Duration::from_secs(200)).as_secs_f64();
-        assert!(short <= 140.0 && short >= 100.0, "{short}");
+        assert!((100.0..=140.0).contains(&short), "{short}");
         // 60 s: never earlier than half-life.
         let tiny = p.refresh_after(Duration::from_secs(60)).as_secs_f64();
         assert!((tiny - 30.0).abs() < 1e-9, "{tiny}");

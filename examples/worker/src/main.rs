@@ -1,0 +1,35 @@
+//! The background worker: calls the protected internal API every `INTERVAL_MS` with a token
+//! from `warrant-client`, which fetches one token per refresh period, not one per call.
+//!
+//! ```sh
+//! WARRANT_ISSUER=http://127.0.0.1:8080/ WARRANT_CLIENT_ID=… WARRANT_CLIENT_SECRET=… \
+//!     WARRANT_AUDIENCE=https://api.example.com cargo run -p worker
+//! ```
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let settings = match worker::Settings::from_env() {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(api = %settings.api_url, interval_ms = settings.interval.as_millis() as u64, "worker started");
+    tokio::select! {
+        result = worker::run(&settings, None) => match result {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+    }
+}
