@@ -110,6 +110,16 @@ impl IntoResponse for AuthError {
 
 const DEFAULT_REALM: &str = "api";
 
+/// Whether every byte is in RFC 6750's `b64token` (token68) alphabet. Branch-free, so that
+/// the compiler vectorizes it: it runs over every byte of every token.
+fn is_token68(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &c| {
+        let alnum = c.is_ascii_lowercase() | c.is_ascii_uppercase() | c.is_ascii_digit();
+        let mark = (c == b'-') | (c == b'.') | (c == b'_') | (c == b'~') | (c == b'+') | (c == b'/');
+        ok & (alnum | mark)
+    })
+}
+
 /// The bearer token of a request (RFC 6750 §2.1): `Ok(None)` when there is none.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -127,9 +137,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         // Other schemes carry no bearer token: answer as for none.
         return Ok(None);
     }
-    let b68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
     let body = token.trim_end_matches('=');
-    if body.is_empty() || !body.bytes().all(b68) {
+    if body.is_empty() || !is_token68(body.as_bytes()) {
         return Err(AuthError::InvalidRequest(
             "the Authorization header must be `Bearer <token>`",
         ));
