@@ -2,57 +2,42 @@
 
 use std::io::Read;
 
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use warrant_proto::{GRANT_CLIENT_CREDENTIALS, OAuthErrorBody, TOKEN_PATH, TokenResponse};
+use warrant_client::TokenProvider;
+use warrant_proto::{TOKEN_PATH, TOKEN_TYPE_BEARER, TokenResponse};
 
 use crate::cli::{DecodeArgs, TokenArgs};
 
 pub async fn token(args: TokenArgs) -> Result<(), String> {
-    let url = format!("{}{TOKEN_PATH}", args.issuer.trim_end_matches('/'));
-    let mut body = serde_json::json!({
-        "grant_type": GRANT_CLIENT_CREDENTIALS,
-        "client_id": args.client_id,
-        "client_secret": args.client_secret,
-        "audience": args.audience,
-    });
+    let endpoint = format!("{}{TOKEN_PATH}", args.issuer.trim_end_matches('/'));
+    let mut builder = TokenProvider::builder()
+        .token_endpoint(&endpoint)
+        .client_id(args.client_id)
+        .client_secret(args.client_secret)
+        .audience(args.audience)
+        .retry_deadline(Duration::from_secs(5));
     if let Some(scope) = &args.scope {
-        body["scope"] = serde_json::Value::String(scope.clone());
+        builder = builder.scopes([scope.as_str()]);
     }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-    let response = client
-        .post(&url)
-        .json(&body)
-        .send()
+    let provider = builder.build().map_err(|e| e.to_string())?;
+    let token = provider
+        .token()
         .await
-        .map_err(|e| format!("cannot reach {url}: {e}"))?;
-    let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the answer of {url} failed: {e}"))?;
-    if !status.is_success() {
-        return Err(match serde_json::from_slice::<OAuthErrorBody>(&bytes) {
-            Ok(err) => format!(
-                "{url} refused the token request ({status}): {}{}",
-                err.error,
-                err.error_description
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ),
-            Err(_) => format!("{url} answered {status}; is this a Warrant (or OAuth 2.0) server?"),
-        });
-    }
-    let token: TokenResponse = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{url} answered 200 but not with a token response: {e}"))?;
+        .map_err(|e| format!("{endpoint}: {e}"))?;
     if args.json {
-        let text = serde_json::to_string_pretty(&token).map_err(|e| e.to_string())?;
+        let body = TokenResponse {
+            access_token: token.as_str().to_owned(),
+            token_type: TOKEN_TYPE_BEARER.to_owned(),
+            expires_in: token.expires_in(),
+            scope: token.scope().map(str::to_owned),
+        };
+        let text = serde_json::to_string_pretty(&body).map_err(|e| e.to_string())?;
         println!("{text}");
     } else {
-        println!("{}", token.access_token);
+        println!("{}", token.as_str());
     }
     Ok(())
 }
