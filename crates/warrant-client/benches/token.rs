@@ -3,7 +3,12 @@
 //!
 //!   cargo bench -p warrant-client --bench token
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +53,8 @@ fn warm_token(c: &mut Criterion) {
     let mut group = c.benchmark_group("token");
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("warm, one task", |b| {
-        b.to_async(&rt).iter(|| async { provider.token().await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { provider.token().await.unwrap() })
     });
     group.bench_function("warm, 8 tasks at once (wall time / calls)", |b| {
         b.to_async(&rt).iter_custom(|iters| {

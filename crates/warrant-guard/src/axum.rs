@@ -115,7 +115,8 @@ const DEFAULT_REALM: &str = "api";
 fn is_token68(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |ok, &c| {
         let alnum = c.is_ascii_lowercase() | c.is_ascii_uppercase() | c.is_ascii_digit();
-        let mark = (c == b'-') | (c == b'.') | (c == b'_') | (c == b'~') | (c == b'+') | (c == b'/');
+        let mark =
+            (c == b'-') | (c == b'.') | (c == b'_') | (c == b'~') | (c == b'+') | (c == b'/');
         ok & (alnum | mark)
     })
 }
