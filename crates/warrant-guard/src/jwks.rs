@@ -25,6 +25,9 @@ pub(crate) enum KeySource {
     Url(String),
     /// The issuer's discovery document names the JWKS URL.
     Discover { issuer: String },
+    /// The application supplies the keys ([`Verifier::set_keys`](crate::Verifier::set_keys));
+    /// nothing is fetched.
+    Manual,
 }
 
 /// The cache's timing and size rules.
@@ -248,7 +251,7 @@ impl JwksCache {
     ) -> Self {
         let url = match &source {
             KeySource::Url(url) => Some(url.clone()),
-            KeySource::Discover { .. } => None,
+            KeySource::Discover { .. } | KeySource::Manual => None,
         };
         Self {
             source,
@@ -289,9 +292,10 @@ impl JwksCache {
     /// than the maximum staleness.
     fn usable(&self) -> (Option<Arc<KeySet>>, u64) {
         let state = self.read();
+        let manual = matches!(self.source, KeySource::Manual);
         let fresh = state
             .fetched_at
-            .is_some_and(|at| at.elapsed() <= self.settings.max_staleness);
+            .is_some_and(|at| manual || at.elapsed() <= self.settings.max_staleness);
         (fresh.then(|| Arc::clone(&state.keys)), state.generation)
     }
 
@@ -303,6 +307,13 @@ impl JwksCache {
             return Ok(Arc::clone(key));
         }
         let had_keys = set.is_some();
+        if matches!(self.source, KeySource::Manual) {
+            return Err(if had_keys {
+                Error::UnknownKey
+            } else {
+                Error::KeysUnavailable
+            });
+        }
         {
             let _guard = self.fetch_lock.lock().await;
             // Someone else fetched while we waited, or may not fetch yet: use what is there.
@@ -337,6 +348,18 @@ impl JwksCache {
                 .min(Duration::from_secs(1));
             state.last_attempt.is_none_or(|at| at.elapsed() >= spacing)
         }
+    }
+
+    /// Replaces the keys with `jwks` (for [`KeySource::Manual`]).
+    pub(crate) fn set_keys(&self, jwks: &Jwks) {
+        let set = Arc::new(KeySet::from_jwks(jwks, &self.allowed));
+        if let Some(cache) = &self.token_cache {
+            cache.retain_keys(&set);
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.keys = set;
+        state.generation += 1;
+        state.fetched_at = Some(Instant::now());
     }
 
     /// Fetches now (for start-up, or an operator's refresh), under the single-flight lock.
@@ -398,7 +421,9 @@ impl JwksCache {
             return Ok(url);
         }
         let KeySource::Discover { issuer } = &self.source else {
-            return Err(FetchError::Discovery("no JWKS URL".into()));
+            return Err(FetchError::Discovery(
+                "keys are supplied by the application".into(),
+            ));
         };
         let url = format!(
             "{}{}",

@@ -33,6 +33,7 @@ pub struct VerifierBuilder {
     audience: String,
     jwks_url: Option<String>,
     discover: bool,
+    manual_keys: bool,
     algorithms: Vec<Algorithm>,
     accept_jwt_typ: bool,
     leeway: Duration,
@@ -57,6 +58,7 @@ impl Verifier {
             audience: audience.into(),
             jwks_url: None,
             discover: false,
+            manual_keys: false,
             algorithms: vec![Algorithm::RS256],
             accept_jwt_typ: false,
             leeway: Duration::from_secs(60),
@@ -119,6 +121,13 @@ impl Verifier {
         self.inner.keys.refresh().await
     }
 
+    /// Replaces the verification keys, for a verifier built with
+    /// [`manual_keys`](VerifierBuilder::manual_keys). Tokens cached under keys that are gone are
+    /// forgotten.
+    pub fn set_keys(&self, jwks: &warrant_proto::Jwks) {
+        self.inner.keys.set_keys(jwks);
+    }
+
     /// What the key cache has done so far.
     pub fn jwks_stats(&self) -> JwksStats {
         self.inner.keys.stats()
@@ -144,6 +153,13 @@ impl VerifierBuilder {
     /// (`/.well-known/openid-configuration`), whose `issuer` must match.
     pub fn discover(mut self) -> Self {
         self.discover = true;
+        self
+    }
+
+    /// Fetch nothing: the application supplies the keys with [`Verifier::set_keys`] (for a
+    /// server that verifies tokens it signed itself).
+    pub fn manual_keys(mut self) -> Self {
+        self.manual_keys = true;
         self
     }
 
@@ -228,6 +244,7 @@ impl VerifierBuilder {
             ));
         }
         let source = match (self.jwks_url, self.discover) {
+            _ if self.manual_keys => KeySource::Manual,
             (Some(url), _) => KeySource::Url(url),
             (None, true) => KeySource::Discover {
                 issuer: self.issuer.clone(),

@@ -181,6 +181,8 @@ pub struct ClientView {
     pub app_type: String,
     pub grant_types: Vec<String>,
     pub token_endpoint_auth_method: String,
+    #[serde(default)]
+    pub client_metadata: std::collections::BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     pub created_at: String,
@@ -195,6 +197,25 @@ pub struct ClientGrantView {
     pub audience: String,
     pub scope: Vec<String>,
     pub created_at: String,
+}
+
+/// A signing key as the management API shows it (Auth0's `keys/signing` shape, with the public
+/// JWK in place of a certificate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyView {
+    pub kid: String,
+    pub public_jwk: Jwk,
+    pub thumbprint: String,
+    pub current: bool,
+    pub next: bool,
+    pub previous: bool,
+    pub revoked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
 }
 
 #[cfg(test)]

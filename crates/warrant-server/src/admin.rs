@@ -5,10 +5,13 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use std::collections::BTreeMap;
+
 use crate::domain::{
-    Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, Invalid, PlainSecret,
-    ResourceServer, Scope, SigningAlg, random_alphanumeric,
+    Application, AuthMethod, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, Invalid,
+    PlainSecret, ResourceServer, Scope, SigningAlg, random_alphanumeric,
 };
+use crate::keys::{KeyStatus, MasterKey, SigningKey, StoredSigningKey};
 use crate::store::{GrantFilter, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,15 +77,91 @@ pub struct ApplicationDetails {
     pub grants: Vec<ClientGrant>,
 }
 
+/// The scopes of the management API, as Auth0 names them.
+pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
+    ("read:clients", "Read applications"),
+    ("create:clients", "Create applications"),
+    ("update:clients", "Update applications"),
+    ("delete:clients", "Delete applications"),
+    ("update:client_keys", "Rotate application secrets"),
+    ("read:resource_servers", "Read APIs"),
+    ("create:resource_servers", "Create APIs"),
+    ("update:resource_servers", "Update APIs"),
+    ("delete:resource_servers", "Delete APIs"),
+    ("read:client_grants", "Read client grants"),
+    ("create:client_grants", "Create client grants"),
+    ("update:client_grants", "Update client grants"),
+    ("delete:client_grants", "Delete client grants"),
+    ("read:signing_keys", "Read signing keys"),
+    ("create:signing_keys", "Rotate signing keys"),
+    ("update:signing_keys", "Revoke signing keys"),
+];
+
+/// The management API's identifier (its `audience`) for an issuer: `<issuer>api/v2/`.
+pub fn management_audience(issuer: &str) -> String {
+    format!("{}/api/v2/", issuer.trim_end_matches('/'))
+}
+
+const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
+
+/// What `initialize` did.
+#[derive(Debug)]
+pub enum Initialized {
+    /// A new admin application; its secret is shown only now.
+    Created {
+        client_id: String,
+        secret: PlainSecret,
+    },
+    /// The deployment already had one.
+    Already { client_id: String },
+}
+
+/// Changes to an API; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ApiPatch {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<Scope>>,
+    pub token_lifetime: Option<u32>,
+    pub signing_alg: Option<SigningAlg>,
+}
+
+/// Changes to an application; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    pub client_metadata: Option<BTreeMap<String, String>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Admin {
     store: Store,
     clock: Arc<dyn Clock>,
+    /// Needed only to create signing keys.
+    master: Option<Arc<MasterKey>>,
 }
 
 impl Admin {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            master: None,
+        }
+    }
+
+    /// An admin that can also rotate signing keys.
+    pub fn with_master_key(store: Store, clock: Arc<dyn Clock>, master: Arc<MasterKey>) -> Self {
+        Self {
+            store,
+            clock,
+            master: Some(master),
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     pub fn store(&self) -> &Store {
@@ -227,6 +306,224 @@ impl Admin {
 
     pub async fn delete_grant(&self, id: &str) -> Result<(), AdminError> {
         Ok(self.store.delete_grant(id).await?)
+    }
+
+    /// Changes an API (by id or identifier). The identifier cannot change.
+    pub async fn update_api(
+        &self,
+        key: &str,
+        patch: ApiPatch,
+    ) -> Result<ResourceServer, AdminError> {
+        let mut api = self.store.get_resource_server(key).await?;
+        if let Some(name) = patch.name {
+            api.name = name;
+        }
+        if let Some(scopes) = patch.scopes {
+            api.scopes = scopes;
+        }
+        if let Some(lifetime) = patch.token_lifetime {
+            api.token_lifetime = lifetime;
+        }
+        if let Some(alg) = patch.signing_alg {
+            api.signing_alg = alg;
+        }
+        api.updated_at = self.clock.now();
+        api.validate()?;
+        self.store.update_resource_server(&api).await?;
+        Ok(api)
+    }
+
+    pub async fn update_application(
+        &self,
+        client_id: &str,
+        patch: ApplicationPatch,
+    ) -> Result<Application, AdminError> {
+        let mut app = self.store.get_application(client_id).await?;
+        if let Some(name) = patch.name {
+            app.name = name;
+        }
+        if let Some(description) = patch.description {
+            app.description = description;
+        }
+        if let Some(method) = patch.token_endpoint_auth_method {
+            app.token_endpoint_auth_method = method;
+        }
+        if let Some(metadata) = patch.client_metadata {
+            app.client_metadata = metadata;
+        }
+        app.updated_at = self.clock.now();
+        app.validate()?;
+        self.store.update_application(&app).await?;
+        Ok(app)
+    }
+
+    /// Replaces a grant's scopes; each must be one its API defines.
+    pub async fn update_grant(
+        &self,
+        id: &str,
+        scopes: Vec<String>,
+    ) -> Result<ClientGrant, AdminError> {
+        let mut grant = self.store.get_grant(id).await?;
+        let api = self.existing_api(&grant.audience).await?;
+        grant = ClientGrant::new(&grant.client_id, &api, scopes, grant.created_at)
+            .map(|g| ClientGrant { id: grant.id, ..g })?;
+        self.store
+            .update_grant_scopes(&grant.id, &grant.scopes)
+            .await?;
+        Ok(grant)
+    }
+
+    pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, AdminError> {
+        Ok(self.store.get_grant(id).await?)
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<StoredSigningKey>, AdminError> {
+        Ok(self.store.list_signing_keys().await?)
+    }
+
+    pub async fn get_key(&self, kid: &str) -> Result<StoredSigningKey, AdminError> {
+        Ok(self.store.get_signing_key(kid).await?)
+    }
+
+    /// Rotates the signing keys: next becomes current, current becomes previous (still
+    /// published until its tokens expire), and a new next key is published. Returns the new
+    /// current key.
+    pub async fn rotate_keys(&self) -> Result<StoredSigningKey, AdminError> {
+        let current = self
+            .store
+            .list_signing_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.status == KeyStatus::Current)
+            .ok_or_else(|| AdminError::Conflict("there is no current signing key yet".into()))?;
+        self.rotate_keys_from(&current.kid).await
+    }
+
+    /// Rotates only if `expected_current` is still the current key: of several processes that
+    /// decide to rotate at once, exactly one does.
+    pub async fn rotate_keys_from(
+        &self,
+        expected_current: &str,
+    ) -> Result<StoredSigningKey, AdminError> {
+        let master = self.master.as_ref().ok_or_else(|| {
+            AdminError::Invalid("rotating keys needs the master key (WARRANT_MASTER_KEY or the data directory's master.key)".into())
+        })?;
+        // A wrong master key would seal the new key so that no server could open it: check
+        // that it opens the current one first.
+        let current = self.store.get_signing_key(expected_current).await?;
+        SigningKey::from_stored(&current, master)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let now = self.clock.now();
+        let next = SigningKey::generate()
+            .and_then(|k| k.to_stored(master, KeyStatus::Next, now))
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        self.store
+            .rotate_signing_keys(expected_current, &next, now)
+            .await?;
+        self.store
+            .list_signing_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.status == KeyStatus::Current)
+            .ok_or_else(|| AdminError::Conflict("the rotation left no current key".into()))
+    }
+
+    /// Withdraws a previous key from the JWKS at once (compromise response).
+    pub async fn revoke_key(&self, kid: &str) -> Result<StoredSigningKey, AdminError> {
+        self.store.revoke_signing_key(kid, self.clock.now()).await?;
+        Ok(self.store.get_signing_key(kid).await?)
+    }
+
+    /// Makes the deployment manageable: the management API (`<issuer>api/v2/`) with Auth0's
+    /// scopes, and an admin application granted all of them, created once. Idempotent; safe
+    /// when several processes run it at once.
+    pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
+        let audience = management_audience(issuer);
+        let scopes: Vec<Scope> = MANAGEMENT_SCOPES
+            .iter()
+            .map(|(value, description)| Scope {
+                value: (*value).to_owned(),
+                description: (*description).to_owned(),
+            })
+            .collect();
+        match self.store.get_resource_server(&audience).await {
+            Ok(api) if api.scopes == scopes => {}
+            Ok(api) => {
+                self.update_api(
+                    &api.id,
+                    ApiPatch {
+                        scopes: Some(scopes),
+                        ..ApiPatch::default()
+                    },
+                )
+                .await?;
+            }
+            Err(StoreError::NotFound(_)) => {
+                let created = self
+                    .create_api(NewApi {
+                        identifier: audience.clone(),
+                        name: "Warrant Management API".into(),
+                        scopes,
+                        token_lifetime: Some(3600),
+                        signing_alg: None,
+                    })
+                    .await;
+                match created {
+                    Ok(_) | Err(AdminError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+
+        let existing = self.store.get_setting(ADMIN_CLIENT_SETTING).await?;
+        if let Some(client_id) = &existing {
+            let granted = self
+                .store
+                .list_grants(&GrantFilter {
+                    client_id: Some(client_id.clone()),
+                    audience: Some(audience.clone()),
+                })
+                .await?;
+            if !granted.is_empty() {
+                return Ok(Initialized::Already {
+                    client_id: client_id.clone(),
+                });
+            }
+        }
+        let created = self
+            .create_application(
+                "Warrant Management (admin)".into(),
+                "Created by warrant init: full access to the management API".into(),
+                vec![GrantSpec {
+                    audience,
+                    scopes: MANAGEMENT_SCOPES
+                        .iter()
+                        .map(|(s, _)| (*s).to_owned())
+                        .collect(),
+                }],
+            )
+            .await?;
+        let client_id = created.application.client_id.clone();
+        if self
+            .store
+            .replace_setting(ADMIN_CLIENT_SETTING, existing.as_deref(), &client_id)
+            .await?
+        {
+            Ok(Initialized::Created {
+                client_id,
+                secret: created.secret,
+            })
+        } else {
+            // Another process initialized at the same moment: keep theirs.
+            self.store.delete_application(&client_id).await?;
+            let client_id = self
+                .store
+                .get_setting(ADMIN_CLIENT_SETTING)
+                .await?
+                .unwrap_or_default();
+            Ok(Initialized::Already { client_id })
+        }
     }
 
     async fn existing_api(&self, audience: &str) -> Result<ResourceServer, AdminError> {

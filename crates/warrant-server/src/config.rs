@@ -52,6 +52,9 @@ pub struct ConfigLayer {
     pub log_format: Option<String>,
     /// A tracing filter such as `info` or `warrant_server=debug,info`. Read by the binary.
     pub log: Option<String>,
+    /// Rotate the signing keys this often (`90d`, `12h`, `30m`, `3600s` or seconds); off when
+    /// unset.
+    pub key_rotation_interval: Option<String>,
     /// The master key itself: from the environment only, never from a file or a flag.
     #[serde(skip)]
     pub master_key: Option<Secret>,
@@ -93,6 +96,7 @@ impl ConfigLayer {
             master_key_file: self.master_key_file.or(lower.master_key_file),
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
+            key_rotation_interval: self.key_rotation_interval.or(lower.key_rotation_interval),
             master_key: self.master_key.or(lower.master_key),
         }
     }
@@ -109,6 +113,8 @@ pub struct Config {
     pub master_key: Option<Secret>,
     /// How often to look for changes made by other processes.
     pub poll_interval: Duration,
+    /// Automatic signing-key rotation; `None`: only on request.
+    pub key_rotation_interval: Option<Duration>,
 }
 
 impl Config {
@@ -121,6 +127,7 @@ impl Config {
             default_audience: None,
             master_key: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            key_rotation_interval: None,
         }
     }
 
@@ -158,6 +165,11 @@ impl Config {
             default_audience: layer.default_audience,
             master_key,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            key_rotation_interval: layer
+                .key_rotation_interval
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?,
         })
     }
 }
@@ -186,6 +198,33 @@ pub fn normalize_issuer(issuer: &str) -> Result<String, ConfigError> {
         out.push('/');
     }
     Ok(out)
+}
+
+/// A duration such as `90d`, `12h`, `30m`, `45s` or a plain number of seconds; at least 60 s.
+pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
+    let invalid = || {
+        ConfigError::Invalid(format!(
+            "duration {text:?} is invalid: use a number with d, h, m or s (e.g. 90d), at least 60s"
+        ))
+    };
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: u64 = number.trim().parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        'd' => n.checked_mul(86_400),
+        'h' => n.checked_mul(3_600),
+        'm' => n.checked_mul(60),
+        's' => Some(n),
+        _ => None,
+    }
+    .ok_or_else(invalid)?;
+    if seconds < 60 {
+        return Err(invalid());
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// The issuer a server listening on `addr` has when none is configured.
@@ -263,6 +302,19 @@ mod tests {
             default_issuer("127.0.0.1:81".parse().unwrap()),
             "http://127.0.0.1:81/"
         );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_duration("3600").unwrap(), Duration::from_secs(3_600));
+        for bad in ["", "5s", "x", "10y", "-1d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use warrant_proto::Jwks;
 
-use crate::domain::SecretHash;
+use crate::clock::Clock;
+use crate::domain::{DEFAULT_TOKEN_LIFETIME, SecretHash};
 use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
 use crate::store::{Store, StoreError, StoreState};
 
@@ -46,6 +47,10 @@ pub struct Snapshot {
     pub(crate) clients: HashMap<String, ClientEntry>,
     pub(crate) apis: HashMap<String, ApiEntry>,
     pub(crate) signing_key: Option<Arc<SigningKey>>,
+    /// When the current key started signing.
+    pub(crate) current_since: Option<u64>,
+    /// The published keys.
+    pub(crate) jwks_keys: Jwks,
     /// The serialized JWKS, built once per change rather than per request.
     pub(crate) jwks: Bytes,
 }
@@ -63,10 +68,23 @@ impl Snapshot {
         self.signing_key.is_some()
     }
 
+    /// The key ID of the current signing key and when it started signing.
+    pub fn current_key(&self) -> Option<(&str, Option<u64>)> {
+        self.signing_key
+            .as_ref()
+            .map(|k| (k.kid(), self.current_since))
+    }
+
+    /// The published keys (next, current, and previous keys whose tokens may still be valid).
+    pub fn published_keys(&self) -> &Jwks {
+        &self.jwks_keys
+    }
+
     fn build(
         state: StoreState,
         keys: &mut HashMap<String, Arc<SigningKey>>,
         master: &MasterKey,
+        now: u64,
     ) -> Result<Self, SigningKeyError> {
         let api_scopes: HashMap<&str, Vec<&str>> = state
             .resource_servers
@@ -125,12 +143,27 @@ impl Snapshot {
             })
             .collect();
 
+        // A previous key stays published while tokens it signed may still be valid: for the
+        // longest token lifetime of any API after it stopped signing.
+        let longest_lifetime = state
+            .resource_servers
+            .iter()
+            .map(|api| u64::from(api.token_lifetime))
+            .max()
+            .unwrap_or(u64::from(DEFAULT_TOKEN_LIFETIME));
         // Unseal each key once per process, not once per change.
         keys.retain(|kid, _| state.signing_keys.iter().any(|k| &k.kid == kid));
         let mut signing_key = None;
+        let mut current_since = None;
         let mut published = Vec::new();
         for stored in &state.signing_keys {
-            if !stored.status.is_published() {
+            let still_valid = match stored.status {
+                KeyStatus::Previous => stored
+                    .current_until
+                    .is_none_or(|until| now < until.saturating_add(longest_lifetime)),
+                status => status.is_published(),
+            };
+            if !still_valid {
                 continue;
             }
             published.push(stored.public_jwk.clone());
@@ -144,9 +177,24 @@ impl Snapshot {
                     }
                 };
                 signing_key = Some(key);
+                current_since = stored.current_since;
             }
         }
-        let jwks = serde_json::to_vec(&Jwks { keys: published })
+        // Next first, then current, then previous: the order verifiers see them in.
+        let order = |jwk: &warrant_proto::Jwk| {
+            state
+                .signing_keys
+                .iter()
+                .find(|k| Some(&k.kid) == jwk.kid.as_ref())
+                .map_or(3, |k| match k.status {
+                    KeyStatus::Next => 0,
+                    KeyStatus::Current => 1,
+                    _ => 2,
+                })
+        };
+        published.sort_by_key(order);
+        let jwks_keys = Jwks { keys: published };
+        let jwks = serde_json::to_vec(&jwks_keys)
             .map(Bytes::from)
             .unwrap_or_default();
         Ok(Self {
@@ -154,6 +202,8 @@ impl Snapshot {
             clients,
             apis,
             signing_key,
+            current_since,
+            jwks_keys,
             jwks,
         })
     }
@@ -171,40 +221,54 @@ pub enum DirectoryError {
 #[derive(Debug)]
 pub struct Directory {
     store: Store,
-    master: MasterKey,
+    master: Arc<MasterKey>,
+    clock: Arc<dyn Clock>,
     current: RwLock<Arc<Snapshot>>,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
 }
 
 impl Directory {
-    /// Loads everything, creating the first signing key when the store has none.
-    pub async fn open(store: Store, master: MasterKey, now: u64) -> Result<Self, DirectoryError> {
+    /// Loads everything, creating the current and the next signing key when the store lacks
+    /// them (the next key is published before it signs, so verifiers know it in advance).
+    pub async fn open(
+        store: Store,
+        master: Arc<MasterKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, DirectoryError> {
         let mut keys = HashMap::new();
-        let mut state = store.load_state().await?;
-        if !state
-            .signing_keys
-            .iter()
-            .any(|k| k.status == KeyStatus::Current)
-        {
+        for status in [KeyStatus::Current, KeyStatus::Next] {
+            let state = store.list_signing_keys().await?;
+            if state.iter().any(|k| k.status == status) {
+                continue;
+            }
             let key = SigningKey::generate()?;
             match store
-                .insert_signing_key(&key.to_stored(&master, KeyStatus::Current, now)?)
+                .insert_signing_key(&key.to_stored(&master, status, clock.now())?)
                 .await
             {
-                Ok(()) => tracing::info!(kid = key.kid(), "created the first signing key"),
+                Ok(()) => tracing::info!(
+                    kid = key.kid(),
+                    status = status.as_str(),
+                    "created a signing key"
+                ),
                 // Another process created one at the same moment: use that one.
                 Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            state = store.load_state().await?;
         }
-        let snapshot = Snapshot::build(state, &mut keys, &master)?;
+        let state = store.load_state().await?;
+        let snapshot = Snapshot::build(state, &mut keys, &master, clock.now())?;
         Ok(Self {
             store,
             master,
+            clock,
             current: RwLock::new(Arc::new(snapshot)),
             keys: Mutex::new(keys),
         })
+    }
+
+    pub fn master_key(&self) -> &Arc<MasterKey> {
+        &self.master
     }
 
     pub fn store(&self) -> &Store {
@@ -234,7 +298,7 @@ impl Directory {
         let state = self.store.load_state().await?;
         let snapshot = {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            Snapshot::build(state, &mut keys, &self.master)?
+            Snapshot::build(state, &mut keys, &self.master, self.clock.now())?
         };
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         // A slower concurrent reload must not replace a newer snapshot.
@@ -250,12 +314,21 @@ impl Directory {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
+        // A full reload now and then, unasked: previous keys leave the JWKS when their tokens
+        // have expired, which is a matter of time, not of a write.
+        let mut last_full = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            match self.refresh_if_changed().await {
+            let result = if last_full.elapsed() >= Duration::from_secs(60) {
+                last_full = tokio::time::Instant::now();
+                self.reload().await.map(|()| true)
+            } else {
+                self.refresh_if_changed().await
+            };
+            match result {
                 Ok(changed) => {
                     if failing {
                         tracing::info!("storage reachable again; directory refreshed");

@@ -42,6 +42,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warrant_proto::{GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH};
 
+use crate::admin::Admin;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, default_issuer};
 use crate::directory::{Directory, DirectoryError};
@@ -106,7 +107,8 @@ impl Server {
             ),
             MasterKeySource::Supplied => {}
         }
-        let directory = Arc::new(Directory::open(store, master, clock.now()).await?);
+        let directory =
+            Arc::new(Directory::open(store, Arc::new(master), Arc::clone(&clock)).await?);
 
         let listener =
             TcpListener::bind(config.listen)
@@ -126,6 +128,15 @@ impl Server {
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
+        let admin = Admin::with_master_key(
+            directory.store().clone(),
+            Arc::clone(&clock),
+            Arc::clone(directory.master_key()),
+        );
+        let management =
+            http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
+                .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
+        let openapi = http::management::openapi_document(&issuer);
         let state = Arc::new(AppState {
             settings: IssuerSettings {
                 issuer,
@@ -136,6 +147,9 @@ impl Server {
             metadata,
             basic_challenge,
             counters: Arc::default(),
+            admin,
+            management,
+            openapi,
         });
         Ok(Self {
             listener,
@@ -158,6 +172,25 @@ impl Server {
         &self.state.directory
     }
 
+    /// Makes the deployment manageable (see [`Admin::initialize`]): the management API for this
+    /// issuer and, the first time, an admin application whose secret is returned only now.
+    pub async fn initialize(&self) -> Result<admin::Initialized, admin::AdminError> {
+        let outcome = self
+            .state
+            .admin
+            .initialize(&self.state.settings.issuer)
+            .await?;
+        if let Err(e) = self.state.directory.refresh_if_changed().await {
+            tracing::warn!(error = %e, "refreshing after initialization failed; the poll will retry");
+        }
+        Ok(outcome)
+    }
+
+    /// The service layer, for in-process administration.
+    pub fn admin(&self) -> &Admin {
+        &self.state.admin
+    }
+
     /// Request counters, shared with the running server.
     pub fn counters(&self) -> Arc<http::RequestCounters> {
         Arc::clone(&self.state.counters)
@@ -173,6 +206,13 @@ impl Server {
         let watcher = tokio::spawn(
             Arc::clone(&self.state.directory).watch(self.config.poll_interval, stop_rx),
         );
+        let rotator = self.config.key_rotation_interval.map(|interval| {
+            tokio::spawn(rotate_on_schedule(
+                Arc::clone(&self.state),
+                interval,
+                stop_tx.subscribe(),
+            ))
+        });
         let app = http::router(Arc::clone(&self.state));
         tracing::info!(
             listen = %self.local_addr(),
@@ -184,7 +224,49 @@ impl Server {
             .await;
         let _ = stop_tx.send(true);
         let _ = watcher.await;
+        if let Some(rotator) = rotator {
+            let _ = rotator.await;
+        }
         result
+    }
+}
+
+/// Rotates the signing keys when the current one has signed for `interval`. Every instance on
+/// the store runs this; the store's compare-and-swap lets exactly one rotation through.
+async fn rotate_on_schedule(
+    state: Arc<AppState>,
+    interval: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let check = (interval / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    let mut ticker = tokio::time::interval(check);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let snapshot = state.directory.snapshot();
+        let Some((kid, Some(since))) = snapshot.current_key() else {
+            continue;
+        };
+        if state.clock.now() < since.saturating_add(interval.as_secs()) {
+            continue;
+        }
+        let kid = kid.to_owned();
+        match state.admin.rotate_keys_from(&kid).await {
+            Ok(current) => {
+                tracing::info!(previous = %kid, current = %current.kid, "rotated the signing keys on schedule");
+                let _ = state.directory.refresh_if_changed().await;
+            }
+            Err(admin::AdminError::Conflict(_)) => {
+                tracing::debug!("another instance rotated the signing keys");
+                let _ = state.directory.refresh_if_changed().await;
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
+        }
     }
 }
 

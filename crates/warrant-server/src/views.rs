@@ -3,10 +3,12 @@
 
 use warrant_proto::{
     ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, ResourceServerView, ScopeView,
+    SigningKeyView,
 };
 
 use crate::clock::rfc3339;
 use crate::domain::{Application, ClientGrant, ResourceServer};
+use crate::keys::{KeyStatus, StoredSigningKey};
 
 impl From<&ResourceServer> for ResourceServerView {
     fn from(api: &ResourceServer) -> Self {
@@ -38,7 +40,8 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
         description: app.description.clone(),
         app_type: "non_interactive".to_owned(),
         grant_types: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
-        token_endpoint_auth_method: "client_secret_post".to_owned(),
+        token_endpoint_auth_method: app.token_endpoint_auth_method.as_str().to_owned(),
+        client_metadata: app.client_metadata.clone(),
         client_secret: client_secret.map(str::to_owned),
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
@@ -53,6 +56,24 @@ impl From<&ClientGrant> for ClientGrantView {
             audience: grant.audience.clone(),
             scope: grant.scopes.clone(),
             created_at: rfc3339(grant.created_at),
+        }
+    }
+}
+
+impl From<&StoredSigningKey> for SigningKeyView {
+    fn from(key: &StoredSigningKey) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            public_jwk: key.public_jwk.clone(),
+            // The key ID is the RFC 7638 thumbprint of the public key.
+            thumbprint: key.kid.clone(),
+            current: key.status == KeyStatus::Current,
+            next: key.status == KeyStatus::Next,
+            previous: key.status == KeyStatus::Previous,
+            revoked: key.status == KeyStatus::Revoked,
+            current_since: key.current_since.map(rfc3339),
+            current_until: key.current_until.map(rfc3339),
+            revoked_at: key.revoked_at.map(rfc3339),
         }
     }
 }

@@ -4,17 +4,19 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use warrant_proto::{ClientGrantView, ResourceServerView};
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_proto::{ClientGrantView, ResourceServerView, SigningKeyView};
+use warrant_server::admin::{Admin, GrantSpec, Initialized, NewApi, management_audience};
 use warrant_server::clock::{Clock, SystemClock, rfc3339};
+use warrant_server::config::{Config, default_issuer};
 use warrant_server::domain::Scope;
+use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_server::views::client_view;
 
-use crate::cli::{ApiCommand, AppCommand, GlobalArgs, GrantCommand};
-use crate::serve::data_dir;
+use crate::cli::{ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand};
+use crate::serve::{config_layer, data_dir, file_layer};
 
-async fn open(global: &GlobalArgs) -> Result<Admin, String> {
+async fn open_store(global: &GlobalArgs) -> Result<Store, String> {
     let dir = data_dir(global)?;
     let db = dir.join("warrant.db");
     if !db.exists() {
@@ -24,10 +26,37 @@ async fn open(global: &GlobalArgs) -> Result<Admin, String> {
             db.display()
         ));
     }
-    let store = Store::open_data_dir(&dir)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(Admin::new(store, Arc::new(SystemClock)))
+    Store::open_data_dir(&dir).await.map_err(|e| e.to_string())
+}
+
+async fn open(global: &GlobalArgs) -> Result<Admin, String> {
+    Ok(Admin::new(open_store(global).await?, Arc::new(SystemClock)))
+}
+
+/// An admin that can create signing keys: the master key from `WARRANT_MASTER_KEY`, the
+/// configured `master_key_file`, or the data directory's `master.key`.
+async fn open_with_master_key(global: &GlobalArgs) -> Result<Admin, String> {
+    let store = open_store(global).await?;
+    let supplied =
+        match std::env::var("WARRANT_MASTER_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(key) => Some(key),
+            None => match file_layer(global)?.master_key_file {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                    format!("cannot read the master key file {}: {e}", path.display())
+                })?),
+                None => None,
+            },
+        };
+    let master =
+        MasterKey::load(supplied.as_deref(), &data_dir(global)?).map_err(|e| e.to_string())?;
+    Ok(Admin::with_master_key(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(master),
+    ))
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
@@ -342,6 +371,125 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
                 .await
                 .map_err(|e| e.to_string())?;
             println!("Deleted grant {grant_id}.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
+    let config =
+        Config::from_layer(config_layer(global, args.server)?).map_err(|e| e.to_string())?;
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| default_issuer(config.listen));
+    let store = Store::open_data_dir(&config.data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let admin = Admin::new(store, Arc::new(SystemClock));
+    let audience = management_audience(&issuer);
+    match admin.initialize(&issuer).await.map_err(|e| e.to_string())? {
+        Initialized::Created { client_id, secret } => {
+            if args.json {
+                print_json(&serde_json::json!({
+                    "client_id": client_id,
+                    "client_secret": secret.expose(),
+                    "audience": audience,
+                    "issuer": issuer,
+                }))?;
+            } else {
+                println!(
+                    "Initialized. The management API's admin application (the secret is shown only now):"
+                );
+                println!("  client_id:     {client_id}");
+                println!("  client_secret: {}", secret.expose());
+                println!("  audience:      {audience}");
+                println!("  issuer:        {issuer}");
+            }
+        }
+        Initialized::Already { client_id } => {
+            if args.json {
+                print_json(&serde_json::json!({
+                    "client_id": client_id,
+                    "audience": audience,
+                    "issuer": issuer,
+                    "already_initialized": true,
+                }))?;
+            } else {
+                println!(
+                    "This deployment is already initialized: the admin application is {client_id}."
+                );
+                println!("To get a new admin secret: warrant app rotate-secret {client_id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_key(key: &SigningKeyView) {
+    let state = if key.current {
+        "current"
+    } else if key.next {
+        "next"
+    } else if key.previous {
+        "previous"
+    } else {
+        "revoked"
+    };
+    let mut line = format!("{}  {state}", key.kid);
+    if let Some(since) = &key.current_since {
+        line.push_str(&format!("  signing since {since}"));
+    }
+    if let Some(until) = &key.current_until {
+        line.push_str(&format!("  until {until}"));
+    }
+    if let Some(at) = &key.revoked_at {
+        line.push_str(&format!("  revoked {at}"));
+    }
+    println!("{line}");
+}
+
+pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
+    match cmd {
+        KeysCommand::List { json } => {
+            let keys = open(global)
+                .await?
+                .list_keys()
+                .await
+                .map_err(|e| e.to_string())?;
+            let views: Vec<SigningKeyView> = keys.iter().map(SigningKeyView::from).collect();
+            if json {
+                print_json(&views)?;
+            } else {
+                views.iter().for_each(print_key);
+            }
+        }
+        KeysCommand::Rotate { json } => {
+            let admin = open_with_master_key(global).await?;
+            let current = admin.rotate_keys().await.map_err(|e| e.to_string())?;
+            let view = SigningKeyView::from(&current);
+            if json {
+                print_json(&view)?;
+            } else {
+                println!("Rotated. Running servers switch within a second. Now signing with:");
+                print_key(&view);
+            }
+        }
+        KeysCommand::Revoke { kid, json } => {
+            let key = open(global)
+                .await?
+                .revoke_key(&kid)
+                .await
+                .map_err(|e| e.to_string())?;
+            let view = SigningKeyView::from(&key);
+            if json {
+                print_json(&view)?;
+            } else {
+                println!(
+                    "Revoked: the key leaves the JWKS within a second, and tokens it signed stop verifying."
+                );
+                print_key(&view);
+            }
         }
     }
     Ok(())

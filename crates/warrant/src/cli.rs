@@ -32,6 +32,11 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the authorization server
     Serve(ServeArgs),
+    /// Create the management API and its admin application (once; idempotent)
+    Init(InitArgs),
+    /// Manage the token-signing keys: list, rotate, revoke
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Manage APIs (resource servers): the audiences tokens are issued for
     #[command(subcommand)]
     Api(ApiCommand),
@@ -45,6 +50,35 @@ pub enum Command {
     Token(TokenArgs),
     /// Print a token's header and claims. Decoding is not verifying
     Decode(DecodeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub server: ServeArgs,
+    /// Print {client_id, client_secret, audience, issuer} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys (next, current, previous, revoked)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate: next becomes current, current becomes previous, a new next key is published
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a previous key: it leaves the JWKS at once and its tokens stop verifying
+    Revoke {
+        kid: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +101,9 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `warrant_server=debug,info` [default: info]
     #[arg(long, env = "WARRANT_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Rotate the signing keys this often, e.g. 90d or 12h [default: off]
+    #[arg(long, env = "WARRANT_KEY_ROTATION_INTERVAL", value_name = "DURATION")]
+    pub key_rotation_interval: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(&cli.global, args).await,
+            Command::Init(args) => admin_cmd::init(&cli.global, args).await,
+            Command::Keys(cmd) => admin_cmd::keys(&cli.global, cmd).await,
             Command::Api(cmd) => admin_cmd::api(&cli.global, cmd).await,
             Command::App(cmd) => admin_cmd::app(&cli.global, cmd).await,
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,

@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
 use warrant_server::Server;
+use warrant_server::admin::{Initialized, management_audience};
 use warrant_server::config::{Config, ConfigLayer, Secret};
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -28,7 +31,8 @@ pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, String> {
         .unwrap_or_else(|| PathBuf::from(warrant_server::config::DEFAULT_DATA_DIR)))
 }
 
-pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
+/// Flags and environment over the configuration file.
+pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer, String> {
     let top = ConfigLayer {
         listen: args.listen,
         issuer: args.issuer,
@@ -37,16 +41,42 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
         master_key_file: args.master_key_file,
         log_format: args.log_format,
         log: args.log,
+        key_rotation_interval: args.key_rotation_interval,
         master_key: std::env::var("WARRANT_MASTER_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())
             .map(Secret::new),
     };
-    let layer = top.over(file_layer(global)?);
+    Ok(top.over(file_layer(global)?))
+}
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
+    let layer = config_layer(global, args)?;
     init_logging(layer.log.as_deref(), layer.log_format.as_deref())?;
     let config = Config::from_layer(layer).map_err(|e| e.to_string())?;
 
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    match server.initialize().await.map_err(|e| e.to_string())? {
+        Initialized::Created { client_id, secret } => {
+            let audience = management_audience(server.issuer());
+            if std::io::stderr().is_terminal() {
+                // Straight to the terminal, never through the log pipeline.
+                eprintln!(
+                    "\nWarrant is initialized. The management API's admin application, shown once:\n  \
+                     client_id:     {client_id}\n  client_secret: {}\n  audience:      {audience}\n\
+                     Store the secret now; `warrant app rotate-secret {client_id}` issues a new one.\n",
+                    secret.expose()
+                );
+            } else {
+                tracing::warn!(
+                    client_id = %client_id,
+                    "created the management API's admin application; its secret is not shown because \
+                     the output is not a terminal: run `warrant app rotate-secret {client_id}` to get one"
+                );
+            }
+        }
+        Initialized::Already { .. } => {}
+    }
     server
         .serve(shutdown_signal())
         .await

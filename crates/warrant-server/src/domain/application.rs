@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
@@ -11,9 +12,44 @@ pub struct Application {
     pub client_id: String,
     pub name: String,
     pub description: String,
+    /// The client's declared authentication method, as Auth0 records it. Warrant accepts both
+    /// `client_secret_post` and `client_secret_basic` from every application.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// Free-form string pairs for the operator's own bookkeeping (Auth0's `client_metadata`).
+    pub client_metadata: BTreeMap<String, String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    #[default]
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+impl AuthMethod {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretBasic => "client_secret_basic",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "client_secret_post" => Ok(Self::ClientSecretPost),
+            "client_secret_basic" => Ok(Self::ClientSecretBasic),
+            other => Err(Invalid(format!(
+                "token_endpoint_auth_method {other:?} is not supported; use client_secret_post or client_secret_basic"
+            ))),
+        }
+    }
+}
+
+const MAX_METADATA_KEYS: usize = 10;
+const MAX_METADATA_LEN: usize = 255;
 
 impl Application {
     pub fn new(name: String, description: String, now: u64) -> Result<Self, Invalid> {
@@ -21,6 +57,8 @@ impl Application {
             client_id: random_alphanumeric(32),
             name,
             description,
+            token_endpoint_auth_method: AuthMethod::default(),
+            client_metadata: BTreeMap::new(),
             created_at: now,
             updated_at: now,
         };
@@ -32,6 +70,18 @@ impl Application {
         validate_name("name", &self.name, 200)?;
         if self.description.chars().count() > 1_000 {
             return Err(Invalid::new("description must be at most 1000 characters"));
+        }
+        if self.client_metadata.len() > MAX_METADATA_KEYS {
+            return Err(Invalid(format!(
+                "client_metadata may hold at most {MAX_METADATA_KEYS} keys"
+            )));
+        }
+        for (key, value) in &self.client_metadata {
+            if key.is_empty() || key.len() > MAX_METADATA_LEN || value.len() > MAX_METADATA_LEN {
+                return Err(Invalid(format!(
+                    "client_metadata keys must be 1 to {MAX_METADATA_LEN} characters and values at most {MAX_METADATA_LEN}"
+                )));
+            }
         }
         Ok(())
     }

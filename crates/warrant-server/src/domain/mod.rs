@@ -7,7 +7,9 @@ mod random;
 mod resource_server;
 mod scope;
 
-pub use application::{Application, ClientSecret, PlainSecret, SecretHash, hash_secret};
+pub use application::{
+    Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, hash_secret,
+};
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};
 pub use resource_server::{

@@ -3,6 +3,7 @@
 
 mod error;
 mod health;
+pub mod management;
 mod token;
 mod well_known;
 
@@ -16,6 +17,7 @@ use bytes::Bytes;
 
 pub use error::OAuthError;
 
+use crate::admin::Admin;
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::issuance::IssuerSettings;
@@ -31,6 +33,11 @@ pub struct AppState {
     /// `Basic realm="…"`, the challenge for failed HTTP Basic client authentication.
     pub basic_challenge: HeaderValue,
     pub counters: Arc<RequestCounters>,
+    /// The one service layer for administration.
+    pub admin: Admin,
+    pub management: management::ManagementAuth,
+    /// The management API's OpenAPI document, built once.
+    pub openapi: Bytes,
 }
 
 /// Requests served, by endpoint: one relaxed atomic increment each, cheap enough for the hot
@@ -66,5 +73,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .nest("/api/v2", management::router())
         .with_state(state)
 }

@@ -66,6 +66,20 @@ impl MasterKey {
         Ok(Self::from_bytes(bytes))
     }
 
+    /// The supplied key if there is one; otherwise the data directory's existing key file.
+    pub fn load(supplied: Option<&str>, data_dir: &Path) -> Result<Self, MasterKeyError> {
+        if let Some(text) = supplied {
+            return Self::parse(text);
+        }
+        let path = data_dir.join(MASTER_KEY_FILE);
+        std::fs::read_to_string(&path)
+            .map_err(|source| MasterKeyError::Io {
+                path: path.display().to_string(),
+                source,
+            })
+            .and_then(|text| Self::parse(&text))
+    }
+
     /// The supplied key if there is one; otherwise the data directory's key file, created with
     /// mode 0600 when it does not exist yet.
     pub fn load_or_create(

@@ -167,6 +167,53 @@ impl Store {
         dispatch!(self, s => s.insert_signing_key(key).await)
     }
 
+    pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        dispatch!(self, s => s.update_resource_server(api).await)
+    }
+
+    pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
+        dispatch!(self, s => s.update_application(app).await)
+    }
+
+    pub async fn update_grant_scopes(&self, id: &str, scopes: &[String]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.update_grant_scopes(id, scopes).await)
+    }
+
+    pub async fn get_signing_key(&self, kid: &str) -> Result<StoredSigningKey, StoreError> {
+        dispatch!(self, s => s.get_signing_key(kid).await)
+    }
+
+    /// Promotes next to current and current to previous, and stores `new_next`, in one
+    /// transaction, only if the current key is still `expected_current` (else `Conflict`): of
+    /// several processes rotating at once, exactly one succeeds.
+    pub async fn rotate_signing_keys(
+        &self,
+        expected_current: &str,
+        new_next: &StoredSigningKey,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.rotate_signing_keys(expected_current, new_next, now).await)
+    }
+
+    /// Withdraws a previous key from the JWKS. The current and next keys cannot be revoked.
+    pub async fn revoke_signing_key(&self, kid: &str, now: u64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.revoke_signing_key(kid, now).await)
+    }
+
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.get_setting(key).await)
+    }
+
+    /// Sets a deployment setting if it holds `expected` (`None`: unset): compare and swap.
+    pub async fn replace_setting(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.replace_setting(key, expected, value).await)
+    }
+
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         dispatch!(self, s => s.list_signing_keys().await)
     }

@@ -12,15 +12,22 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::{GrantFilter, StoreError, StoreState, parse_key_status};
 use crate::domain::{
-    Application, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash, SigningAlg,
+    Application, AuthMethod, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash,
+    SigningAlg,
 };
-use crate::keys::StoredSigningKey;
+use crate::keys::{KeyStatus, StoredSigningKey};
 
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "warrant.db";
 
 /// Migrations, embedded in the binary, applied in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_rotation_and_management.sql"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -282,14 +289,17 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "INSERT INTO applications (client_id, name, description, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO applications (client_id, name, description, created_at, updated_at,
+                token_endpoint_auth_method, client_metadata)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&app.client_id)
         .bind(&app.name)
         .bind(&app.description)
         .bind(ts(app.created_at))
         .bind(ts(app.updated_at))
+        .bind(app.token_endpoint_auth_method.as_str())
+        .bind(metadata_json(app)?)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -312,7 +322,8 @@ impl SqliteStore {
 
     pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, name, description, created_at, updated_at
+            "SELECT client_id, name, description, created_at, updated_at,
+                token_endpoint_auth_method, client_metadata
              FROM applications WHERE client_id = $1",
         )
         .bind(client_id)
@@ -457,31 +468,203 @@ impl SqliteStore {
     }
 
     pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
-        let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| corrupt("jwk", e))?;
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, status, public_jwk, sealed_private_key,
-                created_at, current_since, current_until, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        insert_key(&mut tx, key).await?;
+        Self::commit(tx).await
+    }
+
+    pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
+                signing_alg = $5, updated_at = $6
+             WHERE id = $1",
         )
-        .bind(&key.kid)
-        .bind(key.alg.as_str())
-        .bind(key.status.as_str())
-        .bind(jwk)
-        .bind(&key.sealed_private_key)
-        .bind(ts(key.created_at))
-        .bind(key.current_since.map(ts))
-        .bind(key.current_until.map(ts))
-        .bind(key.revoked_at.map(ts))
+        .bind(&api.id)
+        .bind(&api.name)
+        .bind(scopes)
+        .bind(i64::from(api.token_lifetime))
+        .bind(api.signing_alg.as_str())
+        .bind(ts(api.updated_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| match db_err(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict("a current signing key already exists".into())
-            }
-            other => other,
-        })?;
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("API {}", api.id)));
+        }
         Self::commit(tx).await
+    }
+
+    pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE applications SET name = $2, description = $3,
+                token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6
+             WHERE client_id = $1",
+        )
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(app.token_endpoint_auth_method.as_str())
+        .bind(metadata_json(app)?)
+        .bind(ts(app.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "application {}",
+                app.client_id
+            )));
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn update_grant_scopes(&self, id: &str, scopes: &[String]) -> Result<(), StoreError> {
+        let scopes = serde_json::to_string(scopes).map_err(|e| corrupt("scopes", e))?;
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
+            .bind(id)
+            .bind(scopes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client grant {id}")));
+        }
+        Self::commit(tx).await
+    }
+
+    pub async fn get_signing_key(&self, kid: &str) -> Result<StoredSigningKey, StoreError> {
+        let row = sqlx::query(
+            "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
+                current_since, current_until, revoked_at
+             FROM signing_keys WHERE kid = $1",
+        )
+        .bind(kid)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("signing key {kid}")))?;
+        key_from_row(&row)
+    }
+
+    pub async fn rotate_signing_keys(
+        &self,
+        expected_current: &str,
+        new_next: &StoredSigningKey,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'current'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if current.as_deref() != Some(expected_current) {
+            return Err(StoreError::Conflict(
+                "the signing keys were rotated by someone else just now".into(),
+            ));
+        }
+        let next: Option<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'next'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if next.is_none() {
+            return Err(StoreError::Conflict(
+                "there is no next key to promote; restart the server to create one".into(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE signing_keys SET status = 'previous', current_until = $1 WHERE status = 'current'",
+        )
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE signing_keys SET status = 'current', current_since = $1 WHERE status = 'next'",
+        )
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_key(&mut tx, new_next).await?;
+        Self::commit(tx).await
+    }
+
+    pub async fn revoke_signing_key(&self, kid: &str, now: u64) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        match status.as_deref().map(parse_key_status).transpose()? {
+            None => return Err(StoreError::NotFound(format!("signing key {kid}"))),
+            Some(KeyStatus::Current) => {
+                return Err(StoreError::Conflict(
+                    "the current signing key cannot be revoked: rotate first, then revoke it"
+                        .into(),
+                ));
+            }
+            Some(KeyStatus::Next) => {
+                return Err(StoreError::Conflict(
+                    "the next signing key cannot be revoked: rotate to replace it".into(),
+                ));
+            }
+            Some(KeyStatus::Revoked) => return Ok(()),
+            Some(KeyStatus::Previous) => {}
+        }
+        sqlx::query("UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1")
+            .bind(kid)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Self::commit(tx).await
+    }
+
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Sets `key` to `value` if it currently holds `expected` (`None`: unset); returns whether
+    /// it did.
+    pub async fn replace_setting(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> =
+            sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if current.as_deref() != expected {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO deployment (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        Self::commit(tx).await?;
+        Ok(true)
     }
 
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
@@ -493,6 +676,37 @@ impl SqliteStore {
             .map(key_from_row)
             .collect()
     }
+}
+
+async fn insert_key(
+    tx: &mut Transaction<'static, Sqlite>,
+    key: &StoredSigningKey,
+) -> Result<(), StoreError> {
+    let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| corrupt("jwk", e))?;
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, status, public_jwk, sealed_private_key,
+            created_at, current_since, current_until, revoked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&key.kid)
+    .bind(key.alg.as_str())
+    .bind(key.status.as_str())
+    .bind(jwk)
+    .bind(&key.sealed_private_key)
+    .bind(ts(key.created_at))
+    .bind(key.current_since.map(ts))
+    .bind(key.current_until.map(ts))
+    .bind(key.revoked_at.map(ts))
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match db_err(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "a {} signing key already exists",
+            key.status.as_str()
+        )),
+        other => other,
+    })
+    .map(drop)
 }
 
 async fn insert_secret(
@@ -548,7 +762,8 @@ async fn insert_grant(
 const RS_SELECT: &str =
     "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
      FROM resource_servers ORDER BY created_at, id";
-const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at
+const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
+        token_endpoint_auth_method, client_metadata
      FROM applications ORDER BY created_at, client_id";
 const SECRET_SELECT: &str =
     "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets";
@@ -575,11 +790,21 @@ fn rs_from_row(row: &SqliteRow) -> Result<ResourceServer, StoreError> {
     })
 }
 
+fn metadata_json(app: &Application) -> Result<String, StoreError> {
+    serde_json::to_string(&app.client_metadata).map_err(|e| corrupt("client_metadata", e))
+}
+
 fn app_from_row(row: &SqliteRow) -> Result<Application, StoreError> {
+    let method: String = row.try_get("token_endpoint_auth_method").map_err(db_err)?;
+    let metadata: String = row.try_get("client_metadata").map_err(db_err)?;
     Ok(Application {
         client_id: row.try_get("client_id").map_err(db_err)?,
         name: row.try_get("name").map_err(db_err)?,
         description: row.try_get("description").map_err(db_err)?,
+        token_endpoint_auth_method: AuthMethod::parse(&method)
+            .map_err(|e| corrupt("token_endpoint_auth_method", e))?,
+        client_metadata: serde_json::from_str(&metadata)
+            .map_err(|e| corrupt("client_metadata", e))?,
         created_at: unts(row.try_get("created_at").map_err(db_err)?),
         updated_at: unts(row.try_get("updated_at").map_err(db_err)?),
     })

@@ -166,16 +166,20 @@ async fn jwks_publishes_only_public_parts_with_cache_control() {
     assert!(cache.contains("max-age="), "{cache}");
     let jwks: Value = response.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    let key = keys[0].as_object().unwrap();
-    let mut members: Vec<&str> = key.keys().map(String::as_str).collect();
-    members.sort_unstable();
-    assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
-    assert_eq!(key["kty"], "RSA");
-    assert_eq!(key["alg"], "RS256");
-    assert_eq!(key["use"], "sig");
-    // 2048-bit modulus: 256 bytes, 342 base64url characters.
-    assert_eq!(key["n"].as_str().unwrap().len(), 342);
+    // The next key is published before it signs, then the current one.
+    assert_eq!(keys.len(), 2);
+    for key in keys {
+        let key = key.as_object().unwrap();
+        let mut members: Vec<&str> = key.keys().map(String::as_str).collect();
+        members.sort_unstable();
+        assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+        assert_eq!(key["kty"], "RSA");
+        assert_eq!(key["alg"], "RS256");
+        assert_eq!(key["use"], "sig");
+        // 2048-bit modulus: 256 bytes, 342 base64url characters.
+        assert_eq!(key["n"].as_str().unwrap().len(), 342);
+    }
+    assert_ne!(keys[0]["kid"], keys[1]["kid"]);
 }
 
 #[tokio::test]

@@ -1,0 +1,204 @@
+//! `/api/v2/clients`: machine-to-machine applications. Secrets are shown only in the answers
+//! that create or rotate them: Warrant stores hashes, never secrets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use warrant_proto::GRANT_CLIENT_CREDENTIALS;
+
+use super::auth::{
+    Authorized, CreateClients, DeleteClients, ReadClients, UpdateClientKeys, UpdateClients,
+};
+use super::body::{JsonBody, QueryParams};
+use super::paging::Paging;
+use super::{ApiError, refresh};
+use crate::admin::ApplicationPatch;
+use crate::domain::AuthMethod;
+use crate::http::AppState;
+use crate::views::client_view;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    app_type: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    app_type: Option<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    client_metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateQuery {
+    /// Seconds during which the previous secret keeps working (default 0).
+    grace_period: Option<u64>,
+}
+
+/// Warrant's applications are all M2M: other app types and grant types are refused, not ignored.
+fn check_kind(app_type: Option<&str>, grant_types: Option<&[String]>) -> Result<(), ApiError> {
+    if let Some(t) = app_type.filter(|t| *t != "non_interactive") {
+        return Err(ApiError::bad_request(format!(
+            "Payload validation error: 'app_type': {t:?} is not supported; Warrant serves non_interactive (machine-to-machine) applications"
+        )));
+    }
+    if let Some(g) =
+        grant_types.and_then(|g| g.iter().find(|g| g.as_str() != GRANT_CLIENT_CREDENTIALS))
+    {
+        return Err(ApiError::bad_request(format!(
+            "Payload validation error: 'grant_types': {g:?} is not supported; use client_credentials"
+        )));
+    }
+    Ok(())
+}
+
+fn auth_method(text: Option<String>) -> Result<Option<AuthMethod>, ApiError> {
+    text.map(|t| AuthMethod::parse(&t))
+        .transpose()
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "Payload validation error: 'token_endpoint_auth_method': {e}"
+            ))
+        })
+}
+
+pub async fn list(
+    _: Authorized<ReadClients>,
+    State(app): State<Arc<AppState>>,
+    QueryParams(paging): QueryParams<Paging>,
+) -> Result<Json<Value>, ApiError> {
+    let apps = app.admin.list_applications().await?;
+    let views: Vec<_> = apps.iter().map(|a| client_view(a, None)).collect();
+    Ok(Json(paging.page(views, "clients")?))
+}
+
+pub async fn get(
+    _: Authorized<ReadClients>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let details = app.admin.get_application(&id).await?;
+    Ok(Json(
+        serde_json::to_value(client_view(&details.application, None)).unwrap_or_default(),
+    ))
+}
+
+pub async fn create(
+    _: Authorized<CreateClients>,
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<CreateClient>,
+) -> Result<Response, ApiError> {
+    check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
+    let method = auth_method(body.token_endpoint_auth_method)?;
+    let created = app
+        .admin
+        .create_application(body.name, body.description.unwrap_or_default(), Vec::new())
+        .await?;
+    // Auth0 takes these fields at creation: apply them in a second, validated step only when
+    // given (the application exists either way and the secret is shown now).
+    let application = if method.is_some() || body.client_metadata.is_some() {
+        match app
+            .admin
+            .update_application(
+                &created.application.client_id,
+                ApplicationPatch {
+                    token_endpoint_auth_method: method,
+                    client_metadata: body.client_metadata,
+                    ..ApplicationPatch::default()
+                },
+            )
+            .await
+        {
+            Ok(updated) => updated,
+            Err(e) => {
+                // Nothing partial: the half-made application goes.
+                let _ = app
+                    .admin
+                    .delete_application(&created.application.client_id)
+                    .await;
+                return Err(e.into());
+            }
+        }
+    } else {
+        created.application
+    };
+    refresh(&app).await;
+    let view = client_view(&application, Some(created.secret.expose()));
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+pub async fn update(
+    _: Authorized<UpdateClients>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateClient>,
+) -> Result<Json<Value>, ApiError> {
+    check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
+    let patch = ApplicationPatch {
+        name: body.name,
+        description: body.description,
+        token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
+        client_metadata: body.client_metadata,
+    };
+    let updated = app.admin.update_application(&id, patch).await?;
+    refresh(&app).await;
+    Ok(Json(
+        serde_json::to_value(client_view(&updated, None)).unwrap_or_default(),
+    ))
+}
+
+pub async fn delete(
+    _: Authorized<DeleteClients>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.admin.delete_application(&id).await?;
+    refresh(&app).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn rotate_secret(
+    _: Authorized<UpdateClientKeys>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<RotateQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let secret = app
+        .admin
+        .rotate_secret(&id, query.grace_period.unwrap_or(0))
+        .await?;
+    let details = app.admin.get_application(&id).await?;
+    refresh(&app).await;
+    Ok(Json(
+        serde_json::to_value(client_view(&details.application, Some(secret.expose())))
+            .unwrap_or_default(),
+    ))
+}

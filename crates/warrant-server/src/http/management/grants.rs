@@ -1,0 +1,115 @@
+//! `/api/v2/client-grants`: which application may get tokens for which API, with which scopes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use warrant_proto::ClientGrantView;
+
+use super::auth::{
+    Authorized, CreateClientGrants, DeleteClientGrants, ReadClientGrants, UpdateClientGrants,
+};
+use super::body::{JsonBody, QueryParams};
+use super::paging::Paging;
+use super::{ApiError, refresh};
+use crate::admin::GrantSpec;
+use crate::http::AppState;
+use crate::store::GrantFilter;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrant {
+    client_id: String,
+    audience: String,
+    scope: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGrant {
+    scope: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    audience: Option<String>,
+    client_id: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+    include_totals: Option<bool>,
+}
+
+pub async fn list(
+    _: Authorized<ReadClientGrants>,
+    State(app): State<Arc<AppState>>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let grants = app
+        .admin
+        .list_grants(&GrantFilter {
+            client_id: query.client_id,
+            audience: query.audience,
+        })
+        .await?;
+    let views: Vec<ClientGrantView> = grants.iter().map(ClientGrantView::from).collect();
+    let paging = Paging {
+        page: query.page,
+        per_page: query.per_page,
+        include_totals: query.include_totals,
+    };
+    Ok(Json(paging.page(views, "client_grants")?))
+}
+
+pub async fn get(
+    _: Authorized<ReadClientGrants>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ClientGrantView>, ApiError> {
+    let grant = app.admin.get_grant(&id).await?;
+    Ok(Json(ClientGrantView::from(&grant)))
+}
+
+pub async fn create(
+    _: Authorized<CreateClientGrants>,
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<CreateGrant>,
+) -> Result<Response, ApiError> {
+    let grant = app
+        .admin
+        .create_grant(
+            &body.client_id,
+            GrantSpec {
+                audience: body.audience,
+                scopes: body.scope,
+            },
+        )
+        .await?;
+    refresh(&app).await;
+    Ok((StatusCode::CREATED, Json(ClientGrantView::from(&grant))).into_response())
+}
+
+pub async fn update(
+    _: Authorized<UpdateClientGrants>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateGrant>,
+) -> Result<Json<ClientGrantView>, ApiError> {
+    let grant = app.admin.update_grant(&id, body.scope).await?;
+    refresh(&app).await;
+    Ok(Json(ClientGrantView::from(&grant)))
+}
+
+pub async fn delete(
+    _: Authorized<DeleteClientGrants>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.admin.delete_grant(&id).await?;
+    refresh(&app).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,52 @@
+//! `/api/v2/keys/signing`: list, rotate and revoke the token-signing keys.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use warrant_proto::SigningKeyView;
+
+use super::auth::{Authorized, CreateSigningKeys, ReadSigningKeys, UpdateSigningKeys};
+use super::{ApiError, refresh};
+use crate::http::AppState;
+
+pub async fn list(
+    _: Authorized<ReadSigningKeys>,
+    State(app): State<Arc<AppState>>,
+) -> Result<Json<Vec<SigningKeyView>>, ApiError> {
+    let keys = app.admin.list_keys().await?;
+    Ok(Json(keys.iter().map(SigningKeyView::from).collect()))
+}
+
+pub async fn get(
+    _: Authorized<ReadSigningKeys>,
+    State(app): State<Arc<AppState>>,
+    Path(kid): Path<String>,
+) -> Result<Json<SigningKeyView>, ApiError> {
+    let key = app.admin.get_key(&kid).await?;
+    Ok(Json(SigningKeyView::from(&key)))
+}
+
+/// Next becomes current, current becomes previous, a new next key is published. Answers with
+/// the new current key.
+pub async fn rotate(
+    _: Authorized<CreateSigningKeys>,
+    State(app): State<Arc<AppState>>,
+) -> Result<Response, ApiError> {
+    let key = app.admin.rotate_keys().await?;
+    refresh(&app).await;
+    Ok((StatusCode::CREATED, Json(SigningKeyView::from(&key))).into_response())
+}
+
+/// Withdraws a previous key from the JWKS at once: tokens it signed stop verifying.
+pub async fn revoke(
+    _: Authorized<UpdateSigningKeys>,
+    State(app): State<Arc<AppState>>,
+    Path(kid): Path<String>,
+) -> Result<Json<SigningKeyView>, ApiError> {
+    let key = app.admin.revoke_key(&kid).await?;
+    refresh(&app).await;
+    Ok(Json(SigningKeyView::from(&key)))
+}

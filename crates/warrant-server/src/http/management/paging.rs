@@ -1,0 +1,47 @@
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::ApiError;
+
+const DEFAULT_PER_PAGE: usize = 50;
+const MAX_PER_PAGE: usize = 100;
+
+/// Auth0's paging: `page` (from 0), `per_page` (at most 100), `include_totals`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    pub page: Option<usize>,
+    pub per_page: Option<usize>,
+    pub include_totals: Option<bool>,
+}
+
+impl Paging {
+    /// One page of `items` as Auth0 answers: a bare array, or with `include_totals`
+    /// `{start, limit, length, total, <key>: [...]}`.
+    pub fn page<T: serde::Serialize>(&self, items: Vec<T>, key: &str) -> Result<Value, ApiError> {
+        let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
+        if per_page == 0 || per_page > MAX_PER_PAGE {
+            let mut e = ApiError::bad_request(format!(
+                "Query validation error: 'per_page' must be between 1 and {MAX_PER_PAGE}"
+            ));
+            e.error_code = "invalid_query_string";
+            return Err(e);
+        }
+        let total = items.len();
+        let start = self.page.unwrap_or(0).saturating_mul(per_page);
+        let slice: Vec<T> = items.into_iter().skip(start).take(per_page).collect();
+        let list = serde_json::to_value(&slice).unwrap_or(Value::Array(Vec::new()));
+        if self.include_totals.unwrap_or(false) {
+            let mut body = json!({
+                "start": start,
+                "limit": per_page,
+                "length": slice.len(),
+                "total": total,
+            });
+            body[key] = list;
+            Ok(body)
+        } else {
+            Ok(list)
+        }
+    }
+}

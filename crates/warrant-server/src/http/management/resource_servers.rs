@@ -1,0 +1,159 @@
+//! `/api/v2/resource-servers`: the APIs tokens are issued for. `{id}` is the id or the
+//! url-encoded identifier, as Auth0's.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use warrant_proto::{ResourceServerView, ScopeView};
+
+use super::auth::{
+    Authorized, CreateResourceServers, DeleteResourceServers, ReadResourceServers,
+    UpdateResourceServers,
+};
+use super::body::{JsonBody, QueryParams};
+use super::paging::Paging;
+use super::{ApiError, refresh};
+use crate::admin::{ApiPatch, NewApi, management_audience};
+use crate::domain::{Scope, SigningAlg};
+use crate::http::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateResourceServer {
+    identifier: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<ScopeView>>,
+    #[serde(default)]
+    token_lifetime: Option<u32>,
+    #[serde(default)]
+    signing_alg: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateResourceServer {
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    scopes: Option<Vec<ScopeView>>,
+    #[serde(default)]
+    token_lifetime: Option<u32>,
+    #[serde(default)]
+    signing_alg: Option<String>,
+}
+
+fn scopes(list: Option<Vec<ScopeView>>) -> Option<Vec<Scope>> {
+    list.map(|l| {
+        l.into_iter()
+            .map(|s| Scope {
+                value: s.value,
+                description: s.description,
+            })
+            .collect()
+    })
+}
+
+fn signing_alg(text: Option<String>) -> Result<Option<SigningAlg>, ApiError> {
+    text.map(|t| SigningAlg::parse(&t))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("Payload validation error: 'signing_alg': {e}")))
+}
+
+/// The management API itself cannot be changed or deleted through itself.
+fn refuse_system(app: &AppState, identifier: &str) -> Result<(), ApiError> {
+    if identifier == management_audience(&app.settings.issuer) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "operation_not_supported",
+            "the management API is managed by Warrant itself and cannot be changed or deleted",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn list(
+    _: Authorized<ReadResourceServers>,
+    State(app): State<Arc<AppState>>,
+    QueryParams(paging): QueryParams<Paging>,
+) -> Result<Json<Value>, ApiError> {
+    let apis = app.admin.list_apis().await?;
+    let views: Vec<ResourceServerView> = apis.iter().map(ResourceServerView::from).collect();
+    Ok(Json(paging.page(views, "resource_servers")?))
+}
+
+pub async fn get(
+    _: Authorized<ReadResourceServers>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<ResourceServerView>, ApiError> {
+    let api = app.admin.get_api(&id).await?;
+    Ok(Json(ResourceServerView::from(&api)))
+}
+
+pub async fn create(
+    _: Authorized<CreateResourceServers>,
+    State(app): State<Arc<AppState>>,
+    JsonBody(body): JsonBody<CreateResourceServer>,
+) -> Result<Response, ApiError> {
+    let api = app
+        .admin
+        .create_api(NewApi {
+            name: body.name.unwrap_or_else(|| body.identifier.clone()),
+            identifier: body.identifier,
+            scopes: scopes(body.scopes).unwrap_or_default(),
+            token_lifetime: body.token_lifetime,
+            signing_alg: signing_alg(body.signing_alg)?,
+        })
+        .await?;
+    refresh(&app).await;
+    Ok((StatusCode::CREATED, Json(ResourceServerView::from(&api))).into_response())
+}
+
+pub async fn update(
+    _: Authorized<UpdateResourceServers>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateResourceServer>,
+) -> Result<Json<ResourceServerView>, ApiError> {
+    let current = app.admin.get_api(&id).await?;
+    refuse_system(&app, &current.identifier)?;
+    if body
+        .identifier
+        .as_ref()
+        .is_some_and(|i| *i != current.identifier)
+    {
+        return Err(ApiError::bad_request(
+            "Payload validation error: 'identifier' cannot be changed; create a new API instead",
+        ));
+    }
+    let patch = ApiPatch {
+        name: body.name,
+        scopes: scopes(body.scopes),
+        token_lifetime: body.token_lifetime,
+        signing_alg: signing_alg(body.signing_alg)?,
+    };
+    let api = app.admin.update_api(&current.id, patch).await?;
+    refresh(&app).await;
+    Ok(Json(ResourceServerView::from(&api)))
+}
+
+pub async fn delete(
+    _: Authorized<DeleteResourceServers>,
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let current = app.admin.get_api(&id).await?;
+    refuse_system(&app, &current.identifier)?;
+    app.admin.delete_api(&current.id).await?;
+    refresh(&app).await;
+    Ok(StatusCode::NO_CONTENT)
+}
