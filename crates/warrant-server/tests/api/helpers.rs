@@ -18,6 +18,8 @@ pub const API: &str = "https://api.example.com";
 pub struct TestApp {
     pub base: String,
     pub issuer: String,
+    /// The management API's admin application, from `initialize`.
+    pub mgmt_client: (String, String),
     pub admin: Admin,
     pub directory: Arc<Directory>,
     pub http: reqwest::Client,
@@ -39,6 +41,12 @@ pub async fn spawn_in(
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.master_key = master_key.map(Secret::new);
     let server = Server::bind(config).await?;
+    let mgmt_client = match server.initialize().await.unwrap() {
+        warrant_server::admin::Initialized::Created { client_id, secret } => {
+            (client_id, secret.expose().to_owned())
+        }
+        warrant_server::admin::Initialized::Already { client_id } => (client_id, String::new()),
+    };
     let base = format!("http://{}", server.local_addr());
     let issuer = server.issuer().to_owned();
     let directory = Arc::clone(server.directory());
@@ -50,6 +58,7 @@ pub async fn spawn_in(
     Ok(TestApp {
         base,
         issuer,
+        mgmt_client,
         admin,
         directory,
         http: reqwest::Client::new(),
@@ -156,6 +165,59 @@ impl TestApp {
         assert_eq!(response.status(), 200);
         let body: Value = response.json().await.unwrap();
         body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn mgmt_audience(&self) -> String {
+        format!("{}api/v2/", self.issuer)
+    }
+
+    /// A management API token for the admin application (every scope).
+    pub async fn admin_token(&self) -> String {
+        let (id, secret) = &self.mgmt_client;
+        self.token_for(id, secret, &self.mgmt_audience()).await
+    }
+
+    /// A token for any audience, asserting success.
+    pub async fn token_for(&self, client_id: &str, secret: &str, audience: &str) -> String {
+        let response = self
+            .token_json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": secret,
+                "audience": audience,
+            }))
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A management request with `token`; returns status and JSON body (Null when empty).
+    pub async fn mgmt(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/api/v2{path}")));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
     }
 
     /// Stops the server (draining in-flight requests) and hands back its data directory.

@@ -5,6 +5,8 @@
 
 mod helpers;
 mod lifecycle;
+mod management;
 mod python_compat;
+mod rotation;
 mod token_errors;
 mod token_success;

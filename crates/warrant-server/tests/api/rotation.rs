@@ -1,0 +1,194 @@
+//! Signing-key rotation without downtime, and revocation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+use warrant_guard::Verifier;
+
+use crate::helpers::{API, spawn_app};
+
+async fn jwks_kids(app: &crate::helpers::TestApp) -> Vec<String> {
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kid_of(token: &str) -> String {
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    header.kid.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
+    let app = Arc::new(spawn_app().await);
+    let (id, secret) = app.with_worker().await;
+    let verifier = Verifier::builder(&app.issuer, API)
+        .jwks_url(app.url("/.well-known/jwks.json"))
+        .build()
+        .unwrap();
+    verifier.refresh_keys().await.unwrap();
+    let fetches_before = verifier.jwks_stats().fetches;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let verified = Arc::new(AtomicU64::new(0));
+    let load = {
+        let (app, stop, verified, verifier) = (
+            Arc::clone(&app),
+            Arc::clone(&stop),
+            Arc::clone(&verified),
+            verifier.clone(),
+        );
+        tokio::spawn(async move {
+            let mut kids = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let token = app.token(&id, &secret).await;
+                if let Err(e) = verifier.verify(&token).await {
+                    panic!("verification failed during rotation: {e}");
+                }
+                let kid = kid_of(&token);
+                if kids.last() != Some(&kid) {
+                    kids.push(kid);
+                }
+                verified.fetch_add(1, Ordering::Relaxed);
+            }
+            kids
+        })
+    };
+    let token = app.admin_token().await;
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, rotated) = app
+            .mgmt(Method::POST, "/keys/signing/rotate", Some(&token), None)
+            .await;
+        assert_eq!(status, 201, "{rotated}");
+        assert_eq!(rotated["current"], true);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let kids = load.await.unwrap();
+    assert_eq!(
+        kids.len(),
+        3,
+        "tokens were signed by three keys in turn: {kids:?}"
+    );
+    assert!(verified.load(Ordering::Relaxed) > 20);
+    // The first rotation's new key was published in advance; the second's was created by the
+    // first rotation, after the verifier fetched: one refetch for it, no more.
+    let refetches = verifier.jwks_stats().fetches - fetches_before;
+    assert!(refetches <= 1, "{refetches} refetches");
+}
+
+#[tokio::test]
+async fn rotate_and_revoke_through_the_management_api() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let token = app.admin_token().await;
+    let t = Some(token.as_str());
+
+    let (status, keys) = app.mgmt(Method::GET, "/keys/signing", t, None).await;
+    assert_eq!(status, 200);
+    let keys = keys.as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    let current = keys.iter().find(|k| k["current"] == true).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let next = keys.iter().find(|k| k["next"] == true).unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        jwks_kids(&app).await.contains(&next),
+        "the next key is published before it signs"
+    );
+    let before = app.token(&id, &secret).await;
+    assert_eq!(kid_of(&before), current);
+
+    let (status, rotated) = app
+        .mgmt(Method::POST, "/keys/signing/rotate", t, None)
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(rotated["kid"], next.as_str());
+    let after = app.token(&id, &secret).await;
+    assert_eq!(kid_of(&after), next);
+    let published = jwks_kids(&app).await;
+    assert_eq!(published.len(), 3, "new next, current, previous");
+    assert!(
+        published.contains(&current),
+        "the previous key stays while its tokens live"
+    );
+
+    let (status, body) = app
+        .mgmt(
+            Method::PUT,
+            &format!("/keys/signing/{next}/revoke"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "the current key cannot be revoked: {body}");
+    let (status, revoked) = app
+        .mgmt(
+            Method::PUT,
+            &format!("/keys/signing/{current}/revoke"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(revoked["revoked"], true);
+    assert!(revoked["revoked_at"].is_string());
+    assert!(
+        !jwks_kids(&app).await.contains(&current),
+        "revocation removes the key at once"
+    );
+    // The admin token was signed by the revoked key: it stops working too.
+    let (status, _) = app.mgmt(Method::GET, "/keys/signing", t, None).await;
+    assert_eq!(status, 401);
+    let token = app.admin_token().await;
+    let t = Some(token.as_str());
+    let (status, _) = app
+        .mgmt(Method::PUT, "/keys/signing/nope/revoke", t, None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, got) = app
+        .mgmt(Method::GET, &format!("/keys/signing/{current}"), t, None)
+        .await;
+    assert_eq!((status, got["previous"].clone()), (200, Value::Bool(false)));
+}
+
+#[tokio::test]
+async fn concurrent_rotations_from_the_same_key_rotate_once() {
+    let app = spawn_app().await;
+    let admin = warrant_server::admin::Admin::with_master_key(
+        app.directory.store().clone(),
+        Arc::new(warrant_server::clock::SystemClock),
+        Arc::clone(app.directory.master_key()),
+    );
+    let current = app.directory.snapshot().current_key().unwrap().0.to_owned();
+    let (a, b) = tokio::join!(
+        admin.rotate_keys_from(&current),
+        admin.rotate_keys_from(&current)
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one rotation: {a:?} / {b:?}"
+    );
+    let keys = app.admin.list_keys().await.unwrap();
+    assert_eq!(keys.len(), 3);
+}
