@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::directory::DEFAULT_POLL_INTERVAL;
+use crate::tls::TlsSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./warrant-data";
@@ -55,6 +56,12 @@ pub struct ConfigLayer {
     /// Rotate the signing keys this often (`90d`, `12h`, `30m`, `3600s` or seconds); off when
     /// unset.
     pub key_rotation_interval: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local CA created in the data directory.
+    pub tls_self_signed: Option<bool>,
     /// The master key itself: from the environment only, never from a file or a flag.
     #[serde(skip)]
     pub master_key: Option<Secret>,
@@ -97,6 +104,9 @@ impl ConfigLayer {
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
             key_rotation_interval: self.key_rotation_interval.or(lower.key_rotation_interval),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            tls_self_signed: self.tls_self_signed.or(lower.tls_self_signed),
             master_key: self.master_key.or(lower.master_key),
         }
     }
@@ -115,6 +125,8 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Automatic signing-key rotation; `None`: only on request.
     pub key_rotation_interval: Option<Duration>,
+    /// HTTPS; `None`: plain HTTP (local development, or behind a TLS-terminating proxy).
+    pub tls: Option<TlsSource>,
 }
 
 impl Config {
@@ -128,6 +140,7 @@ impl Config {
             master_key: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
             key_rotation_interval: None,
+            tls: None,
         }
     }
 
@@ -170,6 +183,25 @@ impl Config {
                 .as_deref()
                 .map(parse_duration)
                 .transpose()?,
+            tls: match (
+                layer.tls_cert,
+                layer.tls_key,
+                layer.tls_self_signed.unwrap_or(false),
+            ) {
+                (Some(_), _, true) | (_, Some(_), true) => {
+                    return Err(ConfigError::Invalid(
+                        "use either tls_cert and tls_key or tls_self_signed, not both".into(),
+                    ));
+                }
+                (Some(cert), Some(key), false) => Some(TlsSource::Files { cert, key }),
+                (Some(_), None, false) | (None, Some(_), false) => {
+                    return Err(ConfigError::Invalid(
+                        "tls_cert and tls_key go together: give both PEM files".into(),
+                    ));
+                }
+                (None, None, true) => Some(TlsSource::SelfSigned),
+                (None, None, false) => None,
+            },
         })
     }
 }

@@ -30,6 +30,7 @@ pub mod http;
 pub mod issuance;
 pub mod keys;
 pub mod store;
+pub mod tls;
 pub mod views;
 
 use std::future::Future;
@@ -63,6 +64,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -77,6 +80,7 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<AppState>,
     config: Config,
+    tls: Option<tls::Tls>,
 }
 
 impl Server {
@@ -121,10 +125,19 @@ impl Server {
             addr: config.listen,
             source,
         })?;
-        let issuer = config
-            .issuer
-            .clone()
-            .unwrap_or_else(|| default_issuer(local));
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|source| tls::Tls::load(source, &config.data_dir, local))
+            .transpose()?;
+        let issuer = config.issuer.clone().unwrap_or_else(|| {
+            let http = default_issuer(local);
+            if tls.is_some() {
+                http.replacen("http://", "https://", 1)
+            } else {
+                http
+            }
+        });
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
@@ -155,12 +168,18 @@ impl Server {
             listener,
             state,
             config,
+            tls,
         })
     }
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.listen)
+    }
+
+    /// With `--tls-self-signed`: the CA certificate clients should trust.
+    pub fn tls_ca_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().and_then(|t| t.ca_path.as_deref())
     }
 
     /// The issuer URL, with its trailing slash.
@@ -219,9 +238,19 @@ impl Server {
             issuer = %self.state.settings.issuer,
             "warrant is serving"
         );
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = match self.tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(self.listener, tls.config)?;
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                axum::serve(self.listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         let _ = stop_tx.send(true);
         let _ = watcher.await;
         if let Some(rotator) = rotator {

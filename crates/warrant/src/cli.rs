@@ -104,6 +104,15 @@ pub struct ServeArgs {
     /// Rotate the signing keys this often, e.g. 90d or 12h [default: off]
     #[arg(long, env = "WARRANT_KEY_ROTATION_INTERVAL", value_name = "DURATION")]
     pub key_rotation_interval: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, env = "WARRANT_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "WARRANT_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local CA created once in the data directory
+    #[arg(long, env = "WARRANT_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,6 +42,9 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         log_format: args.log_format,
         log: args.log,
         key_rotation_interval: args.key_rotation_interval,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_self_signed: args.tls_self_signed.then_some(true),
         master_key: std::env::var("WARRANT_MASTER_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -56,6 +59,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
     let config = Config::from_layer(layer).map_err(|e| e.to_string())?;
 
     let server = Server::bind(config).await.map_err(|e| e.to_string())?;
+    if let Some(ca) = server.tls_ca_path() {
+        tracing::info!(
+            ca = %ca.display(),
+            "serving HTTPS with a self-signed certificate; clients trust it with \
+             SSL_CERT_FILE, REQUESTS_CA_BUNDLE or NODE_EXTRA_CA_CERTS set to the CA file"
+        );
+    }
     match server.initialize().await.map_err(|e| e.to_string())? {
         Initialized::Created { client_id, secret } => {
             let audience = management_audience(server.issuer());

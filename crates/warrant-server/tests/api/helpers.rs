@@ -40,6 +40,24 @@ pub async fn spawn_in(
 ) -> Result<TestApp, warrant_server::StartError> {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.master_key = master_key.map(Secret::new);
+    spawn_with(dir, config).await
+}
+
+/// Starts a server serving HTTPS with a self-signed certificate; `http` trusts its CA.
+pub async fn spawn_tls() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.tls = Some(warrant_server::tls::TlsSource::SelfSigned);
+    let mut app = spawn_with(dir, config).await.unwrap();
+    let ca = std::fs::read(app.data_dir().join("tls/ca.pem")).unwrap();
+    app.http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    app
+}
+
+async fn spawn_with(dir: TempDir, config: Config) -> Result<TestApp, warrant_server::StartError> {
     let server = Server::bind(config).await?;
     let mgmt_client = match server.initialize().await.unwrap() {
         warrant_server::admin::Initialized::Created { client_id, secret } => {
@@ -47,8 +65,8 @@ pub async fn spawn_in(
         }
         warrant_server::admin::Initialized::Already { client_id } => (client_id, String::new()),
     };
-    let base = format!("http://{}", server.local_addr());
     let issuer = server.issuer().to_owned();
+    let base = issuer.trim_end_matches('/').to_owned();
     let directory = Arc::clone(server.directory());
     let admin = Admin::new(directory.store().clone(), Arc::new(SystemClock));
     let (tx, rx) = oneshot::channel();
