@@ -1,63 +1,19 @@
-//! `warrant api|app|grant`: administration against a data directory. The server may be running
-//! on the same directory; it picks the changes up within a second.
+//! `warrant api|app|grant|keys|init`: administration, against a data directory (the server may
+//! be running on it; it picks changes up within a second) or, with `--server`, through a running
+//! server's management API.
 
 use std::sync::Arc;
 
 use serde::Serialize;
-use warrant_proto::{ClientGrantView, ResourceServerView, SigningKeyView};
-use warrant_server::admin::{Admin, GrantSpec, Initialized, NewApi, management_audience};
-use warrant_server::clock::{Clock, SystemClock, rfc3339};
+use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
+use warrant_server::admin::{Admin, GrantSpec, Initialized, management_audience};
+use warrant_server::clock::{SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
-use warrant_server::domain::Scope;
-use warrant_server::keys::MasterKey;
-use warrant_server::store::{GrantFilter, Store};
-use warrant_server::views::client_view;
+use warrant_server::store::Store;
 
+use crate::backend::Backend;
 use crate::cli::{ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand};
-use crate::serve::{config_layer, data_dir, file_layer};
-
-async fn open_store(global: &GlobalArgs) -> Result<Store, String> {
-    let dir = data_dir(global)?;
-    let db = dir.join("warrant.db");
-    if !db.exists() {
-        return Err(format!(
-            "no Warrant database at {}: start `warrant serve` once to create it, or point \
-             --data-dir (WARRANT_DATA_DIR) at an existing data directory",
-            db.display()
-        ));
-    }
-    Store::open_data_dir(&dir).await.map_err(|e| e.to_string())
-}
-
-async fn open(global: &GlobalArgs) -> Result<Admin, String> {
-    Ok(Admin::new(open_store(global).await?, Arc::new(SystemClock)))
-}
-
-/// An admin that can create signing keys: the master key from `WARRANT_MASTER_KEY`, the
-/// configured `master_key_file`, or the data directory's `master.key`.
-async fn open_with_master_key(global: &GlobalArgs) -> Result<Admin, String> {
-    let store = open_store(global).await?;
-    let supplied =
-        match std::env::var("WARRANT_MASTER_KEY")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            Some(key) => Some(key),
-            None => match file_layer(global)?.master_key_file {
-                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-                    format!("cannot read the master key file {}: {e}", path.display())
-                })?),
-                None => None,
-            },
-        };
-    let master =
-        MasterKey::load(supplied.as_deref(), &data_dir(global)?).map_err(|e| e.to_string())?;
-    Ok(Admin::with_master_key(
-        store,
-        Arc::new(SystemClock),
-        Arc::new(master),
-    ))
-}
+use crate::serve::config_layer;
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
@@ -65,13 +21,13 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_scope(arg: &str) -> Scope {
+fn parse_scope(arg: &str) -> ScopeView {
     match arg.split_once('=') {
-        Some((value, description)) => Scope {
+        Some((value, description)) => ScopeView {
             value: value.to_owned(),
             description: description.to_owned(),
         },
-        None => Scope {
+        None => ScopeView {
             value: arg.to_owned(),
             description: String::new(),
         },
@@ -127,7 +83,7 @@ fn print_grant(grant: &ClientGrantView) {
 }
 
 pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
-    let admin = open(global).await?;
+    let backend = Backend::open(global).await?;
     match cmd {
         ApiCommand::Create {
             identifier,
@@ -136,17 +92,14 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             token_lifetime,
             json,
         } => {
-            let api = admin
-                .create_api(NewApi {
+            let view = backend
+                .create_api(
                     identifier,
                     name,
-                    scopes: scopes.iter().map(|s| parse_scope(s)).collect(),
+                    scopes.iter().map(|s| parse_scope(s)).collect(),
                     token_lifetime,
-                    signing_alg: None,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = ResourceServerView::from(&api);
+                )
+                .await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -155,9 +108,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::List { json } => {
-            let apis = admin.list_apis().await.map_err(|e| e.to_string())?;
-            let views: Vec<ResourceServerView> =
-                apis.iter().map(ResourceServerView::from).collect();
+            let views = backend.list_apis().await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -170,8 +121,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::Show { api, json } => {
-            let api = admin.get_api(&api).await.map_err(|e| e.to_string())?;
-            let view = ResourceServerView::from(&api);
+            let view = backend.get_api(&api).await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -179,15 +129,24 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::Delete { api } => {
-            let api = admin.delete_api(&api).await.map_err(|e| e.to_string())?;
-            println!("Deleted API {} and its grants.", api.identifier);
+            let identifier = backend.delete_api(&api).await?;
+            println!("Deleted API {identifier} and its grants.");
         }
     }
     Ok(())
 }
 
+#[derive(Serialize)]
+struct WithGrants<'a> {
+    #[serde(flatten)]
+    client: &'a ClientView,
+    grants: &'a [ClientGrantView],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_secrets: Option<usize>,
+}
+
 pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
-    let admin = open(global).await?;
+    let backend = Backend::open(global).await?;
     match cmd {
         AppCommand::Create {
             name,
@@ -199,28 +158,20 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 .iter()
                 .map(|g| parse_grant(g))
                 .collect::<Result<Vec<_>, _>>()?;
-            let created = admin
-                .create_application(name, description, grants)
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = client_view(&created.application, Some(created.secret.expose()));
-            let grants: Vec<ClientGrantView> =
-                created.grants.iter().map(ClientGrantView::from).collect();
+            let (view, grants) = backend.create_app(name, description, grants).await?;
             if json {
-                #[derive(Serialize)]
-                struct Created<'a> {
-                    #[serde(flatten)]
-                    client: &'a warrant_proto::ClientView,
-                    grants: &'a [ClientGrantView],
-                }
-                print_json(&Created {
+                print_json(&WithGrants {
                     client: &view,
                     grants: &grants,
+                    active_secrets: None,
                 })?;
             } else {
                 println!("Created application {}", view.name);
                 println!("  client_id:     {}", view.client_id);
-                println!("  client_secret: {}", created.secret.expose());
+                println!(
+                    "  client_secret: {}",
+                    view.client_secret.as_deref().unwrap_or("")
+                );
                 println!("  (the secret is shown only now: store it in your secret manager)");
                 for grant in &grants {
                     print!("  grant: ");
@@ -229,8 +180,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::List { json } => {
-            let apps = admin.list_applications().await.map_err(|e| e.to_string())?;
-            let views: Vec<_> = apps.iter().map(|a| client_view(a, None)).collect();
+            let views = backend.list_apps().await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -242,36 +192,21 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::Show { client_id, json } => {
-            let details = admin
-                .get_application(&client_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = client_view(&details.application, None);
-            let grants: Vec<ClientGrantView> =
-                details.grants.iter().map(ClientGrantView::from).collect();
+            let (view, grants, secrets) = backend.get_app(&client_id).await?;
             if json {
-                #[derive(Serialize)]
-                struct Shown<'a> {
-                    #[serde(flatten)]
-                    client: &'a warrant_proto::ClientView,
-                    grants: &'a [ClientGrantView],
-                    active_secrets: usize,
-                }
-                let now = SystemClock.now();
-                print_json(&Shown {
+                print_json(&WithGrants {
                     client: &view,
                     grants: &grants,
-                    active_secrets: details.secrets.iter().filter(|s| s.is_active(now)).count(),
+                    active_secrets: secrets.as_ref().map(Vec::len),
                 })?;
             } else {
-                let now = SystemClock.now();
                 println!("{}", view.name);
                 println!("  client_id:   {}", view.client_id);
                 if !view.description.is_empty() {
                     println!("  description: {}", view.description);
                 }
                 println!("  created:     {}", view.created_at);
-                for secret in details.secrets.iter().filter(|s| s.is_active(now)) {
+                for secret in secrets.iter().flatten() {
                     match secret.expires_at {
                         Some(at) => println!(
                             "  secret:      created {}, expires {}",
@@ -288,10 +223,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::Delete { client_id } => {
-            admin
-                .delete_application(&client_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            backend.delete_app(&client_id).await?;
             println!("Deleted application {client_id} with its secrets and grants.");
         }
         AppCommand::RotateSecret {
@@ -299,19 +231,16 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             grace,
             json,
         } => {
-            let secret = admin
-                .rotate_secret(&client_id, grace)
-                .await
-                .map_err(|e| e.to_string())?;
+            let secret = backend.rotate_secret(&client_id, grace).await?;
             if json {
                 print_json(&serde_json::json!({
                     "client_id": client_id,
-                    "client_secret": secret.expose(),
+                    "client_secret": secret,
                     "previous_secrets_expire_in": grace,
                 }))?;
             } else {
                 println!("New client secret for {client_id}:");
-                println!("  client_secret: {}", secret.expose());
+                println!("  client_secret: {secret}");
                 if grace == 0 {
                     println!("  The previous secret no longer works.");
                 } else {
@@ -324,7 +253,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
 }
 
 pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String> {
-    let admin = open(global).await?;
+    let backend = Backend::open(global).await?;
     match cmd {
         GrantCommand::Create {
             client_id,
@@ -332,11 +261,9 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             scopes,
             json,
         } => {
-            let grant = admin
+            let view = backend
                 .create_grant(&client_id, GrantSpec { audience, scopes })
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = ClientGrantView::from(&grant);
+                .await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -349,14 +276,7 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             audience,
             json,
         } => {
-            let grants = admin
-                .list_grants(&GrantFilter {
-                    client_id,
-                    audience,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            let views: Vec<ClientGrantView> = grants.iter().map(ClientGrantView::from).collect();
+            let views = backend.list_grants(client_id, audience).await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -366,10 +286,7 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             }
         }
         GrantCommand::Delete { grant_id } => {
-            admin
-                .delete_grant(&grant_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            backend.delete_grant(&grant_id).await?;
             println!("Deleted grant {grant_id}.");
         }
     }
@@ -450,14 +367,10 @@ fn print_key(key: &SigningKeyView) {
 }
 
 pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
+    let backend = Backend::open(global).await?;
     match cmd {
         KeysCommand::List { json } => {
-            let keys = open(global)
-                .await?
-                .list_keys()
-                .await
-                .map_err(|e| e.to_string())?;
-            let views: Vec<SigningKeyView> = keys.iter().map(SigningKeyView::from).collect();
+            let views = backend.list_keys().await?;
             if json {
                 print_json(&views)?;
             } else {
@@ -465,9 +378,7 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
             }
         }
         KeysCommand::Rotate { json } => {
-            let admin = open_with_master_key(global).await?;
-            let current = admin.rotate_keys().await.map_err(|e| e.to_string())?;
-            let view = SigningKeyView::from(&current);
+            let view = backend.rotate_keys().await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -476,12 +387,7 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
             }
         }
         KeysCommand::Revoke { kid, json } => {
-            let key = open(global)
-                .await?
-                .revoke_key(&kid)
-                .await
-                .map_err(|e| e.to_string())?;
-            let view = SigningKeyView::from(&key);
+            let view = backend.revoke_key(&kid).await?;
             if json {
                 print_json(&view)?;
             } else {

@@ -18,7 +18,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Data directory (embedded database, generated master key) [default: ./warrant-data]
     #[arg(long, global = true, env = "WARRANT_DATA_DIR", value_name = "DIR")]
@@ -26,6 +26,24 @@ pub struct GlobalArgs {
     /// TOML configuration file
     #[arg(long, global = true, env = "WARRANT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Manage a running server through its management API instead of a data directory
+    #[arg(long, global = true, env = "WARRANT_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: the admin application's client ID (see `warrant init`)
+    #[arg(long, global = true, env = "WARRANT_CLIENT_ID", value_name = "ID")]
+    pub admin_client_id: Option<String>,
+    /// With --server: the admin application's secret (prefer the environment variable)
+    #[arg(
+        long,
+        global = true,
+        env = "WARRANT_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub admin_client_secret: Option<String>,
+    /// With --server: a CA certificate to trust, e.g. <data-dir>/tls/ca.pem
+    #[arg(long, global = true, env = "WARRANT_CA_CERT", value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@
 //! ```
 
 mod admin_cmd;
+mod backend;
 mod cli;
 mod serve;
 mod token_cmd;

@@ -18,6 +18,9 @@ fn warrant(data_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("WARRANT_DATA_DIR", data_dir)
         .env_remove("WARRANT_CONFIG")
+        .env_remove("WARRANT_SERVER")
+        .env_remove("WARRANT_CLIENT_ID")
+        .env_remove("WARRANT_CLIENT_SECRET")
         .output()
         .unwrap()
 }
@@ -209,4 +212,174 @@ fn bad_arguments_get_one_line_errors_and_a_nonzero_exit() {
         &warrant(&missing, &["serve", "--config", config.to_str().unwrap()]),
         "unknown field",
     );
+}
+
+/// Runs `warrant` with extra environment.
+fn warrant_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    command
+        .args(args)
+        .env("WARRANT_DATA_DIR", data_dir)
+        .env_remove("WARRANT_CONFIG")
+        .env_remove("WARRANT_SERVER")
+        .env_remove("WARRANT_CLIENT_ID")
+        .env_remove("WARRANT_CLIENT_SECRET");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_then_manage_a_running_server_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let issuer = server.issuer().to_owned();
+    tokio::spawn(server.serve(std::future::pending()));
+    let d = dir.path();
+
+    let init = ok_json(warrant(d, &["init", "--issuer", &issuer, "--json"]));
+    let admin_id = init["client_id"].as_str().unwrap().to_owned();
+    let admin_secret = init["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(init["audience"], format!("{issuer}api/v2/"));
+    let again = ok_json(warrant(d, &["init", "--issuer", &issuer, "--json"]));
+    assert_eq!(again["already_initialized"], true);
+    assert_eq!(again["client_id"], admin_id.as_str());
+    assert!(again.get("client_secret").is_none());
+
+    let env = [
+        ("WARRANT_SERVER", base.as_str()),
+        ("WARRANT_CLIENT_ID", admin_id.as_str()),
+        ("WARRANT_CLIENT_SECRET", admin_secret.as_str()),
+    ];
+    // The server picks the new admin application up within a second.
+    let started = Instant::now();
+    let keys = loop {
+        let out = warrant_env(d, &["keys", "list", "--json"], &env);
+        if out.status.success() {
+            break serde_json::from_slice::<Value>(&out.stdout).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+
+    let remote = |args: &[&str]| warrant_env(d, args, &env);
+    let api = ok_json(remote(&[
+        "api",
+        "create",
+        "--identifier",
+        API,
+        "--name",
+        "Remote API",
+        "--scope",
+        "read:data",
+        "--json",
+    ]));
+    assert_eq!(api["name"], "Remote API");
+    let app = ok_json(remote(&[
+        "app",
+        "create",
+        "--name",
+        "remote-worker",
+        "--grant",
+        &format!("{API}=read:data"),
+        "--json",
+    ]));
+    let client_id = app["client_id"].as_str().unwrap().to_owned();
+    let secret = app["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(app["grants"][0]["audience"], API);
+    // The same application is visible locally: one service layer, two ways in.
+    let shown = ok_json(warrant(d, &["app", "show", &client_id, "--json"]));
+    assert_eq!(shown["name"], "remote-worker");
+    let remote_shown = ok_json(remote(&["app", "show", &client_id, "--json"]));
+    assert_eq!(remote_shown["grants"][0]["scope"], json!(["read:data"]));
+    assert!(remote_shown.get("active_secrets").is_none());
+
+    let http = reqwest::Client::new();
+    let body = json!({"grant_type": "client_credentials", "client_id": client_id,
+                      "client_secret": secret, "audience": API});
+    let status = http
+        .post(format!("{base}/oauth/token"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        status, 200,
+        "created through the management API, usable at once"
+    );
+
+    // Refusals come back as one-line errors.
+    fails_with(
+        &remote(&[
+            "grant",
+            "create",
+            "--client-id",
+            &client_id,
+            "--audience",
+            API,
+            "--scope",
+            "nope",
+        ]),
+        "nope",
+    );
+    fails_with(
+        &warrant_env(d, &["api", "list"], &[("WARRANT_SERVER", base.as_str())]),
+        "--admin-client-id",
+    );
+
+    let rotated = ok_json(remote(&["keys", "rotate", "--json"]));
+    assert_eq!(rotated["current"], true);
+    let listed = ok_json(remote(&["app", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(remote(&["app", "delete", &client_id]).status.success());
+    fails_with(&remote(&["app", "show", &client_id]), "does not exist");
+}
+
+#[test]
+fn local_key_rotation_and_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // A first start creates the keys and the master key file.
+    runtime.block_on(async {
+        Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), d))
+            .await
+            .unwrap();
+    });
+    let before = ok_json(warrant(d, &["keys", "list", "--json"]));
+    let current = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["current"] == true)
+        .unwrap()["kid"]
+        .clone();
+    let rotated = ok_json(warrant(d, &["keys", "rotate", "--json"]));
+    assert_ne!(rotated["kid"], current);
+    let revoked = ok_json(warrant(
+        d,
+        &["keys", "revoke", current.as_str().unwrap(), "--json"],
+    ));
+    assert_eq!(revoked["revoked"], true);
+    fails_with(
+        &warrant(d, &["keys", "revoke", rotated["kid"].as_str().unwrap()]),
+        "cannot be revoked",
+    );
+    // A wrong master key is refused before it can seal a key nobody could open.
+    let wrong = warrant_env(
+        d,
+        &["keys", "rotate"],
+        &[("WARRANT_MASTER_KEY", &"0".repeat(64))],
+    );
+    fails_with(&wrong, "master key");
 }
