@@ -61,6 +61,16 @@ pub struct GrantSpec {
     pub scopes: Vec<String>,
 }
 
+/// A new application, as an administrator describes it.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub description: String,
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    pub client_metadata: Option<BTreeMap<String, String>>,
+    pub grants: Vec<GrantSpec>,
+}
+
 /// An application just created, with its secret in the clear (shown once).
 #[derive(Debug)]
 pub struct CreatedApplication {
@@ -208,10 +218,29 @@ impl Admin {
         description: String,
         grants: Vec<GrantSpec>,
     ) -> Result<CreatedApplication, AdminError> {
+        self.create_client(NewClient {
+            name,
+            description,
+            grants,
+            ..NewClient::default()
+        })
+        .await
+    }
+
+    /// As [`create_application`](Self::create_application), with every field: all validated
+    /// before anything is written, then written in one transaction.
+    pub async fn create_client(&self, new: NewClient) -> Result<CreatedApplication, AdminError> {
         let now = self.clock.now();
-        let application = Application::new(name, description, now)?;
-        let mut built = Vec::with_capacity(grants.len());
-        for spec in grants {
+        let mut application = Application::new(new.name, new.description, now)?;
+        if let Some(method) = new.token_endpoint_auth_method {
+            application.token_endpoint_auth_method = method;
+        }
+        if let Some(metadata) = new.client_metadata {
+            application.client_metadata = metadata;
+        }
+        application.validate()?;
+        let mut built = Vec::with_capacity(new.grants.len());
+        for spec in new.grants {
             if built
                 .iter()
                 .any(|g: &ClientGrant| g.audience == spec.audience)

@@ -192,3 +192,59 @@ async fn concurrent_rotations_from_the_same_key_rotate_once() {
     let keys = app.admin.list_keys().await.unwrap();
     assert_eq!(keys.len(), 3);
 }
+
+/// Two servers on one data directory with scheduled rotation and a clock the test moves:
+/// each interval that passes causes exactly one rotation, whichever instance makes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_rotation_happens_once_per_interval_across_instances() {
+    use warrant_server::Server;
+    use warrant_server::clock::{Clock, ManualClock};
+    use warrant_server::config::Config;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let mut handles = Vec::new();
+    let mut directory = None;
+    for _ in 0..2 {
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+        // Checked every tenth of the interval, at least once a second.
+        config.key_rotation_interval = Some(Duration::from_secs(10));
+        let server = Server::bind_with_clock(config, clock.clone())
+            .await
+            .unwrap();
+        directory.get_or_insert_with(|| Arc::clone(server.directory()));
+        handles.push(tokio::spawn(server.serve(std::future::pending())));
+    }
+    let directory = directory.unwrap();
+    let keys = || async { directory.store().list_signing_keys().await.unwrap().len() };
+    assert_eq!(keys().await, 2);
+
+    for round in 1..=2 {
+        clock.advance(11);
+        let started = std::time::Instant::now();
+        while keys().await < 2 + round {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no rotation in round {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Both instances check every second: give the slower one its chance to (not) rotate.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            keys().await,
+            2 + round,
+            "exactly one rotation in round {round}"
+        );
+    }
+    let now = clock.now();
+    let current = directory.store().list_signing_keys().await.unwrap();
+    let current = current
+        .iter()
+        .find(|k| k.status == warrant_server::keys::KeyStatus::Current)
+        .unwrap();
+    assert!(current.current_since.unwrap() + 10 > now);
+    for handle in handles {
+        handle.abort();
+    }
+}

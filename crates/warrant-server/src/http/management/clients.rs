@@ -18,7 +18,7 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use super::{ApiError, refresh};
-use crate::admin::ApplicationPatch;
+use crate::admin::{ApplicationPatch, NewClient};
 use crate::domain::AuthMethod;
 use crate::http::AppState;
 use crate::views::client_view;
@@ -117,41 +117,18 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
     check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
-    let method = auth_method(body.token_endpoint_auth_method)?;
     let created = app
         .admin
-        .create_application(body.name, body.description.unwrap_or_default(), Vec::new())
+        .create_client(NewClient {
+            name: body.name,
+            description: body.description.unwrap_or_default(),
+            token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
+            client_metadata: body.client_metadata,
+            grants: Vec::new(),
+        })
         .await?;
-    // Auth0 takes these fields at creation: apply them in a second, validated step only when
-    // given (the application exists either way and the secret is shown now).
-    let application = if method.is_some() || body.client_metadata.is_some() {
-        match app
-            .admin
-            .update_application(
-                &created.application.client_id,
-                ApplicationPatch {
-                    token_endpoint_auth_method: method,
-                    client_metadata: body.client_metadata,
-                    ..ApplicationPatch::default()
-                },
-            )
-            .await
-        {
-            Ok(updated) => updated,
-            Err(e) => {
-                // Nothing partial: the half-made application goes.
-                let _ = app
-                    .admin
-                    .delete_application(&created.application.client_id)
-                    .await;
-                return Err(e.into());
-            }
-        }
-    } else {
-        created.application
-    };
     refresh(&app).await;
-    let view = client_view(&application, Some(created.secret.expose()));
+    let view = client_view(&created.application, Some(created.secret.expose()));
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
