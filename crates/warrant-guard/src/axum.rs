@@ -197,35 +197,75 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = GuardFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // The clone that was polled ready serves this request; a fresh clone stays behind.
+        // The fast path: a token verified before, from the token cache, with no allocation and
+        // no clone of the inner service (the one polled ready serves the request).
+        let cached = match bearer_token(request.headers()) {
+            Ok(Some(token)) => self.verifier.verify_cached(token),
+            _ => None,
+        };
+        if let Some(claims) = cached {
+            request.extensions_mut().insert(claims);
+            return GuardFuture::Ready {
+                inner: self.inner.call(request),
+            };
+        }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let realm = Arc::clone(&self.realm);
-        Box::pin(async move {
-            let outcome = match bearer_token(request.headers()) {
-                Ok(Some(token)) => verifier.verify(token).await.map_err(AuthError::from),
-                Ok(None) => Err(AuthError::MissingCredentials),
-                Err(e) => Err(e),
-            };
-            match outcome {
-                Ok(claims) => {
-                    request.extensions_mut().insert(claims);
-                    inner.call(request).await
+        GuardFuture::Verifying {
+            verifying: Box::pin(async move {
+                let outcome = match bearer_token(request.headers()) {
+                    Ok(Some(token)) => verifier.verify(token).await.map_err(AuthError::from),
+                    Ok(None) => Err(AuthError::MissingCredentials),
+                    Err(e) => Err(e),
+                };
+                match outcome {
+                    Ok(claims) => {
+                        request.extensions_mut().insert(claims);
+                        inner.call(request).await
+                    }
+                    Err(e) => {
+                        tracing::debug!(reason = ?e, "request refused");
+                        Ok(e.into_response_with_realm(&realm))
+                    }
                 }
-                Err(e) => {
-                    tracing::debug!(reason = ?e, "request refused");
-                    Ok(e.into_response_with_realm(&realm))
-                }
-            }
-        })
+            }),
+        }
+    }
+}
+
+type Verifying = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`Guard`]: the inner service's, directly, for a cached token; a boxed
+    /// verification otherwise.
+    #[project = GuardFutureProjection]
+    #[allow(missing_debug_implementations)]
+    pub enum GuardFuture<F> {
+        Ready { #[pin] inner: F },
+        Verifying { verifying: Verifying },
+    }
+}
+
+impl<F> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GuardFutureProjection::Ready { inner } => inner.poll(cx),
+            GuardFutureProjection::Verifying { verifying } => verifying.as_mut().poll(cx),
+        }
     }
 }
 

@@ -81,6 +81,17 @@ impl Verifier {
         self.verify_at(token, unix_now()).await
     }
 
+    /// The claims of `token` if the token cache holds it and it has not expired: the fast path,
+    /// synchronous and allocation-free. `None` means "verify it" (not "invalid").
+    pub fn verify_cached(&self, token: &str) -> Option<Claims> {
+        let inner = &*self.inner;
+        let cache = inner.token_cache.as_ref()?;
+        if token.len() > inner.max_token_len {
+            return None;
+        }
+        cache.get(&token_hash(token), unix_now(), inner.leeway)
+    }
+
     /// Verifies `token` as of `now` (seconds since the Unix epoch): time as a parameter.
     pub async fn verify_at(&self, token: &str, now: u64) -> Result<Claims, Error> {
         let inner = &*self.inner;
