@@ -16,7 +16,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./warrant-data";
 
 /// A secret value from the configuration. `Debug` does not print it.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
@@ -45,6 +46,9 @@ pub struct ConfigLayer {
     pub issuer: Option<String>,
     /// Where the embedded database and the generated master key live.
     pub data_dir: Option<PathBuf>,
+    /// `postgres://…` to share one database between instances (or `sqlite://…`); default: the
+    /// embedded SQLite database in the data directory.
+    pub database_url: Option<Secret>,
     /// The API for token requests that name no audience.
     pub default_audience: Option<String>,
     /// A file holding the master key (instead of `WARRANT_MASTER_KEY`).
@@ -99,6 +103,7 @@ impl ConfigLayer {
             listen: self.listen.or(lower.listen),
             issuer: self.issuer.or(lower.issuer),
             data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
             default_audience: self.default_audience.or(lower.default_audience),
             master_key_file: self.master_key_file.or(lower.master_key_file),
             log_format: self.log_format.or(lower.log_format),
@@ -119,6 +124,8 @@ pub struct Config {
     /// `None`: derived from the bound address once listening.
     pub issuer: Option<String>,
     pub data_dir: PathBuf,
+    /// `None`: the embedded SQLite database in `data_dir`.
+    pub database_url: Option<Secret>,
     pub default_audience: Option<String>,
     pub master_key: Option<Secret>,
     /// How often to look for changes made by other processes.
@@ -130,12 +137,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// Opens the configured storage: the database URL, else the data directory's SQLite.
+    pub async fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        match &self.database_url {
+            Some(url) => crate::store::Store::connect(url.expose()).await,
+            None => crate::store::Store::open_data_dir(&self.data_dir).await,
+        }
+    }
+
     /// Defaults for a data directory, listening on `listen`.
     pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             listen,
             issuer: None,
             data_dir: data_dir.into(),
+            database_url: None,
             default_audience: None,
             master_key: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -175,6 +191,7 @@ impl Config {
             data_dir: layer
                 .data_dir
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            database_url: layer.database_url,
             default_audience: layer.default_audience,
             master_key,
             poll_interval: DEFAULT_POLL_INTERVAL,

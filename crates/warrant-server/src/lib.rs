@@ -94,7 +94,15 @@ impl Server {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
-        let store = Store::open_data_dir(&config.data_dir).await?;
+        let store = config.open_store().await?;
+        tracing::info!(engine = store.engine(), "storage open");
+        if matches!(store, Store::Postgres(_)) && config.master_key.is_none() {
+            return Err(StartError::Config(ConfigError::Invalid(
+                "with a shared database every instance needs the same master key: set \
+                 WARRANT_MASTER_KEY (or master_key_file) on each of them"
+                    .into(),
+            )));
+        }
         let (master, source) = MasterKey::load_or_create(
             config.master_key.as_ref().map(config::Secret::expose),
             &config.data_dir,

@@ -9,7 +9,6 @@ use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, 
 use warrant_server::admin::{Admin, GrantSpec, Initialized, management_audience};
 use warrant_server::clock::{SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
-use warrant_server::store::Store;
 
 use crate::backend::Backend;
 use crate::cli::{ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand};
@@ -300,9 +299,7 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
         .issuer
         .clone()
         .unwrap_or_else(|| default_issuer(config.listen));
-    let store = Store::open_data_dir(&config.data_dir)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = config.open_store().await.map_err(|e| e.to_string())?;
     let admin = Admin::new(store, Arc::new(SystemClock));
     let audience = management_audience(&issuer);
     match admin.initialize(&issuer).await.map_err(|e| e.to_string())? {
@@ -398,5 +395,13 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
             }
         }
     }
+    Ok(())
+}
+
+pub async fn migrate(global: &GlobalArgs) -> Result<(), String> {
+    let layer = config_layer(global, crate::cli::ServeArgs::default())?;
+    let config = Config::from_layer(layer).map_err(|e| e.to_string())?;
+    let store = config.open_store().await.map_err(|e| e.to_string())?;
+    println!("The {} schema is up to date.", store.engine());
     Ok(())
 }

@@ -14,11 +14,11 @@ use warrant_server::admin::{Admin, GrantSpec, NewApi, management_audience};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::Scope;
 use warrant_server::keys::MasterKey;
-use warrant_server::store::{GrantFilter, Store};
+use warrant_server::store::GrantFilter;
 use warrant_server::views::client_view;
 
 use crate::cli::GlobalArgs;
-use crate::serve::{data_dir, file_layer};
+use crate::serve::{data_dir, file_layer, open_store};
 
 /// A secret of an application, as the local mode can show it (the management API shows none).
 #[derive(Debug)]
@@ -49,17 +49,7 @@ impl Backend {
         match &global.server {
             Some(server) => Ok(Self::Remote(Remote::connect(global, server)?)),
             None => {
-                let dir = data_dir(global)?;
-                let db = dir.join("warrant.db");
-                if !db.exists() {
-                    return Err(format!(
-                        "no Warrant database at {}: start `warrant serve` once to create it, point \
-                         --data-dir (WARRANT_DATA_DIR) at an existing data directory, or manage a \
-                         running server with --server URL",
-                        db.display()
-                    ));
-                }
-                let store = Store::open_data_dir(&dir).await.map_err(err)?;
+                let store = open_store(global).await?;
                 Ok(Self::Local {
                     admin: Admin::new(store, Arc::new(SystemClock)),
                     global: global.clone(),

@@ -26,6 +26,15 @@ pub struct GlobalArgs {
     /// TOML configuration file
     #[arg(long, global = true, env = "WARRANT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Shared database, e.g. postgres://user@host/warrant [default: SQLite in the data directory]
+    #[arg(
+        long,
+        global = true,
+        env = "WARRANT_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
     /// Manage a running server through its management API instead of a data directory
     #[arg(long, global = true, env = "WARRANT_SERVER", value_name = "URL")]
     pub server: Option<String>,
@@ -52,6 +61,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the management API and its admin application (once; idempotent)
     Init(InitArgs),
+    /// Bring the database schema up to date (serve does it at start-up too)
+    Migrate,
     /// Manage the token-signing keys: list, rotate, revoke
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -99,7 +110,7 @@ pub enum KeysCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "WARRANT_LISTEN", value_name = "IP:PORT")]

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(&cli.global, args).await,
             Command::Init(args) => admin_cmd::init(&cli.global, args).await,
+            Command::Migrate => admin_cmd::migrate(&cli.global).await,
             Command::Keys(cmd) => admin_cmd::keys(&cli.global, cmd).await,
             Command::Api(cmd) => admin_cmd::api(&cli.global, cmd).await,
             Command::App(cmd) => admin_cmd::app(&cli.global, cmd).await,

@@ -21,6 +21,32 @@ pub fn file_layer(global: &GlobalArgs) -> Result<ConfigLayer, String> {
     }
 }
 
+/// The storage the administration commands use: `--database-url` (or the configuration file's
+/// `database_url`), else the data directory's SQLite database, which must exist.
+pub async fn open_store(global: &GlobalArgs) -> Result<warrant_server::store::Store, String> {
+    use warrant_server::store::Store;
+    let url = match &global.database_url {
+        Some(url) => Some(url.clone()),
+        None => file_layer(global)?
+            .database_url
+            .map(|s| s.expose().to_owned()),
+    };
+    if let Some(url) = url {
+        return Store::connect(&url).await.map_err(|e| e.to_string());
+    }
+    let dir = data_dir(global)?;
+    let db = dir.join("warrant.db");
+    if !db.exists() {
+        return Err(format!(
+            "no Warrant database at {}: start `warrant serve` once to create it, point \
+             --data-dir (WARRANT_DATA_DIR) at an existing data directory, give --database-url, or \
+             manage a running server with --server URL",
+            db.display()
+        ));
+    }
+    Store::open_data_dir(&dir).await.map_err(|e| e.to_string())
+}
+
 /// The data directory: flag or environment, then the configuration file, then the default.
 pub fn data_dir(global: &GlobalArgs) -> Result<PathBuf, String> {
     if let Some(dir) = &global.data_dir {
@@ -37,6 +63,7 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         listen: args.listen,
         issuer: args.issuer,
         data_dir: global.data_dir.clone(),
+        database_url: global.database_url.clone().map(Secret::new),
         default_audience: args.default_audience,
         master_key_file: args.master_key_file,
         log_format: args.log_format,

@@ -3,10 +3,13 @@
 //! Every write bumps a single version counter in the same transaction, which is how running
 //! servers (and, later, other instances) notice a change made anywhere else.
 
+mod postgres;
+mod rows;
 mod sqlite;
 
 use std::path::Path;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
@@ -54,12 +57,14 @@ pub struct GrantFilter {
 #[non_exhaustive]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
             Store::Sqlite($store) => $call,
+            Store::Postgres($store) => $call,
         }
     };
 }
@@ -69,6 +74,28 @@ impl Store {
     /// schema up to date.
     pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
         Ok(Self::Sqlite(SqliteStore::open_data_dir(data_dir).await?))
+    }
+
+    /// Opens the database named by `url`: `postgres://…` (several instances on one database)
+    /// or `sqlite://…`. Migrations run at once, under a lock.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(PgStore::connect(url).await?))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::open_url(url).await?))
+        } else {
+            Err(StoreError::Unavailable(
+                "the database URL must start with postgres:// or sqlite://".into(),
+            ))
+        }
+    }
+
+    /// The engine's name, for logs.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
     }
 
     /// The change counter; it differs whenever anything was written since it was last read.
@@ -216,6 +243,48 @@ impl Store {
 
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         dispatch!(self, s => s.list_signing_keys().await)
+    }
+}
+
+/// Maps a database error: unique violations are conflicts, a missing row is `NotFound`, the
+/// rest is the storage being unavailable.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound("record".into()),
+        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+            StoreError::Conflict("a record with the same key already exists".into())
+        }
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// Why inserting `grant` failed, in the administrator's words.
+pub(crate) fn grant_insert_error(grant: &ClientGrant, e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound(
+            format!("application {} or API {}", grant.client_id, grant.audience),
+        ),
+        other => match db_err(other) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "application {} already has a grant for {}; change or delete that one",
+                grant.client_id, grant.audience
+            )),
+            other => other,
+        },
+    }
+}
+
+/// Only previous keys can be revoked (revoking twice is fine).
+pub(crate) fn check_revocable(kid: &str, status: Option<KeyStatus>) -> Result<(), StoreError> {
+    match status {
+        None => Err(StoreError::NotFound(format!("signing key {kid}"))),
+        Some(KeyStatus::Current) => Err(StoreError::Conflict(
+            "the current signing key cannot be revoked: rotate first, then revoke it".into(),
+        )),
+        Some(KeyStatus::Next) => Err(StoreError::Conflict(
+            "the next signing key cannot be revoked: rotate to replace it".into(),
+        )),
+        Some(KeyStatus::Previous | KeyStatus::Revoked) => Ok(()),
     }
 }
 

@@ -8,11 +8,14 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 
 use super::rows::{
-    APP_SELECT, Col, GRANT_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, SECRET_SELECT,
-    app_from_row, corrupt, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row,
-    secret_from_row, ts,
+    APP_SELECT, GRANT_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, SECRET_SELECT, app_from_row,
+    corrupt, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row, secret_from_row,
+    ts,
 };
-use super::{GrantFilter, StoreError, StoreState, parse_key_status};
+use super::{
+    GrantFilter, StoreError, StoreState, check_revocable, db_err, grant_insert_error,
+    parse_key_status,
+};
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
@@ -30,16 +33,6 @@ const MIGRATION_LOCK: i64 = 0x5741_5252_414e_5401;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-}
-
-fn db_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::RowNotFound => StoreError::NotFound("record".into()),
-        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
-            StoreError::Conflict("a record with the same key already exists".into())
-        }
-        other => StoreError::Unavailable(other.to_string()),
-    }
 }
 
 impl_col!(PgRow);
@@ -206,7 +199,8 @@ impl PgStore {
     }
 
     pub async fn get_resource_server(&self, key: &str) -> Result<ResourceServer, StoreError> {
-        let sql = format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
+        let sql =
+            format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(key)
             .fetch_optional(&self.pool)
@@ -327,7 +321,10 @@ impl PgStore {
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("application {}", app.client_id)));
+            return Err(StoreError::NotFound(format!(
+                "application {}",
+                app.client_id
+            )));
         }
         Self::commit(tx).await
     }
@@ -355,7 +352,10 @@ impl PgStore {
                 .await
                 .map_err(db_err)?;
         if exists.is_none() {
-            return Err(StoreError::NotFound(format!("application {}", new.client_id)));
+            return Err(StoreError::NotFound(format!(
+                "application {}",
+                new.client_id
+            )));
         }
         if old_expire_at <= now {
             sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
@@ -393,7 +393,10 @@ impl PgStore {
         Self::commit(tx).await
     }
 
-    pub async fn list_client_secrets(&self, client_id: &str) -> Result<Vec<ClientSecret>, StoreError> {
+    pub async fn list_client_secrets(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<ClientSecret>, StoreError> {
         sqlx::query(
             "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
              WHERE client_id = $1 ORDER BY created_at, id",
@@ -457,8 +460,12 @@ impl PgStore {
     }
 
     pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
-        self.delete_one("DELETE FROM client_grants WHERE id = $1", id, "client grant")
-            .await
+        self.delete_one(
+            "DELETE FROM client_grants WHERE id = $1",
+            id,
+            "client grant",
+        )
+        .await
     }
 
     pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
@@ -544,8 +551,9 @@ impl PgStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        super::check_revocable(kid, status.as_deref().map(parse_key_status).transpose()?)?;
-        if status.as_deref() == Some(KeyStatus::Revoked.as_str()) {
+        let status = status.as_deref().map(parse_key_status).transpose()?;
+        check_revocable(kid, status)?;
+        if status == Some(KeyStatus::Revoked) {
             return Ok(());
         }
         sqlx::query("UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1")
@@ -661,6 +669,6 @@ async fn insert_grant(
     .bind(ts(grant.created_at))
     .execute(&mut **tx)
     .await
-    .map_err(|e| super::grant_insert_error(grant, e, db_err))
+    .map_err(|e| grant_insert_error(grant, e))
     .map(drop)
 }

@@ -30,7 +30,8 @@ pub(crate) fn unts(v: i64) -> u64 {
 
 pub(crate) const RS_COLUMNS: &str =
     "id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at";
-pub(crate) const RS_SELECT: &str = "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+pub(crate) const RS_SELECT: &str =
+    "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
      FROM resource_servers ORDER BY created_at, id";
 pub(crate) const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
         token_endpoint_auth_method, client_metadata
@@ -39,7 +40,8 @@ pub(crate) const SECRET_SELECT: &str =
     "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets";
 pub(crate) const GRANT_SELECT: &str =
     "SELECT id, client_id, audience, scopes, created_at FROM client_grants ORDER BY created_at, id";
-pub(crate) const KEY_SELECT: &str = "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
+pub(crate) const KEY_SELECT: &str =
+    "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
         current_since, current_until, revoked_at
      FROM signing_keys ORDER BY created_at, kid";
 

@@ -8,13 +8,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 
-use super::{GrantFilter, StoreError, StoreState, parse_key_status};
-use crate::domain::{
-    Application, AuthMethod, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash,
-    SigningAlg,
+use super::rows::{
+    APP_SELECT, GRANT_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, SECRET_SELECT, app_from_row,
+    corrupt, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row, secret_from_row,
+    ts,
 };
+use super::{
+    GrantFilter, StoreError, StoreState, check_revocable, db_err, grant_insert_error,
+    parse_key_status,
+};
+use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
 /// The database file inside the data directory.
@@ -34,27 +39,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-fn db_err(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::RowNotFound => StoreError::NotFound("record".into()),
-        sqlx::Error::Database(ref db) if db.is_unique_violation() => {
-            StoreError::Conflict("a record with the same key already exists".into())
-        }
-        other => StoreError::Unavailable(other.to_string()),
-    }
-}
-
-fn ts(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn unts(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
+impl_col!(SqliteRow);
 
 impl SqliteStore {
     pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
@@ -256,15 +241,14 @@ impl SqliteStore {
     }
 
     pub async fn get_resource_server(&self, key: &str) -> Result<ResourceServer, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
-             FROM resource_servers WHERE id = $1 OR identifier = $1",
-        )
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| StoreError::NotFound(format!("API {key}")))?;
+        let sql =
+            format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("API {key}")))?;
         rs_from_row(&row)
     }
 
@@ -603,21 +587,10 @@ impl SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err)?;
-        match status.as_deref().map(parse_key_status).transpose()? {
-            None => return Err(StoreError::NotFound(format!("signing key {kid}"))),
-            Some(KeyStatus::Current) => {
-                return Err(StoreError::Conflict(
-                    "the current signing key cannot be revoked: rotate first, then revoke it"
-                        .into(),
-                ));
-            }
-            Some(KeyStatus::Next) => {
-                return Err(StoreError::Conflict(
-                    "the next signing key cannot be revoked: rotate to replace it".into(),
-                ));
-            }
-            Some(KeyStatus::Revoked) => return Ok(()),
-            Some(KeyStatus::Previous) => {}
+        let status = status.as_deref().map(parse_key_status).transpose()?;
+        check_revocable(kid, status)?;
+        if status == Some(KeyStatus::Revoked) {
+            return Ok(());
         }
         sqlx::query("UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1")
             .bind(kid)
@@ -744,115 +717,6 @@ async fn insert_grant(
     .bind(ts(grant.created_at))
     .execute(&mut **tx)
     .await
-    .map_err(|e| match e {
-        sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => StoreError::NotFound(
-            format!("application {} or API {}", grant.client_id, grant.audience),
-        ),
-        other => match db_err(other) {
-            StoreError::Conflict(_) => StoreError::Conflict(format!(
-                "application {} already has a grant for {}; change or delete that one",
-                grant.client_id, grant.audience
-            )),
-            other => other,
-        },
-    })
+    .map_err(|e| grant_insert_error(grant, e))
     .map(drop)
-}
-
-const RS_SELECT: &str =
-    "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
-     FROM resource_servers ORDER BY created_at, id";
-const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata
-     FROM applications ORDER BY created_at, client_id";
-const SECRET_SELECT: &str =
-    "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets";
-const GRANT_SELECT: &str =
-    "SELECT id, client_id, audience, scopes, created_at FROM client_grants ORDER BY created_at, id";
-const KEY_SELECT: &str = "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
-        current_since, current_until, revoked_at
-     FROM signing_keys ORDER BY created_at, kid";
-
-fn rs_from_row(row: &SqliteRow) -> Result<ResourceServer, StoreError> {
-    let scopes: String = row.try_get("scopes").map_err(db_err)?;
-    let scopes: Vec<Scope> = serde_json::from_str(&scopes).map_err(|e| corrupt("API scopes", e))?;
-    let alg: String = row.try_get("signing_alg").map_err(db_err)?;
-    let lifetime: i64 = row.try_get("token_lifetime").map_err(db_err)?;
-    Ok(ResourceServer {
-        id: row.try_get("id").map_err(db_err)?,
-        identifier: row.try_get("identifier").map_err(db_err)?,
-        name: row.try_get("name").map_err(db_err)?,
-        scopes,
-        token_lifetime: u32::try_from(lifetime).map_err(|e| corrupt("token_lifetime", e))?,
-        signing_alg: SigningAlg::parse(&alg).map_err(|e| corrupt("signing_alg", e))?,
-        created_at: unts(row.try_get("created_at").map_err(db_err)?),
-        updated_at: unts(row.try_get("updated_at").map_err(db_err)?),
-    })
-}
-
-fn metadata_json(app: &Application) -> Result<String, StoreError> {
-    serde_json::to_string(&app.client_metadata).map_err(|e| corrupt("client_metadata", e))
-}
-
-fn app_from_row(row: &SqliteRow) -> Result<Application, StoreError> {
-    let method: String = row.try_get("token_endpoint_auth_method").map_err(db_err)?;
-    let metadata: String = row.try_get("client_metadata").map_err(db_err)?;
-    Ok(Application {
-        client_id: row.try_get("client_id").map_err(db_err)?,
-        name: row.try_get("name").map_err(db_err)?,
-        description: row.try_get("description").map_err(db_err)?,
-        token_endpoint_auth_method: AuthMethod::parse(&method)
-            .map_err(|e| corrupt("token_endpoint_auth_method", e))?,
-        client_metadata: serde_json::from_str(&metadata)
-            .map_err(|e| corrupt("client_metadata", e))?,
-        created_at: unts(row.try_get("created_at").map_err(db_err)?),
-        updated_at: unts(row.try_get("updated_at").map_err(db_err)?),
-    })
-}
-
-fn secret_from_row(row: &SqliteRow) -> Result<ClientSecret, StoreError> {
-    let hash: Vec<u8> = row.try_get("secret_hash").map_err(db_err)?;
-    let hash: [u8; 32] = hash
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("a secret hash is not 32 bytes".into()))?;
-    let expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
-    Ok(ClientSecret {
-        id: row.try_get("id").map_err(db_err)?,
-        client_id: row.try_get("client_id").map_err(db_err)?,
-        hash: SecretHash(hash),
-        created_at: unts(row.try_get("created_at").map_err(db_err)?),
-        expires_at: expires_at.map(unts),
-    })
-}
-
-fn grant_from_row(row: &SqliteRow) -> Result<ClientGrant, StoreError> {
-    let scopes: String = row.try_get("scopes").map_err(db_err)?;
-    Ok(ClientGrant {
-        id: row.try_get("id").map_err(db_err)?,
-        client_id: row.try_get("client_id").map_err(db_err)?,
-        audience: row.try_get("audience").map_err(db_err)?,
-        scopes: serde_json::from_str(&scopes).map_err(|e| corrupt("grant scopes", e))?,
-        created_at: unts(row.try_get("created_at").map_err(db_err)?),
-    })
-}
-
-fn key_from_row(row: &SqliteRow) -> Result<StoredSigningKey, StoreError> {
-    let jwk: String = row.try_get("public_jwk").map_err(db_err)?;
-    let alg: String = row.try_get("alg").map_err(db_err)?;
-    let status: String = row.try_get("status").map_err(db_err)?;
-    let opt = |name: &str| -> Result<Option<u64>, StoreError> {
-        let v: Option<i64> = row.try_get(name).map_err(db_err)?;
-        Ok(v.map(unts))
-    };
-    Ok(StoredSigningKey {
-        kid: row.try_get("kid").map_err(db_err)?,
-        alg: SigningAlg::parse(&alg).map_err(|e| corrupt("key alg", e))?,
-        status: parse_key_status(&status)?,
-        public_jwk: serde_json::from_str(&jwk).map_err(|e| corrupt("public JWK", e))?,
-        sealed_private_key: row.try_get("sealed_private_key").map_err(db_err)?,
-        created_at: unts(row.try_get("created_at").map_err(db_err)?),
-        current_since: opt("current_since")?,
-        current_until: opt("current_until")?,
-        revoked_at: opt("revoked_at")?,
-    })
 }

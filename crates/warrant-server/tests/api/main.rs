@@ -6,7 +6,9 @@
 mod helpers;
 mod lifecycle;
 mod management;
+mod multi_instance;
 mod python_compat;
 mod rotation;
+mod store_suite;
 mod token_errors;
 mod token_success;

@@ -1,0 +1,252 @@
+//! Several instances on one PostgreSQL database (each with its own pool, cache and listener,
+//! sharing nothing else): what one does, the others follow within a second.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use warrant_server::Server;
+use warrant_server::config::{Config, Secret};
+
+use crate::store_suite::PgDatabase;
+
+const API: &str = "https://api.example.com";
+const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
+
+struct Instance {
+    base: String,
+    issuer: String,
+}
+
+async fn start(db: &PgDatabase, dir: &std::path::Path, issuer: &str) -> Instance {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
+    config.database_url = Some(Secret::new(db.url.clone()));
+    config.master_key = Some(Secret::new(MASTER_KEY));
+    // One issuer for the deployment, as behind a load balancer.
+    config.issuer = Some(issuer.to_owned());
+    let server = Server::bind(config).await.unwrap();
+    let base = format!("http://{}", server.local_addr());
+    tokio::spawn(server.serve(std::future::pending()));
+    Instance {
+        base,
+        issuer: issuer.to_owned(),
+    }
+}
+
+async fn within_a_second<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{what}: not within 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn token_status(http: &reqwest::Client, base: &str, body: &Value) -> u16 {
+    http.post(format!("{base}/oauth/token"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_on_one_database_follow_each_other() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let issuer = "https://auth.example.com/";
+    let a = start(&db, dir_a.path(), issuer).await;
+    let b = start(&db, dir_b.path(), issuer).await;
+    let http = reqwest::Client::new();
+
+    // Bootstrap once, through A's service layer.
+    let store = warrant_server::store::Store::connect(&db.url)
+        .await
+        .unwrap();
+    let admin = warrant_server::admin::Admin::new(
+        store,
+        std::sync::Arc::new(warrant_server::clock::SystemClock),
+    );
+    let (admin_id, admin_secret) = match admin.initialize(&a.issuer).await.unwrap() {
+        warrant_server::admin::Initialized::Created { client_id, secret } => {
+            (client_id, secret.expose().to_owned())
+        }
+        other => panic!("{other:?}"),
+    };
+    let admin_token_at = |base: String| {
+        let http = http.clone();
+        let body = json!({"grant_type": "client_credentials", "client_id": admin_id, "client_secret": admin_secret, "audience": format!("{issuer}api/v2/")});
+        async move {
+            loop {
+                let r = http
+                    .post(format!("{base}/oauth/token"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == 200 {
+                    return r.json::<Value>().await.unwrap()["access_token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let token_a = admin_token_at(a.base.clone()).await;
+    let mgmt = |base: &str, method: Method, path: &str, token: &str, body: Option<Value>| {
+        let mut r = http
+            .request(method, format!("{base}/api/v2{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        r.send()
+    };
+
+    // Same JWKS everywhere.
+    let jwks = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(jwks(a.base.clone()).await, jwks(b.base.clone()).await);
+
+    // An API, an application and a grant through A: B issues within a second.
+    let r = mgmt(
+        &a.base,
+        Method::POST,
+        "/resource-servers",
+        &token_a,
+        Some(json!({"identifier": API, "scopes": [{"value": "read:data"}]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let client: Value = mgmt(
+        &a.base,
+        Method::POST,
+        "/clients",
+        &token_a,
+        Some(json!({"name": "w"})),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let r = mgmt(
+        &a.base,
+        Method::POST,
+        "/client-grants",
+        &token_a,
+        Some(json!({"client_id": client_id, "audience": API, "scope": ["read:data"]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201);
+    let body = json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client["client_secret"], "audience": API});
+    within_a_second("B issues for a client created at A", || async {
+        token_status(&http, &b.base, &body).await == 200
+    })
+    .await;
+
+    // A token from A verifies against B's keys.
+    let token: Value = http
+        .post(format!("{}/oauth/token", a.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let verifier = warrant_guard::Verifier::builder(issuer, API)
+        .jwks_url(format!("{}/.well-known/jwks.json", b.base))
+        .build()
+        .unwrap();
+    verifier
+        .verify(token["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+
+    // Rotation through A: B signs with the new key within a second.
+    let rotated: Value = mgmt(
+        &a.base,
+        Method::POST,
+        "/keys/signing/rotate",
+        &token_a,
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    within_a_second("B follows the rotation", || async {
+        let t: Value = http
+            .post(format!("{}/oauth/token", b.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jsonwebtoken::decode_header(t["access_token"].as_str().unwrap())
+            .unwrap()
+            .kid
+            .as_deref()
+            == Some(new_kid.as_str())
+    })
+    .await;
+
+    // Deleting the application through B stops A within a second.
+    let token_b = admin_token_at(b.base.clone()).await;
+    let r = mgmt(
+        &b.base,
+        Method::DELETE,
+        &format!("/clients/{client_id}"),
+        &token_b,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 204);
+    within_a_second("A stops issuing for a client deleted at B", || async {
+        token_status(&http, &a.base, &body).await == 401
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_shared_database_needs_a_supplied_master_key() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.database_url = Some(Secret::new(db.url.clone()));
+    let err = Server::bind(config).await.expect_err("refused");
+    assert!(err.to_string().contains("WARRANT_MASTER_KEY"), "{err}");
+}

@@ -1,0 +1,306 @@
+//! One storage test suite, run against every engine: SQLite in a temporary directory, and
+//! PostgreSQL in a fresh database under `WARRANT_TEST_DATABASE_URL` (skipped, and said so, when
+//! that is unset; CI sets it, and a PostgreSQL it cannot reach fails the run).
+
+use std::future::Future;
+
+use warrant_server::domain::{
+    Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope,
+    SigningAlg, hash_secret,
+};
+use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
+use warrant_server::store::{GrantFilter, Store, StoreError};
+
+/// A fresh PostgreSQL database, dropped when the guard goes.
+pub struct PgDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// `None` (with a note) when `WARRANT_TEST_DATABASE_URL` is unset.
+    pub async fn create() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("WARRANT_TEST_DATABASE_URL") else {
+            eprintln!("SKIPPED: PostgreSQL tests (set WARRANT_TEST_DATABASE_URL to run them)");
+            return None;
+        };
+        let name = format!(
+            "warrant_test_{}",
+            warrant_server::domain::random_alphanumeric(12).to_lowercase()
+        );
+        let mut admin = sqlx_connect(&admin_url).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot create a test database at WARRANT_TEST_DATABASE_URL: {e}")
+            });
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Best effort, on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut admin = sqlx_connect(&admin_url).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await;
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+async fn sqlx_connect(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at WARRANT_TEST_DATABASE_URL is unreachable: {e}"))
+}
+
+/// Runs `suite` against SQLite, then PostgreSQL when configured.
+async fn for_each_engine<F, Fut>(suite: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    suite(Store::open_data_dir(dir.path()).await.unwrap()).await;
+    if let Some(db) = PgDatabase::create().await {
+        let store = Store::connect(&db.url).await.unwrap();
+        assert_eq!(store.engine(), "postgres");
+        suite(store).await;
+    }
+}
+
+fn api(identifier: &str) -> ResourceServer {
+    ResourceServer {
+        id: format!("id-{identifier}"),
+        identifier: identifier.into(),
+        name: "API".into(),
+        scopes: vec![Scope {
+            value: "read:data".into(),
+            description: "Read".into(),
+        }],
+        token_lifetime: DEFAULT_TOKEN_LIFETIME,
+        signing_alg: SigningAlg::RS256,
+        created_at: 10,
+        updated_at: 10,
+    }
+}
+
+#[tokio::test]
+async fn records_round_trip_and_cascade() {
+    for_each_engine(|store| async move {
+        let v0 = store.version().await.unwrap();
+        let a = api("https://a");
+        store.insert_resource_server(&a).await.unwrap();
+        assert!(matches!(
+            store.insert_resource_server(&a).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.get_resource_server("https://a").await.unwrap(), a);
+        assert_eq!(store.get_resource_server(&a.id).await.unwrap(), a);
+
+        let mut app = Application::new("worker".into(), "d".into(), 20).unwrap();
+        app.client_metadata.insert("team".into(), "data".into());
+        let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 20);
+        let grant = ClientGrant::new(&app.client_id, &a, vec!["read:data".into()], 20).unwrap();
+        store
+            .insert_application(&app, &secret, std::slice::from_ref(&grant))
+            .await
+            .unwrap();
+        assert_eq!(store.get_application(&app.client_id).await.unwrap(), app);
+        assert_eq!(
+            store.list_client_secrets(&app.client_id).await.unwrap(),
+            vec![secret.clone()]
+        );
+        assert_eq!(store.get_grant(&grant.id).await.unwrap(), grant);
+        assert!(matches!(
+            store.insert_grant(&grant).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let filtered = store
+            .list_grants(&GrantFilter {
+                client_id: None,
+                audience: Some("https://a".into()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(filtered, vec![grant.clone()]);
+        assert!(
+            store
+                .list_grants(&GrantFilter {
+                    client_id: Some("x".into()),
+                    audience: None
+                })
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+        assert!(store.get_grant(&grant.id).await.unwrap().scopes.is_empty());
+        let mut renamed = app.clone();
+        renamed.name = "renamed".into();
+        store.update_application(&renamed).await.unwrap();
+        assert_eq!(
+            store.get_application(&app.client_id).await.unwrap().name,
+            "renamed"
+        );
+
+        // Rotation with a grace period keeps the old secret until it expires.
+        let newer = ClientSecret::new(&app.client_id, hash_secret("t"), 30);
+        store.rotate_secret(&newer, 100, 30).await.unwrap();
+        let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[0].expires_at, Some(100));
+        let newest = ClientSecret::new(&app.client_id, hash_secret("u"), 40);
+        store.rotate_secret(&newest, 40, 40).await.unwrap();
+        assert_eq!(
+            store.list_client_secrets(&app.client_id).await.unwrap(),
+            vec![newest]
+        );
+
+        let state = store.load_state().await.unwrap();
+        assert_eq!(state.applications.len(), 1);
+        assert_eq!(state.grants.len(), 1);
+        assert!(state.version > v0, "writes bump the version");
+
+        // Deleting the API takes its grants; deleting the application its secrets.
+        store.delete_resource_server(&a.id).await.unwrap();
+        assert!(matches!(
+            store.get_grant(&grant.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.delete_application(&app.client_id).await.unwrap();
+        assert!(
+            store
+                .list_client_secrets(&app.client_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.delete_application(&app.client_id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let orphan = ClientGrant {
+            audience: "https://gone".into(),
+            ..grant
+        };
+        assert!(matches!(
+            store.insert_grant(&orphan).await,
+            Err(StoreError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn key_rotation_is_a_compare_and_swap_and_revocation_has_rules() {
+    for_each_engine(|store| async move {
+        let master = MasterKey::from_bytes([3; 32]);
+        let current = SigningKey::generate()
+            .unwrap()
+            .to_stored(&master, KeyStatus::Current, 1)
+            .unwrap();
+        let next = SigningKey::generate()
+            .unwrap()
+            .to_stored(&master, KeyStatus::Next, 1)
+            .unwrap();
+        store.insert_signing_key(&current).await.unwrap();
+        store.insert_signing_key(&next).await.unwrap();
+        let another_current = SigningKey::generate()
+            .unwrap()
+            .to_stored(&master, KeyStatus::Current, 1)
+            .unwrap();
+        assert!(matches!(
+            store.insert_signing_key(&another_current).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        let newer = SigningKey::generate()
+            .unwrap()
+            .to_stored(&master, KeyStatus::Next, 5)
+            .unwrap();
+        assert!(matches!(
+            store.rotate_signing_keys("not-current", &newer, 5).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .rotate_signing_keys(&current.kid, &newer, 5)
+            .await
+            .unwrap();
+        let keys = store.list_signing_keys().await.unwrap();
+        let status = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().status;
+        assert_eq!(status(&current.kid), KeyStatus::Previous);
+        assert_eq!(status(&next.kid), KeyStatus::Current);
+        assert_eq!(status(&newer.kid), KeyStatus::Next);
+        assert_eq!(
+            store
+                .get_signing_key(&current.kid)
+                .await
+                .unwrap()
+                .current_until,
+            Some(5)
+        );
+
+        assert!(matches!(
+            store.revoke_signing_key(&next.kid, 6).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.revoke_signing_key(&newer.kid, 6).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.revoke_signing_key("nope", 6).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store.revoke_signing_key(&current.kid, 6).await.unwrap();
+        store.revoke_signing_key(&current.kid, 7).await.unwrap();
+        let revoked = store.get_signing_key(&current.kid).await.unwrap();
+        assert_eq!(
+            (revoked.status, revoked.revoked_at),
+            (KeyStatus::Revoked, Some(6))
+        );
+        // The sealed private key survives the round trip.
+        assert!(
+            SigningKey::from_stored(&store.get_signing_key(&next.kid).await.unwrap(), &master)
+                .is_ok()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn settings_are_compare_and_swap() {
+    for_each_engine(|store| async move {
+        assert_eq!(store.get_setting("k").await.unwrap(), None);
+        assert!(store.replace_setting("k", None, "a").await.unwrap());
+        assert!(!store.replace_setting("k", None, "b").await.unwrap());
+        assert!(!store.replace_setting("k", Some("x"), "b").await.unwrap());
+        assert!(store.replace_setting("k", Some("a"), "b").await.unwrap());
+        assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("b"));
+    })
+    .await;
+}
