@@ -3,6 +3,7 @@
 //! Every write bumps a single version counter in the same transaction, which is how running
 //! servers (and, later, other instances) notice a change made anywhere else.
 
+mod engine;
 mod postgres;
 mod rows;
 mod sqlite;

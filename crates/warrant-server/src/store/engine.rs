@@ -1,0 +1,576 @@
+//! The SQL both engines run, written once: `sql_engine!` puts these methods on an engine's
+//! store type. The engine itself brings what differs: connecting, migrating, and how write and
+//! read transactions begin and commit (`write_tx`, `commit`, `read_tx`). The SQL here is the
+//! common subset of SQLite and PostgreSQL.
+
+macro_rules! sql_engine {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub async fn version(&self) -> Result<i64, StoreError> {
+                sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            pub async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(drop)
+                    .map_err(db_err)
+            }
+
+            pub async fn load_state(&self) -> Result<StoreState, StoreError> {
+                let mut tx = self.read_tx().await?;
+                let version = sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                macro_rules! all {
+                    ($sql:expr, $map:expr) => {
+                        sqlx::query($sql)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                            .iter()
+                            .map($map)
+                            .collect::<Result<_, _>>()?
+                    };
+                }
+                let resource_servers = all!(RS_SELECT, rs_from_row);
+                let applications = all!(APP_SELECT, app_from_row);
+                let secrets = all!(SECRET_SELECT, secret_from_row);
+                let grants = all!(GRANT_SELECT, grant_from_row);
+                let signing_keys = all!(KEY_SELECT, key_from_row);
+                tx.commit().await.map_err(db_err)?;
+                Ok(StoreState {
+                    version,
+                    resource_servers,
+                    applications,
+                    secrets,
+                    grants,
+                    signing_keys,
+                })
+            }
+
+            pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+                let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "INSERT INTO resource_servers
+                     (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&api.id)
+                .bind(&api.identifier)
+                .bind(&api.name)
+                .bind(scopes)
+                .bind(i64::from(api.token_lifetime))
+                .bind(api.signing_alg.as_str())
+                .bind(ts(api.created_at))
+                .bind(ts(api.updated_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match db_err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "an API with identifier {} already exists",
+                        api.identifier
+                    )),
+                    other => other,
+                })?;
+                Self::commit(tx).await
+            }
+
+            pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, StoreError> {
+                sqlx::query(RS_SELECT)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(rs_from_row)
+                    .collect()
+            }
+
+            pub async fn get_resource_server(&self, key: &str) -> Result<ResourceServer, StoreError> {
+                let sql =
+                    format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| StoreError::NotFound(format!("API {key}")))?;
+                rs_from_row(&row)
+            }
+
+            pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+                let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
+                        signing_alg = $5, updated_at = $6
+                     WHERE id = $1",
+                )
+                .bind(&api.id)
+                .bind(&api.name)
+                .bind(scopes)
+                .bind(i64::from(api.token_lifetime))
+                .bind(api.signing_alg.as_str())
+                .bind(ts(api.updated_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("API {}", api.id)));
+                }
+                Self::commit(tx).await
+            }
+
+            pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
+                self.delete_one("DELETE FROM resource_servers WHERE id = $1", id, "API")
+                    .await
+            }
+
+            async fn delete_one(&self, sql: &'static str, key: &str, what: &str) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(sql)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("{what} {key}")));
+                }
+                Self::commit(tx).await
+            }
+
+            pub async fn insert_application(
+                &self,
+                app: &Application,
+                secret: &ClientSecret,
+                grants: &[ClientGrant],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query(
+                    "INSERT INTO applications (client_id, name, description, created_at, updated_at,
+                        token_endpoint_auth_method, client_metadata)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&app.client_id)
+                .bind(&app.name)
+                .bind(&app.description)
+                .bind(ts(app.created_at))
+                .bind(ts(app.updated_at))
+                .bind(app.token_endpoint_auth_method.as_str())
+                .bind(metadata_json(app)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::insert_secret(&mut tx, secret).await?;
+                for grant in grants {
+                    Self::insert_grant_in(&mut tx, grant).await?;
+                }
+                Self::commit(tx).await
+            }
+
+            pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
+                sqlx::query(APP_SELECT)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(app_from_row)
+                    .collect()
+            }
+
+            pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
+                let row = sqlx::query(
+                    "SELECT client_id, name, description, created_at, updated_at,
+                        token_endpoint_auth_method, client_metadata
+                     FROM applications WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("application {client_id}")))?;
+                app_from_row(&row)
+            }
+
+            pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE applications SET name = $2, description = $3,
+                        token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6
+                     WHERE client_id = $1",
+                )
+                .bind(&app.client_id)
+                .bind(&app.name)
+                .bind(&app.description)
+                .bind(app.token_endpoint_auth_method.as_str())
+                .bind(metadata_json(app)?)
+                .bind(ts(app.updated_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!(
+                        "application {}",
+                        app.client_id
+                    )));
+                }
+                Self::commit(tx).await
+            }
+
+            pub async fn delete_application(&self, client_id: &str) -> Result<(), StoreError> {
+                self.delete_one(
+                    "DELETE FROM applications WHERE client_id = $1",
+                    client_id,
+                    "application",
+                )
+                .await
+            }
+
+            pub async fn rotate_secret(
+                &self,
+                new: &ClientSecret,
+                old_expire_at: u64,
+                now: u64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                        .bind(&new.client_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound(format!(
+                        "application {}",
+                        new.client_id
+                    )));
+                }
+                if old_expire_at <= now {
+                    sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
+                        .bind(&new.client_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                } else {
+                    sqlx::query(
+                        "DELETE FROM client_secrets
+                         WHERE client_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
+                    )
+                    .bind(&new.client_id)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    sqlx::query(
+                        "UPDATE client_secrets
+                         SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2
+                                               THEN $2 ELSE expires_at END
+                         WHERE client_id = $1",
+                    )
+                    .bind(&new.client_id)
+                    .bind(ts(old_expire_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                Self::insert_secret(&mut tx, new).await?;
+                sqlx::query("UPDATE applications SET updated_at = $2 WHERE client_id = $1")
+                    .bind(&new.client_id)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Self::commit(tx).await
+            }
+
+            pub async fn list_client_secrets(
+                &self,
+                client_id: &str,
+            ) -> Result<Vec<ClientSecret>, StoreError> {
+                sqlx::query(
+                    "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+                     WHERE client_id = $1 ORDER BY created_at, id",
+                )
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(secret_from_row)
+                .collect()
+            }
+
+            pub async fn insert_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                Self::insert_grant_in(&mut tx, grant).await?;
+                Self::commit(tx).await
+            }
+
+            pub async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<ClientGrant>, StoreError> {
+                sqlx::query(
+                    "SELECT id, client_id, audience, scopes, created_at FROM client_grants
+                     WHERE (CAST($1 AS TEXT) IS NULL OR client_id = $1)
+                       AND (CAST($2 AS TEXT) IS NULL OR audience = $2)
+                     ORDER BY created_at, id",
+                )
+                .bind(filter.client_id.as_deref())
+                .bind(filter.audience.as_deref())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(grant_from_row)
+                .collect()
+            }
+
+            pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, client_id, audience, scopes, created_at FROM client_grants WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
+                grant_from_row(&row)
+            }
+
+            pub async fn update_grant_scopes(&self, id: &str, scopes: &[String]) -> Result<(), StoreError> {
+                let scopes = serde_json::to_string(scopes).map_err(|e| corrupt("scopes", e))?;
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(scopes)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(format!("client grant {id}")));
+                }
+                Self::commit(tx).await
+            }
+
+            pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
+                self.delete_one(
+                    "DELETE FROM client_grants WHERE id = $1",
+                    id,
+                    "client grant",
+                )
+                .await
+            }
+
+            pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                Self::insert_key(&mut tx, key).await?;
+                Self::commit(tx).await
+            }
+
+            pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+                sqlx::query(KEY_SELECT)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(key_from_row)
+                    .collect()
+            }
+
+            pub async fn get_signing_key(&self, kid: &str) -> Result<StoredSigningKey, StoreError> {
+                let row = sqlx::query(
+                    "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
+                        current_since, current_until, revoked_at
+                     FROM signing_keys WHERE kid = $1",
+                )
+                .bind(kid)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("signing key {kid}")))?;
+                key_from_row(&row)
+            }
+
+            pub async fn rotate_signing_keys(
+                &self,
+                expected_current: &str,
+                new_next: &StoredSigningKey,
+                now: u64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let current: Option<String> =
+                    sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'current'")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if current.as_deref() != Some(expected_current) {
+                    return Err(StoreError::Conflict(
+                        "the signing keys were rotated by someone else just now".into(),
+                    ));
+                }
+                let next: Option<String> =
+                    sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'next'")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if next.is_none() {
+                    return Err(StoreError::Conflict(
+                        "there is no next key to promote; restart the server to create one".into(),
+                    ));
+                }
+                sqlx::query(
+                    "UPDATE signing_keys SET status = 'previous', current_until = $1 WHERE status = 'current'",
+                )
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "UPDATE signing_keys SET status = 'current', current_since = $1 WHERE status = 'next'",
+                )
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::insert_key(&mut tx, new_next).await?;
+                Self::commit(tx).await
+            }
+
+            pub async fn revoke_signing_key(&self, kid: &str, now: u64) -> Result<(), StoreError> {
+                let mut tx = self.write_tx().await?;
+                let status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM signing_keys WHERE kid = $1")
+                        .bind(kid)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let status = status.as_deref().map(parse_key_status).transpose()?;
+                check_revocable(kid, status)?;
+                if status == Some(KeyStatus::Revoked) {
+                    return Ok(());
+                }
+                sqlx::query("UPDATE signing_keys SET status = 'revoked', revoked_at = $2 WHERE kid = $1")
+                    .bind(kid)
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Self::commit(tx).await
+            }
+
+            pub async fn get_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            pub async fn replace_setting(
+                &self,
+                key: &str,
+                expected: Option<&str>,
+                value: &str,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.write_tx().await?;
+                let current: Option<String> =
+                    sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if current.as_deref() != expected {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO deployment (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                Self::commit(tx).await?;
+                Ok(true)
+            }
+
+
+            async fn insert_key(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                key: &StoredSigningKey,
+            ) -> Result<(), StoreError> {
+                let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| corrupt("jwk", e))?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, status, public_jwk, sealed_private_key,
+                        created_at, current_since, current_until, revoked_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&key.kid)
+                .bind(key.alg.as_str())
+                .bind(key.status.as_str())
+                .bind(jwk)
+                .bind(&key.sealed_private_key)
+                .bind(ts(key.created_at))
+                .bind(key.current_since.map(ts))
+                .bind(key.current_until.map(ts))
+                .bind(key.revoked_at.map(ts))
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match db_err(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(format!(
+                        "a {} signing key already exists",
+                        key.status.as_str()
+                    )),
+                    other => other,
+                })
+                .map(drop)
+            }
+
+            async fn insert_secret(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                secret: &ClientSecret,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO client_secrets (id, client_id, secret_hash, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&secret.id)
+                .bind(&secret.client_id)
+                .bind(&secret.hash.0[..])
+                .bind(ts(secret.created_at))
+                .bind(secret.expires_at.map(ts))
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)
+                .map(drop)
+            }
+
+            async fn insert_grant_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                grant: &ClientGrant,
+            ) -> Result<(), StoreError> {
+                let scopes = serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+                sqlx::query(
+                    "INSERT INTO client_grants (id, client_id, audience, scopes, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&grant.id)
+                .bind(&grant.client_id)
+                .bind(&grant.audience)
+                .bind(scopes)
+                .bind(ts(grant.created_at))
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| grant_insert_error(grant, e))
+                .map(drop)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_engine;
