@@ -311,6 +311,10 @@ impl Directory {
     /// Polls for changes every `interval` until `shutdown` turns true. Errors are logged and
     /// retried; the last good snapshot keeps serving meanwhile.
     pub async fn watch(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        // Where the store can say that something changed (PostgreSQL's NOTIFY), the poll below
+        // is only the safety net.
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let listener = self.store.listen_for_changes(Arc::clone(&changed));
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
@@ -320,7 +324,13 @@ impl Directory {
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
-                _ = shutdown.changed() => return,
+                () = changed.notified() => {}
+                _ = shutdown.changed() => {
+                    if let Some(listener) = listener {
+                        listener.abort();
+                    }
+                    return;
+                }
             }
             let result = if last_full.elapsed() >= Duration::from_secs(60) {
                 last_full = tokio::time::Instant::now();

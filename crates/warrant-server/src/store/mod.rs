@@ -91,6 +91,18 @@ impl Store {
         }
     }
 
+    /// Where the engine can announce changes (PostgreSQL: `LISTEN warrant_changes`), spawns a
+    /// task that wakes `changed` on each; `None` where it cannot (SQLite: poll).
+    pub fn listen_for_changes(
+        &self,
+        changed: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(pg) => Some(tokio::spawn(pg.clone().listen(changed))),
+        }
+    }
+
     /// The engine's name, for logs.
     pub fn engine(&self) -> &'static str {
         match self {

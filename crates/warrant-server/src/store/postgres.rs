@@ -2,10 +2,12 @@
 //! bumping the change counter, which takes its row lock: writes are serialized as SQLite's are,
 //! so the compare-and-swap checks (key rotation, settings) hold across instances.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
+use tokio::sync::Notify;
 
 use super::engine::sql_engine;
 use super::rows::{
@@ -27,6 +29,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_rotation_and_management.sql"),
     ),
 ];
+
+/// The channel on which writes announce themselves.
+const CHANNEL: &str = "warrant_changes";
 
 /// The advisory lock under which migrations run, so instances starting together do not race.
 const MIGRATION_LOCK: i64 = 0x5741_5252_414e_5401;
@@ -104,8 +109,39 @@ impl PgStore {
         Ok(tx)
     }
 
-    async fn commit(tx: Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    /// Commits, announcing the change to every instance (delivered at commit, not before).
+    async fn commit(mut tx: Transaction<'static, Postgres>) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)
+    }
+
+    /// Wakes `changed` on every change announced on the channel, reconnecting after failures;
+    /// a missed announcement is caught by the directory's poll.
+    pub async fn listen(self, changed: Arc<Notify>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => {
+                    if listener.listen(CHANNEL).await.is_ok() {
+                        backoff = Duration::from_millis(100);
+                        // Changes made while we were not listening.
+                        changed.notify_one();
+                        while listener.recv().await.is_ok() {
+                            changed.notify_one();
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot LISTEN for changes; polling meanwhile")
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// A read transaction that sees one consistent state.
