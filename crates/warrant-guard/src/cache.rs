@@ -1,25 +1,32 @@
-//! The verified-token cache: a token seen before is accepted by a SHA-256 lookup until its
-//! `exp`, so that clients that reuse their tokens (as they should) cost almost nothing to check.
-//! Bounded in size, and emptied of tokens whose key leaves the JWKS.
+//! The verified-token cache: a token seen before is accepted, until its `exp`, by a hash lookup
+//! and one comparison with the token stored in full, so that clients that reuse their tokens (as
+//! they should) cost almost nothing to check. Bounded in size, and emptied of tokens whose key
+//! leaves the JWKS.
+//!
+//! The lookup key is the last 16 characters of the token: its signature's, which no one can
+//! choose for a token that verifies. A token merely sharing them is a miss, since the whole
+//! token must match the stored one.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use aws_lc_rs::digest::{SHA256, digest};
-
 use crate::Claims;
 use crate::jwks::KeySet;
 
-pub(crate) type TokenHash = [u8; 32];
+pub(crate) type CacheKey = [u8; 16];
 
-pub(crate) fn token_hash(token: &str) -> TokenHash {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-    out
+/// The lookup key of a token.
+pub(crate) fn cache_key(token: &str) -> CacheKey {
+    let bytes = token.as_bytes();
+    let tail = &bytes[bytes.len().saturating_sub(16)..];
+    let mut key = [0u8; 16];
+    key[16 - tail.len()..].copy_from_slice(tail);
+    key
 }
 
 #[derive(Debug)]
 struct Entry {
+    token: Box<str>,
     claims: Claims,
     kid: Box<str>,
 }
@@ -27,7 +34,7 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     capacity: usize,
-    entries: RwLock<HashMap<TokenHash, Entry>>,
+    entries: RwLock<HashMap<CacheKey, Entry>>,
 }
 
 impl TokenCache {
@@ -38,22 +45,24 @@ impl TokenCache {
         }
     }
 
-    /// The cached claims, if the token was verified before and has not expired (with the same
-    /// leeway as full verification).
-    pub(crate) fn get(&self, hash: &TokenHash, now: u64, leeway: u64) -> Option<Claims> {
+    /// The cached claims, if this very token was verified before and has not expired (with the
+    /// same leeway as full verification).
+    pub(crate) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Claims> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(hash)?;
-        (now < entry.claims.exp().saturating_add(leeway)).then(|| entry.claims.clone())
+        let entry = entries.get(&cache_key(token))?;
+        (*entry.token == *token && now < entry.claims.exp().saturating_add(leeway))
+            .then(|| entry.claims.clone())
     }
 
-    pub(crate) fn insert(&self, hash: TokenHash, claims: Claims, kid: &str, now: u64) {
+    pub(crate) fn insert(&self, token: &str, claims: Claims, kid: &str, now: u64) {
+        let hash = cache_key(token);
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity {
             entries.retain(|_, e| e.claims.exp() > now);
             if entries.len() >= self.capacity {
                 // Still full of live tokens: drop an arbitrary tenth rather than grow.
                 let drop = (self.capacity / 10).max(1);
-                let victims: Vec<TokenHash> = entries.keys().take(drop).copied().collect();
+                let victims: Vec<CacheKey> = entries.keys().take(drop).copied().collect();
                 for victim in victims {
                     entries.remove(&victim);
                 }
@@ -62,6 +71,7 @@ impl TokenCache {
         entries.insert(
             hash,
             Entry {
+                token: token.into(),
                 claims,
                 kid: kid.into(),
             },
@@ -98,13 +108,16 @@ mod tests {
     fn bounded_expiring_and_purged_by_key() {
         let cache = TokenCache::new(10);
         for i in 0..25u8 {
-            cache.insert([i; 32], claims(100), "k1", 0);
+            cache.insert(&format!("token-{i:0>20}"), claims(100), "k1", 0);
             assert!(cache.len() <= 10);
         }
-        cache.insert([200; 32], claims(100), "k2", 0);
-        assert!(cache.get(&[200; 32], 50, 0).is_some());
-        assert!(cache.get(&[200; 32], 100, 0).is_none(), "expired");
-        assert!(cache.get(&[200; 32], 100, 5).is_some(), "leeway");
+        let token = "a.b.signature-of-k2-token";
+        cache.insert(token, claims(100), "k2", 0);
+        assert!(cache.get(token, 50, 0).is_some());
+        assert!(cache.get(token, 100, 0).is_none(), "expired");
+        assert!(cache.get(token, 100, 5).is_some(), "leeway");
+        // Same signature tail, different token: a miss.
+        assert!(cache.get("x.y.signature-of-k2-token", 50, 0).is_none());
         let mut keys = KeySet::default();
         keys.keys.insert(
             "k2".into(),
@@ -112,6 +125,6 @@ mod tests {
         );
         cache.retain_keys(&keys);
         assert_eq!(cache.len(), 1);
-        assert!(cache.get(&[200; 32], 50, 0).is_some());
+        assert!(cache.get(token, 50, 0).is_some());
     }
 }

@@ -48,8 +48,9 @@
 //! ([`Verifier::jwks_stats`]).
 //!
 //! **The token cache** ([`VerifierBuilder::token_cache`]), off by default, accepts a token seen
-//! before with one SHA-256 and a hash lookup until its `exp`, so a protected route costs about
-//! what an unprotected one does for clients that reuse their tokens.
+//! before with a hash lookup and one comparison until its `exp`, so a protected route costs
+//! about what an unprotected one does for clients that reuse their tokens. It keeps each token
+//! in full (about 1 KiB an entry) up to its capacity.
 
 mod alg;
 #[cfg(feature = "axum")]

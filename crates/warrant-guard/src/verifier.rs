@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::cache::{TokenCache, token_hash};
+use crate::cache::TokenCache;
 use crate::claims::TimeRules;
 use crate::jwks::{CacheSettings, JwksCache, JwksStats, KeySource};
 use crate::jws::{self, HeaderPolicy};
@@ -89,7 +89,7 @@ impl Verifier {
         if token.len() > inner.max_token_len {
             return None;
         }
-        cache.get(&token_hash(token), unix_now(), inner.leeway)
+        cache.get(token, unix_now(), inner.leeway)
     }
 
     /// Verifies `token` as of `now` (seconds since the Unix epoch): time as a parameter.
@@ -98,14 +98,12 @@ impl Verifier {
         if token.len() > inner.max_token_len {
             return Err(Error::TooLong);
         }
-        let hash = inner.token_cache.as_ref().map(|cache| {
-            let hash = token_hash(token);
-            (cache, hash)
-        });
-        if let Some((cache, hash)) = &hash {
-            if let Some(claims) = cache.get(hash, now, inner.leeway) {
-                return Ok(claims);
-            }
+        if let Some(claims) = inner
+            .token_cache
+            .as_ref()
+            .and_then(|cache| cache.get(token, now, inner.leeway))
+        {
+            return Ok(claims);
         }
         let jws = jws::parse(token, &inner.policy)?;
         let key = inner.keys.key(&jws.kid).await?;
@@ -120,8 +118,8 @@ impl Verifier {
                 leeway: inner.leeway,
             },
         )?;
-        if let Some((cache, hash)) = hash {
-            cache.insert(hash, claims.clone(), &jws.kid, now);
+        if let Some(cache) = &inner.token_cache {
+            cache.insert(token, claims.clone(), &jws.kid, now);
         }
         Ok(claims)
     }
