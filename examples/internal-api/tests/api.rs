@@ -3,62 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use warrant_guard::Verifier;
-use warrant_server::Server;
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
-use warrant_server::clock::SystemClock;
-use warrant_server::config::Config;
-use warrant_server::domain::Scope;
+use warrant_testkit::TestServer;
 
 const API: &str = "https://api.example.com";
 
 #[tokio::test]
 async fn the_classic_flow() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
-        .await
-        .unwrap();
-    let admin = Admin::new(server.directory().store().clone(), Arc::new(SystemClock));
-    admin
-        .create_api(NewApi {
-            identifier: API.into(),
-            name: "Internal API".into(),
-            scopes: ["read:data", "delete:documents"]
-                .map(|v| Scope {
-                    value: v.into(),
-                    description: String::new(),
-                })
-                .to_vec(),
-            token_lifetime: None,
-            signing_alg: None,
-        })
-        .await
-        .unwrap();
-    let mut creds = Vec::new();
-    for scopes in [vec!["read:data"], vec!["read:data", "delete:documents"]] {
-        let created = admin
-            .create_application(
-                "worker".into(),
-                String::new(),
-                vec![GrantSpec {
-                    audience: API.into(),
-                    scopes: scopes.iter().map(|s| s.to_string()).collect(),
-                }],
-            )
-            .await
-            .unwrap();
-        creds.push((
-            created.application.client_id,
-            created.secret.expose().to_owned(),
-        ));
-    }
-    server.directory().reload().await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let issuer = server.issuer().to_owned();
-    tokio::spawn(server.serve(std::future::pending()));
+    let server = TestServer::start().await;
+    server
+        .api(API, &["read:data", "delete:documents"], None)
+        .await;
+    let creds = [
+        server.app(&[(API, &["read:data"])]).await,
+        server
+            .app(&[(API, &["read:data", "delete:documents"])])
+            .await,
+    ];
+    let (base, issuer) = (server.base.clone(), server.issuer.clone());
 
     let verifier = Verifier::builder(&issuer, API)
         .token_cache(100)

@@ -1,91 +1,41 @@
-use std::sync::Arc;
-
 use warrant_client::TokenProvider;
-use warrant_server::Server;
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
-use warrant_server::clock::SystemClock;
-use warrant_server::config::Config;
-use warrant_server::domain::Scope;
-use warrant_server::http::RequestCounters;
+use warrant_testkit::TestServer;
 
 pub const API: &str = "https://api.example.com";
 pub const OTHER: &str = "https://other.example.com";
 
-pub struct TestServer {
-    pub base: String,
-    pub issuer: String,
-    pub counters: Arc<RequestCounters>,
+/// A Warrant server with two APIs (`API` with the given token lifetime) and one application
+/// granted `read:data` and `write:data` on both.
+pub struct Fixture {
+    pub server: TestServer,
     pub client_id: String,
     pub secret: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
 }
 
-/// A Warrant server with two APIs (`API` with the given token lifetime) and one application
-/// granted `read:data` on both.
-pub async fn start(lifetime: Option<u32>) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
-        .await
-        .unwrap();
-    let admin = Admin::new(server.directory().store().clone(), Arc::new(SystemClock));
-    for (identifier, lifetime) in [(API, lifetime), (OTHER, None)] {
-        admin
-            .create_api(NewApi {
-                identifier: identifier.into(),
-                name: "API".into(),
-                scopes: ["read:data", "write:data"]
-                    .map(|v| Scope {
-                        value: v.into(),
-                        description: String::new(),
-                    })
-                    .to_vec(),
-                token_lifetime: lifetime,
-                signing_alg: None,
-            })
-            .await
-            .unwrap();
-    }
-    let created = admin
-        .create_application(
-            "worker".into(),
-            String::new(),
-            [API, OTHER]
-                .map(|aud| GrantSpec {
-                    audience: aud.into(),
-                    scopes: vec!["read:data".into(), "write:data".into()],
-                })
-                .to_vec(),
-        )
-        .await
-        .unwrap();
-    server.directory().reload().await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let running = TestServer {
-        base: format!("http://{}", server.local_addr()),
-        issuer: server.issuer().to_owned(),
-        counters: server.counters(),
-        client_id: created.application.client_id,
-        secret: created.secret.expose().to_owned(),
-        stop: Some(tx),
-        handle: None,
-        _dir: dir,
-    };
-    let handle = tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
-    TestServer {
-        handle: Some(handle),
-        ..running
+pub async fn start(lifetime: Option<u32>) -> Fixture {
+    let server = TestServer::start().await;
+    server
+        .api(API, &["read:data", "write:data"], lifetime)
+        .await;
+    server.api(OTHER, &["read:data", "write:data"], None).await;
+    let scopes: &[&str] = &["read:data", "write:data"];
+    let (client_id, secret) = server.app(&[(API, scopes), (OTHER, scopes)]).await;
+    Fixture {
+        server,
+        client_id,
+        secret,
     }
 }
 
-impl TestServer {
-    pub fn token_endpoint(&self) -> String {
-        format!("{}/oauth/token", self.base)
-    }
+impl std::ops::Deref for Fixture {
+    type Target = TestServer;
 
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+impl Fixture {
     pub fn provider(&self) -> warrant_client::TokenProviderBuilder {
         TokenProvider::builder()
             .token_endpoint(self.token_endpoint())
@@ -95,12 +45,7 @@ impl TestServer {
     }
 
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.unwrap().unwrap();
-        }
+        self.server.stop().await;
     }
 }
 

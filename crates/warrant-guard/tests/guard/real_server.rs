@@ -1,76 +1,42 @@
 //! Tokens from the real Warrant server, started in-process, verify; the verifier's JWKS
 //! requests are counted at the server.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use warrant_guard::{Error, Verifier};
-use warrant_server::Server;
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
-use warrant_server::clock::SystemClock;
-use warrant_server::config::Config;
-use warrant_server::domain::Scope;
-use warrant_server::http::RequestCounters;
+use warrant_testkit::TestServer;
 
 const API: &str = "https://api.example.com";
 const OTHER: &str = "https://other.example.com";
 
 struct Running {
-    base: String,
-    issuer: String,
-    counters: Arc<RequestCounters>,
+    server: TestServer,
     client_id: String,
     secret: String,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Running {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
 }
 
 async fn start() -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
-        .await
-        .unwrap();
-    let admin = Admin::new(server.directory().store().clone(), Arc::new(SystemClock));
+    let server = TestServer::start().await;
     for identifier in [API, OTHER] {
-        admin
-            .create_api(NewApi {
-                identifier: identifier.into(),
-                name: "API".into(),
-                scopes: ["read:data", "delete:documents"]
-                    .map(|v| Scope {
-                        value: v.into(),
-                        description: String::new(),
-                    })
-                    .to_vec(),
-                token_lifetime: None,
-                signing_alg: None,
-            })
-            .await
-            .unwrap();
+        server
+            .api(identifier, &["read:data", "delete:documents"], None)
+            .await;
     }
-    let created = admin
-        .create_application(
-            "worker".into(),
-            String::new(),
-            [API, OTHER]
-                .map(|aud| GrantSpec {
-                    audience: aud.into(),
-                    scopes: vec!["read:data".into()],
-                })
-                .to_vec(),
-        )
-        .await
-        .unwrap();
-    server.directory().reload().await.unwrap();
-    let running = Running {
-        base: format!("http://{}", server.local_addr()),
-        issuer: server.issuer().to_owned(),
-        counters: server.counters(),
-        client_id: created.application.client_id,
-        secret: created.secret.expose().to_owned(),
-        _dir: dir,
-    };
-    tokio::spawn(server.serve(std::future::pending()));
-    running
+    let (client_id, secret) = server
+        .app(&[(API, &["read:data"]), (OTHER, &["read:data"])])
+        .await;
+    Running {
+        server,
+        client_id,
+        secret,
+    }
 }
 
 async fn token(server: &Running, audience: &str) -> String {
