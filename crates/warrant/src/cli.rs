@@ -104,6 +104,8 @@ pub enum KeysCommand {
     },
     /// Revoke a previous key: it leaves the JWKS at once and its tokens stop verifying
     Revoke {
+        /// The key ID (it may start with '-': key IDs are base64url)
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         #[arg(long)]
         json: bool,

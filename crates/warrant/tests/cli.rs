@@ -375,6 +375,8 @@ fn local_key_rotation_and_revocation() {
         &warrant(d, &["keys", "revoke", rotated["kid"].as_str().unwrap()]),
         "cannot be revoked",
     );
+    // Key IDs are base64url and may start with '-': still an argument, not a flag.
+    fails_with(&warrant(d, &["keys", "revoke", "-not-a-key"]), "not found");
     // A wrong master key is refused before it can seal a key nobody could open.
     let wrong = warrant_env(
         d,
