@@ -385,3 +385,175 @@ fn local_key_rotation_and_revocation() {
     );
     fails_with(&wrong, "master key");
 }
+
+/// A `warrant serve` process; killed when dropped.
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `warrant serve` on port 0 and reads the bound address from its JSON log.
+fn serve_process(database_url: &str, master_key: &str, issuer: &str) -> ServeProcess {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer",
+            issuer,
+            "--log-format",
+            "json",
+        ])
+        .env("WARRANT_DATA_DIR", dir.path())
+        .env("WARRANT_DATABASE_URL", database_url)
+        .env("WARRANT_MASTER_KEY", master_key)
+        .env_remove("WARRANT_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let listen = loop {
+        let line = lines
+            .next()
+            .expect("warrant serve exited before serving")
+            .unwrap();
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if event["fields"]["message"] == "warrant is serving" {
+            break event["fields"]["listen"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServeProcess {
+        child,
+        base: format!("http://{listen}"),
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_serve_processes_on_one_postgres_follow_the_cli() {
+    let Some(db) = warrant_testkit::PgDatabase::create().await else {
+        return;
+    };
+    // 32 bytes, as 64 hex digits.
+    const MASTER_KEY: &str = "5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c";
+    let master_key = MASTER_KEY;
+    let issuer = "https://auth.example.com/";
+    let (a, b) = tokio::task::spawn_blocking({
+        let url = db.url.clone();
+        move || {
+            (
+                serve_process(&url, master_key, issuer),
+                serve_process(&url, master_key, issuer),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let env = [
+        ("WARRANT_DATABASE_URL", db.url.as_str()),
+        ("WARRANT_MASTER_KEY", master_key),
+    ];
+    let cli = |args: &[&str]| warrant_env(scratch.path(), args, &env);
+
+    ok_json(cli(&[
+        "api",
+        "create",
+        "--identifier",
+        API,
+        "--name",
+        "API",
+        "--scope",
+        "read:data",
+        "--json",
+    ]));
+    let app = ok_json(cli(&[
+        "app",
+        "create",
+        "--name",
+        "w",
+        "--grant",
+        &format!("{API}=read:data"),
+        "--json",
+    ]));
+    let body = json!({"grant_type": "client_credentials", "client_id": app["client_id"],
+                      "client_secret": app["client_secret"], "audience": API});
+    let http = reqwest::Client::new();
+    let within_a_second = |base: String, want_kid: Option<String>, want_status: u16| {
+        let (http, body) = (http.clone(), body.clone());
+        async move {
+            let started = Instant::now();
+            loop {
+                let response = http
+                    .post(format!("{base}/oauth/token"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let kid = if status == 200 {
+                    let token: Value = response.json().await.unwrap();
+                    let header = token["access_token"]
+                        .as_str()
+                        .unwrap()
+                        .split('.')
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    use base64::Engine;
+                    let header: Value = serde_json::from_slice(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                            .decode(header)
+                            .unwrap(),
+                    )
+                    .unwrap();
+                    header["kid"].as_str().map(str::to_owned)
+                } else {
+                    None
+                };
+                if status == want_status && (want_kid.is_none() || kid == want_kid) {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "{base}: still {status} {kid:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // Written by the CLI: both processes issue within a second.
+    within_a_second(a.base.clone(), None, 200).await;
+    within_a_second(b.base.clone(), None, 200).await;
+
+    // Rotated by the CLI: both sign with the new key within a second.
+    let rotated = ok_json(cli(&["keys", "rotate", "--json"]));
+    let kid = rotated["kid"].as_str().unwrap().to_owned();
+    within_a_second(a.base.clone(), Some(kid.clone()), 200).await;
+    within_a_second(b.base.clone(), Some(kid), 200).await;
+
+    // Deleted by the CLI: both stop within a second.
+    assert!(
+        cli(&["app", "delete", app["client_id"].as_str().unwrap()])
+            .status
+            .success()
+    );
+    within_a_second(a.base.clone(), None, 401).await;
+    within_a_second(b.base.clone(), None, 401).await;
+}

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use warrant_server::Server;
 use warrant_server::config::{Config, Secret};
 
-use crate::store_suite::PgDatabase;
+use warrant_testkit::PgDatabase;
 
 /// A TCP proxy to the database that can be cut (open connections dropped, new ones refused).
 struct Proxy {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use warrant_server::Server;
 use warrant_server::config::{Config, Secret};
 
-use crate::store_suite::PgDatabase;
+use warrant_testkit::PgDatabase;
 
 const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";

@@ -10,71 +10,7 @@ use warrant_server::domain::{
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{GrantFilter, Store, StoreError};
-
-/// A fresh PostgreSQL database, dropped when the guard goes.
-pub struct PgDatabase {
-    pub url: String,
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    /// `None` (with a note) when `WARRANT_TEST_DATABASE_URL` is unset.
-    pub async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("WARRANT_TEST_DATABASE_URL") else {
-            eprintln!("SKIPPED: PostgreSQL tests (set WARRANT_TEST_DATABASE_URL to run them)");
-            return None;
-        };
-        let name = format!(
-            "warrant_test_{}",
-            warrant_server::domain::random_alphanumeric(12).to_lowercase()
-        );
-        let mut admin = sqlx_connect(&admin_url).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot create a test database at WARRANT_TEST_DATABASE_URL: {e}")
-            });
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(b, _)| b);
-        Some(Self {
-            url: format!("{base}/{name}"),
-            admin_url,
-            name,
-        })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Best effort, on a thread of its own: Drop cannot await.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async move {
-                let mut admin = sqlx_connect(&admin_url).await;
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await;
-            });
-            Ok::<_, std::io::Error>(())
-        })
-        .join();
-    }
-}
-
-async fn sqlx_connect(url: &str) -> sqlx::PgConnection {
-    use sqlx::Connection;
-    sqlx::PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at WARRANT_TEST_DATABASE_URL is unreachable: {e}"))
-}
+use warrant_testkit::PgDatabase;
 
 /// Runs `suite` against SQLite, then PostgreSQL when configured.
 async fn for_each_engine<F, Fut>(suite: F)
