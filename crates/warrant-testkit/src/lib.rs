@@ -60,6 +60,11 @@ impl TestServer {
         }
     }
 
+    /// The server's data directory (for the CLI against the same store).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn token_endpoint(&self) -> String {
         format!("{}/oauth/token", self.base)
     }

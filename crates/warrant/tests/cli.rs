@@ -14,15 +14,7 @@ use warrant_server::config::Config;
 const API: &str = "https://api.example.com";
 
 fn warrant(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warrant"))
-        .args(args)
-        .env("WARRANT_DATA_DIR", data_dir)
-        .env_remove("WARRANT_CONFIG")
-        .env_remove("WARRANT_SERVER")
-        .env_remove("WARRANT_CLIENT_ID")
-        .env_remove("WARRANT_CLIENT_SECRET")
-        .output()
-        .unwrap()
+    warrant_env(data_dir, args, &[])
 }
 
 fn ok_json(output: Output) -> Value {
@@ -45,14 +37,9 @@ fn fails_with(output: &Output, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_administers_a_running_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let issuer = server.issuer().to_owned();
-    tokio::spawn(server.serve(std::future::pending()));
-    let d = dir.path();
+    let server = warrant_testkit::TestServer::start().await;
+    let (base, issuer) = (server.base.clone(), server.issuer.clone());
+    let d = server.data_dir();
 
     let api = ok_json(warrant(
         d,
@@ -232,14 +219,9 @@ fn warrant_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn init_then_manage_a_running_server_remotely() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), dir.path()))
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let issuer = server.issuer().to_owned();
-    tokio::spawn(server.serve(std::future::pending()));
-    let d = dir.path();
+    let server = warrant_testkit::TestServer::start().await;
+    let (base, issuer) = (server.base.clone(), server.issuer.clone());
+    let d = server.data_dir();
 
     let init = ok_json(warrant(d, &["init", "--issuer", &issuer, "--json"]));
     let admin_id = init["client_id"].as_str().unwrap().to_owned();

@@ -185,6 +185,18 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The served JWKS.
+    pub async fn jwks(&self) -> Value {
+        self.http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn mgmt_audience(&self) -> String {
         format!("{}api/v2/", self.issuer)
     }
@@ -253,15 +265,7 @@ impl TestApp {
 /// Verifies a token with jsonwebtoken, an implementation independent of Warrant's, against the
 /// served JWKS; returns the claims.
 pub async fn verify_independently(app: &TestApp, token: &str, audience: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(app.jwks().await).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     let kid = header.kid.clone().unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");

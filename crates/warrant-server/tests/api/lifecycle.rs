@@ -116,27 +116,11 @@ async fn rotating_a_secret_stops_the_old_one_unless_a_grace_period_is_given() {
 async fn restart_keeps_the_signing_key_and_the_clients() {
     let app = spawn_app().await;
     let (id, secret) = app.with_worker().await;
-    let jwks_before: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_before = app.jwks().await;
     let dir = app.stop().await;
 
     let app = spawn_in(dir, None).await.unwrap();
-    let jwks_after: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_after = app.jwks().await;
     assert_eq!(jwks_before, jwks_after);
     let token = app.token(&id, &secret).await;
     let claims = crate::helpers::verify_independently(&app, &token, API).await;

@@ -11,16 +11,7 @@ use warrant_guard::Verifier;
 use crate::helpers::{API, spawn_app};
 
 async fn jwks_kids(app: &crate::helpers::TestApp) -> Vec<String> {
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"]
+    app.jwks().await["keys"]
         .as_array()
         .unwrap()
         .iter()
