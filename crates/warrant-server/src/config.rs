@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::directory::DEFAULT_POLL_INTERVAL;
+use crate::directory::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
 use crate::tls::TlsSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -66,6 +66,8 @@ pub struct ConfigLayer {
     pub tls_key: Option<PathBuf>,
     /// Serve HTTPS with a certificate from a local CA created in the data directory.
     pub tls_self_signed: Option<bool>,
+    /// How many clients to keep in memory (default 100000); the rest are looked up on demand.
+    pub client_cache_capacity: Option<usize>,
     /// The master key itself: from the environment only, never from a file or a flag.
     #[serde(skip)]
     pub master_key: Option<Secret>,
@@ -112,6 +114,7 @@ impl ConfigLayer {
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             tls_self_signed: self.tls_self_signed.or(lower.tls_self_signed),
+            client_cache_capacity: self.client_cache_capacity.or(lower.client_cache_capacity),
             master_key: self.master_key.or(lower.master_key),
         }
     }
@@ -134,6 +137,8 @@ pub struct Config {
     pub key_rotation_interval: Option<Duration>,
     /// HTTPS; `None`: plain HTTP (local development, or behind a TLS-terminating proxy).
     pub tls: Option<TlsSource>,
+    /// The most clients kept in memory at once.
+    pub client_cache_capacity: usize,
 }
 
 impl Config {
@@ -157,6 +162,7 @@ impl Config {
             poll_interval: DEFAULT_POLL_INTERVAL,
             key_rotation_interval: None,
             tls: None,
+            client_cache_capacity: DEFAULT_CLIENT_CACHE_CAPACITY,
         }
     }
 
@@ -218,6 +224,15 @@ impl Config {
                 }
                 (None, None, true) => Some(TlsSource::SelfSigned),
                 (None, None, false) => None,
+            },
+            client_cache_capacity: match layer.client_cache_capacity {
+                Some(0) => {
+                    return Err(ConfigError::Invalid(
+                        "client_cache_capacity must be at least 1 (it bounds memory, it cannot turn the cache off)".into(),
+                    ));
+                }
+                Some(n) => n,
+                None => DEFAULT_CLIENT_CACHE_CAPACITY,
             },
         })
     }

@@ -1,10 +1,14 @@
 //! The in-memory view of clients, APIs, grants and keys that the token endpoint reads.
 //!
-//! Issuing a token touches no storage: it reads an immutable [`Snapshot`]. A background task
-//! polls the store's change counter and swaps in a new snapshot when anything changed, whoever
-//! changed it (this process, the CLI against the same data directory, another instance).
+//! Issuing a token for a known client touches no storage. APIs and signing keys (few) live in an
+//! immutable [`Snapshot`]; clients (possibly millions) live in a bounded cache filled by an
+//! indexed lookup on a miss. A background task polls the store's change counter (and, on
+//! PostgreSQL, listens for announcements); on a change it swaps in a new snapshot and evicts
+//! exactly the clients the store says changed, whoever changed them (this process, the CLI,
+//! another instance).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -15,11 +19,21 @@ use warrant_proto::Jwks;
 use crate::clock::Clock;
 use crate::domain::{DEFAULT_TOKEN_LIFETIME, SecretHash};
 use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
-use crate::store::{Store, StoreError, StoreState};
+use crate::store::{ChangedClients, ClientRecord, DirectoryState, Store, StoreError};
 
 /// How often running servers look for changes by default. Changes show within this interval.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How many clients a server keeps in memory by default. An entry takes a few hundred bytes
+/// (see `docs/deployment.md` for the measured figure), so the default bounds the cache to tens
+/// of megabytes whatever the number of registered applications.
+pub const DEFAULT_CLIENT_CACHE_CAPACITY: usize = 100_000;
+
+/// Client IDs longer than this are never cached as unknown: real ones are 32 characters, and
+/// an attacker's long random IDs must not take cache memory.
+const MAX_CACHED_UNKNOWN_ID: usize = 64;
+
+/// What issuance needs of one client.
 #[derive(Debug)]
 pub(crate) struct ClientEntry {
     pub(crate) secrets: Vec<(SecretHash, Option<u64>)>,
@@ -29,22 +43,188 @@ pub(crate) struct ClientEntry {
 
 #[derive(Debug)]
 pub(crate) struct GrantEntry {
-    /// Granted scopes that the API still defines, in grant order.
+    /// The API the grant was made on; a grant on a deleted API whose identifier was reused
+    /// does not carry over to the new one.
+    pub(crate) api_id: String,
+    /// The granted scopes, in grant order. Issuance keeps those the API still defines.
     pub(crate) scopes: Vec<String>,
     /// `scopes` joined by spaces, ready for tokens that ask for no particular scope.
     pub(crate) scope_claim: Option<String>,
 }
 
-#[derive(Debug)]
-pub(crate) struct ApiEntry {
-    pub(crate) token_lifetime: u32,
+impl ClientEntry {
+    fn from_record(record: ClientRecord) -> Self {
+        let secrets = record
+            .secrets
+            .into_iter()
+            .map(|s| (s.hash, s.expires_at))
+            .collect();
+        let grants = record
+            .grants
+            .into_iter()
+            .map(|(grant, api_id)| {
+                let scope_claim = (!grant.scopes.is_empty()).then(|| grant.scopes.join(" "));
+                let entry = GrantEntry {
+                    api_id,
+                    scopes: grant.scopes,
+                    scope_claim,
+                };
+                (grant.audience, entry)
+            })
+            .collect();
+        Self { secrets, grants }
+    }
 }
 
-/// One consistent, immutable view of everything issuance needs.
+#[derive(Debug)]
+pub(crate) struct ApiEntry {
+    pub(crate) id: String,
+    pub(crate) token_lifetime: u32,
+    /// The scopes the API defines.
+    pub(crate) scopes: HashSet<String>,
+}
+
+/// Cache figures, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientCacheStats {
+    pub entries: usize,
+    pub capacity: usize,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// The bounded client cache. Lookups take a read lock; a hit marks its entry used. When full,
+/// an insertion drops the entries nobody used since the previous sweep (a two-generation
+/// approximation of LRU: a steady working set smaller than the capacity stays whole), and
+/// arbitrary ones if that freed too little.
+#[derive(Debug)]
+struct ClientCache {
+    capacity: usize,
+    inner: RwLock<CacheInner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    /// The store version whose client changes have been applied.
+    version: i64,
+    /// `None`: the client does not exist (until a change names it).
+    slots: HashMap<Box<str>, Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    client: Option<Arc<ClientEntry>>,
+    used: AtomicBool,
+}
+
+impl ClientCache {
+    fn new(capacity: usize, version: i64) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            inner: RwLock::new(CacheInner {
+                version,
+                slots: HashMap::new(),
+            }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheInner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, CacheInner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(client)` on a hit (`client` is `None` for a known-unknown ID), `None` on a miss;
+    /// on a miss also the version to pass to [`insert`](Self::insert).
+    fn get(&self, client_id: &str) -> Result<Option<Arc<ClientEntry>>, i64> {
+        let inner = self.read();
+        match inner.slots.get(client_id) {
+            Some(slot) => {
+                // Check before writing: a hot entry's flag stays set without cache-line traffic.
+                if !slot.used.load(Ordering::Relaxed) {
+                    slot.used.store(true, Ordering::Relaxed);
+                }
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Ok(slot.client.clone())
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                Err(inner.version)
+            }
+        }
+    }
+
+    /// Caches what a lookup that started at `seen` found, unless changes were applied since:
+    /// then it may predate one of them, and the next request looks again.
+    fn insert(&self, client_id: &str, client: Option<Arc<ClientEntry>>, seen: i64) {
+        if client.is_none() && client_id.len() > MAX_CACHED_UNKNOWN_ID {
+            return;
+        }
+        let mut inner = self.write();
+        if inner.version != seen {
+            return;
+        }
+        if inner.slots.len() >= self.capacity && !inner.slots.contains_key(client_id) {
+            make_room(&mut inner.slots, self.capacity);
+        }
+        let slot = Slot {
+            client,
+            used: AtomicBool::new(true),
+        };
+        inner.slots.insert(client_id.into(), slot);
+    }
+
+    /// Evicts the clients changed up to `version`.
+    fn apply(&self, version: i64, changed: &ChangedClients) {
+        let mut inner = self.write();
+        match changed {
+            ChangedClients::All => inner.slots.clear(),
+            ChangedClients::Listed(ids) => {
+                for id in ids {
+                    inner.slots.remove(id.as_str());
+                }
+            }
+        }
+        inner.version = inner.version.max(version);
+    }
+
+    fn version(&self) -> i64 {
+        self.read().version
+    }
+
+    fn stats(&self) -> ClientCacheStats {
+        ClientCacheStats {
+            entries: self.read().slots.len(),
+            capacity: self.capacity,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Shrinks a full cache to seven eighths of `capacity` at most, so that sweeps stay rare.
+fn make_room(slots: &mut HashMap<Box<str>, Slot>, capacity: usize) {
+    let keep = capacity - capacity.div_ceil(8);
+    slots.retain(|_, slot| slot.used.swap(false, Ordering::Relaxed));
+    if slots.len() > keep {
+        let excess = slots.len() - keep;
+        let victims: Vec<Box<str>> = slots.keys().take(excess).cloned().collect();
+        for id in victims {
+            slots.remove(&id);
+        }
+    }
+}
+
+/// One consistent, immutable view of the APIs and keys.
 #[derive(Debug)]
 pub struct Snapshot {
     pub(crate) version: i64,
-    pub(crate) clients: HashMap<String, ClientEntry>,
     pub(crate) apis: HashMap<String, ApiEntry>,
     pub(crate) signing_key: Option<Arc<SigningKey>>,
     /// When the current key started signing.
@@ -81,63 +261,19 @@ impl Snapshot {
     }
 
     fn build(
-        state: StoreState,
+        state: &DirectoryState,
         keys: &mut HashMap<String, Arc<SigningKey>>,
         master: &MasterKey,
         now: u64,
     ) -> Result<Self, SigningKeyError> {
-        let api_scopes: HashMap<&str, Vec<&str>> = state
-            .resource_servers
-            .iter()
-            .map(|api| {
-                let scopes = api.scopes.iter().map(|s| s.value.as_str()).collect();
-                (api.identifier.as_str(), scopes)
-            })
-            .collect();
-        let mut clients: HashMap<String, ClientEntry> = state
-            .applications
-            .iter()
-            .map(|app| {
-                let entry = ClientEntry {
-                    secrets: Vec::new(),
-                    grants: HashMap::new(),
-                };
-                (app.client_id.clone(), entry)
-            })
-            .collect();
-        for secret in &state.secrets {
-            if let Some(client) = clients.get_mut(&secret.client_id) {
-                client.secrets.push((secret.hash, secret.expires_at));
-            }
-        }
-        for grant in &state.grants {
-            let (Some(client), Some(defined)) = (
-                clients.get_mut(&grant.client_id),
-                api_scopes.get(grant.audience.as_str()),
-            ) else {
-                continue;
-            };
-            let scopes: Vec<String> = grant
-                .scopes
-                .iter()
-                .filter(|s| defined.contains(&s.as_str()))
-                .cloned()
-                .collect();
-            let scope_claim = (!scopes.is_empty()).then(|| scopes.join(" "));
-            client.grants.insert(
-                grant.audience.clone(),
-                GrantEntry {
-                    scopes,
-                    scope_claim,
-                },
-            );
-        }
         let apis = state
             .resource_servers
             .iter()
             .map(|api| {
                 let entry = ApiEntry {
+                    id: api.id.clone(),
                     token_lifetime: api.token_lifetime,
+                    scopes: api.scopes.iter().map(|s| s.value.clone()).collect(),
                 };
                 (api.identifier.clone(), entry)
             })
@@ -199,7 +335,6 @@ impl Snapshot {
             .unwrap_or_default();
         Ok(Self {
             version: state.version,
-            clients,
             apis,
             signing_key,
             current_since,
@@ -224,16 +359,19 @@ pub struct Directory {
     master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     current: RwLock<Arc<Snapshot>>,
+    clients: ClientCache,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
 }
 
 impl Directory {
-    /// Loads everything, creating the current and the next signing key when the store lacks
-    /// them (the next key is published before it signs, so verifiers know it in advance).
+    /// Loads the APIs and keys, creating the current and the next signing key when the store
+    /// lacks them (the next key is published before it signs, so verifiers know it in
+    /// advance). Clients are loaded on demand, at most `client_cache_capacity` at a time.
     pub async fn open(
         store: Store,
         master: Arc<MasterKey>,
         clock: Arc<dyn Clock>,
+        client_cache_capacity: usize,
     ) -> Result<Self, DirectoryError> {
         let mut keys = HashMap::new();
         for status in [KeyStatus::Current, KeyStatus::Next] {
@@ -256,13 +394,14 @@ impl Directory {
                 Err(e) => return Err(e.into()),
             }
         }
-        let state = store.load_state().await?;
-        let snapshot = Snapshot::build(state, &mut keys, &master, clock.now())?;
+        let state = store.load_directory(None).await?;
+        let snapshot = Snapshot::build(&state, &mut keys, &master, clock.now())?;
         Ok(Self {
             store,
             master,
             clock,
             current: RwLock::new(Arc::new(snapshot)),
+            clients: ClientCache::new(client_cache_capacity, state.version),
             keys: Mutex::new(keys),
         })
     }
@@ -283,6 +422,30 @@ impl Directory {
         }
     }
 
+    /// The client named `client_id` (`None`: no such client): from the cache, else by one
+    /// indexed lookup whose result is cached. Fails only on a miss while storage is down.
+    pub(crate) async fn client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
+        let seen = match self.clients.get(client_id) {
+            Ok(hit) => return Ok(hit),
+            Err(seen) => seen,
+        };
+        let client = self
+            .store
+            .load_client(client_id)
+            .await?
+            .map(|record| Arc::new(ClientEntry::from_record(record)));
+        self.clients.insert(client_id, client.clone(), seen);
+        Ok(client)
+    }
+
+    /// How full the client cache is and how well it works.
+    pub fn client_cache_stats(&self) -> ClientCacheStats {
+        self.clients.stats()
+    }
+
     /// Reloads when the store changed since the current snapshot. Returns whether it did.
     pub async fn refresh_if_changed(&self) -> Result<bool, DirectoryError> {
         let version = self.store.version().await?;
@@ -293,13 +456,18 @@ impl Directory {
         Ok(true)
     }
 
-    /// Rebuilds the snapshot from the store unconditionally.
+    /// Rebuilds the snapshot from the store unconditionally, and evicts the clients changed
+    /// since the last look.
     pub async fn reload(&self) -> Result<(), DirectoryError> {
-        let state = self.store.load_state().await?;
+        let state = self
+            .store
+            .load_directory(Some(self.clients.version()))
+            .await?;
         let snapshot = {
             let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            Snapshot::build(state, &mut keys, &self.master, self.clock.now())?
+            Snapshot::build(&state, &mut keys, &self.master, self.clock.now())?
         };
+        self.clients.apply(state.version, &state.changed_clients);
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         // A slower concurrent reload must not replace a newer snapshot.
         if snapshot.version >= current.version {
@@ -356,5 +524,74 @@ impl Directory {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn entry() -> Option<Arc<ClientEntry>> {
+        Some(Arc::new(ClientEntry {
+            secrets: Vec::new(),
+            grants: HashMap::new(),
+        }))
+    }
+
+    #[test]
+    fn a_full_cache_keeps_what_was_used_since_the_last_sweep() {
+        let cache = ClientCache::new(8, 0);
+        for i in 0..8 {
+            cache.insert(&format!("c{i}"), entry(), 0);
+        }
+        // As after a sweep: nothing used since. Then c0 and c1 are asked for.
+        for slot in cache.write().slots.values() {
+            slot.used.store(false, Ordering::Relaxed);
+        }
+        assert!(cache.get("c0").unwrap().is_some());
+        assert!(cache.get("c1").unwrap().is_some());
+        cache.insert("c8", entry(), 0);
+        assert_eq!(cache.stats().entries, 3);
+        for id in ["c0", "c1", "c8"] {
+            assert!(cache.get(id).is_ok(), "{id} stays");
+        }
+        assert!(cache.get("c2").is_err(), "unused entries go first");
+        // When everything is in use, arbitrary entries make room: the bound holds.
+        for i in 9..100 {
+            cache.insert(&format!("c{i}"), entry(), 0);
+            assert!(cache.stats().entries <= 8);
+        }
+        assert!(cache.get("c99").is_ok(), "the newest entry is there");
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_change_is_not_cached() {
+        let cache = ClientCache::new(8, 5);
+        let seen = cache.get("c").unwrap_err();
+        assert_eq!(seen, 5);
+        cache.apply(6, &ChangedClients::Listed(vec!["c".into()]));
+        cache.insert("c", entry(), seen);
+        assert_eq!(cache.get("c").unwrap_err(), 6, "stale result was dropped");
+        cache.insert("c", entry(), 6);
+        assert!(cache.get("c").unwrap().is_some());
+        cache.apply(7, &ChangedClients::Listed(vec!["c".into()]));
+        assert!(cache.get("c").is_err(), "a change evicts");
+        cache.insert("c", None, 7);
+        assert!(cache.get("c").unwrap().is_none(), "known to be unknown");
+        cache.apply(3, &ChangedClients::All);
+        assert_eq!(cache.stats().entries, 0);
+        assert_eq!(cache.version(), 7, "the version never goes back");
+    }
+
+    #[test]
+    fn long_unknown_ids_are_not_remembered() {
+        let cache = ClientCache::new(8, 0);
+        let long = "x".repeat(MAX_CACHED_UNKNOWN_ID + 1);
+        cache.insert(&long, None, 0);
+        assert_eq!(cache.stats().entries, 0);
+        cache.insert(&long, entry(), 0);
+        assert_eq!(cache.stats().entries, 1, "a real client is cached whatever its ID");
     }
 }

@@ -1,11 +1,13 @@
 //! Client-credentials issuance (RFC 6749 §4.4): authenticate the client, resolve the API, check
 //! the grant and the requested scopes, sign the token. No HTTP here and no storage: it runs on
-//! a [`Snapshot`] and a time it is given.
+//! a [`Snapshot`], the client as the directory found it, and a time it is given.
 
 use serde::Serialize;
 use warrant_proto::GTY_CLIENT_CREDENTIALS;
 
-use crate::directory::Snapshot;
+use std::borrow::Cow;
+
+use crate::directory::{ClientEntry, Snapshot};
 use crate::domain::{SecretHash, hash_secret, parse_scope_param, random_token};
 
 /// How the request names the API it wants a token for.
@@ -98,35 +100,41 @@ struct Claims<'a> {
 
 impl Snapshot {
     /// Authenticates the client: the secret is hashed and compared in constant time against
-    /// each active secret, and an unknown client does the same work against a dummy.
-    pub fn authenticate(&self, client_id: &str, client_secret: &str, now: u64) -> bool {
+    /// each active secret, and an unknown client does the same work against a dummy. Returns
+    /// the client when the secret is right.
+    fn authenticate<'c>(
+        client: Option<&'c ClientEntry>,
+        client_secret: &str,
+        now: u64,
+    ) -> Option<&'c ClientEntry> {
         let presented = hash_secret(client_secret);
-        match self.clients.get(client_id) {
+        match client {
             Some(client) => {
                 let mut ok = false;
                 for (hash, expires_at) in &client.secrets {
                     let active = expires_at.is_none_or(|at| now < at);
                     ok |= hash.matches(&presented) & active;
                 }
-                ok
+                ok.then_some(client)
             }
             None => {
                 let _ = DUMMY_HASH.matches(&presented);
-                false
+                None
             }
         }
     }
 
-    /// Issues an access token for `request` at time `now`.
-    pub fn issue(
+    /// Issues an access token for `request` at time `now`; `client` is what the directory
+    /// holds for `request.client_id` (`None`: no such client).
+    pub(crate) fn issue(
         &self,
+        client: Option<&ClientEntry>,
         request: &TokenRequest<'_>,
         settings: &IssuerSettings,
         now: u64,
     ) -> Result<IssuedToken, IssueError> {
-        if !self.authenticate(request.client_id, request.client_secret, now) {
-            return Err(IssueError::InvalidClient);
-        }
+        let client = Self::authenticate(client, request.client_secret, now)
+            .ok_or(IssueError::InvalidClient)?;
         let audience = match request.target {
             Target::Audience(aud) => {
                 if !self.apis.contains_key(aud) {
@@ -147,28 +155,39 @@ impl Snapshot {
             },
         };
         let api = &self.apis[audience];
-        let grant = self
-            .clients
-            .get(request.client_id)
-            .and_then(|c| c.grants.get(audience))
-            .ok_or_else(|| IssueError::NotGranted {
-                audience: audience.to_owned(),
-            })?;
+        let not_granted = || IssueError::NotGranted {
+            audience: audience.to_owned(),
+        };
+        let grant = client
+            .grants
+            .get(audience)
+            .filter(|g| g.api_id == api.id)
+            .ok_or_else(not_granted)?;
+        // A granted scope counts while the API still defines it.
+        let usable =
+            |scope: &str| api.scopes.contains(scope) && grant.scopes.iter().any(|g| g == scope);
 
         let requested = request.scope.map(parse_scope_param).unwrap_or_default();
-        let scope_claim: Option<String> = if requested.is_empty() {
-            grant.scope_claim.clone()
+        let scope_claim: Option<Cow<'_, str>> = if requested.is_empty() {
+            if grant.scopes.iter().all(|s| api.scopes.contains(s)) {
+                grant.scope_claim.as_deref().map(Cow::Borrowed)
+            } else {
+                let defined: Vec<&str> = grant
+                    .scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| api.scopes.contains(*s))
+                    .collect();
+                (!defined.is_empty()).then(|| Cow::Owned(defined.join(" ")))
+            }
         } else {
-            if let Some(missing) = requested
-                .iter()
-                .find(|s| !grant.scopes.iter().any(|g| g == *s))
-            {
+            if let Some(missing) = requested.iter().find(|s| !usable(s)) {
                 return Err(IssueError::ScopeNotGranted {
                     scope: (*missing).to_owned(),
                     audience: audience.to_owned(),
                 });
             }
-            Some(requested.join(" "))
+            Some(Cow::Owned(requested.join(" ")))
         };
 
         let key = self.signing_key.as_ref().ok_or(IssueError::NoSigningKey)?;
@@ -194,7 +213,7 @@ impl Snapshot {
         Ok(IssuedToken {
             access_token: key.sign_jwt(&claims_json),
             expires_in: api.token_lifetime,
-            scope: scope_claim,
+            scope: scope_claim.map(Cow::into_owned),
             audience: audience.to_owned(),
         })
     }

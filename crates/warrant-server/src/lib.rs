@@ -119,8 +119,15 @@ impl Server {
             ),
             MasterKeySource::Supplied => {}
         }
-        let directory =
-            Arc::new(Directory::open(store, Arc::new(master), Arc::clone(&clock)).await?);
+        let directory = Arc::new(
+            Directory::open(
+                store,
+                Arc::new(master),
+                Arc::clone(&clock),
+                config.client_cache_capacity,
+            )
+            .await?,
+        );
 
         let listener =
             TcpListener::bind(config.listen)

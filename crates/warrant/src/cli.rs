@@ -144,6 +144,9 @@ pub struct ServeArgs {
     /// Serve HTTPS with a certificate from a local CA created once in the data directory
     #[arg(long, env = "WARRANT_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
+    /// How many clients to keep in memory; others are looked up on demand [default: 100000]
+    #[arg(long, env = "WARRANT_CLIENT_CACHE_CAPACITY", value_name = "N")]
+    pub client_cache_capacity: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

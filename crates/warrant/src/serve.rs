@@ -72,6 +72,7 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
         tls_self_signed: args.tls_self_signed.then_some(true),
+        client_cache_capacity: args.client_cache_capacity,
         master_key: std::env::var("WARRANT_MASTER_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())

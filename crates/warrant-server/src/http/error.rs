@@ -63,6 +63,15 @@ impl OAuthError {
         }
     }
 
+    /// 503: the server cannot answer right now, through no fault of the client.
+    pub fn temporarily_unavailable(description: &'static str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::TemporarilyUnavailable,
+            description,
+        )
+    }
+
     pub fn from_issue(error: IssueError, challenge: Option<HeaderValue>) -> Self {
         match error {
             IssueError::InvalidClient => Self::invalid_client(challenge),
@@ -98,11 +107,9 @@ impl OAuthError {
                     quoted(&audience)
                 ),
             ),
-            IssueError::NoSigningKey => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                OAuthErrorCode::TemporarilyUnavailable,
-                "no signing key is loaded yet; retry shortly",
-            ),
+            IssueError::NoSigningKey => {
+                Self::temporarily_unavailable("no signing key is loaded yet; retry shortly")
+            }
         }
     }
 }

@@ -119,10 +119,16 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Respo
         scope: params.scope.as_deref(),
     };
 
+    let client = app.directory.client(client_id).await.map_err(|e| {
+        tracing::debug!(error = %e, "cannot look up a client that is not in memory");
+        OAuthError::temporarily_unavailable(
+            "this client's details cannot be loaded while the database is unreachable; retry shortly",
+        )
+    })?;
     let issued = app
         .directory
         .snapshot()
-        .issue(&request, &app.settings, app.clock.now())
+        .issue(client.as_deref(), &request, &app.settings, app.clock.now())
         .map_err(|e| OAuthError::from_issue(e, challenge))?;
 
     let body = TokenResponse {

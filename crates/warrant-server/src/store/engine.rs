@@ -21,9 +21,9 @@ macro_rules! sql_engine {
                     .map_err(db_err)
             }
 
-            pub async fn load_state(&self) -> Result<StoreState, StoreError> {
+            pub async fn load_directory(&self, since: Option<i64>) -> Result<DirectoryState, StoreError> {
                 let mut tx = self.read_tx().await?;
-                let version = sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
+                let version: i64 = sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -39,19 +39,95 @@ macro_rules! sql_engine {
                     };
                 }
                 let resource_servers = all!(RS_SELECT, rs_from_row);
-                let applications = all!(APP_SELECT, app_from_row);
-                let secrets = all!(SECRET_SELECT, secret_from_row);
-                let grants = all!(GRANT_SELECT, grant_from_row);
                 let signing_keys = all!(KEY_SELECT, key_from_row);
+                let changed_clients = match since {
+                    Some(since) if version.saturating_sub(since) <= CHANGE_RETENTION => {
+                        ChangedClients::Listed(
+                            sqlx::query_scalar(
+                                "SELECT DISTINCT client_id FROM client_changes
+                                 WHERE version > $1 AND version <= $2",
+                            )
+                            .bind(since)
+                            .bind(version)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db_err)?,
+                        )
+                    }
+                    _ => ChangedClients::All,
+                };
                 tx.commit().await.map_err(db_err)?;
-                Ok(StoreState {
+                Ok(DirectoryState {
                     version,
                     resource_servers,
-                    applications,
-                    secrets,
-                    grants,
                     signing_keys,
+                    changed_clients,
                 })
+            }
+
+            pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+                let mut tx = self.read_tx().await?;
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                        .bind(client_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if exists.is_none() {
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(None);
+                }
+                let secrets = sqlx::query(
+                    "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+                     WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(secret_from_row)
+                .collect::<Result<_, _>>()?;
+                let grants = sqlx::query(
+                    "SELECT g.id, g.client_id, g.audience, g.scopes, g.created_at, r.id AS api_id
+                     FROM client_grants g JOIN resource_servers r ON r.identifier = g.audience
+                     WHERE g.client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|row| Ok((grant_from_row(row)?, $crate::store::rows::Col::text(row, "api_id")?)))
+                .collect::<Result<_, StoreError>>()?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(ClientRecord { secrets, grants }))
+            }
+
+            /// Notes that this write transaction changed `client_id`, for the servers that cache
+            /// it, and forgets changes older than the retention window.
+            async fn record_client_change(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                client_id: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO client_changes (version, client_id)
+                     SELECT version, $1 FROM state_version WHERE id = 1
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(client_id)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "DELETE FROM client_changes
+                     WHERE version <= (SELECT version FROM state_version WHERE id = 1) - $1",
+                )
+                .bind(CHANGE_RETENTION)
+                .execute(&mut **tx)
+                .await
+                .map_err(db_err)
+                .map(drop)
             }
 
             pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
@@ -128,11 +204,17 @@ macro_rules! sql_engine {
             }
 
             pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
-                self.delete_one("DELETE FROM resource_servers WHERE id = $1", id, "API")
+                self.delete_one("DELETE FROM resource_servers WHERE id = $1", id, "API", None)
                     .await
             }
 
-            async fn delete_one(&self, sql: &'static str, key: &str, what: &str) -> Result<(), StoreError> {
+            async fn delete_one(
+                &self,
+                sql: &'static str,
+                key: &str,
+                what: &str,
+                changes_client: Option<&str>,
+            ) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query(sql)
                     .bind(key)
@@ -141,6 +223,9 @@ macro_rules! sql_engine {
                     .map_err(db_err)?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound(format!("{what} {key}")));
+                }
+                if let Some(client_id) = changes_client {
+                    Self::record_client_change(&mut tx, client_id).await?;
                 }
                 Self::commit(tx).await
             }
@@ -171,6 +256,8 @@ macro_rules! sql_engine {
                 for grant in grants {
                     Self::insert_grant_in(&mut tx, grant).await?;
                 }
+                // A server may remember that this client ID did not exist.
+                Self::record_client_change(&mut tx, &app.client_id).await?;
                 Self::commit(tx).await
             }
 
@@ -228,6 +315,7 @@ macro_rules! sql_engine {
                     "DELETE FROM applications WHERE client_id = $1",
                     client_id,
                     "application",
+                    Some(client_id),
                 )
                 .await
             }
@@ -280,6 +368,7 @@ macro_rules! sql_engine {
                     .map_err(db_err)?;
                 }
                 Self::insert_secret(&mut tx, new).await?;
+                Self::record_client_change(&mut tx, &new.client_id).await?;
                 sqlx::query("UPDATE applications SET updated_at = $2 WHERE client_id = $1")
                     .bind(&new.client_id)
                     .bind(ts(now))
@@ -309,6 +398,7 @@ macro_rules! sql_engine {
             pub async fn insert_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
                 let mut tx = self.write_tx().await?;
                 Self::insert_grant_in(&mut tx, grant).await?;
+                Self::record_client_change(&mut tx, &grant.client_id).await?;
                 Self::commit(tx).await
             }
 
@@ -344,25 +434,29 @@ macro_rules! sql_engine {
             pub async fn update_grant_scopes(&self, id: &str, scopes: &[String]) -> Result<(), StoreError> {
                 let scopes = serde_json::to_string(scopes).map_err(|e| corrupt("scopes", e))?;
                 let mut tx = self.write_tx().await?;
-                let done = sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(scopes)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("client grant {id}")));
-                }
+                let client_id: String =
+                    sqlx::query_scalar("UPDATE client_grants SET scopes = $2 WHERE id = $1 RETURNING client_id")
+                        .bind(id)
+                        .bind(scopes)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
+                Self::record_client_change(&mut tx, &client_id).await?;
                 Self::commit(tx).await
             }
 
             pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
-                self.delete_one(
-                    "DELETE FROM client_grants WHERE id = $1",
-                    id,
-                    "client grant",
-                )
-                .await
+                let mut tx = self.write_tx().await?;
+                let client_id: String =
+                    sqlx::query_scalar("DELETE FROM client_grants WHERE id = $1 RETURNING client_id")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
+                Self::record_client_change(&mut tx, &client_id).await?;
+                Self::commit(tx).await
             }
 
             pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {

@@ -1,7 +1,9 @@
 //! Storage: one interface, one implementation per engine. Only this module knows SQL.
 //!
 //! Every write bumps a single version counter in the same transaction, which is how running
-//! servers (and, later, other instances) notice a change made anywhere else.
+//! servers (other instances included) notice a change made anywhere else. Writes that touch a
+//! client also record its ID under that version (`client_changes`), so that servers evict just
+//! that client from their cache.
 
 mod engine;
 mod postgres;
@@ -35,15 +37,34 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// Everything the token endpoint needs, read in one consistent transaction.
-#[derive(Debug, Default)]
-pub struct StoreState {
+/// How many versions of client changes the store keeps. A server that falls further behind
+/// than this (a long partition) cannot tell which clients changed and empties its cache.
+pub const CHANGE_RETENTION: i64 = 10_000;
+
+/// What the token endpoint needs beyond clients, read in one consistent transaction: every
+/// API and signing key (few), and which clients changed since the caller last looked.
+#[derive(Debug)]
+pub struct DirectoryState {
     pub version: i64,
     pub resource_servers: Vec<ResourceServer>,
-    pub applications: Vec<Application>,
-    pub secrets: Vec<ClientSecret>,
-    pub grants: Vec<ClientGrant>,
     pub signing_keys: Vec<StoredSigningKey>,
+    pub changed_clients: ChangedClients,
+}
+
+/// Which clients changed between two versions.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChangedClients {
+    Listed(Vec<String>),
+    /// Unknown (first load, or further back than [`CHANGE_RETENTION`]): assume all of them.
+    All,
+}
+
+/// What issuance needs of one client: its secrets, and its grants each with the ID of the API
+/// it was granted on (an API deleted and re-created under the same identifier is another API).
+#[derive(Debug)]
+pub struct ClientRecord {
+    pub secrets: Vec<ClientSecret>,
+    pub grants: Vec<(ClientGrant, String)>,
 }
 
 /// Filters for listing grants.
@@ -121,8 +142,14 @@ impl Store {
         dispatch!(self, s => s.ping().await)
     }
 
-    pub async fn load_state(&self) -> Result<StoreState, StoreError> {
-        dispatch!(self, s => s.load_state().await)
+    /// APIs, signing keys and the clients changed since version `since` (`None`: all).
+    pub async fn load_directory(&self, since: Option<i64>) -> Result<DirectoryState, StoreError> {
+        dispatch!(self, s => s.load_directory(since).await)
+    }
+
+    /// One client's secrets and grants by an indexed lookup; `None` when it does not exist.
+    pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        dispatch!(self, s => s.load_client(client_id).await)
     }
 
     pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {

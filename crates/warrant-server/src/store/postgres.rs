@@ -11,13 +11,12 @@ use tokio::sync::Notify;
 
 use super::engine::sql_engine;
 use super::rows::{
-    APP_SELECT, GRANT_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, SECRET_SELECT, app_from_row,
-    corrupt, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row, secret_from_row,
-    ts,
+    APP_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, app_from_row, corrupt, grant_from_row, impl_col,
+    key_from_row, metadata_json, rs_from_row, secret_from_row, ts,
 };
 use super::{
-    GrantFilter, StoreError, StoreState, check_revocable, db_err, grant_insert_error,
-    parse_key_status,
+    CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
+    check_revocable, db_err, grant_insert_error, parse_key_status,
 };
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
@@ -27,6 +26,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../migrations/postgres/0002_rotation_and_management.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_client_changes.sql"),
     ),
 ];
 

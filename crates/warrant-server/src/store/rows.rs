@@ -36,10 +36,6 @@ pub(crate) const RS_SELECT: &str =
 pub(crate) const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
         token_endpoint_auth_method, client_metadata
      FROM applications ORDER BY created_at, client_id";
-pub(crate) const SECRET_SELECT: &str =
-    "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets";
-pub(crate) const GRANT_SELECT: &str =
-    "SELECT id, client_id, audience, scopes, created_at FROM client_grants ORDER BY created_at, id";
 pub(crate) const KEY_SELECT: &str =
     "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
         current_since, current_until, revoked_at

@@ -12,13 +12,12 @@ use sqlx::{Sqlite, Transaction};
 
 use super::engine::sql_engine;
 use super::rows::{
-    APP_SELECT, GRANT_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, SECRET_SELECT, app_from_row,
-    corrupt, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row, secret_from_row,
-    ts,
+    APP_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, app_from_row, corrupt, grant_from_row, impl_col,
+    key_from_row, metadata_json, rs_from_row, secret_from_row, ts,
 };
 use super::{
-    GrantFilter, StoreError, StoreState, check_revocable, db_err, grant_insert_error,
-    parse_key_status,
+    CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
+    check_revocable, db_err, grant_insert_error, parse_key_status,
 };
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
@@ -32,6 +31,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../migrations/sqlite/0002_rotation_and_management.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_client_changes.sql"),
     ),
 ];
 
@@ -93,7 +96,11 @@ impl SqliteStore {
         .await
         .map_err(db_err)?;
         // IMMEDIATE: a second process migrating at the same time waits instead of racing.
-        let mut tx = self.write_tx().await?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)?;
         let current: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM warrant_migrations")
                 .fetch_one(&mut *tx)
@@ -120,11 +127,19 @@ impl SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    /// A write transaction: IMMEDIATE takes the write lock at once, then the change counter is
+    /// bumped first, as on PostgreSQL, so the transaction can record changes under its version.
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool
+        let mut tx = self
+            .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(db_err)
+            .map_err(db_err)?;
+        sqlx::query("UPDATE state_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        Ok(tx)
     }
 
     /// SQLite reads in a transaction see one consistent state.
@@ -132,12 +147,7 @@ impl SqliteStore {
         self.pool.begin().await.map_err(db_err)
     }
 
-    /// Bumps the change counter and commits.
-    async fn commit(mut tx: Transaction<'static, Sqlite>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE state_version SET version = version + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+    async fn commit(tx: Transaction<'static, Sqlite>) -> Result<(), StoreError> {
         tx.commit().await.map_err(db_err)
     }
 }

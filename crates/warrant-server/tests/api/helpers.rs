@@ -57,7 +57,10 @@ pub async fn spawn_tls() -> TestApp {
     app
 }
 
-async fn spawn_with(dir: TempDir, config: Config) -> Result<TestApp, warrant_server::StartError> {
+pub async fn spawn_with(
+    dir: TempDir,
+    config: Config,
+) -> Result<TestApp, warrant_server::StartError> {
     let server = Server::bind(config).await?;
     let mgmt_client = match server.initialize().await.unwrap() {
         warrant_server::admin::Initialized::Created { client_id, secret } => {

@@ -9,7 +9,9 @@ use warrant_server::domain::{
     SigningAlg, hash_secret,
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
-use warrant_server::store::{GrantFilter, Store, StoreError};
+use warrant_server::store::{
+    CHANGE_RETENTION, ChangedClients, DirectoryState, GrantFilter, Store, StoreError,
+};
 use warrant_testkit::PgDatabase;
 
 /// Runs `suite` against SQLite, then PostgreSQL when configured.
@@ -116,10 +118,25 @@ async fn records_round_trip_and_cascade() {
             vec![newest]
         );
 
-        let state = store.load_state().await.unwrap();
-        assert_eq!(state.applications.len(), 1);
-        assert_eq!(state.grants.len(), 1);
+        let record = store.load_client(&app.client_id).await.unwrap().unwrap();
+        assert_eq!(record.secrets.len(), 1);
+        let stored_grant = store.get_grant(&grant.id).await.unwrap();
+        assert_eq!(record.grants, vec![(stored_grant, a.id.clone())]);
+        assert!(store.load_client("nobody").await.unwrap().is_none());
+        let state = store.load_directory(Some(v0)).await.unwrap();
+        assert_eq!(state.resource_servers, vec![a.clone()]);
         assert!(state.version > v0, "writes bump the version");
+        // Every write that touched the client says so, once per listing.
+        assert_eq!(
+            state.changed_clients,
+            ChangedClients::Listed(vec![app.client_id.clone()])
+        );
+        let since_now = store.load_directory(Some(state.version)).await.unwrap();
+        assert_eq!(since_now.changed_clients, ChangedClients::Listed(vec![]));
+        assert_eq!(
+            store.load_directory(None).await.unwrap().changed_clients,
+            ChangedClients::All
+        );
 
         // Deleting the API takes its grants; deleting the application its secrets.
         store.delete_resource_server(&a.id).await.unwrap();
@@ -237,6 +254,78 @@ async fn settings_are_compare_and_swap() {
         assert!(!store.replace_setting("k", Some("x"), "b").await.unwrap());
         assert!(store.replace_setting("k", Some("a"), "b").await.unwrap());
         assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("b"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn writes_name_the_clients_they_touch() {
+    for_each_engine(|store| async move {
+        let a = api("https://changes");
+        store.insert_resource_server(&a).await.unwrap();
+        let mut apps = Vec::new();
+        for name in ["one", "two"] {
+            let app = Application::new(name.into(), String::new(), 1).unwrap();
+            let secret = ClientSecret::new(&app.client_id, hash_secret(name), 1);
+            store.insert_application(&app, &secret, &[]).await.unwrap();
+            apps.push(app);
+        }
+        let changed_since = |since| {
+            let store = store.clone();
+            async move {
+                match store.load_directory(Some(since)).await.unwrap() {
+                    DirectoryState {
+                        changed_clients: ChangedClients::Listed(mut ids),
+                        ..
+                    } => {
+                        ids.sort();
+                        ids
+                    }
+                    other => panic!("expected a list, got {other:?}"),
+                }
+            }
+        };
+        let (one, two) = (&apps[0].client_id, &apps[1].client_id);
+
+        let v = store.version().await.unwrap();
+        let grant = ClientGrant::new(one, &a, vec!["read:data".into()], 2).unwrap();
+        store.insert_grant(&grant).await.unwrap();
+        assert_eq!(changed_since(v).await, vec![one.clone()]);
+
+        let v = store.version().await.unwrap();
+        store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+        assert_eq!(changed_since(v).await, vec![one.clone()]);
+
+        let v = store.version().await.unwrap();
+        store.delete_grant(&grant.id).await.unwrap();
+        let rotated = ClientSecret::new(two, hash_secret("new"), 3);
+        store.rotate_secret(&rotated, 3, 3).await.unwrap();
+        let mut both = vec![one.clone(), two.clone()];
+        both.sort();
+        assert_eq!(changed_since(v).await, both);
+
+        let v = store.version().await.unwrap();
+        store.delete_application(two).await.unwrap();
+        assert_eq!(changed_since(v).await, vec![two.clone()]);
+
+        // Renaming changes nothing issuance reads; an API change is in the snapshot itself.
+        let v = store.version().await.unwrap();
+        let mut renamed = apps[0].clone();
+        renamed.name = "renamed".into();
+        store.update_application(&renamed).await.unwrap();
+        store.delete_resource_server(&a.id).await.unwrap();
+        assert!(changed_since(v).await.is_empty());
+
+        // Further back than the retention window, the store cannot say: everything changed.
+        let now = store.version().await.unwrap();
+        assert_eq!(
+            store
+                .load_directory(Some(now - CHANGE_RETENTION - 1))
+                .await
+                .unwrap()
+                .changed_clients,
+            ChangedClients::All
+        );
     })
     .await;
 }
