@@ -105,6 +105,7 @@ pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     ("read:signing_keys", "Read signing keys"),
     ("create:signing_keys", "Rotate signing keys"),
     ("update:signing_keys", "Revoke signing keys"),
+    ("read:logs", "Read the audit log"),
 ];
 
 /// The management API's identifier (its `audience`) for an issuer: `<issuer>api/v2/`.
@@ -404,6 +405,22 @@ impl Admin {
 
     pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, AdminError> {
         Ok(self.store.get_grant(id).await?)
+    }
+
+    /// Audit events matching `filter`.
+    pub async fn list_events(
+        &self,
+        filter: &crate::audit::AuditFilter,
+    ) -> Result<Vec<crate::audit::StoredEvent>, AdminError> {
+        Ok(self.store.list_audit_events(filter).await?)
+    }
+
+    /// How many audit events match `filter` (its paging aside).
+    pub async fn count_events(
+        &self,
+        filter: &crate::audit::AuditFilter,
+    ) -> Result<u64, AdminError> {
+        Ok(self.store.count_audit_events(filter).await?)
     }
 
     pub async fn list_keys(&self) -> Result<Vec<StoredSigningKey>, AdminError> {

@@ -60,6 +60,35 @@ pub fn rfc3339(unix_seconds: u64) -> String {
         .unwrap_or_else(|| unix_seconds.to_string())
 }
 
+/// The wall clock in milliseconds since the Unix epoch, for event timestamps (which order
+/// events, and are never compared with token times).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Formats Unix milliseconds as RFC 3339 with milliseconds (`2026-11-22T04:08:57.123Z`), as
+/// Auth0's log events carry their dates.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| unix_ms.to_string())
+}
+
+/// Parses RFC 3339 into Unix milliseconds.
+pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +107,11 @@ mod tests {
     fn formats_rfc3339() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_320_537), "2026-11-22T04:08:57Z");
+        assert_eq!(rfc3339_ms(1_795_320_537_123), "2026-11-22T04:08:57.123Z");
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-22T04:08:57.123Z"),
+            Some(1_795_320_537_123)
+        );
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::audit::AuditSettings;
 use crate::directory::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
 use crate::tls::TlsSource;
 
@@ -68,6 +69,14 @@ pub struct ConfigLayer {
     pub tls_self_signed: Option<bool>,
     /// How many clients to keep in memory (default 100000); the rest are looked up on demand.
     pub client_cache_capacity: Option<usize>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<String>,
+    /// Keep audit events this long (default 30d).
+    pub audit_retention: Option<String>,
+    /// Keep at most this many audit events (default 10000000).
+    pub audit_max_events: Option<u64>,
+    /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
+    pub audit_log_file: Option<PathBuf>,
     /// The master key itself: from the environment only, never from a file or a flag.
     #[serde(skip)]
     pub master_key: Option<Secret>,
@@ -115,6 +124,10 @@ impl ConfigLayer {
             tls_key: self.tls_key.or(lower.tls_key),
             tls_self_signed: self.tls_self_signed.or(lower.tls_self_signed),
             client_cache_capacity: self.client_cache_capacity.or(lower.client_cache_capacity),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            audit_retention: self.audit_retention.or(lower.audit_retention),
+            audit_max_events: self.audit_max_events.or(lower.audit_max_events),
+            audit_log_file: self.audit_log_file.or(lower.audit_log_file),
             master_key: self.master_key.or(lower.master_key),
         }
     }
@@ -139,6 +152,9 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// The most clients kept in memory at once.
     pub client_cache_capacity: usize,
+    /// `None`: `/metrics` on the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    pub audit: AuditSettings,
 }
 
 impl Config {
@@ -163,6 +179,8 @@ impl Config {
             key_rotation_interval: None,
             tls: None,
             client_cache_capacity: DEFAULT_CLIENT_CACHE_CAPACITY,
+            metrics_listen: None,
+            audit: AuditSettings::default(),
         }
     }
 
@@ -233,6 +251,31 @@ impl Config {
                 }
                 Some(n) => n,
                 None => DEFAULT_CLIENT_CACHE_CAPACITY,
+            },
+            metrics_listen: layer
+                .metrics_listen
+                .as_deref()
+                .map(|text| {
+                    text.parse().map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "metrics_listen {text:?} is not an IP:port such as 127.0.0.1:9090"
+                        ))
+                    })
+                })
+                .transpose()?,
+            audit: {
+                let defaults = AuditSettings::default();
+                AuditSettings {
+                    retention: layer
+                        .audit_retention
+                        .as_deref()
+                        .map(parse_duration)
+                        .transpose()?
+                        .unwrap_or(defaults.retention),
+                    max_events: layer.audit_max_events.unwrap_or(defaults.max_events),
+                    json_lines: layer.audit_log_file,
+                    ..defaults
+                }
             },
         })
     }

@@ -361,6 +361,8 @@ pub struct Directory {
     current: RwLock<Arc<Snapshot>>,
     clients: ClientCache,
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
+    /// False while the watcher cannot reach storage.
+    storage_ok: AtomicBool,
 }
 
 impl Directory {
@@ -403,6 +405,7 @@ impl Directory {
             current: RwLock::new(Arc::new(snapshot)),
             clients: ClientCache::new(client_cache_capacity, state.version),
             keys: Mutex::new(keys),
+            storage_ok: AtomicBool::new(true),
         })
     }
 
@@ -439,6 +442,11 @@ impl Directory {
             .map(|record| Arc::new(ClientEntry::from_record(record)));
         self.clients.insert(client_id, client.clone(), seen);
         Ok(client)
+    }
+
+    /// Whether the last look at storage succeeded.
+    pub fn storage_reachable(&self) -> bool {
+        self.storage_ok.load(Ordering::Relaxed)
     }
 
     /// How full the client cache is and how well it works.
@@ -506,6 +514,7 @@ impl Directory {
             } else {
                 self.refresh_if_changed().await
             };
+            self.storage_ok.store(result.is_ok(), Ordering::Relaxed);
             match result {
                 Ok(changed) => {
                     if failing {
@@ -592,6 +601,10 @@ mod tests {
         cache.insert(&long, None, 0);
         assert_eq!(cache.stats().entries, 0);
         cache.insert(&long, entry(), 0);
-        assert_eq!(cache.stats().entries, 1, "a real client is cached whatever its ID");
+        assert_eq!(
+            cache.stats().entries,
+            1,
+            "a real client is cached whatever its ID"
+        );
     }
 }

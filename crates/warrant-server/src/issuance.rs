@@ -53,6 +53,8 @@ pub struct IssuerSettings {
 #[derive(Debug)]
 pub struct IssuedToken {
     pub access_token: String,
+    /// The token's ID, for the audit log.
+    pub jti: String,
     pub expires_in: u32,
     pub scope: Option<String>,
     pub audience: String,
@@ -99,6 +101,11 @@ struct Claims<'a> {
 }
 
 impl Snapshot {
+    /// Whether `identifier` names an API this snapshot knows.
+    pub fn knows_api(&self, identifier: &str) -> bool {
+        self.apis.contains_key(identifier)
+    }
+
     /// Authenticates the client: the secret is hashed and compared in constant time against
     /// each active secret, and an unknown client does the same work against a dummy. Returns
     /// the client when the secret is right.
@@ -212,6 +219,7 @@ impl Snapshot {
         let claims_json = serde_json::to_vec(&claims).expect("claims serialize");
         Ok(IssuedToken {
             access_token: key.sign_jwt(&claims_json),
+            jti,
             expires_in: api.token_lifetime,
             scope: scope_claim.map(Cow::into_owned),
             audience: audience.to_owned(),

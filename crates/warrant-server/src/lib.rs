@@ -22,6 +22,7 @@
 //! service layer for administration.
 
 pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod directory;
@@ -29,6 +30,7 @@ pub mod domain;
 pub mod http;
 pub mod issuance;
 pub mod keys;
+pub mod metrics;
 pub mod store;
 pub mod tls;
 pub mod views;
@@ -78,9 +80,11 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: Arc<AppState>,
     config: Config,
     tls: Option<tls::Tls>,
+    audit_writer: audit::AuditWriter,
 }
 
 impl Server {
@@ -165,6 +169,16 @@ impl Server {
             http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
                 .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
         let openapi = http::management::openapi_document(&issuer);
+        let (audit, audit_writer) =
+            audit::AuditLog::new(directory.store().clone(), config.audit.clone());
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let state = Arc::new(AppState {
             settings: IssuerSettings {
                 issuer,
@@ -174,16 +188,19 @@ impl Server {
             clock,
             metadata,
             basic_challenge,
-            counters: Arc::default(),
+            metrics: Arc::default(),
+            audit,
             admin,
             management,
             openapi,
         });
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             config,
             tls,
+            audit_writer,
         })
     }
 
@@ -225,9 +242,16 @@ impl Server {
         &self.state.admin
     }
 
-    /// Request counters, shared with the running server.
-    pub fn counters(&self) -> Arc<http::RequestCounters> {
-        Arc::clone(&self.state.counters)
+    /// The server's metrics (request counters among them), shared with the running server.
+    pub fn counters(&self) -> Arc<metrics::Metrics> {
+        Arc::clone(&self.state.metrics)
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
@@ -247,12 +271,30 @@ impl Server {
                 stop_tx.subscribe(),
             ))
         });
-        let app = http::router(Arc::clone(&self.state));
         tracing::info!(
             listen = %self.local_addr(),
             issuer = %self.state.settings.issuer,
             "warrant is serving"
         );
+        let audit_writer = tokio::spawn(self.audit_writer.run(stop_tx.subscribe()));
+        let separate_metrics = self.metrics_listener.is_some();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let app = http::metrics_router(Arc::clone(&self.state));
+            let mut stop = stop_tx.subscribe();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.changed().await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
+        let app = http::router(Arc::clone(&self.state), !separate_metrics)
+            .into_make_service_with_connect_info::<http::PeerAddr>();
         let result = match self.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
@@ -268,6 +310,10 @@ impl Server {
         };
         let _ = stop_tx.send(true);
         let _ = watcher.await;
+        let _ = audit_writer.await;
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         if let Some(rotator) = rotator {
             let _ = rotator.await;
         }

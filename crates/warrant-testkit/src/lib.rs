@@ -16,7 +16,7 @@ use warrant_server::clock::SystemClock;
 use warrant_server::config::Config;
 use warrant_server::directory::Directory;
 use warrant_server::domain::Scope;
-use warrant_server::http::RequestCounters;
+use warrant_server::metrics::Metrics;
 
 /// A running server. Dropping it stops nothing: call [`stop`](Self::stop) to shut it down.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ pub struct TestServer {
     pub base: String,
     /// The issuer, with its trailing slash.
     pub issuer: String,
-    pub counters: Arc<RequestCounters>,
+    pub counters: Arc<Metrics>,
     pub admin: Admin,
     directory: Arc<Directory>,
     stop: Option<oneshot::Sender<()>>,

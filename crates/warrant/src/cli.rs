@@ -147,6 +147,18 @@ pub struct ServeArgs {
     /// How many clients to keep in memory; others are looked up on demand [default: 100000]
     #[arg(long, env = "WARRANT_CLIENT_CACHE_CAPACITY", value_name = "N")]
     pub client_cache_capacity: Option<usize>,
+    /// Serve /metrics on this address instead of the main listener
+    #[arg(long, env = "WARRANT_METRICS_LISTEN", value_name = "IP:PORT")]
+    pub metrics_listen: Option<String>,
+    /// Keep audit events this long, e.g. 30d [default: 30d]
+    #[arg(long, env = "WARRANT_AUDIT_RETENTION", value_name = "DURATION")]
+    pub audit_retention: Option<String>,
+    /// Keep at most this many audit events [default: 10000000]
+    #[arg(long, env = "WARRANT_AUDIT_MAX_EVENTS", value_name = "N")]
+    pub audit_max_events: Option<u64>,
+    /// Also write audit events as JSON lines: - for stdout, or a file to append to
+    #[arg(long, env = "WARRANT_AUDIT_LOG_FILE", value_name = "FILE")]
+    pub audit_log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

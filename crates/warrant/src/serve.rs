@@ -73,6 +73,10 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         tls_key: args.tls_key,
         tls_self_signed: args.tls_self_signed.then_some(true),
         client_cache_capacity: args.client_cache_capacity,
+        metrics_listen: args.metrics_listen,
+        audit_retention: args.audit_retention,
+        audit_max_events: args.audit_max_events,
+        audit_log_file: args.audit_log_file,
         master_key: std::env::var("WARRANT_MASTER_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())

@@ -4,20 +4,26 @@
 mod error;
 mod health;
 pub mod management;
+mod metrics;
 mod token;
 mod well_known;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::extract::connect_info::Connected;
 use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
+use axum::serve::IncomingStream;
 use bytes::Bytes;
 
 pub use error::OAuthError;
 
 use crate::admin::Admin;
+use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::issuance::IssuerSettings;
@@ -32,7 +38,8 @@ pub struct AppState {
     pub metadata: Bytes,
     /// `Basic realm="…"`, the challenge for failed HTTP Basic client authentication.
     pub basic_challenge: HeaderValue,
-    pub counters: Arc<RequestCounters>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    pub audit: AuditLog,
     /// The one service layer for administration.
     pub admin: Admin,
     pub management: management::ManagementAuth,
@@ -40,27 +47,38 @@ pub struct AppState {
     pub openapi: Bytes,
 }
 
-/// Requests served, by endpoint: one relaxed atomic increment each, cheap enough for the hot
-/// path. Tests read them to count what clients and verifiers really asked for.
-#[derive(Debug, Default)]
-pub struct RequestCounters {
-    pub token_requests: AtomicU64,
-    pub jwks_requests: AtomicU64,
-}
+/// The address a connection came from, whichever listener accepted it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
 
-impl RequestCounters {
-    pub fn token_requests(&self) -> u64 {
-        self.token_requests.load(Ordering::Relaxed)
-    }
-
-    pub fn jwks_requests(&self) -> u64 {
-        self.jwks_requests.load(Ordering::Relaxed)
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
     }
 }
 
-/// All of Warrant's public routes.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// The address the request came from, for the audit log and throttling.
+pub(crate) fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|ConnectInfo(PeerAddr(addr))| addr.ip())
+}
+
+/// All of Warrant's public routes; `/metrics` too unless it has a listener of its own.
+pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
+    let router = if with_metrics {
+        Router::new().route("/metrics", get(metrics::metrics))
+    } else {
+        Router::new()
+    };
+    router
         .route(warrant_proto::TOKEN_PATH, post(token::token))
         .route(warrant_proto::JWKS_PATH, get(well_known::jwks))
         .route(
@@ -73,6 +91,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .nest("/api/v2", management::router())
+        .nest("/api/v2", management::router(Arc::clone(&state)))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for its own listener.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
 }

@@ -4,9 +4,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -17,22 +18,73 @@ use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
 
 use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
+use crate::audit::{self, AuditEvent};
 use crate::issuance::{Target, TokenRequest};
+
+/// Client IDs and audiences are cut to this length in metrics and the audit log, so that a
+/// request cannot make an event grow.
+const MAX_ECHOED_ID: usize = 256;
 
 /// Token requests are small; anything larger is refused before parsing.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-pub async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    app.counters
-        .token_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match handle(&app, &headers, body).await {
+/// The longest user agent kept in an audit event.
+const MAX_USER_AGENT: usize = 256;
+
+pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let mut seen = Seen::default();
+    let result = handle(&app, &parts.headers, body, &mut seen).await;
+    let error = result.as_ref().err();
+    let audience = seen.audience.as_deref().filter(|_| seen.audience_known);
+    app.metrics
+        .token_request(audience, error.map(|e| e.code), started.elapsed());
+    app.audit.record(AuditEvent {
+        date_ms: crate::clock::now_ms(),
+        kind: if error.is_some() {
+            audit::types::TOKEN_FAILED
+        } else {
+            audit::types::TOKEN_ISSUED
+        },
+        description: error.map_or_else(
+            || "Client Credentials for Access Token".to_owned(),
+            |e| e.description.clone().into_owned(),
+        ),
+        client_id: seen.client_id,
+        audience: seen.audience,
+        scope: seen.scope,
+        ip: super::peer_ip(&parts).map(|ip| ip.to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+        jti: seen.jti,
+    });
+    match result {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, OAuthError> {
+/// What a request turned out to be about, as far as it got: for metrics and the audit log.
+#[derive(Default)]
+struct Seen {
+    client_id: Option<String>,
+    audience: Option<String>,
+    /// Whether `audience` is an API this server knows (only those become metric labels).
+    audience_known: bool,
+    scope: Option<String>,
+    jti: Option<String>,
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    seen: &mut Seen,
+) -> Result<Response, OAuthError> {
     let kind = body_kind(headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -118,18 +170,29 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Respo
         target,
         scope: params.scope.as_deref(),
     };
+    seen.client_id = Some(client_id.chars().take(MAX_ECHOED_ID).collect());
+    let snapshot = app.directory.snapshot();
+    let audience = match target {
+        Target::Audience(a) | Target::Resource(a) => Some(a),
+        Target::Unspecified => app.settings.default_audience.as_deref(),
+    };
+    if let Some(audience) = audience {
+        seen.audience_known = snapshot.knows_api(audience);
+        seen.audience = Some(audience.chars().take(MAX_ECHOED_ID).collect());
+    }
 
     let client = app.directory.client(client_id).await.map_err(|e| {
+        app.metrics.storage_error();
         tracing::debug!(error = %e, "cannot look up a client that is not in memory");
         OAuthError::temporarily_unavailable(
             "this client's details cannot be loaded while the database is unreachable; retry shortly",
         )
     })?;
-    let issued = app
-        .directory
-        .snapshot()
+    let issued = snapshot
         .issue(client.as_deref(), &request, &app.settings, app.clock.now())
         .map_err(|e| OAuthError::from_issue(e, challenge))?;
+    seen.scope.clone_from(&issued.scope);
+    seen.jti = Some(issued.jti);
 
     let body = TokenResponse {
         access_token: issued.access_token,

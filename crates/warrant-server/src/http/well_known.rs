@@ -12,9 +12,7 @@ use super::AppState;
 const JWKS_CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=60";
 
 pub async fn jwks(State(app): State<Arc<AppState>>) -> Response {
-    app.counters
-        .jwks_requests
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.metrics.jwks_request();
     let body = app.directory.snapshot().jwks().clone();
     (
         [

@@ -594,6 +594,91 @@ macro_rules! sql_engine {
             }
 
 
+            pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                // Not a write_tx: events change nothing the token endpoint reads.
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                // Nine parameters a row; SQLite allows 32766 a statement.
+                for chunk in events.chunks(256) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events
+                         (date_ms, type, description, client_id, audience, scope, ip, user_agent, jti) ",
+                    );
+                    insert.push_values(chunk, |mut row, e| {
+                        row.push_bind(ts(e.date_ms))
+                            .push_bind(e.kind)
+                            .push_bind(e.description.as_str())
+                            .push_bind(e.client_id.as_deref())
+                            .push_bind(e.audience.as_deref())
+                            .push_bind(e.scope.as_deref())
+                            .push_bind(e.ip.as_deref())
+                            .push_bind(e.user_agent.as_deref())
+                            .push_bind(e.jti.as_deref());
+                    });
+                    insert.build().execute(&mut *tx).await.map_err(db_err)?;
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
+            /// Events matching `filter`: newest first, or oldest first after a checkpoint.
+            pub async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, StoreError> {
+                let order = if filter.after_seq.is_some() { "ASC" } else { "DESC" };
+                let sql = format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {AUDIT_WHERE}
+                     ORDER BY seq {order} LIMIT $6 OFFSET $7"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(filter.kind.as_deref())
+                    .bind(filter.client_id.as_deref())
+                    .bind(filter.from_ms.map(ts))
+                    .bind(filter.to_ms.map(ts))
+                    .bind(filter.after_seq)
+                    .bind(i64::from(filter.limit))
+                    .bind(i64::from(filter.offset))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(event_from_row)
+                    .collect()
+            }
+
+            pub async fn count_audit_events(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
+                let sql = format!("SELECT COUNT(*) FROM audit_events WHERE {AUDIT_WHERE}");
+                let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(filter.kind.as_deref())
+                    .bind(filter.client_id.as_deref())
+                    .bind(filter.from_ms.map(ts))
+                    .bind(filter.to_ms.map(ts))
+                    .bind(filter.after_seq)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(unts(n))
+            }
+
+            /// Deletes events older than `before_ms`, and the oldest beyond `keep` events.
+            pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
+                let old = sqlx::query("DELETE FROM audit_events WHERE date_ms < $1")
+                    .bind(ts(before_ms))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                let excess = sqlx::query(
+                    "DELETE FROM audit_events
+                     WHERE seq <= (SELECT MAX(seq) FROM audit_events) - $1",
+                )
+                .bind(ts(keep))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                Ok(old + excess)
+            }
+
             async fn insert_key(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 key: &StoredSigningKey,

@@ -15,6 +15,7 @@ use std::path::Path;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
@@ -283,6 +284,27 @@ impl Store {
 
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         dispatch!(self, s => s.list_signing_keys().await)
+    }
+
+    /// Stores audit events in one transaction. Does not bump the change counter.
+    pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_audit_events(events).await)
+    }
+
+    pub async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        dispatch!(self, s => s.list_audit_events(filter).await)
+    }
+
+    pub async fn count_audit_events(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.count_audit_events(filter).await)
+    }
+
+    /// Deletes events older than `before_ms` and the oldest beyond `keep`; returns how many.
+    pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_audit_events(before_ms, keep).await)
     }
 }
 

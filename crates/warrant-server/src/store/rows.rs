@@ -2,6 +2,7 @@
 //! engine only says how to read one column of its row type ([`Col`]).
 
 use super::{StoreError, parse_key_status};
+use crate::audit::{AuditEvent, StoredEvent};
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash,
     SigningAlg,
@@ -11,6 +12,7 @@ use crate::keys::StoredSigningKey;
 /// One column of a row, by name, as the types the schema uses.
 pub(crate) trait Col {
     fn text(&self, name: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, name: &str) -> Result<i64, StoreError>;
     fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError>;
     fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
@@ -116,11 +118,44 @@ pub(crate) fn key_from_row(row: &impl Col) -> Result<StoredSigningKey, StoreErro
     })
 }
 
+pub(crate) const AUDIT_COLUMNS: &str =
+    "seq, date_ms, type, description, client_id, audience, scope, ip, user_agent, jti";
+
+/// The WHERE clause of an audit listing; binds: type, client ID, from, to, after.
+pub(crate) const AUDIT_WHERE: &str = "(CAST($1 AS TEXT) IS NULL OR type = $1)
+       AND (CAST($2 AS TEXT) IS NULL OR client_id = $2)
+       AND (CAST($3 AS BIGINT) IS NULL OR date_ms >= $3)
+       AND (CAST($4 AS BIGINT) IS NULL OR date_ms <= $4)
+       AND (CAST($5 AS BIGINT) IS NULL OR seq > $5)";
+
+pub(crate) fn event_from_row(row: &impl Col) -> Result<StoredEvent, StoreError> {
+    let kind = row.text("type")?;
+    Ok(StoredEvent {
+        seq: row.int("seq")?,
+        event: AuditEvent {
+            date_ms: unts(row.int("date_ms")?),
+            // The stored type is returned as `kind`; the static one is for new events.
+            kind: "",
+            description: row.text("description")?,
+            client_id: row.opt_text("client_id")?,
+            audience: row.opt_text("audience")?,
+            scope: row.opt_text("scope")?,
+            ip: row.opt_text("ip")?,
+            user_agent: row.opt_text("user_agent")?,
+            jti: row.opt_text("jti")?,
+        },
+        kind,
+    })
+}
+
 /// Implements [`Col`] for an engine's row type.
 macro_rules! impl_col {
     ($row:ty) => {
         impl $crate::store::rows::Col for $row {
             fn text(&self, name: &str) -> Result<String, StoreError> {
+                sqlx::Row::try_get(self, name).map_err(db_err)
+            }
+            fn opt_text(&self, name: &str) -> Result<Option<String>, StoreError> {
                 sqlx::Row::try_get(self, name).map_err(db_err)
             }
             fn int(&self, name: &str) -> Result<i64, StoreError> {

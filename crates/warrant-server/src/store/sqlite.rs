@@ -12,13 +12,15 @@ use sqlx::{Sqlite, Transaction};
 
 use super::engine::sql_engine;
 use super::rows::{
-    APP_SELECT, KEY_SELECT, RS_COLUMNS, RS_SELECT, app_from_row, corrupt, grant_from_row, impl_col,
-    key_from_row, metadata_json, rs_from_row, secret_from_row, ts,
+    APP_SELECT, AUDIT_COLUMNS, AUDIT_WHERE, KEY_SELECT, RS_COLUMNS, RS_SELECT, app_from_row,
+    corrupt, event_from_row, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row,
+    secret_from_row, ts, unts,
 };
 use super::{
     CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
     check_revocable, db_err, grant_insert_error, parse_key_status,
 };
+use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
@@ -35,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../migrations/sqlite/0003_client_changes.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_audit_log.sql"),
     ),
 ];
 

@@ -9,6 +9,7 @@ mod helpers;
 mod lifecycle;
 mod management;
 mod multi_instance;
+mod operations;
 mod python_compat;
 mod rotation;
 mod store_suite;

@@ -329,3 +329,61 @@ async fn writes_name_the_clients_they_touch() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn audit_events_are_stored_listed_and_pruned() {
+    use warrant_server::audit::{AuditEvent, AuditFilter};
+    for_each_engine(|store| async move {
+        let v = store.version().await.unwrap();
+        let events: Vec<AuditEvent> = (0..300)
+            .map(|i| AuditEvent {
+                date_ms: 1_000 + i,
+                kind: if i % 2 == 0 { "seccft" } else { "feccft" },
+                description: format!("event {i}"),
+                client_id: Some(format!("client-{}", i % 3)),
+                ..AuditEvent::default()
+            })
+            .collect();
+        store.insert_audit_events(&events).await.unwrap();
+        assert_eq!(
+            store.version().await.unwrap(),
+            v,
+            "events are not changes the directory must reload for"
+        );
+        let all = AuditFilter {
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        assert_eq!(store.count_audit_events(&all).await.unwrap(), 300);
+        let newest = store.list_audit_events(&all).await.unwrap();
+        assert_eq!(newest[0].event.description, "event 299");
+        assert_eq!(newest[0].kind, "feccft");
+        let failures = AuditFilter {
+            kind: Some("feccft".into()),
+            client_id: Some("client-1".into()),
+            from_ms: Some(1_100),
+            to_ms: Some(1_199),
+            limit: 1000,
+            ..AuditFilter::default()
+        };
+        let listed = store.list_audit_events(&failures).await.unwrap();
+        assert!(!listed.is_empty());
+        for e in &listed {
+            assert_eq!(e.kind, "feccft");
+            assert_eq!(e.event.client_id.as_deref(), Some("client-1"));
+            assert!((1_100..=1_199).contains(&e.event.date_ms));
+        }
+        assert_eq!(
+            store.count_audit_events(&failures).await.unwrap(),
+            listed.len() as u64
+        );
+        // By age, then by count: the newest stay.
+        assert_eq!(store.prune_audit_events(1_100, 1_000).await.unwrap(), 100);
+        store.prune_audit_events(0, 50).await.unwrap();
+        let left = store.list_audit_events(&all).await.unwrap();
+        assert_eq!(left.len(), 50);
+        assert_eq!(left[0].event.description, "event 299");
+        assert_eq!(left[49].event.description, "event 250");
+    })
+    .await;
+}

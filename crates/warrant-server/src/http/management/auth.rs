@@ -43,6 +43,17 @@ impl ManagementAuth {
     }
 }
 
+/// Who made a management request, once their token was accepted: the audit middleware puts an
+/// empty one in the request, the extractor fills it in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Caller(Arc<std::sync::OnceLock<String>>);
+
+impl Caller {
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0.get().cloned()
+    }
+}
+
 /// A request whose bearer token carries the scope `S`.
 #[derive(Debug)]
 pub struct Authorized<S: ScopeName>(PhantomData<S>);
@@ -114,6 +125,11 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
             ));
             return Err(e);
         }
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            let _ = caller
+                .0
+                .set(claims.client_id().unwrap_or(claims.sub()).to_owned());
+        }
         tracing::info!(
             client = claims.client_id().unwrap_or(claims.sub()),
             scope = S::SCOPE,
@@ -141,3 +157,4 @@ warrant_guard::scope!(pub DeleteClientGrants = "delete:client_grants");
 warrant_guard::scope!(pub ReadSigningKeys = "read:signing_keys");
 warrant_guard::scope!(pub CreateSigningKeys = "create:signing_keys");
 warrant_guard::scope!(pub UpdateSigningKeys = "update:signing_keys");
+warrant_guard::scope!(pub ReadLogs = "read:logs");

@@ -7,6 +7,7 @@ mod clients;
 mod error;
 mod grants;
 mod keys;
+mod logs;
 mod openapi;
 mod paging;
 mod resource_servers;
@@ -14,16 +15,22 @@ mod resource_servers;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 
+use auth::Caller;
 pub use auth::ManagementAuth;
 pub use error::ApiError;
 pub(crate) use openapi::openapi_document;
 
 use super::AppState;
+use crate::audit::{self, AuditEvent};
 
 /// The routes, relative to `/api/v2`.
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/clients", get(clients::list).post(clients::create))
         .route(
@@ -54,8 +61,46 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/keys/signing/rotate", post(keys::rotate))
         .route("/keys/signing/{kid}", get(keys::get))
         .route("/keys/signing/{kid}/revoke", put(keys::revoke))
+        .route("/logs", get(logs::list))
+        .route("/logs/{id}", get(logs::get))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("no such management endpoint") })
+        .layer(axum::middleware::from_fn_with_state(state, audit_writes))
+}
+
+/// Records every management write (not reads) in the audit log: `sapi` when it succeeded,
+/// `fapi` when it did not, with the caller's client ID once its token was accepted.
+async fn audit_writes(
+    State(app): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return next.run(request).await;
+    }
+    let caller = Caller::default();
+    request.extensions_mut().insert(caller.clone());
+    // Nested under /api/v2, the router sees the path without that prefix.
+    let description = format!("{} /api/v2{}", request.method(), request.uri().path());
+    let ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<crate::http::PeerAddr>>()
+        .map(|c| c.0.0.ip().to_string());
+    let response = next.run(request).await;
+    let status = response.status();
+    app.audit.record(AuditEvent {
+        date_ms: crate::clock::now_ms(),
+        kind: if status.is_success() {
+            audit::types::MANAGEMENT_OK
+        } else {
+            audit::types::MANAGEMENT_FAILED
+        },
+        description: format!("{description} ({})", status.as_u16()),
+        client_id: caller.get(),
+        ip,
+        ..AuditEvent::default()
+    });
+    response
 }
 
 /// Makes a write visible to this instance's token endpoint at once (others follow within the

@@ -224,6 +224,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         Some("SigningKey"),
         200,
     ),
+    op(
+        "get",
+        "/logs",
+        "read:logs",
+        "Audit events, newest first: filter by type, client_id, from_date, to_date (RFC 3339); page with page/per_page/include_totals, or from=<log_id>&take=N for the events after one, oldest first.",
+        None,
+        Some("LogList"),
+        200,
+    ),
+    op(
+        "get",
+        "/logs/{id}",
+        "read:logs",
+        "One audit event by its log_id.",
+        None,
+        Some("Log"),
+        200,
+    ),
 ];
 
 fn schemas() -> Value {
@@ -281,6 +299,13 @@ fn schemas() -> Value {
             "current": {"type": "boolean"}, "next": {"type": "boolean"}, "previous": {"type": "boolean"}, "revoked": {"type": "boolean"},
             "current_since": time, "current_until": time, "revoked_at": time}},
         "SigningKeyList": {"type": "array", "items": {"$ref": "#/components/schemas/SigningKey"}},
+        "Log": {"type": "object", "required": ["log_id", "date", "type"], "properties": {
+            "log_id": string, "date": time,
+            "type": {"type": "string", "description": "seccft, feccft, sapi, fapi, api_limit, api_limit_warning"},
+            "description": string, "client_id": string, "audience": string, "scope": string,
+            "ip": string, "user_agent": string,
+            "details": {"type": "object", "properties": {"jti": string}}}},
+        "LogList": list("Log"),
     })
 }
 

@@ -1,0 +1,18 @@
+-- The audit log: token issuance and failures, management operations. Times in milliseconds.
+-- The sequence number is the event's log_id and its order; writes here do not bump
+-- state_version (they change nothing the token endpoint reads).
+CREATE TABLE audit_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    date_ms      INTEGER NOT NULL,
+    type         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    client_id    TEXT,
+    audience     TEXT,
+    scope        TEXT,
+    ip           TEXT,
+    user_agent   TEXT,
+    jti          TEXT
+);
+CREATE INDEX audit_events_by_date ON audit_events (date_ms);
+CREATE INDEX audit_events_by_client ON audit_events (client_id, seq);
+CREATE INDEX audit_events_by_type ON audit_events (type, seq);

@@ -1,0 +1,34 @@
+//! `GET /metrics`: Prometheus' text format.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::metrics::Gauges;
+
+pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let cache = app.directory.client_cache_stats();
+    let audit = app.audit.stats();
+    let gauges = Gauges {
+        client_cache_entries: cache.entries,
+        client_cache_capacity: cache.capacity,
+        client_cache_hits: cache.hits,
+        client_cache_misses: cache.misses,
+        audit_queue_depth: audit.depth,
+        audit_queue_capacity: audit.capacity,
+        audit_dropped: audit.dropped,
+        audit_written: audit.written,
+        ready: app.directory.snapshot().has_signing_key() && app.directory.storage_reachable(),
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        app.metrics.render(&gauges),
+    )
+        .into_response()
+}

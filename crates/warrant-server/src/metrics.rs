@@ -1,0 +1,342 @@
+//! Prometheus metrics: counters and a latency histogram kept in relaxed atomics, rendered in the
+//! text exposition format (0.0.4) when scraped. Labels never take unbounded values: an
+//! audience is a label only when it names an API the server knows (anything else counts as
+//! `unknown`), and client IDs are never labels.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use warrant_proto::OAuthErrorCode;
+
+/// Every answer of the token endpoint: `issued`, or an RFC 6749 error code.
+const RESULTS: [&str; 12] = [
+    "issued",
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_target",
+    "access_denied",
+    "too_many_requests",
+    "server_error",
+    "temporarily_unavailable",
+];
+
+fn result_index(result: Option<OAuthErrorCode>) -> usize {
+    match result {
+        None => 0,
+        Some(code) => RESULTS
+            .iter()
+            .position(|r| *r == code.as_str())
+            .unwrap_or(0),
+    }
+}
+
+/// Upper bounds of the issuance latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Debug, Default)]
+struct ResultCounters([AtomicU64; RESULTS.len()]);
+
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| seconds <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+}
+
+/// Gauges read at scrape time from the parts that own them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub client_cache_entries: usize,
+    pub client_cache_capacity: usize,
+    pub client_cache_hits: u64,
+    pub client_cache_misses: u64,
+    pub audit_queue_depth: usize,
+    pub audit_queue_capacity: usize,
+    pub audit_dropped: u64,
+    pub audit_written: u64,
+    pub ready: bool,
+}
+
+/// The server's counters. One per server, shared by every handler.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Token requests by audience (known APIs only) and result.
+    by_audience: RwLock<HashMap<String, Arc<ResultCounters>>>,
+    unknown_audience: ResultCounters,
+    latency: Histogram,
+    jwks_requests: AtomicU64,
+    storage_errors: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one token request. `audience` is `Some` only for an API the server knows.
+    pub fn token_request(
+        &self,
+        audience: Option<&str>,
+        result: Option<OAuthErrorCode>,
+        elapsed: Duration,
+    ) {
+        let i = result_index(result);
+        self.latency.observe(elapsed);
+        let Some(audience) = audience else {
+            self.unknown_audience.0[i].fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let found = {
+            let map = self.by_audience.read().unwrap_or_else(|p| p.into_inner());
+            map.get(audience).cloned()
+        };
+        let counters = match found {
+            Some(counters) => counters,
+            None => {
+                let mut map = self.by_audience.write().unwrap_or_else(|p| p.into_inner());
+                Arc::clone(map.entry(audience.to_owned()).or_default())
+            }
+        };
+        counters.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn jwks_request(&self) {
+        self.jwks_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn storage_error(&self) {
+        self.storage_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request refused by brute-force throttling or a quota.
+    pub fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Token requests answered, whatever the result.
+    pub fn token_requests(&self) -> u64 {
+        self.latency.count.load(Ordering::Relaxed)
+    }
+
+    pub fn jwks_requests(&self) -> u64 {
+        self.jwks_requests.load(Ordering::Relaxed)
+    }
+
+    /// Token requests with this result (`None`: issued), over all audiences.
+    pub fn token_results(&self, result: Option<OAuthErrorCode>) -> u64 {
+        let i = result_index(result);
+        let map = self.by_audience.read().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|c| c.0[i].load(Ordering::Relaxed))
+            .sum::<u64>()
+            + self.unknown_audience.0[i].load(Ordering::Relaxed)
+    }
+
+    /// The text exposition format.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(
+            "# HELP warrant_build_info The running build.\n# TYPE warrant_build_info gauge\n",
+        );
+        let _ = writeln!(
+            out,
+            "warrant_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        out.push_str(
+            "# HELP warrant_token_requests_total Token requests by audience and result.\n\
+             # TYPE warrant_token_requests_total counter\n",
+        );
+        let mut audiences: Vec<(String, Arc<ResultCounters>)> = {
+            let map = self.by_audience.read().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .map(|(k, v)| (k.clone(), Arc::clone(v)))
+                .collect()
+        };
+        audiences.sort_by(|a, b| a.0.cmp(&b.0));
+        let all = audiences
+            .iter()
+            .map(|(aud, c)| (label_value(aud), &**c))
+            .chain(std::iter::once((
+                "unknown".to_owned(),
+                &self.unknown_audience,
+            )));
+        for (audience, counters) in all {
+            for (result, counter) in RESULTS.iter().zip(&counters.0) {
+                let n = counter.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "warrant_token_requests_total{{audience=\"{audience}\",result=\"{result}\"}} {n}"
+                    );
+                }
+            }
+        }
+
+        out.push_str(
+            "# HELP warrant_token_request_duration_seconds Time to answer a token request.\n\
+             # TYPE warrant_token_request_duration_seconds histogram\n",
+        );
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.latency.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "warrant_token_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = self.latency.count.load(Ordering::Relaxed);
+        let sum = self.latency.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "warrant_token_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+             warrant_token_request_duration_seconds_sum {sum}\n\
+             warrant_token_request_duration_seconds_count {count}"
+        );
+
+        let counters: [(&str, &str, u64); 6] = [
+            (
+                "warrant_jwks_requests_total",
+                "JWKS requests served.",
+                self.jwks_requests.load(Ordering::Relaxed),
+            ),
+            (
+                "warrant_storage_errors_total",
+                "Storage operations that failed (the database unreachable, mostly).",
+                self.storage_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "warrant_throttled_requests_total",
+                "Token requests refused by brute-force throttling or a quota.",
+                self.throttled.load(Ordering::Relaxed),
+            ),
+            (
+                "warrant_client_cache_hits_total",
+                "Token requests whose client was in memory.",
+                gauges.client_cache_hits,
+            ),
+            (
+                "warrant_client_cache_misses_total",
+                "Token requests whose client was looked up in storage.",
+                gauges.client_cache_misses,
+            ),
+            (
+                "warrant_audit_events_dropped_total",
+                "Audit events dropped because the queue was full.",
+                gauges.audit_dropped,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
+        }
+        let gauges: [(&str, &str, u64); 6] = [
+            (
+                "warrant_client_cache_entries",
+                "Clients held in memory.",
+                gauges.client_cache_entries as u64,
+            ),
+            (
+                "warrant_client_cache_capacity",
+                "The most clients held in memory.",
+                gauges.client_cache_capacity as u64,
+            ),
+            (
+                "warrant_audit_queue_depth",
+                "Audit events waiting to be written.",
+                gauges.audit_queue_depth as u64,
+            ),
+            (
+                "warrant_audit_queue_capacity",
+                "The most audit events that can wait.",
+                gauges.audit_queue_capacity as u64,
+            ),
+            (
+                "warrant_audit_events_written",
+                "Audit events written by this process.",
+                gauges.audit_written,
+            ),
+            (
+                "warrant_ready",
+                "1 when storage is reachable and a signing key is loaded.",
+                u64::from(gauges.ready),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+/// A label value escaped as the exposition format requires.
+fn label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histogram_and_escaped_labels() {
+        let metrics = Metrics::default();
+        metrics.token_request(Some("https://a\"b"), None, Duration::from_micros(700));
+        metrics.token_request(
+            None,
+            Some(OAuthErrorCode::InvalidClient),
+            Duration::from_millis(30),
+        );
+        metrics.jwks_request();
+        let text = metrics.render(&Gauges::default());
+        assert!(text.contains(
+            "warrant_token_requests_total{audience=\"https://a\\\"b\",result=\"issued\"} 1"
+        ));
+        assert!(text.contains(
+            "warrant_token_requests_total{audience=\"unknown\",result=\"invalid_client\"} 1"
+        ));
+        assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.0005\"} 0"));
+        assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.001\"} 1"));
+        assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.05\"} 2"));
+        assert!(text.contains("warrant_token_request_duration_seconds_count 2"));
+        assert!(text.contains("warrant_jwks_requests_total 1"));
+        assert_eq!(metrics.token_results(None), 1);
+        assert_eq!(
+            metrics.token_results(Some(OAuthErrorCode::InvalidClient)),
+            1
+        );
+    }
+}

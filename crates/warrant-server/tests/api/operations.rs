@@ -1,0 +1,251 @@
+//! Operations: the audit log (token and management events, `GET /api/v2/logs`, JSON lines)
+//! and `GET /metrics`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use warrant_server::config::Config;
+
+use crate::helpers::{API, TestApp, spawn_app, spawn_with};
+
+/// Waits until the audit log holds at least `n` events of `kind` (the writer is asynchronous).
+async fn logs_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = app
+            .mgmt(
+                Method::GET,
+                &format!("/logs?type={kind}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let events = body.as_array().unwrap().clone();
+        if events.len() >= n || Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn token_requests_and_management_writes_are_audited() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let token = app.token(&id, &secret).await;
+    let jti = crate::helpers::verify_independently(&app, &token, API).await["jti"].clone();
+    let wrong = app
+        .token_json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": id,
+            "client_secret": "not-the-secret",
+            "audience": API,
+        }))
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let admin = app.admin_token().await;
+
+    let issued = logs_of(&app, &admin, "seccft", 2).await;
+    let event = issued
+        .iter()
+        .find(|e| e["client_id"] == id.as_str())
+        .expect("an event for the worker's token");
+    assert_eq!(event["audience"], API);
+    assert_eq!(event["scope"], "read:data");
+    assert_eq!(event["details"]["jti"], jti);
+    assert_eq!(event["ip"], "127.0.0.1");
+    assert!(event["date"].as_str().unwrap().ends_with('Z'));
+    assert!(event["log_id"].as_str().unwrap().parse::<i64>().is_ok());
+
+    let failed = logs_of(&app, &admin, "feccft", 1).await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["client_id"], id.as_str());
+    assert!(
+        failed[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("wrong secret")
+    );
+
+    // A management write names its caller.
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&admin),
+            Some(&json!({"identifier": "https://audited.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let writes = logs_of(&app, &admin, "sapi", 1).await;
+    assert_eq!(writes[0]["client_id"], app.mgmt_client.0.as_str());
+    assert!(
+        writes[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("POST /api/v2/resource-servers")
+    );
+
+    // Nothing in the log is a secret or a whole token.
+    let (_, everything) = app
+        .mgmt(Method::GET, "/logs?per_page=100", Some(&admin), None)
+        .await;
+    let text = everything.to_string();
+    for secret in [
+        secret.as_str(),
+        token.as_str(),
+        admin.as_str(),
+        &app.mgmt_client.1,
+    ] {
+        assert!(!text.contains(secret));
+    }
+
+    // Checkpoint paging: the events after one, oldest first; filters by client.
+    let first = everything.as_array().unwrap().last().unwrap()["log_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, after) = app
+        .mgmt(
+            Method::GET,
+            &format!("/logs?from={first}&take=2"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let after = after.as_array().unwrap();
+    assert_eq!(after.len(), 2);
+    let seq = |e: &Value| e["log_id"].as_str().unwrap().parse::<i64>().unwrap();
+    assert!(seq(&after[0]) > first.parse().unwrap() && seq(&after[1]) > seq(&after[0]));
+    let (_, mine) = app
+        .mgmt(
+            Method::GET,
+            &format!("/logs?client_id={id}&include_totals=true"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(mine["total"], 2);
+    let (_, one) = app
+        .mgmt(Method::GET, &format!("/logs/{first}"), Some(&admin), None)
+        .await;
+    assert_eq!(one["log_id"], first.as_str());
+
+    let (status, bad) = app
+        .mgmt(Method::GET, "/logs?from_date=yesterday", Some(&admin), None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(bad["message"].as_str().unwrap().contains("from_date"));
+}
+
+#[tokio::test]
+async fn audit_events_can_be_copied_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("audit.jsonl");
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.audit.json_lines = Some(lines.clone());
+    let app = spawn_with(dir, config).await.unwrap();
+    let (id, secret) = app.with_worker().await;
+    app.token(&id, &secret).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&lines).unwrap_or_default();
+        if text.contains("seccft") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let event: Value = serde_json::from_str(
+        text.lines()
+            .find(|l| l.contains(&id) && l.contains("seccft"))
+            .expect("a line for the token"),
+    )
+    .unwrap();
+    assert_eq!(event["type"], "seccft");
+    assert_eq!(event["audience"], API);
+    assert!(!text.contains(&secret));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_with_bounded_labels() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    app.token(&id, &secret).await;
+    let unknown = app
+        .token_json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": id,
+            "client_secret": secret,
+            "audience": "https://made-up.example.com",
+        }))
+        .await;
+    assert_eq!(unknown.status(), 403);
+    app.jwks().await;
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.contains(&format!(
+        "warrant_token_requests_total{{audience=\"{API}\",result=\"issued\"}} 1"
+    )));
+    // An audience the server does not know is not a label of its own.
+    assert!(
+        text.contains(
+            "warrant_token_requests_total{audience=\"unknown\",result=\"access_denied\"} 1"
+        )
+    );
+    assert!(!text.contains("made-up"));
+    assert!(!text.contains(&id), "client IDs are not labels");
+    assert!(text.contains("warrant_jwks_requests_total 1"));
+    assert!(text.contains("warrant_token_request_duration_seconds_count 2"));
+    assert!(text.contains("warrant_client_cache_misses_total"));
+    assert!(text.contains("warrant_audit_events_dropped_total 0"));
+    assert!(text.contains("warrant_build_info{version="));
+    assert!(text.contains("warrant_ready 1"));
+}
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let server = warrant_server::Server::bind(config).await.unwrap();
+    let metrics = server.metrics_addr().unwrap();
+    let main = server.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server.serve(async {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::new();
+    let on_main = http
+        .get(format!("http://{main}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_main.status(), 404);
+    let separate = http
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(separate.status(), 200);
+    assert!(
+        separate
+            .text()
+            .await
+            .unwrap()
+            .contains("warrant_build_info")
+    );
+    tx.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+    drop(dir);
+}
