@@ -62,6 +62,34 @@ pub struct StoredEvent {
     pub event: AuditEvent,
 }
 
+impl StoredEvent {
+    /// The event as Auth0's log API shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let e = &self.event;
+        let mut v = serde_json::json!({
+            "log_id": self.seq.to_string(),
+            "date": crate::clock::rfc3339_ms(e.date_ms),
+            "type": self.kind,
+            "description": e.description,
+        });
+        for (key, value) in [
+            ("client_id", &e.client_id),
+            ("audience", &e.audience),
+            ("scope", &e.scope),
+            ("ip", &e.ip),
+            ("user_agent", &e.user_agent),
+        ] {
+            if let Some(value) = value {
+                v[key] = serde_json::json!(value);
+            }
+        }
+        if let Some(jti) = &e.jti {
+            v["details"] = serde_json::json!({ "jti": jti });
+        }
+        v
+    }
+}
+
 /// Which events to list.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -11,7 +11,9 @@ use warrant_server::clock::{SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
 
 use crate::backend::Backend;
-use crate::cli::{ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand};
+use crate::cli::{
+    ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand, LogsArgs,
+};
 use crate::serve::config_layer;
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
@@ -361,6 +363,34 @@ fn print_key(key: &SigningKeyView) {
         line.push_str(&format!("  revoked {at}"));
     }
     println!("{line}");
+}
+
+pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), String> {
+    if args.take == 0 || args.take > 100 {
+        return Err("--take must be between 1 and 100".into());
+    }
+    let backend = Backend::open(global).await?;
+    let events = backend
+        .list_logs(args.kind.as_deref(), args.client_id.as_deref(), args.take)
+        .await?;
+    if args.json {
+        return print_json(&events);
+    }
+    if events.is_empty() {
+        println!("No events.");
+    }
+    let field = |e: &serde_json::Value, name: &str| e[name].as_str().unwrap_or("-").to_owned();
+    for e in &events {
+        println!(
+            "{}  {:<8} {:<34} {:<28} {}",
+            field(e, "date"),
+            field(e, "type"),
+            field(e, "client_id"),
+            field(e, "audience"),
+            field(e, "description"),
+        );
+    }
+    Ok(())
 }
 
 pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {

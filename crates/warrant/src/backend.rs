@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use warrant_client::TokenProvider;
 use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
 use warrant_server::admin::{Admin, GrantSpec, NewApi, management_audience};
+use warrant_server::audit::{AuditFilter, StoredEvent};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::Scope;
 use warrant_server::keys::MasterKey;
@@ -337,6 +338,40 @@ impl Backend {
                 )
                 .await
                 .map(drop),
+        }
+    }
+
+    /// Audit events, newest first, as Auth0's log API shows them.
+    pub async fn list_logs(
+        &self,
+        kind: Option<&str>,
+        client_id: Option<&str>,
+        take: u32,
+    ) -> Result<Vec<Value>, String> {
+        match self {
+            Self::Local { admin, .. } => Ok(admin
+                .list_events(&AuditFilter {
+                    kind: kind.map(str::to_owned),
+                    client_id: client_id.map(str::to_owned),
+                    limit: take,
+                    ..AuditFilter::default()
+                })
+                .await
+                .map_err(err)?
+                .iter()
+                .map(StoredEvent::to_json)
+                .collect()),
+            Self::Remote(r) => {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                query.append_pair("per_page", &take.to_string());
+                for (name, value) in [("type", kind), ("client_id", client_id)] {
+                    if let Some(value) = value {
+                        query.append_pair(name, value);
+                    }
+                }
+                r.call(Method::GET, &format!("/logs?{}", query.finish()), None)
+                    .await
+            }
         }
     }
 

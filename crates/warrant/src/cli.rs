@@ -66,6 +66,8 @@ pub enum Command {
     /// Manage the token-signing keys: list, rotate, revoke
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Show the audit log: tokens issued and refused, management changes (newest first)
+    Logs(LogsArgs),
     /// Manage APIs (resource servers): the audiences tokens are issued for
     #[command(subcommand)]
     Api(ApiCommand),
@@ -86,6 +88,21 @@ pub struct InitArgs {
     #[command(flatten)]
     pub server: ServeArgs,
     /// Print {client_id, client_secret, audience, issuer} as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only events of this type: seccft (token issued), feccft (refused), sapi, fapi, api_limit
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Only events of this application
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// How many events (at most 100)
+    #[arg(long, default_value_t = 50)]
+    pub take: u32,
     #[arg(long)]
     pub json: bool,
 }

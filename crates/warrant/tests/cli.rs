@@ -319,6 +319,32 @@ async fn init_then_manage_a_running_server_remotely() {
         "--admin-client-id",
     );
 
+    // The audit log, remotely and locally: the token just issued (written within moments).
+    let started = Instant::now();
+    let logs_args = [
+        "logs",
+        "--type",
+        "seccft",
+        "--client-id",
+        &client_id,
+        "--json",
+    ];
+    let events = loop {
+        let events = ok_json(remote(&logs_args));
+        if !events.as_array().unwrap().is_empty() || started.elapsed() > Duration::from_secs(3) {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(events[0]["audience"], API);
+    assert_eq!(events[0]["client_id"], client_id.as_str());
+    let local = ok_json(warrant(d, &logs_args));
+    assert_eq!(local[0]["log_id"], events[0]["log_id"]);
+    let text = warrant(d, &["logs", "--take", "5"]);
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("seccft"));
+    fails_with(&warrant(d, &["logs", "--take", "0"]), "--take");
+
     let rotated = ok_json(remote(&["keys", "rotate", "--json"]));
     assert_eq!(rotated["current"], true);
     let listed = ok_json(remote(&["app", "list", "--json"]));

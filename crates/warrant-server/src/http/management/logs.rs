@@ -89,7 +89,7 @@ pub async fn list(
         offset: page.saturating_mul(limit),
     };
     let events = app.admin.list_events(&filter).await?;
-    let list: Vec<Value> = events.iter().map(view).collect();
+    let list: Vec<Value> = events.iter().map(StoredEvent::to_json).collect();
     if query.include_totals.unwrap_or(false) && after_seq.is_none() {
         let total = app.admin.count_events(&filter).await?;
         return Ok(Json(json!({
@@ -119,33 +119,7 @@ pub async fn get(
         })
         .await?;
     match events.first() {
-        Some(event) if event.seq == seq => Ok(Json(view(event))),
+        Some(event) if event.seq == seq => Ok(Json(event.to_json())),
         _ => Err(not_found()),
     }
-}
-
-/// One event as Auth0 shows it.
-fn view(stored: &StoredEvent) -> Value {
-    let e = &stored.event;
-    let mut v = json!({
-        "log_id": stored.seq.to_string(),
-        "date": crate::clock::rfc3339_ms(e.date_ms),
-        "type": stored.kind,
-        "description": e.description,
-    });
-    for (key, value) in [
-        ("client_id", &e.client_id),
-        ("audience", &e.audience),
-        ("scope", &e.scope),
-        ("ip", &e.ip),
-        ("user_agent", &e.user_agent),
-    ] {
-        if let Some(value) = value {
-            v[key] = json!(value);
-        }
-    }
-    if let Some(jti) = &e.jti {
-        v["details"] = json!({ "jti": jti });
-    }
-    v
 }
