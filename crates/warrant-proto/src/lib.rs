@@ -185,8 +185,36 @@ pub struct ClientView {
     pub client_metadata: std::collections::BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// The application's own token quota; without one, the deployment's default applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_quota: Option<TokenQuotaView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Auth0's per-application token quota:
+/// `{"client_credentials": {"enforce": true, "per_hour": 100, "per_day": 1000}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenQuotaView {
+    pub client_credentials: ClientCredentialsQuota,
+}
+
+/// Tokens an application may get per hour and per day; over either, the token endpoint answers
+/// 429 until the window ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentialsQuota {
+    #[serde(default = "enforce_by_default")]
+    pub enforce: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_hour: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u32>,
+}
+
+const fn enforce_by_default() -> bool {
+    true
 }
 
 /// A client grant, in Auth0's management-API shape.

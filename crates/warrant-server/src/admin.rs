@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, Invalid,
-    PlainSecret, ResourceServer, Scope, SigningAlg, random_alphanumeric,
+    PlainSecret, ResourceServer, Scope, SigningAlg, TokenQuota, random_alphanumeric,
 };
 use crate::keys::{KeyStatus, MasterKey, SigningKey, StoredSigningKey};
 use crate::store::{GrantFilter, Store, StoreError};
@@ -68,6 +68,7 @@ pub struct NewClient {
     pub description: String,
     pub token_endpoint_auth_method: Option<AuthMethod>,
     pub client_metadata: Option<BTreeMap<String, String>>,
+    pub token_quota: Option<TokenQuota>,
     pub grants: Vec<GrantSpec>,
 }
 
@@ -143,6 +144,8 @@ pub struct ApplicationPatch {
     pub description: Option<String>,
     pub token_endpoint_auth_method: Option<AuthMethod>,
     pub client_metadata: Option<BTreeMap<String, String>>,
+    /// `Some(None)` removes the application's own quota (the default applies again).
+    pub token_quota: Option<Option<TokenQuota>>,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +242,7 @@ impl Admin {
         if let Some(metadata) = new.client_metadata {
             application.client_metadata = metadata;
         }
+        application.token_quota = new.token_quota;
         application.validate()?;
         let mut built = Vec::with_capacity(new.grants.len());
         for spec in new.grants {
@@ -380,6 +384,9 @@ impl Admin {
         }
         if let Some(metadata) = patch.client_metadata {
             app.client_metadata = metadata;
+        }
+        if let Some(quota) = patch.token_quota {
+            app.token_quota = quota;
         }
         app.updated_at = self.clock.now();
         app.validate()?;

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::audit::AuditSettings;
 use crate::directory::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
+use crate::domain::TokenQuota;
+use crate::http::limits::RequestLimits;
 use crate::tls::TlsSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -77,6 +79,14 @@ pub struct ConfigLayer {
     pub audit_max_events: Option<u64>,
     /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
     pub audit_log_file: Option<PathBuf>,
+    /// Tokens an application may get per hour, unless it has a quota of its own.
+    pub token_quota_per_hour: Option<u32>,
+    /// Tokens an application may get per day, unless it has a quota of its own.
+    pub token_quota_per_day: Option<u32>,
+    /// Requests served at once; beyond, an immediate 503 (default 1024).
+    pub max_concurrent_requests: Option<usize>,
+    /// How long a request may take before it is abandoned with a 503 (default 10s).
+    pub request_timeout: Option<String>,
     /// The master key itself: from the environment only, never from a file or a flag.
     #[serde(skip)]
     pub master_key: Option<Secret>,
@@ -128,6 +138,12 @@ impl ConfigLayer {
             audit_retention: self.audit_retention.or(lower.audit_retention),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
+            token_quota_per_hour: self.token_quota_per_hour.or(lower.token_quota_per_hour),
+            token_quota_per_day: self.token_quota_per_day.or(lower.token_quota_per_day),
+            max_concurrent_requests: self
+                .max_concurrent_requests
+                .or(lower.max_concurrent_requests),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
             master_key: self.master_key.or(lower.master_key),
         }
     }
@@ -155,6 +171,9 @@ pub struct Config {
     /// `None`: `/metrics` on the main listener.
     pub metrics_listen: Option<SocketAddr>,
     pub audit: AuditSettings,
+    /// The token quota of applications without one of their own; `None`: unlimited.
+    pub default_token_quota: Option<TokenQuota>,
+    pub request_limits: RequestLimits,
 }
 
 impl Config {
@@ -181,6 +200,8 @@ impl Config {
             client_cache_capacity: DEFAULT_CLIENT_CACHE_CAPACITY,
             metrics_listen: None,
             audit: AuditSettings::default(),
+            default_token_quota: None,
+            request_limits: RequestLimits::default(),
         }
     }
 
@@ -277,6 +298,37 @@ impl Config {
                     ..defaults
                 }
             },
+            default_token_quota: {
+                let quota = TokenQuota {
+                    per_hour: layer.token_quota_per_hour,
+                    per_day: layer.token_quota_per_day,
+                };
+                quota
+                    .validate()
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                (!quota.is_unlimited()).then_some(quota)
+            },
+            request_limits: {
+                let defaults = RequestLimits::default();
+                RequestLimits {
+                    max_in_flight: match layer.max_concurrent_requests {
+                        Some(0) => {
+                            return Err(ConfigError::Invalid(
+                                "max_concurrent_requests must be at least 1".into(),
+                            ));
+                        }
+                        Some(n) => n,
+                        None => defaults.max_in_flight,
+                    },
+                    timeout: layer
+                        .request_timeout
+                        .as_deref()
+                        .map(parse_timeout)
+                        .transpose()?
+                        .unwrap_or(defaults.timeout),
+                    ..defaults
+                }
+            },
         })
     }
 }
@@ -305,6 +357,21 @@ pub fn normalize_issuer(issuer: &str) -> Result<String, ConfigError> {
         out.push('/');
     }
     Ok(out)
+}
+
+/// A request timeout: whole seconds (`10s` or `10`), from 1 to 300.
+fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
+    text.trim()
+        .trim_end_matches('s')
+        .parse::<u64>()
+        .ok()
+        .filter(|s| (1..=300).contains(s))
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "request_timeout {text:?} must be whole seconds from 1 to 300, e.g. 10s"
+            ))
+        })
 }
 
 /// A duration such as `90d`, `12h`, `30m`, `45s` or a plain number of seconds; at least 60 s.

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use warrant_proto::Jwks;
 
 use crate::clock::Clock;
-use crate::domain::{DEFAULT_TOKEN_LIFETIME, SecretHash};
+use crate::domain::{DEFAULT_TOKEN_LIFETIME, SecretHash, TokenQuota};
 use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
 use crate::store::{ChangedClients, ClientRecord, DirectoryState, Store, StoreError};
 
@@ -39,6 +39,7 @@ pub(crate) struct ClientEntry {
     pub(crate) secrets: Vec<(SecretHash, Option<u64>)>,
     /// Grants by audience.
     pub(crate) grants: HashMap<String, GrantEntry>,
+    pub(crate) token_quota: Option<TokenQuota>,
 }
 
 #[derive(Debug)]
@@ -72,7 +73,11 @@ impl ClientEntry {
                 (grant.audience, entry)
             })
             .collect();
-        Self { secrets, grants }
+        Self {
+            secrets,
+            grants,
+            token_quota: record.token_quota,
+        }
     }
 }
 
@@ -546,6 +551,7 @@ mod tests {
         Some(Arc::new(ClientEntry {
             secrets: Vec::new(),
             grants: HashMap::new(),
+            token_quota: None,
         }))
     }
 

@@ -63,8 +63,6 @@ pub struct IssuedToken {
 /// Why a token was refused. Each maps to one RFC 6749 §5.2 answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueError {
-    /// Unknown client or wrong secret: deliberately indistinguishable.
-    InvalidClient,
     /// Neither `audience` nor `resource`, and no default audience.
     MissingAudience,
     UnknownAudience(String),
@@ -100,48 +98,46 @@ struct Claims<'a> {
     gty: &'static str,
 }
 
+/// Authenticates the client: the secret is hashed and compared in constant time against
+/// each active secret, and an unknown client does the same work against a dummy. Returns
+/// the client when the secret is right.
+pub(crate) fn authenticate<'c>(
+    client: Option<&'c ClientEntry>,
+    client_secret: &str,
+    now: u64,
+) -> Option<&'c ClientEntry> {
+    let presented = hash_secret(client_secret);
+    match client {
+        Some(client) => {
+            let mut ok = false;
+            for (hash, expires_at) in &client.secrets {
+                let active = expires_at.is_none_or(|at| now < at);
+                ok |= hash.matches(&presented) & active;
+            }
+            ok.then_some(client)
+        }
+        None => {
+            let _ = DUMMY_HASH.matches(&presented);
+            None
+        }
+    }
+}
+
 impl Snapshot {
     /// Whether `identifier` names an API this snapshot knows.
     pub fn knows_api(&self, identifier: &str) -> bool {
         self.apis.contains_key(identifier)
     }
 
-    /// Authenticates the client: the secret is hashed and compared in constant time against
-    /// each active secret, and an unknown client does the same work against a dummy. Returns
-    /// the client when the secret is right.
-    fn authenticate<'c>(
-        client: Option<&'c ClientEntry>,
-        client_secret: &str,
-        now: u64,
-    ) -> Option<&'c ClientEntry> {
-        let presented = hash_secret(client_secret);
-        match client {
-            Some(client) => {
-                let mut ok = false;
-                for (hash, expires_at) in &client.secrets {
-                    let active = expires_at.is_none_or(|at| now < at);
-                    ok |= hash.matches(&presented) & active;
-                }
-                ok.then_some(client)
-            }
-            None => {
-                let _ = DUMMY_HASH.matches(&presented);
-                None
-            }
-        }
-    }
-
-    /// Issues an access token for `request` at time `now`; `client` is what the directory
-    /// holds for `request.client_id` (`None`: no such client).
+    /// Issues an access token for `request` at time `now` to `client`, which
+    /// [`authenticate`] accepted.
     pub(crate) fn issue(
         &self,
-        client: Option<&ClientEntry>,
+        client: &ClientEntry,
         request: &TokenRequest<'_>,
         settings: &IssuerSettings,
         now: u64,
     ) -> Result<IssuedToken, IssueError> {
-        let client = Self::authenticate(client, request.client_secret, now)
-            .ok_or(IssueError::InvalidClient)?;
         let audience = match request.target {
             Target::Audience(aud) => {
                 if !self.apis.contains_key(aud) {

@@ -30,6 +30,7 @@ pub mod domain;
 pub mod http;
 pub mod issuance;
 pub mod keys;
+pub mod limits;
 pub mod metrics;
 pub mod store;
 pub mod tls;
@@ -190,6 +191,10 @@ impl Server {
             basic_challenge,
             metrics: Arc::default(),
             audit,
+            throttle: limits::AuthThrottle::default(),
+            quotas: Arc::default(),
+            default_token_quota: config.default_token_quota,
+            limiter: Arc::new(http::limits::Limiter::new(config.request_limits)),
             admin,
             management,
             openapi,
@@ -277,6 +282,12 @@ impl Server {
             "warrant is serving"
         );
         let audit_writer = tokio::spawn(self.audit_writer.run(stop_tx.subscribe()));
+        let quotas = tokio::spawn(Arc::clone(&self.state.quotas).run(
+            self.state.directory.store().clone(),
+            Arc::clone(&self.state.clock),
+            std::time::Duration::from_secs(1),
+            stop_tx.subscribe(),
+        ));
         let separate_metrics = self.metrics_listener.is_some();
         let metrics_server = self.metrics_listener.map(|listener| {
             let app = http::metrics_router(Arc::clone(&self.state));
@@ -311,6 +322,7 @@ impl Server {
         let _ = stop_tx.send(true);
         let _ = watcher.await;
         let _ = audit_writer.await;
+        let _ = quotas.await;
         if let Some(metrics_server) = metrics_server {
             let _ = metrics_server.await;
         }

@@ -2,12 +2,12 @@
 //! and the management API.
 
 use warrant_proto::{
-    ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, ResourceServerView, ScopeView,
-    SigningKeyView,
+    ClientCredentialsQuota, ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS,
+    ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
 };
 
 use crate::clock::rfc3339;
-use crate::domain::{Application, ClientGrant, ResourceServer};
+use crate::domain::{Application, ClientGrant, ResourceServer, TokenQuota};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
 impl From<&ResourceServer> for ResourceServerView {
@@ -32,6 +32,15 @@ impl From<&ResourceServer> for ResourceServerView {
     }
 }
 
+/// A quota as the management API receives it; one that is not enforced is no quota.
+pub fn token_quota_from_view(view: &TokenQuotaView) -> Option<TokenQuota> {
+    let q = view.client_credentials;
+    q.enforce.then_some(TokenQuota {
+        per_hour: q.per_hour,
+        per_day: q.per_day,
+    })
+}
+
 /// An application's wire shape; `client_secret` only when it was just created or rotated.
 pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView {
     ClientView {
@@ -43,6 +52,13 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
         token_endpoint_auth_method: app.token_endpoint_auth_method.as_str().to_owned(),
         client_metadata: app.client_metadata.clone(),
         client_secret: client_secret.map(str::to_owned),
+        token_quota: app.token_quota.map(|q| TokenQuotaView {
+            client_credentials: ClientCredentialsQuota {
+                enforce: true,
+                per_hour: q.per_hour,
+                per_day: q.per_day,
+            },
+        }),
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
     }

@@ -176,6 +176,18 @@ pub struct ServeArgs {
     /// Also write audit events as JSON lines: - for stdout, or a file to append to
     #[arg(long, env = "WARRANT_AUDIT_LOG_FILE", value_name = "FILE")]
     pub audit_log_file: Option<PathBuf>,
+    /// Tokens an application may get per hour, unless it has its own quota [default: no limit]
+    #[arg(long, env = "WARRANT_TOKEN_QUOTA_PER_HOUR", value_name = "N")]
+    pub token_quota_per_hour: Option<u32>,
+    /// Tokens an application may get per day, unless it has its own quota [default: no limit]
+    #[arg(long, env = "WARRANT_TOKEN_QUOTA_PER_DAY", value_name = "N")]
+    pub token_quota_per_day: Option<u32>,
+    /// Requests served at once; beyond, an immediate 503 [default: 1024]
+    #[arg(long, env = "WARRANT_MAX_CONCURRENT_REQUESTS", value_name = "N")]
+    pub max_concurrent_requests: Option<usize>,
+    /// Abandon a request (503) after this long, e.g. 10s [default: 10s]
+    #[arg(long, env = "WARRANT_REQUEST_TIMEOUT", value_name = "SECONDS")]
+    pub request_timeout: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

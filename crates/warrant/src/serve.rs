@@ -77,6 +77,10 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         audit_retention: args.audit_retention,
         audit_max_events: args.audit_max_events,
         audit_log_file: args.audit_log_file,
+        token_quota_per_hour: args.token_quota_per_hour,
+        token_quota_per_day: args.token_quota_per_day,
+        max_concurrent_requests: args.max_concurrent_requests,
+        request_timeout: args.request_timeout,
         master_key: std::env::var("WARRANT_MASTER_KEY")
             .ok()
             .filter(|v| !v.trim().is_empty())

@@ -17,8 +17,34 @@ pub struct Application {
     pub token_endpoint_auth_method: AuthMethod,
     /// Free-form string pairs for the operator's own bookkeeping (Auth0's `client_metadata`).
     pub client_metadata: BTreeMap<String, String>,
+    /// The application's own token quota; `None`: the deployment's default.
+    pub token_quota: Option<TokenQuota>,
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// How many tokens a client may get per hour and per day (`None`: no limit for that window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TokenQuota {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_hour: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u32>,
+}
+
+impl TokenQuota {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.per_hour == Some(0) || self.per_day == Some(0) {
+            return Err(Invalid::new(
+                "token_quota: per_hour and per_day must be at least 1 (leave one out for no limit)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.per_hour.is_none() && self.per_day.is_none()
+    }
 }
 
 /// How a client authenticates at the token endpoint.
@@ -59,6 +85,7 @@ impl Application {
             description,
             token_endpoint_auth_method: AuthMethod::default(),
             client_metadata: BTreeMap::new(),
+            token_quota: None,
             created_at: now,
             updated_at: now,
         };
@@ -75,6 +102,9 @@ impl Application {
             return Err(Invalid(format!(
                 "client_metadata may hold at most {MAX_METADATA_KEYS} keys"
             )));
+        }
+        if let Some(quota) = &self.token_quota {
+            quota.validate()?;
         }
         for (key, value) in &self.client_metadata {
             if key.is_empty() || key.len() > MAX_METADATA_LEN || value.len() > MAX_METADATA_LEN {

@@ -8,7 +8,7 @@ mod resource_server;
 mod scope;
 
 pub use application::{
-    Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, hash_secret,
+    Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, TokenQuota, hash_secret,
 };
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};

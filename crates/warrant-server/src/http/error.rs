@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warrant_proto::{OAuthErrorBody, OAuthErrorCode};
 
@@ -15,6 +15,8 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     /// `WWW-Authenticate` to send (for failed HTTP Basic client authentication).
     pub challenge: Option<HeaderValue>,
+    /// `Retry-After` and `X-RateLimit-*` of a 429.
+    pub limit_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// Echoed user input is cut short, so that an error body never grows with the request.
@@ -41,6 +43,19 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: None,
+            limit_headers: Vec::new(),
+        }
+    }
+
+    /// 429: slow down. `retry_after` in seconds.
+    pub fn too_many_requests(description: String, retry_after: u64) -> Self {
+        Self {
+            limit_headers: vec![(header::RETRY_AFTER, HeaderValue::from(retry_after))],
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                OAuthErrorCode::TooManyRequests,
+                description,
+            )
         }
     }
 
@@ -72,9 +87,8 @@ impl OAuthError {
         )
     }
 
-    pub fn from_issue(error: IssueError, challenge: Option<HeaderValue>) -> Self {
+    pub fn from_issue(error: IssueError) -> Self {
         match error {
-            IssueError::InvalidClient => Self::invalid_client(challenge),
             IssueError::MissingAudience => Self::invalid_request(
                 "audience is required: set it (or resource) to the identifier of the API the token is for",
             ),
@@ -130,6 +144,9 @@ impl IntoResponse for OAuthError {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(challenge) = self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        for (name, value) in self.limit_headers {
+            headers.insert(name, value);
         }
         response
     }

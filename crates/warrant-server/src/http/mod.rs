@@ -3,6 +3,7 @@
 
 mod error;
 mod health;
+pub mod limits;
 pub mod management;
 mod metrics;
 mod token;
@@ -40,6 +41,11 @@ pub struct AppState {
     pub basic_challenge: HeaderValue,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub audit: AuditLog,
+    pub throttle: crate::limits::AuthThrottle,
+    pub quotas: Arc<crate::limits::QuotaTracker>,
+    /// The quota of applications without one of their own.
+    pub default_token_quota: Option<crate::domain::TokenQuota>,
+    pub limiter: Arc<limits::Limiter>,
     /// The one service layer for administration.
     pub admin: Admin,
     pub management: management::ManagementAuth,
@@ -92,6 +98,10 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v2", management::router(Arc::clone(&state)))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.limiter),
+            limits::limit,
+        ))
         .with_state(state)
 }
 

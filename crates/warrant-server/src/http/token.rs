@@ -3,12 +3,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -19,7 +20,8 @@ use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
 use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
 use crate::audit::{self, AuditEvent};
-use crate::issuance::{Target, TokenRequest};
+use crate::issuance::{Target, TokenRequest, authenticate};
+use crate::limits::QuotaExceeded;
 
 /// Client IDs and audiences are cut to this length in metrics and the audit log, so that a
 /// request cannot make an event grow.
@@ -35,7 +37,8 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let mut seen = Seen::default();
-    let result = handle(&app, &parts.headers, body, &mut seen).await;
+    let ip = super::peer_ip(&parts);
+    let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
     let error = result.as_ref().err();
     let audience = seen.audience.as_deref().filter(|_| seen.audience_known);
     app.metrics
@@ -54,7 +57,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
         client_id: seen.client_id,
         audience: seen.audience,
         scope: seen.scope,
-        ip: super::peer_ip(&parts).map(|ip| ip.to_string()),
+        ip: ip.map(|ip| ip.to_string()),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)
@@ -82,9 +85,18 @@ struct Seen {
 async fn handle(
     app: &AppState,
     headers: &HeaderMap,
+    ip: Option<IpAddr>,
     body: Body,
     seen: &mut Seen,
 ) -> Result<Response, OAuthError> {
+    let now_ms = crate::clock::now_ms();
+    if let Some(wait) = ip.and_then(|ip| app.throttle.by_ip.blocked(&ip, now_ms)) {
+        app.metrics.throttled();
+        return Err(OAuthError::too_many_requests(
+            format!("too many failed client authentications from this address; retry in {wait} s"),
+            wait,
+        ));
+    }
     let kind = body_kind(headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -188,9 +200,29 @@ async fn handle(
             "this client's details cannot be loaded while the database is unreachable; retry shortly",
         )
     })?;
+    let now = app.clock.now();
+    let Some(client) = authenticate(client.as_deref(), client_secret, now) else {
+        return Err(failed_authentication(app, ip, client_id, now_ms, challenge));
+    };
+    let quota = client
+        .token_quota
+        .or(app.default_token_quota)
+        .filter(|q| !q.is_unlimited());
+    let quota_state = match quota {
+        None => None,
+        Some(quota) => app
+            .quotas
+            .acquire(client_id, &quota, now)
+            .map_err(|(exceeded, first)| quota_exceeded(app, seen, exceeded, first))?,
+    };
     let issued = snapshot
-        .issue(client.as_deref(), &request, &app.settings, app.clock.now())
-        .map_err(|e| OAuthError::from_issue(e, challenge))?;
+        .issue(client, &request, &app.settings, now)
+        .map_err(|e| {
+            if quota_state.is_some() {
+                app.quotas.release(client_id);
+            }
+            OAuthError::from_issue(e)
+        })?;
     seen.scope.clone_from(&issued.scope);
     seen.jti = Some(issued.jti);
 
@@ -200,7 +232,7 @@ async fn handle(
         expires_in: u64::from(issued.expires_in),
         scope: issued.scope,
     };
-    Ok((
+    let mut response = (
         [
             (
                 header::CONTENT_TYPE,
@@ -211,7 +243,109 @@ async fn handle(
         ],
         no_store_json(&body),
     )
-        .into_response())
+        .into_response();
+    if let Some(state) = quota_state {
+        let headers = response.headers_mut();
+        for (name, value) in rate_limit_headers(state.limit, state.remaining, state.reset) {
+            headers.insert(name, value);
+        }
+        if state.warn {
+            app.audit.record(AuditEvent {
+                date_ms: now_ms,
+                kind: audit::types::QUOTA_WARNING,
+                description: format!(
+                    "{} of the {} token quota of {} used",
+                    u64::from(state.limit) - state.remaining,
+                    state.period.as_str(),
+                    state.limit
+                ),
+                client_id: seen.client_id.clone(),
+                ..AuditEvent::default()
+            });
+        }
+    }
+    Ok(response)
+}
+
+/// A wrong secret or an unknown client: 401, counted against the source address and the
+/// client ID. Once the client ID's failure budget is spent, wrong guesses get 429 (the right
+/// secret still works: the attacker cannot lock the client out).
+fn failed_authentication(
+    app: &AppState,
+    ip: Option<IpAddr>,
+    client_id: &str,
+    now_ms: u64,
+    challenge: Option<HeaderValue>,
+) -> OAuthError {
+    if let Some(ip) = ip {
+        app.throttle.by_ip.fail(&ip, now_ms);
+    }
+    let client_id = client_id.chars().take(MAX_ECHOED_ID).collect::<String>();
+    if app.throttle.by_client.fail(&client_id, now_ms) {
+        let wait = app
+            .throttle
+            .by_client
+            .blocked(&client_id, now_ms)
+            .unwrap_or(1);
+        app.metrics.throttled();
+        return OAuthError::too_many_requests(
+            format!(
+                "too many failed authentications for this client; retry in {wait} s with the right secret"
+            ),
+            wait,
+        );
+    }
+    OAuthError::invalid_client(challenge)
+}
+
+/// Over a quota: 429 with the window's reset time, and an `api_limit` event once a window.
+fn quota_exceeded(app: &AppState, seen: &Seen, exceeded: QuotaExceeded, first: bool) -> OAuthError {
+    app.metrics.throttled();
+    let now = app.clock.now();
+    if first {
+        app.audit.record(AuditEvent {
+            date_ms: crate::clock::now_ms(),
+            kind: audit::types::QUOTA_REACHED,
+            description: format!(
+                "the {} token quota of {} is used up",
+                exceeded.period.as_str(),
+                exceeded.limit
+            ),
+            client_id: seen.client_id.clone(),
+            ..AuditEvent::default()
+        });
+    }
+    let wait = exceeded.reset.saturating_sub(now).max(1);
+    let mut error = OAuthError::too_many_requests(
+        format!(
+            "this application used its token quota of {} per {}; cache tokens until they expire \
+             instead of requesting one per call, or ask for a higher quota (retry in {wait} s)",
+            exceeded.limit,
+            exceeded.period.as_str()
+        ),
+        wait,
+    );
+    error
+        .limit_headers
+        .extend(rate_limit_headers(exceeded.limit, 0, exceeded.reset));
+    error
+}
+
+fn rate_limit_headers(limit: u32, remaining: u64, reset: u64) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(limit),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(remaining),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(reset),
+        ),
+    ]
 }
 
 enum BodyKind {

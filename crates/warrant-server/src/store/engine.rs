@@ -67,16 +67,16 @@ macro_rules! sql_engine {
 
             pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
                 let mut tx = self.read_tx().await?;
-                let exists: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
-                        .bind(client_id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                if exists.is_none() {
+                let app = sqlx::query("SELECT token_quota FROM applications WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let Some(app) = app else {
                     tx.commit().await.map_err(db_err)?;
                     return Ok(None);
-                }
+                };
+                let token_quota = quota_from_row(&app)?;
                 let secrets = sqlx::query(
                     "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
                      WHERE client_id = $1",
@@ -101,7 +101,11 @@ macro_rules! sql_engine {
                 .map(|row| Ok((grant_from_row(row)?, $crate::store::rows::Col::text(row, "api_id")?)))
                 .collect::<Result<_, StoreError>>()?;
                 tx.commit().await.map_err(db_err)?;
-                Ok(Some(ClientRecord { secrets, grants }))
+                Ok(Some(ClientRecord {
+                    secrets,
+                    grants,
+                    token_quota,
+                }))
             }
 
             /// Notes that this write transaction changed `client_id`, for the servers that cache
@@ -239,8 +243,8 @@ macro_rules! sql_engine {
                 let mut tx = self.write_tx().await?;
                 sqlx::query(
                     "INSERT INTO applications (client_id, name, description, created_at, updated_at,
-                        token_endpoint_auth_method, client_metadata)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        token_endpoint_auth_method, client_metadata, token_quota)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&app.client_id)
                 .bind(&app.name)
@@ -249,6 +253,7 @@ macro_rules! sql_engine {
                 .bind(ts(app.updated_at))
                 .bind(app.token_endpoint_auth_method.as_str())
                 .bind(metadata_json(app)?)
+                .bind(quota_json(app.token_quota.as_ref())?)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -272,11 +277,8 @@ macro_rules! sql_engine {
             }
 
             pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
-                let row = sqlx::query(
-                    "SELECT client_id, name, description, created_at, updated_at,
-                        token_endpoint_auth_method, client_metadata
-                     FROM applications WHERE client_id = $1",
-                )
+                let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(client_id)
                 .fetch_optional(&self.pool)
                 .await
@@ -289,7 +291,8 @@ macro_rules! sql_engine {
                 let mut tx = self.write_tx().await?;
                 let done = sqlx::query(
                     "UPDATE applications SET name = $2, description = $3,
-                        token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6
+                        token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
+                        token_quota = $7
                      WHERE client_id = $1",
                 )
                 .bind(&app.client_id)
@@ -298,6 +301,7 @@ macro_rules! sql_engine {
                 .bind(app.token_endpoint_auth_method.as_str())
                 .bind(metadata_json(app)?)
                 .bind(ts(app.updated_at))
+                .bind(quota_json(app.token_quota.as_ref())?)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -307,6 +311,8 @@ macro_rules! sql_engine {
                         app.client_id
                     )));
                 }
+                // Issuance reads the quota.
+                Self::record_client_change(&mut tx, &app.client_id).await?;
                 Self::commit(tx).await
             }
 
@@ -677,6 +683,45 @@ macro_rules! sql_engine {
                 .map_err(db_err)?
                 .rows_affected();
                 Ok(old + excess)
+            }
+
+            /// Adds each instance's new counts to the cluster-wide ones and returns the totals,
+            /// in order: `(client_id, period, window_start, added)`.
+            pub async fn add_token_usage(
+                &self,
+                usage: &[(String, &'static str, u64, u64)],
+            ) -> Result<Vec<u64>, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let mut totals = Vec::with_capacity(usage.len());
+                for (client_id, period, window_start, added) in usage {
+                    let total: i64 = sqlx::query_scalar(
+                        "INSERT INTO token_usage (client_id, period, window_start, count)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (client_id, period, window_start)
+                         DO UPDATE SET count = token_usage.count + excluded.count
+                         RETURNING count",
+                    )
+                    .bind(client_id)
+                    .bind(*period)
+                    .bind(ts(*window_start))
+                    .bind(ts(*added))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    totals.push(unts(total));
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(totals)
+            }
+
+            /// Forgets usage windows that started before `before`.
+            pub async fn prune_token_usage(&self, before: u64) -> Result<u64, StoreError> {
+                sqlx::query("DELETE FROM token_usage WHERE window_start < $1")
+                    .bind(ts(before))
+                    .execute(&self.pool)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(db_err)
             }
 
             async fn insert_key(

@@ -16,7 +16,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
-use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
+use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer, TokenQuota};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
 /// What can go wrong in storage. `NotFound` and `Conflict` are kept apart from the rest so that
@@ -66,6 +66,7 @@ pub enum ChangedClients {
 pub struct ClientRecord {
     pub secrets: Vec<ClientSecret>,
     pub grants: Vec<(ClientGrant, String)>,
+    pub token_quota: Option<TokenQuota>,
 }
 
 /// Filters for listing grants.
@@ -284,6 +285,19 @@ impl Store {
 
     pub async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
         dispatch!(self, s => s.list_signing_keys().await)
+    }
+
+    /// Adds new token counts `(client_id, period, window_start, added)` to the cluster-wide
+    /// ones; returns each total.
+    pub async fn add_token_usage(
+        &self,
+        usage: &[(String, &'static str, u64, u64)],
+    ) -> Result<Vec<u64>, StoreError> {
+        dispatch!(self, s => s.add_token_usage(usage).await)
+    }
+
+    pub async fn prune_token_usage(&self, before: u64) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_token_usage(before).await)
     }
 
     /// Stores audit events in one transaction. Does not bump the change counter.

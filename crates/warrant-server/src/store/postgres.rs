@@ -11,9 +11,9 @@ use tokio::sync::Notify;
 
 use super::engine::sql_engine;
 use super::rows::{
-    APP_SELECT, AUDIT_COLUMNS, AUDIT_WHERE, KEY_SELECT, RS_COLUMNS, RS_SELECT, app_from_row,
-    corrupt, event_from_row, grant_from_row, impl_col, key_from_row, metadata_json, rs_from_row,
-    secret_from_row, ts, unts,
+    APP_COLUMNS, APP_SELECT, AUDIT_COLUMNS, AUDIT_WHERE, KEY_SELECT, RS_COLUMNS, RS_SELECT,
+    app_from_row, corrupt, event_from_row, grant_from_row, impl_col, key_from_row, metadata_json,
+    quota_from_row, quota_json, rs_from_row, secret_from_row, ts, unts,
 };
 use super::{
     CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
@@ -35,7 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         4,
-        include_str!("../../migrations/postgres/0004_audit_log.sql"),
+        include_str!("../../migrations/postgres/0004_operations.sql"),
     ),
 ];
 

@@ -5,7 +5,7 @@ use super::{StoreError, parse_key_status};
 use crate::audit::{AuditEvent, StoredEvent};
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash,
-    SigningAlg,
+    SigningAlg, TokenQuota,
 };
 use crate::keys::StoredSigningKey;
 
@@ -35,8 +35,10 @@ pub(crate) const RS_COLUMNS: &str =
 pub(crate) const RS_SELECT: &str =
     "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
      FROM resource_servers ORDER BY created_at, id";
+pub(crate) const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
+        token_endpoint_auth_method, client_metadata, token_quota";
 pub(crate) const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata
+        token_endpoint_auth_method, client_metadata, token_quota
      FROM applications ORDER BY created_at, client_id";
 pub(crate) const KEY_SELECT: &str =
     "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
@@ -45,6 +47,18 @@ pub(crate) const KEY_SELECT: &str =
 
 pub(crate) fn metadata_json(app: &Application) -> Result<String, StoreError> {
     serde_json::to_string(&app.client_metadata).map_err(|e| corrupt("client_metadata", e))
+}
+
+pub(crate) fn quota_json(quota: Option<&TokenQuota>) -> Result<Option<String>, StoreError> {
+    quota
+        .map(|q| serde_json::to_string(q).map_err(|e| corrupt("token_quota", e)))
+        .transpose()
+}
+
+pub(crate) fn quota_from_row(row: &impl Col) -> Result<Option<TokenQuota>, StoreError> {
+    row.opt_text("token_quota")?
+        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("token_quota", e)))
+        .transpose()
 }
 
 pub(crate) fn rs_from_row(row: &impl Col) -> Result<ResourceServer, StoreError> {
@@ -73,6 +87,7 @@ pub(crate) fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
             .map_err(|e| corrupt("token_endpoint_auth_method", e))?,
         client_metadata: serde_json::from_str(&row.text("client_metadata")?)
             .map_err(|e| corrupt("client_metadata", e))?,
+        token_quota: quota_from_row(row)?,
         created_at: unts(row.int("created_at")?),
         updated_at: unts(row.int("updated_at")?),
     })

@@ -44,8 +44,11 @@ async fn a_small_cache_serves_more_clients_than_it_holds() {
             let (status, body) = status_and_body(&app, &request(id, secret, None)).await;
             assert_eq!(status, 200, "round {round}: {body}");
             assert_eq!(body["scope"], "read:data");
-            let (status, _) = status_and_body(&app, &request(id, "wrong", None)).await;
-            assert_eq!(status, 401);
+            if round == 0 {
+                // (Once: failures from one address are throttled after 20.)
+                let (status, _) = status_and_body(&app, &request(id, "wrong", None)).await;
+                assert_eq!(status, 401);
+            }
         }
         let stats = app.directory.client_cache_stats();
         assert!(stats.entries <= 4, "{stats:?}");

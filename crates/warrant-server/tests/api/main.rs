@@ -7,6 +7,7 @@ mod client_cache;
 mod fail_static;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod management;
 mod multi_instance;
 mod operations;

@@ -308,11 +308,14 @@ async fn writes_name_the_clients_they_touch() {
         store.delete_application(two).await.unwrap();
         assert_eq!(changed_since(v).await, vec![two.clone()]);
 
-        // Renaming changes nothing issuance reads; an API change is in the snapshot itself.
+        // An update names the client (issuance reads its quota); an API change is in the
+        // snapshot itself.
         let v = store.version().await.unwrap();
         let mut renamed = apps[0].clone();
         renamed.name = "renamed".into();
         store.update_application(&renamed).await.unwrap();
+        assert_eq!(changed_since(v).await, vec![one.clone()]);
+        let v = store.version().await.unwrap();
         store.delete_resource_server(&a.id).await.unwrap();
         assert!(changed_since(v).await.is_empty());
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use warrant_proto::GRANT_CLIENT_CREDENTIALS;
+use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TokenQuotaView};
 
 use super::auth::{
     Authorized, CreateClients, DeleteClients, ReadClients, UpdateClientKeys, UpdateClients,
@@ -21,7 +21,7 @@ use super::{ApiError, refresh};
 use crate::admin::{ApplicationPatch, NewClient};
 use crate::domain::AuthMethod;
 use crate::http::AppState;
-use crate::views::client_view;
+use crate::views::{client_view, token_quota_from_view};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,8 @@ pub struct CreateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     client_metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    token_quota: Option<TokenQuotaView>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +56,18 @@ pub struct UpdateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     client_metadata: Option<BTreeMap<String, String>>,
+    /// `null` removes the application's own quota.
+    #[serde(default, deserialize_with = "present")]
+    token_quota: Option<Option<TokenQuotaView>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +138,7 @@ pub async fn create(
             description: body.description.unwrap_or_default(),
             token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
             client_metadata: body.client_metadata,
+            token_quota: body.token_quota.as_ref().and_then(token_quota_from_view),
             grants: Vec::new(),
         })
         .await?;
@@ -144,6 +159,9 @@ pub async fn update(
         description: body.description,
         token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
         client_metadata: body.client_metadata,
+        token_quota: body
+            .token_quota
+            .map(|q| q.as_ref().and_then(token_quota_from_view)),
     };
     let updated = app.admin.update_application(&id, patch).await?;
     refresh(&app).await;

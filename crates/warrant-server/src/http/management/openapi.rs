@@ -267,13 +267,19 @@ fn schemas() -> Value {
             "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
             "token_endpoint_auth_method": auth, "client_metadata": metadata,
             "client_secret": {"type": "string", "description": "only in the answers to create and rotate-secret"},
+            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
+                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}},
             "created_at": time, "updated_at": time}},
         "ClientCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
             "name": string, "description": string, "app_type": {"type": "string", "enum": ["non_interactive"]},
             "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
-            "token_endpoint_auth_method": auth, "client_metadata": metadata}},
+            "token_endpoint_auth_method": auth, "client_metadata": metadata,
+            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
+                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}}}},
         "ClientUpdate": {"type": "object", "additionalProperties": false, "properties": {
-            "name": string, "description": string, "token_endpoint_auth_method": auth, "client_metadata": metadata}},
+            "name": string, "description": string, "token_endpoint_auth_method": auth, "client_metadata": metadata,
+            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
+                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}}}},
         "ClientList": list("Client"),
         "ResourceServer": {"type": "object", "properties": {
             "id": string, "identifier": string, "name": string, "scopes": scopes,

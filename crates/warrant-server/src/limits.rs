@@ -1,0 +1,422 @@
+//! Limits on token requests: brute-force throttling of failed client authentication, and
+//! per-client token quotas counted across every instance.
+//!
+//! Throttling is per instance and in memory: a source IP that fails authentication too often is
+//! refused before any work, and a client ID that attackers hammer from many addresses answers
+//! their wrong guesses with 429. A request with the right secret is never refused by the
+//! client-ID throttle, so an attacker cannot lock a legitimate client out; only the attacker's
+//! own addresses get blocked.
+//!
+//! Quotas (Auth0's per-client `token_quota`, per hour and per day) are counted in memory on the
+//! hot path and added to storage about once a second by a background task, which reads back
+//! the cluster-wide totals: every instance enforces the sum, within about one second of traffic.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::domain::TokenQuota;
+use crate::store::Store;
+
+/// A token bucket per key: `burst` failures at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+/// The most keys a throttle tracks; beyond that, buckets that have refilled are forgotten first.
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    /// Milliseconds since the epoch of the last update.
+    at_ms: u64,
+}
+
+/// Failure budgets by key.
+#[derive(Debug)]
+pub struct Throttle<K> {
+    budget: Budget,
+    buckets: Mutex<HashMap<K, Bucket>>,
+    /// How many keys are tracked, read without the lock so that the common case (no recent
+    /// failures at all) costs one atomic load.
+    tracked: AtomicUsize,
+}
+
+impl<K: Hash + Eq + Clone> Throttle<K> {
+    pub fn new(budget: Budget) -> Self {
+        Self {
+            budget,
+            buckets: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
+        }
+    }
+
+    fn refilled(&self, bucket: &Bucket, now_ms: u64) -> f64 {
+        let elapsed = now_ms.saturating_sub(bucket.at_ms) as f64 / 1000.0;
+        (bucket.tokens + elapsed * self.budget.per_second).min(self.budget.burst)
+    }
+
+    /// `Some(seconds to wait)` when `key` has no failures left.
+    pub fn blocked(&self, key: &K, now_ms: u64) -> Option<u64> {
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = buckets.get(key)?;
+        let tokens = self.refilled(bucket, now_ms);
+        (tokens < 1.0).then(|| ((1.0 - tokens) / self.budget.per_second).ceil().max(1.0) as u64)
+    }
+
+    /// Counts a failure for `key`; returns whether the key is now blocked.
+    pub fn fail(&self, key: &K, now_ms: u64) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(key) {
+            let (budget, per_second) = (self.budget.burst, self.budget.per_second);
+            buckets.retain(|_, b| {
+                let elapsed = now_ms.saturating_sub(b.at_ms) as f64 / 1000.0;
+                b.tokens + elapsed * per_second < budget
+            });
+            if buckets.len() >= MAX_TRACKED {
+                buckets.clear();
+            }
+        }
+        let tokens = match buckets.get(key) {
+            Some(bucket) => self.refilled(bucket, now_ms),
+            None => self.budget.burst,
+        };
+        let tokens = (tokens - 1.0).max(0.0);
+        buckets.insert(
+            key.clone(),
+            Bucket {
+                tokens,
+                at_ms: now_ms,
+            },
+        );
+        self.tracked.store(buckets.len(), Ordering::Relaxed);
+        tokens < 1.0
+    }
+}
+
+/// The two throttles of the token endpoint.
+#[derive(Debug)]
+pub struct AuthThrottle {
+    pub by_ip: Throttle<IpAddr>,
+    pub by_client: Throttle<String>,
+}
+
+impl Default for AuthThrottle {
+    /// 20 failures from one address, then one every 3 s; 100 failures for one client ID,
+    /// then 2 a second. A client that has its secret never comes near either.
+    fn default() -> Self {
+        Self {
+            by_ip: Throttle::new(Budget {
+                burst: 20.0,
+                per_second: 1.0 / 3.0,
+            }),
+            by_client: Throttle::new(Budget {
+                burst: 100.0,
+                per_second: 2.0,
+            }),
+        }
+    }
+}
+
+/// A quota window: the hour or the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Hour,
+    Day,
+}
+
+impl Period {
+    pub const fn seconds(self) -> u64 {
+        match self {
+            Self::Hour => 3_600,
+            Self::Day => 86_400,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "hour",
+            Self::Day => "day",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    start: u64,
+    /// The cluster-wide total as of the last flush (this instance's flushed counts included).
+    known: u64,
+    /// Counted here since the last flush.
+    pending: u64,
+    /// Whether the approaching-quota event went out for this window.
+    warned: bool,
+    /// Whether the quota-reached event went out for this window.
+    reached: bool,
+}
+
+impl Window {
+    fn roll(&mut self, start: u64) {
+        if self.start != start {
+            *self = Self {
+                start,
+                ..Self::default()
+            };
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Usage {
+    hour: Window,
+    day: Window,
+}
+
+/// Why a quota refused a token, for the 429 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    pub period: Period,
+    pub limit: u32,
+    /// Unix seconds when the window ends.
+    pub reset: u64,
+}
+
+/// The tightest quota window after a token was counted, for the `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaState {
+    pub period: Period,
+    pub limit: u32,
+    pub remaining: u64,
+    pub reset: u64,
+    /// This token crossed 80 % of the quota (report it once per window).
+    pub warn: bool,
+}
+
+/// Token counts per client, per window.
+#[derive(Debug, Default)]
+pub struct QuotaTracker {
+    usage: Mutex<HashMap<String, Usage>>,
+}
+
+/// Share of a quota at which an `api_limit_warning` event goes out.
+const WARN_AT: f64 = 0.8;
+
+impl QuotaTracker {
+    /// Counts a token for `client_id` under `quota` at `now` (Unix seconds), or refuses it
+    /// (with whether this is the first refusal of the window). `None`: the quota limits nothing.
+    pub fn acquire(
+        &self,
+        client_id: &str,
+        quota: &TokenQuota,
+        now: u64,
+    ) -> Result<Option<QuotaState>, (QuotaExceeded, bool)> {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = match usage.get_mut(client_id) {
+            Some(entry) => entry,
+            None => usage.entry(client_id.to_owned()).or_default(),
+        };
+        let windows = [
+            (Period::Hour, quota.per_hour, &mut entry.hour),
+            (Period::Day, quota.per_day, &mut entry.day),
+        ];
+        let mut limited = Vec::with_capacity(2);
+        for (period, limit, window) in windows {
+            let start = now - now % period.seconds();
+            window.roll(start);
+            let Some(limit) = limit else { continue };
+            limited.push((period, limit, window));
+        }
+        for (period, limit, window) in &mut limited {
+            let used = window.known + window.pending;
+            if used >= u64::from(*limit) {
+                let first = !window.reached;
+                window.reached = true;
+                return Err((
+                    QuotaExceeded {
+                        period: *period,
+                        limit: *limit,
+                        reset: window.start + period.seconds(),
+                    },
+                    first,
+                ));
+            }
+        }
+        let mut states = Vec::with_capacity(2);
+        for (period, limit, window) in limited {
+            window.pending += 1;
+            let used = window.known + window.pending;
+            let crossing = !window.warned && used as f64 >= f64::from(limit) * WARN_AT;
+            window.warned |= crossing;
+            states.push(QuotaState {
+                period,
+                limit,
+                remaining: u64::from(limit).saturating_sub(used),
+                reset: window.start + period.seconds(),
+                warn: crossing,
+            });
+        }
+        let warn = states.iter().any(|s| s.warn);
+        Ok(states
+            .into_iter()
+            .min_by_key(|s| s.remaining)
+            .map(|s| QuotaState { warn, ..s }))
+    }
+
+    /// Gives back a token counted by `acquire` that was not issued after all.
+    pub fn release(&self, client_id: &str) {
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = usage.get_mut(client_id) {
+            for window in [&mut entry.hour, &mut entry.day] {
+                window.pending = window.pending.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Adds the counts made here to storage and learns the cluster-wide totals. Counts that
+    /// cannot be stored now stay pending and go with the next flush.
+    pub async fn flush(&self, store: &Store, now: u64) {
+        let mut batch: Vec<(String, &'static str, u64, u64)> = Vec::new();
+        {
+            let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            // Clients idle for a whole day hold nothing worth keeping.
+            usage.retain(|_, u| u.day.start + Period::Day.seconds() > now);
+            for (client_id, u) in usage.iter() {
+                for (period, window) in [(Period::Hour, &u.hour), (Period::Day, &u.day)] {
+                    if window.start + period.seconds() > now {
+                        batch.push((
+                            client_id.clone(),
+                            period.as_str(),
+                            window.start,
+                            window.pending,
+                        ));
+                    }
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let Ok(totals) = store.add_token_usage(&batch).await else {
+            return;
+        };
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        for ((client_id, period, start, flushed), total) in batch.into_iter().zip(totals) {
+            let Some(u) = usage.get_mut(&client_id) else {
+                continue;
+            };
+            let window = if period == Period::Hour.as_str() {
+                &mut u.hour
+            } else {
+                &mut u.day
+            };
+            if window.start == start {
+                window.pending = window.pending.saturating_sub(flushed);
+                window.known = total;
+            }
+        }
+    }
+
+    /// Flushes every `interval` until `stop`, and prunes old windows from storage hourly.
+    pub async fn run(
+        self: std::sync::Arc<Self>,
+        store: Store,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_prune = 0;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.changed() => {
+                    self.flush(&store, clock.now()).await;
+                    return;
+                }
+            }
+            let now = clock.now();
+            self.flush(&store, now).await;
+            if now >= last_prune + Period::Hour.seconds() {
+                last_prune = now;
+                let _ = store
+                    .prune_token_usage(now.saturating_sub(2 * Period::Day.seconds()))
+                    .await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_throttle_blocks_after_the_burst_and_refills() {
+        let t = Throttle::new(Budget {
+            burst: 3.0,
+            per_second: 1.0,
+        });
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(t.blocked(&ip, 0), None);
+        assert!(!t.fail(&ip, 0));
+        assert!(!t.fail(&ip, 0));
+        assert!(t.fail(&ip, 0), "the third failure uses the budget up");
+        assert_eq!(t.blocked(&ip, 0), Some(1));
+        assert_eq!(t.blocked(&ip, 1_000), None, "a second later, one more try");
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(
+            t.blocked(&other, 0),
+            None,
+            "other addresses are not affected"
+        );
+    }
+
+    #[test]
+    fn quotas_count_per_window_and_refuse_beyond() {
+        let tracker = QuotaTracker::default();
+        let quota = TokenQuota {
+            per_hour: Some(5),
+            per_day: Some(100),
+        };
+        let hour = 1_800_000_000 - 1_800_000_000 % 3_600;
+        let mut warned = 0;
+        for i in 0..5 {
+            let state = tracker.acquire("c", &quota, hour + 10).unwrap().unwrap();
+            assert_eq!(state.period, Period::Hour);
+            assert_eq!(state.remaining, 4 - i);
+            warned += u32::from(state.warn);
+        }
+        assert_eq!(warned, 1, "one warning per window, at 80 %");
+        let (exceeded, first) = tracker.acquire("c", &quota, hour + 20).unwrap_err();
+        assert!(first);
+        assert_eq!(exceeded.reset, hour + 3_600);
+        let (_, again) = tracker.acquire("c", &quota, hour + 30).unwrap_err();
+        assert!(!again, "the quota-reached event goes out once");
+        assert!(tracker.acquire("other", &quota, hour + 30).is_ok());
+        // The next hour starts afresh; the day still counts.
+        let state = tracker.acquire("c", &quota, hour + 3_600).unwrap().unwrap();
+        assert_eq!(state.remaining, 4);
+        tracker.release("c");
+        assert_eq!(
+            tracker
+                .acquire("c", &quota, hour + 3_601)
+                .unwrap()
+                .unwrap()
+                .remaining,
+            4
+        );
+    }
+}

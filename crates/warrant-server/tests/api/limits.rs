@@ -1,0 +1,282 @@
+//! Limits: brute-force throttling by source address and by client ID (without locking out a
+//! client that has its secret), and token quotas counted across instances.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use warrant_server::config::Config;
+use warrant_server::domain::TokenQuota;
+
+use crate::helpers::{API, TestApp, spawn_app, spawn_with};
+
+/// A client whose requests come from `ip` (any 127/8 address is this machine).
+fn from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn post(http: &reqwest::Client, app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+    http.post(app.url("/oauth/token"))
+        .json(&json!({"grant_type": "client_credentials", "client_id": id,
+                      "client_secret": secret, "audience": API}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_failing_is_refused_and_others_are_not() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let attacker = from("127.0.0.11");
+    for _ in 0..20 {
+        assert_eq!(post(&attacker, &app, &id, "guess").await.status(), 401);
+    }
+    let refused = post(&attacker, &app, &id, "guess").await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    // Even the right secret from that address waits: the address is what is blocked.
+    assert_eq!(post(&attacker, &app, &id, &secret).await.status(), 429);
+    // The client itself, elsewhere, is not affected.
+    assert_eq!(
+        post(&from("127.0.0.12"), &app, &id, &secret).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn guessing_one_client_from_many_addresses_cannot_lock_it_out() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    // 10 failures from each of 11 addresses: under the per-address budget, over the client's.
+    let mut statuses = Vec::new();
+    for n in 0..11 {
+        let attacker = from(&format!("127.0.1.{}", n + 1));
+        for _ in 0..10 {
+            statuses.push(post(&attacker, &app, &id, "guess").await.status().as_u16());
+        }
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 99);
+    assert!(statuses[99..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The right secret still works, from an address that never failed and from one that did.
+    assert_eq!(
+        post(&from("127.0.2.1"), &app, &id, &secret).await.status(),
+        200
+    );
+    assert_eq!(
+        post(&from("127.0.1.1"), &app, &id, &secret).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_quota_refuses_tokens_with_rate_limit_headers_and_events() {
+    let app = spawn_app().await;
+    app.create_api(API, &["read:data"], None).await;
+    let admin = app.admin_token().await;
+    let (status, client) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            Some(&admin),
+            Some(&json!({"name": "limited",
+                         "token_quota": {"client_credentials": {"enforce": true, "per_hour": 3}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    assert_eq!(client["token_quota"]["client_credentials"]["per_hour"], 3);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&admin),
+            Some(&json!({"client_id": id, "audience": API, "scope": ["read:data"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.sync().await;
+
+    for remaining in [2, 1, 0] {
+        let response = post(&app.http, &app, &id, &secret).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(
+            response.headers()["x-ratelimit-remaining"],
+            remaining.to_string().as_str()
+        );
+    }
+    let refused = post(&app.http, &app, &id, &secret).await;
+    assert_eq!(refused.status(), 429);
+    let reset: u64 = refused.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1 && retry <= 3_600);
+    assert_eq!(reset % 3_600, 0, "the hour window ends on the hour");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("cache tokens")
+    );
+
+    // One warning at 80 %, one event when reached.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, warned) = app
+            .mgmt(
+                Method::GET,
+                "/logs?type=api_limit_warning",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let (_, reached) = app
+            .mgmt(Method::GET, "/logs?type=api_limit", Some(&admin), None)
+            .await;
+        let (w, r) = (
+            warned.as_array().unwrap().len(),
+            reached.as_array().unwrap().len(),
+        );
+        if (w, r) == (1, 1) {
+            assert_eq!(reached[0]["client_id"], id.as_str());
+            break;
+        }
+        assert!(Instant::now() < deadline, "warnings {w}, reached {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Removing the quota lifts the limit.
+    let (status, updated) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("/clients/{id}"),
+            Some(&admin),
+            Some(&json!({"token_quota": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(updated.get("token_quota").is_none());
+    app.sync().await;
+    assert_eq!(post(&app.http, &app, &id, &secret).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_default_quota_is_enforced_across_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), &path);
+    config.default_token_quota = Some(TokenQuota {
+        per_hour: None,
+        per_day: Some(4),
+    });
+    let a = spawn_with(dir, config.clone()).await.unwrap();
+    let (id, secret) = a.with_worker().await;
+    // A second instance on the same store, with the same default.
+    let b = spawn_with(tempfile::tempdir().unwrap(), config)
+        .await
+        .unwrap();
+    assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 200);
+    assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 200);
+    assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 200);
+    // Each instance adds its counts to the shared total about once a second, and learns the
+    // total then: B, new to this client, allows one token before it knows of A's three.
+    assert_eq!(post(&b.http, &b, &id, &secret).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let refused = post(&b.http, &b, &id, &secret).await;
+    assert_eq!(refused.status(), 429, "4 tokens issued in all");
+    assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 429);
+}
+
+/// Opens a token request whose body never finishes arriving: it holds a request slot.
+async fn stalled_request(addr: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /oauth/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\n\r\n{\"grant_type\":",
+        )
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn requests_beyond_capacity_or_too_slow_get_a_fast_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.request_limits.max_in_flight = 1;
+    config.request_limits.timeout = Duration::from_secs(1);
+    let app = spawn_with(dir, config).await.unwrap();
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    let stalled = stalled_request(&addr).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let busy = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once, not queued"
+    );
+
+    // The stalled request is abandoned at its deadline, and its slot is free again.
+    use tokio::io::AsyncReadExt;
+    let mut stalled = stalled;
+    let mut answer = vec![0; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(3), stalled.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 503"));
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-padding", "a".repeat(20 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 431);
+}
