@@ -365,6 +365,19 @@ fn print_key(key: &SigningKeyView) {
     println!("{line}");
 }
 
+pub async fn check(global: &GlobalArgs) -> Result<(), String> {
+    let store = crate::serve::open_store(global).await?;
+    let problems = store.check_integrity().await.map_err(|e| e.to_string())?;
+    if problems.is_empty() {
+        println!("ok: {} storage passed its integrity checks", store.engine());
+        return Ok(());
+    }
+    Err(format!(
+        "the storage failed its integrity checks: {}; restore from a backup",
+        problems.join("; ")
+    ))
+}
+
 pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), String> {
     if args.take == 0 || args.take > 100 {
         return Err("--take must be between 1 and 100".into());

@@ -68,6 +68,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Show the audit log: tokens issued and refused, management changes (newest first)
     Logs(LogsArgs),
+    /// Check the storage's integrity (after a crash, say); exits non-zero on a problem
+    Check,
     /// Manage APIs (resource servers): the audiences tokens are issued for
     #[command(subcommand)]
     Api(ApiCommand),

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Migrate => admin_cmd::migrate(&cli.global).await,
             Command::Keys(cmd) => admin_cmd::keys(&cli.global, cmd).await,
             Command::Logs(args) => admin_cmd::logs(&cli.global, args).await,
+            Command::Check => admin_cmd::check(&cli.global).await,
             Command::Api(cmd) => admin_cmd::api(&cli.global, cmd).await,
             Command::App(cmd) => admin_cmd::app(&cli.global, cmd).await,
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,

@@ -410,26 +410,37 @@ impl Drop for ServeProcess {
 
 /// Starts `warrant serve` on port 0 and reads the bound address from its JSON log.
 fn serve_process(database_url: &str, master_key: &str, issuer: &str) -> ServeProcess {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--issuer",
-            issuer,
-            "--log-format",
-            "json",
-        ])
-        .env("WARRANT_DATA_DIR", dir.path())
-        .env("WARRANT_DATABASE_URL", database_url)
-        .env("WARRANT_MASTER_KEY", master_key)
+    let (child, base) = spawn_serve(
+        dir.path(),
+        &[
+            ("WARRANT_ISSUER", issuer),
+            ("WARRANT_DATABASE_URL", database_url),
+            ("WARRANT_MASTER_KEY", master_key),
+        ],
+    );
+    ServeProcess {
+        child,
+        base,
+        _dir: dir,
+    }
+}
+
+/// `warrant serve` on port 0 over `data_dir`, with `env`; returns the process and its base URL.
+fn spawn_serve(data_dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warrant"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("WARRANT_DATA_DIR", data_dir)
         .env_remove("WARRANT_CONFIG")
+        .env_remove("WARRANT_DATABASE_URL")
         .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(std::process::Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let listen = loop {
@@ -446,11 +457,7 @@ fn serve_process(database_url: &str, master_key: &str, issuer: &str) -> ServePro
     };
     // Keep draining the log so the process never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    ServeProcess {
-        child,
-        base: format!("http://{listen}"),
-        _dir: dir,
-    }
+    (child, format!("http://{listen}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -564,4 +571,193 @@ async fn two_serve_processes_on_one_postgres_follow_the_cli() {
     );
     within_a_second(a.base.clone(), None, 401).await;
     within_a_second(b.base.clone(), None, 401).await;
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (mut child, base) = tokio::task::spawn_blocking({
+        let d = d.to_owned();
+        move || spawn_serve(&d, &[])
+    })
+    .await
+    .unwrap();
+    ok_json(warrant(
+        d,
+        &[
+            "api",
+            "create",
+            "--identifier",
+            API,
+            "--name",
+            "API",
+            "--scope",
+            "read:data",
+            "--json",
+        ],
+    ));
+    let app = ok_json(warrant(
+        d,
+        &[
+            "app",
+            "create",
+            "--name",
+            "w",
+            "--grant",
+            &format!("{API}=read:data"),
+            "--json",
+        ],
+    ));
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let body = json!({"grant_type": "client_credentials", "client_id": app["client_id"],
+                      "client_secret": app["client_secret"], "audience": API})
+    .to_string();
+
+    // A request whose body is still arriving when SIGTERM comes.
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // New connections are refused now, but this request completes.
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no longer accepting"
+    );
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exits cleanly after draining: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_writes_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let (mut child, base) = tokio::task::spawn_blocking({
+        let d = d.clone();
+        move || spawn_serve(&d, &[])
+    })
+    .await
+    .unwrap();
+    // `serve` made the deployment manageable; a fresh secret for its admin application.
+    let issuer = format!("{base}/");
+    let init = ok_json(warrant(&d, &["init", "--issuer", &issuer, "--json"]));
+    let admin_id = init["client_id"].as_str().unwrap();
+    let rotated = ok_json(warrant(&d, &["app", "rotate-secret", admin_id, "--json"]));
+    let http = reqwest::Client::new();
+    let token_body = json!({"grant_type": "client_credentials", "client_id": admin_id,
+                            "client_secret": rotated["client_secret"],
+                            "audience": format!("{issuer}api/v2/")});
+    let started = Instant::now();
+    let token = loop {
+        let response = http
+            .post(format!("{base}/oauth/token"))
+            .json(&token_body)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            let body: Value = response.json().await.unwrap();
+            break body["access_token"].as_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Four writers create APIs as fast as they can; the server is killed under them.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let (http, base, token, acknowledged) = (
+            http.clone(),
+            base.clone(),
+            token.clone(),
+            acknowledged.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let identifier = format!("https://crash-{w}-{i}.example.com");
+                let sent = http
+                    .post(format!("{base}/api/v2/resource-servers"))
+                    .bearer_auth(&token)
+                    .json(&json!({"identifier": identifier}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == 201 => acknowledged.lock().unwrap().push(identifier),
+                    Ok(r) => panic!("unexpected {}", r.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    signal(&child, "KILL");
+    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 20,
+        "writes were flowing: {}",
+        acknowledged.len()
+    );
+
+    // After the crash: the store is whole, and holds every acknowledged write.
+    let check = warrant(&d, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let listed = ok_json(warrant(&d, &["api", "list", "--json"]));
+    let stored: std::collections::HashSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|api| api["identifier"].as_str().unwrap())
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    // And it serves again.
+    let (mut again, base) = tokio::task::spawn_blocking(move || spawn_serve(&d, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let _ = again.kill();
+    let _ = again.wait();
 }

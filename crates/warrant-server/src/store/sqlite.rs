@@ -148,6 +148,23 @@ impl SqliteStore {
         Ok(tx)
     }
 
+    /// SQLite's own checks: the file's structure and every foreign key. Problems, one a line.
+    pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        problems.retain(|p| p != "ok");
+        let dangling = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if !dangling.is_empty() {
+            problems.push(format!("{} rows refer to missing rows", dangling.len()));
+        }
+        Ok(problems)
+    }
+
     /// SQLite reads in a transaction see one consistent state.
     async fn read_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin().await.map_err(db_err)
