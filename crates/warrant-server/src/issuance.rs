@@ -222,3 +222,156 @@ impl Snapshot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Properties of the scope and grant rules, over random APIs, grants and requests.
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Arc, OnceLock};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::directory::{ApiEntry, GrantEntry};
+    use crate::keys::SigningKey;
+
+    const AUDIENCE: &str = "https://api.example.com";
+    const SCOPES: [&str; 6] = ["a:1", "b:2", "c:3", "d:4", "e:5", "f:6"];
+
+    fn key() -> Arc<SigningKey> {
+        static KEY: OnceLock<Arc<SigningKey>> = OnceLock::new();
+        Arc::clone(KEY.get_or_init(|| Arc::new(SigningKey::generate().unwrap())))
+    }
+
+    fn snapshot(defined: &[&str]) -> Snapshot {
+        let api = ApiEntry {
+            id: "api-1".into(),
+            token_lifetime: 600,
+            scopes: defined.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        Snapshot {
+            version: 1,
+            apis: HashMap::from([(AUDIENCE.to_owned(), api)]),
+            signing_key: Some(key()),
+            current_since: Some(0),
+            jwks_keys: warrant_proto::Jwks { keys: Vec::new() },
+            jwks: bytes::Bytes::new(),
+        }
+    }
+
+    fn client(granted: &[&str], api_id: &str) -> ClientEntry {
+        let scopes: Vec<String> = granted.iter().map(|s| (*s).to_owned()).collect();
+        let grant = GrantEntry {
+            api_id: api_id.into(),
+            scope_claim: (!scopes.is_empty()).then(|| scopes.join(" ")),
+            scopes,
+        };
+        ClientEntry {
+            secrets: vec![(hash_secret("s3cret"), None)],
+            grants: HashMap::from([(AUDIENCE.to_owned(), grant)]),
+            token_quota: None,
+        }
+    }
+
+    fn subset() -> impl Strategy<Value = Vec<&'static str>> {
+        proptest::sample::subsequence(SCOPES.to_vec(), 0..=SCOPES.len())
+    }
+
+    fn settings() -> IssuerSettings {
+        IssuerSettings {
+            issuer: "https://auth.example.com/".into(),
+            default_audience: None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A request succeeds exactly when every requested scope is both granted and still
+        /// defined by the API; the token then carries exactly the requested scopes, or, when
+        /// none was asked for, every granted scope the API defines, in grant order.
+        #[test]
+        fn a_token_carries_exactly_the_usable_scopes(
+            defined in subset(),
+            granted in subset(),
+            requested in subset(),
+            repeat in any::<bool>(),
+        ) {
+            let snapshot = snapshot(&defined);
+            let client = client(&granted, "api-1");
+            let mut param = requested.join(" ");
+            if repeat && !requested.is_empty() {
+                // Repeated and extra spaces change nothing.
+                param = format!("  {param}  {}", requested[0]);
+            }
+            let request = TokenRequest {
+                client_id: "c",
+                client_secret: "s3cret",
+                target: Target::Audience(AUDIENCE),
+                scope: Some(&param),
+            };
+            let usable: Vec<&str> = granted.iter().copied().filter(|s| defined.contains(s)).collect();
+            let result = snapshot.issue(&client, &request, &settings(), 1_000);
+            if requested.iter().all(|s| usable.contains(s)) {
+                let issued = result.unwrap();
+                let expected = if requested.is_empty() { usable.clone() } else { requested.clone() };
+                let got: Vec<&str> = issued.scope.as_deref().map_or(Vec::new(), |s| s.split(' ').collect());
+                prop_assert_eq!(got, expected);
+                prop_assert_eq!(issued.expires_in, 600);
+            } else {
+                let refused = result.unwrap_err();
+                let missing = requested.iter().find(|s| !usable.contains(s)).unwrap();
+                prop_assert_eq!(refused, IssueError::ScopeNotGranted {
+                    scope: (*missing).to_owned(),
+                    audience: AUDIENCE.to_owned(),
+                });
+            }
+        }
+
+        /// A grant made on another API under the same identifier never counts.
+        #[test]
+        fn a_grant_on_a_replaced_api_grants_nothing(granted in subset(), requested in subset()) {
+            let snapshot = snapshot(&SCOPES);
+            let client = client(&granted, "api-0");
+            let param = requested.join(" ");
+            let request = TokenRequest {
+                client_id: "c",
+                client_secret: "s3cret",
+                target: Target::Audience(AUDIENCE),
+                scope: Some(&param),
+            };
+            let refused = snapshot.issue(&client, &request, &settings(), 1_000).unwrap_err();
+            prop_assert_eq!(refused, IssueError::NotGranted { audience: AUDIENCE.to_owned() });
+        }
+
+        /// Only an active secret of the client authenticates it.
+        #[test]
+        fn only_an_active_secret_authenticates(
+            presented in "[a-z0-9]{1,12}",
+            expires_at in proptest::option::of(0u64..2_000),
+            now in 0u64..2_000,
+        ) {
+            let mut client = client(&[], "api-1");
+            client.secrets = vec![(hash_secret("s3cret"), expires_at)];
+            let active = expires_at.is_none_or(|at| now < at);
+            prop_assert_eq!(
+                authenticate(Some(&client), "s3cret", now).is_some(),
+                active
+            );
+            prop_assert_eq!(
+                authenticate(Some(&client), &presented, now).is_some(),
+                active && presented == "s3cret"
+            );
+            prop_assert!(authenticate(None, &presented, now).is_none());
+        }
+    }
+
+    #[test]
+    fn scope_parsing_dedups_in_order() {
+        let set: HashSet<&str> = parse_scope_param(" b:2  a:1 b:2 ").into_iter().collect();
+        assert_eq!(set.len(), 2);
+        assert_eq!(parse_scope_param(" b:2  a:1 b:2 "), vec!["b:2", "a:1"]);
+    }
+}

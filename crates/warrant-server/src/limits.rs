@@ -419,4 +419,34 @@ mod tests {
             4
         );
     }
+
+    proptest::proptest! {
+        /// Whatever the request times, no hour and no day window issues more than its quota,
+        /// and every refusal happens at the quota.
+        #[test]
+        fn quotas_hold_in_every_window(
+            per_hour in 1u32..20,
+            per_day in 1u32..60,
+            steps in proptest::collection::vec(0u64..900, 1..300),
+        ) {
+            let tracker = QuotaTracker::default();
+            let quota = TokenQuota { per_hour: Some(per_hour), per_day: Some(per_day) };
+            let mut now = 1_800_000_000;
+            let mut hours: HashMap<u64, u32> = HashMap::new();
+            let mut days: HashMap<u64, u32> = HashMap::new();
+            for step in steps {
+                now += step;
+                let hour = hours.entry(now / 3_600).or_default();
+                let day = days.entry(now / 86_400).or_default();
+                match tracker.acquire("c", &quota, now) {
+                    Ok(_) => {
+                        *hour += 1;
+                        *day += 1;
+                    }
+                    Err(_) => proptest::prop_assert!(*hour == per_hour || *day == per_day),
+                }
+                proptest::prop_assert!(*hour <= per_hour && *day <= per_day);
+            }
+        }
+    }
 }
