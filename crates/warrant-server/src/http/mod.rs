@@ -22,6 +22,7 @@ use axum::serve::IncomingStream;
 use bytes::Bytes;
 
 pub use error::OAuthError;
+pub use token::ParsedRequest;
 
 use crate::admin::Admin;
 use crate::audit::AuditLog;

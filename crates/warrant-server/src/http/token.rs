@@ -97,7 +97,6 @@ async fn handle(
             wait,
         ));
     }
-    let kind = body_kind(headers)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -107,81 +106,11 @@ async fn handle(
                 "the request body is larger than 16 KiB",
             )
         })?;
-    let params = match kind {
-        BodyKind::Form => Params::from_form(&bytes)?,
-        BodyKind::Json => Params::from_json(&bytes)?,
-    };
-
-    match params.grant_type.as_deref() {
-        None => return Err(OAuthError::invalid_request("grant_type is required")),
-        Some(GRANT_CLIENT_CREDENTIALS) => {}
-        Some(other) => {
-            return Err(OAuthError::new(
-                StatusCode::BAD_REQUEST,
-                warrant_proto::OAuthErrorCode::UnsupportedGrantType,
-                format!(
-                    "grant_type {} is not supported; this server issues client_credentials tokens",
-                    quoted(other)
-                ),
-            ));
-        }
-    }
-
-    let basic = basic_credentials(headers, &app.basic_challenge)?;
-    let challenge = basic.as_ref().map(|_| app.basic_challenge.clone());
-    let (client_id, client_secret): (&str, &str) = match (&basic, &params.client_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-            ));
-        }
-        (Some((id, secret)), None) => {
-            if params
-                .client_id
-                .as_deref()
-                .is_some_and(|body_id| body_id != id)
-            {
-                return Err(OAuthError::invalid_request(
-                    "client_id in the body differs from the one in the Authorization header",
-                ));
-            }
-            (id, secret)
-        }
-        (None, Some(secret)) => match &params.client_id {
-            Some(id) => (id, secret),
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "client_id is required with client_secret",
-                ));
-            }
-        },
-        (None, None) => {
-            return Err(OAuthError {
-                description: Cow::Borrowed(
-                    "client authentication is required: send client_id and client_secret in the \
-                     body, or use HTTP Basic",
-                ),
-                ..OAuthError::invalid_client(None)
-            });
-        }
-    };
-
-    let target = match (params.audience.as_deref(), params.resource.as_deref()) {
-        (Some(a), Some(r)) if a != r => {
-            return Err(OAuthError::invalid_request(
-                "audience and resource name different APIs; send one of them",
-            ));
-        }
-        (Some(a), _) => Target::Audience(a),
-        (None, Some(r)) => Target::Resource(r),
-        (None, None) => Target::Unspecified,
-    };
-    let request = TokenRequest {
-        client_id,
-        client_secret,
-        target,
-        scope: params.scope.as_deref(),
-    };
+    let parsed = ParsedRequest::parse(headers, &bytes, &app.basic_challenge)?;
+    let challenge = parsed.challenge.clone();
+    let request = parsed.request();
+    let (client_id, client_secret, target) =
+        (request.client_id, request.client_secret, request.target);
     seen.client_id = Some(client_id.chars().take(MAX_ECHOED_ID).collect());
     let snapshot = app.directory.snapshot();
     let audience = match target {
@@ -265,6 +194,116 @@ async fn handle(
         }
     }
     Ok(response)
+}
+
+/// A token request's wire form, parsed and checked: body (form or JSON), grant type, and
+/// client authentication (body or HTTP Basic). Public for the fuzzer (`fuzz/`).
+pub struct ParsedRequest {
+    client_id: String,
+    client_secret: String,
+    audience: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+    /// `WWW-Authenticate` for a failure, when the client used HTTP Basic.
+    challenge: Option<HeaderValue>,
+}
+
+impl ParsedRequest {
+    pub fn parse(
+        headers: &HeaderMap,
+        body: &[u8],
+        basic_challenge: &HeaderValue,
+    ) -> Result<Self, OAuthError> {
+        let params = match body_kind(headers)? {
+            BodyKind::Form => Params::from_form(body)?,
+            BodyKind::Json => Params::from_json(body)?,
+        };
+
+        match params.grant_type.as_deref() {
+            None => return Err(OAuthError::invalid_request("grant_type is required")),
+            Some(GRANT_CLIENT_CREDENTIALS) => {}
+            Some(other) => {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    warrant_proto::OAuthErrorCode::UnsupportedGrantType,
+                    format!(
+                        "grant_type {} is not supported; this server issues client_credentials tokens",
+                        quoted(other)
+                    ),
+                ));
+            }
+        }
+
+        let basic = basic_credentials(headers, basic_challenge)?;
+        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
+        let (client_id, client_secret) = match (basic, params.client_secret) {
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+                ));
+            }
+            (Some((id, secret)), None) => {
+                if params
+                    .client_id
+                    .as_deref()
+                    .is_some_and(|body_id| body_id != id)
+                {
+                    return Err(OAuthError::invalid_request(
+                        "client_id in the body differs from the one in the Authorization header",
+                    ));
+                }
+                (id, secret)
+            }
+            (None, Some(secret)) => match params.client_id {
+                Some(id) => (id, secret),
+                None => {
+                    return Err(OAuthError::invalid_request(
+                        "client_id is required with client_secret",
+                    ));
+                }
+            },
+            (None, None) => {
+                return Err(OAuthError {
+                    description: Cow::Borrowed(
+                        "client authentication is required: send client_id and client_secret in the \
+                         body, or use HTTP Basic",
+                    ),
+                    ..OAuthError::invalid_client(None)
+                });
+            }
+        };
+
+        if let (Some(a), Some(r)) = (&params.audience, &params.resource) {
+            if a != r {
+                return Err(OAuthError::invalid_request(
+                    "audience and resource name different APIs; send one of them",
+                ));
+            }
+        }
+        Ok(Self {
+            client_id,
+            client_secret,
+            audience: params.audience,
+            resource: params.resource,
+            scope: params.scope,
+            challenge,
+        })
+    }
+
+    /// The request issuance works on, borrowing from this one.
+    pub fn request(&self) -> TokenRequest<'_> {
+        let target = match (&self.audience, &self.resource) {
+            (Some(a), _) => Target::Audience(a),
+            (None, Some(r)) => Target::Resource(r),
+            (None, None) => Target::Unspecified,
+        };
+        TokenRequest {
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            target,
+            scope: self.scope.as_deref(),
+        }
+    }
 }
 
 /// A wrong secret or an unknown client: 401, counted against the source address and the
