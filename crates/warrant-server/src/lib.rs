@@ -289,6 +289,7 @@ impl Server {
             stop_tx.subscribe(),
         ));
         let separate_metrics = self.metrics_listener.is_some();
+        let header_timeout = self.config.request_limits.header_timeout;
         let metrics_server = self.metrics_listener.map(|listener| {
             let app = http::metrics_router(Arc::clone(&self.state));
             let mut stop = stop_tx.subscribe();
@@ -296,28 +297,20 @@ impl Server {
                 let stopped = async move {
                     let _ = stop.changed().await;
                 };
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                if let Err(e) =
+                    http::connections::serve(listener, app, header_timeout, stopped).await
                 {
                     tracing::error!(error = %e, "the metrics listener failed");
                 }
             })
         });
-        let app = http::router(Arc::clone(&self.state), !separate_metrics)
-            .into_make_service_with_connect_info::<http::PeerAddr>();
+        let app = http::router(Arc::clone(&self.state), !separate_metrics);
         let result = match self.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                http::connections::serve(listener, app, header_timeout, shutdown).await
             }
-            None => {
-                axum::serve(self.listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
+            None => http::connections::serve(self.listener, app, header_timeout, shutdown).await,
         };
         let _ = stop_tx.send(true);
         let _ = watcher.await;

@@ -11,8 +11,10 @@ use warrant_server::clock::{SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
 
 use crate::backend::Backend;
+use warrant_server::audit::AuditEvent;
+
 use crate::cli::{
-    ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand, LogsArgs,
+    ApiCommand, AppCommand, Command, GlobalArgs, GrantCommand, InitArgs, KeysCommand, LogsArgs,
 };
 use crate::serve::config_layer;
 
@@ -363,6 +365,53 @@ fn print_key(key: &SigningKeyView) {
         line.push_str(&format!("  revoked {at}"));
     }
     println!("{line}");
+}
+
+/// What a command changes, in words for the audit log; `None` for commands that change nothing.
+pub fn change_of(command: &Command) -> Option<String> {
+    Some(match command {
+        Command::Api(ApiCommand::Create { identifier, .. }) => format!("api create {identifier}"),
+        Command::Api(ApiCommand::Delete { api }) => format!("api delete {api}"),
+        Command::App(AppCommand::Create { name, .. }) => format!("app create {name:?}"),
+        Command::App(AppCommand::Delete { client_id }) => format!("app delete {client_id}"),
+        Command::App(AppCommand::RotateSecret { client_id, .. }) => {
+            format!("app rotate-secret {client_id}")
+        }
+        Command::Grant(GrantCommand::Create {
+            client_id,
+            audience,
+            ..
+        }) => format!("grant create {client_id} {audience}"),
+        Command::Grant(GrantCommand::Delete { grant_id }) => format!("grant delete {grant_id}"),
+        Command::Keys(KeysCommand::Rotate { .. }) => "keys rotate".to_owned(),
+        Command::Keys(KeysCommand::Revoke { kid, .. }) => format!("keys revoke {kid}"),
+        _ => return None,
+    })
+}
+
+/// Audits a change the CLI made directly on the storage (through `--server`, the server audits
+/// it). A failure to record is reported, not fatal: the change itself was made.
+pub async fn record_local_change(global: &GlobalArgs, change: String) {
+    if global.server.is_some() {
+        return;
+    }
+    let event = AuditEvent {
+        date_ms: warrant_server::clock::now_ms(),
+        kind: warrant_server::audit::types::MANAGEMENT_OK,
+        description: format!("{change} (local CLI)"),
+        user_agent: Some(format!("warrant-cli/{}", env!("CARGO_PKG_VERSION"))),
+        ..AuditEvent::default()
+    };
+    let recorded = match crate::serve::open_store(global).await {
+        Ok(store) => store
+            .insert_audit_events(&[event])
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        eprintln!("warning: the change was made, but not recorded in the audit log: {e}");
+    }
 }
 
 pub async fn check(global: &GlobalArgs) -> Result<(), String> {

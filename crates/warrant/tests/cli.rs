@@ -379,6 +379,21 @@ fn local_key_rotation_and_revocation() {
         &["keys", "revoke", current.as_str().unwrap(), "--json"],
     ));
     assert_eq!(revoked["revoked"], true);
+    // Changes made straight on the storage are audited too; refusals change nothing.
+    let audited = ok_json(warrant(d, &["logs", "--type", "sapi", "--json"]));
+    let descriptions: Vec<&str> = audited
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        descriptions,
+        vec![
+            format!("keys revoke {} (local CLI)", current.as_str().unwrap()),
+            "keys rotate (local CLI)".to_owned()
+        ]
+    );
     fails_with(
         &warrant(d, &["keys", "revoke", rotated["kid"].as_str().unwrap()]),
         "cannot be revoked",
@@ -573,7 +588,26 @@ async fn two_serve_processes_on_one_postgres_follow_the_cli() {
     within_a_second(b.base.clone(), None, 401).await;
 }
 
-fn signal(child: &std::process::Child, name: &str) {
+/// A child process killed when the test ends, passing or not.
+struct Killed(Option<std::process::Child>);
+
+impl Killed {
+    fn take(&mut self) -> std::process::Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Killed, name: &str) {
+    let child = child.0.as_ref().unwrap();
     let status = Command::new("kill")
         .args([&format!("-{name}"), &child.id().to_string()])
         .status()
@@ -586,12 +620,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (mut child, base) = tokio::task::spawn_blocking({
+    let (child, base) = tokio::task::spawn_blocking({
         let d = d.to_owned();
         move || spawn_serve(&d, &[])
     })
     .await
     .unwrap();
+    let mut child = Killed(Some(child));
     ok_json(warrant(
         d,
         &[
@@ -647,7 +682,8 @@ async fn sigterm_lets_in_flight_requests_finish() {
     stream.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("access_token"));
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let mut process = child.take();
+    let status = tokio::task::spawn_blocking(move || process.wait().unwrap())
         .await
         .unwrap();
     assert!(status.success(), "exits cleanly after draining: {status}");
@@ -657,12 +693,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
 async fn kill_9_during_writes_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_owned();
-    let (mut child, base) = tokio::task::spawn_blocking({
+    let (child, base) = tokio::task::spawn_blocking({
         let d = d.clone();
         move || spawn_serve(&d, &[])
     })
     .await
     .unwrap();
+    let mut child = Killed(Some(child));
     // `serve` made the deployment manageable; a fresh secret for its admin application.
     let issuer = format!("{base}/");
     let init = ok_json(warrant(&d, &["init", "--issuer", &issuer, "--json"]));
@@ -717,7 +754,8 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     signal(&child, "KILL");
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let mut process = child.take();
+    let _ = tokio::task::spawn_blocking(move || process.wait()).await;
     for writer in writers {
         writer.await.unwrap();
     }

@@ -18,6 +18,9 @@ pub struct RequestLimits {
     pub max_in_flight: usize,
     pub timeout: Duration,
     pub max_header_bytes: usize,
+    /// How long a client may take to send a request's headers; idle keep-alive connections
+    /// close after it too.
+    pub header_timeout: Duration,
 }
 
 impl Default for RequestLimits {
@@ -26,6 +29,7 @@ impl Default for RequestLimits {
             max_in_flight: 1_024,
             timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
+            header_timeout: Duration::from_secs(60),
         }
     }
 }

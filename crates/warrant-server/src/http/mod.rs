@@ -1,6 +1,7 @@
 //! The HTTP edge: only this module knows axum. Handlers parse, call one domain function and
 //! map its result.
 
+pub mod connections;
 mod error;
 mod health;
 pub mod limits;
@@ -14,11 +15,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::extract::connect_info::Connected;
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
-use axum::serve::IncomingStream;
 use bytes::Bytes;
 
 pub use error::OAuthError;
@@ -57,18 +56,6 @@ pub struct AppState {
 /// The address a connection came from, whichever listener accepted it.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// The address the request came from, for the audit log and throttling.
 pub(crate) fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {

@@ -208,6 +208,17 @@ pub struct ParsedRequest {
     challenge: Option<HeaderValue>,
 }
 
+impl fmt::Debug for ParsedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedRequest")
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .field("resource", &self.resource)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ParsedRequest {
     pub fn parse(
         headers: &HeaderMap,
