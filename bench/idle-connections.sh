@@ -13,7 +13,12 @@ DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18080}
-ulimit -n 65536
+# Each side needs a file descriptor per connection: raise the soft limit to the hard one.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 1000)) ]; then
+    echo "the open-files limit ($(ulimit -n)) is too low for $IDLE connections" >&2
+    exit 1
+fi
 
 ensure_wrk
 cargo build --release --locked -p warrant >&2
