@@ -391,7 +391,8 @@ mod tests {
             per_hour: Some(5),
             per_day: Some(100),
         };
-        let hour = 1_800_000_000 - 1_800_000_000 % 3_600;
+        // 1_800_000_000 is on the hour.
+        let hour = 1_800_000_000;
         let mut warned = 0;
         for i in 0..5 {
             let state = tracker.acquire("c", &quota, hour + 10).unwrap().unwrap();

@@ -134,7 +134,7 @@ async fn a_quota_refuses_tokens_with_rate_limit_headers_and_events() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(retry >= 1 && retry <= 3_600);
+    assert!((1..=3_600).contains(&retry));
     assert_eq!(reset % 3_600, 0, "the hour window ends on the hour");
     assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
     let body: Value = refused.json().await.unwrap();
