@@ -588,6 +588,15 @@ async fn two_serve_processes_on_one_postgres_follow_the_cli() {
     within_a_second(b.base.clone(), None, 401).await;
 }
 
+/// `warrant serve` over `data_dir` with the defaults, killed when the test ends.
+async fn start_serve(data_dir: &Path) -> (Killed, String) {
+    let data_dir = data_dir.to_owned();
+    let (child, base) = tokio::task::spawn_blocking(move || spawn_serve(&data_dir, &[]))
+        .await
+        .unwrap();
+    (Killed(Some(child)), base)
+}
+
 /// A child process killed when the test ends, passing or not.
 struct Killed(Option<std::process::Child>);
 
@@ -620,13 +629,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (child, base) = tokio::task::spawn_blocking({
-        let d = d.to_owned();
-        move || spawn_serve(&d, &[])
-    })
-    .await
-    .unwrap();
-    let mut child = Killed(Some(child));
+    let (mut child, base) = start_serve(d).await;
     ok_json(warrant(
         d,
         &[
@@ -693,13 +696,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
 async fn kill_9_during_writes_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_owned();
-    let (child, base) = tokio::task::spawn_blocking({
-        let d = d.clone();
-        move || spawn_serve(&d, &[])
-    })
-    .await
-    .unwrap();
-    let mut child = Killed(Some(child));
+    let (mut child, base) = start_serve(&d).await;
     // `serve` made the deployment manageable; a fresh secret for its admin application.
     let issuer = format!("{base}/");
     let init = ok_json(warrant(&d, &["init", "--issuer", &issuer, "--json"]));

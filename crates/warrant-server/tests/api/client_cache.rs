@@ -2,25 +2,12 @@
 //! number registered, and what it holds follows the store (API changes, unknown clients that
 //! appear later) exactly as a full copy would.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use warrant_server::admin::ApiPatch;
 use warrant_server::config::Config;
 use warrant_server::domain::{Application, ClientSecret, Scope, hash_secret};
 
-use crate::helpers::{API, TestApp, spawn_app, spawn_with};
-
-fn request(client_id: &str, secret: &str, scope: Option<&str>) -> Value {
-    let mut body = json!({
-        "grant_type": "client_credentials",
-        "client_id": client_id,
-        "client_secret": secret,
-        "audience": API,
-    });
-    if let Some(scope) = scope {
-        body["scope"] = json!(scope);
-    }
-    body
-}
+use crate::helpers::{API, TestApp, spawn_app, spawn_with, token_request as request};
 
 async fn status_and_body(app: &TestApp, body: &Value) -> (u16, Value) {
     let response = app.token_json(body).await;

@@ -265,6 +265,20 @@ impl TestApp {
     }
 }
 
+/// A client-credentials request body for [`API`], with `scope` when given.
+pub fn token_request(client_id: &str, secret: &str, scope: Option<&str>) -> Value {
+    let mut body = json!({
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        "audience": API,
+    });
+    if let Some(scope) = scope {
+        body["scope"] = json!(scope);
+    }
+    body
+}
+
 /// Verifies a token with jsonwebtoken, an implementation independent of Warrant's, against the
 /// served JWKS; returns the claims.
 pub async fn verify_independently(app: &TestApp, token: &str, audience: &str) -> Value {

@@ -112,18 +112,7 @@ async fn scope_down_scopes_and_absent_scope_gives_all_granted() {
     )
     .await;
     let (client_id, secret) = app.create_app(&[(API, &["read:data", "write:data"])]).await;
-    let ask = |scope: Option<&str>| {
-        let mut body = json!({
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "audience": API,
-        });
-        if let Some(scope) = scope {
-            body["scope"] = json!(scope);
-        }
-        body
-    };
+    let ask = |scope: Option<&str>| crate::helpers::token_request(&client_id, &secret, scope);
     let all: Value = app.token_json(&ask(None)).await.json().await.unwrap();
     assert_eq!(all["scope"], "read:data write:data");
     assert_eq!(all["expires_in"], 600);
