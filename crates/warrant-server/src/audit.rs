@@ -6,6 +6,7 @@
 //! optionally copies them as JSON lines to stdout or a file for a log shipper, and prunes old
 //! events by age and count. Events never carry a secret or a token: only the token's `jti`.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,14 +33,15 @@ pub mod types {
     pub const QUOTA_WARNING: &str = "api_limit_warning";
 }
 
-/// One event. Every field but the type is optional, as in Auth0's logs.
+/// One event. Every field but the type is optional, as in Auth0's logs. The type and the
+/// description are usually constants: borrowed, they cost issuance no allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     /// Milliseconds since the Unix epoch.
     pub date_ms: u64,
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub description: String,
+    pub kind: Cow<'static, str>,
+    pub description: Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +60,6 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub seq: i64,
-    pub kind: String,
     pub event: AuditEvent,
 }
 
@@ -69,7 +70,7 @@ impl StoredEvent {
         let mut v = serde_json::json!({
             "log_id": self.seq.to_string(),
             "date": crate::clock::rfc3339_ms(e.date_ms),
-            "type": self.kind,
+            "type": e.kind,
             "description": e.description,
         });
         for (key, value) in [

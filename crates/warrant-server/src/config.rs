@@ -359,26 +359,25 @@ pub fn normalize_issuer(issuer: &str) -> Result<String, ConfigError> {
     Ok(out)
 }
 
-/// A request timeout: whole seconds (`10s` or `10`), from 1 to 300.
-fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
-    text.trim()
-        .trim_end_matches('s')
-        .parse::<u64>()
-        .ok()
-        .filter(|s| (1..=300).contains(s))
-        .map(Duration::from_secs)
-        .ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "request_timeout {text:?} must be whole seconds from 1 to 300, e.g. 10s"
-            ))
-        })
-}
-
 /// A duration such as `90d`, `12h`, `30m`, `45s` or a plain number of seconds; at least 60 s.
 pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
+    parse_duration_within(text, 60, u64::MAX, "at least 60s")
+}
+
+/// A request timeout, a duration from 1 s to 300 s.
+fn parse_timeout(text: &str) -> Result<Duration, ConfigError> {
+    parse_duration_within(text, 1, 300, "from 1s to 300s (request_timeout)")
+}
+
+fn parse_duration_within(
+    text: &str,
+    min: u64,
+    max: u64,
+    bounds: &str,
+) -> Result<Duration, ConfigError> {
     let invalid = || {
         ConfigError::Invalid(format!(
-            "duration {text:?} is invalid: use a number with d, h, m or s (e.g. 90d), at least 60s"
+            "duration {text:?} is invalid: use a number with d, h, m or s (e.g. 90d), {bounds}"
         ))
     };
     let text = text.trim();
@@ -394,10 +393,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
         's' => Some(n),
         _ => None,
     }
+    .filter(|s| (min..=max).contains(s))
     .ok_or_else(invalid)?;
-    if seconds < 60 {
-        return Err(invalid());
-    }
     Ok(Duration::from_secs(seconds))
 }
 
@@ -488,6 +485,11 @@ mod tests {
         assert_eq!(parse_duration("3600").unwrap(), Duration::from_secs(3_600));
         for bad in ["", "5s", "x", "10y", "-1d"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_timeout("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_timeout("5m").unwrap(), Duration::from_secs(300));
+        for bad in ["0", "301", "1h", "soon"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
         }
     }
 

@@ -291,6 +291,7 @@ impl QuotaTracker {
             // Clients idle for a whole day hold nothing worth keeping.
             usage.retain(|_, u| u.day.start + Period::Day.seconds() > now);
             for (client_id, u) in usage.iter() {
+                // Windows without new counts too: they read the total others made.
                 for (period, window) in [(Period::Hour, &u.hour), (Period::Day, &u.day)] {
                     if window.start + period.seconds() > now {
                         batch.push((

@@ -397,8 +397,8 @@ pub async fn record_local_change(global: &GlobalArgs, change: String) {
     }
     let event = AuditEvent {
         date_ms: warrant_server::clock::now_ms(),
-        kind: warrant_server::audit::types::MANAGEMENT_OK,
-        description: format!("{change} (local CLI)"),
+        kind: warrant_server::audit::types::MANAGEMENT_OK.into(),
+        description: format!("{change} (local CLI)").into(),
         user_agent: Some(format!("warrant-cli/{}", env!("CARGO_PKG_VERSION"))),
         ..AuditEvent::default()
     };

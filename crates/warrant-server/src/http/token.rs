@@ -45,15 +45,14 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
         .token_request(audience, error.map(|e| e.code), started.elapsed());
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
-        kind: if error.is_some() {
+        kind: Cow::Borrowed(if error.is_some() {
             audit::types::TOKEN_FAILED
         } else {
             audit::types::TOKEN_ISSUED
-        },
-        description: error.map_or_else(
-            || "Client Credentials for Access Token".to_owned(),
-            |e| e.description.clone().into_owned(),
-        ),
+        }),
+        description: error.map_or(Cow::Borrowed("Client Credentials for Access Token"), |e| {
+            e.description.clone()
+        }),
         client_id: seen.client_id,
         audience: seen.audience,
         scope: seen.scope,
@@ -131,7 +130,7 @@ async fn handle(
     })?;
     let now = app.clock.now();
     let Some(client) = authenticate(client.as_deref(), client_secret, now) else {
-        return Err(failed_authentication(app, ip, client_id, now_ms, challenge));
+        return Err(failed_authentication(app, ip, seen, now_ms, challenge));
     };
     let quota = client
         .token_quota
@@ -181,13 +180,13 @@ async fn handle(
         if state.warn {
             app.audit.record(AuditEvent {
                 date_ms: now_ms,
-                kind: audit::types::QUOTA_WARNING,
-                description: format!(
+                kind: audit::types::QUOTA_WARNING.into(),
+                description: Cow::Owned(format!(
                     "{} of the {} token quota of {} used",
                     u64::from(state.limit) - state.remaining,
                     state.period.as_str(),
                     state.limit
-                ),
+                )),
                 client_id: seen.client_id.clone(),
                 ..AuditEvent::default()
             });
@@ -323,19 +322,21 @@ impl ParsedRequest {
 fn failed_authentication(
     app: &AppState,
     ip: Option<IpAddr>,
-    client_id: &str,
+    seen: &Seen,
     now_ms: u64,
     challenge: Option<HeaderValue>,
 ) -> OAuthError {
     if let Some(ip) = ip {
         app.throttle.by_ip.fail(&ip, now_ms);
     }
-    let client_id = client_id.chars().take(MAX_ECHOED_ID).collect::<String>();
-    if app.throttle.by_client.fail(&client_id, now_ms) {
+    let Some(client_id) = &seen.client_id else {
+        return OAuthError::invalid_client(challenge);
+    };
+    if app.throttle.by_client.fail(client_id, now_ms) {
         let wait = app
             .throttle
             .by_client
-            .blocked(&client_id, now_ms)
+            .blocked(client_id, now_ms)
             .unwrap_or(1);
         app.metrics.throttled();
         return OAuthError::too_many_requests(
@@ -355,12 +356,12 @@ fn quota_exceeded(app: &AppState, seen: &Seen, exceeded: QuotaExceeded, first: b
     if first {
         app.audit.record(AuditEvent {
             date_ms: crate::clock::now_ms(),
-            kind: audit::types::QUOTA_REACHED,
-            description: format!(
+            kind: audit::types::QUOTA_REACHED.into(),
+            description: Cow::Owned(format!(
                 "the {} token quota of {} is used up",
                 exceeded.period.as_str(),
                 exceeded.limit
-            ),
+            )),
             client_id: seen.client_id.clone(),
             ..AuditEvent::default()
         });

@@ -614,8 +614,8 @@ macro_rules! sql_engine {
                     );
                     insert.push_values(chunk, |mut row, e| {
                         row.push_bind(ts(e.date_ms))
-                            .push_bind(e.kind)
-                            .push_bind(e.description.as_str())
+                            .push_bind(e.kind.as_ref())
+                            .push_bind(e.description.as_ref())
                             .push_bind(e.client_id.as_deref())
                             .push_bind(e.audience.as_deref())
                             .push_bind(e.scope.as_deref())
@@ -686,29 +686,42 @@ macro_rules! sql_engine {
             }
 
             /// Adds each instance's new counts to the cluster-wide ones and returns the totals,
-            /// in order: `(client_id, period, window_start, added)`.
+            /// in order: `(client_id, period, window_start, added)`. A row with nothing added
+            /// is only read.
             pub async fn add_token_usage(
                 &self,
                 usage: &[(String, &'static str, u64, u64)],
             ) -> Result<Vec<u64>, StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                let mut totals = Vec::with_capacity(usage.len());
-                for (client_id, period, window_start, added) in usage {
-                    let total: i64 = sqlx::query_scalar(
+                let mut totals = vec![0; usage.len()];
+                // Writes first: a SQLite transaction that read first cannot upgrade to writing
+                // while another process writes (it fails at once instead of waiting).
+                let mut order: Vec<usize> = (0..usage.len()).collect();
+                order.sort_by_key(|&i| usage[i].3 == 0);
+                for i in order {
+                    let (client_id, period, window_start, added) = &usage[i];
+                    let sql = if *added == 0 {
+                        "SELECT count FROM token_usage
+                         WHERE client_id = $1 AND period = $2 AND window_start = $3"
+                    } else {
                         "INSERT INTO token_usage (client_id, period, window_start, count)
                          VALUES ($1, $2, $3, $4)
                          ON CONFLICT (client_id, period, window_start)
                          DO UPDATE SET count = token_usage.count + excluded.count
-                         RETURNING count",
-                    )
-                    .bind(client_id)
-                    .bind(*period)
-                    .bind(ts(*window_start))
-                    .bind(ts(*added))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    totals.push(unts(total));
+                         RETURNING count"
+                    };
+                    let mut query = sqlx::query_scalar(sql)
+                        .bind(client_id)
+                        .bind(*period)
+                        .bind(ts(*window_start));
+                    if *added > 0 {
+                        query = query.bind(ts(*added));
+                    }
+                    let total: Option<i64> = query
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    totals[i] = unts(total.unwrap_or(0));
                 }
                 tx.commit().await.map_err(db_err)?;
                 Ok(totals)

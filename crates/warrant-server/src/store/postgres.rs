@@ -153,8 +153,8 @@ impl PgStore {
         }
     }
 
-    /// PostgreSQL guards its own files; this checks that it answers and that the schema is
-    /// the one this build knows.
+    /// PostgreSQL guards its own files (and checks its pages itself): this checks that it
+    /// answers.
     pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
         self.ping().await?;
         Ok(Vec::new())

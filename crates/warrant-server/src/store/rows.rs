@@ -144,14 +144,12 @@ pub(crate) const AUDIT_WHERE: &str = "(CAST($1 AS TEXT) IS NULL OR type = $1)
        AND (CAST($5 AS BIGINT) IS NULL OR seq > $5)";
 
 pub(crate) fn event_from_row(row: &impl Col) -> Result<StoredEvent, StoreError> {
-    let kind = row.text("type")?;
     Ok(StoredEvent {
         seq: row.int("seq")?,
         event: AuditEvent {
             date_ms: unts(row.int("date_ms")?),
-            // The stored type is returned as `kind`; the static one is for new events.
-            kind: "",
-            description: row.text("description")?,
+            kind: row.text("type")?.into(),
+            description: row.text("description")?.into(),
             client_id: row.opt_text("client_id")?,
             audience: row.opt_text("audience")?,
             scope: row.opt_text("scope")?,
@@ -159,7 +157,6 @@ pub(crate) fn event_from_row(row: &impl Col) -> Result<StoredEvent, StoreError> 
             user_agent: row.opt_text("user_agent")?,
             jti: row.opt_text("jti")?,
         },
-        kind,
     })
 }
 

@@ -341,8 +341,8 @@ async fn audit_events_are_stored_listed_and_pruned() {
         let events: Vec<AuditEvent> = (0..300)
             .map(|i| AuditEvent {
                 date_ms: 1_000 + i,
-                kind: if i % 2 == 0 { "seccft" } else { "feccft" },
-                description: format!("event {i}"),
+                kind: if i % 2 == 0 { "seccft" } else { "feccft" }.into(),
+                description: format!("event {i}").into(),
                 client_id: Some(format!("client-{}", i % 3)),
                 ..AuditEvent::default()
             })
@@ -360,7 +360,7 @@ async fn audit_events_are_stored_listed_and_pruned() {
         assert_eq!(store.count_audit_events(&all).await.unwrap(), 300);
         let newest = store.list_audit_events(&all).await.unwrap();
         assert_eq!(newest[0].event.description, "event 299");
-        assert_eq!(newest[0].kind, "feccft");
+        assert_eq!(newest[0].event.kind, "feccft");
         let failures = AuditFilter {
             kind: Some("feccft".into()),
             client_id: Some("client-1".into()),
@@ -372,7 +372,7 @@ async fn audit_events_are_stored_listed_and_pruned() {
         let listed = store.list_audit_events(&failures).await.unwrap();
         assert!(!listed.is_empty());
         for e in &listed {
-            assert_eq!(e.kind, "feccft");
+            assert_eq!(e.event.kind, "feccft");
             assert_eq!(e.event.client_id.as_deref(), Some("client-1"));
             assert!((1_100..=1_199).contains(&e.event.date_ms));
         }

@@ -27,6 +27,8 @@ pub use error::ApiError;
 pub(crate) use openapi::openapi_document;
 
 use super::AppState;
+use std::borrow::Cow;
+
 use crate::audit::{self, AuditEvent};
 
 /// The routes, relative to `/api/v2`.
@@ -90,12 +92,12 @@ async fn audit_writes(
     let status = response.status();
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
-        kind: if status.is_success() {
+        kind: Cow::Borrowed(if status.is_success() {
             audit::types::MANAGEMENT_OK
         } else {
             audit::types::MANAGEMENT_FAILED
-        },
-        description: format!("{description} ({})", status.as_u16()),
+        }),
+        description: format!("{description} ({})", status.as_u16()).into(),
         client_id: caller.get(),
         ip,
         ..AuditEvent::default()
