@@ -430,6 +430,16 @@ impl Admin {
         Ok(self.store.count_audit_events(filter).await?)
     }
 
+    /// Token requests since `from_ms` counted per outcome, client, audience, failure reason and
+    /// time bucket (the dashboard's Activity page).
+    pub async fn token_activity(
+        &self,
+        from_ms: u64,
+        bucket_ms: u64,
+    ) -> Result<Vec<crate::audit::ActivityCount>, AdminError> {
+        Ok(self.store.token_activity(from_ms, bucket_ms).await?)
+    }
+
     pub async fn list_keys(&self) -> Result<Vec<StoredSigningKey>, AdminError> {
         Ok(self.store.list_signing_keys().await?)
     }

@@ -31,6 +31,25 @@ pub mod types {
     pub const QUOTA_REACHED: &str = "api_limit";
     /// A client is close to its token quota.
     pub const QUOTA_WARNING: &str = "api_limit_warning";
+    /// Success Login (a dashboard administrator signed in).
+    pub const SIGN_IN_OK: &str = "s";
+    /// Failed Login.
+    pub const SIGN_IN_FAILED: &str = "f";
+    /// Success Logout.
+    pub const SIGN_OUT: &str = "slo";
+}
+
+/// How many token requests of one kind fell into one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCount {
+    /// `seccft` (true) or `feccft`.
+    pub issued: bool,
+    pub client_id: Option<String>,
+    pub audience: Option<String>,
+    /// The failure's description; empty for issued tokens.
+    pub reason: String,
+    pub bucket_start_ms: u64,
+    pub count: u64,
 }
 
 /// One event. Every field but the type is optional, as in Auth0's logs. The type and the

@@ -32,6 +32,7 @@ pub mod issuance;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod operators;
 pub mod store;
 pub mod tls;
 pub mod views;
@@ -180,6 +181,7 @@ impl Server {
             ),
             None => None,
         };
+        let secure_cookies = tls.is_some() || issuer.starts_with("https://");
         let state = Arc::new(AppState {
             settings: IssuerSettings {
                 issuer,
@@ -192,6 +194,8 @@ impl Server {
             metrics: Arc::default(),
             audit,
             throttle: limits::AuthThrottle::default(),
+            sign_in_throttle: limits::SignInThrottle::default(),
+            secure_cookies,
             quotas: Arc::default(),
             default_token_quota: config.default_token_quota,
             limiter: Arc::new(http::limits::Limiter::new(config.request_limits)),

@@ -1,4 +1,4 @@
-//! `warrant api|app|grant|keys|init`: administration, against a data directory (the server may
+//! `warrant api|app|grant|keys|admin|init`: administration, against a data directory (the server may
 //! be running on it; it picks changes up within a second) or, with `--server`, through a running
 //! server's management API.
 
@@ -14,7 +14,8 @@ use crate::backend::Backend;
 use warrant_server::audit::AuditEvent;
 
 use crate::cli::{
-    ApiCommand, AppCommand, Command, GlobalArgs, GrantCommand, InitArgs, KeysCommand, LogsArgs,
+    AdminCommand, ApiCommand, AppCommand, Command, GlobalArgs, GrantCommand, InitArgs, KeysCommand,
+    LogsArgs,
 };
 use crate::serve::config_layer;
 
@@ -305,6 +306,9 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
         .unwrap_or_else(|| default_issuer(config.listen));
     let store = config.open_store().await.map_err(|e| e.to_string())?;
     let admin = Admin::new(store, Arc::new(SystemClock));
+    if let Some(username) = &args.admin_user {
+        create_operator(global, &admin, username, args.password_stdin).await?;
+    }
     let audience = management_audience(&issuer);
     match admin.initialize(&issuer).await.map_err(|e| e.to_string())? {
         Initialized::Created { client_id, secret } => {
@@ -412,6 +416,117 @@ pub async fn record_local_change(global: &GlobalArgs, change: String) {
     if let Err(e) = recorded {
         eprintln!("warning: the change was made, but not recorded in the audit log: {e}");
     }
+}
+
+/// Where a new administrator password comes from: standard input, the environment, or a
+/// new random one (returned with `true`, to be printed once).
+fn admin_password(from_stdin: bool) -> Result<(String, bool), String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        return Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false));
+    }
+    if let Ok(password) = std::env::var("WARRANT_ADMIN_PASSWORD") {
+        return Ok((password, false));
+    }
+    Ok((warrant_server::domain::random_token::<18>(), true))
+}
+
+async fn create_operator(
+    global: &GlobalArgs,
+    admin: &Admin,
+    username: &str,
+    from_stdin: bool,
+) -> Result<(), String> {
+    let (password, generated) = admin_password(from_stdin)?;
+    admin
+        .create_operator(username, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    record_local_change(
+        global,
+        format!("created dashboard administrator {username}"),
+    )
+    .await;
+    if generated {
+        println!(
+            "Created dashboard administrator {username}. Password (shown only now): {password}"
+        );
+    } else {
+        println!("Created dashboard administrator {username}.");
+    }
+    Ok(())
+}
+
+pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), String> {
+    if global.server.is_some() {
+        return Err(
+            "dashboard administrators are managed on the data directory or database \
+                    (--data-dir or --database-url), not through --server"
+                .into(),
+        );
+    }
+    let store = crate::serve::open_store(global).await?;
+    let admin = Admin::new(store, Arc::new(SystemClock));
+    match cmd {
+        AdminCommand::Create {
+            username,
+            password_stdin,
+        } => create_operator(global, &admin, &username, password_stdin).await?,
+        AdminCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = admin_password(password_stdin)?;
+            admin
+                .set_operator_password(&username, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            record_local_change(
+                global,
+                format!("set the password of dashboard administrator {username}"),
+            )
+            .await;
+            if generated {
+                println!("New password for {username} (shown only now): {password}");
+            } else {
+                println!("Password of {username} changed; their sessions ended.");
+            }
+        }
+        AdminCommand::List { json } => {
+            let operators = admin.list_operators().await.map_err(|e| e.to_string())?;
+            if json {
+                let list: Vec<_> = operators
+                    .iter()
+                    .map(|(name, at)| serde_json::json!({"username": name, "created_at": rfc3339(*at)}))
+                    .collect();
+                return print_json(&list);
+            }
+            if operators.is_empty() {
+                println!(
+                    "No dashboard administrators. Create one: warrant admin create <username>"
+                );
+            }
+            for (name, at) in operators {
+                println!("{name}  created {}", rfc3339(at));
+            }
+        }
+        AdminCommand::Delete { username } => {
+            admin
+                .delete_operator(&username)
+                .await
+                .map_err(|e| e.to_string())?;
+            record_local_change(
+                global,
+                format!("deleted dashboard administrator {username}"),
+            )
+            .await;
+            println!("Deleted dashboard administrator {username}; their sessions ended.");
+        }
+    }
+    Ok(())
 }
 
 pub async fn check(global: &GlobalArgs) -> Result<(), String> {

@@ -70,6 +70,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Check the storage's integrity (after a crash, say); exits non-zero on a problem
     Check,
+    /// Manage the dashboard's administrators (on the data directory or database, not --server)
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Manage APIs (resource servers): the audiences tokens are issued for
     #[command(subcommand)]
     Api(ApiCommand),
@@ -92,6 +95,39 @@ pub struct InitArgs {
     /// Print {client_id, client_secret, audience, issuer} as JSON
     #[arg(long)]
     pub json: bool,
+    /// Also create this dashboard administrator (see `warrant admin create` for the password)
+    #[arg(long, value_name = "USERNAME")]
+    pub admin_user: Option<String>,
+    /// With --admin-user: read the password from the first line of standard input
+    #[arg(long, requires = "admin_user")]
+    pub password_stdin: bool,
+}
+
+/// The password of a dashboard administrator comes from standard input (`--password-stdin`),
+/// else from `WARRANT_ADMIN_PASSWORD`, else it is generated and printed once. Never a flag: a
+/// flag shows in the process list.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a dashboard administrator (password: --password-stdin, WARRANT_ADMIN_PASSWORD, or generated and printed once)
+    Create {
+        username: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an administrator's password (same sources as create); ends their sessions
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the administrators
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an administrator and end their sessions
+    Delete { username: String },
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             Command::Keys(cmd) => admin_cmd::keys(&cli.global, cmd).await,
             Command::Logs(args) => admin_cmd::logs(&cli.global, args).await,
             Command::Check => admin_cmd::check(&cli.global).await,
+            Command::Admin(cmd) => admin_cmd::operators(&cli.global, cmd).await,
             Command::Api(cmd) => admin_cmd::api(&cli.global, cmd).await,
             Command::App(cmd) => admin_cmd::app(&cli.global, cmd).await,
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,

@@ -2,6 +2,7 @@
 //! map its result.
 
 pub mod connections;
+pub(crate) mod dashboard;
 mod error;
 mod health;
 pub mod limits;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub audit: AuditLog,
     pub throttle: crate::limits::AuthThrottle,
+    pub sign_in_throttle: crate::limits::SignInThrottle,
+    /// Whether cookies get `Secure`: the server terminates TLS or its issuer is `https://`
+    /// (TLS ends at a proxy in front).
+    pub secure_cookies: bool,
     pub quotas: Arc<crate::limits::QuotaTracker>,
     /// The quota of applications without one of their own.
     pub default_token_quota: Option<crate::domain::TokenQuota>,
@@ -86,6 +91,10 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v2", management::router(Arc::clone(&state)))
+        .nest("/dashboard", dashboard::router())
+        // The dashboard's front door, with and without the slash.
+        .route("/", get(dashboard::home))
+        .route("/dashboard/", get(dashboard::home))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.limiter),
             limits::limit,

@@ -737,6 +737,163 @@ macro_rules! sql_engine {
                     .map_err(db_err)
             }
 
+            pub async fn insert_operator(&self, username: &str, password_hash: &str, now: u64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO operators (username, password_hash, created_at) VALUES ($1, $2, $3)")
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(ts(now))
+                    .execute(&self.pool)
+                    .await
+                    .map(drop)
+                    .map_err(db_err)
+            }
+
+            /// Replaces a password and ends the administrator's sessions, in one transaction.
+            pub async fn set_operator_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let changed = sqlx::query("UPDATE operators SET password_hash = $2 WHERE username = $1")
+                    .bind(username)
+                    .bind(password_hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::NotFound("administrator".into()));
+                }
+                sqlx::query("DELETE FROM operator_sessions WHERE username = $1")
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            pub async fn operator_password_hash(&self, username: &str) -> Result<Option<String>, StoreError> {
+                sqlx::query_scalar("SELECT password_hash FROM operators WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            pub async fn list_operators(&self) -> Result<Vec<(String, u64)>, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT username, created_at FROM operators ORDER BY username")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                Ok(rows.into_iter().map(|(name, at)| (name, unts(at))).collect())
+            }
+
+            pub async fn delete_operator(&self, username: &str) -> Result<(), StoreError> {
+                let deleted = sqlx::query("DELETE FROM operators WHERE username = $1")
+                    .bind(username)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::NotFound("administrator".into()));
+                }
+                Ok(())
+            }
+
+            /// Stores a new session, and drops the expired ones while at it.
+            pub async fn insert_operator_session(&self, s: &crate::operators::SessionRecord, now: u64) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                sqlx::query("DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen <= $2")
+                    .bind(ts(now))
+                    .bind(ts(now.saturating_sub(crate::operators::SESSION_IDLE)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO operator_sessions
+                     (id_hash, username, csrf_token, created_at, last_seen, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&s.id_hash)
+                .bind(&s.username)
+                .bind(&s.csrf_token)
+                .bind(ts(s.created_at))
+                .bind(ts(s.last_seen))
+                .bind(ts(s.expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            pub async fn operator_session(&self, id_hash: &str) -> Result<Option<crate::operators::SessionRecord>, StoreError> {
+                let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT username, csrf_token, created_at, last_seen, expires_at
+                     FROM operator_sessions WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(row.map(|(username, csrf_token, created_at, last_seen, expires_at)| {
+                    crate::operators::SessionRecord {
+                        id_hash: id_hash.to_owned(),
+                        username,
+                        csrf_token,
+                        created_at: unts(created_at),
+                        last_seen: unts(last_seen),
+                        expires_at: unts(expires_at),
+                    }
+                }))
+            }
+
+            pub async fn touch_operator_session(&self, id_hash: &str, now: u64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE operator_sessions SET last_seen = $2 WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .bind(ts(now))
+                    .execute(&self.pool)
+                    .await
+                    .map(drop)
+                    .map_err(db_err)
+            }
+
+            pub async fn delete_operator_session(&self, id_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM operator_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map(drop)
+                    .map_err(db_err)
+            }
+
+            /// Token requests since `from_ms`, counted by outcome, client, audience, failure
+            /// reason and time bucket of `bucket_ms`.
+            pub async fn token_activity(&self, from_ms: u64, bucket_ms: u64) -> Result<Vec<crate::audit::ActivityCount>, StoreError> {
+                let rows: Vec<(String, Option<String>, Option<String>, String, i64, i64)> = sqlx::query_as(
+                    "SELECT type, client_id, audience,
+                            CASE WHEN type = 'feccft' THEN description ELSE '' END,
+                            date_ms / $2, COUNT(*)
+                     FROM audit_events
+                     WHERE date_ms >= $1 AND type IN ('seccft', 'feccft')
+                     GROUP BY 1, 2, 3, 4, 5",
+                )
+                .bind(ts(from_ms))
+                .bind(ts(bucket_ms.max(1)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(kind, client_id, audience, reason, bucket, count)| crate::audit::ActivityCount {
+                        issued: kind == crate::audit::types::TOKEN_ISSUED,
+                        client_id,
+                        audience,
+                        reason,
+                        bucket_start_ms: unts(bucket).saturating_mul(bucket_ms.max(1)),
+                        count: unts(count),
+                    })
+                    .collect())
+            }
+
             async fn insert_key(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 key: &StoredSigningKey,

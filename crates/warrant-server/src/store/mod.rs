@@ -327,6 +327,75 @@ impl Store {
     }
 }
 
+impl Store {
+    pub async fn insert_operator(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_operator(username, password_hash, now).await)
+    }
+
+    /// Replaces a password and ends that administrator's sessions.
+    pub async fn set_operator_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.set_operator_password(username, password_hash).await)
+    }
+
+    pub async fn operator_password_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<String>, StoreError> {
+        dispatch!(self, s => s.operator_password_hash(username).await)
+    }
+
+    pub async fn list_operators(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        dispatch!(self, s => s.list_operators().await)
+    }
+
+    /// Removes an administrator and, by cascade, their sessions.
+    pub async fn delete_operator(&self, username: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_operator(username).await)
+    }
+
+    pub async fn insert_operator_session(
+        &self,
+        session: &crate::operators::SessionRecord,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_operator_session(session, now).await)
+    }
+
+    pub async fn operator_session(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<crate::operators::SessionRecord>, StoreError> {
+        dispatch!(self, s => s.operator_session(id_hash).await)
+    }
+
+    pub async fn touch_operator_session(&self, id_hash: &str, now: u64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.touch_operator_session(id_hash, now).await)
+    }
+
+    pub async fn delete_operator_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_operator_session(id_hash).await)
+    }
+
+    /// Token requests since `from_ms`, counted per outcome, client, audience, failure reason
+    /// and `bucket_ms`-long time bucket: what the dashboard's Activity page draws.
+    pub async fn token_activity(
+        &self,
+        from_ms: u64,
+        bucket_ms: u64,
+    ) -> Result<Vec<crate::audit::ActivityCount>, StoreError> {
+        dispatch!(self, s => s.token_activity(from_ms, bucket_ms).await)
+    }
+}
+
 /// Maps a database error: unique violations are conflicts, a missing row is `NotFound`, the
 /// rest is the storage being unavailable.
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_operations.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_dashboard.sql"),
+    ),
 ];
 
 /// The channel on which writes announce themselves.

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_operations.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/sqlite/0005_dashboard.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

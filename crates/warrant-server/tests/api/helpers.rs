@@ -1,5 +1,6 @@
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -294,4 +295,25 @@ pub async fn verify_independently(app: &TestApp, token: &str, audience: &str) ->
     let data = jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap();
     assert_eq!(data.header.typ.as_deref(), Some("at+jwt"));
     data.claims
+}
+
+/// Waits until the audit log holds at least `n` events of `kind` (the writer is asynchronous).
+pub async fn logs_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = app
+            .mgmt(
+                reqwest::Method::GET,
+                &format!("/logs?type={kind}"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let events = body.as_array().unwrap().clone();
+        if events.len() >= n || Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

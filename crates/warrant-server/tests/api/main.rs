@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client_cache;
+mod dashboard;
+mod dashboard_browser;
 mod fail_static;
 mod helpers;
 mod lifecycle;
@@ -16,3 +18,4 @@ mod rotation;
 mod store_suite;
 mod token_errors;
 mod token_success;
+mod webdriver;

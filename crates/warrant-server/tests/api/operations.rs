@@ -7,28 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::config::Config;
 
-use crate::helpers::{API, TestApp, spawn_app, spawn_with};
-
-/// Waits until the audit log holds at least `n` events of `kind` (the writer is asynchronous).
-async fn logs_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status, body) = app
-            .mgmt(
-                Method::GET,
-                &format!("/logs?type={kind}"),
-                Some(token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let events = body.as_array().unwrap().clone();
-        if events.len() >= n || Instant::now() > deadline {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{API, logs_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn token_requests_and_management_writes_are_audited() {

@@ -1,0 +1,236 @@
+//! The page shell and the pieces every page is built from. maud escapes every interpolated
+//! value, so names and descriptions reach the page as text, never as markup.
+
+use axum::response::Html;
+use maud::{DOCTYPE, Markup, html};
+
+use super::session::CSRF_FIELD;
+use crate::operators::OperatorSession;
+
+/// The sections of the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nav {
+    Applications,
+    Apis,
+    Keys,
+    Activity,
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) " · Warrant" }
+            link rel="stylesheet" href="/dashboard/assets/app.css";
+            script src="/dashboard/assets/app.js" defer {}
+        }
+    }
+}
+
+/// A page without navigation (sign-in, errors).
+pub(crate) fn bare(title: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (head(title))
+                body.bare { main { (body) } }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// A page that only says what went wrong.
+pub(crate) fn bare_page(title: &str, message: &str) -> Html<String> {
+    bare(
+        title,
+        html! {
+            div.card.narrow {
+                h1 { (title) }
+                p { (message) }
+                p { a href="/dashboard/" { "Back to the dashboard" } }
+            }
+        },
+    )
+}
+
+/// A dashboard page: navigation, who is signed in, an optional notice, the content.
+pub(crate) fn page(
+    title: &str,
+    operator: &OperatorSession,
+    nav: Nav,
+    notice: Option<&str>,
+    content: Markup,
+) -> Html<String> {
+    let item = |section: Nav, href: &str, label: &str| {
+        html! {
+            a href=(href) aria-current=[(section == nav).then_some("page")] { (label) }
+        }
+    };
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (head(title))
+                body {
+                    header.top {
+                        a.brand href="/dashboard/" { span.logo { "W" } "Warrant" }
+                        nav {
+                            (item(Nav::Applications, "/dashboard/applications", "Applications"))
+                            (item(Nav::Apis, "/dashboard/apis", "APIs"))
+                            (item(Nav::Keys, "/dashboard/keys", "Signing keys"))
+                            (item(Nav::Activity, "/dashboard/activity", "Activity"))
+                        }
+                        form.sign-out method="post" action="/dashboard/sign-out" {
+                            (csrf(operator))
+                            span.muted { (operator.username) }
+                            button.link type="submit" { "Sign out" }
+                        }
+                    }
+                    main {
+                        @if let Some(notice) = notice {
+                            p.notice role="status" { (notice) }
+                        }
+                        (content)
+                    }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// The hidden CSRF field every form carries.
+pub(crate) fn csrf(operator: &OperatorSession) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(operator.csrf_token); }
+}
+
+/// A labelled text input with its error, if any, right below it.
+pub(crate) fn field(
+    label: &str,
+    name: &str,
+    value: &str,
+    error: Option<&str>,
+    hint: Option<&str>,
+) -> Markup {
+    let error_id = format!("{name}-error");
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(name) { (label) }
+            input id=(name) name=(name) value=(value)
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| error_id.as_str())];
+            @if let Some(error) = error {
+                p.field-error id=(error_id) { (error) }
+            } @else if let Some(hint) = hint {
+                p.hint { (hint) }
+            }
+        }
+    }
+}
+
+/// A value with a button that copies it (the script wires the button; without it, the value
+/// is still selectable).
+pub(crate) fn copyable(id: &str, value: &str) -> Markup {
+    html! {
+        span.copyable {
+            code id=(id) { (value) }
+            button.copy type="button" data-copy=(id) { "Copy" }
+        }
+    }
+}
+
+/// A form with one button, for a change that needs no input; `confirm` asks first.
+pub(crate) fn action_button(
+    operator: &OperatorSession,
+    action: &str,
+    label: &str,
+    class: &str,
+    confirm: Option<&str>,
+) -> Markup {
+    html! {
+        form.inline method="post" action=(action) data-confirm=[confirm] {
+            (csrf(operator))
+            button class=(class) type="submit" { (label) }
+        }
+    }
+}
+
+/// A time as `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn when(unix_seconds: u64) -> String {
+    let text = crate::clock::rfc3339(unix_seconds);
+    format!("{} UTC", text.get(..16).unwrap_or(&text).replace('T', " "))
+}
+
+/// A duration in seconds, the way people say it.
+pub(crate) fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
+        s if s % 3600 == 0 => plural(s / 3600, "hour"),
+        s if s % 60 == 0 => plural(s / 60, "minute"),
+        s => plural(s, "second"),
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// The message for a notice code in a redirect's query: a fixed text, never one from the URL.
+pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "api-created" => "API created.",
+        "api-saved" => "Settings saved.",
+        "api-deleted" => "API deleted, with every grant for it.",
+        "permission-added" => "Permission added.",
+        "permission-removed" => "Permission removed; tokens stop carrying it at once.",
+        "authorized" => "Authorizations saved; they apply to the next token.",
+        "app-saved" => "Application saved.",
+        "app-deleted" => "Application deleted; its secrets stopped working.",
+        "grants-saved" => "Authorizations saved; they apply to the next token.",
+        "grant-revoked" => {
+            "Grant revoked: no new tokens for that API. Tokens already issued stay valid until they expire."
+        }
+        "keys-rotated" => "Keys rotated: new tokens are signed with the new current key.",
+        "key-revoked" => "Key revoked and withdrawn from the JWKS.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(86_400), "1 day");
+        assert_eq!(duration(7200), "2 hours");
+        assert_eq!(duration(90), "90 seconds");
+        assert_eq!(duration(300), "5 minutes");
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn notices_come_only_from_the_fixed_list() {
+        assert_eq!(notice(Some("api-created")), Some("API created."));
+        assert_eq!(notice(Some("<script>alert(1)</script>")), None);
+        assert_eq!(notice(None), None);
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let html = field("Name", "name", "<img src=x onerror=alert(1)>", None, None).into_string();
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<img"));
+    }
+}

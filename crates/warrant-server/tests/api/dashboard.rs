@@ -1,0 +1,415 @@
+//! The dashboard over HTTP: sign-in, sessions, CSRF, escaping, throttling, the secret shown
+//! once. The browser walk-through is in `dashboard_browser.rs`.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{TestApp, logs_of, spawn_app, spawn_tls};
+
+pub const ADMIN: &str = "admin";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A client that does not follow redirects, so that they can be checked.
+fn http(app: &TestApp) -> reqwest::Client {
+    let _ = app;
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Set-Cookie` header that sets `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .to_owned()
+}
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap()
+}
+
+/// The CSRF token of the first form on a page.
+pub fn csrf_of(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF field")
+        + 19;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// A signed-in session: the cookie header value and the session's CSRF token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+async fn try_sign_in(
+    app: &TestApp,
+    http: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = http
+        .get(format!("{}/dashboard/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = cookie_value(&set_cookie(&page, "warrant_sign_in"));
+    http.post(format!("{}/dashboard/sign-in", app.base))
+        .header(COOKIE, format!("warrant_sign_in={csrf_cookie}"))
+        .form(&[
+            ("csrf", csrf_cookie.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn sign_in(app: &TestApp) -> Session {
+    let http = http(app);
+    let response = try_sign_in(app, &http, ADMIN, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = format!(
+        "warrant_session={}",
+        cookie_value(&set_cookie(&response, "warrant_session"))
+    );
+    let page = http
+        .get(format!("{}/dashboard/applications", app.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = csrf_of(&page.text().await.unwrap());
+    Session { cookie, csrf }
+}
+
+pub async fn app_with_admin() -> TestApp {
+    let app = spawn_app().await;
+    app.admin.create_operator(ADMIN, PASSWORD).await.unwrap();
+    app
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_cookies_are_locked_down() {
+    let app = app_with_admin().await;
+    let http = http(&app);
+    for path in [
+        "/dashboard/applications",
+        "/dashboard/apis",
+        "/dashboard/keys",
+        "/dashboard/activity",
+    ] {
+        let response = http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(response.headers()[LOCATION], "/dashboard/sign-in");
+    }
+    // A made-up session cookie is no session.
+    let response = http
+        .get(format!("{}/dashboard/apis", app.base))
+        .header(COOKIE, "warrant_session=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let page = http
+        .get(format!("{}/dashboard/sign-in", app.base))
+        .send()
+        .await
+        .unwrap();
+    let headers = page.headers();
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+
+    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&response, "warrant_session");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(session.contains(flag), "{session} lacks {flag}");
+    }
+    // Plain HTTP: a Secure cookie would never come back.
+    assert!(!session.contains("Secure"), "{session}");
+    // The cookie is random; the database keeps only its hash.
+    let value = cookie_value(&session);
+    assert!(value.len() >= 43, "{value}");
+    let pool_path = app.data_dir().join("warrant.db");
+    let db = std::fs::read(pool_path).unwrap();
+    assert!(
+        !db.windows(value.len()).any(|w| w == value.as_bytes()),
+        "the session cookie is stored in the clear"
+    );
+}
+
+#[tokio::test]
+async fn session_cookies_are_secure_over_tls() {
+    let app = spawn_tls().await;
+    app.admin.create_operator(ADMIN, PASSWORD).await.unwrap();
+    let ca = std::fs::read(app.data_dir().join("tls/ca.pem")).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&response, "warrant_session");
+    assert!(session.contains("; Secure"), "{session}");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"));
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
+    let app = app_with_admin().await;
+    let http = http(&app);
+    let session = sign_in(&app).await;
+    let before = app.admin.list_apis().await.unwrap().len();
+    fn form(csrf: Option<&str>) -> Vec<(&'static str, &str)> {
+        let mut fields = vec![
+            ("name", "Documents"),
+            ("identifier", "https://documents.example.com"),
+            ("token_lifetime", "3600"),
+            ("signing_alg", "RS256"),
+        ];
+        if let Some(csrf) = csrf {
+            fields.push(("csrf", csrf));
+        }
+        fields
+    }
+    for csrf in [None, Some(""), Some("not-the-token")] {
+        let response = http
+            .post(format!("{}/dashboard/apis", app.base))
+            .header(COOKIE, &session.cookie)
+            .form(&form(csrf))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "csrf {csrf:?}");
+        assert!(response.text().await.unwrap().contains("Form expired"));
+    }
+    assert_eq!(app.admin.list_apis().await.unwrap().len(), before);
+
+    // Sign-in and sign-out are forms too.
+    let response = http
+        .post(format!("{}/dashboard/sign-in", app.base))
+        .form(&[("username", ADMIN), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = http
+        .post(format!("{}/dashboard/sign-out", app.base))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // With the token it works.
+    let response = http
+        .post(format!("{}/dashboard/apis", app.base))
+        .header(COOKIE, &session.cookie)
+        .form(&form(Some(&session.csrf)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.admin.list_apis().await.unwrap().len(), before + 1);
+}
+
+#[tokio::test]
+async fn names_and_descriptions_are_rendered_inert() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let payload = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'";
+    app.admin
+        .create_application(payload.into(), payload.into(), vec![])
+        .await
+        .unwrap();
+    let html = http(&app)
+        .get(format!("{}/dashboard/applications", app.base))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;")
+    );
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<img src=x"));
+}
+
+#[tokio::test]
+async fn invalid_input_is_shown_next_to_the_field() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let response = http(&app)
+        .post(format!("{}/dashboard/apis", app.base))
+        .header(COOKIE, &session.cookie)
+        .form(&[
+            ("csrf", session.csrf.as_str()),
+            ("name", ""),
+            ("identifier", "not a uri"),
+            ("token_lifetime", "0"),
+            ("signing_alg", "HS256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    for (field, message) in [
+        ("name", "name must not be empty"),
+        ("identifier", "must be an absolute URI"),
+        ("token_lifetime", "from 1 to 2592000"),
+    ] {
+        let error = format!("id=\"{field}-error\"");
+        let at = html
+            .find(&error)
+            .unwrap_or_else(|| panic!("no error for {field}"));
+        assert!(html[at..].contains(message), "{field}: {message}");
+    }
+    // What was typed is kept.
+    assert!(html.contains("value=\"not a uri\""));
+    assert!(
+        app.admin
+            .list_apis()
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.identifier != "not a uri")
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_and_logged() {
+    let app = app_with_admin().await;
+    let http = http(&app);
+    for _ in 0..10 {
+        let response = try_sign_in(&app, &http, ADMIN, "wrong password!").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("Wrong username or password.")
+        );
+    }
+    let response = try_sign_in(&app, &http, ADMIN, "wrong password!").await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    // Even the right password waits: the throttle gives no oracle.
+    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // An unknown username fails the same way.
+    let other = app_with_admin().await;
+    let response = try_sign_in(&other, &reqwest::Client::new(), "nobody", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Every attempt is in the audit log as a failed login, without the password.
+    let token = app.admin_token().await;
+    let events = logs_of(&app, &token, "f", 11).await;
+    assert!(events.len() >= 11, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.to_string().contains("wrong password"))
+    );
+}
+
+#[tokio::test]
+async fn the_secret_is_shown_once_and_never_in_a_url() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let response = http(&app)
+        .post(format!("{}/dashboard/applications", app.base))
+        .header(COOKIE, &session.cookie)
+        .form(&[
+            ("csrf", session.csrf.as_str()),
+            ("name", "Billing worker"),
+            ("description", "nightly invoices"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    // The secret comes in this response's body, not through a redirect.
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let html = response.text().await.unwrap();
+    let start = html.find("id=\"client-secret\">").unwrap() + 19;
+    let secret = html[start..].split('<').next().unwrap().to_owned();
+    assert!(secret.len() >= 43, "{secret}");
+    let apps = app.admin.list_applications().await.unwrap();
+    let created = apps.iter().find(|a| a.name == "Billing worker").unwrap();
+    let again = http(&app)
+        .get(format!(
+            "{}/dashboard/applications/{}",
+            app.base, created.client_id
+        ))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(&secret), "the secret is shown twice");
+    assert!(again.contains("Hidden: Warrant stores only a hash"));
+    let token = app.admin_token().await;
+    let events = logs_of(&app, &token, "sapi", 1).await;
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| !e.to_string().contains(&secret)));
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session() {
+    let app = app_with_admin().await;
+    let http = http(&app);
+    let session = sign_in(&app).await;
+    let response = http
+        .post(format!("{}/dashboard/sign-out", app.base))
+        .header(COOKIE, &session.cookie)
+        .form(&[("csrf", session.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(&response, "warrant_session").contains("Max-Age=0"));
+    // The old cookie no longer opens anything, even if a browser kept it.
+    let response = http
+        .get(format!("{}/dashboard/apis", app.base))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/dashboard/sign-in");
+}

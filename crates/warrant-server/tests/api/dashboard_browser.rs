@@ -1,0 +1,201 @@
+//! The dashboard in real headless Chromium, the way an operator uses it: sign in, create an
+//! API with two permissions, create an application authorized for one, copy its secret and use
+//! it at /oauth/token, get a token in the Test tab, rotate the secret, revoke the grant, sign
+//! out. A screenshot of each main page lands in target/test-output/dashboard/.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::dashboard::{ADMIN, PASSWORD, app_with_admin};
+use crate::webdriver::Browser;
+
+const DOCS: &str = "https://documents.example.com";
+
+#[tokio::test]
+async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = app_with_admin().await;
+    let base = app.base.clone();
+
+    // Sign in: any page leads there first.
+    browser.goto(&format!("{base}/dashboard/")).await;
+    assert!(browser.url().await.ends_with("/dashboard/sign-in"));
+    browser.screenshot("01-sign-in").await;
+    browser.fill("#username", ADMIN).await;
+    browser.fill("#password", "not the password").await;
+    browser.click("button[type=submit]").await;
+    assert_eq!(browser.text(".error").await, "Wrong username or password.");
+    browser.fill("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    assert!(browser.url().await.ends_with("/dashboard/applications"));
+    browser.screenshot("02-applications-empty").await;
+
+    // Create an API with two permissions.
+    browser.goto(&format!("{base}/dashboard/apis/new")).await;
+    browser.fill("#name", "Documents API").await;
+    browser.fill("#identifier", DOCS).await;
+    browser.fill("#token_lifetime", "3600").await;
+    browser.click("button.primary[type=submit]").await;
+    assert_eq!(browser.text(".notice").await, "API created.");
+    assert_eq!(browser.text("h1").await, "Documents API");
+    browser.click("nav.tabs a[href$='tab=permissions']").await;
+    for (value, description) in [
+        ("read:documents", "Read documents"),
+        ("delete:documents", "Delete documents"),
+    ] {
+        browser.fill("#value", value).await;
+        browser.fill("#description", description).await;
+        browser.click("button.primary[type=submit]").await;
+        assert_eq!(browser.text(".notice").await, "Permission added.");
+    }
+    let table = browser.text("table.list").await;
+    assert!(table.contains("read:documents") && table.contains("delete:documents"));
+    browser.screenshot("03-api-permissions").await;
+    let api = app.admin.get_api(DOCS).await.unwrap();
+    assert_eq!(api.scopes.len(), 2);
+    assert_eq!(api.token_lifetime, 3600);
+
+    // Create an application authorized for one of them, in one step.
+    browser
+        .goto(&format!("{base}/dashboard/applications/new"))
+        .await;
+    browser.fill("#name", "Billing worker").await;
+    browser.fill("#description", "Nightly invoices").await;
+    browser
+        .click(&format!("input[name=api][value='{}']", api.id))
+        .await;
+    browser
+        .click(&format!(
+            "input[name='scope:{}'][value='read:documents']",
+            api.id
+        ))
+        .await;
+    browser.screenshot("04-create-application").await;
+    browser.click("button.primary[type=submit]").await;
+    assert_eq!(browser.text(".notice").await, "Application created.");
+    browser.screenshot("05-application-created").await;
+
+    // Copy the secret (shown this once) and the client ID.
+    browser.click("#new-secret button.copy").await;
+    assert_eq!(
+        browser
+            .attribute("#new-secret button.copy", "data-copied")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    let secret = browser.text("#client-secret").await;
+    let client_id = browser.text("#client-id").await;
+    assert!(
+        secret.len() >= 43 && client_id.len() >= 20,
+        "{client_id} {secret}"
+    );
+
+    // The secret works at the token endpoint, for the one permission granted.
+    let token = token_response(&app.base, &client_id, &secret).await;
+    assert_eq!(token.0, StatusCode::OK, "{}", token.1);
+    assert_eq!(token.1["scope"], "read:documents");
+
+    // The Test tab issues a real token and decodes it.
+    browser
+        .goto(&format!("{base}/dashboard/apis/{}?tab=test", api.id))
+        .await;
+    let snippet = browser.text("#snippet-curl").await;
+    assert!(snippet.contains(&client_id) && snippet.contains(DOCS));
+    assert!(snippet.contains("YOUR_CLIENT_SECRET") && !snippet.contains(&secret));
+    browser.click("#get-token").await;
+    let shown = browser.text("#access-token").await;
+    assert_eq!(shown.split('.').count(), 3, "{shown}");
+    let claims: Value = serde_json::from_str(&browser.text("#token-claims").await).unwrap();
+    assert_eq!(claims["sub"], format!("{client_id}@clients"));
+    assert_eq!(claims["aud"], DOCS);
+    assert_eq!(claims["scope"], "read:documents");
+    assert!(browser.text("#token-header").await.contains("RS256"));
+    browser.screenshot("06-api-test-tab").await;
+
+    // Rotate the secret with no grace period: the old one stops, the new one works.
+    browser
+        .goto(&format!("{base}/dashboard/applications/{client_id}"))
+        .await;
+    browser.click("#grace option[value='0']").await;
+    browser.click("#rotate-secret").await;
+    assert_eq!(browser.text(".notice").await, "Secret rotated.");
+    let rotated = browser.text("#client-secret").await;
+    assert_ne!(rotated, secret);
+    browser.screenshot("07-secret-rotated").await;
+    let old = token_response(&app.base, &client_id, &secret).await;
+    assert_eq!(old.0, StatusCode::UNAUTHORIZED, "{}", old.1);
+    let new = token_response(&app.base, &client_id, &rotated).await;
+    assert_eq!(new.0, StatusCode::OK, "{}", new.1);
+
+    // Revoke the grant: no more tokens for that API.
+    browser.click("#grants button[type=submit]").await;
+    assert!(browser.text(".notice").await.starts_with("Grant revoked"));
+    let refused = token_response(&app.base, &client_id, &rotated).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+
+    // The other main pages.
+    browser.goto(&format!("{base}/dashboard/keys")).await;
+    assert!(
+        browser
+            .text("#keys")
+            .await
+            .to_lowercase()
+            .contains("current")
+    );
+    browser.screenshot("08-signing-keys").await;
+    browser.goto(&format!("{base}/dashboard/apis")).await;
+    browser.screenshot("09-apis").await;
+    browser
+        .goto(&format!("{base}/dashboard/applications"))
+        .await;
+    browser.screenshot("10-applications").await;
+    // The audit log is written in the background: the Activity page counts once it lands.
+    let mut issued = 0;
+    for _ in 0..50 {
+        browser.goto(&format!("{base}/dashboard/activity")).await;
+        issued = browser.text("#tokens-issued").await.parse::<u64>().unwrap();
+        if issued >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(issued >= 3, "{issued} tokens on the Activity page");
+    assert!(browser.text("#failures").await.contains("wrong secret"));
+    browser.screenshot("11-activity").await;
+    browser.prefer_dark().await;
+    browser
+        .goto(&format!("{base}/dashboard/applications/{client_id}"))
+        .await;
+    browser.screenshot("12-application-dark").await;
+    browser.goto(&format!("{base}/dashboard/activity")).await;
+    browser.screenshot("13-activity-dark").await;
+
+    // Sign out: the dashboard is closed again.
+    browser.click("form.sign-out button").await;
+    browser.screenshot("14-signed-out").await;
+    browser.wait_for_url("/dashboard/sign-in").await;
+    browser
+        .goto(&format!("{base}/dashboard/applications"))
+        .await;
+    assert!(browser.url().await.ends_with("/dashboard/sign-in"));
+
+    browser.quit().await;
+}
+
+async fn token_response(base: &str, client_id: &str, secret: &str) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .json(&json!({
+            "client_id": client_id,
+            "client_secret": secret,
+            "audience": DOCS,
+            "grant_type": "client_credentials",
+        }))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
