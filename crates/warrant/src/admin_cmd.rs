@@ -306,19 +306,37 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
         .unwrap_or_else(|| default_issuer(config.listen));
     let store = config.open_store().await.map_err(|e| e.to_string())?;
     let admin = Admin::new(store, Arc::new(SystemClock));
-    if let Some(username) = &args.admin_user {
-        create_operator(global, &admin, username, args.password_stdin).await?;
+    let operator = match &args.admin_user {
+        Some(username) => Some((
+            username.as_str(),
+            create_operator(global, &admin, username, args.password_stdin).await?,
+        )),
+        None => None,
+    };
+    if !args.json {
+        if let Some((username, generated)) = &operator {
+            print_created_operator(username, generated.as_deref());
+        }
     }
+    let with_operator = |mut json: serde_json::Value| {
+        if let Some((username, generated)) = &operator {
+            json["admin_user"] = serde_json::json!(username);
+            if let Some(password) = generated {
+                json["admin_password"] = serde_json::json!(password);
+            }
+        }
+        json
+    };
     let audience = management_audience(&issuer);
     match admin.initialize(&issuer).await.map_err(|e| e.to_string())? {
         Initialized::Created { client_id, secret } => {
             if args.json {
-                print_json(&serde_json::json!({
+                print_json(&with_operator(serde_json::json!({
                     "client_id": client_id,
                     "client_secret": secret.expose(),
                     "audience": audience,
                     "issuer": issuer,
-                }))?;
+                })))?;
             } else {
                 println!(
                     "Initialized. The management API's admin application (the secret is shown only now):"
@@ -331,12 +349,12 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
         }
         Initialized::Already { client_id } => {
             if args.json {
-                print_json(&serde_json::json!({
+                print_json(&with_operator(serde_json::json!({
                     "client_id": client_id,
                     "audience": audience,
                     "issuer": issuer,
                     "already_initialized": true,
-                }))?;
+                })))?;
             } else {
                 println!(
                     "This deployment is already initialized: the admin application is {client_id}."
@@ -434,30 +452,30 @@ fn admin_password(from_stdin: bool) -> Result<(String, bool), String> {
     Ok((warrant_server::domain::random_token::<18>(), true))
 }
 
+/// Creates a dashboard administrator; returns the password when it was generated (to be
+/// shown once).
 async fn create_operator(
     global: &GlobalArgs,
     admin: &Admin,
     username: &str,
     from_stdin: bool,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let (password, generated) = admin_password(from_stdin)?;
     admin
         .create_operator(username, &password)
         .await
         .map_err(|e| e.to_string())?;
-    record_local_change(
-        global,
-        format!("created dashboard administrator {username}"),
-    )
-    .await;
-    if generated {
-        println!(
+    record_local_change(global, format!("created dashboard administrator {username}")).await;
+    Ok(generated.then_some(password))
+}
+
+fn print_created_operator(username: &str, generated: Option<&str>) {
+    match generated {
+        Some(password) => println!(
             "Created dashboard administrator {username}. Password (shown only now): {password}"
-        );
-    } else {
-        println!("Created dashboard administrator {username}.");
+        ),
+        None => println!("Created dashboard administrator {username}."),
     }
-    Ok(())
 }
 
 pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), String> {
@@ -474,7 +492,10 @@ pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), Str
         AdminCommand::Create {
             username,
             password_stdin,
-        } => create_operator(global, &admin, &username, password_stdin).await?,
+        } => {
+            let generated = create_operator(global, &admin, &username, password_stdin).await?;
+            print_created_operator(&username, generated.as_deref());
+        }
         AdminCommand::SetPassword {
             username,
             password_stdin,

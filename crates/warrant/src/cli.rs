@@ -92,7 +92,7 @@ pub enum Command {
 pub struct InitArgs {
     #[command(flatten)]
     pub server: ServeArgs,
-    /// Print {client_id, client_secret, audience, issuer} as JSON
+    /// Print {client_id, client_secret, audience, issuer} (and admin_user, admin_password) as JSON
     #[arg(long)]
     pub json: bool,
     /// Also create this dashboard administrator (see `warrant admin create` for the password)

@@ -210,7 +210,8 @@ fn warrant_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("WARRANT_CONFIG")
         .env_remove("WARRANT_SERVER")
         .env_remove("WARRANT_CLIENT_ID")
-        .env_remove("WARRANT_CLIENT_SECRET");
+        .env_remove("WARRANT_CLIENT_SECRET")
+        .env_remove("WARRANT_ADMIN_PASSWORD");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -795,4 +796,91 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
     );
     let _ = again.kill();
     let _ = again.wait();
+}
+
+#[test]
+fn dashboard_administrators_are_managed_locally() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        Server::bind(Config::new("127.0.0.1:0".parse().unwrap(), d))
+            .await
+            .unwrap();
+    });
+
+    // No password given: one is generated and shown once.
+    let out = warrant_env(d, &["admin", "create", "alice"], &[("WARRANT_ADMIN_PASSWORD", "")]);
+    fails_with(&out, "at least 12 characters");
+    let out = warrant(d, &["admin", "create", "alice"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let generated = stdout
+        .split("Password (shown only now): ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(generated.len() >= 24, "{generated}");
+    fails_with(&warrant(d, &["admin", "create", "alice"]), "already exists");
+
+    // From standard input, never from a flag.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warrant"))
+        .args(["admin", "create", "bob", "--password-stdin"])
+        .env("WARRANT_DATA_DIR", d)
+        .env_remove("WARRANT_DATABASE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"bob's long password\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    fails_with(
+        &warrant_env(d, &["admin", "create", "carol"], &[("WARRANT_ADMIN_PASSWORD", "short")]),
+        "at least 12 characters",
+    );
+
+    let list = ok_json(warrant(d, &["admin", "list", "--json"]));
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+
+    // The passwords sign in.
+    runtime.block_on(async {
+        let store = warrant_server::store::Store::open_data_dir(d).await.unwrap();
+        let admin = warrant_server::admin::Admin::new(
+            store,
+            std::sync::Arc::new(warrant_server::clock::SystemClock),
+        );
+        assert!(admin.sign_in("alice", &generated).await.unwrap().is_some());
+        assert!(admin.sign_in("bob", "bob's long password").await.unwrap().is_some());
+        assert!(admin.sign_in("bob", "bob's long passworD").await.unwrap().is_none());
+    });
+
+    assert!(warrant(d, &["admin", "delete", "bob"]).status.success());
+    fails_with(&warrant(d, &["admin", "delete", "bob"]), "not found");
+    fails_with(
+        &warrant_env(d, &["admin", "list"], &[("WARRANT_SERVER", "http://127.0.0.1:1")]),
+        "not through --server",
+    );
+
+    // init can create the first administrator along with the admin application.
+    let init = ok_json(warrant_env(
+        d,
+        &["init", "--admin-user", "dave", "--json"],
+        &[("WARRANT_ADMIN_PASSWORD", "dave's long password")],
+    ));
+    assert_eq!(init["admin_user"], "dave");
+    assert!(init.get("admin_password").is_none());
+    assert!(init["client_secret"].as_str().is_some());
 }

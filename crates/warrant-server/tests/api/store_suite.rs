@@ -390,3 +390,125 @@ async fn audit_events_are_stored_listed_and_pruned() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dashboard_administrators_and_sessions() {
+    use std::sync::Arc;
+    use warrant_server::admin::{Admin, AdminError};
+    use warrant_server::clock::ManualClock;
+    use warrant_server::operators::{SESSION_IDLE, SESSION_MAX};
+    for_each_engine(|store| async move {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let admin = Admin::new(store.clone(), clock.clone());
+        let password = "correct horse battery staple";
+        admin.create_operator("alice", password).await.unwrap();
+        assert!(matches!(
+            admin.create_operator("alice", password).await,
+            Err(AdminError::Conflict(_))
+        ));
+        assert!(matches!(
+            admin.create_operator("bob", "short").await,
+            Err(AdminError::Invalid(_))
+        ));
+        // Only an argon2id hash is stored.
+        let hash = store.operator_password_hash("alice").await.unwrap().unwrap();
+        assert!(hash.starts_with("$argon2id$") && !hash.contains(password));
+
+        assert!(admin.sign_in("alice", "wrong password").await.unwrap().is_none());
+        assert!(admin.sign_in("nobody", password).await.unwrap().is_none());
+        let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
+        let session = admin
+            .operator_session(&opened.cookie_value)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(session.username, "alice");
+        assert_eq!(session.csrf_token, opened.session.csrf_token);
+        assert!(admin.operator_session("forged").await.unwrap().is_none());
+
+        // Use keeps a session alive; idleness or its maximum age ends it.
+        clock.advance(SESSION_IDLE - 10);
+        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_some());
+        clock.advance(SESSION_IDLE - 10);
+        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_some());
+        clock.advance(SESSION_IDLE + 1);
+        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_none());
+        let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
+        for _ in 0..(SESSION_MAX / (SESSION_IDLE / 2)) {
+            clock.advance(SESSION_IDLE / 2);
+            let _ = admin.operator_session(&opened.cookie_value).await.unwrap();
+        }
+        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_none());
+
+        // Sign-out, a new password and deletion each end sessions.
+        let a = admin.sign_in("alice", password).await.unwrap().unwrap();
+        admin.sign_out(&a.cookie_value).await.unwrap();
+        assert!(admin.operator_session(&a.cookie_value).await.unwrap().is_none());
+        let b = admin.sign_in("alice", password).await.unwrap().unwrap();
+        admin.set_operator_password("alice", "another long password").await.unwrap();
+        assert!(admin.operator_session(&b.cookie_value).await.unwrap().is_none());
+        assert!(admin.sign_in("alice", password).await.unwrap().is_none());
+        let c = admin.sign_in("alice", "another long password").await.unwrap().unwrap();
+        assert_eq!(admin.list_operators().await.unwrap().len(), 1);
+        admin.delete_operator("alice").await.unwrap();
+        assert!(admin.operator_session(&c.cookie_value).await.unwrap().is_none());
+        assert!(matches!(
+            admin.delete_operator("alice").await,
+            Err(AdminError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn token_activity_is_counted_by_bucket() {
+    use warrant_server::audit::AuditEvent;
+    for_each_engine(|store| async move {
+        let event = |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| {
+            AuditEvent {
+                date_ms,
+                kind: kind.into(),
+                description: reason.into(),
+                client_id: Some(client.into()),
+                audience: Some("https://a".into()),
+                ..AuditEvent::default()
+            }
+        };
+        let events = vec![
+            event(10_000, "seccft", "c1", "Client Credentials for Access Token"),
+            event(10_500, "seccft", "c1", "Client Credentials for Access Token"),
+            event(11_000, "seccft", "c1", "Client Credentials for Access Token"),
+            event(11_000, "seccft", "c2", "Client Credentials for Access Token"),
+            event(11_500, "feccft", "c2", "wrong secret"),
+            event(11_600, "feccft", "c3", "wrong secret"),
+            event(11_700, "sapi", "c3", "not a token request"),
+            event(5_000, "seccft", "c1", "before the window"),
+        ];
+        store.insert_audit_events(&events).await.unwrap();
+        let mut counts = store.token_activity(10_000, 1_000).await.unwrap();
+        counts.sort_by_key(|c| (c.bucket_start_ms, c.client_id.clone(), c.issued));
+        let summary: Vec<(u64, &str, bool, &str, u64)> = counts
+            .iter()
+            .map(|c| {
+                (
+                    c.bucket_start_ms,
+                    c.client_id.as_deref().unwrap(),
+                    c.issued,
+                    c.reason.as_str(),
+                    c.count,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (10_000, "c1", true, "", 2),
+                (11_000, "c1", true, "", 1),
+                (11_000, "c2", false, "wrong secret", 1),
+                (11_000, "c2", true, "", 1),
+                (11_000, "c3", false, "wrong secret", 1),
+            ]
+        );
+    })
+    .await;
+}

@@ -470,6 +470,7 @@ fn test_tab(
         aud = api.identifier
     );
     html! {
+        @if let Some(error) = state.errors.get("client_id") { p.error role="alert" { (error) } }
         @if authorized.is_empty() {
             div.card.empty {
                 p { "No application is authorized for this API yet. Authorize one on the "
@@ -487,7 +488,6 @@ fn test_tab(
                             option value=(a.client_id) selected[a.client_id == selected] { (a.name) " (" (a.client_id) ")" }
                         }
                     }
-                    @if let Some(error) = state.errors.get("client_id") { p.field-error { (error) } }
                 }
                 div.actions { button.primary #get-token type="submit" { "Get token" } }
             }
