@@ -465,7 +465,11 @@ async fn create_operator(
         .create_operator(username, &password)
         .await
         .map_err(|e| e.to_string())?;
-    record_local_change(global, format!("created dashboard administrator {username}")).await;
+    record_local_change(
+        global,
+        format!("created dashboard administrator {username}"),
+    )
+    .await;
     Ok(generated.then_some(password))
 }
 

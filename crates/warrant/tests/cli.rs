@@ -811,10 +811,18 @@ fn dashboard_administrators_are_managed_locally() {
     });
 
     // No password given: one is generated and shown once.
-    let out = warrant_env(d, &["admin", "create", "alice"], &[("WARRANT_ADMIN_PASSWORD", "")]);
+    let out = warrant_env(
+        d,
+        &["admin", "create", "alice"],
+        &[("WARRANT_ADMIN_PASSWORD", "")],
+    );
     fails_with(&out, "at least 12 characters");
     let out = warrant(d, &["admin", "create", "alice"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let generated = stdout
         .split("Password (shown only now): ")
@@ -842,7 +850,11 @@ fn dashboard_administrators_are_managed_locally() {
         .unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
     fails_with(
-        &warrant_env(d, &["admin", "create", "carol"], &[("WARRANT_ADMIN_PASSWORD", "short")]),
+        &warrant_env(
+            d,
+            &["admin", "create", "carol"],
+            &[("WARRANT_ADMIN_PASSWORD", "short")],
+        ),
         "at least 12 characters",
     );
 
@@ -857,20 +869,38 @@ fn dashboard_administrators_are_managed_locally() {
 
     // The passwords sign in.
     runtime.block_on(async {
-        let store = warrant_server::store::Store::open_data_dir(d).await.unwrap();
+        let store = warrant_server::store::Store::open_data_dir(d)
+            .await
+            .unwrap();
         let admin = warrant_server::admin::Admin::new(
             store,
             std::sync::Arc::new(warrant_server::clock::SystemClock),
         );
         assert!(admin.sign_in("alice", &generated).await.unwrap().is_some());
-        assert!(admin.sign_in("bob", "bob's long password").await.unwrap().is_some());
-        assert!(admin.sign_in("bob", "bob's long passworD").await.unwrap().is_none());
+        assert!(
+            admin
+                .sign_in("bob", "bob's long password")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            admin
+                .sign_in("bob", "bob's long passworD")
+                .await
+                .unwrap()
+                .is_none()
+        );
     });
 
     assert!(warrant(d, &["admin", "delete", "bob"]).status.success());
     fails_with(&warrant(d, &["admin", "delete", "bob"]), "not found");
     fails_with(
-        &warrant_env(d, &["admin", "list"], &[("WARRANT_SERVER", "http://127.0.0.1:1")]),
+        &warrant_env(
+            d,
+            &["admin", "list"],
+            &[("WARRANT_SERVER", "http://127.0.0.1:1")],
+        ),
         "not through --server",
     );
 

@@ -415,7 +415,12 @@ async fn sign_out_ends_the_session() {
 }
 
 /// POSTs a dashboard form with the session's CSRF token.
-async fn post(app: &TestApp, session: &Session, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn post(
+    app: &TestApp,
+    session: &Session,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form: Vec<(&str, &str)> = vec![("csrf", session.csrf.as_str())];
     form.extend_from_slice(fields);
     http(app)
@@ -433,21 +438,53 @@ async fn signing_keys_rotate_and_revoke_from_the_dashboard() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
     let before = app.admin.list_keys().await.unwrap();
-    let current = before.iter().find(|k| k.status == KeyStatus::Current).unwrap().kid.clone();
+    let current = before
+        .iter()
+        .find(|k| k.status == KeyStatus::Current)
+        .unwrap()
+        .kid
+        .clone();
 
     // The current key cannot be revoked: the page says why and nothing changes.
-    let response = post(&app, &session, &format!("/dashboard/keys/{current}/revoke"), &[]).await;
-    assert!(response.text().await.unwrap().contains("Cannot revoke this key"));
-    assert_eq!(app.admin.get_key(&current).await.unwrap().status, KeyStatus::Current);
+    let response = post(
+        &app,
+        &session,
+        &format!("/dashboard/keys/{current}/revoke"),
+        &[],
+    )
+    .await;
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Cannot revoke this key")
+    );
+    assert_eq!(
+        app.admin.get_key(&current).await.unwrap().status,
+        KeyStatus::Current
+    );
 
     let response = post(&app, &session, "/dashboard/keys/rotate", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.admin.get_key(&current).await.unwrap().status, KeyStatus::Previous);
+    assert_eq!(
+        app.admin.get_key(&current).await.unwrap().status,
+        KeyStatus::Previous
+    );
     // The JWKS still publishes it, until revoked.
     assert!(app.jwks().await.to_string().contains(&current));
-    let response = post(&app, &session, &format!("/dashboard/keys/{current}/revoke"), &[]).await;
+    let response = post(
+        &app,
+        &session,
+        &format!("/dashboard/keys/{current}/revoke"),
+        &[],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.admin.get_key(&current).await.unwrap().status, KeyStatus::Revoked);
+    assert_eq!(
+        app.admin.get_key(&current).await.unwrap().status,
+        KeyStatus::Revoked
+    );
     assert!(!app.jwks().await.to_string().contains(&current));
     let page = http(&app)
         .get(format!("{}/dashboard/keys?notice=key-revoked", app.base))
@@ -465,7 +502,8 @@ async fn signing_keys_rotate_and_revoke_from_the_dashboard() {
 async fn the_api_page_authorizes_applications_and_tests_tokens() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    app.create_api(crate::helpers::API, &["read:a", "write:a"], Some(600)).await;
+    app.create_api(crate::helpers::API, &["read:a", "write:a"], Some(600))
+        .await;
     let api = app.admin.get_api(crate::helpers::API).await.unwrap();
     let created = app
         .admin
@@ -478,7 +516,11 @@ async fn the_api_page_authorizes_applications_and_tests_tokens() {
     // Authorize with one scope; then both; then not at all.
     for (authorized, scopes, expected) in [
         (true, vec!["read:a"], Some(vec!["read:a"])),
-        (true, vec!["read:a", "write:a", "undefined:scope"], Some(vec!["read:a", "write:a"])),
+        (
+            true,
+            vec!["read:a", "write:a", "undefined:scope"],
+            Some(vec!["read:a", "write:a"]),
+        ),
         (false, vec!["read:a"], None),
     ] {
         let mut fields = vec![("client_id", client_id.as_str())];
@@ -497,12 +539,33 @@ async fn the_api_page_authorizes_applications_and_tests_tokens() {
 
     // The Test tab refuses an application without a grant, and issues for one with it.
     let test = format!("/dashboard/apis/{}/test", api.id);
-    let html = post(&app, &session, &test, &[("client_id", &client_id)]).await.text().await.unwrap();
+    let html = post(&app, &session, &test, &[("client_id", &client_id)])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("No token:"), "{html}");
-    post(&app, &session, &path, &[("client_id", &client_id), ("authorized", "on"), ("scope", "read:a")]).await;
-    let html = post(&app, &session, &test, &[("client_id", &client_id)]).await.text().await.unwrap();
+    post(
+        &app,
+        &session,
+        &path,
+        &[
+            ("client_id", &client_id),
+            ("authorized", "on"),
+            ("scope", "read:a"),
+        ],
+    )
+    .await;
+    let html = post(&app, &session, &test, &[("client_id", &client_id)])
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("id=\"access-token\""));
-    assert!(html.contains(&format!("&quot;sub&quot;: &quot;{client_id}@clients&quot;")) || html.contains(&format!("\"sub\": \"{client_id}@clients\"")));
+    assert!(
+        html.contains(&format!("&quot;sub&quot;: &quot;{client_id}@clients&quot;"))
+            || html.contains(&format!("\"sub\": \"{client_id}@clients\""))
+    );
     // The token it shows is real: the server's keys verify it.
     let start = html.find("id=\"access-token\">").unwrap() + 18;
     let token = html[start..].split('<').next().unwrap();

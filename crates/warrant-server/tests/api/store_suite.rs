@@ -411,10 +411,20 @@ async fn dashboard_administrators_and_sessions() {
             Err(AdminError::Invalid(_))
         ));
         // Only an argon2id hash is stored.
-        let hash = store.operator_password_hash("alice").await.unwrap().unwrap();
+        let hash = store
+            .operator_password_hash("alice")
+            .await
+            .unwrap()
+            .unwrap();
         assert!(hash.starts_with("$argon2id$") && !hash.contains(password));
 
-        assert!(admin.sign_in("alice", "wrong password").await.unwrap().is_none());
+        assert!(
+            admin
+                .sign_in("alice", "wrong password")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(admin.sign_in("nobody", password).await.unwrap().is_none());
         let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
         let session = admin
@@ -428,30 +438,79 @@ async fn dashboard_administrators_and_sessions() {
 
         // Use keeps a session alive; idleness or its maximum age ends it.
         clock.advance(SESSION_IDLE - 10);
-        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_some());
+        assert!(
+            admin
+                .operator_session(&opened.cookie_value)
+                .await
+                .unwrap()
+                .is_some()
+        );
         clock.advance(SESSION_IDLE - 10);
-        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_some());
+        assert!(
+            admin
+                .operator_session(&opened.cookie_value)
+                .await
+                .unwrap()
+                .is_some()
+        );
         clock.advance(SESSION_IDLE + 1);
-        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_none());
+        assert!(
+            admin
+                .operator_session(&opened.cookie_value)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
         for _ in 0..(SESSION_MAX / (SESSION_IDLE / 2)) {
             clock.advance(SESSION_IDLE / 2);
             let _ = admin.operator_session(&opened.cookie_value).await.unwrap();
         }
-        assert!(admin.operator_session(&opened.cookie_value).await.unwrap().is_none());
+        assert!(
+            admin
+                .operator_session(&opened.cookie_value)
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // Sign-out, a new password and deletion each end sessions.
         let a = admin.sign_in("alice", password).await.unwrap().unwrap();
         admin.sign_out(&a.cookie_value).await.unwrap();
-        assert!(admin.operator_session(&a.cookie_value).await.unwrap().is_none());
+        assert!(
+            admin
+                .operator_session(&a.cookie_value)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let b = admin.sign_in("alice", password).await.unwrap().unwrap();
-        admin.set_operator_password("alice", "another long password").await.unwrap();
-        assert!(admin.operator_session(&b.cookie_value).await.unwrap().is_none());
+        admin
+            .set_operator_password("alice", "another long password")
+            .await
+            .unwrap();
+        assert!(
+            admin
+                .operator_session(&b.cookie_value)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(admin.sign_in("alice", password).await.unwrap().is_none());
-        let c = admin.sign_in("alice", "another long password").await.unwrap().unwrap();
+        let c = admin
+            .sign_in("alice", "another long password")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(admin.list_operators().await.unwrap().len(), 1);
         admin.delete_operator("alice").await.unwrap();
-        assert!(admin.operator_session(&c.cookie_value).await.unwrap().is_none());
+        assert!(
+            admin
+                .operator_session(&c.cookie_value)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
             admin.delete_operator("alice").await,
             Err(AdminError::NotFound(_))
@@ -464,21 +523,40 @@ async fn dashboard_administrators_and_sessions() {
 async fn token_activity_is_counted_by_bucket() {
     use warrant_server::audit::AuditEvent;
     for_each_engine(|store| async move {
-        let event = |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| {
-            AuditEvent {
+        let event =
+            |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| AuditEvent {
                 date_ms,
                 kind: kind.into(),
                 description: reason.into(),
                 client_id: Some(client.into()),
                 audience: Some("https://a".into()),
                 ..AuditEvent::default()
-            }
-        };
+            };
         let events = vec![
-            event(10_000, "seccft", "c1", "Client Credentials for Access Token"),
-            event(10_500, "seccft", "c1", "Client Credentials for Access Token"),
-            event(11_000, "seccft", "c1", "Client Credentials for Access Token"),
-            event(11_000, "seccft", "c2", "Client Credentials for Access Token"),
+            event(
+                10_000,
+                "seccft",
+                "c1",
+                "Client Credentials for Access Token",
+            ),
+            event(
+                10_500,
+                "seccft",
+                "c1",
+                "Client Credentials for Access Token",
+            ),
+            event(
+                11_000,
+                "seccft",
+                "c1",
+                "Client Credentials for Access Token",
+            ),
+            event(
+                11_000,
+                "seccft",
+                "c2",
+                "Client Credentials for Access Token",
+            ),
             event(11_500, "feccft", "c2", "wrong secret"),
             event(11_600, "feccft", "c3", "wrong secret"),
             event(11_700, "sapi", "c3", "not a token request"),
