@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The dashboard's Activity page over a large audit log: a release server on SQLite, EVENTS token
-# events (default 1,000,000: 98 % issued, 2 % refused, 200 applications) spread over the last 24
-# hours, then each range of the page fetched ROUNDS times by a signed-in administrator. Prints
-# the median and worst time per range.
+# The dashboard's Activity page over a busy day: a release server on SQLite, EVENTS token events
+# (default 1,000,000: 98 % issued, 2 % refused, 200 applications) spread over the last 24 hours,
+# stored as the audit writer stores them, then each range of the page fetched ROUNDS times by a
+# signed-in administrator. Prints the median and worst time per range.
 #
 #   bash bench/dashboard-activity.sh        # EVENTS=1000000 ROUNDS=5 by default
 set -euo pipefail
@@ -19,22 +19,29 @@ WARRANT_ADMIN_PASSWORD='bench password 1234' "$BIN" admin create bench --data-di
 
 echo "loading $EVENTS audit events" >&2
 python3 - "$DATA/warrant.db" "$EVENTS" "$API" <<'PY'
-import random, sqlite3, sys, time
+# The events go into audit_events, and their counts into token_activity, as the audit writer
+# stores them (5-minute buckets; issued per client and API, refusals per reason).
+import collections, random, sqlite3, sys, time
 db, n, api = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 now = int(time.time() * 1000)
+reasons = ["client authentication failed: unknown client or wrong secret",
+           'Service not found: "…"']
 con = sqlite3.connect(db, timeout=30)
-rows = []
+rows, counts = [], collections.Counter()
 for i in range(n):
     ok = random.random() < 0.98
-    rows.append((now - random.randrange(86_400_000),
-                 "seccft" if ok else "feccft",
-                 "Client Credentials for Access Token" if ok else
-                 random.choice(["client authentication failed: unknown client or wrong secret",
-                                "the client is not authorized for this API"]),
-                 "client-%03d" % random.randrange(200), api))
+    date = now - random.randrange(86_400_000)
+    client = "client-%03d" % random.randrange(200)
+    reason = "" if ok else random.choice(reasons)
+    rows.append((date, "seccft" if ok else "feccft", reason or "Client Credentials for Access Token", client, api))
+    key = (date - date % 300_000, client if ok else "", api if ok else "", 1 if ok else 0, reason)
+    counts[key] += 1
 con.executemany("INSERT INTO audit_events (date_ms, type, description, client_id, audience) "
                 "VALUES (?, ?, ?, ?, ?)", rows)
+con.executemany("INSERT INTO token_activity (bucket_ms, client_id, audience, issued, reason, count) "
+                "VALUES (?, ?, ?, ?, ?, ?)", [k + (c,) for k, c in counts.items()])
 con.commit()
+print(f"{len(counts)} token_activity rows for {n} events", file=sys.stderr)
 PY
 
 JAR="$DATA/cookies"

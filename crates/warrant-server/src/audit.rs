@@ -44,12 +44,94 @@ pub mod types {
 pub struct ActivityCount {
     /// `seccft` (true) or `feccft`.
     pub issued: bool,
-    pub client_id: Option<String>,
-    pub audience: Option<String>,
-    /// The failure's description; empty for issued tokens.
+    /// Empty for refusals, and when the request named none.
+    pub client_id: String,
+    pub audience: String,
+    /// Why a request was refused ([`failure_reason`]); empty for issued tokens.
     pub reason: String,
     pub bucket_start_ms: u64,
     pub count: u64,
+}
+
+/// Token activity is counted in buckets this long (five minutes); the Activity page's buckets
+/// are multiples of it.
+pub const ACTIVITY_BUCKET_MS: u64 = 300_000;
+
+/// A refusal's description as a reason to group by: quoted input (an unknown audience, say) is
+/// replaced by `"…"`, so that attackers sending random values add no new reasons.
+pub fn failure_reason(description: &str) -> String {
+    let mut out = String::with_capacity(description.len().min(200));
+    let mut chars = description.chars();
+    while let Some(c) = chars.next() {
+        if c == '"' {
+            out.push_str("\"…\"");
+            while let Some(q) = chars.next() {
+                match q {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            }
+            // A cut-short quote ends with an ellipsis of its own.
+            if chars.as_str().starts_with('…') {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+        if out.len() >= 200 {
+            break;
+        }
+    }
+    out
+}
+
+/// The token requests among `events`, counted per bucket: issued tokens per client and
+/// audience, refusals per reason.
+pub fn activity_counts(events: &[AuditEvent]) -> Vec<ActivityCount> {
+    let mut counts: std::collections::HashMap<(u64, &str, &str, bool, String), u64> =
+        std::collections::HashMap::new();
+    for e in events {
+        let issued = match e.kind.as_ref() {
+            types::TOKEN_ISSUED => true,
+            types::TOKEN_FAILED => false,
+            _ => continue,
+        };
+        // Refusals count by reason alone: their client IDs and audiences are whatever was
+        // sent, and random ones must not multiply the rows.
+        let (client, audience, reason) = if issued {
+            (
+                e.client_id.as_deref().unwrap_or(""),
+                e.audience.as_deref().unwrap_or(""),
+                String::new(),
+            )
+        } else {
+            ("", "", failure_reason(&e.description))
+        };
+        let key = (
+            e.date_ms - e.date_ms % ACTIVITY_BUCKET_MS,
+            client,
+            audience,
+            issued,
+            reason,
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(
+            |((bucket_start_ms, client_id, audience, issued, reason), count)| ActivityCount {
+                issued,
+                client_id: client_id.to_owned(),
+                audience: audience.to_owned(),
+                reason,
+                bucket_start_ms,
+                count,
+            },
+        )
+        .collect()
 }
 
 /// One event. Every field but the type is optional, as in Auth0's logs. The type and the
@@ -335,6 +417,53 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn reasons_lose_the_echoed_input() {
+        assert_eq!(
+            failure_reason(r#"Service not found: "https://random-1""#),
+            r#"Service not found: "…""#
+        );
+        assert_eq!(
+            failure_reason(r#"scope "a\"b" is not granted for "x"…"#),
+            r#"scope "…" is not granted for "…""#
+        );
+        assert_eq!(failure_reason("wrong secret"), "wrong secret");
+        assert!(failure_reason(&"x".repeat(1000)).len() <= 200);
+    }
+
+    #[test]
+    fn token_events_are_counted_per_bucket_and_reason() {
+        let event = |date_ms, kind: &'static str, client: &str, description: &str| AuditEvent {
+            date_ms,
+            kind: kind.into(),
+            description: description.to_owned().into(),
+            client_id: Some(client.into()),
+            audience: Some("https://a".into()),
+            ..AuditEvent::default()
+        };
+        let mut counts = activity_counts(&[
+            event(1, "seccft", "c1", "x"),
+            event(299_999, "seccft", "c1", "y"),
+            event(300_000, "seccft", "c1", "x"),
+            event(300_001, "feccft", "c1", r#"unknown audience "a""#),
+            event(300_002, "feccft", "c1", r#"unknown audience "b""#),
+            event(300_003, "sapi", "c1", "not a token request"),
+        ]);
+        counts.sort_by_key(|c| (c.bucket_start_ms, c.issued));
+        let summary: Vec<(u64, bool, &str, u64)> = counts
+            .iter()
+            .map(|c| (c.bucket_start_ms, c.issued, c.reason.as_str(), c.count))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, true, "", 2),
+                (300_000, false, r#"unknown audience "…""#, 2),
+                (300_000, true, "", 1),
+            ]
+        );
+    }
 
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_instead_of_waiting() {

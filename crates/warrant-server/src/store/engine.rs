@@ -625,6 +625,25 @@ macro_rules! sql_engine {
                     });
                     insert.build().execute(&mut *tx).await.map_err(db_err)?;
                 }
+                // Six parameters a row.
+                for chunk in crate::audit::activity_counts(events).chunks(256) {
+                    let mut upsert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO token_activity (bucket_ms, client_id, audience, issued, reason, count) ",
+                    );
+                    upsert.push_values(chunk, |mut row, c| {
+                        row.push_bind(ts(c.bucket_start_ms))
+                            .push_bind(c.client_id.as_str())
+                            .push_bind(c.audience.as_str())
+                            .push_bind(i32::from(c.issued))
+                            .push_bind(c.reason.as_str())
+                            .push_bind(ts(c.count));
+                    });
+                    upsert.push(
+                        " ON CONFLICT (bucket_ms, client_id, audience, issued, reason)
+                         DO UPDATE SET count = token_activity.count + excluded.count",
+                    );
+                    upsert.build().execute(&mut *tx).await.map_err(db_err)?;
+                }
                 tx.commit().await.map_err(db_err)
             }
 
@@ -667,6 +686,11 @@ macro_rules! sql_engine {
 
             /// Deletes events older than `before_ms`, and the oldest beyond `keep` events.
             pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
+                sqlx::query("DELETE FROM token_activity WHERE bucket_ms < $1")
+                    .bind(ts(before_ms))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err)?;
                 let old = sqlx::query("DELETE FROM audit_events WHERE date_ms < $1")
                     .bind(ts(before_ms))
                     .execute(&self.pool)
@@ -866,29 +890,28 @@ macro_rules! sql_engine {
             }
 
             /// Token requests since `from_ms`, counted by outcome, client, audience, failure
-            /// reason and time bucket of `bucket_ms`.
+            /// reason and time bucket of `bucket_ms` (a multiple of `audit::ACTIVITY_BUCKET_MS`).
             pub async fn token_activity(&self, from_ms: u64, bucket_ms: u64) -> Result<Vec<crate::audit::ActivityCount>, StoreError> {
-                let rows: Vec<(String, Option<String>, Option<String>, String, i64, i64)> = sqlx::query_as(
-                    "SELECT type, client_id, audience,
-                            CASE WHEN type = 'feccft' THEN description ELSE '' END,
-                            date_ms / $2, COUNT(*)
-                     FROM audit_events
-                     WHERE date_ms >= $1 AND type IN ('seccft', 'feccft')
+                let bucket_ms = bucket_ms.max(crate::audit::ACTIVITY_BUCKET_MS);
+                let rows: Vec<(i64, String, String, i32, String, i64)> = sqlx::query_as(
+                    "SELECT bucket_ms / $2, client_id, audience, issued, reason, CAST(SUM(count) AS BIGINT)
+                     FROM token_activity
+                     WHERE bucket_ms >= $1
                      GROUP BY 1, 2, 3, 4, 5",
                 )
                 .bind(ts(from_ms))
-                .bind(ts(bucket_ms.max(1)))
+                .bind(ts(bucket_ms))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(kind, client_id, audience, reason, bucket, count)| crate::audit::ActivityCount {
-                        issued: kind == crate::audit::types::TOKEN_ISSUED,
+                    .map(|(bucket, client_id, audience, issued, reason, count)| crate::audit::ActivityCount {
+                        issued: issued != 0,
                         client_id,
                         audience,
                         reason,
-                        bucket_start_ms: unts(bucket).saturating_mul(bucket_ms.max(1)),
+                        bucket_start_ms: unts(bucket).saturating_mul(bucket_ms),
                         count: unts(count),
                     })
                     .collect())

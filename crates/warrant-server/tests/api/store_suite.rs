@@ -522,6 +522,7 @@ async fn dashboard_administrators_and_sessions() {
 #[tokio::test]
 async fn token_activity_is_counted_by_bucket() {
     use warrant_server::audit::AuditEvent;
+    const MIN: u64 = 60_000;
     for_each_engine(|store| async move {
         let event =
             |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| AuditEvent {
@@ -532,45 +533,58 @@ async fn token_activity_is_counted_by_bucket() {
                 audience: Some("https://a".into()),
                 ..AuditEvent::default()
             };
-        let events = vec![
-            event(
-                10_000,
-                "seccft",
-                "c1",
-                "Client Credentials for Access Token",
-            ),
-            event(
-                10_500,
-                "seccft",
-                "c1",
-                "Client Credentials for Access Token",
-            ),
-            event(
-                11_000,
-                "seccft",
-                "c1",
-                "Client Credentials for Access Token",
-            ),
-            event(
-                11_000,
-                "seccft",
-                "c2",
-                "Client Credentials for Access Token",
-            ),
-            event(11_500, "feccft", "c2", "wrong secret"),
-            event(11_600, "feccft", "c3", "wrong secret"),
-            event(11_700, "sapi", "c3", "not a token request"),
-            event(5_000, "seccft", "c1", "before the window"),
-        ];
-        store.insert_audit_events(&events).await.unwrap();
-        let mut counts = store.token_activity(10_000, 1_000).await.unwrap();
-        counts.sort_by_key(|c| (c.bucket_start_ms, c.client_id.clone(), c.issued));
+        let t = 1_000 * 60 * MIN;
+        // Two batches, as the writer sends them: counts add up across batches.
+        store
+            .insert_audit_events(&[
+                event(t, "seccft", "c1", "Client Credentials for Access Token"),
+                event(
+                    t + 4 * MIN,
+                    "seccft",
+                    "c1",
+                    "Client Credentials for Access Token",
+                ),
+                event(
+                    t + 11 * MIN,
+                    "seccft",
+                    "c1",
+                    "Client Credentials for Access Token",
+                ),
+            ])
+            .await
+            .unwrap();
+        store
+            .insert_audit_events(&[
+                event(
+                    t + 12 * MIN,
+                    "seccft",
+                    "c2",
+                    "Client Credentials for Access Token",
+                ),
+                event(t + 13 * MIN, "feccft", "c2", "unknown audience \"x\""),
+                event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                event(t + 14 * MIN, "sapi", "c3", "not a token request"),
+                event(t - 20 * MIN, "seccft", "c1", "before the window"),
+            ])
+            .await
+            .unwrap();
+        // Ten-minute buckets over five-minute counts.
+        let mut counts = store.token_activity(t, 10 * MIN).await.unwrap();
+        counts.sort_by_key(|c| {
+            (
+                c.bucket_start_ms,
+                c.client_id.clone(),
+                c.issued,
+                c.reason.clone(),
+            )
+        });
         let summary: Vec<(u64, &str, bool, &str, u64)> = counts
             .iter()
             .map(|c| {
                 (
-                    c.bucket_start_ms,
-                    c.client_id.as_deref().unwrap(),
+                    (c.bucket_start_ms - t) / MIN,
+                    c.client_id.as_str(),
                     c.issued,
                     c.reason.as_str(),
                     c.count,
@@ -580,13 +594,25 @@ async fn token_activity_is_counted_by_bucket() {
         assert_eq!(
             summary,
             vec![
-                (10_000, "c1", true, "", 2),
-                (11_000, "c1", true, "", 1),
-                (11_000, "c2", false, "wrong secret", 1),
-                (11_000, "c2", true, "", 1),
-                (11_000, "c3", false, "wrong secret", 1),
+                (0, "c1", true, "", 2),
+                // Refusals by reason only.
+                (10, "", false, "unknown audience \"…\"", 1),
+                (10, "", false, "wrong secret", 2),
+                (10, "c1", true, "", 1),
+                (10, "c2", true, "", 1),
             ]
         );
+        // Pruned with the events, by age.
+        store
+            .prune_audit_events(t + 10 * MIN, 1_000_000)
+            .await
+            .unwrap();
+        let left = store.token_activity(0, 10 * MIN).await.unwrap();
+        assert!(
+            left.iter().all(|c| c.bucket_start_ms >= t + 10 * MIN),
+            "{left:?}"
+        );
+        assert_eq!(left.iter().map(|c| c.count).sum::<u64>(), 5);
     })
     .await;
 }

@@ -59,9 +59,9 @@ pub(crate) fn overuse(
 ) -> Vec<Overuse> {
     let mut per_pair: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for c in counts.iter().filter(|c| c.issued) {
-        if let (Some(client), Some(audience)) = (&c.client_id, &c.audience) {
-            *per_pair.entry((client, audience)).or_default() += c.count;
-        }
+        *per_pair
+            .entry((c.client_id.as_str(), c.audience.as_str()))
+            .or_default() += c.count;
     }
     let mut found: Vec<Overuse> = per_pair
         .into_iter()
@@ -209,9 +209,7 @@ fn series(
 ) -> Vec<Series> {
     let mut per_client: HashMap<&str, Vec<u64>> = HashMap::new();
     for c in counts.iter().filter(|c| c.issued) {
-        let Some(client) = c.client_id.as_deref() else {
-            continue;
-        };
+        let client = c.client_id.as_str();
         let index = usize::try_from(c.bucket_start_ms.saturating_sub(start_ms) / bucket_ms)
             .unwrap_or(usize::MAX);
         if index < buckets {
@@ -293,8 +291,8 @@ mod tests {
     fn issued(client: &str, audience: &str, count: u64) -> ActivityCount {
         ActivityCount {
             issued: true,
-            client_id: Some(client.into()),
-            audience: Some(audience.into()),
+            client_id: client.into(),
+            audience: audience.into(),
             reason: String::new(),
             bucket_start_ms: 0,
             count,
