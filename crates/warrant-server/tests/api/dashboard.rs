@@ -572,3 +572,51 @@ async fn the_api_page_authorizes_applications_and_tests_tokens() {
     let claims = crate::helpers::verify_independently(&app, token, crate::helpers::API).await;
     assert_eq!(claims["scope"], "read:a");
 }
+
+#[tokio::test]
+async fn activity_lists_applications_that_do_not_cache_tokens() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::helpers::API, &["read:a"], Some(3600))
+        .await;
+    let (greedy, greedy_secret) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
+    let (careful, careful_secret) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
+    // An hour-long token needs one request an hour; 25 is the classic no-caching mistake.
+    for _ in 0..25 {
+        app.token(&greedy, &greedy_secret).await;
+    }
+    app.token(&careful, &careful_secret).await;
+    let _ = app
+        .token_json(&crate::helpers::token_request(&careful, "wrong", None))
+        .await;
+
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = http(&app)
+            .get(format!("{}/dashboard/activity?range=1h", app.base))
+            .header(COOKIE, &session.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if html.contains("id=\"tokens-issued\">26<") && html.contains("id=\"tokens-failed\">1<") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(html.contains("id=\"tokens-issued\">26<"), "{html}");
+    let overuse =
+        &html[html.find("id=\"overuse\"").unwrap()..html.find("id=\"failures\"").unwrap()];
+    assert!(
+        overuse.contains(&format!("/dashboard/applications/{greedy}")),
+        "{overuse}"
+    );
+    assert!(!overuse.contains(&careful), "{overuse}");
+    assert!(overuse.contains("cache each token"));
+    let failures = &html[html.find("id=\"failures\"").unwrap()..];
+    assert!(failures.contains("wrong secret"), "{failures}");
+    // The chart has a line per application.
+    assert_eq!(html.matches("<polyline").count(), 2);
+}
