@@ -279,6 +279,16 @@ impl Admin {
         Ok(self.store.list_applications().await?)
     }
 
+    /// One page of applications in creation order, and how many there are in all: what lists
+    /// show, at any number of applications.
+    pub async fn list_applications_page(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<Application>, u64), AdminError> {
+        Ok(self.store.list_applications_page(offset, limit).await?)
+    }
+
     pub async fn get_application(&self, client_id: &str) -> Result<ApplicationDetails, AdminError> {
         let application = self.store.get_application(client_id).await?;
         let secrets = self.store.list_client_secrets(client_id).await?;

@@ -276,6 +276,28 @@ macro_rules! sql_engine {
                     .collect()
             }
 
+            /// Applications in creation order, `limit` of them from `offset`, and how many there
+            /// are in all (one read transaction).
+            pub async fn list_applications_page(&self, offset: u64, limit: u32) -> Result<(Vec<Application>, u64), StoreError> {
+                let mut tx = self.read_tx().await?;
+                let sql = format!("{APP_SELECT} LIMIT $1 OFFSET $2");
+                let page = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(i64::from(limit))
+                    .bind(ts(offset))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .iter()
+                    .map(app_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                Self::commit(tx).await?;
+                Ok((page, unts(total)))
+            }
+
             pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
                 let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = $1");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql))

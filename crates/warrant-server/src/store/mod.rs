@@ -193,6 +193,15 @@ impl Store {
         dispatch!(self, s => s.list_applications().await)
     }
 
+    /// `limit` applications from `offset`, in creation order, and the total.
+    pub async fn list_applications_page(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<Application>, u64), StoreError> {
+        dispatch!(self, s => s.list_applications_page(offset, limit).await)
+    }
+
     pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
         dispatch!(self, s => s.get_application(client_id).await)
     }

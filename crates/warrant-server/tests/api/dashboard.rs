@@ -620,3 +620,52 @@ async fn activity_lists_applications_that_do_not_cache_tokens() {
     // The chart has a line per application.
     assert_eq!(html.matches("<polyline").count(), 2);
 }
+
+#[tokio::test]
+async fn the_application_list_is_paged() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    for i in 0..55 {
+        app.admin
+            .create_application(format!("worker {i:02}"), String::new(), vec![])
+            .await
+            .unwrap();
+    }
+    let page = |n: u32| {
+        let (http, url, cookie) = (
+            http(&app),
+            format!("{}/dashboard/applications?page={n}", app.base),
+            session.cookie.clone(),
+        );
+        async move {
+            http.get(url)
+                .header(COOKIE, cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    // 55 workers and the management API's admin application, 50 a page, each exactly once.
+    let first = page(0).await;
+    assert!(first.contains("1–50 of 56"), "{first}");
+    assert!(first.contains("?page=1"));
+    let second = page(1).await;
+    assert!(second.contains("51–56 of 56"));
+    assert!(second.contains("?page=0"));
+    let rows = |html: &str| {
+        html.matches("<tr><td><a href=\"/dashboard/applications/")
+            .count()
+    };
+    assert_eq!((rows(&first), rows(&second)), (50, 6));
+    for i in 0..55 {
+        let name = format!(">worker {i:02}<");
+        assert_eq!(
+            first.matches(&name).count() + second.matches(&name).count(),
+            1,
+            "{name}"
+        );
+    }
+}

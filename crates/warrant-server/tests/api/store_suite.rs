@@ -616,3 +616,26 @@ async fn token_activity_is_counted_by_bucket() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn applications_are_listed_a_page_at_a_time() {
+    for_each_engine(|store| async move {
+        for i in 0..7u64 {
+            let mut app = Application::new(format!("app {i}"), String::new(), 100 + i).unwrap();
+            app.client_id = format!("client-{i}");
+            let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 100 + i);
+            store.insert_application(&app, &secret, &[]).await.unwrap();
+        }
+        let names = |apps: Vec<Application>| apps.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        let (page, total) = store.list_applications_page(0, 3).await.unwrap();
+        assert_eq!(
+            (names(page), total),
+            (vec!["app 0".into(), "app 1".into(), "app 2".into()], 7)
+        );
+        let (page, total) = store.list_applications_page(6, 3).await.unwrap();
+        assert_eq!((names(page), total), (vec!["app 6".to_owned()], 7));
+        let (page, _) = store.list_applications_page(70, 3).await.unwrap();
+        assert!(page.is_empty());
+    })
+    .await;
+}

@@ -97,13 +97,7 @@ pub(crate) async fn show(
     let end_ms = (now_ms / bucket_ms + 1) * bucket_ms;
     let start_ms = end_ms - window * 1000;
     let counts = app.admin.token_activity(start_ms, bucket_ms).await?;
-    let apps = app.admin.list_applications().await?;
     let apis = app.admin.list_apis().await?;
-    let names: HashMap<&str, &str> = apps
-        .iter()
-        .map(|a| (a.client_id.as_str(), a.name.as_str()))
-        .collect();
-    let name_of = |client: &str| names.get(client).copied().unwrap_or(client).to_owned();
     let lifetimes: HashMap<&str, u32> = apis
         .iter()
         .map(|a| (a.identifier.as_str(), a.token_lifetime))
@@ -120,7 +114,33 @@ pub(crate) async fn show(
     let overusers = overuse(&counts, &lifetimes, window);
 
     let buckets = usize::try_from(window / bucket).unwrap_or(1);
-    let series = series(&counts, start_ms, bucket_ms, buckets, &name_of);
+    let mut series = series(&counts, start_ms, bucket_ms, buckets);
+    // Names only of the applications shown: a deployment may have millions.
+    let mut names: HashMap<String, String> = HashMap::new();
+    let shown = series
+        .iter()
+        .filter(|s| !s.other)
+        .map(|s| s.label.clone())
+        .chain(overusers.iter().map(|o| o.client_id.clone()));
+    for client in shown.collect::<Vec<_>>() {
+        if !names.contains_key(&client) {
+            let name = match app.admin.get_application(&client).await {
+                Ok(details) => details.application.name,
+                Err(crate::admin::AdminError::NotFound(_)) => format!("{client} (deleted)"),
+                Err(e) => return Err(e.into()),
+            };
+            names.insert(client, name);
+        }
+    }
+    let name_of = |client: &str| {
+        names
+            .get(client)
+            .cloned()
+            .unwrap_or_else(|| client.to_owned())
+    };
+    for s in series.iter_mut().filter(|s| !s.other) {
+        s.label = name_of(&s.label);
+    }
 
     let content = html! {
         div.page-head {
@@ -199,14 +219,9 @@ struct Series {
     other: bool,
 }
 
-/// Issued tokens per bucket for the busiest applications, then one series for the rest.
-fn series(
-    counts: &[ActivityCount],
-    start_ms: u64,
-    bucket_ms: u64,
-    buckets: usize,
-    name_of: &dyn Fn(&str) -> String,
-) -> Vec<Series> {
+/// Issued tokens per bucket for the busiest applications (labelled with their client IDs),
+/// then one series for the rest.
+fn series(counts: &[ActivityCount], start_ms: u64, bucket_ms: u64, buckets: usize) -> Vec<Series> {
     let mut per_client: HashMap<&str, Vec<u64>> = HashMap::new();
     for c in counts.iter().filter(|c| c.issued) {
         let client = c.client_id.as_str();
@@ -223,7 +238,7 @@ fn series(
     for (i, (client, points)) in ranked.into_iter().enumerate() {
         if i < MAX_SERIES {
             out.push(Series {
-                label: name_of(client),
+                label: client.to_owned(),
                 total: points.iter().sum(),
                 points,
                 other: false,
@@ -341,7 +356,7 @@ mod tests {
             .map(|i| issued(&format!("c{i}"), "https://a", 10 + i))
             .collect();
         counts[0].bucket_start_ms = 2000;
-        let s = series(&counts, 0, 1000, 3, &|c| c.to_owned());
+        let s = series(&counts, 0, 1000, 3);
         assert_eq!(s.len(), MAX_SERIES + 1);
         assert_eq!(s[0].label, "c7");
         assert_eq!(s[0].points, vec![17, 0, 0]);

@@ -276,13 +276,24 @@ async fn api_page(
         Tab::Settings => settings_tab(operator, &api, &state),
         Tab::Permissions => permissions_tab(operator, &api, &state),
         Tab::Applications => {
-            let apps = app.admin.list_applications().await?;
             let grants = grants_for(app, &api).await?;
-            applications_tab(operator, &api, &apps, &grants)
+            let mut apps = authorized_apps(app, &grants).await?;
+            let (first, total) = app
+                .admin
+                .list_applications_page(0, OTHER_APPS_SHOWN)
+                .await?;
+            let authorized = apps.len();
+            apps.extend(
+                first
+                    .into_iter()
+                    .filter(|a| !grants.iter().any(|g| g.client_id == a.client_id)),
+            );
+            let hidden = total.saturating_sub(apps.len() as u64);
+            applications_tab(operator, &api, &apps, &grants, authorized, hidden)
         }
         Tab::Test => {
-            let apps = app.admin.list_applications().await?;
             let grants = grants_for(app, &api).await?;
+            let apps = authorized_apps(app, &grants).await?;
             test_tab(app, operator, &api, &apps, &grants, &state)
         }
     };
@@ -311,6 +322,28 @@ async fn api_page(
         layout::page(&api.name, operator, Nav::Apis, notice, content),
     )
         .into_response())
+}
+
+/// How many unauthorized applications the Applications tab offers (the oldest first).
+const OTHER_APPS_SHOWN: u32 = 100;
+/// How many authorized applications the tabs list.
+const AUTHORIZED_SHOWN: usize = 500;
+
+/// The applications `grants` authorize, at most [`AUTHORIZED_SHOWN`].
+async fn authorized_apps(
+    app: &AppState,
+    grants: &[ClientGrant],
+) -> Result<Vec<Application>, PageError> {
+    let mut apps = Vec::new();
+    for grant in grants.iter().take(AUTHORIZED_SHOWN) {
+        match app.admin.get_application(&grant.client_id).await {
+            Ok(details) => apps.push(details.application),
+            // Deleted since the grants were read.
+            Err(crate::admin::AdminError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(apps)
 }
 
 async fn grants_for(app: &AppState, api: &ResourceServer) -> Result<Vec<ClientGrant>, PageError> {
@@ -393,16 +426,22 @@ fn permissions_tab(operator: &OperatorSession, api: &ResourceServer, state: &Tab
     }
 }
 
+/// The authorized applications first (`authorized` of them), then others; `hidden` more exist.
 fn applications_tab(
     operator: &OperatorSession,
     api: &ResourceServer,
     apps: &[Application],
     grants: &[ClientGrant],
+    authorized: usize,
+    hidden: u64,
 ) -> Markup {
     let by_client: HashMap<&str, &ClientGrant> =
         grants.iter().map(|g| (g.client_id.as_str(), g)).collect();
     html! {
-        p.muted { "Authorize applications to request tokens for this API, and choose the permissions each may receive." }
+        p.muted { "Authorize applications to request tokens for this API, and choose the permissions each may receive. " (authorized) " authorized." }
+        @if hidden > 0 {
+            p.muted { (hidden) " more applications are not listed here; authorize them from their own page (Applications → the application → Change authorizations)." }
+        }
         @if apps.is_empty() {
             div.card.empty { p { "No applications yet. " a href="/dashboard/applications/new" { "Create one" } "." } }
         }

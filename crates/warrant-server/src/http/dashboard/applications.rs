@@ -21,7 +21,12 @@ use crate::store::GrantFilter;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
     notice: Option<String>,
+    /// The list's page, from 0.
+    page: Option<u64>,
 }
+
+/// Applications per page of the list.
+const PER_PAGE: u32 = 50;
 
 /// Grace periods offered when rotating a secret, in seconds.
 const GRACE_CHOICES: [(u64, &str); 4] = [
@@ -36,31 +41,44 @@ pub(crate) async fn list(
     Operator(operator): Operator,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let apps = app.admin.list_applications().await?;
-    let grants = app.admin.list_grants(&GrantFilter::default()).await?;
+    let page = query.page.unwrap_or(0);
+    let (apps, total) = app
+        .admin
+        .list_applications_page(page.saturating_mul(u64::from(PER_PAGE)), PER_PAGE)
+        .await?;
+    let mut grant_counts = Vec::with_capacity(apps.len());
+    for a in &apps {
+        let filter = GrantFilter {
+            client_id: Some(a.client_id.clone()),
+            audience: None,
+        };
+        grant_counts.push(app.admin.list_grants(&filter).await?.len());
+    }
+    let first = page * u64::from(PER_PAGE);
     let content = html! {
         div.page-head {
             h1 { "Applications" }
             a.button.primary href="/dashboard/applications/new" { "+ Create Application" }
         }
         p.muted { "Machine-to-machine applications: services, jobs and agents that exchange their client ID and secret for tokens." }
-        @if apps.is_empty() {
+        @if total == 0 {
             div.card.empty { p { "No applications yet. " a href="/dashboard/applications/new" { "Create the first one" } "." } }
         } @else {
             table.list {
                 thead { tr { th { "Name" } th { "Client ID" } th { "Authorized APIs" } th { "Created" } } }
                 tbody {
-                    @for a in &apps {
+                    @for (a, grants) in apps.iter().zip(&grant_counts) {
                         tr {
                             td { a href={ "/dashboard/applications/" (a.client_id) } { (a.name) }
                                  @if !a.description.is_empty() { div.muted.small { (a.description) } } }
                             td { code { (a.client_id) } }
-                            td { (grants.iter().filter(|g| g.client_id == a.client_id).count()) }
+                            td { (grants) }
                             td { (layout::when(a.created_at)) }
                         }
                     }
                 }
             }
+            (layout::pager("/dashboard/applications", page, first, apps.len(), total))
         }
     };
     Ok(layout::page(

@@ -109,9 +109,19 @@ pub async fn list(
     State(app): State<Arc<AppState>>,
     QueryParams(paging): QueryParams<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    let apps = app.admin.list_applications().await?;
+    // Paged in storage: a million applications cost one page.
+    let (start, per_page) = paging.bounds()?;
+    let (apps, total) = app
+        .admin
+        .list_applications_page(start as u64, per_page as u32)
+        .await?;
     let views: Vec<_> = apps.iter().map(|a| client_view(a, None)).collect();
-    Ok(Json(paging.page(views, "clients")?))
+    Ok(Json(paging.answer(
+        &views,
+        start,
+        usize::try_from(total).unwrap_or(usize::MAX),
+        "clients",
+    )?))
 }
 
 pub async fn get(

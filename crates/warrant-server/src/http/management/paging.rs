@@ -16,9 +16,8 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// One page of `items` as Auth0 answers: a bare array, or with `include_totals`
-    /// `{start, limit, length, total, <key>: [...]}`.
-    pub fn page<T: serde::Serialize>(&self, items: Vec<T>, key: &str) -> Result<Value, ApiError> {
+    /// The page asked for, as `(start, per_page)`; a `per_page` out of range is a 400.
+    pub fn bounds(&self) -> Result<(usize, usize), ApiError> {
         let per_page = self.per_page.unwrap_or(DEFAULT_PER_PAGE);
         if per_page == 0 || per_page > MAX_PER_PAGE {
             let mut e = ApiError::bad_request(format!(
@@ -27,10 +26,28 @@ impl Paging {
             e.error_code = "invalid_query_string";
             return Err(e);
         }
+        Ok((self.page.unwrap_or(0).saturating_mul(per_page), per_page))
+    }
+
+    /// One page of `items` as Auth0 answers: a bare array, or with `include_totals`
+    /// `{start, limit, length, total, <key>: [...]}`.
+    pub fn page<T: serde::Serialize>(&self, items: Vec<T>, key: &str) -> Result<Value, ApiError> {
+        let (start, per_page) = self.bounds()?;
         let total = items.len();
-        let start = self.page.unwrap_or(0).saturating_mul(per_page);
         let slice: Vec<T> = items.into_iter().skip(start).take(per_page).collect();
-        let list = serde_json::to_value(&slice).unwrap_or(Value::Array(Vec::new()));
+        self.answer(&slice, start, total, key)
+    }
+
+    /// A page the caller already cut (storage paged it), with the total it reported.
+    pub fn answer<T: serde::Serialize>(
+        &self,
+        slice: &[T],
+        start: usize,
+        total: usize,
+        key: &str,
+    ) -> Result<Value, ApiError> {
+        let (_, per_page) = self.bounds()?;
+        let list = serde_json::to_value(slice).unwrap_or(Value::Array(Vec::new()));
         if self.include_totals.unwrap_or(false) {
             let mut body = json!({
                 "start": start,
