@@ -123,13 +123,13 @@ pub(crate) async fn show(
         .map(|s| s.label.clone())
         .chain(overusers.iter().map(|o| o.client_id.clone()));
     for client in shown.collect::<Vec<_>>() {
-        if !names.contains_key(&client) {
-            let name = match app.admin.get_application(&client).await {
+        if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(client) {
+            let name = match app.admin.get_application(slot.key()).await {
                 Ok(details) => details.application.name,
-                Err(crate::admin::AdminError::NotFound(_)) => format!("{client} (deleted)"),
+                Err(crate::admin::AdminError::NotFound(_)) => format!("{} (deleted)", slot.key()),
                 Err(e) => return Err(e.into()),
             };
-            names.insert(client, name);
+            slot.insert(name);
         }
     }
     let name_of = |client: &str| {
