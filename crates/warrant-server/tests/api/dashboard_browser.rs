@@ -25,10 +25,10 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser.screenshot("01-sign-in").await;
     browser.fill("#username", ADMIN).await;
     browser.fill("#password", "not the password").await;
-    browser.click("button[type=submit]").await;
+    browser.submit("button[type=submit]").await;
     assert_eq!(browser.text(".error").await, "Wrong username or password.");
     browser.fill("#password", PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.submit("button[type=submit]").await;
     assert!(browser.url().await.ends_with("/dashboard/applications"));
     browser.screenshot("02-applications-empty").await;
 
@@ -37,17 +37,17 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser.fill("#name", "Documents API").await;
     browser.fill("#identifier", DOCS).await;
     browser.fill("#token_lifetime", "3600").await;
-    browser.click("button.primary[type=submit]").await;
+    browser.submit("button.primary[type=submit]").await;
     assert_eq!(browser.text(".notice").await, "API created.");
     assert_eq!(browser.text("h1").await, "Documents API");
-    browser.click("nav.tabs a[href$='tab=permissions']").await;
+    browser.submit("nav.tabs a[href$='tab=permissions']").await;
     for (value, description) in [
         ("read:documents", "Read documents"),
         ("delete:documents", "Delete documents"),
     ] {
         browser.fill("#value", value).await;
         browser.fill("#description", description).await;
-        browser.click("button.primary[type=submit]").await;
+        browser.submit("button.primary[type=submit]").await;
         assert_eq!(browser.text(".notice").await, "Permission added.");
     }
     let table = browser.text("table.list").await;
@@ -73,7 +73,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
         ))
         .await;
     browser.screenshot("04-create-application").await;
-    browser.click("button.primary[type=submit]").await;
+    browser.submit("button.primary[type=submit]").await;
     assert_eq!(browser.text(".notice").await, "Application created.");
     browser.screenshot("05-application-created").await;
 
@@ -105,7 +105,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     let snippet = browser.text("#snippet-curl").await;
     assert!(snippet.contains(&client_id) && snippet.contains(DOCS));
     assert!(snippet.contains("YOUR_CLIENT_SECRET") && !snippet.contains(&secret));
-    browser.click("#get-token").await;
+    browser.submit("#get-token").await;
     let shown = browser.text("#access-token").await;
     assert_eq!(shown.split('.').count(), 3, "{shown}");
     let claims: Value = serde_json::from_str(&browser.text("#token-claims").await).unwrap();
@@ -120,7 +120,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
         .goto(&format!("{base}/dashboard/applications/{client_id}"))
         .await;
     browser.click("#grace option[value='0']").await;
-    browser.click("#rotate-secret").await;
+    browser.submit("#rotate-secret").await;
     assert_eq!(browser.text(".notice").await, "Secret rotated.");
     let rotated = browser.text("#client-secret").await;
     assert_ne!(rotated, secret);
@@ -131,7 +131,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     assert_eq!(new.0, StatusCode::OK, "{}", new.1);
 
     // Revoke the grant: no more tokens for that API.
-    browser.click("#grants button[type=submit]").await;
+    browser.submit("#grants button[type=submit]").await;
     assert!(browser.text(".notice").await.starts_with("Grant revoked"));
     let refused = token_response(&app.base, &client_id, &rotated).await;
     assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
@@ -174,7 +174,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser.screenshot("13-activity-dark").await;
 
     // Sign out: the dashboard is closed again.
-    browser.click("form.sign-out button").await;
+    browser.submit("form.sign-out button").await;
     browser.screenshot("14-signed-out").await;
     browser.wait_for_url("/dashboard/sign-in").await;
     browser
@@ -182,6 +182,8 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
         .await;
     assert!(browser.url().await.ends_with("/dashboard/sign-in"));
 
+    // No page ran into its Content-Security-Policy or a script error on the way.
+    assert_eq!(browser.page_errors().await, Vec::<String>::new());
     browser.quit().await;
 }
 

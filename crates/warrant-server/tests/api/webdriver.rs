@@ -83,6 +83,7 @@ impl Browser {
                 "capabilities": { "alwaysMatch": {
                     "browserName": "chrome",
                     "unhandledPromptBehavior": "accept",
+                    "goog:loggingPrefs": { "browser": "ALL" },
                     "goog:chromeOptions": { "binary": chromium, "args": args },
                 }}
             }))
@@ -168,6 +169,21 @@ impl Browser {
         panic!("no element matches {css:?} on {url}");
     }
 
+    /// Clicks what submits a form or follows a link, and waits until the next page has
+    /// replaced this one.
+    pub async fn submit(&self, css: &str) {
+        let before = self.find("html").await;
+        self.click(css).await;
+        for _ in 0..50 {
+            let now = self.find("html").await;
+            if now.0 != before.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("clicking {css:?} did not load a new page");
+    }
+
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(
@@ -231,6 +247,26 @@ impl Browser {
             })),
         )
         .await;
+    }
+
+    /// Script errors and Content-Security-Policy violations the pages logged since the last
+    /// call (HTTP error statuses, which the tests cause on purpose, are left out).
+    pub async fn page_errors(&self) -> Vec<String> {
+        let entries = self
+            .call(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await;
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| matches!(e["source"].as_str(), Some("security" | "javascript")))
+            .filter_map(|e| e["message"].as_str())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Saves a PNG of the viewport as `<name>.png` in the test output directory.

@@ -164,7 +164,11 @@ pub(crate) async fn show(
                 (chart(&series, start_ms, bucket_ms, buckets))
                 ul.legend {
                     @for (i, s) in series.iter().enumerate() {
-                        li { span.swatch style={ "background:" (PALETTE[i.min(MAX_SERIES)]) } {} (s.label) " · " (s.total) }
+                        li {
+                            // An SVG fill, not a style attribute: the CSP allows no inline style.
+                            svg.swatch viewBox="0 0 10 10" aria-hidden="true" { rect width="10" height="10" rx="2" fill=(PALETTE[i.min(MAX_SERIES)]) {} }
+                            (s.label) " · " (s.total)
+                        }
                     }
                 }
             }

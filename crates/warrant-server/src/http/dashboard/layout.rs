@@ -23,6 +23,8 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             meta name="color-scheme" content="light dark";
             title { (title) " · Warrant" }
+            // No favicon request (and no 404 for it).
+            link rel="icon" href="data:,";
             link rel="stylesheet" href="/dashboard/assets/app.css";
             script src="/dashboard/assets/app.js" defer {}
         }
