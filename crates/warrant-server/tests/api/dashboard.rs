@@ -19,7 +19,7 @@ fn http(app: &TestApp) -> reqwest::Client {
 }
 
 /// The `Set-Cookie` header that sets `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -30,7 +30,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
-fn cookie_value(set_cookie: &str) -> String {
+pub fn cookie_value(set_cookie: &str) -> String {
     set_cookie
         .split(';')
         .next()
@@ -54,19 +54,19 @@ pub struct Session {
     pub csrf: String,
 }
 
-async fn try_sign_in(
-    app: &TestApp,
+pub async fn try_sign_in(
+    base: &str,
     http: &reqwest::Client,
     username: &str,
     password: &str,
 ) -> reqwest::Response {
     let page = http
-        .get(format!("{}/dashboard/sign-in", app.base))
+        .get(format!("{base}/dashboard/sign-in"))
         .send()
         .await
         .unwrap();
     let csrf_cookie = cookie_value(&set_cookie(&page, "warrant_sign_in"));
-    http.post(format!("{}/dashboard/sign-in", app.base))
+    http.post(format!("{base}/dashboard/sign-in"))
         .header(COOKIE, format!("warrant_sign_in={csrf_cookie}"))
         .form(&[
             ("csrf", csrf_cookie.as_str()),
@@ -80,7 +80,7 @@ async fn try_sign_in(
 
 pub async fn sign_in(app: &TestApp) -> Session {
     let http = http(app);
-    let response = try_sign_in(app, &http, ADMIN, PASSWORD).await;
+    let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = format!(
         "warrant_session={}",
@@ -145,7 +145,7 @@ async fn pages_need_a_session_and_cookies_are_locked_down() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["cache-control"], "no-store");
 
-    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let session = set_cookie(&response, "warrant_session");
     for flag in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
@@ -174,7 +174,7 @@ async fn session_cookies_are_secure_over_tls() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let session = set_cookie(&response, "warrant_session");
     assert!(session.contains("; Secure"), "{session}");
@@ -312,7 +312,7 @@ async fn wrong_passwords_are_throttled_and_logged() {
     let app = app_with_admin().await;
     let http = http(&app);
     for _ in 0..10 {
-        let response = try_sign_in(&app, &http, ADMIN, "wrong password!").await;
+        let response = try_sign_in(&app.base, &http, ADMIN, "wrong password!").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(
             response
@@ -322,16 +322,16 @@ async fn wrong_passwords_are_throttled_and_logged() {
                 .contains("Wrong username or password.")
         );
     }
-    let response = try_sign_in(&app, &http, ADMIN, "wrong password!").await;
+    let response = try_sign_in(&app.base, &http, ADMIN, "wrong password!").await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key("retry-after"));
     // Even the right password waits: the throttle gives no oracle.
-    let response = try_sign_in(&app, &http, ADMIN, PASSWORD).await;
+    let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 
     // An unknown username fails the same way.
     let other = app_with_admin().await;
-    let response = try_sign_in(&other, &reqwest::Client::new(), "nobody", PASSWORD).await;
+    let response = try_sign_in(&other.base, &reqwest::Client::new(), "nobody", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     // Every attempt is in the audit log as a failed login, without the password.

@@ -253,3 +253,74 @@ async fn a_shared_database_needs_a_supplied_master_key() {
     let err = Server::bind(config).await.expect_err("refused");
     assert!(err.to_string().contains("WARRANT_MASTER_KEY"), "{err}");
 }
+
+#[tokio::test]
+async fn dashboard_sessions_work_on_every_instance() {
+    use crate::dashboard::{ADMIN, PASSWORD, cookie_value, csrf_of, set_cookie, try_sign_in};
+    use reqwest::header::COOKIE;
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(&db, dir_a.path(), "https://auth.example.com/").await;
+    let b = start(&db, dir_b.path(), "https://auth.example.com/").await;
+    let store = warrant_server::store::Store::connect(&db.url)
+        .await
+        .unwrap();
+    warrant_server::admin::Admin::new(
+        store,
+        std::sync::Arc::new(warrant_server::clock::SystemClock),
+    )
+    .create_operator(ADMIN, PASSWORD)
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Signed in on A (an https issuer: the cookie is Secure)...
+    let response = try_sign_in(&a.base, &http, ADMIN, PASSWORD).await;
+    let set = set_cookie(&response, "warrant_session");
+    assert!(set.contains("; Secure"), "{set}");
+    let cookie = format!("warrant_session={}", cookie_value(&set));
+    let page = http
+        .get(format!("{}/dashboard/apis", a.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    // ...the session works on B, forms included.
+    let response = http
+        .post(format!("{}/dashboard/apis", b.base))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Shared"),
+            ("identifier", API),
+            ("token_lifetime", "600"),
+            ("signing_alg", "RS256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    // Signed out on B, it is over on A too.
+    let response = http
+        .post(format!("{}/dashboard/sign-out", b.base))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let response = http
+        .get(format!("{}/dashboard/apis", a.base))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/dashboard/sign-in");
+}
