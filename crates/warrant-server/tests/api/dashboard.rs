@@ -10,8 +10,7 @@ pub const ADMIN: &str = "admin";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A client that does not follow redirects, so that they can be checked.
-fn http(app: &TestApp) -> reqwest::Client {
-    let _ = app;
+fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -79,7 +78,7 @@ pub async fn try_sign_in(
 }
 
 pub async fn sign_in(app: &TestApp) -> Session {
-    let http = http(app);
+    let http = http();
     let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = format!(
@@ -106,7 +105,7 @@ pub async fn app_with_admin() -> TestApp {
 #[tokio::test]
 async fn pages_need_a_session_and_cookies_are_locked_down() {
     let app = app_with_admin().await;
-    let http = http(&app);
+    let http = http();
     for path in [
         "/dashboard/applications",
         "/dashboard/apis",
@@ -184,7 +183,7 @@ async fn session_cookies_are_secure_over_tls() {
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     let app = app_with_admin().await;
-    let http = http(&app);
+    let http = http();
     let session = sign_in(&app).await;
     let before = app.admin.list_apis().await.unwrap().len();
     fn form(csrf: Option<&str>) -> Vec<(&'static str, &str)> {
@@ -249,15 +248,7 @@ async fn names_and_descriptions_are_rendered_inert() {
         .create_application(payload.into(), payload.into(), vec![])
         .await
         .unwrap();
-    let html = http(&app)
-        .get(format!("{}/dashboard/applications", app.base))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page(&app, &session, "/dashboard/applications").await;
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;")
     );
@@ -269,19 +260,18 @@ async fn names_and_descriptions_are_rendered_inert() {
 async fn invalid_input_is_shown_next_to_the_field() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    let response = http(&app)
-        .post(format!("{}/dashboard/apis", app.base))
-        .header(COOKIE, &session.cookie)
-        .form(&[
-            ("csrf", session.csrf.as_str()),
+    let response = post(
+        &app,
+        &session,
+        "/dashboard/apis",
+        &[
             ("name", ""),
             ("identifier", "not a uri"),
             ("token_lifetime", "0"),
             ("signing_alg", "HS256"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     for (field, message) in [
@@ -310,7 +300,7 @@ async fn invalid_input_is_shown_next_to_the_field() {
 #[tokio::test]
 async fn wrong_passwords_are_throttled_and_logged() {
     let app = app_with_admin().await;
-    let http = http(&app);
+    let http = http();
     for _ in 0..10 {
         let response = try_sign_in(&app.base, &http, ADMIN, "wrong password!").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -349,17 +339,16 @@ async fn wrong_passwords_are_throttled_and_logged() {
 async fn the_secret_is_shown_once_and_never_in_a_url() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    let response = http(&app)
-        .post(format!("{}/dashboard/applications", app.base))
-        .header(COOKIE, &session.cookie)
-        .form(&[
-            ("csrf", session.csrf.as_str()),
+    let response = post(
+        &app,
+        &session,
+        "/dashboard/applications",
+        &[
             ("name", "Billing worker"),
             ("description", "nightly invoices"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     // The secret comes in this response's body, not through a redirect.
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -369,18 +358,12 @@ async fn the_secret_is_shown_once_and_never_in_a_url() {
     assert!(secret.len() >= 43, "{secret}");
     let apps = app.admin.list_applications().await.unwrap();
     let created = apps.iter().find(|a| a.name == "Billing worker").unwrap();
-    let again = http(&app)
-        .get(format!(
-            "{}/dashboard/applications/{}",
-            app.base, created.client_id
-        ))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = page(
+        &app,
+        &session,
+        &format!("/dashboard/applications/{}", created.client_id),
+    )
+    .await;
     assert!(!again.contains(&secret), "the secret is shown twice");
     assert!(again.contains("Hidden: Warrant stores only a hash"));
     let token = app.admin_token().await;
@@ -392,15 +375,9 @@ async fn the_secret_is_shown_once_and_never_in_a_url() {
 #[tokio::test]
 async fn sign_out_ends_the_session() {
     let app = app_with_admin().await;
-    let http = http(&app);
+    let http = http();
     let session = sign_in(&app).await;
-    let response = http
-        .post(format!("{}/dashboard/sign-out", app.base))
-        .header(COOKIE, &session.cookie)
-        .form(&[("csrf", session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = post(&app, &session, "/dashboard/sign-out", &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(&response, "warrant_session").contains("Max-Age=0"));
     // The old cookie no longer opens anything, even if a browser kept it.
@@ -414,6 +391,19 @@ async fn sign_out_ends_the_session() {
     assert_eq!(response.headers()[LOCATION], "/dashboard/sign-in");
 }
 
+/// A dashboard page's HTML, fetched in `session`.
+async fn page(app: &TestApp, session: &Session, path: &str) -> String {
+    http()
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, &session.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// POSTs a dashboard form with the session's CSRF token.
 async fn post(
     app: &TestApp,
@@ -423,7 +413,7 @@ async fn post(
 ) -> reqwest::Response {
     let mut form: Vec<(&str, &str)> = vec![("csrf", session.csrf.as_str())];
     form.extend_from_slice(fields);
-    http(app)
+    http()
         .post(format!("{}{path}", app.base))
         .header(COOKIE, &session.cookie)
         .form(&form)
@@ -486,15 +476,7 @@ async fn signing_keys_rotate_and_revoke_from_the_dashboard() {
         KeyStatus::Revoked
     );
     assert!(!app.jwks().await.to_string().contains(&current));
-    let page = http(&app)
-        .get(format!("{}/dashboard/keys?notice=key-revoked", app.base))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&app, &session, "/dashboard/keys?notice=key-revoked").await;
     assert!(page.contains("Key revoked and withdrawn from the JWKS."));
 }
 
@@ -592,15 +574,7 @@ async fn activity_lists_applications_that_do_not_cache_tokens() {
 
     let mut html = String::new();
     for _ in 0..50 {
-        html = http(&app)
-            .get(format!("{}/dashboard/activity?range=1h", app.base))
-            .header(COOKIE, &session.cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        html = page(&app, &session, "/dashboard/activity?range=1h").await;
         if html.contains("id=\"tokens-issued\">26<") && html.contains("id=\"tokens-failed\">1<") {
             break;
         }
@@ -631,28 +605,11 @@ async fn the_application_list_is_paged() {
             .await
             .unwrap();
     }
-    let page = |n: u32| {
-        let (http, url, cookie) = (
-            http(&app),
-            format!("{}/dashboard/applications?page={n}", app.base),
-            session.cookie.clone(),
-        );
-        async move {
-            http.get(url)
-                .header(COOKIE, cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
-    };
     // 55 workers and the management API's admin application, 50 a page, each exactly once.
-    let first = page(0).await;
+    let first = page(&app, &session, "/dashboard/applications?page=0").await;
     assert!(first.contains("1–50 of 56"), "{first}");
     assert!(first.contains("?page=1"));
-    let second = page(1).await;
+    let second = page(&app, &session, "/dashboard/applications?page=1").await;
     assert!(second.contains("51–56 of 56"));
     assert!(second.contains("?page=0"));
     let rows = |html: &str| {

@@ -235,6 +235,17 @@ struct TabState {
     token: Option<TestToken>,
 }
 
+impl TabState {
+    /// A form refused, shown again with its errors.
+    fn refused(form: Form, errors: FieldErrors) -> Self {
+        Self {
+            form,
+            errors,
+            token: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct TestToken {
     client_id: String,
@@ -594,11 +605,7 @@ pub(crate) async fn update_settings(
         &id,
         Tab::Settings,
         None,
-        TabState {
-            form,
-            errors,
-            token: None,
-        },
+        TabState::refused(form, errors),
     )
     .await
 }
@@ -674,11 +681,7 @@ pub(crate) async fn add_permission(
         &id,
         Tab::Permissions,
         None,
-        TabState {
-            form,
-            errors,
-            token: None,
-        },
+        TabState::refused(form, errors),
     )
     .await
 }
@@ -731,7 +734,7 @@ pub(crate) async fn authorize(
         .grants
         .iter()
         .find(|g| g.audience == api.identifier);
-    let what = match (existing, form.checked("authorized")) {
+    let change = match (existing, form.checked("authorized")) {
         (None, true) => {
             app.admin
                 .create_grant(
@@ -742,33 +745,33 @@ pub(crate) async fn authorize(
                     },
                 )
                 .await?;
-            format!(
+            Some(format!(
                 "authorized {client_id} for {} ({})",
                 api.identifier,
                 scopes.join(" ")
-            )
+            ))
         }
         (Some(grant), true) => {
             app.admin.update_grant(&grant.id, scopes.clone()).await?;
-            format!(
+            Some(format!(
                 "granted {client_id} on {} the scopes ({})",
                 api.identifier,
                 scopes.join(" ")
-            )
+            ))
         }
         (Some(grant), false) => {
             app.admin.delete_grant(&grant.id).await?;
-            format!("revoked the grant of {client_id} for {}", api.identifier)
+            Some(format!(
+                "revoked the grant of {client_id} for {}",
+                api.identifier
+            ))
         }
-        (None, false) => {
-            return Ok(see_other(
-                &format!("/dashboard/apis/{id}?tab=applications"),
-                "authorized",
-            ));
-        }
+        (None, false) => None,
     };
-    audit_change(&app, &operator.username, what, Some(client_id));
-    refresh(&app).await;
+    if let Some(what) = change {
+        audit_change(&app, &operator.username, what, Some(client_id));
+        refresh(&app).await;
+    }
     Ok(see_other(
         &format!("/dashboard/apis/{id}?tab=applications"),
         "authorized",

@@ -142,6 +142,19 @@ fn grants_from(form: &Form, apis: &[ResourceServer]) -> Vec<GrantSpec> {
         .collect()
 }
 
+/// Checks an application's name and description as a form sent them.
+fn application_fields(form: &Form) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    errors.check("name", validate_name("name", form.text("name"), 200));
+    if form.text("description").chars().count() > 140 {
+        errors.add(
+            "description",
+            "The description must be at most 140 characters.",
+        );
+    }
+    errors
+}
+
 pub(crate) async fn new_page(
     State(app): State<Arc<AppState>>,
     Operator(operator): Operator,
@@ -204,14 +217,7 @@ pub(crate) async fn create(
     SignedForm { operator, form }: SignedForm,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
-    let mut errors = FieldErrors::default();
-    errors.check("name", validate_name("name", form.text("name"), 200));
-    if form.text("description").chars().count() > 140 {
-        errors.add(
-            "description",
-            "The description must be at most 140 characters.",
-        );
-    }
+    let errors = application_fields(&form);
     if !errors.is_empty() {
         return Ok(new_form(&operator, &apis, &form, &errors));
     }
@@ -407,14 +413,7 @@ pub(crate) async fn update_settings(
     Path(client_id): Path<String>,
     SignedForm { operator, form }: SignedForm,
 ) -> Result<Response, PageError> {
-    let mut errors = FieldErrors::default();
-    errors.check("name", validate_name("name", form.text("name"), 200));
-    if form.text("description").chars().count() > 140 {
-        errors.add(
-            "description",
-            "The description must be at most 140 characters.",
-        );
-    }
+    let mut errors = application_fields(&form);
     if errors.is_empty() {
         let patch = ApplicationPatch {
             name: Some(form.text("name").to_owned()),
