@@ -90,12 +90,14 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     let client_id = browser.text("#client-id").await;
     assert!(
         secret.len() >= 43 && client_id.len() >= 20,
-        "{client_id} {secret}"
+        "client ID of {} and secret of {} characters",
+        client_id.len(),
+        secret.len()
     );
 
     // The secret works at the token endpoint, for the one permission granted.
     let token = token_response(&app.base, &client_id, &secret).await;
-    assert_eq!(token.0, StatusCode::OK, "{}", token.1);
+    assert_eq!(token.0, StatusCode::OK, "{}", refusal(&token.1));
     assert_eq!(token.1["scope"], "read:documents");
 
     // The Test tab issues a real token and decodes it.
@@ -107,7 +109,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     assert!(snippet.contains("YOUR_CLIENT_SECRET") && !snippet.contains(&secret));
     browser.submit("#get-token").await;
     let shown = browser.text("#access-token").await;
-    assert_eq!(shown.split('.').count(), 3, "{shown}");
+    assert_eq!(shown.split('.').count(), 3, "the Test tab shows no JWT");
     let claims: Value = serde_json::from_str(&browser.text("#token-claims").await).unwrap();
     assert_eq!(claims["sub"], format!("{client_id}@clients"));
     assert_eq!(claims["aud"], DOCS);
@@ -126,15 +128,15 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     assert_ne!(rotated, secret);
     browser.screenshot("07-secret-rotated").await;
     let old = token_response(&app.base, &client_id, &secret).await;
-    assert_eq!(old.0, StatusCode::UNAUTHORIZED, "{}", old.1);
+    assert_eq!(old.0, StatusCode::UNAUTHORIZED, "{}", refusal(&old.1));
     let new = token_response(&app.base, &client_id, &rotated).await;
-    assert_eq!(new.0, StatusCode::OK, "{}", new.1);
+    assert_eq!(new.0, StatusCode::OK, "{}", refusal(&new.1));
 
     // Revoke the grant: no more tokens for that API.
     browser.submit("#grants button[type=submit]").await;
     assert!(browser.text(".notice").await.starts_with("Grant revoked"));
     let refused = token_response(&app.base, &client_id, &rotated).await;
-    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refusal(&refused.1));
 
     // The other main pages.
     browser.goto(&format!("{base}/dashboard/keys")).await;
@@ -185,6 +187,11 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     // No page ran into its Content-Security-Policy or a script error on the way.
     assert_eq!(browser.page_errors().await, Vec::<String>::new());
     browser.quit().await;
+}
+
+/// What a token response says, for a failed assertion: its error, never an issued token.
+fn refusal(body: &Value) -> String {
+    format!("error {} ({})", body["error"], body["error_description"])
 }
 
 async fn token_response(base: &str, client_id: &str, secret: &str) -> (StatusCode, Value) {

@@ -185,50 +185,50 @@ impl Browser {
     }
 
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/click", element.0),
-            Some(json!({})),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "/click", Some(json!({})))
+            .await;
     }
 
     /// Replaces the text of an input.
     pub async fn fill(&self, css: &str, text: &str) {
         let element = self.find(css).await;
+        let path = |action: &str| format!("/element/{}/{action}", element.0);
+        self.call(reqwest::Method::POST, &path("clear"), Some(json!({})))
+            .await;
         self.call(
             reqwest::Method::POST,
-            &format!("/element/{}/clear", element.0),
-            Some(json!({})),
-        )
-        .await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/value", element.0),
+            &path("value"),
             Some(json!({ "text": text })),
         )
         .await;
     }
 
-    pub async fn text(&self, css: &str) -> String {
+    /// A command on the first element matching `css`: `/element/<id><suffix>`.
+    async fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        suffix: &str,
+        body: Option<Value>,
+    ) -> Value {
         let element = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{}/text", element.0),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        self.call(method, &format!("/element/{}{suffix}", element.0), body)
+            .await
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.on_element(css, reqwest::Method::GET, "/text", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
-        let element = self.find(css).await;
-        self.call(
+        self.on_element(
+            css,
             reqwest::Method::GET,
-            &format!("/element/{}/attribute/{name}", element.0),
+            &format!("/attribute/{name}"),
             None,
         )
         .await
