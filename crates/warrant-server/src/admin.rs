@@ -115,6 +115,9 @@ pub fn management_audience(issuer: &str) -> String {
 }
 
 const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
+/// The issuer the deployment was last initialized (served) with, so that local commands run
+/// without `--issuer` act for the same deployment.
+const ISSUER_SETTING: &str = "issuer";
 
 /// What `initialize` did.
 #[derive(Debug)]
@@ -511,6 +514,21 @@ impl Admin {
     /// scopes, and an admin application granted all of them, created once. Idempotent; safe
     /// when several processes run it at once.
     pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
+        let recorded = self.store.get_setting(ISSUER_SETTING).await?;
+        if recorded.as_deref() != Some(issuer) {
+            if let Some(previous) = &recorded {
+                tracing::warn!(
+                    previous = %previous,
+                    issuer = %issuer,
+                    "the deployment's issuer changed: tokens issued under the previous one no \
+                     longer verify where the new one is expected"
+                );
+            }
+            // Compare and swap: when another process records at the same moment, theirs stays.
+            self.store
+                .replace_setting(ISSUER_SETTING, recorded.as_deref(), issuer)
+                .await?;
+        }
         let audience = management_audience(issuer);
         let scopes: Vec<Scope> = MANAGEMENT_SCOPES
             .iter()
@@ -597,6 +615,11 @@ impl Admin {
                 .unwrap_or_default();
             Ok(Initialized::Already { client_id })
         }
+    }
+
+    /// The issuer this deployment was last served or initialized with, if any.
+    pub async fn recorded_issuer(&self) -> Result<Option<String>, AdminError> {
+        Ok(self.store.get_setting(ISSUER_SETTING).await?)
     }
 
     async fn existing_api(&self, audience: &str) -> Result<ResourceServer, AdminError> {

@@ -300,12 +300,23 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
 pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
     let config =
         Config::from_layer(config_layer(global, args.server)?).map_err(|e| e.to_string())?;
-    let issuer = config
-        .issuer
-        .clone()
-        .unwrap_or_else(|| default_issuer(config.listen));
     let store = config.open_store().await.map_err(|e| e.to_string())?;
     let admin = Admin::new(store, Arc::new(SystemClock));
+    // The deployment's issuer as `warrant serve` recorded it: `serve` on another port than the
+    // default must not make `init` set up a second management API for an issuer nobody serves.
+    let recorded = admin.recorded_issuer().await.map_err(|e| e.to_string())?;
+    let issuer = match (config.issuer.clone(), recorded) {
+        (Some(asked), Some(recorded)) if asked != recorded => {
+            return Err(format!(
+                "this deployment's issuer is {recorded} (recorded when it was last served or \
+                 initialized), not {asked}: run `warrant init` without --issuer to use it, or \
+                 `warrant serve --issuer {asked}` to move the deployment to the new issuer first"
+            ));
+        }
+        (Some(asked), _) => asked,
+        (None, Some(recorded)) => recorded,
+        (None, None) => default_issuer(config.listen),
+    };
     let operator = match &args.admin_user {
         Some(username) => Some((
             username.as_str(),

@@ -146,7 +146,13 @@ fn init_logging(filter: Option<&str>, format: Option<&str>) -> Result<(), String
             )
             .try_init(),
         "text" => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colour codes only for a terminal: piped into a file or a log collector,
+                    // they are noise.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init(),
         other => return Err(format!("log format {other:?} is invalid: use text or json")),
     }

@@ -477,6 +477,10 @@ fn spawn_serve(data_dir: &Path, env: &[(&str, &str)]) -> (std::process::Child, S
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
 async fn two_serve_processes_on_one_postgres_follow_the_cli() {
     let Some(db) = warrant_testkit::PgDatabase::create().await else {
         return;
@@ -913,4 +917,62 @@ fn dashboard_administrators_are_managed_locally() {
     assert_eq!(init["admin_user"], "dave");
     assert!(init.get("admin_password").is_none());
     assert!(init["client_secret"].as_str().is_some());
+}
+
+/// `warrant serve` on another port than the default, then `warrant init` without `--issuer`:
+/// init acts for the deployment being served, not for `http://127.0.0.1:8080/`.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_after_serve_uses_the_recorded_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_serve, base) = start_serve(d).await;
+    let issuer = format!("{base}/");
+
+    let init = ok_json(warrant(d, &["init", "--json"]));
+    assert_eq!(init["issuer"], issuer.as_str());
+    assert_eq!(init["already_initialized"], true, "{init}");
+    assert_eq!(init["audience"], format!("{issuer}api/v2/"));
+
+    let other = warrant(d, &["init", "--issuer", "http://127.0.0.1:8080/", "--json"]);
+    fails_with(&other, &format!("this deployment's issuer is {issuer}"));
+    let apps = ok_json(warrant(d, &["app", "list", "--json"]));
+    assert_eq!(
+        apps.as_array().unwrap().len(),
+        1,
+        "one admin application, not a second one: {apps}"
+    );
+}
+
+/// Text logs written to a pipe (a file, a log collector) carry no terminal colour codes.
+#[test]
+fn text_logs_to_a_pipe_have_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Killed(Some(
+        Command::new(env!("CARGO_BIN_EXE_warrant"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "text"])
+            .env("WARRANT_DATA_DIR", dir.path())
+            .env_remove("WARRANT_CONFIG")
+            .env_remove("WARRANT_DATABASE_URL")
+            .env_remove("NO_COLOR")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let stderr = child.0.as_mut().unwrap().stderr.take().unwrap();
+    let mut log = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("warrant is serving") {
+            break;
+        }
+    }
+    assert!(log.contains("warrant is serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in piped logs: {log:?}"
+    );
 }

@@ -5,6 +5,7 @@
 //!     cargo run -p internal-api -- --listen 127.0.0.1:3000
 //! ```
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use tracing_subscriber::filter::Targets;
@@ -21,7 +22,11 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,

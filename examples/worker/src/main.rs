@@ -6,12 +6,14 @@
 //!     WARRANT_AUDIENCE=https://api.example.com cargo run -p worker
 //! ```
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_max_level(tracing::Level::INFO)
         .init();
     let settings = match worker::Settings::from_env() {

@@ -370,6 +370,11 @@ async fn the_secret_is_shown_once_and_never_in_a_url() {
     .await;
     assert!(!again.contains(&secret), "the secret is shown twice");
     assert!(again.contains("Hidden: Warrant stores only a hash"));
+    // Rotation keeps no old secret unless asked, as the CLI and the management API (and Auth0).
+    assert!(
+        again.contains("<option value=\"0\" selected>"),
+        "the rotation form should default to no grace period"
+    );
     let token = app.admin_token().await;
     let events = logs_of(&app, &token, "sapi", 1).await;
     assert!(!events.is_empty());

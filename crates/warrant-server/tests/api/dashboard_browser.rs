@@ -12,6 +12,10 @@ use crate::webdriver::Browser;
 const DOCS: &str = "https://documents.example.com";
 
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_browser),
+    ignore = "needs Chromium: set WARRANT_TEST_CHROMEDRIVER"
+)]
 async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     let Some(browser) = Browser::start().await else {
         return;
@@ -174,6 +178,35 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser.screenshot("12-application-dark").await;
     browser.goto(&format!("{base}/dashboard/activity")).await;
     browser.screenshot("13-activity-dark").await;
+
+    // At a phone's width the pages fit (tables scroll inside themselves) and client IDs stay
+    // on one line.
+    browser.phone_width().await;
+    for page in ["applications", "apis", "keys", "activity"] {
+        browser.goto(&format!("{base}/dashboard/{page}")).await;
+        let overflow = browser
+            .eval("return document.documentElement.scrollWidth - window.innerWidth;")
+            .await;
+        assert!(
+            overflow.as_i64().is_some_and(|o| o <= 0),
+            "the {page} page is {overflow} px wider than a phone"
+        );
+    }
+    browser
+        .goto(&format!("{base}/dashboard/applications"))
+        .await;
+    let wrapped = browser
+        .eval(
+            "return Array.from(document.querySelectorAll('td code'))\
+               .filter(c => c.getClientRects().length > 1).map(c => c.textContent);",
+        )
+        .await;
+    assert_eq!(
+        wrapped,
+        serde_json::json!([]),
+        "client IDs wrapped mid-string"
+    );
+    browser.screenshot("15-applications-phone").await;
 
     // Sign out: the dashboard is closed again.
     browser.submit("form.sign-out button").await;

@@ -59,6 +59,10 @@ impl Proxy {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
 async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     let Some(db) = PgDatabase::create().await else {
         return;

@@ -62,6 +62,10 @@ async fn token_status(http: &reqwest::Client, base: &str, body: &Value) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
 async fn instances_on_one_database_follow_each_other() {
     let Some(db) = PgDatabase::create().await else {
         return;
@@ -243,6 +247,10 @@ async fn instances_on_one_database_follow_each_other() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
 async fn a_shared_database_needs_a_supplied_master_key() {
     let Some(db) = PgDatabase::create().await else {
         return;
@@ -255,6 +263,10 @@ async fn a_shared_database_needs_a_supplied_master_key() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
 async fn dashboard_sessions_work_on_every_instance() {
     use crate::dashboard::{ADMIN, PASSWORD, cookie_value, csrf_of, set_cookie, try_sign_in};
     use reqwest::header::COOKIE;

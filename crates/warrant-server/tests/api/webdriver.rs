@@ -249,6 +249,29 @@ impl Browser {
         .await;
     }
 
+    /// Lays pages out at a phone's width (375 CSS pixels).
+    pub async fn phone_width(&self) {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": { "width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": true },
+            })),
+        )
+        .await;
+    }
+
+    /// Runs `script` (a function body: `return …;`) in the page and returns its value.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     /// Script errors and Content-Security-Policy violations the pages logged since the last
     /// call (HTTP error statuses, which the tests cause on purpose, are left out).
     pub async fn page_errors(&self) -> Vec<String> {

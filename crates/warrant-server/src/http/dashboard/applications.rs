@@ -327,7 +327,7 @@ async fn application_page(
                     label for="grace" { "Old secret keeps working for" }
                     select #grace name="grace_seconds" {
                         @for (seconds, label) in GRACE_CHOICES {
-                            option value=(seconds) selected[seconds == 86_400] { (label) }
+                            option value=(seconds) selected[seconds == 0] { (label) }
                         }
                     }
                     @if let Some(error) = errors.get("grace_seconds") { p.field-error { (error) } }
