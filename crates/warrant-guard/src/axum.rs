@@ -1,6 +1,8 @@
 //! The axum/tower integration: [`GuardLayer`] verifies the bearer token and puts [`Claims`]
 //! into the request's extensions; the [`Claims`] and [`RequireScope`] extractors and the
-//! [`require_scope`] layer read them. Failures answer as RFC 6750 says.
+//! [`require_scope`] layer read them. Failures answer as RFC 6750 says, and every challenge
+//! names the realm given to [`GuardLayer::realm`], the scope checks' 403s included (they find
+//! it in the verified claims).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -162,9 +164,15 @@ impl GuardLayer {
         }
     }
 
-    /// The realm named in `WWW-Authenticate` challenges (default `api`).
+    /// The realm named in every `WWW-Authenticate` challenge of this guard and of the scope
+    /// checks behind it (default `api`). Quotes, backslashes and characters other than
+    /// printable ASCII are dropped, so that the challenge is always a valid header.
     pub fn realm(mut self, realm: &str) -> Self {
-        self.realm = Arc::from(realm.replace('"', ""));
+        let clean: String = realm
+            .chars()
+            .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+            .collect();
+        self.realm = Arc::from(clean);
         self
     }
 }
@@ -211,7 +219,9 @@ where
             _ => None,
         };
         if let Some(claims) = cached {
-            request.extensions_mut().insert(claims);
+            request
+                .extensions_mut()
+                .insert(claims.in_realm(&self.realm));
             return GuardFuture::Ready {
                 inner: self.inner.call(request),
             };
@@ -229,7 +239,7 @@ where
                 };
                 match outcome {
                     Ok(claims) => {
-                        request.extensions_mut().insert(claims);
+                        request.extensions_mut().insert(claims.in_realm(&realm));
                         inner.call(request).await
                     }
                     Err(e) => {
@@ -299,8 +309,41 @@ macro_rules! scope {
     };
 }
 
+/// What the scope checks refuse with: the reason, and the realm of the [`GuardLayer`] that
+/// verified the token (the default realm when none did), which the challenge names.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    error: AuthError,
+    realm: Option<Arc<str>>,
+}
+
+impl Rejection {
+    fn new(error: AuthError, claims: Option<&Claims>) -> Self {
+        Self {
+            error,
+            realm: claims.and_then(Claims::realm).cloned(),
+        }
+    }
+
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// The realm the challenge names.
+    pub fn realm(&self) -> &str {
+        self.realm.as_deref().unwrap_or(DEFAULT_REALM)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let realm = self.realm.as_deref().unwrap_or(DEFAULT_REALM);
+        self.error.into_response_with_realm(realm)
+    }
+}
+
 /// An extractor that succeeds only when the verified token has the scope `S`: 401 without a
-/// token, 403 `insufficient_scope` without the scope.
+/// token, 403 `insufficient_scope` without the scope, in the guard's realm.
 #[derive(Debug, Clone)]
 pub struct RequireScope<S: ScopeName>(pub Claims, PhantomData<S>);
 
@@ -311,14 +354,16 @@ impl<S: ScopeName> RequireScope<S> {
 }
 
 impl<St: Send + Sync, S: ScopeName> FromRequestParts<St> for RequireScope<S> {
-    type Rejection = AuthError;
+    type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let claims = Claims::from_request_parts(parts, state).await?;
-        if claims.has_scope(S::SCOPE) {
-            Ok(Self(claims, PhantomData))
-        } else {
-            Err(AuthError::InsufficientScope(Cow::Borrowed(S::SCOPE)))
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Claims>() {
+            None => Err(Rejection::new(AuthError::MissingCredentials, None)),
+            Some(claims) if claims.has_scope(S::SCOPE) => Ok(Self(claims.clone(), PhantomData)),
+            Some(claims) => Err(Rejection::new(
+                AuthError::InsufficientScope(Cow::Borrowed(S::SCOPE)),
+                Some(claims),
+            )),
         }
     }
 }
@@ -368,9 +413,10 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let refusal = match request.extensions().get::<Claims>() {
-            None => Some(AuthError::MissingCredentials),
-            Some(claims) if !claims.has_scope(&self.scope) => Some(AuthError::InsufficientScope(
-                Cow::Owned(self.scope.to_string()),
+            None => Some(Rejection::new(AuthError::MissingCredentials, None)),
+            Some(claims) if !claims.has_scope(&self.scope) => Some(Rejection::new(
+                AuthError::InsufficientScope(Cow::Owned(self.scope.to_string())),
+                Some(claims),
             )),
             Some(_) => None,
         };

@@ -54,9 +54,23 @@ impl TokenCache {
             .then(|| entry.claims.clone())
     }
 
-    pub(crate) fn insert(&self, token: &str, claims: Claims, kid: &str, now: u64) {
+    /// Remembers a verified token, if `key_listed(kid)` still holds once the cache is locked:
+    /// a verification that took its key just before the key was withdrawn must not leave its
+    /// token here after the purge ([`retain_keys`](Self::retain_keys)) that follows the
+    /// withdrawal, where it would be accepted until its `exp`.
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        claims: Claims,
+        kid: &str,
+        now: u64,
+        key_listed: impl FnOnce(&str) -> bool,
+    ) {
         let hash = cache_key(token);
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if !key_listed(kid) {
+            return;
+        }
         if entries.len() >= self.capacity {
             entries.retain(|_, e| e.claims.exp() > now);
             if entries.len() >= self.capacity {
@@ -84,6 +98,14 @@ impl TokenCache {
         entries.retain(|_, e| keys.keys.contains_key(&*e.kid));
     }
 
+    /// Forgets every token (the keys they were verified with are no longer usable).
+    pub(crate) fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.read().map(|e| e.len()).unwrap_or(0)
@@ -108,11 +130,11 @@ mod tests {
     fn bounded_expiring_and_purged_by_key() {
         let cache = TokenCache::new(10);
         for i in 0..25u8 {
-            cache.insert(&format!("token-{i:0>20}"), claims(100), "k1", 0);
+            cache.insert(&format!("token-{i:0>20}"), claims(100), "k1", 0, |_| true);
             assert!(cache.len() <= 10);
         }
         let token = "a.b.signature-of-k2-token";
-        cache.insert(token, claims(100), "k2", 0);
+        cache.insert(token, claims(100), "k2", 0, |_| true);
         assert!(cache.get(token, 50, 0).is_some());
         assert!(cache.get(token, 100, 0).is_none(), "expired");
         assert!(cache.get(token, 100, 5).is_some(), "leeway");

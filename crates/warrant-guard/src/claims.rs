@@ -7,7 +7,13 @@ use crate::Error;
 
 /// The verified claims of an access token. Cheap to clone (reference-counted).
 #[derive(Clone)]
-pub struct Claims(Arc<Inner>);
+pub struct Claims {
+    inner: Arc<Inner>,
+    /// The realm of the guard that verified the token, for the challenges of the scope checks
+    /// that run after it (set by the axum layer; not a claim).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    realm: Option<Arc<str>>,
+}
 
 struct Inner {
     sub: String,
@@ -81,30 +87,46 @@ impl Claims {
                 }));
             }
         }
-        Ok(Self(Arc::new(Inner {
-            sub,
-            exp,
-            scope,
-            raw,
-        })))
+        Ok(Self {
+            inner: Arc::new(Inner {
+                sub,
+                exp,
+                scope,
+                raw,
+            }),
+            realm: None,
+        })
+    }
+
+    /// These claims, as verified by a guard of `realm`: a reference count, no allocation.
+    #[cfg(feature = "axum")]
+    pub(crate) fn in_realm(mut self, realm: &Arc<str>) -> Self {
+        self.realm = Some(Arc::clone(realm));
+        self
+    }
+
+    /// The realm of the guard that verified these claims, if a guard did.
+    #[cfg(feature = "axum")]
+    pub(crate) fn realm(&self) -> Option<&Arc<str>> {
+        self.realm.as_ref()
     }
 
     /// The subject: for client-credentials tokens, the client (`<client_id>@clients` from
     /// Warrant and Auth0).
     pub fn sub(&self) -> &str {
-        &self.0.sub
+        &self.inner.sub
     }
 
     /// The client the token was issued to: `client_id`, else `azp`.
     pub fn client_id(&self) -> Option<&str> {
         ["client_id", "azp"]
             .into_iter()
-            .find_map(|name| self.0.raw.get(name).and_then(Value::as_str))
+            .find_map(|name| self.inner.raw.get(name).and_then(Value::as_str))
     }
 
     /// The granted scopes.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.0
+        self.inner
             .scope
             .as_deref()
             .unwrap_or("")
@@ -118,27 +140,27 @@ impl Claims {
 
     /// Expiry, in seconds since the Unix epoch.
     pub fn exp(&self) -> u64 {
-        self.0.exp
+        self.inner.exp
     }
 
     /// Any claim, by name.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.raw.get(name)
+        self.inner.raw.get(name)
     }
 
     /// Every claim.
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.0.raw
+        &self.inner.raw
     }
 }
 
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
-            .field("sub", &self.0.sub)
+            .field("sub", &self.inner.sub)
             .field("client_id", &self.client_id())
-            .field("scope", &self.0.scope)
-            .field("exp", &self.0.exp)
+            .field("scope", &self.inner.scope)
+            .field("exp", &self.inner.exp)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,12 @@
-//! The JWKS cache: keys fetched from the issuer, refreshed in the background as
-//! `Cache-Control: max-age` says (within bounds), refetched at most once per cooldown for an
-//! unknown `kid` (single flight), and kept serving through outages up to a maximum staleness.
+//! The JWKS cache: keys fetched from the issuer, re-checked in the background at least once per
+//! refresh interval (sooner when `Cache-Control: max-age` says so), refetched at most once per
+//! cooldown for an unknown `kid` (single flight), and kept serving through outages up to a
+//! maximum staleness.
+//!
+//! Revocation: every successful fetch replaces the key set, so a key the issuer withdrew stops
+//! verifying at the next refresh; tokens it signed leave the token cache at the same moment. A
+//! failed fetch changes nothing, so serving the last keys through an outage never brings back a
+//! key that the last successful fetch no longer listed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -39,6 +46,16 @@ pub(crate) struct CacheSettings {
     pub(crate) max_staleness: Duration,
     pub(crate) fetch_timeout: Duration,
     pub(crate) max_jwks_bytes: usize,
+}
+
+impl CacheSettings {
+    /// The background refresh interval after a fetch whose answer said `max_age`: `max_age`
+    /// within the bounds, before jitter. The upper bound is the revocation window.
+    pub(crate) fn refresh_interval(&self, max_age: Option<Duration>) -> Duration {
+        max_age
+            .unwrap_or(self.max_refresh)
+            .clamp(self.min_refresh, self.max_refresh)
+    }
 }
 
 /// One public key, parsed once for each allowed algorithm it can verify.
@@ -224,6 +241,8 @@ enum FetchError {
     NotJwks(String),
     NoUsableKeys,
     Discovery(String),
+    /// A redirect to another origin, not followed: it would change whose keys are trusted.
+    Redirected(String),
 }
 
 impl fmt::Display for FetchError {
@@ -237,6 +256,11 @@ impl fmt::Display for FetchError {
                 f.write_str("the JWKS has no key usable with the allowed algorithms")
             }
             Self::Discovery(e) => write!(f, "discovery failed: {e}"),
+            Self::Redirected(to) => write!(
+                f,
+                "redirected to another origin ({to}), which is not followed: keys are taken only \
+                 from the configured origin; configure the final URL"
+            ),
         }
     }
 }
@@ -350,16 +374,30 @@ impl JwksCache {
         }
     }
 
+    /// Whether the current key set lists `kid` (stale or not).
+    pub(crate) fn lists(&self, kid: &str) -> bool {
+        self.read().keys.keys.contains_key(kid)
+    }
+
     /// Replaces the keys with `jwks` (for [`KeySource::Manual`]).
     pub(crate) fn set_keys(&self, jwks: &Jwks) {
-        let set = Arc::new(KeySet::from_jwks(jwks, &self.allowed));
+        self.store(Arc::new(KeySet::from_jwks(jwks, &self.allowed)));
+    }
+
+    /// Swaps `set` in, then forgets the cached tokens of keys it no longer lists. In this order:
+    /// a verification that took a key from the old set caches its token only if the key is
+    /// listed when it does (see [`TokenCache::insert`]), so a token cached before the swap is
+    /// purged here, and one cached after it is not cached at all.
+    fn store(&self, set: Arc<KeySet>) {
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            state.keys = Arc::clone(&set);
+            state.generation += 1;
+            state.fetched_at = Some(Instant::now());
+        }
         if let Some(cache) = &self.token_cache {
             cache.retain_keys(&set);
         }
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.keys = set;
-        state.generation += 1;
-        state.fetched_at = Some(Instant::now());
     }
 
     /// Fetches now (for start-up, or an operator's refresh), under the single-flight lock.
@@ -382,18 +420,10 @@ impl JwksCache {
         }
         match self.fetch().await {
             Ok((set, max_age)) => {
-                let set = Arc::new(set);
-                if let Some(cache) = &self.token_cache {
-                    cache.retain_keys(&set);
-                }
-                {
-                    let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-                    state.keys = Arc::clone(&set);
-                    state.generation += 1;
-                    state.fetched_at = Some(Instant::now());
-                }
-                tracing::debug!(keys = set.keys.len(), "fetched the JWKS");
-                let interval = self.refresh_interval(max_age);
+                let count = set.keys.len();
+                self.store(Arc::new(set));
+                tracing::debug!(keys = count, "fetched the JWKS");
+                let interval = self.settings.refresh_interval(max_age);
                 self.start_refresher(interval);
                 Ok(interval)
             }
@@ -403,17 +433,16 @@ impl JwksCache {
                 if stale.is_some() {
                     tracing::warn!(error = %e, "JWKS fetch failed; the cached keys keep serving");
                 } else {
+                    // Past the maximum staleness the keys stop serving: so do the tokens
+                    // verified with them.
+                    if let Some(cache) = &self.token_cache {
+                        cache.clear();
+                    }
                     tracing::error!(error = %e, "JWKS fetch failed and no usable keys are cached; tokens cannot be verified");
                 }
                 Err(())
             }
         }
-    }
-
-    fn refresh_interval(&self, max_age: Option<Duration>) -> Duration {
-        max_age
-            .unwrap_or(self.settings.max_refresh)
-            .clamp(self.settings.min_refresh, self.settings.max_refresh)
     }
 
     async fn jwks_url(&self) -> Result<String, FetchError> {
@@ -466,6 +495,9 @@ impl JwksCache {
                 .send()
                 .await
                 .map_err(|e| FetchError::Network(e.without_url().to_string()))?;
+            if response.status().is_redirection() {
+                return Err(FetchError::Redirected(redirect_target(&response)));
+            }
             if !response.status().is_success() {
                 return Err(FetchError::Status(response.status().as_u16()));
             }
@@ -516,7 +548,7 @@ impl JwksCache {
 
 async fn refresh_loop(weak: Weak<JwksCache>, first: Duration) {
     let mut interval = first;
-    let mut wait = first;
+    let mut wait = jittered(first);
     let mut failures: u32 = 0;
     loop {
         tokio::time::sleep(wait).await;
@@ -531,7 +563,7 @@ async fn refresh_loop(weak: Weak<JwksCache>, first: Duration) {
             Ok(next) => {
                 failures = 0;
                 interval = next;
-                next
+                jittered(next)
             }
             Err(()) => {
                 // Retry sooner than the normal interval: from 1 s, doubling, but never later
@@ -544,6 +576,54 @@ async fn refresh_loop(weak: Weak<JwksCache>, first: Duration) {
             }
         };
     }
+}
+
+/// The redirect policy of the default HTTP client: redirects are followed only within the origin
+/// (scheme, host and port) of the first request, three at most. No credentials travel with a
+/// JWKS or discovery request, but a redirect to another origin would make the verifier trust
+/// whatever keys that origin publishes; such a redirect answer is refused instead
+/// ([`FetchError::Redirected`]).
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if !same_origin {
+            attempt.stop()
+        } else if attempt.previous().len() > 3 {
+            attempt.error("more than 3 redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Where a redirect answer points: the host (and port) of its `Location`.
+fn redirect_target(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| response.url().join(location).ok())
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| "an unnamed location".to_owned())
+}
+
+/// `interval` less up to a tenth of it, at random: spreads the refreshes of a fleet of
+/// verifiers started together.
+fn jittered(interval: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    if SystemRandom::new().fill(&mut byte).is_err() {
+        return interval;
+    }
+    interval.saturating_sub(interval.mul_f64(f64::from(byte[0]) / 2550.0))
 }
 
 /// `max-age=N` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
@@ -582,6 +662,56 @@ mod tests {
         assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+
+    /// The race between a verification and a revocation: the verification took the key from
+    /// the set before the key was withdrawn, and finishes (caching its token) after the purge.
+    #[test]
+    fn a_token_whose_key_was_withdrawn_meanwhile_is_not_cached() {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let jwks: Jwks = serde_json::from_value(serde_json::json!({"keys": [
+            {"kty": "EC", "kid": "k1", "crv": "P-256",
+             "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])}
+        ]}))
+        .unwrap();
+        let tokens = Arc::new(TokenCache::new(10));
+        let keys = JwksCache::new(
+            KeySource::Manual,
+            reqwest::Client::new(),
+            CacheSettings {
+                unknown_kid_cooldown: Duration::from_secs(30),
+                min_refresh: Duration::from_secs(10),
+                max_refresh: Duration::from_secs(60),
+                max_staleness: Duration::from_secs(60),
+                fetch_timeout: Duration::from_secs(5),
+                max_jwks_bytes: 1024,
+            },
+            vec![Algorithm::ES256],
+            Some(Arc::clone(&tokens)),
+        );
+        keys.set_keys(&jwks);
+        let serde_json::Value::Object(map) = serde_json::json!({
+            "iss": "i", "aud": "a", "sub": "s", "exp": 100
+        }) else {
+            unreachable!()
+        };
+        let claims = crate::Claims::validate(
+            map,
+            "i",
+            "a",
+            &crate::claims::TimeRules { now: 0, leeway: 0 },
+        )
+        .unwrap();
+        tokens.insert("a.b.before", claims.clone(), "k1", 0, |kid| keys.lists(kid));
+        assert_eq!(tokens.len(), 1);
+
+        keys.set_keys(&Jwks { keys: Vec::new() });
+        assert_eq!(tokens.len(), 0, "the purge");
+        tokens.insert("a.b.after", claims, "k1", 0, |kid| keys.lists(kid));
+        assert_eq!(tokens.len(), 0, "nothing cached under a withdrawn key");
     }
 
     #[test]

@@ -41,11 +41,20 @@
 //! JSON with duplicate members is refused.
 //!
 //! **Keys** are fetched on first use (or with [`Verifier::refresh_keys`] at start-up) and
-//! refreshed in the background as the JWKS answer's `Cache-Control: max-age` says, within
-//! bounds. A token with an unknown `kid` causes at most one refetch per cooldown (30 s), shared
-//! by all concurrent requests. When the JWKS cannot be fetched, the last good keys keep serving
-//! for up to the maximum staleness (24 h); failures are logged and counted
-//! ([`Verifier::jwks_stats`]).
+//! re-checked in the background every 60 s (less up to 10% jitter, one fetch at a time; sooner
+//! when the JWKS answer's `Cache-Control: max-age` is shorter, not under 10 s; see
+//! [`VerifierBuilder::refresh_bounds`]). Each successful fetch replaces the keys, so a key the
+//! issuer revokes stops verifying here within that interval, whatever `max-age` says, and the
+//! token cache forgets the tokens it signed. A token with an unknown `kid` causes at most one
+//! refetch per cooldown (30 s), shared by all concurrent requests. When the JWKS cannot be
+//! fetched, the last good keys keep serving for up to the maximum staleness (24 h): a
+//! revocation cannot be seen meanwhile, but a key the last successful fetch no longer listed
+//! never comes back. Failures are logged and counted ([`Verifier::jwks_stats`]).
+//!
+//! **Redirects**: the default HTTP client follows redirects of the JWKS and discovery fetches
+//! only within the origin (scheme, host, port) of the request, three at most. No credentials
+//! travel there, but a redirect to another origin would make the verifier trust whatever keys
+//! that origin publishes; it is refused (and logged, naming where it pointed).
 //!
 //! **The token cache** ([`VerifierBuilder::token_cache`]), off by default, accepts a token seen
 //! before with a hash lookup and one comparison until its `exp`, so a protected route costs

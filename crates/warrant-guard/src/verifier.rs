@@ -66,8 +66,8 @@ impl Verifier {
             token_cache: None,
             settings: CacheSettings {
                 unknown_kid_cooldown: Duration::from_secs(30),
-                min_refresh: Duration::from_secs(60),
-                max_refresh: Duration::from_secs(3600),
+                min_refresh: Duration::from_secs(10),
+                max_refresh: Duration::from_secs(60),
                 max_staleness: Duration::from_secs(24 * 3600),
                 fetch_timeout: Duration::from_secs(5),
                 max_jwks_bytes: 256 * 1024,
@@ -119,7 +119,9 @@ impl Verifier {
             },
         )?;
         if let Some(cache) = &inner.token_cache {
-            cache.insert(token, claims.clone(), &jws.kid, now);
+            cache.insert(token, claims.clone(), &jws.kid, now, |kid| {
+                inner.keys.lists(kid)
+            });
         }
         Ok(claims)
     }
@@ -209,15 +211,23 @@ impl VerifierBuilder {
         self
     }
 
-    /// Bounds on the background refresh interval, which otherwise follows the JWKS answer's
-    /// `Cache-Control: max-age` (defaults: 60 s and 1 h).
+    /// Bounds on the background refresh interval, which follows the JWKS answer's
+    /// `Cache-Control: max-age` within them (defaults: 10 s and 60 s), less up to a tenth at
+    /// random. The upper bound is the revocation window: a key the issuer withdraws from its
+    /// JWKS (revokes) stops verifying here, cached tokens included, at most this long after,
+    /// whatever `max-age` says, as long as the JWKS can be fetched (see
+    /// [`max_staleness`](Self::max_staleness) for when it cannot).
     pub fn refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
         self.settings.min_refresh = min;
         self.settings.max_refresh = max.max(min);
         self
     }
 
-    /// How long cached keys keep serving while the JWKS cannot be fetched (default 24 h).
+    /// How long cached keys keep serving while the JWKS cannot be fetched (default 24 h). While
+    /// it cannot be fetched, a revocation cannot be seen: this is the revocation window during
+    /// an outage. Past it, verification answers [`Error::KeysUnavailable`] (503 from the axum
+    /// layer) and the token cache is emptied, within a retry (at most the unknown-`kid`
+    /// cooldown).
     pub fn max_staleness(mut self, staleness: Duration) -> Self {
         self.settings.max_staleness = staleness;
         self
@@ -235,7 +245,10 @@ impl VerifierBuilder {
         self
     }
 
-    /// The HTTP client to fetch keys with (default: a client with rustls and the system roots).
+    /// The HTTP client to fetch keys with (default: a client with rustls and the system roots
+    /// that follows redirects only within the same origin). A client given here keeps its own
+    /// redirect policy: build it with `redirect(reqwest::redirect::Policy::none())` to keep
+    /// the guarantee that keys come only from the configured origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -245,6 +258,11 @@ impl VerifierBuilder {
         if self.issuer.is_empty() || self.audience.is_empty() {
             return Err(BuildError::InvalidSetting(
                 "issuer and audience must not be empty".into(),
+            ));
+        }
+        if self.settings.max_refresh.is_zero() {
+            return Err(BuildError::InvalidSetting(
+                "the refresh interval must be positive".into(),
             ));
         }
         if self.algorithms.is_empty() {
@@ -267,7 +285,7 @@ impl VerifierBuilder {
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::limited(3))
+                .redirect(crate::jwks::redirect_policy())
                 .build()
                 .map_err(|e| BuildError::HttpClient(e.to_string()))?,
         };
@@ -300,4 +318,36 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Verifier;
+
+    /// Warrant's JWKS says `max-age=300`: by default the keys are re-checked well inside that,
+    /// every 60 s (the revocation window), and never more often than every 10 s.
+    #[test]
+    fn by_default_keys_are_rechecked_well_inside_max_age() {
+        let settings = Verifier::builder("https://issuer/", "https://api").settings;
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            settings.refresh_interval(Some(Duration::from_secs(300))),
+            minute
+        );
+        assert_eq!(
+            settings.refresh_interval(Some(Duration::from_secs(86_400))),
+            minute
+        );
+        assert_eq!(settings.refresh_interval(None), minute);
+        assert_eq!(
+            settings.refresh_interval(Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            settings.refresh_interval(Some(Duration::ZERO)),
+            Duration::from_secs(10)
+        );
+    }
 }

@@ -1,12 +1,16 @@
 //! A real Warrant server, started in-process on `127.0.0.1:0` with a temporary data directory,
 //! and the APIs and applications a test needs. For the tests of the crates around the server
 //! (client, guard, examples; the server's own tests have their own helpers), and a fresh
-//! PostgreSQL database for the tests that need one.
+//! PostgreSQL database for the tests that need one. And [`StandIn`], a bare HTTP server for what
+//! the real server never answers (redirects).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod stand_in;
+
 use std::sync::Arc;
 
+pub use stand_in::StandIn;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

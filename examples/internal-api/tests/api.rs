@@ -83,7 +83,7 @@ async fn the_classic_flow() {
         bad.headers()["www-authenticate"]
             .to_str()
             .unwrap()
-            .contains("invalid_token")
+            .starts_with("Bearer realm=\"internal-api\", error=\"invalid_token\"")
     );
 
     let delete = |token: &str| {
@@ -93,11 +93,11 @@ async fn the_classic_flow() {
     };
     let forbidden = delete(reader).await.unwrap();
     assert_eq!(forbidden.status(), 403);
+    let challenge = forbidden.headers()["www-authenticate"].to_str().unwrap();
     assert!(
-        forbidden.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("scope=\"delete:documents\"")
+        challenge.starts_with("Bearer realm=\"internal-api\", error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"delete:documents\""),
+        "{challenge}"
     );
     let deleted = delete(deleter).await.unwrap();
     assert_eq!(deleted.status(), 200);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use warrant_guard::{Error, Verifier};
+use warrant_testkit::StandIn;
 
 use crate::support::{AUDIENCE, ISSUER, JwksServer, Mode, RsaKey, claims, claims_with};
 
@@ -249,4 +250,103 @@ async fn discovery_finds_the_jwks_url() {
         wrong.refresh_keys().await.unwrap_err(),
         Error::KeysUnavailable
     );
+}
+
+/// Polls `verify(token)` until it fails, within `deadline`; returns the error.
+async fn refused_within(v: &Verifier, token: &str, deadline: Duration) -> Error {
+    let started = std::time::Instant::now();
+    loop {
+        match v.verify(token).await {
+            Err(e) => return e,
+            Ok(_) => assert!(
+                started.elapsed() < deadline,
+                "still accepted after {:?}",
+                started.elapsed()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_stays_refused_while_the_jwks_is_down_or_garbage() {
+    let k1 = RsaKey::generate("k1");
+    let k2 = RsaKey::generate("k2");
+    let jwks = JwksServer::start(vec![k1.jwk(), k2.jwk()]).await;
+    let v = verifier(&jwks)
+        .token_cache(10)
+        .refresh_bounds(Duration::from_millis(50), Duration::from_millis(100))
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let (old, new) = (k1.token(&claims()), k2.token(&claims()));
+    v.verify(&old).await.unwrap();
+    v.verify(&old).await.unwrap();
+
+    jwks.set_keys(vec![k2.jwk()]);
+    let refused = refused_within(&v, &old, Duration::from_secs(2)).await;
+    assert_eq!(refused, Error::UnknownKey);
+    // The last keys keep serving through the outage; the withdrawn one does not come back,
+    // though the refresh and the unknown-kid refetches keep failing.
+    for mode in [Mode::Down, Mode::Garbage] {
+        jwks.set_mode(mode);
+        let failures = v.jwks_stats().failures;
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(400) {
+            assert_eq!(v.verify(&old).await.unwrap_err(), Error::UnknownKey);
+            v.verify(&new).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(v.jwks_stats().failures > failures, "the fetches failed");
+    }
+}
+
+#[tokio::test]
+async fn cached_tokens_stop_with_the_keys_past_the_maximum_staleness() {
+    let k1 = RsaKey::generate("k1");
+    let jwks = JwksServer::start(vec![k1.jwk()]).await;
+    let v = verifier(&jwks)
+        .token_cache(10)
+        .max_staleness(Duration::from_millis(300))
+        .refresh_bounds(Duration::from_millis(50), Duration::from_millis(100))
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let token = k1.token(&claims());
+    v.verify(&token).await.unwrap();
+    v.verify(&token).await.unwrap();
+    jwks.set_mode(Mode::Down);
+    let refused = refused_within(&v, &token, Duration::from_secs(2)).await;
+    assert_eq!(refused, Error::KeysUnavailable);
+}
+
+/// A redirect to another origin would change whose keys are trusted: refused, and nothing is
+/// fetched there. Within the origin, a moved JWKS is followed.
+#[tokio::test]
+async fn jwks_redirects_are_followed_only_within_the_origin() {
+    let k1 = RsaKey::generate("k1");
+    let jwks = JwksServer::start(vec![k1.jwk()]).await;
+    let origin = jwks.url.trim_end_matches("/jwks.json");
+    for status in [301, 302, 307, 308] {
+        let elsewhere = StandIn::redirecting(status, origin, false).await;
+        let v = Verifier::builder(ISSUER, AUDIENCE)
+            .jwks_url(format!("{}/jwks.json", elsewhere.base))
+            .build()
+            .unwrap();
+        assert_eq!(v.refresh_keys().await.unwrap_err(), Error::KeysUnavailable);
+        assert_eq!(
+            v.verify(&k1.token(&claims())).await.unwrap_err(),
+            Error::KeysUnavailable
+        );
+        assert!(elsewhere.requests() >= 1);
+    }
+    assert_eq!(jwks.hits(), 0, "nothing was fetched from the other origin");
+
+    let moved = Verifier::builder(ISSUER, AUDIENCE)
+        .jwks_url(format!("{origin}/moved"))
+        .build()
+        .unwrap();
+    moved.refresh_keys().await.unwrap();
+    moved.verify(&k1.token(&claims())).await.unwrap();
+    assert_eq!(jwks.hits(), 1);
 }

@@ -157,3 +157,56 @@ async fn no_keys_is_a_503_not_the_callers_fault() {
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
 }
+
+/// The realm given to the guard, in every challenge: the guard's own 400/401/503 and the 403s
+/// of the scope checks behind it (the extractor and the layer, for a token verified in full and
+/// one from the token cache).
+#[tokio::test]
+async fn every_challenge_names_the_configured_realm() {
+    let key = RsaKey::generate("k1");
+    let jwks = JwksServer::start(vec![key.jwk()]).await;
+    let verifier = Verifier::builder(ISSUER, AUDIENCE)
+        .jwks_url(&jwks.url)
+        .token_cache(10)
+        .build()
+        .unwrap();
+    let guarded = app(verifier);
+    let reader = format!(
+        "Bearer {}",
+        key.token(&claims_with(json!({"scope": "read:data"})))
+    );
+    let realm = "Bearer realm=\"internal\"";
+    let cases: [(&str, &str, &str, u16); 7] = [
+        ("GET", "/data", "", 401),
+        ("GET", "/data", "Bearer {json}", 400),
+        ("GET", "/data", "Bearer not.a.token", 401),
+        ("DELETE", "/docs/42", &reader, 403),
+        ("DELETE", "/docs/42", &reader, 403),
+        ("GET", "/admin", &reader, 403),
+        ("GET", "/admin", &reader, 403),
+    ];
+    for (method, path, auth, expected) in cases {
+        let auth: &[&str] = if auth.is_empty() { &[] } else { &[auth] };
+        let (status, challenge, _) = call(&guarded, method, path, auth).await;
+        assert_eq!(status, expected, "{method} {path}");
+        assert!(challenge.starts_with(realm), "{method} {path}: {challenge}");
+    }
+
+    jwks.set_mode(Mode::Down);
+    let cold = Verifier::builder(ISSUER, AUDIENCE)
+        .jwks_url(&jwks.url)
+        .build()
+        .unwrap();
+    let (status, challenge, _) = call(&app(cold.clone()), "GET", "/data", &[&reader]).await;
+    assert_eq!((status, challenge.as_str()), (503, realm));
+
+    // A realm that would break the header is cleaned, not dropped.
+    let odd = Router::new()
+        .route("/", get(data))
+        .layer(GuardLayer::new(cold).realm("in\"ter\\nal\n"));
+    let (status, challenge, _) = call(&odd, "GET", "/", &[]).await;
+    assert_eq!(
+        (status, challenge.as_str()),
+        (401, "Bearer realm=\"internal\"")
+    );
+}

@@ -1,8 +1,14 @@
 //! Tokens from the real Warrant server, started in-process, verify; the verifier's JWKS
 //! requests are counted at the server.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 use warrant_guard::{Error, Verifier};
+use warrant_server::admin::Admin;
+use warrant_server::clock::SystemClock;
+use warrant_server::keys::MasterKey;
 use warrant_testkit::TestServer;
 
 const API: &str = "https://api.example.com";
@@ -104,4 +110,78 @@ async fn warrant_tokens_verify_and_the_jwks_is_fetched_once() {
         .build()
         .unwrap();
     assert_eq!(sloppy.verify(&token).await.unwrap_err(), Error::WrongIssuer);
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// `warrant keys rotate`, then `warrant keys revoke KID`, through the same service the CLI and
+/// the management API use: the server withdraws the key from its JWKS (max-age=300), and the
+/// guard refuses its tokens, cached ones included, within its refresh interval, not max-age.
+#[tokio::test]
+async fn a_revoked_key_stops_verifying_within_the_refresh_interval() {
+    let server = start().await;
+    let interval = Duration::from_millis(200);
+    let verifier = Verifier::builder(&server.issuer, API)
+        .token_cache(100)
+        .refresh_bounds(Duration::from_millis(50), interval)
+        .build()
+        .unwrap();
+    let old = token(&server, API).await;
+    verifier.verify(&old).await.unwrap();
+    verifier.verify(&old).await.unwrap();
+    let kid = kid_of(&old);
+
+    let admin = Admin::with_master_key(
+        server.admin.store().clone(),
+        Arc::new(SystemClock),
+        Arc::new(MasterKey::load(None, server.data_dir()).unwrap()),
+    );
+    admin.rotate_keys().await.unwrap();
+    admin.revoke_key(&kid).await.unwrap();
+    let jwks_url = format!("{}/.well-known/jwks.json", server.base);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let jwks: Value = reqwest::get(&jwks_url).await.unwrap().json().await.unwrap();
+        if !jwks.to_string().contains(&kid) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still publishes {kid}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let withdrawn = Instant::now();
+    // One refresh interval, plus the time a fetch takes on a busy machine.
+    let deadline = withdrawn + interval + Duration::from_secs(1);
+    loop {
+        match verifier.verify(&old).await {
+            Err(Error::UnknownKey) => break,
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "a token of the revoked key still verifies {:?} after its withdrawal",
+                withdrawn.elapsed()
+            ),
+            Err(other) => panic!("{other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let fresh = token(&server, API).await;
+    assert_ne!(kid_of(&fresh), kid);
+    verifier.verify(&fresh).await.unwrap();
+    assert_eq!(
+        verifier.verify(&old).await.unwrap_err(),
+        Error::UnknownKey,
+        "and it stays refused"
+    );
 }

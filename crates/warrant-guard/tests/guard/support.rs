@@ -1,6 +1,6 @@
 //! Test keys that sign whatever a test asks (including malformed tokens), and a JWKS server the
 //! test controls: which keys it publishes, whether it is down or answers garbage, and how many
-//! requests it saw.
+//! requests it saw (`/moved` redirects to it).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -170,6 +170,15 @@ impl JwksServer {
         });
         let app = Router::new()
             .route("/jwks.json", get(serve_jwks))
+            .route(
+                "/moved",
+                get(|| async {
+                    (
+                        StatusCode::PERMANENT_REDIRECT,
+                        [(header::LOCATION, "/jwks.json")],
+                    )
+                }),
+            )
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
