@@ -25,6 +25,7 @@ pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod directory;
 pub mod domain;
 pub mod http;
@@ -181,6 +182,10 @@ impl Server {
             ),
             None => None,
         };
+        if config.data_dir.exists() {
+            // SQLite's files were checked as it opened; the master key and TLS files too.
+            data_dir::secure(&config.data_dir);
+        }
         let secure_cookies = tls.is_some() || issuer.starts_with("https://");
         let state = Arc::new(AppState {
             settings: IssuerSettings {

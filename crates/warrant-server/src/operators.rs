@@ -1,17 +1,21 @@
 //! Dashboard administrators ("operators"): their passwords and their sessions.
 //!
 //! Passwords are hashed with argon2id (OWASP's parameters: 19 MiB, 2 passes) and stored as PHC
-//! strings; verification takes tens of milliseconds on purpose, so it runs on the blocking pool.
-//! An unknown username costs the same verification against a fixed hash, so timing does not
-//! tell which usernames exist.
+//! strings; verification takes tens of milliseconds on purpose, so it runs on the blocking pool,
+//! and only with a [`CheckSlot`] from [`PasswordChecks`], which bounds how many run at once (and
+//! so the memory they hold). An unknown username costs the same verification against a fixed
+//! hash, so timing does not tell which usernames exist.
 //!
 //! Sessions live in the database (every instance sees them) and are looked up by the SHA-256
 //! of the cookie's value: a copy of the table cannot be replayed as cookies. A session ends
 //! after [`SESSION_IDLE`] without use or [`SESSION_MAX`] after sign-in, whichever comes first.
 //! Each carries its own CSRF token, which every form must send back.
 
+use std::sync::Arc;
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::admin::{Admin, AdminError};
 use crate::domain::{Invalid, hash_secret, random_bytes, random_token};
@@ -50,6 +54,33 @@ pub struct OperatorSession {
 pub struct OpenedSession {
     pub cookie_value: String,
     pub session: OperatorSession,
+}
+
+/// A bound on the password checks running at once. Each argon2id computation holds 19 MiB for
+/// tens of milliseconds: without a bound, a burst of sign-ins takes memory by the gigabyte.
+#[derive(Debug, Clone)]
+pub struct PasswordChecks(Arc<Semaphore>);
+
+/// The right to run one password check. The check keeps it until it is over, even when the
+/// request that took it is gone (a client that hangs up does not free its slot early).
+#[derive(Debug)]
+pub struct CheckSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PasswordChecks {
+    pub fn new(at_once: usize) -> Self {
+        Self(Arc::new(Semaphore::new(at_once)))
+    }
+
+    /// A slot, or `None` when every slot is taken: the caller refuses the attempt rather than
+    /// queue it.
+    pub fn try_slot(&self) -> Option<CheckSlot> {
+        Arc::clone(&self.0)
+            .try_acquire_owned()
+            .ok()
+            .map(|permit| CheckSlot { _permit: permit })
+    }
 }
 
 /// A username: 1-64 characters of letters, digits and `._@-`.
@@ -156,10 +187,11 @@ impl Admin {
             .map_err(|e| not_found_as(e, username))
     }
 
-    /// Checks a username and password; on success opens a session. `Ok(None)`: wrong username
-    /// or password (which one is not said).
+    /// Checks a username and password, in `slot`; on success opens a session. `Ok(None)`: wrong
+    /// username or password (which one is not said).
     pub async fn sign_in(
         &self,
+        slot: CheckSlot,
         username: &str,
         password: &str,
     ) -> Result<Option<OpenedSession>, AdminError> {
@@ -169,11 +201,17 @@ impl Admin {
             None
         };
         let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matches = tokio::task::spawn_blocking(move || {
+            let matches = match &stored {
+                Some(hash) => verify_password(&password, hash),
+                None => verify_password(&password, dummy_hash()),
+            };
+            drop(slot);
+            matches
+        })
+        .await
+        .unwrap_or(false);
         if !(known && matches) {
             return Ok(None);
         }
@@ -270,6 +308,9 @@ mod tests {
         assert!(validate_username("a b").is_err());
         assert!(validate_username("<script>").is_err());
         assert!(validate_username(&"a".repeat(65)).is_err());
+        // Letters are ASCII only: no invisible or reordering characters in usernames.
+        assert!(validate_username("ali\u{202E}ce").is_err());
+        assert!(validate_username("alice\u{200B}").is_err());
         assert!(validate_password("short").is_err());
         assert!(validate_password("twelve chars").is_ok());
         assert!(validate_password(&"x".repeat(2000)).is_err());

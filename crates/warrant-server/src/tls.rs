@@ -120,7 +120,7 @@ fn ensure_self_signed(dir: &Path, listen_ip: IpAddr) -> Result<(), TlsError> {
     if files.iter().all(|f| f.exists()) {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+    crate::data_dir::create(dir).map_err(|source| TlsError::Write {
         path: dir.display().to_string(),
         source,
     })?;

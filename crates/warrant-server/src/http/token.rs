@@ -21,7 +21,7 @@ use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
 use crate::audit::{self, AuditEvent};
 use crate::issuance::{Target, TokenRequest, authenticate};
-use crate::limits::QuotaExceeded;
+use crate::limits::{AddressKey, QuotaExceeded};
 
 /// Client IDs and audiences are cut to this length in metrics and the audit log, so that a
 /// request cannot make an event grow.
@@ -89,13 +89,6 @@ async fn handle(
     seen: &mut Seen,
 ) -> Result<Response, OAuthError> {
     let now_ms = crate::clock::now_ms();
-    if let Some(wait) = ip.and_then(|ip| app.throttle.by_ip.blocked(&ip, now_ms)) {
-        app.metrics.throttled();
-        return Err(OAuthError::too_many_requests(
-            format!("too many failed client authentications from this address; retry in {wait} s"),
-            wait,
-        ));
-    }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -316,9 +309,11 @@ impl ParsedRequest {
     }
 }
 
-/// A wrong secret or an unknown client: 401, counted against the source address and the
-/// client ID. Once the client ID's failure budget is spent, wrong guesses get 429 (the right
-/// secret still works: the attacker cannot lock the client out).
+/// A wrong secret or an unknown client: 401, taken from the source address's budget and the
+/// client ID's. A failure beyond either budget is answered 429 instead. The check itself always
+/// runs (one SHA-256): the right secret is never refused, whatever its address or client ID
+/// failed before, so an attacker can lock out neither a client nor the clients that share an
+/// address with them.
 fn failed_authentication(
     app: &AppState,
     ip: Option<IpAddr>,
@@ -326,27 +321,24 @@ fn failed_authentication(
     now_ms: u64,
     challenge: Option<HeaderValue>,
 ) -> OAuthError {
-    if let Some(ip) = ip {
-        app.throttle.by_ip.fail(&ip, now_ms);
-    }
-    let Some(client_id) = &seen.client_id else {
-        return OAuthError::invalid_client(challenge);
-    };
-    if app.throttle.by_client.fail(client_id, now_ms) {
-        let wait = app
-            .throttle
-            .by_client
-            .blocked(client_id, now_ms)
-            .unwrap_or(1);
-        app.metrics.throttled();
-        return OAuthError::too_many_requests(
-            format!(
-                "too many failed authentications for this client; retry in {wait} s with the right secret"
-            ),
+    let by_ip = ip.map(|ip| app.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms));
+    let by_client = seen
+        .client_id
+        .as_ref()
+        .map(|client_id| app.throttle.by_client.try_take(client_id, now_ms));
+    let (what, wait) = match (by_ip, by_client) {
+        (Some(Err(wait)), _) => (
+            "too many failed client authentications from this address",
             wait,
-        );
-    }
-    OAuthError::invalid_client(challenge)
+        ),
+        (_, Some(Err(wait))) => ("too many failed authentications for this client", wait),
+        _ => return OAuthError::invalid_client(challenge),
+    };
+    app.metrics.throttled();
+    OAuthError::too_many_requests(
+        format!("{what}; retry in {wait} s (the right secret is always accepted)"),
+        wait,
+    )
 }
 
 /// Over a quota: 429 with the window's reset time, and an `api_limit` event once a window.

@@ -57,14 +57,17 @@ impl_col!(SqliteRow);
 
 impl SqliteStore {
     pub async fn open_data_dir(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot create the data directory {}: {e}",
-                data_dir.display()
-            ))
-        })?;
+        let database = data_dir.join(DATABASE_FILE);
+        crate::data_dir::create(data_dir)
+            .and_then(|()| crate::data_dir::create_private_file(&database))
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create the data directory {}: {e}",
+                    data_dir.display()
+                ))
+            })?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
+            .filename(database)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // Writes are rare (administration) and must survive a power cut once acknowledged.

@@ -396,10 +396,12 @@ async fn dashboard_administrators_and_sessions() {
     use std::sync::Arc;
     use warrant_server::admin::{Admin, AdminError};
     use warrant_server::clock::ManualClock;
-    use warrant_server::operators::{SESSION_IDLE, SESSION_MAX};
+    use warrant_server::operators::{PasswordChecks, SESSION_IDLE, SESSION_MAX};
     for_each_engine(|store| async move {
         let clock = Arc::new(ManualClock::new(1_000_000));
         let admin = Admin::new(store.clone(), clock.clone());
+        let checks = PasswordChecks::new(1);
+        let slot = || checks.try_slot().unwrap();
         let password = "correct horse battery staple";
         admin.create_operator("alice", password).await.unwrap();
         assert!(matches!(
@@ -420,13 +422,23 @@ async fn dashboard_administrators_and_sessions() {
 
         assert!(
             admin
-                .sign_in("alice", "wrong password")
+                .sign_in(slot(), "alice", "wrong password")
                 .await
                 .unwrap()
                 .is_none()
         );
-        assert!(admin.sign_in("nobody", password).await.unwrap().is_none());
-        let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
+        assert!(
+            admin
+                .sign_in(slot(), "nobody", password)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let opened = admin
+            .sign_in(slot(), "alice", password)
+            .await
+            .unwrap()
+            .unwrap();
         let session = admin
             .operator_session(&opened.cookie_value)
             .await
@@ -461,7 +473,11 @@ async fn dashboard_administrators_and_sessions() {
                 .unwrap()
                 .is_none()
         );
-        let opened = admin.sign_in("alice", password).await.unwrap().unwrap();
+        let opened = admin
+            .sign_in(slot(), "alice", password)
+            .await
+            .unwrap()
+            .unwrap();
         for _ in 0..(SESSION_MAX / (SESSION_IDLE / 2)) {
             clock.advance(SESSION_IDLE / 2);
             let _ = admin.operator_session(&opened.cookie_value).await.unwrap();
@@ -475,7 +491,11 @@ async fn dashboard_administrators_and_sessions() {
         );
 
         // Sign-out, a new password and deletion each end sessions.
-        let a = admin.sign_in("alice", password).await.unwrap().unwrap();
+        let a = admin
+            .sign_in(slot(), "alice", password)
+            .await
+            .unwrap()
+            .unwrap();
         admin.sign_out(&a.cookie_value).await.unwrap();
         assert!(
             admin
@@ -484,7 +504,11 @@ async fn dashboard_administrators_and_sessions() {
                 .unwrap()
                 .is_none()
         );
-        let b = admin.sign_in("alice", password).await.unwrap().unwrap();
+        let b = admin
+            .sign_in(slot(), "alice", password)
+            .await
+            .unwrap()
+            .unwrap();
         admin
             .set_operator_password("alice", "another long password")
             .await
@@ -496,9 +520,15 @@ async fn dashboard_administrators_and_sessions() {
                 .unwrap()
                 .is_none()
         );
-        assert!(admin.sign_in("alice", password).await.unwrap().is_none());
+        assert!(
+            admin
+                .sign_in(slot(), "alice", password)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let c = admin
-            .sign_in("alice", "another long password")
+            .sign_in(slot(), "alice", "another long password")
             .await
             .unwrap()
             .unwrap();

@@ -21,6 +21,7 @@ use super::layout;
 use super::{AppState, PageError};
 use crate::audit::{self, AuditEvent};
 use crate::domain::random_token;
+use crate::limits::AddressKey;
 use crate::operators::{OperatorSession, SESSION_MAX};
 
 pub(crate) const SESSION_COOKIE: &str = "warrant_session";
@@ -173,9 +174,6 @@ pub(crate) async fn sign_in(
     // Shown back and logged: at most 64 characters of it.
     let shown: String = username.chars().take(64).collect();
     let now_ms = crate::clock::now_ms();
-    let throttled = ip
-        .and_then(|ip| app.sign_in_throttle.by_ip.blocked(&ip, now_ms))
-        .or_else(|| app.sign_in_throttle.by_username.blocked(&shown, now_ms));
     let record = |kind: &'static str, description: String| {
         app.audit.record(AuditEvent {
             date_ms: now_ms,
@@ -186,26 +184,46 @@ pub(crate) async fn sign_in(
             ..AuditEvent::default()
         });
     };
-    if let Some(wait) = throttled {
-        record(
-            audit::types::SIGN_IN_FAILED,
-            format!("dashboard sign-in throttled for {shown:?}"),
-        );
-        let mut response = sign_in_form(
-            &app,
-            Some(&format!(
-                "Too many failed sign-ins. Wait {wait} seconds and try again."
-            )),
-            &shown,
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+    let refused = |status: StatusCode, message: &str, wait: u64| {
+        let mut response = sign_in_form(&app, Some(message), &shown, status);
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return Ok(response);
-    }
-    match app.admin.sign_in(username, form.raw("password")).await? {
-        Some(opened) => {
+        response
+    };
+    // The attempt is paid for before the password is checked, so that concurrent attempts can
+    // never check more passwords than the budgets allow; the right password gets it back.
+    let throttle = &app.sign_in_throttle;
+    let attempt = match throttle.try_take(ip.map(AddressKey::of), &shown, now_ms) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            record(
+                audit::types::SIGN_IN_FAILED,
+                format!("dashboard sign-in throttled for {shown:?}"),
+            );
+            return Ok(refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many failed sign-ins. Wait {wait} seconds and try again."),
+                wait,
+            ));
+        }
+    };
+    let Some(slot) = throttle.checks.try_slot() else {
+        // No password was checked: the attempt costs nothing.
+        throttle.refund(attempt, crate::clock::now_ms());
+        return Ok(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins at once. Try again in a second.",
+            1,
+        ));
+    };
+    match app
+        .admin
+        .sign_in(slot, username, form.raw("password"))
+        .await
+    {
+        Ok(Some(opened)) => {
+            throttle.refund(attempt, crate::clock::now_ms());
             record(
                 audit::types::SIGN_IN_OK,
                 format!("dashboard sign-in by {shown:?}"),
@@ -219,11 +237,7 @@ pub(crate) async fn sign_in(
             headers.append(header::SET_COOKIE, set_cookie(&app, SIGN_IN_COOKIE, "", 0));
             Ok(response)
         }
-        None => {
-            if let Some(ip) = ip {
-                app.sign_in_throttle.by_ip.fail(&ip, now_ms);
-            }
-            app.sign_in_throttle.by_username.fail(&shown, now_ms);
+        Ok(None) => {
             record(
                 audit::types::SIGN_IN_FAILED,
                 format!("dashboard sign-in failed for {shown:?}: wrong username or password"),
@@ -234,6 +248,11 @@ pub(crate) async fn sign_in(
                 &shown,
                 StatusCode::UNAUTHORIZED,
             ))
+        }
+        Err(e) => {
+            // Storage failed: not a wrong password.
+            throttle.refund(attempt, crate::clock::now_ms());
+            Err(e.into())
         }
     }
 }
