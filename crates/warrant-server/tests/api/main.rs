@@ -6,6 +6,7 @@
 mod client_cache;
 mod dashboard;
 mod dashboard_browser;
+mod db_faults;
 mod fail_static;
 mod helpers;
 mod lifecycle;
