@@ -40,6 +40,7 @@ pub mod views;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -263,9 +264,11 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
-    /// gives the background tasks (the last audit events and token counts) up to
-    /// [`store::BACKGROUND_DEADLINE`] to store what they hold, and returns.
+    /// Serves until `shutdown` completes, then stops accepting, answers the requests received
+    /// (`Connection: close` on each response from then on), and returns. Bounded whatever
+    /// clients and storage do: requests get up to the request timeout and a second to finish,
+    /// then the background tasks (the last audit events and token counts) up to
+    /// [`store::BACKGROUND_DEADLINE`] to store what they hold.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -295,6 +298,7 @@ impl Server {
         ));
         let separate_metrics = self.metrics_listener.is_some();
         let header_timeout = self.config.request_limits.header_timeout;
+        let drain = self.config.request_limits.timeout + Duration::from_secs(1);
         let metrics_server = self.metrics_listener.map(|listener| {
             let app = http::metrics_router(Arc::clone(&self.state));
             let mut stop = stop_tx.subscribe();
@@ -303,7 +307,7 @@ impl Server {
                     let _ = stop.changed().await;
                 };
                 if let Err(e) =
-                    http::connections::serve(listener, app, header_timeout, stopped).await
+                    http::connections::serve(listener, app, header_timeout, drain, stopped).await
                 {
                     tracing::error!(error = %e, "the metrics listener failed");
                 }
@@ -313,9 +317,11 @@ impl Server {
         let result = match self.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
-                http::connections::serve(listener, app, header_timeout, shutdown).await
+                http::connections::serve(listener, app, header_timeout, drain, shutdown).await
             }
-            None => http::connections::serve(self.listener, app, header_timeout, shutdown).await,
+            None => {
+                http::connections::serve(self.listener, app, header_timeout, drain, shutdown).await
+            }
         };
         let _ = stop_tx.send(true);
         let deadline = tokio::time::Instant::now() + store::BACKGROUND_DEADLINE;

@@ -16,6 +16,7 @@ mod multi_instance;
 mod operations;
 mod python_compat;
 mod rotation;
+mod shutdown;
 mod store_suite;
 mod token_errors;
 mod token_success;
