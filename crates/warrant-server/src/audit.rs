@@ -333,7 +333,8 @@ impl AuditWriter {
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.store.insert_audit_events(batch).await {
+            let insert = self.store.insert_audit_events(batch);
+            match crate::store::within(crate::store::BACKGROUND_DEADLINE, insert).await {
                 Ok(()) => {
                     self.written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -357,11 +358,11 @@ impl AuditWriter {
         let now_ms = crate::clock::now_ms();
         let before = now_ms
             .saturating_sub(u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX));
-        match self
+        // Deleting a backlog takes longer than a batch; the server stops statements at 30 s.
+        let prune = self
             .store
-            .prune_audit_events(before, self.settings.max_events)
-            .await
-        {
+            .prune_audit_events(before, self.settings.max_events);
+        match crate::store::within(Duration::from_secs(30), prune).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(events = n, "pruned old audit events"),
             Err(e) => tracing::debug!(error = %e, "cannot prune audit events now; will retry"),

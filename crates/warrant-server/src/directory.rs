@@ -6,14 +6,21 @@
 //! PostgreSQL, listens for announcements); on a change it swaps in a new snapshot and evicts
 //! exactly the clients the store says changed, whoever changed them (this process, the CLI,
 //! another instance).
+//!
+//! Every look at storage has a deadline: a connection that died silently makes the look fail
+//! instead of hang, the store is told to reconnect, and the directory knows how long ago it
+//! last confirmed that it matches storage ([`Directory::staleness`], reported by `/readyz` and
+//! `/metrics`). While storage is known to be unreachable, a client that is not in memory is
+//! refused at once rather than after a wait, and lookups of such clients have a small cap of
+//! their own, so that unknown clients cannot take the capacity known ones need.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use warrant_proto::Jwks;
 
 use crate::clock::Clock;
@@ -28,6 +35,23 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// (see `docs/deployment.md` for the measured figure), so the default bounds the cache to tens
 /// of megabytes whatever the number of registered applications.
 pub const DEFAULT_CLIENT_CACHE_CAPACITY: usize = 100_000;
+
+/// How long the watcher waits for storage on one look before it takes storage for
+/// unreachable and reconnects.
+pub const WATCH_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The same, while storage is already known to be unreachable: a new connection that answers
+/// at all answers quickly, and the sooner a look succeeds after storage returns, the sooner
+/// changes made meanwhile are in force.
+const RETRY_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How many lookups of clients not in memory may run at once. More at the same time are
+/// refused at once (503 with `Retry-After`), whatever the global cap on requests: unknown
+/// client IDs cannot take the capacity that clients in memory need.
+pub const MAX_CONCURRENT_LOOKUPS: usize = 32;
+
+/// How long a lookup of a client not in memory may wait for storage.
+const LOOKUP_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Client IDs longer than this are never cached as unknown: real ones are 32 characters, and
 /// an attacker's long random IDs must not take cache memory.
@@ -349,6 +373,18 @@ impl Snapshot {
     }
 }
 
+/// Why a client not in memory could not be looked up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// Storage is known to be unreachable, or did not answer in time.
+    #[error(transparent)]
+    Unavailable(#[from] StoreError),
+    /// [`MAX_CONCURRENT_LOOKUPS`] lookups are in progress already.
+    #[error("too many lookups of clients not in memory are in progress")]
+    Busy,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error(transparent)]
@@ -368,6 +404,15 @@ pub struct Directory {
     keys: Mutex<HashMap<String, Arc<SigningKey>>>,
     /// False while the watcher cannot reach storage.
     storage_ok: AtomicBool,
+    /// Lookups of clients not in memory that may start now.
+    lookups: Semaphore,
+    /// When the directory was opened: the origin of `confirmed_ms`.
+    origin: Instant,
+    /// Milliseconds from `origin` to the start of the last look at storage that found the
+    /// directory current (or brought it up to date).
+    confirmed_ms: AtomicU64,
+    /// Beyond this many milliseconds since `confirmed_ms`, the directory is stale.
+    stale_after_ms: AtomicU64,
 }
 
 impl Directory {
@@ -411,6 +456,12 @@ impl Directory {
             clients: ClientCache::new(client_cache_capacity, state.version),
             keys: Mutex::new(keys),
             storage_ok: AtomicBool::new(true),
+            lookups: Semaphore::new(MAX_CONCURRENT_LOOKUPS),
+            origin: Instant::now(),
+            confirmed_ms: AtomicU64::new(0),
+            stale_after_ms: AtomicU64::new(millis(
+                DEFAULT_POLL_INTERVAL + WATCH_DEADLINE + Duration::from_secs(1),
+            )),
         })
     }
 
@@ -431,18 +482,26 @@ impl Directory {
     }
 
     /// The client named `client_id` (`None`: no such client): from the cache, else by one
-    /// indexed lookup whose result is cached. Fails only on a miss while storage is down.
+    /// indexed lookup whose result is cached. Fails only on a miss: at once while storage is
+    /// known to be unreachable or [`MAX_CONCURRENT_LOOKUPS`] lookups are in progress, else
+    /// when storage does not answer within a deadline.
     pub(crate) async fn client(
         &self,
         client_id: &str,
-    ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
+    ) -> Result<Option<Arc<ClientEntry>>, LookupError> {
         let seen = match self.clients.get(client_id) {
             Ok(hit) => return Ok(hit),
             Err(seen) => seen,
         };
-        let client = self
-            .store
-            .load_client(client_id)
+        if !self.storage_reachable() {
+            return Err(LookupError::Unavailable(StoreError::Unavailable(
+                "storage was unreachable at the last look".into(),
+            )));
+        }
+        let Ok(_permit) = self.lookups.try_acquire() else {
+            return Err(LookupError::Busy);
+        };
+        let client = crate::store::within(LOOKUP_DEADLINE, self.store.load_client(client_id))
             .await?
             .map(|record| Arc::new(ClientEntry::from_record(record)));
         self.clients.insert(client_id, client.clone(), seen);
@@ -454,6 +513,25 @@ impl Directory {
         self.storage_ok.load(Ordering::Relaxed)
     }
 
+    /// How long ago a look at storage last found this directory current (or brought it up to
+    /// date): how old, at most, what the token endpoint serves from memory may be.
+    pub fn staleness(&self) -> Duration {
+        let confirmed = Duration::from_millis(self.confirmed_ms.load(Ordering::Relaxed));
+        self.origin.elapsed().saturating_sub(confirmed)
+    }
+
+    /// Whether the directory was confirmed current recently: within a poll interval and the
+    /// deadline of a look at storage.
+    pub fn is_current(&self) -> bool {
+        millis(self.staleness()) <= self.stale_after_ms.load(Ordering::Relaxed)
+    }
+
+    /// Records that storage matched the directory at `looked` (or after).
+    fn confirm(&self, looked: Instant) {
+        let at = millis(looked.saturating_duration_since(self.origin));
+        self.confirmed_ms.fetch_max(at, Ordering::Relaxed);
+    }
+
     /// How full the client cache is and how well it works.
     pub fn client_cache_stats(&self) -> ClientCacheStats {
         self.clients.stats()
@@ -461,8 +539,10 @@ impl Directory {
 
     /// Reloads when the store changed since the current snapshot. Returns whether it did.
     pub async fn refresh_if_changed(&self) -> Result<bool, DirectoryError> {
+        let looked = Instant::now();
         let version = self.store.version().await?;
         if version == self.snapshot().version {
+            self.confirm(looked);
             return Ok(false);
         }
         self.reload().await?;
@@ -472,6 +552,7 @@ impl Directory {
     /// Rebuilds the snapshot from the store unconditionally, and evicts the clients changed
     /// since the last look.
     pub async fn reload(&self) -> Result<(), DirectoryError> {
+        let looked = Instant::now();
         let state = self
             .store
             .load_directory(Some(self.clients.version()))
@@ -486,12 +567,19 @@ impl Directory {
         if snapshot.version >= current.version {
             *current = Arc::new(snapshot);
         }
+        drop(current);
+        self.confirm(looked);
         Ok(())
     }
 
     /// Polls for changes every `interval` until `shutdown` turns true. Errors are logged and
-    /// retried; the last good snapshot keeps serving meanwhile.
+    /// retried; the last good snapshot keeps serving meanwhile. A look that storage does not
+    /// answer within [`WATCH_DEADLINE`] is abandoned and the store reconnects.
     pub async fn watch(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        self.stale_after_ms.store(
+            millis(interval + WATCH_DEADLINE + Duration::from_secs(1)),
+            Ordering::Relaxed,
+        );
         // Where the store can say that something changed (PostgreSQL's NOTIFY), the poll below
         // is only the safety net.
         let changed = Arc::new(tokio::sync::Notify::new());
@@ -501,27 +589,37 @@ impl Directory {
         let mut failing = false;
         // A full reload now and then, unasked: previous keys leave the JWKS when their tokens
         // have expired, which is a matter of time, not of a write.
-        let mut last_full = tokio::time::Instant::now();
+        let mut last_full = Instant::now();
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 () = changed.notified() => {}
-                _ = shutdown.changed() => {
-                    if let Some(listener) = listener {
-                        listener.abort();
-                    }
-                    return;
-                }
+                _ = shutdown.changed() => break,
             }
-            let result = if last_full.elapsed() >= Duration::from_secs(60) {
-                last_full = tokio::time::Instant::now();
-                self.reload().await.map(|()| true)
+            let full = last_full.elapsed() >= Duration::from_secs(60);
+            let deadline = if failing {
+                RETRY_DEADLINE
             } else {
-                self.refresh_if_changed().await
+                WATCH_DEADLINE
             };
-            self.storage_ok.store(result.is_ok(), Ordering::Relaxed);
+            let look = async {
+                if full {
+                    self.reload().await.map(|()| true)
+                } else {
+                    self.refresh_if_changed().await
+                }
+            };
+            let result = tokio::select! {
+                result = tokio::time::timeout(deadline, look) => result,
+                _ = shutdown.changed() => break,
+            };
+            self.storage_ok
+                .store(matches!(result, Ok(Ok(_))), Ordering::Relaxed);
             match result {
-                Ok(changed) => {
+                Ok(Ok(changed)) => {
+                    if full {
+                        last_full = Instant::now();
+                    }
                     if failing {
                         tracing::info!("storage reachable again; directory refreshed");
                         failing = false;
@@ -530,15 +628,32 @@ impl Directory {
                         tracing::debug!(version = self.snapshot().version, "directory reloaded");
                     }
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     if !failing {
                         tracing::error!(error = %e, "cannot refresh the directory; serving the last good copy");
                     }
                     failing = true;
                 }
+                Err(_) => {
+                    if !failing {
+                        tracing::error!(
+                            deadline_ms = deadline.as_millis(),
+                            "storage did not answer in time; reconnecting, and serving the last good copy"
+                        );
+                    }
+                    failing = true;
+                    self.store.reconnect();
+                }
             }
         }
+        if let Some(listener) = listener {
+            listener.abort();
+        }
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ pub mod views;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
@@ -268,8 +269,11 @@ impl Server {
             .and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish,
-    /// and returns.
+    /// Serves until `shutdown` completes, then stops accepting, answers the requests received
+    /// (`Connection: close` on each response from then on), and returns. Bounded whatever
+    /// clients and storage do: requests get up to the request timeout and a second to finish,
+    /// then the background tasks (the last audit events and token counts) up to
+    /// [`store::BACKGROUND_DEADLINE`] to store what they hold.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -299,6 +303,7 @@ impl Server {
         ));
         let separate_metrics = self.metrics_listener.is_some();
         let header_timeout = self.config.request_limits.header_timeout;
+        let drain = self.config.request_limits.timeout + Duration::from_secs(1);
         let metrics_server = self.metrics_listener.map(|listener| {
             let app = http::metrics_router(Arc::clone(&self.state));
             let mut stop = stop_tx.subscribe();
@@ -307,7 +312,7 @@ impl Server {
                     let _ = stop.changed().await;
                 };
                 if let Err(e) =
-                    http::connections::serve(listener, app, header_timeout, stopped).await
+                    http::connections::serve(listener, app, header_timeout, drain, stopped).await
                 {
                     tracing::error!(error = %e, "the metrics listener failed");
                 }
@@ -317,19 +322,37 @@ impl Server {
         let result = match self.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
-                http::connections::serve(listener, app, header_timeout, shutdown).await
+                http::connections::serve(listener, app, header_timeout, drain, shutdown).await
             }
-            None => http::connections::serve(self.listener, app, header_timeout, shutdown).await,
+            None => {
+                http::connections::serve(self.listener, app, header_timeout, drain, shutdown).await
+            }
         };
         let _ = stop_tx.send(true);
-        let _ = watcher.await;
-        let _ = audit_writer.await;
-        let _ = quotas.await;
-        if let Some(metrics_server) = metrics_server {
-            let _ = metrics_server.await;
+        let deadline = tokio::time::Instant::now() + store::BACKGROUND_DEADLINE;
+        let tasks = [
+            ("directory watcher", Some(watcher)),
+            ("audit writer", Some(audit_writer)),
+            ("token quota flush", Some(quotas)),
+            ("metrics listener", metrics_server),
+            ("key rotation", rotator),
+        ];
+        for (name, task) in tasks {
+            let Some(mut task) = task else { continue };
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+                tracing::error!(
+                    task = name,
+                    "still running at the end of the shutdown deadline (storage not answering?); stopped"
+                );
+            }
         }
-        if let Some(rotator) = rotator {
-            let _ = rotator.await;
+        let audit = self.state.audit.stats();
+        if audit.depth > 0 {
+            tracing::error!(
+                events = audit.depth,
+                "audit events not stored at shutdown: storage did not take them in time"
+            );
         }
         result
     }
@@ -360,16 +383,30 @@ async fn rotate_on_schedule(
             continue;
         }
         let kid = kid.to_owned();
-        match state.admin.rotate_keys_from(&kid).await {
-            Ok(current) => {
+        let rotated = tokio::time::timeout(
+            store::BACKGROUND_DEADLINE,
+            state.admin.rotate_keys_from(&kid),
+        )
+        .await;
+        let refresh = || {
+            tokio::time::timeout(
+                store::BACKGROUND_DEADLINE,
+                state.directory.refresh_if_changed(),
+            )
+        };
+        match rotated {
+            Ok(Ok(current)) => {
                 tracing::info!(previous = %kid, current = %current.kid, "rotated the signing keys on schedule");
-                let _ = state.directory.refresh_if_changed().await;
+                let _ = refresh().await;
             }
-            Err(admin::AdminError::Conflict(_)) => {
+            Ok(Err(admin::AdminError::Conflict(_))) => {
                 tracing::debug!("another instance rotated the signing keys");
-                let _ = state.directory.refresh_if_changed().await;
+                let _ = refresh().await;
             }
-            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
+            Err(_) => {
+                tracing::warn!("scheduled key rotation: storage did not answer in time; will retry")
+            }
         }
     }
 }

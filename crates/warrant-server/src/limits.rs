@@ -415,7 +415,9 @@ impl QuotaTracker {
         if batch.is_empty() {
             return;
         }
-        let Ok(totals) = store.add_token_usage(&batch).await else {
+        let added = store.add_token_usage(&batch);
+        let Ok(totals) = crate::store::within(crate::store::BACKGROUND_DEADLINE, added).await
+        else {
             return;
         };
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
@@ -458,9 +460,8 @@ impl QuotaTracker {
             self.flush(&store, now).await;
             if now >= last_prune + Period::Hour.seconds() {
                 last_prune = now;
-                let _ = store
-                    .prune_token_usage(now.saturating_sub(2 * Period::Day.seconds()))
-                    .await;
+                let prune = store.prune_token_usage(now.saturating_sub(2 * Period::Day.seconds()));
+                let _ = crate::store::within(crate::store::BACKGROUND_DEADLINE, prune).await;
             }
         }
     }

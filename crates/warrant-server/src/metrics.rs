@@ -76,6 +76,8 @@ pub struct Gauges {
     pub audit_dropped: u64,
     pub audit_written: u64,
     pub ready: bool,
+    /// Seconds since the in-memory catalog was last confirmed current.
+    pub catalog_age_seconds: f64,
 }
 
 /// The server's counters. One per server, shared by every handler.
@@ -251,6 +253,14 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP warrant_catalog_age_seconds Seconds since a look at storage last found the \
+             catalog served from memory current.\n\
+             # TYPE warrant_catalog_age_seconds gauge\n\
+             warrant_catalog_age_seconds {:.3}",
+            gauges.catalog_age_seconds
+        );
         let gauges: [(&str, &str, u64); 6] = [
             (
                 "warrant_client_cache_entries",
@@ -279,7 +289,7 @@ impl Metrics {
             ),
             (
                 "warrant_ready",
-                "1 when storage is reachable and a signing key is loaded.",
+                "1 when storage is reachable, the catalog current and a signing key loaded.",
                 u64::from(gauges.ready),
             ),
         ];

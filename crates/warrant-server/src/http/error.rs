@@ -4,6 +4,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warrant_proto::{OAuthErrorBody, OAuthErrorCode};
 
+use crate::directory::LookupError;
 use crate::issuance::IssueError;
 
 /// An RFC 6749 §5.2 error answer of the token endpoint. The description is for the developer
@@ -15,7 +16,7 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     /// `WWW-Authenticate` to send (for failed HTTP Basic client authentication).
     pub challenge: Option<HeaderValue>,
-    /// `Retry-After` and `X-RateLimit-*` of a 429.
+    /// `Retry-After` of a 429 or a 503, and `X-RateLimit-*` of a 429.
     pub limit_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -78,13 +79,29 @@ impl OAuthError {
         }
     }
 
-    /// 503: the server cannot answer right now, through no fault of the client.
+    /// 503: the server cannot answer right now, through no fault of the client; retry in a
+    /// second (`Retry-After: 1`).
     pub fn temporarily_unavailable(description: &'static str) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            OAuthErrorCode::TemporarilyUnavailable,
-            description,
-        )
+        Self {
+            limit_headers: vec![(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                OAuthErrorCode::TemporarilyUnavailable,
+                description,
+            )
+        }
+    }
+
+    /// A client not in memory could not be looked up: 503.
+    pub fn from_lookup(error: &LookupError) -> Self {
+        match error {
+            LookupError::Busy => Self::temporarily_unavailable(
+                "too many clients not yet in memory are being looked up at once; retry shortly",
+            ),
+            LookupError::Unavailable(_) => Self::temporarily_unavailable(
+                "this client's details cannot be loaded while the database is unreachable; retry shortly",
+            ),
+        }
     }
 
     pub fn from_issue(error: IssueError) -> Self {

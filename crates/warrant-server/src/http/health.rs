@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,14 +12,18 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: storage answers and a signing key is loaded.
+/// Readiness: the last look at storage succeeded, recently enough that what is served from
+/// memory is known to be current, and a signing key is loaded. Reads what the directory's
+/// watcher found (every 250 ms by default), so it never waits on storage itself. `catalog`
+/// says since when the instance serves from memory unconfirmed: `confirmed_at_ms` (Unix
+/// milliseconds) and `age_ms`.
 pub async fn readyz(State(app): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
-    let storage = matches!(
-        tokio::time::timeout(Duration::from_secs(2), app.directory.store().ping()).await,
-        Ok(Ok(()))
-    );
-    let signing_key = app.directory.snapshot().has_signing_key();
-    let status = if storage && signing_key {
+    let directory = &app.directory;
+    let storage = directory.storage_reachable();
+    let current = directory.is_current();
+    let age_ms = u64::try_from(directory.staleness().as_millis()).unwrap_or(u64::MAX);
+    let signing_key = directory.snapshot().has_signing_key();
+    let status = if storage && current && signing_key {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -29,8 +32,13 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> (StatusCode, Json<serde
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "checks": {
             "storage": if storage { "ok" } else { "unreachable" },
+            "catalog": if current { "current" } else { "stale" },
             "signing_key": if signing_key { "ok" } else { "missing" },
-        }
+        },
+        "catalog": {
+            "confirmed_at_ms": crate::clock::now_ms().saturating_sub(age_ms),
+            "age_ms": age_ms,
+        },
     });
     (status, Json(body))
 }

@@ -21,7 +21,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         audit_queue_capacity: audit.capacity,
         audit_dropped: audit.dropped,
         audit_written: audit.written,
-        ready: app.directory.snapshot().has_signing_key() && app.directory.storage_reachable(),
+        ready: app.directory.snapshot().has_signing_key()
+            && app.directory.storage_reachable()
+            && app.directory.is_current(),
+        catalog_age_seconds: app.directory.staleness().as_secs_f64(),
     };
     (
         [(

@@ -20,6 +20,7 @@ use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
 use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
 use crate::audit::{self, AuditEvent};
+use crate::directory::LookupError;
 use crate::issuance::{Target, TokenRequest, authenticate};
 use crate::limits::{AddressKey, QuotaExceeded};
 
@@ -115,11 +116,15 @@ async fn handle(
     }
 
     let client = app.directory.client(client_id).await.map_err(|e| {
-        app.metrics.storage_error();
         tracing::debug!(error = %e, "cannot look up a client that is not in memory");
-        OAuthError::temporarily_unavailable(
-            "this client's details cannot be loaded while the database is unreachable; retry shortly",
-        )
+        if let LookupError::Unavailable(_) = e {
+            app.metrics.storage_error();
+            // Unknown client IDs sprayed during an outage cost their address like failures.
+            if let Some(ip) = ip {
+                app.throttle.by_ip.fail(&ip, now_ms);
+            }
+        }
+        OAuthError::from_lookup(&e)
     })?;
     let now = app.clock.now();
     let Some(client) = authenticate(client.as_deref(), client_secret, now) else {

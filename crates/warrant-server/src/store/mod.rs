@@ -10,7 +10,9 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+use std::future::Future;
 use std::path::Path;
+use std::time::Duration;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -36,6 +38,27 @@ pub enum StoreError {
     Corrupt(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+}
+
+/// How long a background task (the audit writer, the quota flush, key rotation) waits for one
+/// storage call; see [`within`].
+pub const BACKGROUND_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Runs a storage call with a deadline. A call that overruns it is abandoned, and the
+/// connection it was waiting on closed rather than reused: without a deadline, a connection
+/// that died silently would keep the caller waiting forever.
+pub async fn within<T>(
+    deadline: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(deadline, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "storage did not answer within {} ms",
+                deadline.as_millis()
+            )))
+        })
 }
 
 /// How many versions of client changes the store keeps. A server that falls further behind
@@ -123,6 +146,14 @@ impl Store {
         match self {
             Self::Sqlite(_) => None,
             Self::Postgres(pg) => Some(tokio::spawn(pg.clone().listen(changed))),
+        }
+    }
+
+    /// Retires the connections open now (see [`PgStore::reconnect`]); nothing to do for
+    /// SQLite, which is a file.
+    pub fn reconnect(&self) {
+        if let Self::Postgres(pg) = self {
+            pg.reconnect();
         }
     }
 

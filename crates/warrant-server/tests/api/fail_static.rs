@@ -2,61 +2,16 @@
 //! keeps issuing tokens for what it knows and serving its JWKS, reports not-ready, refuses
 //! management writes with 503, and recovers by itself. Nothing acknowledged is lost.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use warrant_server::Server;
 use warrant_server::config::{Config, Secret};
 
-use warrant_testkit::PgDatabase;
-
-/// A TCP proxy to the database that can be cut (open connections dropped, new ones refused).
-struct Proxy {
-    addr: SocketAddr,
-    cut: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (cut, cut_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if *cut_rx.borrow() {
-                    drop(client);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let mut cut_rx = cut_rx.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut_rx.wait_for(|cut| *cut) => {}
-                    }
-                });
-            }
-        });
-        Self { addr, cut }
-    }
-
-    fn set_cut(&self, cut: bool) {
-        self.cut.send_replace(cut);
-    }
-}
+use warrant_testkit::{DbProxy, PgDatabase, ProxyMode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -67,15 +22,11 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     let Some(db) = PgDatabase::create().await else {
         return;
     };
-    // postgres://user[:pw]@host:port/name -> through the proxy.
-    let (prefix, rest) = db.url.split_once('@').unwrap();
-    let (host_port, name) = rest.split_once('/').unwrap();
-    let proxy = Proxy::start(host_port.to_owned()).await;
-    let proxied = format!("{prefix}@{}/{name}", proxy.addr);
+    let proxy = DbProxy::start(&db.url).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
-    config.database_url = Some(Secret::new(proxied));
+    config.database_url = Some(Secret::new(proxy.url.clone()));
     config.master_key = Some(Secret::new("ZmFpbCBzdGF0aWMgdGVzdCBtYXN0ZXIga2V5IDMyIGI="));
     let server = Server::bind(config).await.unwrap();
     let (admin_id, admin_secret) = match server.initialize().await.unwrap() {
@@ -155,7 +106,7 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     };
     assert_eq!(ready(http.clone(), base.clone()).await, 200);
 
-    proxy.set_cut(true);
+    proxy.set(ProxyMode::Cut);
     let cut_at = Instant::now();
     let started = Instant::now();
     while ready(http.clone(), base.clone()).await != 503 {
@@ -190,7 +141,7 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     let remaining = Duration::from_secs(10).saturating_sub(cut_at.elapsed());
     tokio::time::sleep(remaining).await;
 
-    proxy.set_cut(false);
+    proxy.set(ProxyMode::Pass);
     let started = Instant::now();
     while ready(http.clone(), base.clone()).await != 200 {
         assert!(
