@@ -22,6 +22,7 @@ use super::error::{OAuthError, no_store_json, quoted};
 use crate::audit::{self, AuditEvent};
 use crate::issuance::{Target, TokenRequest, authenticate};
 use crate::limits::QuotaExceeded;
+use crate::metrics::MetricAudience;
 
 /// Client IDs and audiences are cut to this length in metrics and the audit log, so that a
 /// request cannot make an event grow.
@@ -40,7 +41,13 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     let ip = super::peer_ip(&parts);
     let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
     let error = result.as_ref().err();
-    let audience = seen.audience.as_deref().filter(|_| seen.audience_known);
+    // Audiences are labels only once the client authenticated: metrics say nothing about
+    // which APIs exist to whoever sends requests.
+    let audience = match seen.audience.as_deref() {
+        _ if !seen.authenticated => MetricAudience::Unauthenticated,
+        Some(audience) if seen.audience_known => MetricAudience::Known(audience),
+        _ => MetricAudience::Unknown,
+    };
     app.metrics
         .token_request(audience, error.map(|e| e.code), started.elapsed());
     app.audit.record(AuditEvent {
@@ -77,6 +84,8 @@ struct Seen {
     audience: Option<String>,
     /// Whether `audience` is an API this server knows (only those become metric labels).
     audience_known: bool,
+    /// Whether the client authenticated (only then is the audience a metric label).
+    authenticated: bool,
     scope: Option<String>,
     jti: Option<String>,
 }
@@ -132,6 +141,7 @@ async fn handle(
     let Some(client) = authenticate(client.as_deref(), client_secret, now) else {
         return Err(failed_authentication(app, ip, seen, now_ms, challenge));
     };
+    seen.authenticated = true;
     let quota = client
         .token_quota
         .or(app.default_token_quota)

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::config::Config;
 
-use crate::helpers::{API, logs_of, spawn_app, spawn_with};
+use crate::helpers::{API, TestApp, logs_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn token_requests_and_management_writes_are_audited() {
@@ -148,9 +148,32 @@ async fn audit_events_can_be_copied_as_json_lines() {
     assert!(!text.contains(&secret));
 }
 
+/// A server that serves `/metrics` on its main listener too (`metrics_public`).
+async fn spawn_with_public_metrics() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.metrics_public = true;
+    spawn_with(dir, config).await.unwrap()
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_are_not_public_by_default() {
+    let app = spawn_app().await;
+    app.with_worker().await;
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(!response.text().await.unwrap().contains(API));
+}
+
 #[tokio::test]
 async fn metrics_count_requests_with_bounded_labels() {
-    let app = spawn_app().await;
+    let app = spawn_with_public_metrics().await;
     let (id, secret) = app.with_worker().await;
     app.token(&id, &secret).await;
     let unknown = app
@@ -193,6 +216,34 @@ async fn metrics_count_requests_with_bounded_labels() {
 }
 
 #[tokio::test]
+async fn unauthenticated_requests_do_not_reveal_which_apis_exist() {
+    let app = spawn_with_public_metrics().await;
+    let (id, _) = app.with_worker().await;
+    // A wrong secret for an API that exists, and an unknown client for one that does not.
+    for (client, audience) in [
+        (id.as_str(), API),
+        ("nobody", "https://made-up.example.com"),
+    ] {
+        let response = app
+            .token_json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": client,
+                "client_secret": "guess",
+                "audience": audience,
+            }))
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    let text = metrics_text(&app).await;
+    assert!(!text.contains(API), "{text}");
+    assert!(!text.contains("audience=\"unknown\""), "{text}");
+    assert!(
+        text.contains("warrant_token_requests_total{result=\"invalid_client\"} 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_can_have_a_listener_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
@@ -211,6 +262,13 @@ async fn metrics_can_have_a_listener_of_their_own() {
         .await
         .unwrap();
     assert_eq!(on_main.status(), 404);
+    // The separate listener serves nothing else.
+    let other = http
+        .get(format!("http://{metrics}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
     let separate = http
         .get(format!("http://{metrics}/metrics"))
         .send()
