@@ -70,6 +70,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
         jti: seen.jti,
+        count: 1,
     });
     match result {
         Ok(response) => response,

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::config::Config;
 
-use crate::helpers::{API, TestApp, logs_of, spawn_app, spawn_with};
+use crate::helpers::{API, TestApp, event_count, logs_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn token_requests_and_management_writes_are_audited() {
@@ -285,4 +285,141 @@ async fn metrics_can_have_a_listener_of_their_own() {
     tx.send(()).unwrap();
     handle.await.unwrap().unwrap();
     drop(dir);
+}
+
+#[tokio::test]
+async fn identical_refusals_are_one_event_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    // One interval for the whole test: the events are written at shutdown.
+    config.audit.refusal_interval = Duration::from_secs(3600);
+    let app = spawn_with(dir, config).await.unwrap();
+    app.with_worker().await;
+    let refused = |grant_type: &'static str| {
+        let http = app.http.clone();
+        let url = app.url("/oauth/token");
+        async move {
+            let response = http
+                .post(url)
+                .form(&[("grant_type", grant_type), ("client_id", "x")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400);
+        }
+    };
+    // 40 at once, and 10 more after.
+    let mut at_once = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        at_once.spawn(refused("password"));
+    }
+    at_once.join_all().await;
+    for _ in 0..10 {
+        refused("password").await;
+    }
+    refused("implicit").await;
+    let _dir = app.stop().await;
+
+    let store = warrant_server::store::Store::open_data_dir(&path)
+        .await
+        .unwrap();
+    let events = store
+        .list_audit_events(&warrant_server::audit::AuditFilter {
+            kind: Some("feccft".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let counts: Vec<(u64, &str)> = events
+        .iter()
+        .map(|e| (e.event.count, e.event.description.as_ref()))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(counts[0].0, 51, "{counts:?}");
+    // Other echoed input (the grant type), one reason: the reason is what the event says.
+    assert!(
+        counts[0]
+            .1
+            .starts_with("grant_type \"…\" is not supported; this server issues client_credentials tokens (51 times within 3600 s)"),
+        "{counts:?}"
+    );
+    assert_eq!(events[0].event.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(events[0].to_json()["details"]["count"], 51);
+}
+
+#[tokio::test]
+async fn refusals_cannot_push_management_writes_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.audit.max_events = 300;
+    config.audit.refusal_interval = Duration::from_millis(100);
+    let app = spawn_with(dir, config).await.unwrap();
+    app.with_worker().await;
+    let admin = app.admin_token().await;
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&admin),
+            Some(&json!({"identifier": "https://kept.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    logs_of(&app, &admin, "sapi", 1).await;
+
+    // 600 unauthenticated requests: unknown clients, then throttled.
+    for chunk in 0..12 {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let request = app.http.post(app.url("/oauth/token")).json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": format!("guess-{chunk}-{i}"),
+                "client_secret": "guess",
+                "audience": API,
+            }));
+            requests.spawn(async move { request.send().await.unwrap().status() });
+        }
+        for status in requests.join_all().await {
+            assert!(status == 401 || status == 429, "{status}");
+        }
+    }
+    // Every one of them is counted...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let (_, events) = app
+            .mgmt(
+                Method::GET,
+                "/logs?type=feccft&per_page=100",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let events = events.as_array().unwrap().clone();
+        let counted: u64 = events.iter().map(event_count).sum();
+        if counted >= 600 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused.iter().map(event_count).sum::<u64>(), 600);
+    assert!(refused.len() < 100, "{} events", refused.len());
+    // ...and the writer's pruning (by count, as with --audit-max-events 300) keeps the
+    // management write.
+    app.directory
+        .store()
+        .prune_audit_events(0, 300)
+        .await
+        .unwrap();
+    let (_, writes) = app
+        .mgmt(Method::GET, "/logs?type=sapi", Some(&admin), None)
+        .await;
+    assert!(
+        writes.as_array().unwrap().iter().any(|e| e["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("POST /api/v2/resource-servers")),
+        "{writes}"
+    );
 }
