@@ -5,11 +5,21 @@
 //! background task drains the queue in batches into storage (one transaction per batch),
 //! optionally copies them as JSON lines to stdout or a file for a log shipper, and prunes old
 //! events by age and count. Events never carry a secret or a token: only the token's `jti`.
+//!
+//! Refusals ([`is_refusal`]: failed token exchanges, throttled requests among them, failed
+//! management operations and sign-ins) are what unauthenticated traffic can produce at will, so
+//! they are not written one by one: they are counted per type, client ID, address and reason,
+//! and written as one event per such source with its `count` once an interval
+//! ([`AuditSettings::refusal_interval`]). At most [`MAX_REFUSAL_SOURCES`] sources are told
+//! apart per interval; refusals from further ones are counted in one catch-all event per type.
+//! The count limit of the log applies to everything but [`ALWAYS_KEPT`]: what authenticated
+//! administrators did is never pushed out by traffic, only pruned by age.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -38,6 +48,29 @@ pub mod types {
     /// Success Logout.
     pub const SIGN_OUT: &str = "slo";
 }
+
+/// Whether events of this type are refusals, aggregated before they are written.
+pub fn is_refusal(kind: &str) -> bool {
+    matches!(
+        kind,
+        types::TOKEN_FAILED | types::MANAGEMENT_FAILED | types::SIGN_IN_FAILED
+    )
+}
+
+/// Event types the count limit never prunes (only age does): management writes, sign-ins and
+/// sign-outs, which need an administrator's credentials. So are failed management operations
+/// of an authenticated caller (`fapi` with a client ID). Everything else (token exchanges,
+/// quota events, refusals of unauthenticated requests) is kept while among the newest
+/// `max_events`: whatever an outsider can produce at will is bounded, and cannot push the
+/// administrators' trail out.
+pub const ALWAYS_KEPT: [&str; 3] = [types::MANAGEMENT_OK, types::SIGN_IN_OK, types::SIGN_OUT];
+
+/// How many refusal sources (type, client ID, address, reason) are told apart per interval;
+/// refusals from more are counted together. Bounds the aggregation's memory (a few MiB).
+pub const MAX_REFUSAL_SOURCES: usize = 1024;
+
+/// The longest description an aggregated refusal keeps (a management path is the caller's).
+const MAX_REFUSAL_DESCRIPTION: usize = 1024;
 
 /// How many token requests of one kind fell into one time bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +150,7 @@ pub fn activity_counts(events: &[AuditEvent]) -> Vec<ActivityCount> {
             issued,
             reason,
         );
-        *counts.entry(key).or_default() += 1;
+        *counts.entry(key).or_default() += e.count;
     }
     counts
         .into_iter()
@@ -136,7 +169,7 @@ pub fn activity_counts(events: &[AuditEvent]) -> Vec<ActivityCount> {
 
 /// One event. Every field but the type is optional, as in Auth0's logs. The type and the
 /// description are usually constants: borrowed, they cost issuance no allocation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     /// Milliseconds since the Unix epoch.
     pub date_ms: u64,
@@ -155,6 +188,30 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// How many requests the event stands for: more than one for aggregated refusals.
+    #[serde(skip_serializing_if = "is_one")]
+    pub count: u64,
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
+}
+
+impl Default for AuditEvent {
+    fn default() -> Self {
+        Self {
+            date_ms: 0,
+            kind: Cow::Borrowed(""),
+            description: Cow::Borrowed(""),
+            client_id: None,
+            audience: None,
+            scope: None,
+            ip: None,
+            user_agent: None,
+            jti: None,
+            count: 1,
+        }
+    }
 }
 
 /// A stored event, with the sequence number storage gave it (its `log_id`).
@@ -186,7 +243,10 @@ impl StoredEvent {
             }
         }
         if let Some(jti) = &e.jti {
-            v["details"] = serde_json::json!({ "jti": jti });
+            v["details"]["jti"] = serde_json::json!(jti);
+        }
+        if e.count != 1 {
+            v["details"]["count"] = serde_json::json!(e.count);
         }
         v
     }
@@ -217,6 +277,8 @@ pub struct AuditSettings {
     pub max_events: u64,
     /// Also write each event as a JSON line here: `-` for stdout, else a file appended to.
     pub json_lines: Option<PathBuf>,
+    /// Refusals are counted for this long, then written as one event per source.
+    pub refusal_interval: Duration,
 }
 
 impl Default for AuditSettings {
@@ -226,6 +288,7 @@ impl Default for AuditSettings {
             retention: Duration::from_secs(30 * 24 * 3600),
             max_events: 10_000_000,
             json_lines: None,
+            refusal_interval: Duration::from_secs(10),
         }
     }
 }
@@ -237,6 +300,132 @@ pub struct AuditLog {
     capacity: usize,
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
+    refusals: Arc<Mutex<Refusals>>,
+}
+
+/// Refusals counted since the writer last took them.
+#[derive(Debug, Default)]
+struct Refusals {
+    by_source: HashMap<Source, Aggregate>,
+    /// Refusals from sources beyond [`MAX_REFUSAL_SOURCES`], one aggregate per type.
+    others: Vec<Aggregate>,
+}
+
+/// Where refusals came from and why: what an aggregated event stands for.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Source {
+    kind: Cow<'static, str>,
+    client_id: Option<String>,
+    ip: Option<String>,
+    reason: String,
+}
+
+#[derive(Debug)]
+struct Aggregate {
+    /// The first refusal; its count grows with each one after.
+    event: AuditEvent,
+    /// Some later refusal had another description (other echoed input): show the reason.
+    reason: Option<String>,
+}
+
+impl Aggregate {
+    fn new(mut event: AuditEvent) -> Self {
+        if event.description.len() > MAX_REFUSAL_DESCRIPTION {
+            let mut end = MAX_REFUSAL_DESCRIPTION;
+            while !event.description.is_char_boundary(end) {
+                end -= 1;
+            }
+            event.description = Cow::Owned(format!("{}…", &event.description[..end]));
+        }
+        Self {
+            event,
+            reason: None,
+        }
+    }
+
+    fn add(&mut self, event: &AuditEvent, reason: &str) {
+        let first = &mut self.event;
+        first.count = first.count.saturating_add(event.count);
+        if first.description != event.description && self.reason.is_none() {
+            self.reason = Some(reason.to_owned());
+        }
+        // Details that differ between the refusals are left out.
+        for (kept, seen) in [
+            (&mut first.audience, &event.audience),
+            (&mut first.scope, &event.scope),
+            (&mut first.user_agent, &event.user_agent),
+        ] {
+            if kept != seen {
+                *kept = None;
+            }
+        }
+    }
+
+    fn finish(self, interval: Duration) -> AuditEvent {
+        let mut event = self.event;
+        if event.count > 1 {
+            let what = self.reason.as_deref().unwrap_or(&event.description);
+            event.description = Cow::Owned(format!(
+                "{what} ({} times within {} s)",
+                event.count,
+                interval.as_secs().max(1)
+            ));
+        }
+        event
+    }
+}
+
+impl Source {
+    fn of(event: &AuditEvent) -> Self {
+        Self {
+            kind: event.kind.clone(),
+            client_id: event.client_id.clone(),
+            ip: event.ip.clone(),
+            reason: failure_reason(&event.description),
+        }
+    }
+}
+
+impl Refusals {
+    fn add(&mut self, source: Source, event: AuditEvent) {
+        if let Some(aggregate) = self.by_source.get_mut(&source) {
+            aggregate.add(&event, &source.reason);
+        } else if self.by_source.len() < MAX_REFUSAL_SOURCES {
+            self.by_source.insert(source, Aggregate::new(event));
+        } else if let Some(others) = self.others.iter_mut().find(|a| a.event.kind == event.kind) {
+            others.event.count = others.event.count.saturating_add(event.count);
+        } else {
+            self.others.push(Aggregate::new(AuditEvent {
+                date_ms: event.date_ms,
+                kind: event.kind,
+                description: Cow::Owned(format!(
+                    "refused requests from further sources (more than {MAX_REFUSAL_SOURCES} client ID, \
+                     address and reason combinations in one interval), counted together"
+                )),
+                count: event.count,
+                ..AuditEvent::default()
+            }));
+        }
+    }
+}
+
+/// Takes the refusals counted so far, as events (oldest first).
+fn take_refusals(refusals: &Mutex<Refusals>, interval: Duration) -> Vec<AuditEvent> {
+    let taken = std::mem::take(&mut *refusals.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut events: Vec<AuditEvent> = taken
+        .by_source
+        .into_values()
+        .chain(taken.others)
+        .map(|a| a.finish(interval))
+        .collect();
+    events.sort_by_key(|e| e.date_ms);
+    events
+}
+
+/// A new audit writer's ID, under which it keeps its activity counts: random, so that every
+/// process has its own.
+pub fn new_writer_id() -> String {
+    crate::domain::random_alphanumeric(12)
 }
 
 /// Queue figures, for metrics.
@@ -257,24 +446,35 @@ impl AuditLog {
         let capacity = settings.queue_capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let written = Arc::new(AtomicU64::new(0));
+        let refusals = Arc::new(Mutex::new(Refusals::default()));
         let log = Self {
             queue: tx,
             capacity,
             dropped: AtomicU64::new(0),
             written: Arc::clone(&written),
+            refusals: Arc::clone(&refusals),
         };
         let writer = AuditWriter {
             store,
             rx,
             settings,
             written,
+            refusals,
+            id: new_writer_id(),
         };
         (log, writer)
     }
 
-    /// Queues an event; never waits. A full queue counts the event as dropped.
+    /// Queues an event; never waits. A full queue counts the event as dropped. Refusals are
+    /// counted instead ([`is_refusal`]), and written aggregated by the writer.
     pub fn record(&self, event: AuditEvent) {
-        if self.queue.try_send(event).is_err() {
+        if is_refusal(&event.kind) {
+            let source = Source::of(&event);
+            self.refusals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(source, event);
+        } else if self.queue.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -296,22 +496,30 @@ pub struct AuditWriter {
     rx: mpsc::Receiver<AuditEvent>,
     settings: AuditSettings,
     written: Arc<AtomicU64>,
+    refusals: Arc<Mutex<Refusals>>,
+    /// This writer's own activity counts are stored under it ([`new_writer_id`]).
+    id: String,
 }
 
 impl AuditWriter {
     /// Writes batches until `stop` turns true, then drains what is queued and returns.
+    /// Refusals are written once an interval.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut prune = tokio::time::interval(Duration::from_secs(60));
         prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let interval = self.settings.refusal_interval.max(Duration::from_millis(1));
+        let mut refusals = tokio::time::interval(interval);
+        refusals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 n = self.rx.recv_many(&mut batch, BATCH) => {
                     if n == 0 {
-                        return;
+                        break;
                     }
                     self.write(&mut batch, &stop).await;
                 }
+                _ = refusals.tick() => self.write_refusals(&stop).await,
                 _ = prune.tick() => self.prune().await,
                 _ = stop.changed() => {
                     // Shutting down: what is queued now still gets written, once.
@@ -319,9 +527,19 @@ impl AuditWriter {
                     while self.rx.recv_many(&mut batch, BATCH).await > 0 {
                         self.write(&mut batch, &stop).await;
                     }
-                    return;
+                    break;
                 }
             }
+        }
+        self.write_refusals(&stop).await;
+    }
+
+    /// Writes the refusals counted so far: at most [`MAX_REFUSAL_SOURCES`] events and one per
+    /// type, in one transaction.
+    async fn write_refusals(&self, stop: &watch::Receiver<bool>) {
+        let mut events = take_refusals(&self.refusals, self.settings.refusal_interval);
+        if !events.is_empty() {
+            self.write(&mut events, stop).await;
         }
     }
 
@@ -333,7 +551,7 @@ impl AuditWriter {
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            let insert = self.store.insert_audit_events(batch);
+            let insert = self.store.insert_audit_events(batch, &self.id);
             match crate::store::within(crate::store::BACKGROUND_DEADLINE, insert).await {
                 Ok(()) => {
                     self.written
@@ -464,6 +682,123 @@ mod tests {
                 (300_000, true, "", 1),
             ]
         );
+    }
+
+    fn refusal(client: &str, description: &'static str) -> AuditEvent {
+        AuditEvent {
+            date_ms: 5,
+            kind: types::TOKEN_FAILED.into(),
+            description: description.into(),
+            client_id: Some(client.into()),
+            ip: Some("192.0.2.1".into()),
+            audience: Some("https://a".into()),
+            ..AuditEvent::default()
+        }
+    }
+
+    async fn log() -> (AuditLog, AuditWriter, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_data_dir(dir.path()).await.unwrap();
+        let (log, writer) = AuditLog::new(store, AuditSettings::default());
+        (log, writer, dir)
+    }
+
+    #[tokio::test]
+    async fn refusals_from_one_source_are_one_event_with_their_count() {
+        let (log, writer, _dir) = log().await;
+        for _ in 0..5 {
+            log.record(refusal("c1", "wrong secret"));
+        }
+        log.record(refusal("c2", "wrong secret"));
+        log.record(AuditEvent {
+            kind: types::TOKEN_ISSUED.into(),
+            ..refusal("c1", "issued")
+        });
+        // Successes are queued one by one, refusals are not.
+        assert_eq!(log.stats().depth, 1);
+        let mut events = take_refusals(&writer.refusals, Duration::from_secs(10));
+        events.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let summary: Vec<(Option<&str>, u64, &str)> = events
+            .iter()
+            .map(|e| (e.client_id.as_deref(), e.count, e.description.as_ref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Some("c1"), 5, "wrong secret (5 times within 10 s)"),
+                (Some("c2"), 1, "wrong secret"),
+            ]
+        );
+        assert_eq!(events[0].audience.as_deref(), Some("https://a"));
+        assert!(take_refusals(&writer.refusals, Duration::from_secs(10)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn differing_details_give_way_to_the_reason() {
+        let (log, writer, _dir) = log().await;
+        log.record(refusal("c", r#"Service not found: "https://x""#));
+        log.record(AuditEvent {
+            audience: Some("https://y".into()),
+            ..refusal("c", r#"Service not found: "https://y""#)
+        });
+        let events = take_refusals(&writer.refusals, Duration::from_secs(10));
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].description,
+            r#"Service not found: "…" (2 times within 10 s)"#
+        );
+        assert_eq!(events[0].audience, None);
+    }
+
+    #[tokio::test]
+    async fn refusals_from_too_many_sources_are_counted_together() {
+        let (log, writer, _dir) = log().await;
+        for i in 0..MAX_REFUSAL_SOURCES + 500 {
+            log.record(refusal(&format!("random-{i}"), "wrong secret"));
+        }
+        log.record(AuditEvent {
+            kind: types::SIGN_IN_FAILED.into(),
+            ..refusal("", "wrong password")
+        });
+        let events = take_refusals(&writer.refusals, Duration::from_secs(10));
+        assert_eq!(events.len(), MAX_REFUSAL_SOURCES + 2);
+        let total: u64 = events
+            .iter()
+            .filter(|e| e.kind == types::TOKEN_FAILED)
+            .map(|e| e.count)
+            .sum();
+        assert_eq!(total, (MAX_REFUSAL_SOURCES + 500) as u64);
+        let others: Vec<&AuditEvent> = events.iter().filter(|e| e.client_id.is_none()).collect();
+        assert_eq!(others.len(), 2, "one catch-all per type");
+        assert!(
+            others
+                .iter()
+                .any(|e| e.kind == types::TOKEN_FAILED && e.count == 500)
+        );
+        assert!(
+            others
+                .iter()
+                .any(|e| e.kind == types::SIGN_IN_FAILED && e.count == 1)
+        );
+    }
+
+    #[test]
+    fn counts_show_in_the_logs_api() {
+        let stored = StoredEvent {
+            seq: 1,
+            event: AuditEvent {
+                count: 3,
+                jti: Some("j".into()),
+                ..refusal("c", "wrong secret")
+            },
+        };
+        let json = stored.to_json();
+        assert_eq!(json["details"], serde_json::json!({"jti": "j", "count": 3}));
+        let single = StoredEvent {
+            seq: 2,
+            event: refusal("c", "wrong secret"),
+        };
+        assert!(single.to_json().get("details").is_none());
     }
 
     #[tokio::test]

@@ -71,8 +71,10 @@ pub struct ConfigLayer {
     pub tls_self_signed: Option<bool>,
     /// How many clients to keep in memory (default 100000); the rest are looked up on demand.
     pub client_cache_capacity: Option<usize>,
-    /// Serve `/metrics` on this address instead of the main listener.
+    /// Serve `/metrics` on this address (a listener of its own).
     pub metrics_listen: Option<String>,
+    /// Also serve `/metrics` on the main listener, to anyone who can reach it (default false).
+    pub metrics_public: Option<bool>,
     /// Keep audit events this long (default 30d).
     pub audit_retention: Option<String>,
     /// Keep at most this many audit events (default 10000000).
@@ -135,6 +137,7 @@ impl ConfigLayer {
             tls_self_signed: self.tls_self_signed.or(lower.tls_self_signed),
             client_cache_capacity: self.client_cache_capacity.or(lower.client_cache_capacity),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            metrics_public: self.metrics_public.or(lower.metrics_public),
             audit_retention: self.audit_retention.or(lower.audit_retention),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
@@ -168,8 +171,10 @@ pub struct Config {
     pub tls: Option<TlsSource>,
     /// The most clients kept in memory at once.
     pub client_cache_capacity: usize,
-    /// `None`: `/metrics` on the main listener.
+    /// `/metrics` on a listener of its own at this address.
     pub metrics_listen: Option<SocketAddr>,
+    /// `/metrics` on the main listener too. Off by default: the metrics name the APIs.
+    pub metrics_public: bool,
     pub audit: AuditSettings,
     /// The token quota of applications without one of their own; `None`: unlimited.
     pub default_token_quota: Option<TokenQuota>,
@@ -199,6 +204,7 @@ impl Config {
             tls: None,
             client_cache_capacity: DEFAULT_CLIENT_CACHE_CAPACITY,
             metrics_listen: None,
+            metrics_public: false,
             audit: AuditSettings::default(),
             default_token_quota: None,
             request_limits: RequestLimits::default(),
@@ -284,6 +290,7 @@ impl Config {
                     })
                 })
                 .transpose()?,
+            metrics_public: layer.metrics_public.unwrap_or(false),
             audit: {
                 let defaults = AuditSettings::default();
                 AuditSettings {
@@ -451,6 +458,17 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err());
         assert!(toml::from_str::<ConfigLayer>("master_key = \"x\"").is_err());
+    }
+
+    #[test]
+    fn metrics_are_public_only_when_asked_for() {
+        assert!(
+            !Config::from_layer(ConfigLayer::default())
+                .unwrap()
+                .metrics_public
+        );
+        let file: ConfigLayer = toml::from_str("metrics_public = true").unwrap();
+        assert!(Config::from_layer(file).unwrap().metrics_public);
     }
 
     #[test]

@@ -262,7 +262,7 @@ impl Server {
         Arc::clone(&self.state.metrics)
     }
 
-    /// Where `/metrics` is served when it has a listener of its own.
+    /// Where `/metrics` is served when it has a listener of its own (`metrics_listen`).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
@@ -301,7 +301,6 @@ impl Server {
             std::time::Duration::from_secs(1),
             stop_tx.subscribe(),
         ));
-        let separate_metrics = self.metrics_listener.is_some();
         let header_timeout = self.config.request_limits.header_timeout;
         let drain = self.config.request_limits.timeout + Duration::from_secs(1);
         let metrics_server = self.metrics_listener.map(|listener| {
@@ -318,7 +317,7 @@ impl Server {
                 }
             })
         });
-        let app = http::router(Arc::clone(&self.state), !separate_metrics);
+        let app = http::router(Arc::clone(&self.state), self.config.metrics_public);
         let result = match self.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;

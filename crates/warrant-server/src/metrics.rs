@@ -1,7 +1,9 @@
 //! Prometheus metrics: counters and a latency histogram kept in relaxed atomics, rendered in the
 //! text exposition format (0.0.4) when scraped. Labels never take unbounded values: an
-//! audience is a label only when it names an API the server knows (anything else counts as
-//! `unknown`), and client IDs are never labels.
+//! audience is a label only when an authenticated client named an API the server knows
+//! (anything else an authenticated client asks for counts as `unknown`; requests refused before
+//! the client authenticated carry no audience label at all, so that metrics cannot tell an
+//! outsider which APIs exist), and client IDs are never labels.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -80,12 +82,24 @@ pub struct Gauges {
     pub catalog_age_seconds: f64,
 }
 
+/// The audience a token request is counted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricAudience<'a> {
+    /// Refused before the client authenticated: no audience label.
+    Unauthenticated,
+    /// An authenticated client named no API, or one the server does not know: `unknown`.
+    Unknown,
+    /// An authenticated client named this API, which the server knows.
+    Known(&'a str),
+}
+
 /// The server's counters. One per server, shared by every handler.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Token requests by audience (known APIs only) and result.
     by_audience: RwLock<HashMap<String, Arc<ResultCounters>>>,
     unknown_audience: ResultCounters,
+    unauthenticated: ResultCounters,
     latency: Histogram,
     jwks_requests: AtomicU64,
     storage_errors: AtomicU64,
@@ -93,18 +107,25 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one token request. `audience` is `Some` only for an API the server knows.
+    /// Counts one token request.
     pub fn token_request(
         &self,
-        audience: Option<&str>,
+        audience: MetricAudience<'_>,
         result: Option<OAuthErrorCode>,
         elapsed: Duration,
     ) {
         let i = result_index(result);
         self.latency.observe(elapsed);
-        let Some(audience) = audience else {
-            self.unknown_audience.0[i].fetch_add(1, Ordering::Relaxed);
-            return;
+        let audience = match audience {
+            MetricAudience::Known(audience) => audience,
+            MetricAudience::Unknown => {
+                self.unknown_audience.0[i].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            MetricAudience::Unauthenticated => {
+                self.unauthenticated.0[i].fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         };
         let found = {
             let map = self.by_audience.read().unwrap_or_else(|p| p.into_inner());
@@ -150,6 +171,7 @@ impl Metrics {
             .map(|c| c.0[i].load(Ordering::Relaxed))
             .sum::<u64>()
             + self.unknown_audience.0[i].load(Ordering::Relaxed)
+            + self.unauthenticated.0[i].load(Ordering::Relaxed)
     }
 
     /// The text exposition format.
@@ -165,7 +187,8 @@ impl Metrics {
         );
 
         out.push_str(
-            "# HELP warrant_token_requests_total Token requests by audience and result.\n\
+            "# HELP warrant_token_requests_total Token requests by result, and by audience once the \
+             client authenticated.\n\
              # TYPE warrant_token_requests_total counter\n",
         );
         let mut audiences: Vec<(String, Arc<ResultCounters>)> = {
@@ -177,18 +200,18 @@ impl Metrics {
         audiences.sort_by(|a, b| a.0.cmp(&b.0));
         let all = audiences
             .iter()
-            .map(|(aud, c)| (label_value(aud), &**c))
-            .chain(std::iter::once((
-                "unknown".to_owned(),
-                &self.unknown_audience,
-            )));
+            .map(|(aud, c)| (format!("audience=\"{}\",", label_value(aud)), &**c))
+            .chain([
+                ("audience=\"unknown\",".to_owned(), &self.unknown_audience),
+                (String::new(), &self.unauthenticated),
+            ]);
         for (audience, counters) in all {
             for (result, counter) in RESULTS.iter().zip(&counters.0) {
                 let n = counter.load(Ordering::Relaxed);
                 if n > 0 {
                     let _ = writeln!(
                         out,
-                        "warrant_token_requests_total{{audience=\"{audience}\",result=\"{result}\"}} {n}"
+                        "warrant_token_requests_total{{{audience}result=\"{result}\"}} {n}"
                     );
                 }
             }
@@ -324,9 +347,18 @@ mod tests {
     #[test]
     fn renders_counters_histogram_and_escaped_labels() {
         let metrics = Metrics::default();
-        metrics.token_request(Some("https://a\"b"), None, Duration::from_micros(700));
         metrics.token_request(
+            MetricAudience::Known("https://a\"b"),
             None,
+            Duration::from_micros(700),
+        );
+        metrics.token_request(
+            MetricAudience::Unknown,
+            Some(OAuthErrorCode::AccessDenied),
+            Duration::from_millis(30),
+        );
+        metrics.token_request(
+            MetricAudience::Unauthenticated,
             Some(OAuthErrorCode::InvalidClient),
             Duration::from_millis(30),
         );
@@ -336,12 +368,13 @@ mod tests {
             "warrant_token_requests_total{audience=\"https://a\\\"b\",result=\"issued\"} 1"
         ));
         assert!(text.contains(
-            "warrant_token_requests_total{audience=\"unknown\",result=\"invalid_client\"} 1"
+            "warrant_token_requests_total{audience=\"unknown\",result=\"access_denied\"} 1"
         ));
+        assert!(text.contains("warrant_token_requests_total{result=\"invalid_client\"} 1"));
         assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.0005\"} 0"));
         assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.001\"} 1"));
-        assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.05\"} 2"));
-        assert!(text.contains("warrant_token_request_duration_seconds_count 2"));
+        assert!(text.contains("warrant_token_request_duration_seconds_bucket{le=\"0.05\"} 3"));
+        assert!(text.contains("warrant_token_request_duration_seconds_count 3"));
         assert!(text.contains("warrant_jwks_requests_total 1"));
         assert_eq!(metrics.token_results(None), 1);
         assert_eq!(

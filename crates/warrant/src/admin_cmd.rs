@@ -437,7 +437,7 @@ pub async fn record_local_change(global: &GlobalArgs, change: String) {
     };
     let recorded = match crate::serve::open_store(global).await {
         Ok(store) => store
-            .insert_audit_events(&[event])
+            .insert_audit_events(&[event], &warrant_server::audit::new_writer_id())
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e),

@@ -202,9 +202,12 @@ pub struct ServeArgs {
     /// How many clients to keep in memory; others are looked up on demand [default: 100000]
     #[arg(long, env = "WARRANT_CLIENT_CACHE_CAPACITY", value_name = "N")]
     pub client_cache_capacity: Option<usize>,
-    /// Serve /metrics on this address instead of the main listener
+    /// Serve /metrics on this address, a listener of its own [default: not served]
     #[arg(long, env = "WARRANT_METRICS_LISTEN", value_name = "IP:PORT")]
     pub metrics_listen: Option<String>,
+    /// Also serve /metrics on the main listener, to anyone who can reach it (it names every API)
+    #[arg(long, env = "WARRANT_METRICS_PUBLIC")]
+    pub metrics_public: bool,
     /// Keep audit events this long, e.g. 30d [default: 30d]
     #[arg(long, env = "WARRANT_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,

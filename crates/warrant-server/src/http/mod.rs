@@ -70,7 +70,8 @@ pub(crate) fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
         .map(|ConnectInfo(PeerAddr(addr))| addr.ip())
 }
 
-/// All of Warrant's public routes; `/metrics` too unless it has a listener of its own.
+/// All of Warrant's public routes; `/metrics` too only when asked for (`metrics_public`): the
+/// metrics name every API, which is no one's business on a public listener.
 pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
     let router = if with_metrics {
         Router::new().route("/metrics", get(metrics::metrics))

@@ -23,6 +23,7 @@ use crate::audit::{self, AuditEvent};
 use crate::directory::LookupError;
 use crate::issuance::{Target, TokenRequest, authenticate};
 use crate::limits::{AddressKey, QuotaExceeded};
+use crate::metrics::MetricAudience;
 
 /// Client IDs and audiences are cut to this length in metrics and the audit log, so that a
 /// request cannot make an event grow.
@@ -41,7 +42,13 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     let ip = super::peer_ip(&parts);
     let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
     let error = result.as_ref().err();
-    let audience = seen.audience.as_deref().filter(|_| seen.audience_known);
+    // Audiences are labels only once the client authenticated: metrics say nothing about
+    // which APIs exist to whoever sends requests.
+    let audience = match seen.audience.as_deref() {
+        _ if !seen.authenticated => MetricAudience::Unauthenticated,
+        Some(audience) if seen.audience_known => MetricAudience::Known(audience),
+        _ => MetricAudience::Unknown,
+    };
     app.metrics
         .token_request(audience, error.map(|e| e.code), started.elapsed());
     app.audit.record(AuditEvent {
@@ -64,6 +71,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
         jti: seen.jti,
+        count: 1,
     });
     match result {
         Ok(response) => response,
@@ -78,6 +86,8 @@ struct Seen {
     audience: Option<String>,
     /// Whether `audience` is an API this server knows (only those become metric labels).
     audience_known: bool,
+    /// Whether the client authenticated (only then is the audience a metric label).
+    authenticated: bool,
     scope: Option<String>,
     jti: Option<String>,
 }
@@ -121,7 +131,7 @@ async fn handle(
             app.metrics.storage_error();
             // Unknown client IDs sprayed during an outage cost their address like failures.
             if let Some(ip) = ip {
-                app.throttle.by_ip.fail(&ip, now_ms);
+                let _ = app.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms);
             }
         }
         OAuthError::from_lookup(&e)
@@ -130,6 +140,7 @@ async fn handle(
     let Some(client) = authenticate(client.as_deref(), client_secret, now) else {
         return Err(failed_authentication(app, ip, seen, now_ms, challenge));
     };
+    seen.authenticated = true;
     let quota = client
         .token_quota
         .or(app.default_token_quota)

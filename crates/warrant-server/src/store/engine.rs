@@ -622,17 +622,20 @@ macro_rules! sql_engine {
             }
 
 
-            pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+            /// Stores events and adds their activity counts to `writer`'s own (one writer per
+            /// process): two writers never update the same row, so neither waits for the
+            /// other's transaction.
+            pub async fn insert_audit_events(&self, events: &[AuditEvent], writer: &str) -> Result<(), StoreError> {
                 if events.is_empty() {
                     return Ok(());
                 }
                 // Not a write_tx: events change nothing the token endpoint reads.
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
-                // Nine parameters a row; SQLite allows 32766 a statement.
+                // Ten parameters a row; SQLite allows 32766 a statement.
                 for chunk in events.chunks(256) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO audit_events
-                         (date_ms, type, description, client_id, audience, scope, ip, user_agent, jti) ",
+                         (date_ms, type, description, client_id, audience, scope, ip, user_agent, jti, count) ",
                     );
                     insert.push_values(chunk, |mut row, e| {
                         row.push_bind(ts(e.date_ms))
@@ -643,14 +646,15 @@ macro_rules! sql_engine {
                             .push_bind(e.scope.as_deref())
                             .push_bind(e.ip.as_deref())
                             .push_bind(e.user_agent.as_deref())
-                            .push_bind(e.jti.as_deref());
+                            .push_bind(e.jti.as_deref())
+                            .push_bind(ts(e.count));
                     });
                     insert.build().execute(&mut *tx).await.map_err(db_err)?;
                 }
-                // Six parameters a row.
+                // Seven parameters a row.
                 for chunk in crate::audit::activity_counts(events).chunks(256) {
                     let mut upsert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO token_activity (bucket_ms, client_id, audience, issued, reason, count) ",
+                        "INSERT INTO token_activity (bucket_ms, client_id, audience, issued, reason, writer, count) ",
                     );
                     upsert.push_values(chunk, |mut row, c| {
                         row.push_bind(ts(c.bucket_start_ms))
@@ -658,10 +662,11 @@ macro_rules! sql_engine {
                             .push_bind(c.audience.as_str())
                             .push_bind(i32::from(c.issued))
                             .push_bind(c.reason.as_str())
+                            .push_bind(writer)
                             .push_bind(ts(c.count));
                     });
                     upsert.push(
-                        " ON CONFLICT (bucket_ms, client_id, audience, issued, reason)
+                        " ON CONFLICT (bucket_ms, client_id, audience, issued, reason, writer)
                          DO UPDATE SET count = token_activity.count + excluded.count",
                     );
                     upsert.build().execute(&mut *tx).await.map_err(db_err)?;
@@ -706,7 +711,9 @@ macro_rules! sql_engine {
                 Ok(unts(n))
             }
 
-            /// Deletes events older than `before_ms`, and the oldest beyond `keep` events.
+            /// Deletes events older than `before_ms`, and those older than the newest `keep`
+            /// events unless they record what an authenticated administrator did
+            /// ([`crate::audit::ALWAYS_KEPT`]): traffic never evicts those.
             pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
                 sqlx::query("DELETE FROM token_activity WHERE bucket_ms < $1")
                     .bind(ts(before_ms))
@@ -719,11 +726,18 @@ macro_rules! sql_engine {
                     .await
                     .map_err(db_err)?
                     .rows_affected();
+                let [ok, sign_in, sign_out] = crate::audit::ALWAYS_KEPT;
                 let excess = sqlx::query(
                     "DELETE FROM audit_events
-                     WHERE seq <= (SELECT MAX(seq) FROM audit_events) - $1",
+                     WHERE seq <= (SELECT MAX(seq) FROM audit_events) - $1
+                       AND type NOT IN ($2, $3, $4)
+                       AND NOT (type = $5 AND client_id IS NOT NULL)",
                 )
                 .bind(ts(keep))
+                .bind(ok)
+                .bind(sign_in)
+                .bind(sign_out)
+                .bind(crate::audit::types::MANAGEMENT_FAILED)
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?

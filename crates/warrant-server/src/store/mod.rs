@@ -345,9 +345,15 @@ impl Store {
         dispatch!(self, s => s.prune_token_usage(before).await)
     }
 
-    /// Stores audit events in one transaction. Does not bump the change counter.
-    pub async fn insert_audit_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        dispatch!(self, s => s.insert_audit_events(events).await)
+    /// Stores audit events in one transaction, and adds them to the activity counts that
+    /// `writer` (a process's audit writer, [`crate::audit::new_writer_id`]) keeps. Does not bump
+    /// the change counter.
+    pub async fn insert_audit_events(
+        &self,
+        events: &[AuditEvent],
+        writer: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_audit_events(events, writer).await)
     }
 
     pub async fn list_audit_events(
@@ -361,7 +367,8 @@ impl Store {
         dispatch!(self, s => s.count_audit_events(filter).await)
     }
 
-    /// Deletes events older than `before_ms` and the oldest beyond `keep`; returns how many.
+    /// Deletes events older than `before_ms`, and the oldest beyond the newest `keep` except
+    /// those recording what an authenticated administrator did; returns how many.
     pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
         dispatch!(self, s => s.prune_audit_events(before_ms, keep).await)
     }

@@ -134,7 +134,7 @@ pub(crate) fn key_from_row(row: &impl Col) -> Result<StoredSigningKey, StoreErro
 }
 
 pub(crate) const AUDIT_COLUMNS: &str =
-    "seq, date_ms, type, description, client_id, audience, scope, ip, user_agent, jti";
+    "seq, date_ms, type, description, client_id, audience, scope, ip, user_agent, jti, count";
 
 /// The WHERE clause of an audit listing; binds: type, client ID, from, to, after.
 pub(crate) const AUDIT_WHERE: &str = "(CAST($1 AS TEXT) IS NULL OR type = $1)
@@ -156,6 +156,7 @@ pub(crate) fn event_from_row(row: &impl Col) -> Result<StoredEvent, StoreError> 
             ip: row.opt_text("ip")?,
             user_agent: row.opt_text("user_agent")?,
             jti: row.opt_text("jti")?,
+            count: unts(row.int("count")?),
         },
     })
 }

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
-use crate::helpers::{TestApp, logs_of, spawn_app, spawn_tls};
+use crate::helpers::{TestApp, event_count, logs_of, spawn_app, spawn_tls};
 
 pub const ADMIN: &str = "admin";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -324,10 +324,14 @@ async fn wrong_passwords_are_throttled_and_logged() {
     let response = try_sign_in(&other.base, &reqwest::Client::new(), "nobody", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    // Every attempt is in the audit log as a failed login, without the password.
+    // Every attempt is in the audit log as a failed login (counted: refusals are aggregated),
+    // without the password.
     let token = app.admin_token().await;
     let events = logs_of(&app, &token, "f", 11).await;
-    assert!(events.len() >= 11, "{events:?}");
+    assert!(
+        events.iter().map(event_count).sum::<u64>() >= 11,
+        "{events:?}"
+    );
     assert!(
         events
             .iter()
@@ -601,8 +605,81 @@ async fn activity_lists_applications_that_do_not_cache_tokens() {
     assert!(overuse.contains("cache each token"));
     let failures = &html[html.find("id=\"failures\"").unwrap()..];
     assert!(failures.contains("wrong secret"), "{failures}");
+    // The API request the page suggests for the details works, and lists the refusal.
+    let suggested = failures
+        .split("<code>GET /api/v2")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("a GET /api/v2 request suggested");
+    assert_eq!(suggested, "/logs?type=feccft");
+    let admin = app.admin_token().await;
+    let (status, listed) = app
+        .mgmt(reqwest::Method::GET, suggested, Some(&admin), None)
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "feccft" && e["client_id"] == careful.as_str()),
+        "{listed}"
+    );
     // The chart has a line per application.
     assert_eq!(html.matches("<polyline").count(), 2);
+}
+
+#[tokio::test]
+async fn a_day_and_a_week_judge_token_requests_alike() {
+    use warrant_server::audit::AuditEvent;
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::helpers::API, &["read:a"], Some(3600))
+        .await;
+    let (burst, _) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
+    // 1,080 hour-long tokens within minutes: 45 times what caching needs over a whole day, but
+    // fewer than ten times what it needs over a week.
+    let at = warrant_server::clock::now_ms() - 60_000;
+    let events: Vec<AuditEvent> = (0..1080)
+        .map(|_| AuditEvent {
+            date_ms: at,
+            kind: "seccft".into(),
+            client_id: Some(burst.clone()),
+            audience: Some(crate::helpers::API.into()),
+            ..AuditEvent::default()
+        })
+        .collect();
+    app.directory
+        .store()
+        .insert_audit_events(&events, "test")
+        .await
+        .unwrap();
+    let mut verdicts = Vec::new();
+    for range in ["24h", "7d"] {
+        let html = page(
+            &app,
+            &session,
+            &format!("/dashboard/activity?range={range}"),
+        )
+        .await;
+        assert!(
+            html.contains("id=\"tokens-issued\">1080<"),
+            "{range}: {html}"
+        );
+        let overuse =
+            &html[html.find("id=\"overuse\"").unwrap()..html.find("id=\"failures\"").unwrap()];
+        assert!(
+            overuse.contains(&format!("/dashboard/applications/{burst}")),
+            "{range}: {overuse}"
+        );
+        verdicts.push(overuse.split("<tbody>").nth(1).unwrap().to_owned());
+    }
+    assert_eq!(verdicts[0], verdicts[1]);
+    assert!(
+        verdicts[0].contains("1080× more requested in the busiest hour"),
+        "{}",
+        verdicts[0]
+    );
 }
 
 #[tokio::test]

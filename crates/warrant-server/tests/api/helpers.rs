@@ -41,6 +41,8 @@ pub async fn spawn_in(
 ) -> Result<TestApp, warrant_server::StartError> {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.master_key = master_key.map(Secret::new);
+    // Refusals are written aggregated once an interval: tests read them within moments.
+    config.audit.refusal_interval = Duration::from_millis(100);
     spawn_with(dir, config).await
 }
 
@@ -297,7 +299,13 @@ pub async fn verify_independently(app: &TestApp, token: &str, audience: &str) ->
     data.claims
 }
 
-/// Waits until the audit log holds at least `n` events of `kind` (the writer is asynchronous).
+/// How many requests an audit event stands for (aggregated refusals: more than one).
+pub fn event_count(event: &Value) -> u64 {
+    event["details"]["count"].as_u64().unwrap_or(1)
+}
+
+/// Waits until the audit log holds events of `kind` for at least `n` requests (the writer is
+/// asynchronous, and writes refusals aggregated: see [`event_count`]).
 pub async fn logs_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -311,7 +319,7 @@ pub async fn logs_of(app: &TestApp, token: &str, kind: &str, n: usize) -> Vec<Va
             .await;
         assert_eq!(status, 200, "{body}");
         let events = body.as_array().unwrap().clone();
-        if events.len() >= n || Instant::now() > deadline {
+        if events.iter().map(event_count).sum::<u64>() >= n as u64 || Instant::now() > deadline {
             return events;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

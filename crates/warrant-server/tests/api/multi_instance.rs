@@ -336,3 +336,59 @@ async fn dashboard_sessions_work_on_every_instance() {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/dashboard/sign-in");
 }
+
+#[tokio::test]
+async fn audit_writers_of_two_instances_never_wait_for_each_other() {
+    use sqlx::Connection;
+    use warrant_server::audit::AuditEvent;
+    use warrant_server::store::Store;
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (a, b) = (
+        Store::connect(&db.url).await.unwrap(),
+        Store::connect(&db.url).await.unwrap(),
+    );
+    let bucket = 1_000 * 300_000;
+    let issued = |n: usize| -> Vec<AuditEvent> {
+        (0..n)
+            .map(|_| AuditEvent {
+                date_ms: bucket + 1,
+                kind: "seccft".into(),
+                client_id: Some("busy-client".into()),
+                audience: Some(API.into()),
+                ..AuditEvent::default()
+            })
+            .collect()
+    };
+    a.insert_audit_events(&issued(3), "instance-a")
+        .await
+        .unwrap();
+    // Instance A's next batch is in flight: its transaction holds the locks of the activity
+    // rows it counts in (everything counted for this client so far is A's).
+    let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut in_flight = connection.begin().await.unwrap();
+    let locked: Vec<i64> =
+        sqlx::query_scalar("SELECT count FROM token_activity WHERE client_id = $1 FOR UPDATE")
+            .bind("busy-client")
+            .fetch_all(&mut *in_flight)
+            .await
+            .unwrap();
+    assert_eq!(locked, vec![3]);
+    // Meanwhile instance B's batch, same bucket, client and API, commits without waiting.
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        b.insert_audit_events(&issued(2), "instance-b"),
+    )
+    .await
+    .expect("instance B's audit writer waited for instance A's transaction")
+    .unwrap();
+    in_flight.commit().await.unwrap();
+    // The Activity page reads the sum of both.
+    let counts = a.token_activity(bucket, 300_000).await.unwrap();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(
+        (counts[0].client_id.as_str(), counts[0].count),
+        ("busy-client", 5)
+    );
+}

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::config::Config;
 
-use crate::helpers::{API, logs_of, spawn_app, spawn_with};
+use crate::helpers::{API, TestApp, event_count, logs_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn token_requests_and_management_writes_are_audited() {
@@ -148,9 +148,32 @@ async fn audit_events_can_be_copied_as_json_lines() {
     assert!(!text.contains(&secret));
 }
 
+/// A server that serves `/metrics` on its main listener too (`metrics_public`).
+async fn spawn_with_public_metrics() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.metrics_public = true;
+    spawn_with(dir, config).await.unwrap()
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_are_not_public_by_default() {
+    let app = spawn_app().await;
+    app.with_worker().await;
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(!response.text().await.unwrap().contains(API));
+}
+
 #[tokio::test]
 async fn metrics_count_requests_with_bounded_labels() {
-    let app = spawn_app().await;
+    let app = spawn_with_public_metrics().await;
     let (id, secret) = app.with_worker().await;
     app.token(&id, &secret).await;
     let unknown = app
@@ -193,6 +216,34 @@ async fn metrics_count_requests_with_bounded_labels() {
 }
 
 #[tokio::test]
+async fn unauthenticated_requests_do_not_reveal_which_apis_exist() {
+    let app = spawn_with_public_metrics().await;
+    let (id, _) = app.with_worker().await;
+    // A wrong secret for an API that exists, and an unknown client for one that does not.
+    for (client, audience) in [
+        (id.as_str(), API),
+        ("nobody", "https://made-up.example.com"),
+    ] {
+        let response = app
+            .token_json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": client,
+                "client_secret": "guess",
+                "audience": audience,
+            }))
+            .await;
+        assert_eq!(response.status(), 401);
+    }
+    let text = metrics_text(&app).await;
+    assert!(!text.contains(API), "{text}");
+    assert!(!text.contains("audience=\"unknown\""), "{text}");
+    assert!(
+        text.contains("warrant_token_requests_total{result=\"invalid_client\"} 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_can_have_a_listener_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
@@ -211,6 +262,13 @@ async fn metrics_can_have_a_listener_of_their_own() {
         .await
         .unwrap();
     assert_eq!(on_main.status(), 404);
+    // The separate listener serves nothing else.
+    let other = http
+        .get(format!("http://{metrics}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
     let separate = http
         .get(format!("http://{metrics}/metrics"))
         .send()
@@ -227,4 +285,141 @@ async fn metrics_can_have_a_listener_of_their_own() {
     tx.send(()).unwrap();
     handle.await.unwrap().unwrap();
     drop(dir);
+}
+
+#[tokio::test]
+async fn identical_refusals_are_one_event_with_their_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    // One interval for the whole test: the events are written at shutdown.
+    config.audit.refusal_interval = Duration::from_secs(3600);
+    let app = spawn_with(dir, config).await.unwrap();
+    app.with_worker().await;
+    let refused = |grant_type: &'static str| {
+        let http = app.http.clone();
+        let url = app.url("/oauth/token");
+        async move {
+            let response = http
+                .post(url)
+                .form(&[("grant_type", grant_type), ("client_id", "x")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 400);
+        }
+    };
+    // 40 at once, and 10 more after.
+    let mut at_once = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        at_once.spawn(refused("password"));
+    }
+    at_once.join_all().await;
+    for _ in 0..10 {
+        refused("password").await;
+    }
+    refused("implicit").await;
+    let _dir = app.stop().await;
+
+    let store = warrant_server::store::Store::open_data_dir(&path)
+        .await
+        .unwrap();
+    let events = store
+        .list_audit_events(&warrant_server::audit::AuditFilter {
+            kind: Some("feccft".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let counts: Vec<(u64, &str)> = events
+        .iter()
+        .map(|e| (e.event.count, e.event.description.as_ref()))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(counts[0].0, 51, "{counts:?}");
+    // Other echoed input (the grant type), one reason: the reason is what the event says.
+    assert!(
+        counts[0]
+            .1
+            .starts_with("grant_type \"…\" is not supported; this server issues client_credentials tokens (51 times within 3600 s)"),
+        "{counts:?}"
+    );
+    assert_eq!(events[0].event.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(events[0].to_json()["details"]["count"], 51);
+}
+
+#[tokio::test]
+async fn refusals_cannot_push_management_writes_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.audit.max_events = 300;
+    config.audit.refusal_interval = Duration::from_millis(100);
+    let app = spawn_with(dir, config).await.unwrap();
+    app.with_worker().await;
+    let admin = app.admin_token().await;
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&admin),
+            Some(&json!({"identifier": "https://kept.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    logs_of(&app, &admin, "sapi", 1).await;
+
+    // 600 unauthenticated requests: unknown clients, then throttled.
+    for chunk in 0..12 {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let request = app.http.post(app.url("/oauth/token")).json(&json!({
+                "grant_type": "client_credentials",
+                "client_id": format!("guess-{chunk}-{i}"),
+                "client_secret": "guess",
+                "audience": API,
+            }));
+            requests.spawn(async move { request.send().await.unwrap().status() });
+        }
+        for status in requests.join_all().await {
+            assert!(status == 401 || status == 429, "{status}");
+        }
+    }
+    // Every one of them is counted...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let (_, events) = app
+            .mgmt(
+                Method::GET,
+                "/logs?type=feccft&per_page=100",
+                Some(&admin),
+                None,
+            )
+            .await;
+        let events = events.as_array().unwrap().clone();
+        let counted: u64 = events.iter().map(event_count).sum();
+        if counted >= 600 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused.iter().map(event_count).sum::<u64>(), 600);
+    assert!(refused.len() < 100, "{} events", refused.len());
+    // ...and the writer's pruning (by count, as with --audit-max-events 300) keeps the
+    // management write.
+    app.directory
+        .store()
+        .prune_audit_events(0, 300)
+        .await
+        .unwrap();
+    let (_, writes) = app
+        .mgmt(Method::GET, "/logs?type=sapi", Some(&admin), None)
+        .await;
+    assert!(
+        writes.as_array().unwrap().iter().any(|e| e["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("POST /api/v2/resource-servers")),
+        "{writes}"
+    );
 }

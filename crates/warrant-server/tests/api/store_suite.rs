@@ -347,7 +347,7 @@ async fn audit_events_are_stored_listed_and_pruned() {
                 ..AuditEvent::default()
             })
             .collect();
-        store.insert_audit_events(&events).await.unwrap();
+        store.insert_audit_events(&events, "w").await.unwrap();
         assert_eq!(
             store.version().await.unwrap(),
             v,
@@ -387,6 +387,80 @@ async fn audit_events_are_stored_listed_and_pruned() {
         assert_eq!(left.len(), 50);
         assert_eq!(left[0].event.description, "event 299");
         assert_eq!(left[49].event.description, "event 250");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_count_limit_never_prunes_what_administrators_did() {
+    use warrant_server::audit::{AuditEvent, AuditFilter};
+    for_each_engine(|store| async move {
+        let event = |kind: &'static str, client_id: Option<&str>| AuditEvent {
+            date_ms: 1_000,
+            kind: kind.into(),
+            description: kind.into(),
+            client_id: client_id.map(str::to_owned),
+            ..AuditEvent::default()
+        };
+        store
+            .insert_audit_events(
+                &[
+                    event("sapi", Some("admin-app")),
+                    event("sapi", None),
+                    event("s", None),
+                    event("slo", None),
+                    event("fapi", Some("admin-app")),
+                    // Refusals of unauthenticated requests count like token traffic.
+                    event("fapi", None),
+                    event("f", None),
+                    AuditEvent {
+                        count: 7,
+                        ..event("feccft", None)
+                    },
+                ],
+                "w",
+            )
+            .await
+            .unwrap();
+        let traffic: Vec<AuditEvent> = (0..600).map(|_| event("seccft", Some("c"))).collect();
+        store.insert_audit_events(&traffic, "w").await.unwrap();
+        store.prune_audit_events(0, 300).await.unwrap();
+        let left = store
+            .list_audit_events(&AuditFilter {
+                limit: 1000,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
+        assert_eq!(kinds("seccft"), 300);
+        assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
+        let fapi: Vec<_> = left.iter().filter(|e| e.event.kind == "fapi").collect();
+        assert_eq!(fapi.len(), 1);
+        assert_eq!(fapi[0].event.client_id.as_deref(), Some("admin-app"));
+        assert_eq!((kinds("f"), kinds("feccft")), (0, 0));
+        // Age still prunes everything.
+        store.prune_audit_events(2_000, 300).await.unwrap();
+        let all = AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        };
+        assert_eq!(store.count_audit_events(&all).await.unwrap(), 0);
+        // An aggregated event keeps its count.
+        store
+            .insert_audit_events(
+                &[AuditEvent {
+                    count: 7,
+                    ..event("feccft", None)
+                }],
+                "w",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list_audit_events(&all).await.unwrap()[0].event.count,
+            7
+        );
     })
     .await;
 }
@@ -564,39 +638,64 @@ async fn token_activity_is_counted_by_bucket() {
                 ..AuditEvent::default()
             };
         let t = 1_000 * 60 * MIN;
-        // Two batches, as the writer sends them: counts add up across batches.
+        // Two batches, as the writer sends them: counts add up across batches, and across
+        // writers (each instance keeps counts of its own).
         store
-            .insert_audit_events(&[
-                event(t, "seccft", "c1", "Client Credentials for Access Token"),
-                event(
-                    t + 4 * MIN,
-                    "seccft",
-                    "c1",
-                    "Client Credentials for Access Token",
-                ),
-                event(
-                    t + 11 * MIN,
-                    "seccft",
-                    "c1",
-                    "Client Credentials for Access Token",
-                ),
-            ])
+            .insert_audit_events(
+                &[
+                    event(t, "seccft", "c1", "Client Credentials for Access Token"),
+                    event(
+                        t + 4 * MIN,
+                        "seccft",
+                        "c1",
+                        "Client Credentials for Access Token",
+                    ),
+                    event(
+                        t + 11 * MIN,
+                        "seccft",
+                        "c1",
+                        "Client Credentials for Access Token",
+                    ),
+                ],
+                "writer-a",
+            )
             .await
             .unwrap();
         store
-            .insert_audit_events(&[
-                event(
-                    t + 12 * MIN,
+            .insert_audit_events(
+                &[
+                    event(
+                        t + 12 * MIN,
+                        "seccft",
+                        "c2",
+                        "Client Credentials for Access Token",
+                    ),
+                    event(t + 13 * MIN, "feccft", "c2", "unknown audience \"x\""),
+                    event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                    event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                    event(t + 14 * MIN, "sapi", "c3", "not a token request"),
+                    event(t - 20 * MIN, "seccft", "c1", "before the window"),
+                    // An aggregated refusal counts for as many requests as it stands for.
+                    AuditEvent {
+                        count: 3,
+                        ..event(t + 14 * MIN, "feccft", "c4", "wrong secret")
+                    },
+                ],
+                "writer-b",
+            )
+            .await
+            .unwrap();
+        // The first writer again, in the same bucket: its own count grows.
+        store
+            .insert_audit_events(
+                &[event(
+                    t + 1,
                     "seccft",
-                    "c2",
+                    "c1",
                     "Client Credentials for Access Token",
-                ),
-                event(t + 13 * MIN, "feccft", "c2", "unknown audience \"x\""),
-                event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
-                event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
-                event(t + 14 * MIN, "sapi", "c3", "not a token request"),
-                event(t - 20 * MIN, "seccft", "c1", "before the window"),
-            ])
+                )],
+                "writer-a",
+            )
             .await
             .unwrap();
         // Ten-minute buckets over five-minute counts.
@@ -624,10 +723,10 @@ async fn token_activity_is_counted_by_bucket() {
         assert_eq!(
             summary,
             vec![
-                (0, "c1", true, "", 2),
+                (0, "c1", true, "", 3),
                 // Refusals by reason only.
                 (10, "", false, "unknown audience \"…\"", 1),
-                (10, "", false, "wrong secret", 2),
+                (10, "", false, "wrong secret", 5),
                 (10, "c1", true, "", 1),
                 (10, "c2", true, "", 1),
             ]
@@ -642,7 +741,7 @@ async fn token_activity_is_counted_by_bucket() {
             left.iter().all(|c| c.bucket_start_ms >= t + 10 * MIN),
             "{left:?}"
         );
-        assert_eq!(left.iter().map(|c| c.count).sum::<u64>(), 5);
+        assert_eq!(left.iter().map(|c| c.count).sum::<u64>(), 8);
     })
     .await;
 }

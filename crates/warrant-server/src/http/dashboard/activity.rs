@@ -27,58 +27,91 @@ const RANGES: [(&str, &str, u64, u64); 3] = [
     ("7d", "Last 7 days", 7 * 86_400, 6 * 3600),
 ];
 
+/// Where the management API lists refused token requests, as the page suggests it.
+pub(crate) const FAILURES_QUERY: &str = "GET /api/v2/logs?type=feccft";
+
 /// Series drawn one by one; the rest are summed as "other applications".
 const MAX_SERIES: usize = 6;
 const PALETTE: [&str; MAX_SERIES + 1] = [
     "#4f6bed", "#e8743b", "#19a979", "#d64d8c", "#945ecf", "#b8860b", "#8a8f98",
 ];
 
-/// A client asking for more than this many times the tokens its APIs' lifetimes justify is
-/// listed; room for replicas and restarts.
+/// A client asking for more than this many times the tokens its APIs' lifetimes justify, in
+/// some hour, is listed; room for replicas and restarts.
 const EXCESS_FACTOR: u64 = 10;
-/// Below this many tokens in the window nobody is listed.
+/// Below this many tokens in its busiest hour nobody is listed.
 const EXCESS_MIN_TOKENS: u64 = 20;
+const HOUR_MS: u64 = 3_600_000;
 
 /// An application that fetches tokens instead of caching them.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Overuse {
     pub client_id: String,
     pub audience: String,
+    /// Tokens over the whole range.
     pub tokens: u64,
+    /// Tokens in the busiest hour.
+    pub peak: u64,
     pub lifetime: u32,
-    /// How many tokens caching would need over the window.
+    /// How many tokens an hour caching needs.
     pub needed: u64,
 }
 
-/// From issued-token counts: the (client, API) pairs over [`EXCESS_FACTOR`] times what
-/// caching tokens for their lifetime needs over `window_seconds`, worst first.
-pub(crate) fn overuse(
-    counts: &[ActivityCount],
-    lifetimes: &HashMap<&str, u32>,
-    window_seconds: u64,
-) -> Vec<Overuse> {
-    let mut per_pair: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for c in counts.iter().filter(|c| c.issued) {
-        *per_pair
-            .entry((c.client_id.as_str(), c.audience.as_str()))
+/// From issued-token counts in hour-long buckets: the (client, API) pairs that, in some hour,
+/// asked for over [`EXCESS_FACTOR`] times the tokens that caching them for their lifetime
+/// needs, worst first. A rate, judged hour by hour: every range flags the same hours.
+pub(crate) fn overuse(hourly: &[ActivityCount], lifetimes: &HashMap<&str, u32>) -> Vec<Overuse> {
+    let mut per_hour: HashMap<(&str, &str, u64), u64> = HashMap::new();
+    for c in hourly.iter().filter(|c| c.issued) {
+        *per_hour
+            .entry((c.client_id.as_str(), c.audience.as_str(), c.bucket_start_ms))
             .or_default() += c.count;
+    }
+    // (total, busiest hour) per pair.
+    let mut per_pair: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+    for ((client, audience, _), n) in per_hour {
+        let (total, peak) = per_pair.entry((client, audience)).or_default();
+        *total += n;
+        *peak = (*peak).max(n);
     }
     let mut found: Vec<Overuse> = per_pair
         .into_iter()
-        .filter_map(|((client, audience), tokens)| {
+        .filter_map(|((client, audience), (tokens, peak))| {
             let lifetime = *lifetimes.get(audience)?;
-            let needed = window_seconds.div_ceil(u64::from(lifetime.max(1)));
-            (tokens >= EXCESS_MIN_TOKENS && tokens > needed * EXCESS_FACTOR).then(|| Overuse {
+            let needed = (HOUR_MS / 1000).div_ceil(u64::from(lifetime.max(1)));
+            (peak >= EXCESS_MIN_TOKENS && peak > needed * EXCESS_FACTOR).then(|| Overuse {
                 client_id: client.to_owned(),
                 audience: audience.to_owned(),
                 tokens,
+                peak,
                 lifetime,
                 needed,
             })
         })
         .collect();
-    found.sort_by_key(|o| std::cmp::Reverse(o.tokens / o.needed.max(1)));
+    found.sort_by_key(|o| std::cmp::Reverse(o.peak / o.needed.max(1)));
     found
+}
+
+/// The issued-token counts of the range in hour-long buckets, for [`overuse`]: the chart's own
+/// when its buckets are hours, the one hour itself for the last-hour view, else counted anew.
+async fn hourly_counts(
+    app: &AppState,
+    chart: &[ActivityCount],
+    start_ms: u64,
+    bucket_ms: u64,
+) -> Result<Vec<ActivityCount>, PageError> {
+    Ok(match bucket_ms {
+        HOUR_MS => chart.to_vec(),
+        b if b < HOUR_MS => chart
+            .iter()
+            .map(|c| ActivityCount {
+                bucket_start_ms: start_ms,
+                ..c.clone()
+            })
+            .collect(),
+        _ => app.admin.token_activity(start_ms, HOUR_MS).await?,
+    })
 }
 
 pub(crate) async fn show(
@@ -111,7 +144,10 @@ pub(crate) async fn show(
     }
     let mut reasons: Vec<(&str, u64)> = reasons.into_iter().collect();
     reasons.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-    let overusers = overuse(&counts, &lifetimes, window);
+    let overusers = overuse(
+        &hourly_counts(&app, &counts, start_ms, bucket_ms).await?,
+        &lifetimes,
+    );
 
     let buckets = usize::try_from(window / bucket).unwrap_or(1);
     let mut series = series(&counts, start_ms, bucket_ms, buckets);
@@ -179,6 +215,7 @@ pub(crate) async fn show(
                 p.muted { "None: every application requests about as many tokens as their lifetimes call for." }
             } @else {
                 p { strong { "Fix: " } "cache each token and reuse it until shortly before it expires (warrant-client and the Auth0 SDKs do), instead of requesting one per call." }
+                p.muted { "Listed: more than " (EXCESS_FACTOR) " times the tokens an hour that caching needs, in some hour of the period (and at least " (EXCESS_MIN_TOKENS) " in that hour)." }
                 table.list {
                     thead { tr { th { "Application" } th { "API" } th { "Tokens" } th { "Token lifetime" } th { "Caching needs" } } }
                     tbody {
@@ -188,7 +225,7 @@ pub(crate) async fn show(
                                 td { code { (o.audience) } }
                                 td { (o.tokens) }
                                 td { (layout::duration(u64::from(o.lifetime))) }
-                                td { "about " (o.needed) " (" (o.tokens / o.needed.max(1)) "× more requested)" }
+                                td { "about " (o.needed) " an hour (" (o.peak / o.needed.max(1)) "× more requested in the busiest hour)" }
                             }
                         }
                     }
@@ -208,7 +245,7 @@ pub(crate) async fn show(
                         }
                     }
                 }
-                p.muted { "Every request is in the audit log: " code { "warrant logs --type feccft" } " or " code { "GET /api/v2/logs?q=type:feccft" } "." }
+                p.muted { "Every request is in the audit log: " code { "warrant logs --type feccft" } " or " code { (FAILURES_QUERY) } "." }
             }
         }
     };
@@ -318,38 +355,66 @@ mod tests {
         }
     }
 
+    fn in_hour(hour: u64, count: ActivityCount) -> ActivityCount {
+        ActivityCount {
+            bucket_start_ms: hour * HOUR_MS,
+            ..count
+        }
+    }
+
     #[test]
-    fn clients_far_above_their_lifetime_are_listed() {
+    fn clients_far_above_their_lifetime_in_some_hour_are_listed() {
         let lifetimes = HashMap::from([("https://a", 3600), ("https://b", 60)]);
-        let counts = [
-            // A day with hour-long tokens needs 24; 500 is about 20 times that.
-            issued("greedy", "https://a", 500),
-            // 200 is under 10 times 24.
-            issued("fine", "https://a", 200),
-            // Minute-long tokens need 1440 a day.
-            issued("busy", "https://b", 2000),
-            // Unknown APIs are not judged.
-            issued("other", "https://gone", 10_000),
-        ];
-        let found = overuse(&counts, &lifetimes, 86_400);
+        let mut counts = Vec::new();
+        for hour in 0..24 {
+            // An hour-long token needs one an hour; 25 an hour is the no-caching mistake.
+            counts.push(in_hour(hour, issued("greedy", "https://a", 25)));
+            // 8 an hour is within the room for replicas and restarts.
+            counts.push(in_hour(hour, issued("fine", "https://a", 8)));
+            // Minute-long tokens need 60 an hour.
+            counts.push(in_hour(hour, issued("busy", "https://b", 100)));
+        }
+        // Unknown APIs are not judged.
+        counts.push(issued("other", "https://gone", 10_000));
+        let found = overuse(&counts, &lifetimes);
         assert_eq!(
             found,
             vec![Overuse {
                 client_id: "greedy".into(),
                 audience: "https://a".into(),
-                tokens: 500,
+                tokens: 600,
+                peak: 25,
                 lifetime: 3600,
-                needed: 24,
+                needed: 1,
             }]
         );
     }
 
     #[test]
+    fn a_burst_counts_the_same_in_a_day_and_in_a_week() {
+        let lifetimes = HashMap::from([("https://a", 3600)]);
+        // One bad hour in an otherwise quiet week.
+        let burst = in_hour(100, issued("c", "https://a", 1080));
+        let mut week: Vec<ActivityCount> = (0..168)
+            .map(|h| in_hour(h, issued("c", "https://a", 1)))
+            .collect();
+        week.push(burst.clone());
+        let mut day: Vec<ActivityCount> = (90..114)
+            .map(|h| in_hour(h, issued("c", "https://a", 1)))
+            .collect();
+        day.push(burst);
+        let (in_week, in_day) = (overuse(&week, &lifetimes), overuse(&day, &lifetimes));
+        assert_eq!(in_week.len(), 1);
+        assert_eq!(in_day.len(), 1);
+        assert_eq!((in_week[0].peak, in_day[0].peak), (1081, 1081));
+    }
+
+    #[test]
     fn few_tokens_are_never_overuse() {
         let lifetimes = HashMap::from([("https://a", 86_400)]);
-        assert!(overuse(&[issued("c", "https://a", 19)], &lifetimes, 3600).is_empty());
+        assert!(overuse(&[issued("c", "https://a", 19)], &lifetimes).is_empty());
         assert_eq!(
-            overuse(&[issued("c", "https://a", 20)], &lifetimes, 3600).len(),
+            overuse(&[issued("c", "https://a", 20)], &lifetimes).len(),
             1
         );
     }
