@@ -310,8 +310,8 @@ impl Admin {
         Ok(self.store.delete_application(client_id).await?)
     }
 
-    /// Issues a new secret. The old ones keep working for `grace_seconds` (0: they stop now,
-    /// as Auth0's rotation does).
+    /// Issues a new secret. The current one keeps working for `grace_seconds` (0: it stops
+    /// now, as Auth0's rotation does); older ones stop now, so that at most two are ever valid.
     pub async fn rotate_secret(
         &self,
         client_id: &str,

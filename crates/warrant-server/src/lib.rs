@@ -311,6 +311,7 @@ impl Server {
         let app = http::router(Arc::clone(&self.state), !separate_metrics);
         let result = match self.tls {
             Some(tls) => {
+                let app = http::with_strict_transport_security(app);
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
                 http::connections::serve(listener, app, header_timeout, shutdown).await
             }

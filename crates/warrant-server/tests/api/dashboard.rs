@@ -631,3 +631,21 @@ async fn the_application_list_is_paged() {
         );
     }
 }
+
+#[tokio::test]
+async fn any_application_page_number_is_a_page() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    for number in [u64::MAX, u64::MAX / 50 + 1, 1] {
+        let response = http()
+            .get(format!("{}/dashboard/applications?page={number}", app.base))
+            .header(COOKIE, &session.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "page {number}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("← Previous"), "page {number}");
+        assert!(!html.contains("<tr><td><a href=\"/dashboard/applications/"));
+    }
+}

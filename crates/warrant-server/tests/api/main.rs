@@ -7,6 +7,7 @@ mod client_cache;
 mod dashboard;
 mod dashboard_browser;
 mod fail_static;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod limits;
