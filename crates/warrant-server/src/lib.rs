@@ -166,7 +166,8 @@ impl Server {
             directory.store().clone(),
             Arc::clone(&clock),
             Arc::clone(directory.master_key()),
-        );
+        )
+        .serving(&issuer);
         let management =
             http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
                 .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
