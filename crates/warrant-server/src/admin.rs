@@ -24,6 +24,12 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The one asking lacks the rights for this change (see [`Rights`]); the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nobody may make this change: the management API is Warrant's own.
+    #[error("{0}")]
+    Protected(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -151,12 +157,45 @@ pub struct ApplicationPatch {
     pub token_quota: Option<Option<TokenQuota>>,
 }
 
+/// What the one making a change may do. Every way in goes through the same checks in
+/// [`Admin`]: the management API acts with its caller's scopes, the dashboard and the CLI with
+/// full rights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rights {
+    /// Every management right: an operator signed in to the dashboard, the CLI on the data
+    /// directory.
+    Full,
+    /// A management API client: the management scopes its token carries that its grant still
+    /// holds. It may grant only these, and may change no application whose management grant
+    /// holds more (else any of `create:client_grants`, `update:client_grants` or
+    /// `update:client_keys` would amount to every scope).
+    Scopes(Vec<String>),
+}
+
+impl Rights {
+    /// The scopes of `wanted` these rights lack.
+    fn lacking<'a>(&self, wanted: &'a [String]) -> Vec<&'a str> {
+        match self {
+            Self::Full => Vec::new(),
+            Self::Scopes(held) => wanted
+                .iter()
+                .filter(|s| !held.contains(s))
+                .map(String::as_str)
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Admin {
     store: Store,
     clock: Arc<dyn Clock>,
     /// Needed only to create signing keys.
     master: Option<Arc<MasterKey>>,
+    /// The management API's identifier, when this admin serves an issuer: that API is
+    /// Warrant's own, and its grants are management rights.
+    management_audience: Option<Arc<str>>,
+    rights: Rights,
 }
 
 impl Admin {
@@ -165,15 +204,34 @@ impl Admin {
             store,
             clock,
             master: None,
+            management_audience: None,
+            rights: Rights::Full,
         }
     }
 
     /// An admin that can also rotate signing keys.
     pub fn with_master_key(store: Store, clock: Arc<dyn Clock>, master: Arc<MasterKey>) -> Self {
         Self {
-            store,
-            clock,
             master: Some(master),
+            ..Self::new(store, clock)
+        }
+    }
+
+    /// The admin of a server whose issuer is `issuer`: its management API
+    /// (`<issuer>api/v2/`) can then be neither changed nor deleted, nor get test tokens, and
+    /// grants on it are checked against the [`Rights`] of whoever asks.
+    #[must_use]
+    pub fn serving(mut self, issuer: &str) -> Self {
+        self.management_audience = Some(management_audience(issuer).into());
+        self
+    }
+
+    /// The same admin, acting with `rights`.
+    #[must_use]
+    pub fn acting_as(&self, rights: Rights) -> Self {
+        Self {
+            rights,
+            ..self.clone()
         }
     }
 
@@ -214,6 +272,7 @@ impl Admin {
     /// Deletes an API (by id or identifier) and every grant for it.
     pub async fn delete_api(&self, key: &str) -> Result<ResourceServer, AdminError> {
         let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
         self.store.delete_resource_server(&api.id).await?;
         Ok(api)
     }
@@ -259,6 +318,7 @@ impl Admin {
                 )));
             }
             let api = self.existing_api(&spec.audience).await?;
+            self.check_grantable(&api.identifier, &spec.scopes)?;
             built.push(ClientGrant::new(
                 &application.client_id,
                 &api,
@@ -310,11 +370,12 @@ impl Admin {
     }
 
     pub async fn delete_application(&self, client_id: &str) -> Result<(), AdminError> {
+        self.check_may_change(client_id).await?;
         Ok(self.store.delete_application(client_id).await?)
     }
 
-    /// Issues a new secret. The old ones keep working for `grace_seconds` (0: they stop now,
-    /// as Auth0's rotation does).
+    /// Issues a new secret. The current one keeps working for `grace_seconds` (0: it stops
+    /// now, as Auth0's rotation does); older ones stop now, so that at most two are ever valid.
     pub async fn rotate_secret(
         &self,
         client_id: &str,
@@ -326,6 +387,7 @@ impl Admin {
                 "the grace period must be at most {MAX_GRACE} seconds (30 days)"
             )));
         }
+        self.check_may_change(client_id).await?;
         let now = self.clock.now();
         let secret = PlainSecret::generate();
         let stored = ClientSecret::new(client_id, secret.hash(), now);
@@ -342,6 +404,8 @@ impl Admin {
     ) -> Result<ClientGrant, AdminError> {
         let application = self.store.get_application(client_id).await?;
         let api = self.existing_api(&spec.audience).await?;
+        self.check_may_change(client_id).await?;
+        self.check_grantable(&api.identifier, &spec.scopes)?;
         let grant = ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
         self.store.insert_grant(&grant).await?;
         Ok(grant)
@@ -352,6 +416,10 @@ impl Admin {
     }
 
     pub async fn delete_grant(&self, id: &str) -> Result<(), AdminError> {
+        if self.rights != Rights::Full {
+            let grant = self.store.get_grant(id).await?;
+            self.check_may_change(&grant.client_id).await?;
+        }
         Ok(self.store.delete_grant(id).await?)
     }
 
@@ -361,7 +429,16 @@ impl Admin {
         key: &str,
         patch: ApiPatch,
     ) -> Result<ResourceServer, AdminError> {
-        let mut api = self.store.get_resource_server(key).await?;
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        self.write_api(api, patch).await
+    }
+
+    async fn write_api(
+        &self,
+        mut api: ResourceServer,
+        patch: ApiPatch,
+    ) -> Result<ResourceServer, AdminError> {
         if let Some(name) = patch.name {
             api.name = name;
         }
@@ -386,6 +463,7 @@ impl Admin {
         patch: ApplicationPatch,
     ) -> Result<Application, AdminError> {
         let mut app = self.store.get_application(client_id).await?;
+        self.check_may_change(client_id).await?;
         if let Some(name) = patch.name {
             app.name = name;
         }
@@ -415,6 +493,8 @@ impl Admin {
     ) -> Result<ClientGrant, AdminError> {
         let mut grant = self.store.get_grant(id).await?;
         let api = self.existing_api(&grant.audience).await?;
+        self.check_may_change(&grant.client_id).await?;
+        self.check_grantable(&api.identifier, &scopes)?;
         grant = ClientGrant::new(&grant.client_id, &api, scopes, grant.created_at)
             .map(|g| ClientGrant { id: grant.id, ..g })?;
         self.store
@@ -540,8 +620,9 @@ impl Admin {
         match self.store.get_resource_server(&audience).await {
             Ok(api) if api.scopes == scopes => {}
             Ok(api) => {
-                self.update_api(
-                    &api.id,
+                // Warrant's own maintenance of its API: the one change nobody else may make.
+                self.write_api(
+                    api,
                     ApiPatch {
                         scopes: Some(scopes),
                         ..ApiPatch::default()
@@ -620,6 +701,84 @@ impl Admin {
     /// The issuer this deployment was last served or initialized with, if any.
     pub async fn recorded_issuer(&self) -> Result<Option<String>, AdminError> {
         Ok(self.store.get_setting(ISSUER_SETTING).await?)
+    }
+
+    /// Refuses a test token (issued without the application's secret, shown in a browser) for
+    /// the management API: management tokens are issued only at the token endpoint, to an
+    /// application presenting its own credentials.
+    pub fn check_test_token(&self, audience: &str) -> Result<(), AdminError> {
+        if self.is_management(audience) {
+            return Err(AdminError::Protected(
+                "no test tokens for the management API: its tokens are issued only at the token \
+                 endpoint, to an application presenting its own credentials"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn is_management(&self, identifier: &str) -> bool {
+        self.management_audience.as_deref() == Some(identifier)
+    }
+
+    /// The management API is Warrant's own: nobody changes or deletes it through the service
+    /// layer ([`initialize`](Self::initialize) maintains it).
+    fn refuse_management_api(&self, identifier: &str) -> Result<(), AdminError> {
+        if self.is_management(identifier) {
+            return Err(AdminError::Protected(
+                "the management API is managed by Warrant itself and cannot be changed or deleted"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Granting management scopes takes holding them.
+    fn check_grantable(&self, identifier: &str, scopes: &[String]) -> Result<(), AdminError> {
+        if !self.is_management(identifier) {
+            return Ok(());
+        }
+        let lacking = self.rights.lacking(scopes);
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        Err(AdminError::Forbidden(format!(
+            "a caller may grant only the management scopes it holds itself; it lacks {}",
+            lacking.join(" ")
+        )))
+    }
+
+    /// Changing an application (its settings, secret, grants, or deleting it) takes holding
+    /// every management scope it holds: else rotating the admin application's secret, or
+    /// widening a grant, would be a way to more rights than one has.
+    async fn check_may_change(&self, client_id: &str) -> Result<(), AdminError> {
+        if self.rights == Rights::Full {
+            return Ok(());
+        }
+        // Without the management API's identifier the rule cannot be checked: refuse.
+        let Some(audience) = &self.management_audience else {
+            return Err(AdminError::Forbidden(
+                "this server cannot tell management grants apart; nothing was changed".into(),
+            ));
+        };
+        let grants = self
+            .store
+            .list_grants(&GrantFilter {
+                client_id: Some(client_id.to_owned()),
+                audience: Some(audience.to_string()),
+            })
+            .await?;
+        for grant in grants {
+            let lacking = self.rights.lacking(&grant.scopes);
+            if !lacking.is_empty() {
+                return Err(AdminError::Forbidden(format!(
+                    "application {client_id} holds management scopes the caller lacks ({}); \
+                     only a caller holding all of them may change it",
+                    lacking.join(" ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     async fn existing_api(&self, audience: &str) -> Result<ResourceServer, AdminError> {

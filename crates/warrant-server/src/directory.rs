@@ -61,6 +61,9 @@ const MAX_CACHED_UNKNOWN_ID: usize = 64;
 #[derive(Debug)]
 pub(crate) struct ClientEntry {
     pub(crate) secrets: Vec<(SecretHash, Option<u64>)>,
+    /// When each secret was created and until when it works (`secrets`' order): what tells
+    /// whether a rotation revoked a token (see [`Directory::standing`]).
+    pub(crate) secret_periods: Vec<(u64, Option<u64>)>,
     /// Grants by audience.
     pub(crate) grants: HashMap<String, GrantEntry>,
     pub(crate) token_quota: Option<TokenQuota>,
@@ -79,6 +82,11 @@ pub(crate) struct GrantEntry {
 
 impl ClientEntry {
     fn from_record(record: ClientRecord) -> Self {
+        let secret_periods = record
+            .secrets
+            .iter()
+            .map(|s| (s.created_at, s.expires_at))
+            .collect();
         let secrets = record
             .secrets
             .into_iter()
@@ -99,10 +107,30 @@ impl ClientEntry {
             .collect();
         Self {
             secrets,
+            secret_periods,
             grants,
             token_quota: record.token_quota,
         }
     }
+
+    /// The scopes granted on `audience` (none without a grant).
+    pub(crate) fn grant_scopes(&self, audience: &str) -> &[String] {
+        self.grants
+            .get(audience)
+            .map_or(&[], |g| g.scopes.as_slice())
+    }
+}
+
+/// Whether a token a client was issued still stands (see [`Directory::standing`]).
+#[derive(Debug)]
+pub(crate) enum Standing {
+    Stands(Arc<ClientEntry>),
+    /// The client was deleted.
+    NoClient,
+    /// Its grant on the token's audience was deleted (or the API re-created).
+    NoGrant,
+    /// A secret rotation since the token was issued revoked it.
+    Revoked,
 }
 
 #[derive(Debug)]
@@ -508,6 +536,44 @@ impl Directory {
         Ok(client)
     }
 
+    /// Whether a token issued at `issued_at` to `client_id` for `audience` still stands, from
+    /// memory like [`client`](Self::client): the client and its grant on that very API still
+    /// exist, and a secret that already existed when the token was issued still works now.
+    /// So a rotation without grace revokes the tokens issued before it at once; with a grace
+    /// period, when the grace ends (tokens issued during the grace with the old secret stand
+    /// until they expire). One-second resolution: a token issued in the second of the
+    /// rotation stands.
+    pub(crate) async fn standing(
+        &self,
+        client_id: &str,
+        audience: &str,
+        issued_at: u64,
+        now: u64,
+    ) -> Result<Standing, StoreError> {
+        let Some(client) = self.client(client_id).await? else {
+            return Ok(Standing::NoClient);
+        };
+        let same_api = match (
+            client.grants.get(audience),
+            self.snapshot().apis.get(audience),
+        ) {
+            (Some(grant), Some(api)) => grant.api_id == api.id,
+            _ => false,
+        };
+        if !same_api {
+            return Ok(Standing::NoGrant);
+        }
+        let covered = client
+            .secret_periods
+            .iter()
+            .any(|&(created, expires)| created <= issued_at && expires.is_none_or(|at| now < at));
+        Ok(if covered {
+            Standing::Stands(client)
+        } else {
+            Standing::Revoked
+        })
+    }
+
     /// Whether the last look at storage succeeded.
     pub fn storage_reachable(&self) -> bool {
         self.storage_ok.load(Ordering::Relaxed)
@@ -665,6 +731,7 @@ mod tests {
     fn entry() -> Option<Arc<ClientEntry>> {
         Some(Arc::new(ClientEntry {
             secrets: Vec::new(),
+            secret_periods: Vec::new(),
             grants: HashMap::new(),
             token_quota: None,
         }))

@@ -270,6 +270,7 @@ mod tests {
         };
         ClientEntry {
             secrets: vec![(hash_secret("s3cret"), None)],
+            secret_periods: vec![(0, None)],
             grants: HashMap::from([(AUDIENCE.to_owned(), grant)]),
             token_quota: None,
         }

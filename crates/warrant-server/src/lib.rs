@@ -168,7 +168,8 @@ impl Server {
             directory.store().clone(),
             Arc::clone(&clock),
             Arc::clone(directory.master_key()),
-        );
+        )
+        .serving(&issuer);
         let management =
             http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
                 .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
@@ -320,6 +321,7 @@ impl Server {
         let app = http::router(Arc::clone(&self.state), self.config.metrics_public);
         let result = match self.tls {
             Some(tls) => {
+                let app = http::with_strict_transport_security(app);
                 let listener = tls::TlsListener::new(self.listener, tls.config)?;
                 http::connections::serve(listener, app, header_timeout, drain, shutdown).await
             }

@@ -103,6 +103,27 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
         .with_state(state)
 }
 
+/// What Warrant sends on every response it serves over TLS: browsers then refuse plain HTTP
+/// to this host for a year (a dashboard session cookie never travels in the clear after a first
+/// visit). Without `includeSubDomains`: Warrant answers for its own host, not for sibling
+/// services under the same domain that may still need plain HTTP. Without `preload`: that is
+/// a commitment to a browser-shipped list that only the domain's owner can make. Behind a
+/// proxy that terminates TLS, the proxy sets the header.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// `router` with [`STRICT_TRANSPORT_SECURITY`] on every response, for a TLS listener.
+pub fn with_strict_transport_security(router: Router) -> Router {
+    router.layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response.headers_mut().insert(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+            );
+            response
+        },
+    ))
+}
+
 /// `/metrics` alone, for its own listener.
 pub fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()

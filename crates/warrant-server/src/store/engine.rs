@@ -374,15 +374,26 @@ macro_rules! sql_engine {
                         .await
                         .map_err(db_err)?;
                 } else {
-                    sqlx::query(
-                        "DELETE FROM client_secrets
-                         WHERE client_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2",
+                    // Only the current secret (the one without an end, else the newest still
+                    // working) gets the grace period; older ones stop now: at most two valid.
+                    let current: Option<String> = sqlx::query_scalar(
+                        "SELECT id FROM client_secrets
+                         WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+                         ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END DESC,
+                                  created_at DESC, id DESC
+                         LIMIT 1",
                     )
                     .bind(&new.client_id)
                     .bind(ts(now))
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                    sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND id <> $2")
+                        .bind(&new.client_id)
+                        .bind(current.as_deref().unwrap_or(""))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                     sqlx::query(
                         "UPDATE client_secrets
                          SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2

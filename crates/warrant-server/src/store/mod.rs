@@ -242,8 +242,9 @@ impl Store {
         dispatch!(self, s => s.delete_application(client_id).await)
     }
 
-    /// Adds `new` to the application's secrets; the existing ones stop working at
-    /// `old_expire_at` (at once when that is not in the future).
+    /// Adds `new` to the application's secrets. The current one stops working at
+    /// `old_expire_at` (at once when that is not in the future) and older ones at once: at
+    /// most two secrets are ever valid, the new one and the one before it.
     pub async fn rotate_secret(
         &self,
         new: &ClientSecret,

@@ -713,3 +713,103 @@ async fn the_application_list_is_paged() {
         );
     }
 }
+
+#[tokio::test]
+async fn any_application_page_number_is_a_page() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    for number in [u64::MAX, u64::MAX / 50 + 1, 1] {
+        let response = http()
+            .get(format!("{}/dashboard/applications?page={number}", app.base))
+            .header(COOKIE, &session.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "page {number}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("← Previous"), "page {number}");
+        assert!(!html.contains("<tr><td><a href=\"/dashboard/applications/"));
+    }
+}
+
+/// The dashboard acts with every management right, under the rule the management API obeys:
+/// nobody changes, deletes or gets test tokens for the management API itself.
+#[tokio::test]
+async fn the_management_api_is_off_limits_to_the_dashboard_too() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let mgmt = app.admin.get_api(&app.mgmt_audience()).await.unwrap();
+    let base = format!("/dashboard/apis/{}", mgmt.id);
+    let refused = "the management API is managed by Warrant itself";
+    for (path, fields) in [
+        (
+            format!("{base}/settings"),
+            vec![
+                ("name", "Mine"),
+                ("token_lifetime", "86400"),
+                ("signing_alg", "RS256"),
+            ],
+        ),
+        (
+            format!("{base}/permissions"),
+            vec![("value", "write:everything"), ("description", "")],
+        ),
+        (
+            format!("{base}/permissions/remove"),
+            vec![("value", "read:clients")],
+        ),
+        (
+            format!("{base}/delete"),
+            vec![("confirm", mgmt.identifier.as_str())],
+        ),
+    ] {
+        let response = post(&app, &session, &path, &fields).await;
+        assert!(response.status().is_client_error(), "{path}");
+        assert!(response.text().await.unwrap().contains(refused), "{path}");
+    }
+    assert_eq!(
+        app.admin.get_api(&mgmt.id).await.unwrap(),
+        mgmt,
+        "unchanged"
+    );
+
+    // No test token for it: the tab says why, and the form is refused.
+    let admin_id = app.mgmt_client.0.clone();
+    let tab = page(&app, &session, &format!("{base}?tab=test")).await;
+    assert!(tab.contains("id=\"test-refused\""));
+    assert!(tab.contains("no test tokens for the management API"));
+    let response = post(
+        &app,
+        &session,
+        &format!("{base}/test"),
+        &[("client_id", &admin_id)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("no test tokens for the management API"));
+    assert!(!html.contains("id=\"access-token\""));
+
+    // Granting management scopes is a full right the dashboard has.
+    let worker = app
+        .admin
+        .create_application("ci".into(), String::new(), vec![])
+        .await
+        .unwrap()
+        .application
+        .client_id;
+    let response = post(
+        &app,
+        &session,
+        &format!("{base}/applications"),
+        &[
+            ("client_id", &worker),
+            ("authorized", "on"),
+            ("scope", "read:clients"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let grants = app.admin.get_application(&worker).await.unwrap().grants;
+    assert_eq!(grants[0].scopes, ["read:clients"]);
+}

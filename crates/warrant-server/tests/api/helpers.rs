@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use warrant_server::Server;
 use warrant_server::admin::{Admin, GrantSpec, NewApi};
-use warrant_server::clock::SystemClock;
+use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::config::{Config, Secret};
 use warrant_server::directory::Directory;
 use warrant_server::domain::Scope;
@@ -64,7 +64,16 @@ pub async fn spawn_with(
     dir: TempDir,
     config: Config,
 ) -> Result<TestApp, warrant_server::StartError> {
-    let server = Server::bind(config).await?;
+    spawn_with_clock(dir, config, Arc::new(SystemClock)).await
+}
+
+/// A server on the clock `clock` (its `admin` too), for tests that move time.
+pub async fn spawn_with_clock(
+    dir: TempDir,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<TestApp, warrant_server::StartError> {
+    let server = Server::bind_with_clock(config, Arc::clone(&clock)).await?;
     let mgmt_client = match server.initialize().await.unwrap() {
         warrant_server::admin::Initialized::Created { client_id, secret } => {
             (client_id, secret.expose().to_owned())
@@ -74,7 +83,7 @@ pub async fn spawn_with(
     let issuer = server.issuer().to_owned();
     let base = issuer.trim_end_matches('/').to_owned();
     let directory = Arc::clone(server.directory());
-    let admin = Admin::new(directory.store().clone(), Arc::new(SystemClock));
+    let admin = Admin::new(directory.store().clone(), clock);
     let (tx, rx) = oneshot::channel();
     let handle = tokio::spawn(server.serve(async {
         let _ = rx.await;

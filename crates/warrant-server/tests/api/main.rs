@@ -9,6 +9,7 @@ mod dashboard_browser;
 mod data_dir;
 mod db_faults;
 mod fail_static;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod limits;

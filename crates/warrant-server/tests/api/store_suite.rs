@@ -169,6 +169,51 @@ async fn records_round_trip_and_cascade() {
 }
 
 #[tokio::test]
+async fn grace_rotations_keep_at_most_two_secrets() {
+    for_each_engine(|store| async move {
+        let app = Application::new("worker".into(), String::new(), 10).unwrap();
+        let first = ClientSecret::new(&app.client_id, hash_secret("s0"), 10);
+        store.insert_application(&app, &first, &[]).await.unwrap();
+        let mut previous = first.id;
+        // Rotations ten seconds apart, each with an hour's grace: the one before the new
+        // secret keeps its grace, the older ones go.
+        for (i, now) in [20_u64, 30, 40].into_iter().enumerate() {
+            let next = ClientSecret::new(&app.client_id, hash_secret(&format!("s{i}")), now);
+            store.rotate_secret(&next, now + 3600, now).await.unwrap();
+            let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
+            let found: Vec<(&str, Option<u64>)> = secrets
+                .iter()
+                .map(|s| (s.id.as_str(), s.expires_at))
+                .collect();
+            assert_eq!(
+                found,
+                [
+                    (previous.as_str(), Some(now + 3600)),
+                    (next.id.as_str(), None)
+                ]
+            );
+            previous = next.id;
+        }
+        // Two rotations in one second (creation times tie): the secret that goes into its
+        // grace is the current one, whatever the IDs.
+        let a = ClientSecret::new(&app.client_id, hash_secret("a"), 50);
+        store.rotate_secret(&a, 3650, 50).await.unwrap();
+        let b = ClientSecret::new(&app.client_id, hash_secret("b"), 50);
+        store.rotate_secret(&b, 3650, 50).await.unwrap();
+        let mut found: Vec<(String, Option<u64>)> = store
+            .list_client_secrets(&app.client_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.id, s.expires_at))
+            .collect();
+        found.sort_by_key(|(_, expires)| expires.is_none());
+        assert_eq!(found, [(a.id, Some(3650)), (b.id, None)]);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn key_rotation_is_a_compare_and_swap_and_revocation_has_rules() {
     for_each_engine(|store| async move {
         let master = MasterKey::from_bytes([3; 32]);

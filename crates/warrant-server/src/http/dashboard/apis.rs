@@ -521,7 +521,9 @@ fn test_tab(
     );
     html! {
         @if let Some(error) = state.errors.get("client_id") { p.error role="alert" { (error) } }
-        @if authorized.is_empty() {
+        @if let Err(refused) = app.admin.check_test_token(&api.identifier) {
+            div.card.empty #test-refused { p { (refused) } }
+        } @else if authorized.is_empty() {
             div.card.empty {
                 p { "No application is authorized for this API yet. Authorize one on the "
                     a href={ "/dashboard/apis/" (api.id) "?tab=applications" } { "Machine to Machine Applications" } " tab." }
@@ -787,6 +789,7 @@ pub(crate) async fn test_token(
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     let client_id = form.text("client_id").to_owned();
+    app.admin.check_test_token(&api.identifier)?;
     let mut state = TabState::default();
     refresh(&app).await;
     let client = app
@@ -873,7 +876,13 @@ pub(crate) async fn delete(
         );
         return api_page(&app, &operator, &id, Tab::Settings, None, state).await;
     }
-    app.admin.delete_api(&api.id).await?;
+    if let Err(e) = app.admin.delete_api(&api.id).await {
+        let state = TabState {
+            errors: FieldErrors::from_admin("confirm", e)?,
+            ..TabState::default()
+        };
+        return api_page(&app, &operator, &id, Tab::Settings, None, state).await;
+    }
     audit_change(
         &app,
         &operator.username,

@@ -42,10 +42,9 @@ pub(crate) async fn list(
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
     let page = query.page.unwrap_or(0);
-    let (apps, total) = app
-        .admin
-        .list_applications_page(page.saturating_mul(u64::from(PER_PAGE)), PER_PAGE)
-        .await?;
+    // Any page number is a page: past the end (however far), an empty one.
+    let first = page.saturating_mul(u64::from(PER_PAGE));
+    let (apps, total) = app.admin.list_applications_page(first, PER_PAGE).await?;
     let mut grant_counts = Vec::with_capacity(apps.len());
     for a in &apps {
         let filter = GrantFilter {
@@ -54,7 +53,6 @@ pub(crate) async fn list(
         };
         grant_counts.push(app.admin.list_grants(&filter).await?.len());
     }
-    let first = page * u64::from(PER_PAGE);
     let content = html! {
         div.page-head {
             h1 { "Applications" }

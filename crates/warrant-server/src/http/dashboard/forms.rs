@@ -72,12 +72,15 @@ impl FieldErrors {
         self.0.entry(field).or_insert_with(|| message.into());
     }
 
-    /// A service-layer refusal: invalid input and conflicts are shown on the form (against
-    /// `field`); anything else is the page's failure.
+    /// A service-layer refusal: invalid input, conflicts and refused changes are shown on the
+    /// form (against `field`); anything else is the page's failure.
     pub(crate) fn from_admin(field: &'static str, e: AdminError) -> Result<Self, super::PageError> {
         let mut errors = Self::default();
         match e {
-            AdminError::Invalid(message) | AdminError::Conflict(message) => {
+            AdminError::Invalid(message)
+            | AdminError::Conflict(message)
+            | AdminError::Forbidden(message)
+            | AdminError::Protected(message) => {
                 errors.add(field, message);
             }
             AdminError::NotFound(what) => errors.add(field, format!("{what} not found")),

@@ -163,12 +163,12 @@ pub(crate) fn action_button(
 
 /// "1–50 of 1,234" with links to the previous and next pages (`?page=N`, from 0).
 pub(crate) fn pager(path: &str, page: u64, first: u64, shown: usize, total: u64) -> Markup {
-    let last = first + shown as u64;
+    let last = first.saturating_add(shown as u64);
     html! {
         @if total > shown as u64 {
             nav.pager aria-label="Pages" {
                 @if page > 0 { a href={ (path) "?page=" (page - 1) } { "← Previous" } }
-                span.muted { (first + 1) "–" (last) " of " (total) }
+                span.muted { (first.saturating_add(1)) "–" (last) " of " (total) }
                 @if last < total { a href={ (path) "?page=" (page + 1) } { "Next →" } }
             }
         }

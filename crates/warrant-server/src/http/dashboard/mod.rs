@@ -139,6 +139,8 @@ pub(crate) enum PageError {
     NotFound(&'static str),
     /// The form's CSRF token is missing or wrong.
     Forbidden,
+    /// The service layer refused the change; the message says why.
+    Refused(String),
     /// Storage failed; the message is logged, not shown.
     Unavailable(String),
 }
@@ -147,6 +149,7 @@ impl From<AdminError> for PageError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::NotFound(_) => Self::NotFound("record"),
+            AdminError::Forbidden(why) | AdminError::Protected(why) => Self::Refused(why),
             other => Self::Unavailable(other.to_string()),
         }
     }
@@ -167,6 +170,7 @@ impl IntoResponse for PageError {
                  missing or out of date). Go back, reload the page and try again."
                     .to_owned(),
             ),
+            Self::Refused(why) => (StatusCode::FORBIDDEN, "Not allowed", why),
             Self::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "a dashboard page failed");
                 (

@@ -1,6 +1,9 @@
 //! Bearer tokens for the management API: issued by this server for `<issuer>api/v2/`, verified
 //! with `warrant-guard` against this server's own keys (handed over in memory, not fetched),
-//! each route requiring its Auth0 scope.
+//! each route requiring its Auth0 scope. A verified token must also still stand, checked per
+//! request from the directory's memory: its application and its grant still exist, and no
+//! rotation revoked the credentials it was issued under. Its scopes count only as far as the
+//! grant still holds them.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -13,7 +16,8 @@ use warrant_guard::Verifier;
 use warrant_guard::axum::{AuthError, ScopeName, bearer_token};
 
 use super::ApiError;
-use crate::directory::Directory;
+use crate::admin::{Admin, Rights};
+use crate::directory::{Directory, Standing};
 use crate::http::AppState;
 
 const REALM: &str = "warrant-management";
@@ -22,6 +26,7 @@ const REALM: &str = "warrant-management";
 #[derive(Debug)]
 pub struct ManagementAuth {
     verifier: Verifier,
+    audience: String,
     keys_version: AtomicI64,
 }
 
@@ -29,6 +34,7 @@ impl ManagementAuth {
     pub fn new(issuer: &str, audience: &str) -> Result<Self, warrant_guard::BuildError> {
         Ok(Self {
             verifier: Verifier::builder(issuer, audience).manual_keys().build()?,
+            audience: audience.to_owned(),
             keys_version: AtomicI64::new(i64::MIN),
         })
     }
@@ -54,9 +60,25 @@ impl Caller {
     }
 }
 
-/// A request whose bearer token carries the scope `S`.
+/// A request whose bearer token carries the scope `S`, still granted. `admin` is the service
+/// layer acting with the caller's [`Rights`]: writes go through it.
 #[derive(Debug)]
-pub struct Authorized<S: ScopeName>(PhantomData<S>);
+pub struct Authorized<S: ScopeName> {
+    pub(super) admin: Admin,
+    scope: PhantomData<S>,
+}
+
+fn revoked(why: &str) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        format!("Invalid token: {why}"),
+    );
+    error.challenge = challenge(&format!(
+        ", error=\"invalid_token\", error_description=\"{why}\""
+    ));
+    error
+}
 
 fn challenge(extra: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("Bearer realm=\"{REALM}\"{extra}")).ok()
@@ -113,7 +135,48 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
                 ));
                 error
             })?;
-        if !claims.has_scope(S::SCOPE) {
+        let client_id = claims.client_id().unwrap_or(claims.sub());
+        let issued_at = claims
+            .get("iat")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let standing = app
+            .directory
+            .standing(
+                client_id,
+                &app.management.audience,
+                issued_at,
+                app.clock.now(),
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot look up a management caller");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "storage is unavailable; nothing was changed, retry later",
+                )
+            })?;
+        let granted = match &standing {
+            Standing::Stands(client) => client.grant_scopes(&app.management.audience),
+            Standing::NoClient => return Err(revoked("its application was deleted")),
+            Standing::NoGrant => {
+                return Err(revoked(
+                    "its application's grant on the management API was revoked",
+                ));
+            }
+            Standing::Revoked => {
+                return Err(revoked(
+                    "it was issued before its application's secret was rotated",
+                ));
+            }
+        };
+        let held: Vec<String> = claims
+            .scopes()
+            .filter(|s| granted.iter().any(|g| g == s))
+            .map(str::to_owned)
+            .collect();
+        if !held.iter().any(|s| s == S::SCOPE) {
             let mut e = ApiError::new(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
@@ -126,18 +189,19 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
             return Err(e);
         }
         if let Some(caller) = parts.extensions.get::<Caller>() {
-            let _ = caller
-                .0
-                .set(claims.client_id().unwrap_or(claims.sub()).to_owned());
+            let _ = caller.0.set(client_id.to_owned());
         }
         tracing::info!(
-            client = claims.client_id().unwrap_or(claims.sub()),
+            client = client_id,
             scope = S::SCOPE,
             method = %parts.method,
             path = %parts.uri.path(),
             "management request"
         );
-        Ok(Self(PhantomData))
+        Ok(Self {
+            admin: app.admin.acting_as(Rights::Scopes(held)),
+            scope: PhantomData,
+        })
     }
 }
 

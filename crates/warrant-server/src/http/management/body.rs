@@ -30,7 +30,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         }
         let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY)
             .await
-            .map_err(|_| ApiError::bad_request("the body is larger than 64 KiB"))?;
+            .map_err(|_| ApiError::payload_too_large("the body is larger than 64 KiB"))?;
         parse_json(&bytes).map(Self)
     }
 }

@@ -136,12 +136,12 @@ pub async fn get(
 }
 
 pub async fn create(
-    _: Authorized<CreateClients>,
+    auth: Authorized<CreateClients>,
     State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
     check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
-    let created = app
+    let created = auth
         .admin
         .create_client(NewClient {
             name: body.name,
@@ -158,7 +158,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    _: Authorized<UpdateClients>,
+    auth: Authorized<UpdateClients>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateClient>,
@@ -173,7 +173,7 @@ pub async fn update(
             .token_quota
             .map(|q| q.as_ref().and_then(token_quota_from_view)),
     };
-    let updated = app.admin.update_application(&id, patch).await?;
+    let updated = auth.admin.update_application(&id, patch).await?;
     refresh(&app).await;
     Ok(Json(
         serde_json::to_value(client_view(&updated, None)).unwrap_or_default(),
@@ -181,22 +181,22 @@ pub async fn update(
 }
 
 pub async fn delete(
-    _: Authorized<DeleteClients>,
+    auth: Authorized<DeleteClients>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.admin.delete_application(&id).await?;
+    auth.admin.delete_application(&id).await?;
     refresh(&app).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn rotate_secret(
-    _: Authorized<UpdateClientKeys>,
+    auth: Authorized<UpdateClientKeys>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let secret = app
+    let secret = auth
         .admin
         .rotate_secret(&id, query.grace_period.unwrap_or(0))
         .await?;

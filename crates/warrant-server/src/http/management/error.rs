@@ -30,6 +30,10 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_body", message)
     }
 
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "inexistent_resource", message)
     }
@@ -41,6 +45,12 @@ impl From<AdminError> for ApiError {
             AdminError::Invalid(message) => Self::bad_request(message),
             AdminError::NotFound(what) => Self::not_found(format!("{what} does not exist")),
             AdminError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            AdminError::Forbidden(message) => {
+                Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+            }
+            AdminError::Protected(message) => {
+                Self::new(StatusCode::FORBIDDEN, "operation_not_supported", message)
+            }
             AdminError::Store(StoreError::Unavailable(cause)) => {
                 tracing::error!(error = %cause, "storage unavailable for a management request");
                 Self::new(

@@ -75,11 +75,11 @@ pub async fn get(
 }
 
 pub async fn create(
-    _: Authorized<CreateClientGrants>,
+    auth: Authorized<CreateClientGrants>,
     State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateGrant>,
 ) -> Result<Response, ApiError> {
-    let grant = app
+    let grant = auth
         .admin
         .create_grant(
             &body.client_id,
@@ -94,22 +94,22 @@ pub async fn create(
 }
 
 pub async fn update(
-    _: Authorized<UpdateClientGrants>,
+    auth: Authorized<UpdateClientGrants>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateGrant>,
 ) -> Result<Json<ClientGrantView>, ApiError> {
-    let grant = app.admin.update_grant(&id, body.scope).await?;
+    let grant = auth.admin.update_grant(&id, body.scope).await?;
     refresh(&app).await;
     Ok(Json(ClientGrantView::from(&grant)))
 }
 
 pub async fn delete(
-    _: Authorized<DeleteClientGrants>,
+    auth: Authorized<DeleteClientGrants>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.admin.delete_grant(&id).await?;
+    auth.admin.delete_grant(&id).await?;
     refresh(&app).await;
     Ok(StatusCode::NO_CONTENT)
 }

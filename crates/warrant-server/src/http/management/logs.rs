@@ -60,7 +60,11 @@ pub async fn list(
         .as_deref()
         .map(|f| {
             f.parse::<i64>()
-                .map_err(|_| query_error("Query validation error: 'from' must be a log_id".into()))
+                .ok()
+                .filter(|seq| *seq >= 0)
+                .ok_or_else(|| {
+                    query_error("Query validation error: 'from' must be a log_id".into())
+                })
         })
         .transpose()?;
     let limit = if after_seq.is_some() {
@@ -113,7 +117,7 @@ pub async fn get(
     let events = app
         .admin
         .list_events(&AuditFilter {
-            after_seq: Some(seq - 1),
+            after_seq: Some(seq.checked_sub(1).ok_or_else(not_found)?),
             limit: 1,
             ..AuditFilter::default()
         })

@@ -18,7 +18,7 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use super::{ApiError, refresh};
-use crate::admin::{ApiPatch, NewApi, management_audience};
+use crate::admin::{ApiPatch, NewApi};
 use crate::domain::{Scope, SigningAlg};
 use crate::http::AppState;
 
@@ -68,18 +68,6 @@ fn signing_alg(text: Option<String>) -> Result<Option<SigningAlg>, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("Payload validation error: 'signing_alg': {e}")))
 }
 
-/// The management API itself cannot be changed or deleted through itself.
-fn refuse_system(app: &AppState, identifier: &str) -> Result<(), ApiError> {
-    if identifier == management_audience(&app.settings.issuer) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "operation_not_supported",
-            "the management API is managed by Warrant itself and cannot be changed or deleted",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn list(
     _: Authorized<ReadResourceServers>,
     State(app): State<Arc<AppState>>,
@@ -100,11 +88,11 @@ pub async fn get(
 }
 
 pub async fn create(
-    _: Authorized<CreateResourceServers>,
+    auth: Authorized<CreateResourceServers>,
     State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateResourceServer>,
 ) -> Result<Response, ApiError> {
-    let api = app
+    let api = auth
         .admin
         .create_api(NewApi {
             name: body.name.unwrap_or_else(|| body.identifier.clone()),
@@ -119,13 +107,12 @@ pub async fn create(
 }
 
 pub async fn update(
-    _: Authorized<UpdateResourceServers>,
+    auth: Authorized<UpdateResourceServers>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateResourceServer>,
 ) -> Result<Json<ResourceServerView>, ApiError> {
     let current = app.admin.get_api(&id).await?;
-    refuse_system(&app, &current.identifier)?;
     if body
         .identifier
         .as_ref()
@@ -141,19 +128,17 @@ pub async fn update(
         token_lifetime: body.token_lifetime,
         signing_alg: signing_alg(body.signing_alg)?,
     };
-    let api = app.admin.update_api(&current.id, patch).await?;
+    let api = auth.admin.update_api(&current.id, patch).await?;
     refresh(&app).await;
     Ok(Json(ResourceServerView::from(&api)))
 }
 
 pub async fn delete(
-    _: Authorized<DeleteResourceServers>,
+    auth: Authorized<DeleteResourceServers>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let current = app.admin.get_api(&id).await?;
-    refuse_system(&app, &current.identifier)?;
-    app.admin.delete_api(&current.id).await?;
+    auth.admin.delete_api(&id).await?;
     refresh(&app).await;
     Ok(StatusCode::NO_CONTENT)
 }
