@@ -549,7 +549,7 @@ impl Directory {
         audience: &str,
         issued_at: u64,
         now: u64,
-    ) -> Result<Standing, StoreError> {
+    ) -> Result<Standing, LookupError> {
         let Some(client) = self.client(client_id).await? else {
             return Ok(Standing::NoClient);
         };

@@ -880,17 +880,25 @@ fn dashboard_administrators_are_managed_locally() {
             store,
             std::sync::Arc::new(warrant_server::clock::SystemClock),
         );
-        assert!(admin.sign_in("alice", &generated).await.unwrap().is_some());
+        let checks = warrant_server::operators::PasswordChecks::new(1);
+        let slot = || checks.try_slot().unwrap();
         assert!(
             admin
-                .sign_in("bob", "bob's long password")
+                .sign_in(slot(), "alice", &generated)
                 .await
                 .unwrap()
                 .is_some()
         );
         assert!(
             admin
-                .sign_in("bob", "bob's long passworD")
+                .sign_in(slot(), "bob", "bob's long password")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            admin
+                .sign_in(slot(), "bob", "bob's long passworD")
                 .await
                 .unwrap()
                 .is_none()
