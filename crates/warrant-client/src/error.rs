@@ -19,6 +19,13 @@ pub enum Error {
     /// The server answered 2xx with something that is not a token response.
     #[error("the authorization server's answer is not a token response: {0}")]
     InvalidResponse(String),
+    /// The token endpoint (or, during discovery, the metadata URL) answered with a redirect,
+    /// which is not followed: a 307 or 308 would re-send the form, secret included, to wherever
+    /// it points. `location` is the host (and port) it pointed to. Configure the final URL.
+    #[error(
+        "the authorization server answered {status}, a redirect to {location}, which is not followed so that credentials go only where configured: configure the final URL"
+    )]
+    Redirected { status: u16, location: String },
     /// The token endpoint could not be found from the issuer's metadata.
     #[error("discovery of the token endpoint failed: {0}")]
     Discovery(String),

@@ -32,6 +32,11 @@
 //!   `access_denied`, `invalid_scope`, ...) are not retried and come back as
 //!   [`Error::Rejected`] with the server's `error` and `error_description`. A refresh that fails
 //!   while the old token is valid keeps serving the old token.
+//! - **No redirects**: token and discovery requests follow none, since a 307 or 308 would
+//!   replay the form, secret included, to wherever it points (another host, or plain http). A
+//!   redirect answer is [`Error::Redirected`], naming the host it pointed to. Discovery refuses
+//!   them too: the metadata names the token endpoint, so a redirect elsewhere would choose where
+//!   the secret goes.
 //! - A warm [`TokenProvider::token`] takes a read lock and clones an `Arc`: no allocation.
 
 mod error;

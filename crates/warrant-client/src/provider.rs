@@ -213,7 +213,10 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// The HTTP client to use (default: reqwest with rustls).
+    /// The HTTP client to use (default: reqwest with rustls, following no redirects). Build a
+    /// client given here with `redirect(reqwest::redirect::Policy::none())`: one that follows
+    /// redirects re-sends the form, secret included, on a 307 or 308 before the provider sees
+    /// the answer (the provider then refuses the token, too late for the secret).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -241,6 +244,7 @@ impl TokenProviderBuilder {
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
@@ -538,6 +542,12 @@ impl TokenProvider {
                 }
             };
             let status = response.status();
+            if status.is_redirection() {
+                return Err(Attempt::Fatal(Error::Redirected {
+                    status: status.as_u16(),
+                    location: redirect_target(&response),
+                }));
+            }
             if status.is_server_error() {
                 return Err(Attempt::Retry {
                     message: format!("discovery at {url} answered {status}"),
@@ -616,6 +626,20 @@ impl TokenProvider {
                 retry_after: None,
             })?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(Attempt::Fatal(Error::Redirected {
+                status: status.as_u16(),
+                location: redirect_target(&response),
+            }));
+        }
+        // A client given to the builder may have followed a redirect itself.
+        if reqwest::Url::parse(&endpoint).is_ok_and(|asked| *response.url() != asked) {
+            return Err(Attempt::Fatal(Error::Config(format!(
+                "the HTTP client followed a redirect to {}: build it with \
+                 redirect(reqwest::redirect::Policy::none())",
+                host_of(response.url())
+            ))));
+        }
         if status.as_u16() == 429 || status.is_server_error() {
             let retry_after = response
                 .headers()
@@ -676,6 +700,24 @@ impl TokenProvider {
         let at = (l * self.inner.refresh_ratio).min(l - 60.0).max(l * 0.5);
         let at = (at - l * self.inner.jitter).max(l * 0.5);
         Duration::from_secs_f64(at.max(0.0))
+    }
+}
+
+/// Where a redirect answer points: the host (and port) of its `Location`.
+fn redirect_target(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| response.url().join(location).ok())
+        .map_or_else(|| "an unnamed location".to_owned(), |url| host_of(&url))
+}
+
+fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => "an unnamed location".to_owned(),
     }
 }
 

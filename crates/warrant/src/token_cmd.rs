@@ -1,4 +1,5 @@
-//! `warrant token` and `warrant decode`.
+//! `warrant token` and `warrant decode`. The token request goes through `warrant-client`, whose
+//! default HTTP client follows no redirects.
 
 use std::io::Read;
 
@@ -12,6 +13,7 @@ use warrant_proto::{TOKEN_PATH, TOKEN_TYPE_BEARER, TokenResponse};
 use crate::cli::{DecodeArgs, TokenArgs};
 
 pub async fn token(args: TokenArgs) -> Result<(), String> {
+    crate::backend::warn_if_cleartext(&args.issuer, "the client secret and the token");
     let endpoint = format!("{}{TOKEN_PATH}", args.issuer.trim_end_matches('/'));
     let mut builder = TokenProvider::builder()
         .token_endpoint(&endpoint)

@@ -173,3 +173,67 @@ async fn with_the_server_down_the_cached_token_serves_until_expiry_then_a_clear_
         "{took:?}"
     );
 }
+
+/// A token endpoint (or metadata URL) that redirects: a 307 or 308 would replay the form,
+/// secret included, to wherever it points. Not followed, for either way of sending the secret;
+/// the error names the host it pointed to, and nothing reaches that host.
+#[tokio::test]
+async fn redirects_are_not_followed_and_the_secret_goes_nowhere_else() {
+    use warrant_client::AuthMethod;
+    use warrant_testkit::StandIn;
+
+    let elsewhere = StandIn::recording().await;
+    let host = elsewhere.base.trim_start_matches("http://").to_owned();
+    for status in [301, 302, 303, 307, 308] {
+        let redirecting = StandIn::redirecting(status, &elsewhere.base, false).await;
+        let builder = || {
+            TokenProvider::builder()
+                .client_id("c")
+                .client_secret("the-secret-value")
+                .audience(API)
+        };
+        for method in [AuthMethod::ClientSecretPost, AuthMethod::ClientSecretBasic] {
+            let provider = builder()
+                .token_endpoint(format!("{}/oauth/token", redirecting.base))
+                .auth_method(method)
+                .build()
+                .unwrap();
+            let err = provider.token().await.unwrap_err();
+            assert_eq!(
+                err,
+                Error::Redirected {
+                    status,
+                    location: host.clone()
+                }
+            );
+            assert!(err.to_string().contains(&host), "{err}");
+        }
+        let discovering = builder()
+            .issuer(format!("{}/", redirecting.base))
+            .build()
+            .unwrap();
+        assert!(
+            matches!(discovering.token().await, Err(Error::Redirected { location, .. }) if location == host)
+        );
+        assert_eq!(redirecting.requests(), 3, "one request each, no retries");
+    }
+    assert_eq!(elsewhere.requests(), 0);
+    assert!(!elsewhere.received().contains("the-secret-value"));
+
+    // A client given to the builder that follows redirects re-sends the form itself; the
+    // provider refuses the answer and says how to build the client.
+    let redirecting = StandIn::redirecting(307, &elsewhere.base, false).await;
+    let following = TokenProvider::builder()
+        .token_endpoint(format!("{}/oauth/token", redirecting.base))
+        .client_id("c")
+        .client_secret("the-secret-value")
+        .audience(API)
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap();
+    let err = following.token().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("Policy::none()") && m.contains(&host)),
+        "{err}"
+    );
+}
