@@ -45,6 +45,9 @@ pub const WATCH_DEADLINE: Duration = Duration::from_secs(2);
 /// changes made meanwhile are in force.
 const RETRY_DEADLINE: Duration = Duration::from_secs(1);
 
+/// How soon the watcher looks again after a failed look, when it polls less often than that.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
 /// How many lookups of clients not in memory may run at once. More at the same time are
 /// refused at once (503 with `Retry-After`), whatever the global cap on requests: unknown
 /// client IDs cannot take the capacity that clients in memory need.
@@ -660,6 +663,8 @@ impl Directory {
             tokio::select! {
                 _ = ticker.tick() => {}
                 () = changed.notified() => {}
+                // Storage failing: look again soon, whatever the poll interval.
+                () = tokio::time::sleep(RETRY_DELAY), if failing => {}
                 _ = shutdown.changed() => break,
             }
             let full = last_full.elapsed() >= Duration::from_secs(60);

@@ -247,6 +247,8 @@ impl PgStore {
     pub async fn listen(self, changed: Arc<Notify>) {
         /// After this long without an announcement, the connection is pinged.
         const QUIET: Duration = Duration::from_secs(10);
+        /// How long connecting and subscribing may take.
+        const CONNECT_DEADLINE: Duration = Duration::from_secs(3);
         let options: PgConnectOptions = (*self.pool.connect_options()).clone();
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -254,44 +256,54 @@ impl PgStore {
             // dead connection until the operating system gives up on it too, and must not
             // hold one of the shared pool's connections meanwhile.
             let pool = pool_options(1, &self.generation).connect_lazy_with(options.clone());
-            let connected = tokio::time::timeout(QUIET, async {
+            let connected = tokio::time::timeout(CONNECT_DEADLINE, async {
                 let mut listener = PgListener::connect_with(&pool).await?;
                 listener.listen(CHANNEL).await?;
                 Ok::<_, sqlx::Error>(listener)
             })
             .await;
-            match connected {
-                Ok(Ok(mut listener)) => {
-                    backoff = Duration::from_millis(100);
-                    // Changes made while we were not listening.
-                    changed.notify_one();
-                    loop {
-                        match tokio::time::timeout(QUIET, listener.try_recv()).await {
-                            // A notification, or a connection lost and made again.
-                            Ok(Ok(_)) => changed.notify_one(),
-                            Ok(Err(_)) => break,
-                            Err(_) => {
-                                let ping = tokio::time::timeout(
-                                    PING_DEADLINE,
-                                    sqlx::query("SELECT 1").execute(&mut listener),
-                                );
-                                if !matches!(ping.await, Ok(Ok(_))) {
-                                    tracing::debug!(
-                                        "the LISTEN connection stopped answering; reconnecting"
-                                    );
-                                    break;
-                                }
-                            }
+            let mut listener = match connected {
+                Ok(Ok(listener)) => listener,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "cannot LISTEN for changes; polling meanwhile");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+                // The deadline was the wait: try again at once.
+                Err(_) => {
+                    tracing::debug!("no answer to LISTEN; polling meanwhile");
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            // Changes made while we were not listening.
+            changed.notify_one();
+            loop {
+                match tokio::time::timeout(QUIET, listener.try_recv()).await {
+                    // A notification, or a connection lost and made again.
+                    Ok(Ok(_)) => changed.notify_one(),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "the LISTEN connection failed; reconnecting");
+                        tokio::time::sleep(backoff).await;
+                        break;
+                    }
+                    Err(_) => {
+                        let ping = tokio::time::timeout(
+                            PING_DEADLINE,
+                            sqlx::query("SELECT 1").execute(&mut listener),
+                        );
+                        if !matches!(ping.await, Ok(Ok(_))) {
+                            // The pooled connections may well have gone silent too.
+                            tracing::debug!(
+                                "the LISTEN connection stopped answering; reconnecting"
+                            );
+                            self.reconnect();
+                            break;
                         }
                     }
                 }
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "cannot LISTEN for changes; polling meanwhile")
-                }
-                Err(_) => tracing::debug!("no answer to LISTEN; polling meanwhile"),
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
