@@ -17,9 +17,7 @@ const DOCS: &str = "https://documents.example.com";
     ignore = "needs Chromium: set WARRANT_TEST_CHROMEDRIVER"
 )]
 async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+    let browser = Browser::start().await;
     let app = app_with_admin().await;
     let base = app.base.clone();
 
