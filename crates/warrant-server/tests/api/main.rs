@@ -9,6 +9,7 @@ mod dashboard_browser;
 mod data_dir;
 mod fail_static;
 mod helpers;
+mod invisible_characters;
 mod lifecycle;
 mod limits;
 mod management;
