@@ -4,7 +4,7 @@ use std::fmt;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 
-use super::{Invalid, random_alphanumeric, random_token, validate_name};
+use super::{Invalid, random_alphanumeric, random_token, validate_name, validate_text};
 
 /// A machine-to-machine application: a service, cron job or agent with its own credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +95,7 @@ impl Application {
 
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_name("name", &self.name, 200)?;
-        if self.description.chars().count() > 1_000 {
-            return Err(Invalid::new("description must be at most 1000 characters"));
-        }
+        validate_text("description", &self.description, 1_000)?;
         if self.client_metadata.len() > MAX_METADATA_KEYS {
             return Err(Invalid(format!(
                 "client_metadata may hold at most {MAX_METADATA_KEYS} keys"

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, Scope, validate_name, validate_scope_value};
+use super::{Invalid, Scope, validate_name, validate_scope_value, validate_text};
 
 /// The default access-token lifetime, as Auth0's: 24 hours.
 pub const DEFAULT_TOKEN_LIFETIME: u32 = 86_400;
@@ -60,12 +60,11 @@ impl ResourceServer {
         }
         for (i, scope) in self.scopes.iter().enumerate() {
             validate_scope_value(&scope.value)?;
-            if scope.description.chars().count() > 500 {
-                return Err(Invalid(format!(
-                    "the description of scope {:?} must be at most 500 characters",
-                    scope.value
-                )));
-            }
+            validate_text(
+                &format!("the description of scope {:?}", scope.value),
+                &scope.description,
+                500,
+            )?;
             if self.scopes[..i].iter().any(|s| s.value == scope.value) {
                 return Err(Invalid(format!("scope {:?} is listed twice", scope.value)));
             }
@@ -107,13 +106,10 @@ pub fn validate_identifier(identifier: &str) -> Result<(), Invalid> {
     if !scheme_ok || rest.is_empty() || rest == "//" {
         return Err(err());
     }
-    if identifier
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
+    if identifier.chars().any(char::is_whitespace) {
         return Err(err());
     }
-    Ok(())
+    validate_text("identifier", identifier, MAX_IDENTIFIER_LEN)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod db_faults;
 mod fail_static;
 mod hardening;
 mod helpers;
+mod invisible_characters;
 mod lifecycle;
 mod limits;
 mod management;

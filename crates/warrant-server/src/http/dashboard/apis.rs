@@ -20,7 +20,7 @@ use crate::admin::{ApiPatch, GrantSpec, NewApi};
 use crate::audit::{self, AuditEvent};
 use crate::domain::{
     Application, ClientGrant, DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope, validate_identifier,
-    validate_name, validate_scope_value,
+    validate_name, validate_scope_value, validate_text,
 };
 use crate::domain::{MAX_TOKEN_LIFETIME, SigningAlg};
 use crate::issuance::{Target, TokenRequest};
@@ -655,12 +655,10 @@ pub(crate) async fn add_permission(
             format!("{value:?} is already a permission of this API."),
         );
     }
-    if description.chars().count() > 500 {
-        errors.add(
-            "description",
-            "The description must be at most 500 characters.",
-        );
-    }
+    errors.check(
+        "description",
+        validate_text("description", description, 500),
+    );
     if errors.is_empty() {
         let mut scopes = api.scopes.clone();
         scopes.push(Scope {

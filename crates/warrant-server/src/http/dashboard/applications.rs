@@ -14,7 +14,7 @@ use super::layout::{self, Nav, action_button, copyable, csrf, field};
 use super::session::{Operator, SignedForm};
 use super::{AppState, PageError, audit_change, refresh, see_other};
 use crate::admin::{ApplicationDetails, ApplicationPatch, GrantSpec, NewClient};
-use crate::domain::{ClientGrant, PlainSecret, ResourceServer, validate_name};
+use crate::domain::{ClientGrant, PlainSecret, ResourceServer, validate_name, validate_text};
 use crate::operators::OperatorSession;
 use crate::store::GrantFilter;
 
@@ -144,12 +144,10 @@ fn grants_from(form: &Form, apis: &[ResourceServer]) -> Vec<GrantSpec> {
 fn application_fields(form: &Form) -> FieldErrors {
     let mut errors = FieldErrors::default();
     errors.check("name", validate_name("name", form.text("name"), 200));
-    if form.text("description").chars().count() > 140 {
-        errors.add(
-            "description",
-            "The description must be at most 140 characters.",
-        );
-    }
+    errors.check(
+        "description",
+        validate_text("description", form.text("description"), 140),
+    );
     errors
 }
 
