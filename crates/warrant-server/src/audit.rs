@@ -49,6 +49,35 @@ pub mod types {
     pub const SIGN_OUT: &str = "slo";
 }
 
+/// An aggregated refusal's description: what the refusals were, and how many in how long.
+fn with_count(description: &str, count: u64, interval: Duration) -> String {
+    format!(
+        "{description} ({count} times within {} s)",
+        interval.as_secs().max(1)
+    )
+}
+
+/// A description without the count [`with_count`] added, if any.
+fn without_count(description: &str) -> &str {
+    let Some(open) = description.rfind(" (") else {
+        return description;
+    };
+    let tail = &description[open + 2..];
+    let counted = tail
+        .strip_suffix(" s)")
+        .and_then(|t| t.split_once(" times within "))
+        .is_some_and(|(n, secs)| {
+            [n, secs]
+                .iter()
+                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        });
+    if counted {
+        &description[..open]
+    } else {
+        description
+    }
+}
+
 /// Whether events of this type are refusals, aggregated before they are written.
 pub fn is_refusal(kind: &str) -> bool {
     matches!(
@@ -91,8 +120,10 @@ pub struct ActivityCount {
 pub const ACTIVITY_BUCKET_MS: u64 = 300_000;
 
 /// A refusal's description as a reason to group by: quoted input (an unknown audience, say) is
-/// replaced by `"…"`, so that attackers sending random values add no new reasons.
+/// replaced by `"…"`, so that attackers sending random values add no new reasons, and an
+/// aggregated event's count ([`with_count`]) is left out.
 pub fn failure_reason(description: &str) -> String {
+    let description = without_count(description);
     let mut out = String::with_capacity(description.len().min(200));
     let mut chars = description.chars();
     while let Some(c) = chars.next() {
@@ -365,11 +396,7 @@ impl Aggregate {
         let mut event = self.event;
         if event.count > 1 {
             let what = self.reason.as_deref().unwrap_or(&event.description);
-            event.description = Cow::Owned(format!(
-                "{what} ({} times within {} s)",
-                event.count,
-                interval.as_secs().max(1)
-            ));
+            event.description = Cow::Owned(with_count(what, event.count, interval));
         }
         event
     }
@@ -647,6 +674,12 @@ mod tests {
             r#"scope "…" is not granted for "…""#
         );
         assert_eq!(failure_reason("wrong secret"), "wrong secret");
+        // An aggregated event's count is not part of its reason.
+        assert_eq!(
+            failure_reason(&with_count(r#"scope "x" (a)"#, 12, Duration::from_secs(10))),
+            r#"scope "…" (a)"#
+        );
+        assert_eq!(failure_reason("POST /x (409)"), "POST /x (409)");
         assert!(failure_reason(&"x".repeat(1000)).len() <= 200);
     }
 
@@ -730,6 +763,13 @@ mod tests {
         );
         assert_eq!(events[0].audience.as_deref(), Some("https://a"));
         assert!(take_refusals(&writer.refusals, Duration::from_secs(10)).is_empty());
+        // The Activity page counts them all under their reason.
+        let counts = activity_counts(&events);
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert_eq!(
+            (counts[0].reason.as_str(), counts[0].count),
+            ("wrong secret", 6)
+        );
     }
 
     #[tokio::test]
