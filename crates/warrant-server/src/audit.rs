@@ -12,8 +12,9 @@
 //! and written as one event per such source with its `count` once an interval
 //! ([`AuditSettings::refusal_interval`]). At most [`MAX_REFUSAL_SOURCES`] sources are told
 //! apart per interval; refusals from further ones are counted in one catch-all event per type.
-//! The count limit of the log applies to everything but [`ALWAYS_KEPT`]: what authenticated
-//! administrators did is never pushed out by traffic, only pruned by age.
+//! The count limit of the log applies to token traffic and, apart, to refusals of
+//! unauthenticated management and sign-in requests; never to [`ALWAYS_KEPT`]: what
+//! authenticated administrators did is never pushed out by traffic, only pruned by age.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -88,11 +89,18 @@ pub fn is_refusal(kind: &str) -> bool {
 
 /// Event types the count limit never prunes (only age does): management writes, sign-ins and
 /// sign-outs, which need an administrator's credentials. So are failed management operations
-/// of an authenticated caller (`fapi` with a client ID). Everything else (token exchanges,
-/// quota events, refusals of unauthenticated requests) is kept while among the newest
-/// `max_events`: whatever an outsider can produce at will is bounded, and cannot push the
-/// administrators' trail out.
+/// of an authenticated caller (`fapi` with a client ID).
+///
+/// The rest is what anyone can send, so it is bounded by `max_events`, in two parts: token
+/// traffic (token exchanges, quota events; an event goes once `max_events` newer events of any
+/// type were written), and the refusals of unauthenticated requests of [`DASHBOARD_REFUSALS`]
+/// (an event goes once `max_events` events of any type were written after the newest such
+/// refusal: token traffic alone never evicts them, and a flood of them evicts only older ones).
 pub const ALWAYS_KEPT: [&str; 3] = [types::MANAGEMENT_OK, types::SIGN_IN_OK, types::SIGN_OUT];
+
+/// Failed sign-ins, and failed management operations without an authenticated caller: kept
+/// apart from token traffic by the count limit ([`ALWAYS_KEPT`]).
+pub const DASHBOARD_REFUSALS: [&str; 2] = [types::SIGN_IN_FAILED, types::MANAGEMENT_FAILED];
 
 /// How many refusal sources (type, client ID, address, reason) are told apart per interval;
 /// refusals from more are counted together. Bounds the aggregation's memory (a few MiB).
