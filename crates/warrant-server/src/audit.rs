@@ -12,8 +12,9 @@
 //! and written as one event per such source with its `count` once an interval
 //! ([`AuditSettings::refusal_interval`]). At most [`MAX_REFUSAL_SOURCES`] sources are told
 //! apart per interval; refusals from further ones are counted in one catch-all event per type.
-//! The count limit of the log applies to everything but [`ALWAYS_KEPT`]: what authenticated
-//! administrators did is never pushed out by traffic, only pruned by age.
+//! The count limit of the log applies to token traffic and, apart, to refusals of
+//! unauthenticated management and sign-in requests; never to [`ALWAYS_KEPT`]: what
+//! authenticated administrators did is never pushed out by traffic, only pruned by age.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -49,6 +50,35 @@ pub mod types {
     pub const SIGN_OUT: &str = "slo";
 }
 
+/// An aggregated refusal's description: what the refusals were, and how many in how long.
+fn with_count(description: &str, count: u64, interval: Duration) -> String {
+    format!(
+        "{description} ({count} times within {} s)",
+        interval.as_secs().max(1)
+    )
+}
+
+/// A description without the count [`with_count`] added, if any.
+fn without_count(description: &str) -> &str {
+    let Some(open) = description.rfind(" (") else {
+        return description;
+    };
+    let tail = &description[open + 2..];
+    let counted = tail
+        .strip_suffix(" s)")
+        .and_then(|t| t.split_once(" times within "))
+        .is_some_and(|(n, secs)| {
+            [n, secs]
+                .iter()
+                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        });
+    if counted {
+        &description[..open]
+    } else {
+        description
+    }
+}
+
 /// Whether events of this type are refusals, aggregated before they are written.
 pub fn is_refusal(kind: &str) -> bool {
     matches!(
@@ -59,11 +89,18 @@ pub fn is_refusal(kind: &str) -> bool {
 
 /// Event types the count limit never prunes (only age does): management writes, sign-ins and
 /// sign-outs, which need an administrator's credentials. So are failed management operations
-/// of an authenticated caller (`fapi` with a client ID). Everything else (token exchanges,
-/// quota events, refusals of unauthenticated requests) is kept while among the newest
-/// `max_events`: whatever an outsider can produce at will is bounded, and cannot push the
-/// administrators' trail out.
+/// of an authenticated caller (`fapi` with a client ID).
+///
+/// The rest is what anyone can send, so it is bounded by `max_events`, in two parts: token
+/// traffic (token exchanges, quota events; an event goes once `max_events` newer events of any
+/// type were written), and the refusals of unauthenticated requests of [`DASHBOARD_REFUSALS`]
+/// (an event goes once `max_events` events of any type were written after the newest such
+/// refusal: token traffic alone never evicts them, and a flood of them evicts only older ones).
 pub const ALWAYS_KEPT: [&str; 3] = [types::MANAGEMENT_OK, types::SIGN_IN_OK, types::SIGN_OUT];
+
+/// Failed sign-ins, and failed management operations without an authenticated caller: kept
+/// apart from token traffic by the count limit ([`ALWAYS_KEPT`]).
+pub const DASHBOARD_REFUSALS: [&str; 2] = [types::SIGN_IN_FAILED, types::MANAGEMENT_FAILED];
 
 /// How many refusal sources (type, client ID, address, reason) are told apart per interval;
 /// refusals from more are counted together. Bounds the aggregation's memory (a few MiB).
@@ -91,8 +128,10 @@ pub struct ActivityCount {
 pub const ACTIVITY_BUCKET_MS: u64 = 300_000;
 
 /// A refusal's description as a reason to group by: quoted input (an unknown audience, say) is
-/// replaced by `"…"`, so that attackers sending random values add no new reasons.
+/// replaced by `"…"`, so that attackers sending random values add no new reasons, and an
+/// aggregated event's count ([`with_count`]) is left out.
 pub fn failure_reason(description: &str) -> String {
+    let description = without_count(description);
     let mut out = String::with_capacity(description.len().min(200));
     let mut chars = description.chars();
     while let Some(c) = chars.next() {
@@ -365,11 +404,7 @@ impl Aggregate {
         let mut event = self.event;
         if event.count > 1 {
             let what = self.reason.as_deref().unwrap_or(&event.description);
-            event.description = Cow::Owned(format!(
-                "{what} ({} times within {} s)",
-                event.count,
-                interval.as_secs().max(1)
-            ));
+            event.description = Cow::Owned(with_count(what, event.count, interval));
         }
         event
     }
@@ -648,6 +683,12 @@ mod tests {
             r#"scope "…" is not granted for "…""#
         );
         assert_eq!(failure_reason("wrong secret"), "wrong secret");
+        // An aggregated event's count is not part of its reason.
+        assert_eq!(
+            failure_reason(&with_count(r#"scope "x" (a)"#, 12, Duration::from_secs(10))),
+            r#"scope "…" (a)"#
+        );
+        assert_eq!(failure_reason("POST /x (409)"), "POST /x (409)");
         assert!(failure_reason(&"x".repeat(1000)).len() <= 200);
     }
 
@@ -731,6 +772,13 @@ mod tests {
         );
         assert_eq!(events[0].audience.as_deref(), Some("https://a"));
         assert!(take_refusals(&writer.refusals, Duration::from_secs(10)).is_empty());
+        // The Activity page counts them all under their reason.
+        let counts = activity_counts(&events);
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert_eq!(
+            (counts[0].reason.as_str(), counts[0].count),
+            ("wrong secret", 6)
+        );
     }
 
     #[tokio::test]

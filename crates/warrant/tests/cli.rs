@@ -346,6 +346,42 @@ async fn init_then_manage_a_running_server_remotely() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("seccft"));
     fails_with(&warrant(d, &["logs", "--take", "0"]), "--take");
 
+    // Refusals are written aggregated, once an interval, with how many they stand for.
+    for _ in 0..3 {
+        let wrong = json!({"grant_type": "client_credentials", "client_id": client_id,
+                           "client_secret": "wrong", "audience": API});
+        let response = http
+            .post(format!("{base}/oauth/token"))
+            .json(&wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let refusals = ["logs", "--type", "feccft", "--client-id", &client_id];
+    let started = Instant::now();
+    let counted = loop {
+        let events = ok_json(warrant(d, &[&refusals[..], &["--json"]].concat()));
+        let counted: u64 = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["details"]["count"].as_u64().unwrap_or(1))
+            .sum();
+        if counted >= 3 || started.elapsed() > Duration::from_secs(15) {
+            break counted;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(counted, 3);
+    // Three requests fall into at most two intervals: one event stands for several.
+    let text = warrant(d, &refusals);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains(" times within "),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
     let rotated = ok_json(remote(&["keys", "rotate", "--json"]));
     assert_eq!(rotated["current"], true);
     let listed = ok_json(remote(&["app", "list", "--json"]));

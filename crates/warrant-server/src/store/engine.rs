@@ -722,9 +722,10 @@ macro_rules! sql_engine {
                 Ok(unts(n))
             }
 
-            /// Deletes events older than `before_ms`, and those older than the newest `keep`
-            /// events unless they record what an authenticated administrator did
-            /// ([`crate::audit::ALWAYS_KEPT`]): traffic never evicts those.
+            /// Deletes events older than `before_ms`, and by count as
+            /// [`crate::audit::ALWAYS_KEPT`] says: token traffic beyond the newest `keep`
+            /// events, refusals of unauthenticated dashboard and management requests beyond
+            /// `keep` events after the newest of them, what administrators did never.
             pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
                 sqlx::query("DELETE FROM token_activity WHERE bucket_ms < $1")
                     .bind(ts(before_ms))
@@ -738,21 +739,38 @@ macro_rules! sql_engine {
                     .map_err(db_err)?
                     .rows_affected();
                 let [ok, sign_in, sign_out] = crate::audit::ALWAYS_KEPT;
-                let excess = sqlx::query(
+                let [failed_sign_in, failed_api] = crate::audit::DASHBOARD_REFUSALS;
+                // Token traffic: beyond the newest `keep` events.
+                let traffic = sqlx::query(
                     "DELETE FROM audit_events
                      WHERE seq <= (SELECT MAX(seq) FROM audit_events) - $1
-                       AND type NOT IN ($2, $3, $4)
-                       AND NOT (type = $5 AND client_id IS NOT NULL)",
+                       AND type NOT IN ($2, $3, $4, $5, $6)",
                 )
                 .bind(ts(keep))
                 .bind(ok)
                 .bind(sign_in)
                 .bind(sign_out)
-                .bind(crate::audit::types::MANAGEMENT_FAILED)
+                .bind(failed_sign_in)
+                .bind(failed_api)
                 .execute(&self.pool)
                 .await
                 .map_err(db_err)?
                 .rows_affected();
+                // Refusals of unauthenticated dashboard and management requests: beyond `keep`
+                // events after the newest of them (so only more of them push them out).
+                let refusals = sqlx::query(
+                    "DELETE FROM audit_events
+                     WHERE seq <= (SELECT MAX(seq) FROM audit_events WHERE type IN ($2, $3)) - $1
+                       AND (type = $2 OR (type = $3 AND client_id IS NULL))",
+                )
+                .bind(ts(keep))
+                .bind(failed_sign_in)
+                .bind(failed_api)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+                let excess = traffic + refusals;
                 Ok(old + excess)
             }
 

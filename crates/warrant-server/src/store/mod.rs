@@ -368,8 +368,9 @@ impl Store {
         dispatch!(self, s => s.count_audit_events(filter).await)
     }
 
-    /// Deletes events older than `before_ms`, and the oldest beyond the newest `keep` except
-    /// those recording what an authenticated administrator did; returns how many.
+    /// Deletes events older than `before_ms`, and the oldest beyond `keep` as
+    /// [`crate::audit::ALWAYS_KEPT`] says (never what an authenticated administrator did);
+    /// returns how many.
     pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
         dispatch!(self, s => s.prune_audit_events(before_ms, keep).await)
     }

@@ -455,7 +455,7 @@ async fn the_count_limit_never_prunes_what_administrators_did() {
                     event("s", None),
                     event("slo", None),
                     event("fapi", Some("admin-app")),
-                    // Refusals of unauthenticated requests count like token traffic.
+                    // Refusals of unauthenticated requests have a count limit of their own.
                     event("fapi", None),
                     event("f", None),
                     AuditEvent {
@@ -480,10 +480,24 @@ async fn the_count_limit_never_prunes_what_administrators_did() {
         let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
         assert_eq!(kinds("seccft"), 300);
         assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
+        assert_eq!((kinds("fapi"), kinds("f"), kinds("feccft")), (2, 1, 0));
+        // A flood of failed sign-ins pushes out only older refusals of its kind.
+        let flood: Vec<AuditEvent> = (0..400).map(|_| event("f", None)).collect();
+        store.insert_audit_events(&flood, "w").await.unwrap();
+        store.prune_audit_events(0, 300).await.unwrap();
+        let left = store
+            .list_audit_events(&AuditFilter {
+                limit: 1000,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
+        assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
+        assert_eq!(kinds("f"), 300);
         let fapi: Vec<_> = left.iter().filter(|e| e.event.kind == "fapi").collect();
         assert_eq!(fapi.len(), 1);
         assert_eq!(fapi[0].event.client_id.as_deref(), Some("admin-app"));
-        assert_eq!((kinds("f"), kinds("feccft")), (0, 0));
         // Age still prunes everything.
         store.prune_audit_events(2_000, 300).await.unwrap();
         let all = AuditFilter {
