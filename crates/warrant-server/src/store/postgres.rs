@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_dashboard.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_signing_key_certificates.sql"),
+    ),
 ];
 
 /// The channel on which writes announce themselves.

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/sqlite/0005_dashboard.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_signing_key_certificates.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,12 @@
-//! The classic flow from the seed documents, run unchanged: Python httpx fetches a token and
-//! PyJWT's `PyJWKClient` + `jwt.decode` validate it. Skipped (and said so) where Python lacks
-//! PyJWT; CI installs it.
+//! Python clients, run unchanged: the seed documents' flow (httpx fetches a token, PyJWT's
+//! `PyJWKClient` + `jwt.decode` validate it), Auth0's own SDK, Authlib's metadata validators,
+//! and Schemathesis fuzzing the management API from its OpenAPI document. Each test is skipped
+//! (and says so) where Python lacks its packages; CI installs them (.ci/run).
 
 use std::process::Command;
+
+use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{API, spawn_app, spawn_tls};
 
@@ -127,4 +131,175 @@ async fn https_serves_the_flow_and_plain_http_gets_nothing() {
         .send()
         .await;
     assert!(refused.is_err() || !refused.unwrap().status().is_success());
+}
+
+const AUTHLIB_METADATA: &str = r#"
+import os, ssl, httpx
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
+
+issuer = os.environ["ISSUER"]
+http = httpx.Client(verify=ssl.create_default_context(cafile=os.environ["CA"]))
+docs = {}
+for name in ("oauth-authorization-server", "openid-configuration"):
+    doc = http.get(issuer + ".well-known/" + name).json()
+    AuthorizationServerMetadata(doc).validate()
+    assert doc["issuer"] == issuer, doc
+    docs[name] = doc
+assert docs["openid-configuration"] == docs["oauth-authorization-server"], docs
+# Warrant is no OpenID Provider (no ID tokens, no authorization or userinfo endpoint): its
+# OpenID path serves the RFC 8414 fields, which pass the OpenID validator too, and claims
+# none of the provider-only ones, which is all that validator still asks for.
+for field in ("subject_types_supported", "id_token_signing_alg_values_supported"):
+    assert field not in docs["openid-configuration"], field
+try:
+    OpenIDProviderMetadata(docs["openid-configuration"]).validate()
+except ValueError as e:
+    assert "subject_types_supported" in str(e), e
+else:
+    raise AssertionError("an OpenID Provider's fields appeared")
+print("AUTHLIB_OK")
+"#;
+
+/// Both discovery documents pass Authlib's RFC 8414 validator (`response_types_supported` must
+/// not be empty; every URL https).
+#[tokio::test]
+async fn authlib_validates_the_discovery_documents() {
+    if !python_ready("authlib, httpx", "authlib httpx") {
+        return;
+    }
+    let app = spawn_tls().await;
+    let issuer = app.issuer.clone();
+    let ca = app.data_dir().join("tls/ca.pem");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", AUTHLIB_METADATA])
+            .env("ISSUER", issuer)
+            .env("CA", ca)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "Authlib refused: {stderr}");
+    assert!(stdout.contains("AUTHLIB_OK"), "{stdout}");
+}
+
+/// Schemathesis, from the served OpenAPI document, with positive and negative data: every
+/// schema-valid request is accepted or refused for a documented reason (404, 409), every
+/// schema-violating one is a 400, no answer is a 5xx or breaks its documented schema.
+/// Deterministic (a fixed seed) and bounded (examples per operation), ~1 minute on 2 cores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_the_openapi_document_true_to_the_server() {
+    if !python_ready("schemathesis", "schemathesis") {
+        return;
+    }
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    // What the PATCH operations change: an API and an application that exist (other ids are
+    // generated, hence unknown: 404).
+    let (status, api) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&token),
+            Some(&json!({"identifier": "https://fuzzed.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{api}");
+    let (status, client) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            Some(&token),
+            Some(&json!({"name": "fuzzed"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{}", client["message"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"seed = 20261130
+headers = {{ Authorization = "Bearer ${{WARRANT_TOKEN}}" }}
+[generation]
+max-examples = 12
+deterministic = true
+database = "none"
+[phases.stateful]
+enabled = false
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "404", "409", "413"]
+[checks.negative_data_rejection]
+expected-statuses = ["400", "413"]
+[[operations]]
+include-path = "/resource-servers/{{id}}"
+include-method = "PATCH"
+parameters = {{ "path.id" = "{api}" }}
+[[operations]]
+include-path = "/clients/{{id}}"
+include-method = "PATCH"
+parameters = {{ "path.id" = "{client}" }}
+# The fuzzer learns key IDs from the answers: revoking the key that signed this run's token would
+# refuse the rest of the run. Revocation has its own tests (rotation.rs).
+[[operations]]
+include-path = "/keys/signing/{{kid}}/revoke"
+enabled = false
+"#,
+            api = api["id"].as_str().unwrap(),
+            client = client["client_id"].as_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let schema = app.url("/api/v2/openapi.json");
+    let hooks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/compat/schemathesis_hooks.py"
+    );
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-m", "schemathesis.cli", "--config-file"])
+            .arg(&config)
+            .args([
+                "run",
+                &schema,
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,\
+                 response_schema_conformance,positive_data_acceptance,negative_data_rejection",
+                "--workers",
+                "1",
+                "--no-color",
+            ])
+            .current_dir(dir.path())
+            .env("WARRANT_TOKEN", token)
+            .env("SCHEMATHESIS_HOOKS", hooks)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    // Failures reproduce their requests in full (bodies up to 64 KiB): lines are cut short.
+    let report: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.chars().take(400).collect())
+        .collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "Schemathesis found the document and the server in disagreement:\n{}\n{stderr}",
+        report.join("\n")
+    );
+    eprintln!(
+        "schemathesis: {} s: {}",
+        started.elapsed().as_secs(),
+        report
+            .iter()
+            .rev()
+            .find(|l| l.contains("generated"))
+            .map_or("", String::as_str)
+    );
 }
