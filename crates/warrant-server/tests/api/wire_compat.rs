@@ -374,6 +374,28 @@ async fn jwks_certificates_are_the_keys_own_and_the_management_api_shows_them() 
     let (id, secret) = app.with_worker().await;
     let token = app.token(&id, &secret).await;
     crate::helpers::verify_independently(&app, &token, crate::helpers::API).await;
+
+    // warrant-guard takes keys from n and e only: with each key's certificate swapped for the
+    // other's the token still verifies; with the modulus swapped it does not.
+    let served: warrant_proto::Jwks = serde_json::from_value(app.jwks().await).unwrap();
+    let verify = |jwks: warrant_proto::Jwks| {
+        let verifier = warrant_guard::Verifier::builder(app.issuer.clone(), crate::helpers::API)
+            .manual_keys()
+            .build()
+            .unwrap();
+        verifier.set_keys(&jwks);
+        let token = token.clone();
+        async move { verifier.verify(&token).await.is_ok() }
+    };
+    assert!(verify(served.clone()).await);
+    let mut swapped = served.clone();
+    let (a, b) = (swapped.keys[0].clone(), swapped.keys[1].clone());
+    (swapped.keys[0].x5c, swapped.keys[1].x5c) = (b.x5c.clone(), a.x5c.clone());
+    (swapped.keys[0].x5t, swapped.keys[1].x5t) = (b.x5t.clone(), a.x5t.clone());
+    assert!(verify(swapped).await, "x5c is ignored");
+    let mut wrong = served;
+    (wrong.keys[0].n, wrong.keys[1].n) = (b.n, a.n);
+    assert!(!verify(wrong).await, "the key is n and e");
 }
 
 /// Keys stored before certificates get one, signed by themselves, when a server opens the store;
