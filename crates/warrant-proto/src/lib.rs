@@ -133,6 +133,13 @@ pub struct Jwk {
     pub x: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// The key's X.509 certificate chain (RFC 7517 §4.7): standard base64 DER, as Auth0
+    /// publishes it. Informational: verifiers take the key from `n` and `e`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5c: Option<Vec<String>>,
+    /// The certificate's SHA-1 thumbprint, base64url (RFC 7517 §4.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5t: Option<String>,
 }
 
 /// Authorization server metadata (RFC 8414 §2), served both as
@@ -149,8 +156,10 @@ pub struct ServerMetadata {
     pub scopes_supported: Vec<String>,
 }
 
-/// A scope an API defines, as the management API shows it.
+/// A scope an API defines, as the management API shows it (and takes it: `value` and
+/// `description`, nothing else).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScopeView {
     pub value: String,
     #[serde(default)]
@@ -227,23 +236,31 @@ pub struct ClientGrantView {
     pub created_at: String,
 }
 
-/// A signing key as the management API shows it (Auth0's `keys/signing` shape, with the public
-/// JWK in place of a certificate).
+/// A signing key as the management API shows it: Auth0's `keys/signing` shape (the key's
+/// self-signed certificate as PEM and PKCS#7, its SHA-1 fingerprint and thumbprint), plus the
+/// public JWK as the JWKS publishes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKeyView {
     pub kid: String,
-    pub public_jwk: Jwk,
-    pub thumbprint: String,
+    /// The certificate, PEM.
+    pub cert: String,
+    /// The certificate in a PKCS#7 envelope, PEM.
+    pub pkcs7: String,
     pub current: bool,
     pub next: bool,
     pub previous: bool,
-    pub revoked: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_since: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_until: Option<String>,
+    /// SHA-1 of the certificate's DER: upper-case hex pairs joined by colons.
+    pub fingerprint: String,
+    /// SHA-1 of the certificate's DER: upper-case hex.
+    pub thumbprint: String,
+    pub revoked: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    pub public_jwk: Jwk,
 }
 
 #[cfg(test)]

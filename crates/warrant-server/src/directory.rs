@@ -362,7 +362,7 @@ impl Snapshot {
             if !still_valid {
                 continue;
             }
-            published.push(stored.public_jwk.clone());
+            published.push(stored.published_jwk());
             if stored.status == KeyStatus::Current {
                 let key = match keys.get(&stored.kid) {
                     Some(key) => Arc::clone(key),
@@ -424,6 +424,29 @@ pub enum DirectoryError {
     Key(#[from] SigningKeyError),
 }
 
+/// Gives each key stored before certificates existed a self-signed certificate, valid from the
+/// key's creation. A key that cannot be unsealed keeps none (and is reported): the current key
+/// is unsealed again right after, and fails there with the reason.
+async fn add_missing_certificates(store: &Store, master: &MasterKey) -> Result<(), StoreError> {
+    for stored in store.list_signing_keys().await? {
+        if stored.certificate.is_some() {
+            continue;
+        }
+        let certificate = SigningKey::from_stored(&stored, master)
+            .and_then(|key| key.self_signed_certificate(stored.created_at));
+        match certificate {
+            Ok(der) => {
+                store.add_signing_key_certificate(&stored.kid, &der).await?;
+                tracing::info!(kid = %stored.kid, "added the signing key's certificate");
+            }
+            Err(e) => {
+                tracing::warn!(kid = %stored.kid, error = %e, "cannot add the signing key's certificate")
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The live directory: the current snapshot and what it takes to rebuild it.
 #[derive(Debug)]
 pub struct Directory {
@@ -477,6 +500,7 @@ impl Directory {
                 Err(e) => return Err(e.into()),
             }
         }
+        add_missing_certificates(&store, &master).await?;
         let state = store.load_directory(None).await?;
         let snapshot = Snapshot::build(&state, &mut keys, &master, clock.now())?;
         Ok(Self {

@@ -423,8 +423,13 @@ fn server_metadata(issuer: &str) -> Bytes {
             "client_secret_post".to_owned(),
             "client_secret_basic".to_owned(),
         ],
-        // No authorization endpoint: client credentials only.
-        response_types_supported: Vec::new(),
+        // RFC 8414 requires this list, and strict validators refuse it empty. Warrant has no
+        // authorization endpoint (client credentials only), so it names the one response type
+        // that returns no credential (OAuth 2.0 Multiple Response Type Encoding Practices §5),
+        // which no client can take for a flow Warrant lacks. Warrant is no OpenID Provider (no
+        // ID tokens): the OpenID path serves these same RFC 8414 fields for tools that look
+        // there for `jwks_uri`, without the OP-only ones (`subject_types_supported`, …).
+        response_types_supported: vec!["none".to_owned()],
         scopes_supported: Vec::new(),
     };
     serde_json::to_vec(&metadata)

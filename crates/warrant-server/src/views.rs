@@ -8,7 +8,10 @@ use warrant_proto::{
 
 use crate::clock::rfc3339;
 use crate::domain::{Application, ClientGrant, ResourceServer, TokenQuota};
-use crate::keys::{KeyStatus, StoredSigningKey};
+use crate::keys::{
+    KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
+    certificate_thumbprint,
+};
 
 impl From<&ResourceServer> for ResourceServerView {
     fn from(api: &ResourceServer) -> Self {
@@ -78,18 +81,22 @@ impl From<&ClientGrant> for ClientGrantView {
 
 impl From<&StoredSigningKey> for SigningKeyView {
     fn from(key: &StoredSigningKey) -> Self {
+        // Every key has a certificate once the directory has opened; an empty string otherwise.
+        let cert = |f: fn(&[u8]) -> String| key.certificate.as_deref().map(f).unwrap_or_default();
         Self {
             kid: key.kid.clone(),
-            public_jwk: key.public_jwk.clone(),
-            // The key ID is the RFC 7638 thumbprint of the public key.
-            thumbprint: key.kid.clone(),
+            cert: cert(certificate_pem),
+            pkcs7: cert(certificate_pkcs7_pem),
             current: key.status == KeyStatus::Current,
             next: key.status == KeyStatus::Next,
             previous: key.status == KeyStatus::Previous,
-            revoked: key.status == KeyStatus::Revoked,
             current_since: key.current_since.map(rfc3339),
             current_until: key.current_until.map(rfc3339),
+            fingerprint: cert(certificate_fingerprint),
+            thumbprint: cert(certificate_thumbprint),
+            revoked: key.status == KeyStatus::Revoked,
             revoked_at: key.revoked_at.map(rfc3339),
+            public_jwk: key.published_jwk(),
         }
     }
 }

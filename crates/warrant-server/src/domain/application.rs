@@ -105,10 +105,16 @@ impl Application {
             quota.validate()?;
         }
         for (key, value) in &self.client_metadata {
-            if key.is_empty() || key.len() > MAX_METADATA_LEN || value.len() > MAX_METADATA_LEN {
+            let chars = |s: &str| s.chars().count();
+            if key.is_empty() || chars(key) > MAX_METADATA_LEN || chars(value) > MAX_METADATA_LEN {
                 return Err(Invalid(format!(
                     "client_metadata keys must be 1 to {MAX_METADATA_LEN} characters and values at most {MAX_METADATA_LEN}"
                 )));
+            }
+            if key.contains('\0') || value.contains('\0') {
+                return Err(Invalid::new(
+                    "client_metadata must not contain NUL characters",
+                ));
             }
         }
         Ok(())

@@ -13,7 +13,8 @@ pub use application::{
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};
 pub use resource_server::{
-    DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME, ResourceServer, SigningAlg, validate_identifier,
+    DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, MAX_TOKEN_LIFETIME, ResourceServer, SigningAlg,
+    validate_identifier,
 };
 pub use scope::{Scope, parse_scope_param, validate_scope_value};
 
@@ -62,7 +63,7 @@ pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Invalid
 
 /// Unicode's format characters (general category Cf), as of Unicode 16: soft hyphen,
 /// bidirectional controls and isolates, zero-width characters, the byte order mark, tags.
-const FORMAT_CHARACTERS: &[(char, char)] = &[
+pub const FORMAT_CHARACTERS: &[(char, char)] = &[
     ('\u{00AD}', '\u{00AD}'),
     ('\u{0600}', '\u{0605}'),
     ('\u{061C}', '\u{061C}'),

@@ -7,7 +7,8 @@ pub const DEFAULT_TOKEN_LIFETIME: u32 = 86_400;
 /// The longest access-token lifetime an API may set: 30 days, as Auth0's.
 pub const MAX_TOKEN_LIFETIME: u32 = 2_592_000;
 const MAX_IDENTIFIER_LEN: usize = 600;
-const MAX_SCOPES: usize = 1_000;
+/// The most scopes an API may define.
+pub const MAX_SCOPES: usize = 1_000;
 
 /// The algorithm an API's tokens are signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +95,7 @@ pub fn validate_identifier(identifier: &str) -> Result<(), Invalid> {
             "identifier {identifier:?} must be an absolute URI such as https://api.example.com"
         ))
     };
-    if identifier.len() > MAX_IDENTIFIER_LEN {
+    if identifier.chars().count() > MAX_IDENTIFIER_LEN {
         return Err(Invalid(format!(
             "identifier must be at most {MAX_IDENTIFIER_LEN} characters"
         )));

@@ -5,4 +5,7 @@ mod master;
 mod signing;
 
 pub use master::{MASTER_KEY_FILE, MasterKey, MasterKeyError, MasterKeySource};
-pub use signing::{KeyStatus, SigningKey, SigningKeyError, StoredSigningKey};
+pub use signing::{
+    KeyStatus, SigningKey, SigningKeyError, StoredSigningKey, certificate_fingerprint,
+    certificate_pem, certificate_pkcs7_pem, certificate_thumbprint,
+};

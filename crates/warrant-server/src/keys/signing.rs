@@ -1,12 +1,12 @@
 use std::fmt;
 
-use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use warrant_proto::{ACCESS_TOKEN_TYP, Jwk};
 
 use super::MasterKey;
@@ -48,8 +48,8 @@ impl KeyStatus {
     }
 }
 
-/// A signing key as stored: the public JWK in the clear, the private key sealed under the
-/// master key.
+/// A signing key as stored: the public JWK and its self-signed X.509 certificate in the clear,
+/// the private key sealed under the master key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
     pub kid: String,
@@ -57,6 +57,9 @@ pub struct StoredSigningKey {
     pub status: KeyStatus,
     pub public_jwk: Jwk,
     pub sealed_private_key: Vec<u8>,
+    /// The key's self-signed certificate (DER), as Auth0 publishes one per key; `None` only for
+    /// keys stored before certificates, until [`crate::directory::Directory::open`] adds it.
+    pub certificate: Option<Vec<u8>>,
     pub created_at: u64,
     pub current_since: Option<u64>,
     pub current_until: Option<u64>,
@@ -86,7 +89,100 @@ pub enum SigningKeyError {
     Corrupt { kid: String, reason: String },
     #[error("generating an RSA key failed")]
     Generation,
+    #[error("creating the certificate of signing key {kid} failed: {reason}")]
+    Certificate { kid: String, reason: String },
 }
+
+impl StoredSigningKey {
+    /// The JWK as the JWKS publishes it: with the certificate as `x5c` (standard base64 DER)
+    /// and `x5t` (base64url SHA-1 of the DER), as Auth0's. Verifiers use `n` and `e`.
+    pub fn published_jwk(&self) -> Jwk {
+        let mut jwk = self.public_jwk.clone();
+        if let Some(der) = &self.certificate {
+            jwk.x5c = Some(vec![STANDARD.encode(der)]);
+            jwk.x5t = Some(URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, der)));
+        }
+        jwk
+    }
+}
+
+/// A certificate in PEM, with CRLF line ends as Auth0 returns it.
+pub fn certificate_pem(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
+}
+
+/// A degenerate PKCS#7 SignedData (RFC 2315) holding only the certificate, in PEM, as Auth0's
+/// `pkcs7`.
+pub fn certificate_pkcs7_pem(der: &[u8]) -> String {
+    // OIDs 1.2.840.113549.1.7.2 (signedData) and 1.2.840.113549.1.7.1 (data).
+    const SIGNED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
+    const DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01];
+    let signed_data = [
+        der_tlv(0x02, &[1]),                 // version
+        der_tlv(0x31, &[]),                  // digestAlgorithms
+        der_tlv(0x30, &der_tlv(0x06, DATA)), // contentInfo, without content
+        der_tlv(0xA0, der),                  // certificates [0] IMPLICIT
+        der_tlv(0x31, &[]),                  // signerInfos
+    ]
+    .concat();
+    let content_info = der_tlv(
+        0x30,
+        &[
+            der_tlv(0x06, SIGNED_DATA),
+            der_tlv(0xA0, &der_tlv(0x30, &signed_data)),
+        ]
+        .concat(),
+    );
+    pem("PKCS7", &content_info)
+}
+
+/// The certificate's SHA-1 as Auth0's `fingerprint`: upper-case hex pairs joined by colons.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    let sha1 = digest(&SHA1_FOR_LEGACY_USE_ONLY, der);
+    let pairs: Vec<String> = sha1.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    pairs.join(":")
+}
+
+/// The certificate's SHA-1 as Auth0's `thumbprint`: upper-case hex.
+pub fn certificate_thumbprint(der: &[u8]) -> String {
+    digest(&SHA1_FOR_LEGACY_USE_ONLY, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\r\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("-----END {label}-----"));
+    out
+}
+
+/// One DER element: tag, definite length, content.
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// How long a signing key's certificate is valid: ten years from the key's creation. Verifiers
+/// take the key from `n` and `e`; the certificate is there for tools that want one.
+const CERTIFICATE_VALIDITY_SECS: i64 = 10 * 365 * 86_400;
 
 /// An RSA-2048 key that signs access tokens (RS256). `Debug` shows only its key ID.
 pub struct SigningKey {
@@ -124,6 +220,8 @@ impl SigningKey {
             crv: None,
             x: None,
             y: None,
+            x5c: None,
+            x5t: None,
         };
         Self {
             kid,
@@ -140,6 +238,37 @@ impl SigningKey {
     /// The public half, as published in the JWKS.
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
+    }
+
+    /// A self-signed X.509 certificate for this key (DER), valid from `not_before` (Unix
+    /// seconds) for ten years, as Auth0 gives each signing key. Signed by the key itself.
+    pub fn self_signed_certificate(&self, not_before: u64) -> Result<Vec<u8>, SigningKeyError> {
+        let fail = |reason: String| SigningKeyError::Certificate {
+            kid: self.kid.clone(),
+            reason,
+        };
+        let pkcs8 = self
+            .key_pair
+            .as_der()
+            .map_err(|_| fail("cannot serialize the private key".into()))?;
+        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref()),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::default();
+        let mut name = rcgen::DistinguishedName::new();
+        name.push(rcgen::DnType::CommonName, "Warrant token signing key");
+        params.distinguished_name = name;
+        let start = i64::try_from(not_before).unwrap_or(0);
+        params.not_before =
+            time::OffsetDateTime::from_unix_timestamp(start).map_err(|e| fail(e.to_string()))?;
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(
+            start.saturating_add(CERTIFICATE_VALIDITY_SECS),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let cert = params.self_signed(&key).map_err(|e| fail(e.to_string()))?;
+        Ok(cert.der().to_vec())
     }
 
     /// Seals the private key under `master` for storage.
@@ -162,6 +291,7 @@ impl SigningKey {
             status,
             public_jwk: self.jwk.clone(),
             sealed_private_key: master.seal(&self.kid, der.as_ref()),
+            certificate: Some(self.self_signed_certificate(now)?),
             created_at: now,
             current_since: (status == KeyStatus::Current).then_some(now),
             current_until: None,

@@ -516,8 +516,8 @@ macro_rules! sql_engine {
 
             pub async fn get_signing_key(&self, kid: &str) -> Result<StoredSigningKey, StoreError> {
                 let row = sqlx::query(
-                    "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
-                        current_since, current_until, revoked_at
+                    "SELECT kid, alg, status, public_jwk, sealed_private_key, certificate,
+                        created_at, current_since, current_until, revoked_at
                      FROM signing_keys WHERE kid = $1",
                 )
                 .bind(kid)
@@ -526,6 +526,24 @@ macro_rules! sql_engine {
                 .map_err(db_err)?
                 .ok_or_else(|| StoreError::NotFound(format!("signing key {kid}")))?;
                 key_from_row(&row)
+            }
+
+            /// Gives a key stored before certificates its certificate; a key that already has
+            /// one keeps it (of instances doing this at once, the first wins and all read it).
+            pub async fn add_signing_key_certificate(
+                &self,
+                kid: &str,
+                certificate: &[u8],
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE signing_keys SET certificate = $2 WHERE kid = $1 AND certificate IS NULL",
+                )
+                .bind(kid)
+                .bind(certificate)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)
+                .map(drop)
             }
 
             pub async fn rotate_signing_keys(
@@ -989,8 +1007,8 @@ macro_rules! sql_engine {
                 let jwk = serde_json::to_string(&key.public_jwk).map_err(|e| corrupt("jwk", e))?;
                 sqlx::query(
                     "INSERT INTO signing_keys (kid, alg, status, public_jwk, sealed_private_key,
-                        created_at, current_since, current_until, revoked_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        created_at, current_since, current_until, revoked_at, certificate)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&key.kid)
                 .bind(key.alg.as_str())
@@ -1001,6 +1019,7 @@ macro_rules! sql_engine {
                 .bind(key.current_since.map(ts))
                 .bind(key.current_until.map(ts))
                 .bind(key.revoked_at.map(ts))
+                .bind(key.certificate.as_deref())
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| match db_err(e) {

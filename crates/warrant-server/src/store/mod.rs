@@ -294,6 +294,15 @@ impl Store {
         dispatch!(self, s => s.update_grant_scopes(id, scopes).await)
     }
 
+    /// Sets a key's certificate if it has none (keys stored before certificates).
+    pub async fn add_signing_key_certificate(
+        &self,
+        kid: &str,
+        certificate: &[u8],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_signing_key_certificate(kid, certificate).await)
+    }
+
     pub async fn get_signing_key(&self, kid: &str) -> Result<StoredSigningKey, StoreError> {
         dispatch!(self, s => s.get_signing_key(kid).await)
     }

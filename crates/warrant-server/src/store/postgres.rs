@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_audit_counts_and_writers.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_signing_key_certificates.sql"),
+    ),
 ];
 
 /// The channel on which writes announce themselves.

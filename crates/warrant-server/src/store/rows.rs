@@ -16,6 +16,7 @@ pub(crate) trait Col {
     fn int(&self, name: &str) -> Result<i64, StoreError>;
     fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError>;
     fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+    fn opt_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -41,7 +42,7 @@ pub(crate) const APP_SELECT: &str = "SELECT client_id, name, description, create
         token_endpoint_auth_method, client_metadata, token_quota
      FROM applications ORDER BY created_at, client_id";
 pub(crate) const KEY_SELECT: &str =
-    "SELECT kid, alg, status, public_jwk, sealed_private_key, created_at,
+    "SELECT kid, alg, status, public_jwk, sealed_private_key, certificate, created_at,
         current_since, current_until, revoked_at
      FROM signing_keys ORDER BY created_at, kid";
 
@@ -126,6 +127,7 @@ pub(crate) fn key_from_row(row: &impl Col) -> Result<StoredSigningKey, StoreErro
         public_jwk: serde_json::from_str(&row.text("public_jwk")?)
             .map_err(|e| corrupt("public JWK", e))?,
         sealed_private_key: row.bytes("sealed_private_key")?,
+        certificate: row.opt_bytes("certificate")?,
         created_at: unts(row.int("created_at")?),
         current_since: row.opt_int("current_since")?.map(unts),
         current_until: row.opt_int("current_until")?.map(unts),
@@ -178,6 +180,9 @@ macro_rules! impl_col {
                 sqlx::Row::try_get(self, name).map_err(db_err)
             }
             fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+                sqlx::Row::try_get(self, name).map_err(db_err)
+            }
+            fn opt_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
                 sqlx::Row::try_get(self, name).map_err(db_err)
             }
         }

@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_audit_counts_and_writers.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/sqlite/0007_signing_key_certificates.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone)]

@@ -265,6 +265,27 @@ impl TestApp {
         (status, value)
     }
 
+    /// A management request with a raw JSON text body; returns status and JSON body.
+    pub async fn mgmt_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method, self.url(&format!("/api/v2{path}")))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Stops the server (draining in-flight requests) and hands back its data directory.
     pub async fn stop(mut self) -> TempDir {
         if let Some(tx) = self.shutdown.take() {

@@ -24,3 +24,4 @@ mod store_suite;
 mod token_errors;
 mod token_success;
 mod webdriver;
+mod wire_compat;

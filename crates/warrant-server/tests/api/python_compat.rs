@@ -1,8 +1,13 @@
-//! The classic flow from the seed documents, run unchanged: Python httpx fetches a token and
-//! PyJWT's `PyJWKClient` + `jwt.decode` validate it. Skipped (and said so) where Python lacks
-//! PyJWT; CI installs it.
+//! Python clients, run unchanged: the seed documents' flow (httpx fetches a token, PyJWT's
+//! `PyJWKClient` + `jwt.decode` validate it), Auth0's own SDK, Authlib's metadata validators,
+//! and Schemathesis fuzzing the management API from its OpenAPI document. The tests are ignored
+//! unless `WARRANT_TEST_PYTHON` is set; set, a missing package fails them. CI installs the
+//! packages and sets it (.ci/run).
 
 use std::process::Command;
+
+use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::{API, spawn_app, spawn_tls};
 
@@ -33,30 +38,25 @@ assert payload["sub"] == os.environ["CLIENT_ID"] + "@clients"
 print("PYJWT_OK")
 "#;
 
-fn python_has(modules: &str) -> bool {
-    Command::new("python3")
+/// Fails the test, naming what to install, when python3 lacks `modules`.
+fn require_python(modules: &str, install: &str) {
+    let found = Command::new("python3")
         .args(["-c", &format!("import {modules}")])
         .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Whether the Python packages are there; in CI they must be.
-fn python_ready(modules: &str, install: &str) -> bool {
-    if python_has(modules) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI must install {install} (see .ci/run)");
-    }
-    eprintln!("SKIPPED: python3 lacks {modules} (pip install {install})");
-    false
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "python3 lacks {modules}: pip install {install} (or unset WARRANT_TEST_PYTHON)"
+    );
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
 async fn the_seed_python_flow_accepts_warrant_tokens() {
-    if !python_ready("jwt, httpx, cryptography", "'pyjwt[crypto]' httpx") {
-        return;
-    }
+    require_python("jwt, httpx, cryptography", "'pyjwt[crypto]' httpx");
     let app = spawn_app().await;
     let (id, secret) = app.with_worker().await;
     let issuer = app.issuer.clone();
@@ -80,10 +80,12 @@ async fn the_seed_python_flow_accepts_warrant_tokens() {
 
 /// Auth0's own SDK, unchanged but for the domain, over TLS: `tests/compat/auth0_sdk.py`.
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
 async fn the_auth0_python_sdk_manages_and_gets_tokens_over_tls() {
-    if !python_ready("auth0.management", "auth0-python") {
-        return;
-    }
+    require_python("auth0.management", "auth0-python");
     let app = spawn_tls().await;
     let domain = app
         .issuer
@@ -113,6 +115,10 @@ async fn the_auth0_python_sdk_manages_and_gets_tokens_over_tls() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
 async fn https_serves_the_flow_and_plain_http_gets_nothing() {
     let app = spawn_tls().await;
     assert!(app.issuer.starts_with("https://127.0.0.1:"));
@@ -127,4 +133,179 @@ async fn https_serves_the_flow_and_plain_http_gets_nothing() {
         .send()
         .await;
     assert!(refused.is_err() || !refused.unwrap().status().is_success());
+}
+
+const AUTHLIB_METADATA: &str = r#"
+import os, ssl, httpx
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oidc.discovery import OpenIDProviderMetadata
+
+issuer = os.environ["ISSUER"]
+http = httpx.Client(verify=ssl.create_default_context(cafile=os.environ["CA"]))
+docs = {}
+for name in ("oauth-authorization-server", "openid-configuration"):
+    doc = http.get(issuer + ".well-known/" + name).json()
+    AuthorizationServerMetadata(doc).validate()
+    assert doc["issuer"] == issuer, doc
+    docs[name] = doc
+assert docs["openid-configuration"] == docs["oauth-authorization-server"], docs
+# Warrant is no OpenID Provider (no ID tokens, no authorization or userinfo endpoint): its
+# OpenID path serves the RFC 8414 fields, which pass the OpenID validator too, and claims
+# none of the provider-only ones, which is all that validator still asks for.
+for field in ("subject_types_supported", "id_token_signing_alg_values_supported"):
+    assert field not in docs["openid-configuration"], field
+try:
+    OpenIDProviderMetadata(docs["openid-configuration"]).validate()
+except ValueError as e:
+    assert "subject_types_supported" in str(e), e
+else:
+    raise AssertionError("an OpenID Provider's fields appeared")
+print("AUTHLIB_OK")
+"#;
+
+/// Both discovery documents pass Authlib's RFC 8414 validator (`response_types_supported` must
+/// not be empty; every URL https).
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn authlib_validates_the_discovery_documents() {
+    require_python("authlib, httpx", "authlib httpx");
+    let app = spawn_tls().await;
+    let issuer = app.issuer.clone();
+    let ca = app.data_dir().join("tls/ca.pem");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", AUTHLIB_METADATA])
+            .env("ISSUER", issuer)
+            .env("CA", ca)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "Authlib refused: {stderr}");
+    assert!(stdout.contains("AUTHLIB_OK"), "{stdout}");
+}
+
+/// Schemathesis, from the served OpenAPI document, with positive and negative data: every
+/// schema-valid request is accepted or refused for a documented reason (404, 409), every
+/// schema-violating one is a 400, no answer is a 5xx or breaks its documented schema.
+/// Deterministic (a fixed seed) and bounded (examples per operation), ~1 minute on 2 cores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn schemathesis_finds_the_openapi_document_true_to_the_server() {
+    require_python("schemathesis", "schemathesis");
+    let app = spawn_app().await;
+    let token = app.admin_token().await;
+    // What the PATCH operations change: an API and an application that exist (other ids are
+    // generated, hence unknown: 404).
+    let (status, api) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&token),
+            Some(&json!({"identifier": "https://fuzzed.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{api}");
+    let (status, client) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            Some(&token),
+            Some(&json!({"name": "fuzzed"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{}", client["message"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"seed = 20261130
+headers = {{ Authorization = "Bearer ${{WARRANT_TOKEN}}" }}
+[generation]
+max-examples = 12
+deterministic = true
+database = "none"
+[phases.stateful]
+enabled = false
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "404", "409", "413"]
+[checks.negative_data_rejection]
+expected-statuses = ["400", "413"]
+[[operations]]
+include-path = "/resource-servers/{{id}}"
+include-method = "PATCH"
+parameters = {{ "path.id" = "{api}" }}
+[[operations]]
+include-path = "/clients/{{id}}"
+include-method = "PATCH"
+parameters = {{ "path.id" = "{client}" }}
+# The fuzzer learns key IDs from the answers: revoking the key that signed this run's token would
+# refuse the rest of the run. Revocation has its own tests (rotation.rs).
+[[operations]]
+include-path = "/keys/signing/{{kid}}/revoke"
+enabled = false
+"#,
+            api = api["id"].as_str().unwrap(),
+            client = client["client_id"].as_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    let schema = app.url("/api/v2/openapi.json");
+    let hooks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/compat/schemathesis_hooks.py"
+    );
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-m", "schemathesis.cli", "--config-file"])
+            .arg(&config)
+            .args([
+                "run",
+                &schema,
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,\
+                 response_schema_conformance,positive_data_acceptance,negative_data_rejection",
+                "--workers",
+                "1",
+                "--no-color",
+            ])
+            .current_dir(dir.path())
+            .env("WARRANT_TOKEN", token)
+            .env("SCHEMATHESIS_HOOKS", hooks)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    // Failures reproduce their requests in full (bodies up to 64 KiB): lines are cut short.
+    let report: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.chars().take(400).collect())
+        .collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "Schemathesis found the document and the server in disagreement:\n{}\n{stderr}",
+        report.join("\n")
+    );
+    eprintln!(
+        "schemathesis: {} s: {}",
+        started.elapsed().as_secs(),
+        report
+            .iter()
+            .rev()
+            .find(|l| l.contains("generated"))
+            .map_or("", String::as_str)
+    );
 }

@@ -1,5 +1,5 @@
 //! One storage test suite, run against every engine: SQLite in a temporary directory, and
-//! PostgreSQL in a fresh database under `WARRANT_TEST_DATABASE_URL` (skipped, and said so, when
+//! PostgreSQL in a fresh database under `WARRANT_TEST_DATABASE_URL` (ignored, and said so, when
 //! that is unset; CI sets it, and a PostgreSQL it cannot reach fails the run).
 
 use std::future::Future;
@@ -14,20 +14,74 @@ use warrant_server::store::{
 };
 use warrant_testkit::PgDatabase;
 
-/// Runs `suite` against SQLite, then PostgreSQL when configured.
-async fn for_each_engine<F, Fut>(suite: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    suite(Store::open_data_dir(dir.path()).await.unwrap()).await;
-    if let Some(db) = PgDatabase::create().await {
-        let store = Store::connect(&db.url).await.unwrap();
-        assert_eq!(store.engine(), "postgres");
-        suite(store).await;
+/// The engine a suite runs on: each suite is two tests, `sqlite::<name>` and `postgres::<name>`
+/// (the latter ignored unless `WARRANT_TEST_DATABASE_URL` is set).
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// Runs `suite` on a fresh store of this engine.
+    async fn run<F, Fut>(self, suite: F)
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        match self {
+            Self::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                suite(Store::open_data_dir(dir.path()).await.unwrap()).await;
+            }
+            Self::Postgres => {
+                let db = PgDatabase::create().await;
+                let store = Store::connect(&db.url).await.unwrap();
+                assert_eq!(store.engine(), "postgres");
+                suite(store).await;
+            }
+        }
     }
 }
+
+/// Declares each suite's test on each engine.
+macro_rules! on_each_engine {
+    ($($suite:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $suite() {
+                    super::$suite(super::Engine::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[cfg_attr(
+                    not(warrant_test_postgres),
+                    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+                )]
+                async fn $suite() {
+                    super::$suite(super::Engine::Postgres).await;
+                }
+            )+
+        }
+    };
+}
+
+on_each_engine!(
+    records_round_trip_and_cascade,
+    grace_rotations_keep_at_most_two_secrets,
+    key_rotation_is_a_compare_and_swap_and_revocation_has_rules,
+    settings_are_compare_and_swap,
+    writes_name_the_clients_they_touch,
+    audit_events_are_stored_listed_and_pruned,
+    the_count_limit_never_prunes_what_administrators_did,
+    dashboard_administrators_and_sessions,
+    token_activity_is_counted_by_bucket,
+    applications_are_listed_a_page_at_a_time,
+);
 
 fn api(identifier: &str) -> ResourceServer {
     ResourceServer {
@@ -45,785 +99,786 @@ fn api(identifier: &str) -> ResourceServer {
     }
 }
 
-#[tokio::test]
-async fn records_round_trip_and_cascade() {
-    for_each_engine(|store| async move {
-        let v0 = store.version().await.unwrap();
-        let a = api("https://a");
-        store.insert_resource_server(&a).await.unwrap();
-        assert!(matches!(
-            store.insert_resource_server(&a).await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert_eq!(store.get_resource_server("https://a").await.unwrap(), a);
-        assert_eq!(store.get_resource_server(&a.id).await.unwrap(), a);
+async fn records_round_trip_and_cascade(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let v0 = store.version().await.unwrap();
+            let a = api("https://a");
+            store.insert_resource_server(&a).await.unwrap();
+            assert!(matches!(
+                store.insert_resource_server(&a).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert_eq!(store.get_resource_server("https://a").await.unwrap(), a);
+            assert_eq!(store.get_resource_server(&a.id).await.unwrap(), a);
 
-        let mut app = Application::new("worker".into(), "d".into(), 20).unwrap();
-        app.client_metadata.insert("team".into(), "data".into());
-        let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 20);
-        let grant = ClientGrant::new(&app.client_id, &a, vec!["read:data".into()], 20).unwrap();
-        store
-            .insert_application(&app, &secret, std::slice::from_ref(&grant))
-            .await
-            .unwrap();
-        assert_eq!(store.get_application(&app.client_id).await.unwrap(), app);
-        assert_eq!(
-            store.list_client_secrets(&app.client_id).await.unwrap(),
-            vec![secret.clone()]
-        );
-        assert_eq!(store.get_grant(&grant.id).await.unwrap(), grant);
-        assert!(matches!(
-            store.insert_grant(&grant).await,
-            Err(StoreError::Conflict(_))
-        ));
-        let filtered = store
-            .list_grants(&GrantFilter {
-                client_id: None,
-                audience: Some("https://a".into()),
-            })
-            .await
-            .unwrap();
-        assert_eq!(filtered, vec![grant.clone()]);
-        assert!(
+            let mut app = Application::new("worker".into(), "d".into(), 20).unwrap();
+            app.client_metadata.insert("team".into(), "data".into());
+            let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 20);
+            let grant = ClientGrant::new(&app.client_id, &a, vec!["read:data".into()], 20).unwrap();
             store
+                .insert_application(&app, &secret, std::slice::from_ref(&grant))
+                .await
+                .unwrap();
+            assert_eq!(store.get_application(&app.client_id).await.unwrap(), app);
+            assert_eq!(
+                store.list_client_secrets(&app.client_id).await.unwrap(),
+                vec![secret.clone()]
+            );
+            assert_eq!(store.get_grant(&grant.id).await.unwrap(), grant);
+            assert!(matches!(
+                store.insert_grant(&grant).await,
+                Err(StoreError::Conflict(_))
+            ));
+            let filtered = store
                 .list_grants(&GrantFilter {
-                    client_id: Some("x".into()),
-                    audience: None
+                    client_id: None,
+                    audience: Some("https://a".into()),
                 })
                 .await
-                .unwrap()
-                .is_empty()
-        );
+                .unwrap();
+            assert_eq!(filtered, vec![grant.clone()]);
+            assert!(
+                store
+                    .list_grants(&GrantFilter {
+                        client_id: Some("x".into()),
+                        audience: None
+                    })
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
 
-        store.update_grant_scopes(&grant.id, &[]).await.unwrap();
-        assert!(store.get_grant(&grant.id).await.unwrap().scopes.is_empty());
-        let mut renamed = app.clone();
-        renamed.name = "renamed".into();
-        store.update_application(&renamed).await.unwrap();
-        assert_eq!(
-            store.get_application(&app.client_id).await.unwrap().name,
-            "renamed"
-        );
+            store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+            assert!(store.get_grant(&grant.id).await.unwrap().scopes.is_empty());
+            let mut renamed = app.clone();
+            renamed.name = "renamed".into();
+            store.update_application(&renamed).await.unwrap();
+            assert_eq!(
+                store.get_application(&app.client_id).await.unwrap().name,
+                "renamed"
+            );
 
-        // Rotation with a grace period keeps the old secret until it expires.
-        let newer = ClientSecret::new(&app.client_id, hash_secret("t"), 30);
-        store.rotate_secret(&newer, 100, 30).await.unwrap();
-        let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
-        assert_eq!(secrets.len(), 2);
-        assert_eq!(secrets[0].expires_at, Some(100));
-        let newest = ClientSecret::new(&app.client_id, hash_secret("u"), 40);
-        store.rotate_secret(&newest, 40, 40).await.unwrap();
-        assert_eq!(
-            store.list_client_secrets(&app.client_id).await.unwrap(),
-            vec![newest]
-        );
+            // Rotation with a grace period keeps the old secret until it expires.
+            let newer = ClientSecret::new(&app.client_id, hash_secret("t"), 30);
+            store.rotate_secret(&newer, 100, 30).await.unwrap();
+            let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
+            assert_eq!(secrets.len(), 2);
+            assert_eq!(secrets[0].expires_at, Some(100));
+            let newest = ClientSecret::new(&app.client_id, hash_secret("u"), 40);
+            store.rotate_secret(&newest, 40, 40).await.unwrap();
+            assert_eq!(
+                store.list_client_secrets(&app.client_id).await.unwrap(),
+                vec![newest]
+            );
 
-        let record = store.load_client(&app.client_id).await.unwrap().unwrap();
-        assert_eq!(record.secrets.len(), 1);
-        let stored_grant = store.get_grant(&grant.id).await.unwrap();
-        assert_eq!(record.grants, vec![(stored_grant, a.id.clone())]);
-        assert!(store.load_client("nobody").await.unwrap().is_none());
-        let state = store.load_directory(Some(v0)).await.unwrap();
-        assert_eq!(state.resource_servers, vec![a.clone()]);
-        assert!(state.version > v0, "writes bump the version");
-        // Every write that touched the client says so, once per listing.
-        assert_eq!(
-            state.changed_clients,
-            ChangedClients::Listed(vec![app.client_id.clone()])
-        );
-        let since_now = store.load_directory(Some(state.version)).await.unwrap();
-        assert_eq!(since_now.changed_clients, ChangedClients::Listed(vec![]));
-        assert_eq!(
-            store.load_directory(None).await.unwrap().changed_clients,
-            ChangedClients::All
-        );
+            let record = store.load_client(&app.client_id).await.unwrap().unwrap();
+            assert_eq!(record.secrets.len(), 1);
+            let stored_grant = store.get_grant(&grant.id).await.unwrap();
+            assert_eq!(record.grants, vec![(stored_grant, a.id.clone())]);
+            assert!(store.load_client("nobody").await.unwrap().is_none());
+            let state = store.load_directory(Some(v0)).await.unwrap();
+            assert_eq!(state.resource_servers, vec![a.clone()]);
+            assert!(state.version > v0, "writes bump the version");
+            // Every write that touched the client says so, once per listing.
+            assert_eq!(
+                state.changed_clients,
+                ChangedClients::Listed(vec![app.client_id.clone()])
+            );
+            let since_now = store.load_directory(Some(state.version)).await.unwrap();
+            assert_eq!(since_now.changed_clients, ChangedClients::Listed(vec![]));
+            assert_eq!(
+                store.load_directory(None).await.unwrap().changed_clients,
+                ChangedClients::All
+            );
 
-        // Deleting the API takes its grants; deleting the application its secrets.
-        store.delete_resource_server(&a.id).await.unwrap();
-        assert!(matches!(
-            store.get_grant(&grant.id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        store.delete_application(&app.client_id).await.unwrap();
-        assert!(
-            store
+            // Deleting the API takes its grants; deleting the application its secrets.
+            store.delete_resource_server(&a.id).await.unwrap();
+            assert!(matches!(
+                store.get_grant(&grant.id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            store.delete_application(&app.client_id).await.unwrap();
+            assert!(
+                store
+                    .list_client_secrets(&app.client_id)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(matches!(
+                store.delete_application(&app.client_id).await,
+                Err(StoreError::NotFound(_))
+            ));
+            let orphan = ClientGrant {
+                audience: "https://gone".into(),
+                ..grant
+            };
+            assert!(matches!(
+                store.insert_grant(&orphan).await,
+                Err(StoreError::NotFound(_))
+            ));
+        })
+        .await;
+}
+
+async fn grace_rotations_keep_at_most_two_secrets(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let app = Application::new("worker".into(), String::new(), 10).unwrap();
+            let first = ClientSecret::new(&app.client_id, hash_secret("s0"), 10);
+            store.insert_application(&app, &first, &[]).await.unwrap();
+            let mut previous = first.id;
+            // Rotations ten seconds apart, each with an hour's grace: the one before the new
+            // secret keeps its grace, the older ones go.
+            for (i, now) in [20_u64, 30, 40].into_iter().enumerate() {
+                let next = ClientSecret::new(&app.client_id, hash_secret(&format!("s{i}")), now);
+                store.rotate_secret(&next, now + 3600, now).await.unwrap();
+                let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
+                let found: Vec<(&str, Option<u64>)> = secrets
+                    .iter()
+                    .map(|s| (s.id.as_str(), s.expires_at))
+                    .collect();
+                assert_eq!(
+                    found,
+                    [
+                        (previous.as_str(), Some(now + 3600)),
+                        (next.id.as_str(), None)
+                    ]
+                );
+                previous = next.id;
+            }
+            // Two rotations in one second (creation times tie): the secret that goes into its
+            // grace is the current one, whatever the IDs.
+            let a = ClientSecret::new(&app.client_id, hash_secret("a"), 50);
+            store.rotate_secret(&a, 3650, 50).await.unwrap();
+            let b = ClientSecret::new(&app.client_id, hash_secret("b"), 50);
+            store.rotate_secret(&b, 3650, 50).await.unwrap();
+            let mut found: Vec<(String, Option<u64>)> = store
                 .list_client_secrets(&app.client_id)
                 .await
                 .unwrap()
-                .is_empty()
-        );
-        assert!(matches!(
-            store.delete_application(&app.client_id).await,
-            Err(StoreError::NotFound(_))
-        ));
-        let orphan = ClientGrant {
-            audience: "https://gone".into(),
-            ..grant
-        };
-        assert!(matches!(
-            store.insert_grant(&orphan).await,
-            Err(StoreError::NotFound(_))
-        ));
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn grace_rotations_keep_at_most_two_secrets() {
-    for_each_engine(|store| async move {
-        let app = Application::new("worker".into(), String::new(), 10).unwrap();
-        let first = ClientSecret::new(&app.client_id, hash_secret("s0"), 10);
-        store.insert_application(&app, &first, &[]).await.unwrap();
-        let mut previous = first.id;
-        // Rotations ten seconds apart, each with an hour's grace: the one before the new
-        // secret keeps its grace, the older ones go.
-        for (i, now) in [20_u64, 30, 40].into_iter().enumerate() {
-            let next = ClientSecret::new(&app.client_id, hash_secret(&format!("s{i}")), now);
-            store.rotate_secret(&next, now + 3600, now).await.unwrap();
-            let secrets = store.list_client_secrets(&app.client_id).await.unwrap();
-            let found: Vec<(&str, Option<u64>)> = secrets
-                .iter()
-                .map(|s| (s.id.as_str(), s.expires_at))
+                .into_iter()
+                .map(|s| (s.id, s.expires_at))
                 .collect();
+            found.sort_by_key(|(_, expires)| expires.is_none());
+            assert_eq!(found, [(a.id, Some(3650)), (b.id, None)]);
+        })
+        .await;
+}
+
+async fn key_rotation_is_a_compare_and_swap_and_revocation_has_rules(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let master = MasterKey::from_bytes([3; 32]);
+            let current = SigningKey::generate()
+                .unwrap()
+                .to_stored(&master, KeyStatus::Current, 1)
+                .unwrap();
+            let next = SigningKey::generate()
+                .unwrap()
+                .to_stored(&master, KeyStatus::Next, 1)
+                .unwrap();
+            store.insert_signing_key(&current).await.unwrap();
+            store.insert_signing_key(&next).await.unwrap();
+            let another_current = SigningKey::generate()
+                .unwrap()
+                .to_stored(&master, KeyStatus::Current, 1)
+                .unwrap();
+            assert!(matches!(
+                store.insert_signing_key(&another_current).await,
+                Err(StoreError::Conflict(_))
+            ));
+
+            let newer = SigningKey::generate()
+                .unwrap()
+                .to_stored(&master, KeyStatus::Next, 5)
+                .unwrap();
+            assert!(matches!(
+                store.rotate_signing_keys("not-current", &newer, 5).await,
+                Err(StoreError::Conflict(_))
+            ));
+            store
+                .rotate_signing_keys(&current.kid, &newer, 5)
+                .await
+                .unwrap();
+            let keys = store.list_signing_keys().await.unwrap();
+            let status = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().status;
+            assert_eq!(status(&current.kid), KeyStatus::Previous);
+            assert_eq!(status(&next.kid), KeyStatus::Current);
+            assert_eq!(status(&newer.kid), KeyStatus::Next);
             assert_eq!(
-                found,
-                [
-                    (previous.as_str(), Some(now + 3600)),
-                    (next.id.as_str(), None)
-                ]
+                store
+                    .get_signing_key(&current.kid)
+                    .await
+                    .unwrap()
+                    .current_until,
+                Some(5)
             );
-            previous = next.id;
-        }
-        // Two rotations in one second (creation times tie): the secret that goes into its
-        // grace is the current one, whatever the IDs.
-        let a = ClientSecret::new(&app.client_id, hash_secret("a"), 50);
-        store.rotate_secret(&a, 3650, 50).await.unwrap();
-        let b = ClientSecret::new(&app.client_id, hash_secret("b"), 50);
-        store.rotate_secret(&b, 3650, 50).await.unwrap();
-        let mut found: Vec<(String, Option<u64>)> = store
-            .list_client_secrets(&app.client_id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.id, s.expires_at))
-            .collect();
-        found.sort_by_key(|(_, expires)| expires.is_none());
-        assert_eq!(found, [(a.id, Some(3650)), (b.id, None)]);
-    })
-    .await;
+
+            assert!(matches!(
+                store.revoke_signing_key(&next.kid, 6).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                store.revoke_signing_key(&newer.kid, 6).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                store.revoke_signing_key("nope", 6).await,
+                Err(StoreError::NotFound(_))
+            ));
+            store.revoke_signing_key(&current.kid, 6).await.unwrap();
+            store.revoke_signing_key(&current.kid, 7).await.unwrap();
+            let revoked = store.get_signing_key(&current.kid).await.unwrap();
+            assert_eq!(
+                (revoked.status, revoked.revoked_at),
+                (KeyStatus::Revoked, Some(6))
+            );
+            // The sealed private key survives the round trip.
+            assert!(
+                SigningKey::from_stored(&store.get_signing_key(&next.kid).await.unwrap(), &master)
+                    .is_ok()
+            );
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn key_rotation_is_a_compare_and_swap_and_revocation_has_rules() {
-    for_each_engine(|store| async move {
-        let master = MasterKey::from_bytes([3; 32]);
-        let current = SigningKey::generate()
-            .unwrap()
-            .to_stored(&master, KeyStatus::Current, 1)
-            .unwrap();
-        let next = SigningKey::generate()
-            .unwrap()
-            .to_stored(&master, KeyStatus::Next, 1)
-            .unwrap();
-        store.insert_signing_key(&current).await.unwrap();
-        store.insert_signing_key(&next).await.unwrap();
-        let another_current = SigningKey::generate()
-            .unwrap()
-            .to_stored(&master, KeyStatus::Current, 1)
-            .unwrap();
-        assert!(matches!(
-            store.insert_signing_key(&another_current).await,
-            Err(StoreError::Conflict(_))
-        ));
-
-        let newer = SigningKey::generate()
-            .unwrap()
-            .to_stored(&master, KeyStatus::Next, 5)
-            .unwrap();
-        assert!(matches!(
-            store.rotate_signing_keys("not-current", &newer, 5).await,
-            Err(StoreError::Conflict(_))
-        ));
-        store
-            .rotate_signing_keys(&current.kid, &newer, 5)
-            .await
-            .unwrap();
-        let keys = store.list_signing_keys().await.unwrap();
-        let status = |kid: &str| keys.iter().find(|k| k.kid == kid).unwrap().status;
-        assert_eq!(status(&current.kid), KeyStatus::Previous);
-        assert_eq!(status(&next.kid), KeyStatus::Current);
-        assert_eq!(status(&newer.kid), KeyStatus::Next);
-        assert_eq!(
-            store
-                .get_signing_key(&current.kid)
-                .await
-                .unwrap()
-                .current_until,
-            Some(5)
-        );
-
-        assert!(matches!(
-            store.revoke_signing_key(&next.kid, 6).await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            store.revoke_signing_key(&newer.kid, 6).await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            store.revoke_signing_key("nope", 6).await,
-            Err(StoreError::NotFound(_))
-        ));
-        store.revoke_signing_key(&current.kid, 6).await.unwrap();
-        store.revoke_signing_key(&current.kid, 7).await.unwrap();
-        let revoked = store.get_signing_key(&current.kid).await.unwrap();
-        assert_eq!(
-            (revoked.status, revoked.revoked_at),
-            (KeyStatus::Revoked, Some(6))
-        );
-        // The sealed private key survives the round trip.
-        assert!(
-            SigningKey::from_stored(&store.get_signing_key(&next.kid).await.unwrap(), &master)
-                .is_ok()
-        );
-    })
-    .await;
+async fn settings_are_compare_and_swap(engine: Engine) {
+    engine
+        .run(|store| async move {
+            assert_eq!(store.get_setting("k").await.unwrap(), None);
+            assert!(store.replace_setting("k", None, "a").await.unwrap());
+            assert!(!store.replace_setting("k", None, "b").await.unwrap());
+            assert!(!store.replace_setting("k", Some("x"), "b").await.unwrap());
+            assert!(store.replace_setting("k", Some("a"), "b").await.unwrap());
+            assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("b"));
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn settings_are_compare_and_swap() {
-    for_each_engine(|store| async move {
-        assert_eq!(store.get_setting("k").await.unwrap(), None);
-        assert!(store.replace_setting("k", None, "a").await.unwrap());
-        assert!(!store.replace_setting("k", None, "b").await.unwrap());
-        assert!(!store.replace_setting("k", Some("x"), "b").await.unwrap());
-        assert!(store.replace_setting("k", Some("a"), "b").await.unwrap());
-        assert_eq!(store.get_setting("k").await.unwrap().as_deref(), Some("b"));
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn writes_name_the_clients_they_touch() {
-    for_each_engine(|store| async move {
-        let a = api("https://changes");
-        store.insert_resource_server(&a).await.unwrap();
-        let mut apps = Vec::new();
-        for name in ["one", "two"] {
-            let app = Application::new(name.into(), String::new(), 1).unwrap();
-            let secret = ClientSecret::new(&app.client_id, hash_secret(name), 1);
-            store.insert_application(&app, &secret, &[]).await.unwrap();
-            apps.push(app);
-        }
-        let changed_since = |since| {
-            let store = store.clone();
-            async move {
-                match store.load_directory(Some(since)).await.unwrap() {
-                    DirectoryState {
-                        changed_clients: ChangedClients::Listed(mut ids),
-                        ..
-                    } => {
-                        ids.sort();
-                        ids
-                    }
-                    other => panic!("expected a list, got {other:?}"),
-                }
+async fn writes_name_the_clients_they_touch(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let a = api("https://changes");
+            store.insert_resource_server(&a).await.unwrap();
+            let mut apps = Vec::new();
+            for name in ["one", "two"] {
+                let app = Application::new(name.into(), String::new(), 1).unwrap();
+                let secret = ClientSecret::new(&app.client_id, hash_secret(name), 1);
+                store.insert_application(&app, &secret, &[]).await.unwrap();
+                apps.push(app);
             }
-        };
-        let (one, two) = (&apps[0].client_id, &apps[1].client_id);
+            let changed_since = |since| {
+                let store = store.clone();
+                async move {
+                    match store.load_directory(Some(since)).await.unwrap() {
+                        DirectoryState {
+                            changed_clients: ChangedClients::Listed(mut ids),
+                            ..
+                        } => {
+                            ids.sort();
+                            ids
+                        }
+                        other => panic!("expected a list, got {other:?}"),
+                    }
+                }
+            };
+            let (one, two) = (&apps[0].client_id, &apps[1].client_id);
 
-        let v = store.version().await.unwrap();
-        let grant = ClientGrant::new(one, &a, vec!["read:data".into()], 2).unwrap();
-        store.insert_grant(&grant).await.unwrap();
-        assert_eq!(changed_since(v).await, vec![one.clone()]);
+            let v = store.version().await.unwrap();
+            let grant = ClientGrant::new(one, &a, vec!["read:data".into()], 2).unwrap();
+            store.insert_grant(&grant).await.unwrap();
+            assert_eq!(changed_since(v).await, vec![one.clone()]);
 
-        let v = store.version().await.unwrap();
-        store.update_grant_scopes(&grant.id, &[]).await.unwrap();
-        assert_eq!(changed_since(v).await, vec![one.clone()]);
+            let v = store.version().await.unwrap();
+            store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+            assert_eq!(changed_since(v).await, vec![one.clone()]);
 
-        let v = store.version().await.unwrap();
-        store.delete_grant(&grant.id).await.unwrap();
-        let rotated = ClientSecret::new(two, hash_secret("new"), 3);
-        store.rotate_secret(&rotated, 3, 3).await.unwrap();
-        let mut both = vec![one.clone(), two.clone()];
-        both.sort();
-        assert_eq!(changed_since(v).await, both);
+            let v = store.version().await.unwrap();
+            store.delete_grant(&grant.id).await.unwrap();
+            let rotated = ClientSecret::new(two, hash_secret("new"), 3);
+            store.rotate_secret(&rotated, 3, 3).await.unwrap();
+            let mut both = vec![one.clone(), two.clone()];
+            both.sort();
+            assert_eq!(changed_since(v).await, both);
 
-        let v = store.version().await.unwrap();
-        store.delete_application(two).await.unwrap();
-        assert_eq!(changed_since(v).await, vec![two.clone()]);
+            let v = store.version().await.unwrap();
+            store.delete_application(two).await.unwrap();
+            assert_eq!(changed_since(v).await, vec![two.clone()]);
 
-        // An update names the client (issuance reads its quota); an API change is in the
-        // snapshot itself.
-        let v = store.version().await.unwrap();
-        let mut renamed = apps[0].clone();
-        renamed.name = "renamed".into();
-        store.update_application(&renamed).await.unwrap();
-        assert_eq!(changed_since(v).await, vec![one.clone()]);
-        let v = store.version().await.unwrap();
-        store.delete_resource_server(&a.id).await.unwrap();
-        assert!(changed_since(v).await.is_empty());
+            // An update names the client (issuance reads its quota); an API change is in the
+            // snapshot itself.
+            let v = store.version().await.unwrap();
+            let mut renamed = apps[0].clone();
+            renamed.name = "renamed".into();
+            store.update_application(&renamed).await.unwrap();
+            assert_eq!(changed_since(v).await, vec![one.clone()]);
+            let v = store.version().await.unwrap();
+            store.delete_resource_server(&a.id).await.unwrap();
+            assert!(changed_since(v).await.is_empty());
 
-        // Further back than the retention window, the store cannot say: everything changed.
-        let now = store.version().await.unwrap();
-        assert_eq!(
-            store
-                .load_directory(Some(now - CHANGE_RETENTION - 1))
-                .await
-                .unwrap()
-                .changed_clients,
-            ChangedClients::All
-        );
-    })
-    .await;
+            // Further back than the retention window, the store cannot say: everything changed.
+            let now = store.version().await.unwrap();
+            assert_eq!(
+                store
+                    .load_directory(Some(now - CHANGE_RETENTION - 1))
+                    .await
+                    .unwrap()
+                    .changed_clients,
+                ChangedClients::All
+            );
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn audit_events_are_stored_listed_and_pruned() {
+async fn audit_events_are_stored_listed_and_pruned(engine: Engine) {
     use warrant_server::audit::{AuditEvent, AuditFilter};
-    for_each_engine(|store| async move {
-        let v = store.version().await.unwrap();
-        let events: Vec<AuditEvent> = (0..300)
-            .map(|i| AuditEvent {
-                date_ms: 1_000 + i,
-                kind: if i % 2 == 0 { "seccft" } else { "feccft" }.into(),
-                description: format!("event {i}").into(),
-                client_id: Some(format!("client-{}", i % 3)),
+    engine
+        .run(|store| async move {
+            let v = store.version().await.unwrap();
+            let events: Vec<AuditEvent> = (0..300)
+                .map(|i| AuditEvent {
+                    date_ms: 1_000 + i,
+                    kind: if i % 2 == 0 { "seccft" } else { "feccft" }.into(),
+                    description: format!("event {i}").into(),
+                    client_id: Some(format!("client-{}", i % 3)),
+                    ..AuditEvent::default()
+                })
+                .collect();
+            store.insert_audit_events(&events, "w").await.unwrap();
+            assert_eq!(
+                store.version().await.unwrap(),
+                v,
+                "events are not changes the directory must reload for"
+            );
+            let all = AuditFilter {
+                limit: 1000,
+                ..AuditFilter::default()
+            };
+            assert_eq!(store.count_audit_events(&all).await.unwrap(), 300);
+            let newest = store.list_audit_events(&all).await.unwrap();
+            assert_eq!(newest[0].event.description, "event 299");
+            assert_eq!(newest[0].event.kind, "feccft");
+            let failures = AuditFilter {
+                kind: Some("feccft".into()),
+                client_id: Some("client-1".into()),
+                from_ms: Some(1_100),
+                to_ms: Some(1_199),
+                limit: 1000,
+                ..AuditFilter::default()
+            };
+            let listed = store.list_audit_events(&failures).await.unwrap();
+            assert!(!listed.is_empty());
+            for e in &listed {
+                assert_eq!(e.event.kind, "feccft");
+                assert_eq!(e.event.client_id.as_deref(), Some("client-1"));
+                assert!((1_100..=1_199).contains(&e.event.date_ms));
+            }
+            assert_eq!(
+                store.count_audit_events(&failures).await.unwrap(),
+                listed.len() as u64
+            );
+            // By age, then by count: the newest stay.
+            assert_eq!(store.prune_audit_events(1_100, 1_000).await.unwrap(), 100);
+            store.prune_audit_events(0, 50).await.unwrap();
+            let left = store.list_audit_events(&all).await.unwrap();
+            assert_eq!(left.len(), 50);
+            assert_eq!(left[0].event.description, "event 299");
+            assert_eq!(left[49].event.description, "event 250");
+        })
+        .await;
+}
+
+async fn the_count_limit_never_prunes_what_administrators_did(engine: Engine) {
+    use warrant_server::audit::{AuditEvent, AuditFilter};
+    engine
+        .run(|store| async move {
+            let event = |kind: &'static str, client_id: Option<&str>| AuditEvent {
+                date_ms: 1_000,
+                kind: kind.into(),
+                description: kind.into(),
+                client_id: client_id.map(str::to_owned),
                 ..AuditEvent::default()
-            })
-            .collect();
-        store.insert_audit_events(&events, "w").await.unwrap();
-        assert_eq!(
-            store.version().await.unwrap(),
-            v,
-            "events are not changes the directory must reload for"
-        );
-        let all = AuditFilter {
-            limit: 1000,
-            ..AuditFilter::default()
-        };
-        assert_eq!(store.count_audit_events(&all).await.unwrap(), 300);
-        let newest = store.list_audit_events(&all).await.unwrap();
-        assert_eq!(newest[0].event.description, "event 299");
-        assert_eq!(newest[0].event.kind, "feccft");
-        let failures = AuditFilter {
-            kind: Some("feccft".into()),
-            client_id: Some("client-1".into()),
-            from_ms: Some(1_100),
-            to_ms: Some(1_199),
-            limit: 1000,
-            ..AuditFilter::default()
-        };
-        let listed = store.list_audit_events(&failures).await.unwrap();
-        assert!(!listed.is_empty());
-        for e in &listed {
-            assert_eq!(e.event.kind, "feccft");
-            assert_eq!(e.event.client_id.as_deref(), Some("client-1"));
-            assert!((1_100..=1_199).contains(&e.event.date_ms));
-        }
-        assert_eq!(
-            store.count_audit_events(&failures).await.unwrap(),
-            listed.len() as u64
-        );
-        // By age, then by count: the newest stay.
-        assert_eq!(store.prune_audit_events(1_100, 1_000).await.unwrap(), 100);
-        store.prune_audit_events(0, 50).await.unwrap();
-        let left = store.list_audit_events(&all).await.unwrap();
-        assert_eq!(left.len(), 50);
-        assert_eq!(left[0].event.description, "event 299");
-        assert_eq!(left[49].event.description, "event 250");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn the_count_limit_never_prunes_what_administrators_did() {
-    use warrant_server::audit::{AuditEvent, AuditFilter};
-    for_each_engine(|store| async move {
-        let event = |kind: &'static str, client_id: Option<&str>| AuditEvent {
-            date_ms: 1_000,
-            kind: kind.into(),
-            description: kind.into(),
-            client_id: client_id.map(str::to_owned),
-            ..AuditEvent::default()
-        };
-        store
-            .insert_audit_events(
-                &[
-                    event("sapi", Some("admin-app")),
-                    event("sapi", None),
-                    event("s", None),
-                    event("slo", None),
-                    event("fapi", Some("admin-app")),
-                    // Refusals of unauthenticated requests have a count limit of their own.
-                    event("fapi", None),
-                    event("f", None),
-                    AuditEvent {
+            };
+            store
+                .insert_audit_events(
+                    &[
+                        event("sapi", Some("admin-app")),
+                        event("sapi", None),
+                        event("s", None),
+                        event("slo", None),
+                        event("fapi", Some("admin-app")),
+                        // Refusals of unauthenticated requests have a count limit of their own.
+                        event("fapi", None),
+                        event("f", None),
+                        AuditEvent {
+                            count: 7,
+                            ..event("feccft", None)
+                        },
+                    ],
+                    "w",
+                )
+                .await
+                .unwrap();
+            let traffic: Vec<AuditEvent> = (0..600).map(|_| event("seccft", Some("c"))).collect();
+            store.insert_audit_events(&traffic, "w").await.unwrap();
+            store.prune_audit_events(0, 300).await.unwrap();
+            let left = store
+                .list_audit_events(&AuditFilter {
+                    limit: 1000,
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap();
+            let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
+            assert_eq!(kinds("seccft"), 300);
+            assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
+            assert_eq!((kinds("fapi"), kinds("f"), kinds("feccft")), (2, 1, 0));
+            // A flood of failed sign-ins pushes out only older refusals of its kind.
+            let flood: Vec<AuditEvent> = (0..400).map(|_| event("f", None)).collect();
+            store.insert_audit_events(&flood, "w").await.unwrap();
+            store.prune_audit_events(0, 300).await.unwrap();
+            let left = store
+                .list_audit_events(&AuditFilter {
+                    limit: 1000,
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap();
+            let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
+            assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
+            assert_eq!(kinds("f"), 300);
+            let fapi: Vec<_> = left.iter().filter(|e| e.event.kind == "fapi").collect();
+            assert_eq!(fapi.len(), 1);
+            assert_eq!(fapi[0].event.client_id.as_deref(), Some("admin-app"));
+            // Age still prunes everything.
+            store.prune_audit_events(2_000, 300).await.unwrap();
+            let all = AuditFilter {
+                limit: 10,
+                ..AuditFilter::default()
+            };
+            assert_eq!(store.count_audit_events(&all).await.unwrap(), 0);
+            // An aggregated event keeps its count.
+            store
+                .insert_audit_events(
+                    &[AuditEvent {
                         count: 7,
                         ..event("feccft", None)
-                    },
-                ],
-                "w",
-            )
-            .await
-            .unwrap();
-        let traffic: Vec<AuditEvent> = (0..600).map(|_| event("seccft", Some("c"))).collect();
-        store.insert_audit_events(&traffic, "w").await.unwrap();
-        store.prune_audit_events(0, 300).await.unwrap();
-        let left = store
-            .list_audit_events(&AuditFilter {
-                limit: 1000,
-                ..AuditFilter::default()
-            })
-            .await
-            .unwrap();
-        let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
-        assert_eq!(kinds("seccft"), 300);
-        assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
-        assert_eq!((kinds("fapi"), kinds("f"), kinds("feccft")), (2, 1, 0));
-        // A flood of failed sign-ins pushes out only older refusals of its kind.
-        let flood: Vec<AuditEvent> = (0..400).map(|_| event("f", None)).collect();
-        store.insert_audit_events(&flood, "w").await.unwrap();
-        store.prune_audit_events(0, 300).await.unwrap();
-        let left = store
-            .list_audit_events(&AuditFilter {
-                limit: 1000,
-                ..AuditFilter::default()
-            })
-            .await
-            .unwrap();
-        let kinds = |kind: &str| left.iter().filter(|e| e.event.kind == kind).count();
-        assert_eq!((kinds("sapi"), kinds("s"), kinds("slo")), (2, 1, 1));
-        assert_eq!(kinds("f"), 300);
-        let fapi: Vec<_> = left.iter().filter(|e| e.event.kind == "fapi").collect();
-        assert_eq!(fapi.len(), 1);
-        assert_eq!(fapi[0].event.client_id.as_deref(), Some("admin-app"));
-        // Age still prunes everything.
-        store.prune_audit_events(2_000, 300).await.unwrap();
-        let all = AuditFilter {
-            limit: 10,
-            ..AuditFilter::default()
-        };
-        assert_eq!(store.count_audit_events(&all).await.unwrap(), 0);
-        // An aggregated event keeps its count.
-        store
-            .insert_audit_events(
-                &[AuditEvent {
-                    count: 7,
-                    ..event("feccft", None)
-                }],
-                "w",
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.list_audit_events(&all).await.unwrap()[0].event.count,
-            7
-        );
-    })
-    .await;
+                    }],
+                    "w",
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                store.list_audit_events(&all).await.unwrap()[0].event.count,
+                7
+            );
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn dashboard_administrators_and_sessions() {
+async fn dashboard_administrators_and_sessions(engine: Engine) {
     use std::sync::Arc;
     use warrant_server::admin::{Admin, AdminError};
     use warrant_server::clock::ManualClock;
     use warrant_server::operators::{PasswordChecks, SESSION_IDLE, SESSION_MAX};
-    for_each_engine(|store| async move {
-        let clock = Arc::new(ManualClock::new(1_000_000));
-        let admin = Admin::new(store.clone(), clock.clone());
-        let checks = PasswordChecks::new(1);
-        let slot = || checks.try_slot().unwrap();
-        let password = "correct horse battery staple";
-        admin.create_operator("alice", password).await.unwrap();
-        assert!(matches!(
-            admin.create_operator("alice", password).await,
-            Err(AdminError::Conflict(_))
-        ));
-        assert!(matches!(
-            admin.create_operator("bob", "short").await,
-            Err(AdminError::Invalid(_))
-        ));
-        // Only an argon2id hash is stored.
-        let hash = store
-            .operator_password_hash("alice")
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(hash.starts_with("$argon2id$") && !hash.contains(password));
+    engine
+        .run(|store| async move {
+            let clock = Arc::new(ManualClock::new(1_000_000));
+            let admin = Admin::new(store.clone(), clock.clone());
+            let checks = PasswordChecks::new(1);
+            let slot = || checks.try_slot().unwrap();
+            let password = "correct horse battery staple";
+            admin.create_operator("alice", password).await.unwrap();
+            assert!(matches!(
+                admin.create_operator("alice", password).await,
+                Err(AdminError::Conflict(_))
+            ));
+            assert!(matches!(
+                admin.create_operator("bob", "short").await,
+                Err(AdminError::Invalid(_))
+            ));
+            // Only an argon2id hash is stored.
+            let hash = store
+                .operator_password_hash("alice")
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(hash.starts_with("$argon2id$") && !hash.contains(password));
 
-        assert!(
-            admin
-                .sign_in(slot(), "alice", "wrong password")
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            admin
-                .sign_in(slot(), "nobody", password)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let opened = admin
-            .sign_in(slot(), "alice", password)
-            .await
-            .unwrap()
-            .unwrap();
-        let session = admin
-            .operator_session(&opened.cookie_value)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(session.username, "alice");
-        assert_eq!(session.csrf_token, opened.session.csrf_token);
-        assert!(admin.operator_session("forged").await.unwrap().is_none());
-
-        // Use keeps a session alive; idleness or its maximum age ends it.
-        clock.advance(SESSION_IDLE - 10);
-        assert!(
-            admin
-                .operator_session(&opened.cookie_value)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        clock.advance(SESSION_IDLE - 10);
-        assert!(
-            admin
-                .operator_session(&opened.cookie_value)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        clock.advance(SESSION_IDLE + 1);
-        assert!(
-            admin
-                .operator_session(&opened.cookie_value)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let opened = admin
-            .sign_in(slot(), "alice", password)
-            .await
-            .unwrap()
-            .unwrap();
-        for _ in 0..(SESSION_MAX / (SESSION_IDLE / 2)) {
-            clock.advance(SESSION_IDLE / 2);
-            let _ = admin.operator_session(&opened.cookie_value).await.unwrap();
-        }
-        assert!(
-            admin
-                .operator_session(&opened.cookie_value)
-                .await
-                .unwrap()
-                .is_none()
-        );
-
-        // Sign-out, a new password and deletion each end sessions.
-        let a = admin
-            .sign_in(slot(), "alice", password)
-            .await
-            .unwrap()
-            .unwrap();
-        admin.sign_out(&a.cookie_value).await.unwrap();
-        assert!(
-            admin
-                .operator_session(&a.cookie_value)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let b = admin
-            .sign_in(slot(), "alice", password)
-            .await
-            .unwrap()
-            .unwrap();
-        admin
-            .set_operator_password("alice", "another long password")
-            .await
-            .unwrap();
-        assert!(
-            admin
-                .operator_session(&b.cookie_value)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            admin
+            assert!(
+                admin
+                    .sign_in(slot(), "alice", "wrong password")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                admin
+                    .sign_in(slot(), "nobody", password)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let opened = admin
                 .sign_in(slot(), "alice", password)
                 .await
                 .unwrap()
-                .is_none()
-        );
-        let c = admin
-            .sign_in(slot(), "alice", "another long password")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(admin.list_operators().await.unwrap().len(), 1);
-        admin.delete_operator("alice").await.unwrap();
-        assert!(
-            admin
-                .operator_session(&c.cookie_value)
+                .unwrap();
+            let session = admin
+                .operator_session(&opened.cookie_value)
                 .await
                 .unwrap()
-                .is_none()
-        );
-        assert!(matches!(
-            admin.delete_operator("alice").await,
-            Err(AdminError::NotFound(_))
-        ));
-    })
-    .await;
+                .unwrap();
+            assert_eq!(session.username, "alice");
+            assert_eq!(session.csrf_token, opened.session.csrf_token);
+            assert!(admin.operator_session("forged").await.unwrap().is_none());
+
+            // Use keeps a session alive; idleness or its maximum age ends it.
+            clock.advance(SESSION_IDLE - 10);
+            assert!(
+                admin
+                    .operator_session(&opened.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            clock.advance(SESSION_IDLE - 10);
+            assert!(
+                admin
+                    .operator_session(&opened.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+            clock.advance(SESSION_IDLE + 1);
+            assert!(
+                admin
+                    .operator_session(&opened.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let opened = admin
+                .sign_in(slot(), "alice", password)
+                .await
+                .unwrap()
+                .unwrap();
+            for _ in 0..(SESSION_MAX / (SESSION_IDLE / 2)) {
+                clock.advance(SESSION_IDLE / 2);
+                let _ = admin.operator_session(&opened.cookie_value).await.unwrap();
+            }
+            assert!(
+                admin
+                    .operator_session(&opened.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+
+            // Sign-out, a new password and deletion each end sessions.
+            let a = admin
+                .sign_in(slot(), "alice", password)
+                .await
+                .unwrap()
+                .unwrap();
+            admin.sign_out(&a.cookie_value).await.unwrap();
+            assert!(
+                admin
+                    .operator_session(&a.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let b = admin
+                .sign_in(slot(), "alice", password)
+                .await
+                .unwrap()
+                .unwrap();
+            admin
+                .set_operator_password("alice", "another long password")
+                .await
+                .unwrap();
+            assert!(
+                admin
+                    .operator_session(&b.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(
+                admin
+                    .sign_in(slot(), "alice", password)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let c = admin
+                .sign_in(slot(), "alice", "another long password")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(admin.list_operators().await.unwrap().len(), 1);
+            admin.delete_operator("alice").await.unwrap();
+            assert!(
+                admin
+                    .operator_session(&c.cookie_value)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            assert!(matches!(
+                admin.delete_operator("alice").await,
+                Err(AdminError::NotFound(_))
+            ));
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn token_activity_is_counted_by_bucket() {
+async fn token_activity_is_counted_by_bucket(engine: Engine) {
     use warrant_server::audit::AuditEvent;
     const MIN: u64 = 60_000;
-    for_each_engine(|store| async move {
-        let event =
-            |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| AuditEvent {
-                date_ms,
-                kind: kind.into(),
-                description: reason.into(),
-                client_id: Some(client.into()),
-                audience: Some("https://a".into()),
-                ..AuditEvent::default()
-            };
-        let t = 1_000 * 60 * MIN;
-        // Two batches, as the writer sends them: counts add up across batches, and across
-        // writers (each instance keeps counts of its own).
-        store
-            .insert_audit_events(
-                &[
-                    event(t, "seccft", "c1", "Client Credentials for Access Token"),
-                    event(
-                        t + 4 * MIN,
-                        "seccft",
-                        "c1",
-                        "Client Credentials for Access Token",
-                    ),
-                    event(
-                        t + 11 * MIN,
-                        "seccft",
-                        "c1",
-                        "Client Credentials for Access Token",
-                    ),
-                ],
-                "writer-a",
-            )
-            .await
-            .unwrap();
-        store
-            .insert_audit_events(
-                &[
-                    event(
-                        t + 12 * MIN,
-                        "seccft",
-                        "c2",
-                        "Client Credentials for Access Token",
-                    ),
-                    event(t + 13 * MIN, "feccft", "c2", "unknown audience \"x\""),
-                    event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
-                    event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
-                    event(t + 14 * MIN, "sapi", "c3", "not a token request"),
-                    event(t - 20 * MIN, "seccft", "c1", "before the window"),
-                    // An aggregated refusal counts for as many requests as it stands for.
-                    AuditEvent {
-                        count: 3,
-                        ..event(t + 14 * MIN, "feccft", "c4", "wrong secret")
-                    },
-                ],
-                "writer-b",
-            )
-            .await
-            .unwrap();
-        // The first writer again, in the same bucket: its own count grows.
-        store
-            .insert_audit_events(
-                &[event(
-                    t + 1,
-                    "seccft",
-                    "c1",
-                    "Client Credentials for Access Token",
-                )],
-                "writer-a",
-            )
-            .await
-            .unwrap();
-        // Ten-minute buckets over five-minute counts.
-        let mut counts = store.token_activity(t, 10 * MIN).await.unwrap();
-        counts.sort_by_key(|c| {
-            (
-                c.bucket_start_ms,
-                c.client_id.clone(),
-                c.issued,
-                c.reason.clone(),
-            )
-        });
-        let summary: Vec<(u64, &str, bool, &str, u64)> = counts
-            .iter()
-            .map(|c| {
-                (
-                    (c.bucket_start_ms - t) / MIN,
-                    c.client_id.as_str(),
-                    c.issued,
-                    c.reason.as_str(),
-                    c.count,
+    engine
+        .run(|store| async move {
+            let event =
+                |date_ms: u64, kind: &'static str, client: &str, reason: &'static str| AuditEvent {
+                    date_ms,
+                    kind: kind.into(),
+                    description: reason.into(),
+                    client_id: Some(client.into()),
+                    audience: Some("https://a".into()),
+                    ..AuditEvent::default()
+                };
+            let t = 1_000 * 60 * MIN;
+            // Two batches, as the writer sends them: counts add up across batches, and across
+            // writers (each instance keeps counts of its own).
+            store
+                .insert_audit_events(
+                    &[
+                        event(t, "seccft", "c1", "Client Credentials for Access Token"),
+                        event(
+                            t + 4 * MIN,
+                            "seccft",
+                            "c1",
+                            "Client Credentials for Access Token",
+                        ),
+                        event(
+                            t + 11 * MIN,
+                            "seccft",
+                            "c1",
+                            "Client Credentials for Access Token",
+                        ),
+                    ],
+                    "writer-a",
                 )
-            })
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                (0, "c1", true, "", 3),
-                // Refusals by reason only.
-                (10, "", false, "unknown audience \"…\"", 1),
-                (10, "", false, "wrong secret", 5),
-                (10, "c1", true, "", 1),
-                (10, "c2", true, "", 1),
-            ]
-        );
-        // Pruned with the events, by age.
-        store
-            .prune_audit_events(t + 10 * MIN, 1_000_000)
-            .await
-            .unwrap();
-        let left = store.token_activity(0, 10 * MIN).await.unwrap();
-        assert!(
-            left.iter().all(|c| c.bucket_start_ms >= t + 10 * MIN),
-            "{left:?}"
-        );
-        assert_eq!(left.iter().map(|c| c.count).sum::<u64>(), 8);
-    })
-    .await;
+                .await
+                .unwrap();
+            store
+                .insert_audit_events(
+                    &[
+                        event(
+                            t + 12 * MIN,
+                            "seccft",
+                            "c2",
+                            "Client Credentials for Access Token",
+                        ),
+                        event(t + 13 * MIN, "feccft", "c2", "unknown audience \"x\""),
+                        event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                        event(t + 14 * MIN, "feccft", "c3", "wrong secret"),
+                        event(t + 14 * MIN, "sapi", "c3", "not a token request"),
+                        event(t - 20 * MIN, "seccft", "c1", "before the window"),
+                        // An aggregated refusal counts for as many requests as it stands for.
+                        AuditEvent {
+                            count: 3,
+                            ..event(t + 14 * MIN, "feccft", "c4", "wrong secret")
+                        },
+                    ],
+                    "writer-b",
+                )
+                .await
+                .unwrap();
+            // The first writer again, in the same bucket: its own count grows.
+            store
+                .insert_audit_events(
+                    &[event(
+                        t + 1,
+                        "seccft",
+                        "c1",
+                        "Client Credentials for Access Token",
+                    )],
+                    "writer-a",
+                )
+                .await
+                .unwrap();
+            // Ten-minute buckets over five-minute counts.
+            let mut counts = store.token_activity(t, 10 * MIN).await.unwrap();
+            counts.sort_by_key(|c| {
+                (
+                    c.bucket_start_ms,
+                    c.client_id.clone(),
+                    c.issued,
+                    c.reason.clone(),
+                )
+            });
+            let summary: Vec<(u64, &str, bool, &str, u64)> = counts
+                .iter()
+                .map(|c| {
+                    (
+                        (c.bucket_start_ms - t) / MIN,
+                        c.client_id.as_str(),
+                        c.issued,
+                        c.reason.as_str(),
+                        c.count,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                summary,
+                vec![
+                    (0, "c1", true, "", 3),
+                    // Refusals by reason only.
+                    (10, "", false, "unknown audience \"…\"", 1),
+                    (10, "", false, "wrong secret", 5),
+                    (10, "c1", true, "", 1),
+                    (10, "c2", true, "", 1),
+                ]
+            );
+            // Pruned with the events, by age.
+            store
+                .prune_audit_events(t + 10 * MIN, 1_000_000)
+                .await
+                .unwrap();
+            let left = store.token_activity(0, 10 * MIN).await.unwrap();
+            assert!(
+                left.iter().all(|c| c.bucket_start_ms >= t + 10 * MIN),
+                "{left:?}"
+            );
+            assert_eq!(left.iter().map(|c| c.count).sum::<u64>(), 8);
+        })
+        .await;
 }
 
-#[tokio::test]
-async fn applications_are_listed_a_page_at_a_time() {
-    for_each_engine(|store| async move {
-        for i in 0..7u64 {
-            let mut app = Application::new(format!("app {i}"), String::new(), 100 + i).unwrap();
-            app.client_id = format!("client-{i}");
-            let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 100 + i);
-            store.insert_application(&app, &secret, &[]).await.unwrap();
-        }
-        let names = |apps: Vec<Application>| apps.into_iter().map(|a| a.name).collect::<Vec<_>>();
-        let (page, total) = store.list_applications_page(0, 3).await.unwrap();
-        assert_eq!(
-            (names(page), total),
-            (vec!["app 0".into(), "app 1".into(), "app 2".into()], 7)
-        );
-        let (page, total) = store.list_applications_page(6, 3).await.unwrap();
-        assert_eq!((names(page), total), (vec!["app 6".to_owned()], 7));
-        let (page, _) = store.list_applications_page(70, 3).await.unwrap();
-        assert!(page.is_empty());
-    })
-    .await;
+async fn applications_are_listed_a_page_at_a_time(engine: Engine) {
+    engine
+        .run(|store| async move {
+            for i in 0..7u64 {
+                let mut app = Application::new(format!("app {i}"), String::new(), 100 + i).unwrap();
+                app.client_id = format!("client-{i}");
+                let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 100 + i);
+                store.insert_application(&app, &secret, &[]).await.unwrap();
+            }
+            let names =
+                |apps: Vec<Application>| apps.into_iter().map(|a| a.name).collect::<Vec<_>>();
+            let (page, total) = store.list_applications_page(0, 3).await.unwrap();
+            assert_eq!(
+                (names(page), total),
+                (vec!["app 0".into(), "app 1".into(), "app 2".into()], 7)
+            );
+            let (page, total) = store.list_applications_page(6, 3).await.unwrap();
+            assert_eq!((names(page), total), (vec!["app 6".to_owned()], 7));
+            let (page, _) = store.list_applications_page(70, 3).await.unwrap();
+            assert!(page.is_empty());
+        })
+        .await;
 }

@@ -161,7 +161,11 @@ async fn jwks_publishes_only_public_parts_with_cache_control() {
         let key = key.as_object().unwrap();
         let mut members: Vec<&str> = key.keys().map(String::as_str).collect();
         members.sort_unstable();
-        assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+        // x5c/x5t: the key's self-signed certificate (public), as Auth0 publishes it.
+        assert_eq!(
+            members,
+            ["alg", "e", "kid", "kty", "n", "use", "x5c", "x5t"]
+        );
         assert_eq!(key["kty"], "RSA");
         assert_eq!(key["alg"], "RS256");
         assert_eq!(key["use"], "sig");

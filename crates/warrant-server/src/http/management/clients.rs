@@ -19,7 +19,7 @@ use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use super::{ApiError, refresh};
 use crate::admin::{ApplicationPatch, NewClient};
-use crate::domain::AuthMethod;
+use crate::domain::{Application, AuthMethod, TokenQuota};
 use crate::http::AppState;
 use crate::views::{client_view, token_quota_from_view};
 
@@ -94,6 +94,31 @@ fn check_kind(app_type: Option<&str>, grant_types: Option<&[String]>) -> Result<
     Ok(())
 }
 
+/// Checks the fields a body gives by the domain's rules before anything is looked up: a body
+/// that breaks them is a 400 whether or not the application exists.
+fn check_fields(
+    name: Option<&str>,
+    description: Option<&str>,
+    client_metadata: Option<&BTreeMap<String, String>>,
+    token_quota: Option<&TokenQuotaView>,
+) -> Result<(), ApiError> {
+    let probe = Application {
+        client_id: String::new(),
+        name: name.unwrap_or("-").to_owned(),
+        description: description.unwrap_or_default().to_owned(),
+        token_endpoint_auth_method: AuthMethod::default(),
+        client_metadata: client_metadata.cloned().unwrap_or_default(),
+        // Checked whether enforced or not: `per_hour: 0` is never a quota.
+        token_quota: token_quota.map(|q| TokenQuota {
+            per_hour: q.client_credentials.per_hour,
+            per_day: q.client_credentials.per_day,
+        }),
+        created_at: 0,
+        updated_at: 0,
+    };
+    probe.validate().map_err(|e| ApiError::bad_request(e.0))
+}
+
 fn auth_method(text: Option<String>) -> Result<Option<AuthMethod>, ApiError> {
     text.map(|t| AuthMethod::parse(&t))
         .transpose()
@@ -141,6 +166,12 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
     check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
+    check_fields(
+        Some(&body.name),
+        body.description.as_deref(),
+        body.client_metadata.as_ref(),
+        body.token_quota.as_ref(),
+    )?;
     let created = auth
         .admin
         .create_client(NewClient {
@@ -164,6 +195,12 @@ pub async fn update(
     JsonBody(body): JsonBody<UpdateClient>,
 ) -> Result<Json<Value>, ApiError> {
     check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
+    check_fields(
+        body.name.as_deref(),
+        body.description.as_deref(),
+        body.client_metadata.as_ref(),
+        body.token_quota.flatten().as_ref(),
+    )?;
     let patch = ApplicationPatch {
         name: body.name,
         description: body.description,

@@ -16,7 +16,8 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use super::{ApiError, refresh};
-use crate::admin::GrantSpec;
+use crate::admin::{AdminError, GrantSpec};
+use crate::domain::validate_scope_value;
 use crate::http::AppState;
 use crate::store::GrantFilter;
 
@@ -42,6 +43,25 @@ pub struct ListQuery {
     page: Option<usize>,
     per_page: Option<usize>,
     include_totals: Option<bool>,
+}
+
+/// Scope values are checked before the application and the API are looked up: a malformed one
+/// is a 400 whether or not they exist.
+fn check_scopes(scopes: &[String]) -> Result<(), ApiError> {
+    scopes
+        .iter()
+        .try_for_each(|s| validate_scope_value(s))
+        .map_err(|e| ApiError::bad_request(format!("Payload validation error: 'scope': {e}")))
+}
+
+/// Once [`check_scopes`] passed, the one rule a grant can still break is naming a scope its
+/// API does not define: a conflict with the API's current scopes (409), which adding the scope
+/// to the API resolves. Not a 400: the request itself is well formed.
+fn scope_conflict(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Invalid(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+        other => other.into(),
+    }
 }
 
 pub async fn list(
@@ -79,6 +99,7 @@ pub async fn create(
     State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateGrant>,
 ) -> Result<Response, ApiError> {
+    check_scopes(&body.scope)?;
     let grant = auth
         .admin
         .create_grant(
@@ -88,7 +109,8 @@ pub async fn create(
                 scopes: body.scope,
             },
         )
-        .await?;
+        .await
+        .map_err(scope_conflict)?;
     refresh(&app).await;
     Ok((StatusCode::CREATED, Json(ClientGrantView::from(&grant))).into_response())
 }
@@ -99,7 +121,12 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateGrant>,
 ) -> Result<Json<ClientGrantView>, ApiError> {
-    let grant = auth.admin.update_grant(&id, body.scope).await?;
+    check_scopes(&body.scope)?;
+    let grant = auth
+        .admin
+        .update_grant(&id, body.scope)
+        .await
+        .map_err(scope_conflict)?;
     refresh(&app).await;
     Ok(Json(ClientGrantView::from(&grant)))
 }

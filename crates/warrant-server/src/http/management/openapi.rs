@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::admin::MANAGEMENT_SCOPES;
+use crate::domain::MAX_SCOPES;
 use crate::http::AppState;
 
 /// One documented operation.
@@ -156,7 +157,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "post",
         "/client-grants",
         "create:client_grants",
-        "Authorize an application for an API (409 if it already is; 400 if a scope is not the API's).",
+        "Authorize an application for an API (409 if it already is, or if a scope is not one the API defines).",
         Some("ClientGrantCreate"),
         Some("ClientGrant"),
         201,
@@ -174,7 +175,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "patch",
         "/client-grants/{id}",
         "update:client_grants",
-        "Replace a grant's scopes.",
+        "Replace a grant's scopes (409 if one is not defined by the grant's API).",
         Some("ClientGrantUpdate"),
         Some("ClientGrant"),
         200,
@@ -244,13 +245,86 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
 ];
 
+/// White space (White_Space), as the body of a regex character class: with [`refused`], the
+/// rules of `domain::validate_name` and `validate_identifier`.
+const BLANK: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The characters `domain::validate_text` refuses, as the body of a regex character class:
+/// control characters (Cc) and the format characters (Cf) of the Basic Multilingual Plane
+/// (ECMA-262 patterns without the `u` flag cannot name the few above it; the server refuses
+/// those too, and the descriptions say so).
+fn refused() -> String {
+    let mut class = String::from(r"\u0000-\u001F\u007F-\u009F");
+    for &(first, last) in crate::domain::FORMAT_CHARACTERS {
+        let (first, last) = (u32::from(first), u32::from(last));
+        if last > 0xFFFF {
+            continue;
+        }
+        class.push_str(&format!("\\u{first:04X}"));
+        if last != first {
+            class.push_str(&format!("-\\u{last:04X}"));
+        }
+    }
+    class
+}
+
+/// A schema that also admits `null` (which the server reads as "not given").
+fn nullable(mut schema: Value) -> Value {
+    match schema.get("type").cloned() {
+        Some(Value::String(t)) => schema["type"] = json!([t, "null"]),
+        _ => return json!({"anyOf": [schema, {"type": "null"}]}),
+    }
+    if let Some(Value::Array(values)) = schema.get_mut("enum") {
+        values.push(Value::Null);
+    }
+    schema
+}
+
 fn schemas() -> Value {
     let string = json!({"type": "string"});
     let time = json!({"type": "string", "format": "date-time"});
-    let scopes = json!({"type": "array", "items": {"$ref": "#/components/schemas/Scope"}});
-    let metadata =
-        json!({"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 10});
+    // The server's rules, stated so that a request valid here is one the server accepts
+    // (unless something it names does not exist or already does: 404, 409).
+    let refused = refused();
+    let name = json!({"type": "string", "minLength": 1, "maxLength": 200,
+        "pattern": format!("^[^{refused}]*[^{BLANK}{refused}][^{refused}]*$"),
+        "description": "1 to 200 characters, not blank, no control or format characters (Unicode Cc, Cf)"});
+    let text = |max: u32| {
+        json!({"type": "string", "maxLength": max, "pattern": format!("^[^{refused}]*$"),
+        "description": "no control or format characters (Unicode Cc, Cf)"})
+    };
+    let plain = |max: u32| json!({"type": "string", "maxLength": max, "pattern": "^[^\\u0000]*$"});
+    let scope_value = json!({"type": "string", "minLength": 1, "maxLength": 280,
+        "pattern": "^[\\u0021\\u0023-\\u005B\\u005D-\\u007E]+$",
+        "description": "an RFC 6749 scope-token: printable ASCII without space, '\"' and '\\\\'"});
+    let identifier = {
+        let blank_or_control = format!("{BLANK}{refused}");
+        let any = format!("[^{blank_or_control}]");
+        let not_slash = format!("[^/{blank_or_control}]");
+        json!({"type": "string", "minLength": 3, "maxLength": 600,
+            "pattern": format!("^[A-Za-z][A-Za-z0-9+.\\-]*:(?:{any}|{not_slash}{any}+|/{not_slash}{any}*|//{any}+)$"),
+            "description": "an absolute URI (https://api.example.com, urn:example:api), at most 600 characters: the audience"})
+    };
+    let scope_item = json!({"type": "object", "required": ["value"], "additionalProperties": false, "properties": {
+        "value": scope_value, "description": text(500)}});
+    let scopes = json!({"type": "array", "maxItems": MAX_SCOPES, "items": scope_item,
+        "description": "at most 1000 distinct values: an entry repeated as it is counts once, one value with two descriptions is a 400"});
+    let metadata = json!({"type": "object", "maxProperties": 10,
+        "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "^[^\\u0000]*$"},
+        "additionalProperties": plain(255)});
     let auth = json!({"type": "string", "enum": ["client_secret_post", "client_secret_basic"]});
+    let app_type = json!({"type": "string", "enum": ["non_interactive"]});
+    let grant_types =
+        json!({"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}});
+    let per = json!({"type": "integer", "minimum": 1, "maximum": u32::MAX});
+    let quota = json!({"type": "object", "required": ["client_credentials"], "additionalProperties": false,
+        "properties": {"client_credentials": {"type": "object", "additionalProperties": false, "properties": {
+            "enforce": {"type": "boolean", "description": "default true; false: no quota of the application's own"},
+            "per_hour": nullable(per.clone()), "per_day": nullable(per.clone())}}}});
+    let lifetime = json!({"type": "integer", "minimum": 1, "maximum": 2_592_000});
+    let alg = json!({"type": "string", "enum": ["RS256"]});
+    let grant_scope = json!({"type": "array", "items": scope_value,
+        "description": "scopes the API defines (another is a 400)"});
     let list = |item: &str| {
         json!({"oneOf": [
             {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
@@ -260,50 +334,69 @@ fn schemas() -> Value {
     json!({
         "Error": {"type": "object", "required": ["statusCode", "error", "message", "errorCode"], "properties": {
             "statusCode": {"type": "integer"}, "error": string, "message": string, "errorCode": string}},
-        "Scope": {"type": "object", "required": ["value"], "properties": {"value": string, "description": string}},
-        "Client": {"type": "object", "properties": {
+        "Scope": {"type": "object", "required": ["value", "description"], "properties": {"value": string, "description": string}},
+        "Client": {"type": "object",
+            "required": ["client_id", "name", "description", "app_type", "grant_types", "token_endpoint_auth_method", "client_metadata", "created_at", "updated_at"],
+            "properties": {
             "client_id": string, "name": string, "description": string,
-            "app_type": {"type": "string", "enum": ["non_interactive"]},
-            "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
-            "token_endpoint_auth_method": auth, "client_metadata": metadata,
+            "app_type": app_type, "grant_types": grant_types,
+            "token_endpoint_auth_method": auth,
+            "client_metadata": {"type": "object", "additionalProperties": string},
             "client_secret": {"type": "string", "description": "only in the answers to create and rotate-secret"},
-            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
-                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}},
+            "token_quota": quota,
             "created_at": time, "updated_at": time}},
         "ClientCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
-            "name": string, "description": string, "app_type": {"type": "string", "enum": ["non_interactive"]},
-            "grant_types": {"type": "array", "items": {"type": "string", "enum": ["client_credentials"]}},
-            "token_endpoint_auth_method": auth, "client_metadata": metadata,
-            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
-                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}}}},
+            "name": name, "description": nullable(text(1000)), "app_type": nullable(app_type.clone()),
+            "grant_types": nullable(grant_types.clone()),
+            "token_endpoint_auth_method": nullable(auth.clone()), "client_metadata": nullable(metadata.clone()),
+            "token_quota": nullable(quota.clone())}},
         "ClientUpdate": {"type": "object", "additionalProperties": false, "properties": {
-            "name": string, "description": string, "token_endpoint_auth_method": auth, "client_metadata": metadata,
-            "token_quota": {"type": "object", "properties": {"client_credentials": {"type": "object", "properties": {
-                "enforce": {"type": "boolean"}, "per_hour": {"type": "integer", "minimum": 1}, "per_day": {"type": "integer", "minimum": 1}}}}}}},
+            "name": nullable(name.clone()), "description": nullable(text(1000)), "app_type": nullable(app_type),
+            "grant_types": nullable(grant_types), "token_endpoint_auth_method": nullable(auth),
+            "client_metadata": nullable(metadata),
+            "token_quota": nullable(quota).as_object().cloned().map(|mut q| {
+                q.insert("description".into(), json!("null removes the application's own quota"));
+                Value::Object(q)
+            })}},
         "ClientList": list("Client"),
-        "ResourceServer": {"type": "object", "properties": {
-            "id": string, "identifier": string, "name": string, "scopes": scopes,
-            "token_lifetime": {"type": "integer"}, "signing_alg": {"type": "string", "enum": ["RS256"]},
+        "ResourceServer": {"type": "object",
+            "required": ["id", "identifier", "name", "scopes", "token_lifetime", "signing_alg", "created_at", "updated_at"],
+            "properties": {
+            "id": string, "identifier": string, "name": string,
+            "scopes": {"type": "array", "items": {"$ref": "#/components/schemas/Scope"}},
+            "token_lifetime": {"type": "integer"}, "signing_alg": alg,
             "created_at": time, "updated_at": time}},
         "ResourceServerCreate": {"type": "object", "required": ["identifier"], "additionalProperties": false, "properties": {
-            "identifier": {"type": "string", "description": "an absolute URI: the audience"}, "name": string, "scopes": scopes,
-            "token_lifetime": {"type": "integer", "minimum": 1, "maximum": 2_592_000}, "signing_alg": {"type": "string", "enum": ["RS256"]}}},
+            "identifier": identifier,
+            "name": nullable(name.clone()).as_object().cloned().map(|mut n| {
+                n.insert("description".into(), json!("default: the identifier's first 200 characters"));
+                Value::Object(n)
+            }),
+            "scopes": nullable(scopes.clone()),
+            "token_lifetime": nullable(lifetime.clone()), "signing_alg": nullable(alg.clone())}},
         "ResourceServerUpdate": {"type": "object", "additionalProperties": false, "properties": {
-            "name": string, "scopes": scopes,
-            "token_lifetime": {"type": "integer", "minimum": 1, "maximum": 2_592_000}, "signing_alg": {"type": "string", "enum": ["RS256"]}}},
+            "name": nullable(name), "scopes": nullable(scopes),
+            "token_lifetime": nullable(lifetime), "signing_alg": nullable(alg)}},
         "ResourceServerList": list("ResourceServer"),
-        "ClientGrant": {"type": "object", "properties": {
+        "ClientGrant": {"type": "object", "required": ["id", "client_id", "audience", "scope", "created_at"], "properties": {
             "id": string, "client_id": string, "audience": string,
             "scope": {"type": "array", "items": string}, "created_at": time}},
         "ClientGrantCreate": {"type": "object", "required": ["client_id", "audience", "scope"], "additionalProperties": false, "properties": {
-            "client_id": string, "audience": string, "scope": {"type": "array", "items": string}}},
+            "client_id": string, "audience": string, "scope": grant_scope.clone()}},
         "ClientGrantUpdate": {"type": "object", "required": ["scope"], "additionalProperties": false, "properties": {
-            "scope": {"type": "array", "items": string}}},
+            "scope": grant_scope}},
         "ClientGrantList": list("ClientGrant"),
-        "SigningKey": {"type": "object", "properties": {
-            "kid": string, "public_jwk": {"type": "object"}, "thumbprint": string,
+        "SigningKey": {"type": "object",
+            "required": ["kid", "cert", "pkcs7", "fingerprint", "thumbprint", "current", "next", "previous", "revoked", "public_jwk"],
+            "properties": {
+            "kid": string,
+            "cert": {"type": "string", "description": "the key's self-signed X.509 certificate, PEM"},
+            "pkcs7": {"type": "string", "description": "the certificate in a PKCS#7 envelope, PEM"},
+            "fingerprint": {"type": "string", "description": "SHA-1 of the certificate: upper-case hex pairs joined by colons"},
+            "thumbprint": {"type": "string", "description": "SHA-1 of the certificate: upper-case hex"},
             "current": {"type": "boolean"}, "next": {"type": "boolean"}, "previous": {"type": "boolean"}, "revoked": {"type": "boolean"},
-            "current_since": time, "current_until": time, "revoked_at": time}},
+            "current_since": time, "current_until": time, "revoked_at": time,
+            "public_jwk": {"type": "object", "description": "the key as the JWKS publishes it"}}},
         "SigningKeyList": {"type": "array", "items": {"$ref": "#/components/schemas/SigningKey"}},
         "Log": {"type": "object", "required": ["log_id", "date", "type"], "properties": {
             "log_id": string, "date": time,
@@ -313,6 +406,42 @@ fn schemas() -> Value {
             "details": {"type": "object", "properties": {"jti": string}}}},
         "LogList": list("Log"),
     })
+}
+
+/// The query parameters of an operation (those of `/logs` are described in its summary).
+fn query_parameters(method: &str, path: &str) -> Vec<Value> {
+    let query = |name: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "schema": schema});
+    let paging = || {
+        vec![
+            query(
+                "page",
+                json!({"type": "integer", "minimum": 0, "maximum": super::paging::MAX_PAGE}),
+            ),
+            query(
+                "per_page",
+                json!({"type": "integer", "minimum": 1, "maximum": 100}),
+            ),
+            query("include_totals", json!({"type": "boolean"})),
+        ]
+    };
+    match (method, path) {
+        ("get", "/clients" | "/resource-servers") => paging(),
+        ("get", "/client-grants") => {
+            let mut params = vec![
+                query("audience", json!({"type": "string"})),
+                query("client_id", json!({"type": "string"})),
+            ];
+            params.extend(paging());
+            params
+        }
+        ("post", "/clients/{id}/rotate-secret") => {
+            vec![query(
+                "grace_period",
+                json!({"type": "integer", "minimum": 0, "maximum": 2_592_000}),
+            )]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The document, for an issuer.
@@ -328,13 +457,17 @@ pub(crate) fn openapi_document(issuer: &str) -> Bytes {
             None => json!({"description": "Done"}),
         };
         responses.insert(operation.status.to_string(), ok);
-        for (status, meaning) in [
+        let mut errors = vec![
             ("400", "Invalid body or query: the message names the field"),
             ("401", "Missing or invalid token"),
             ("403", "Insufficient scope"),
             ("404", "Not found"),
             ("409", "Conflict"),
-        ] {
+        ];
+        if operation.request.is_some() {
+            errors.push(("413", "The body is larger than 64 KiB"));
+        }
+        for (status, meaning) in errors {
             responses.insert(status.into(), json!({"description": meaning, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));
         }
         let mut entry = json!({
@@ -345,11 +478,12 @@ pub(crate) fn openapi_document(issuer: &str) -> Bytes {
         if let Some(schema) = operation.request {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
         }
-        let parameters: Vec<Value> = ["id", "kid"]
+        let mut parameters: Vec<Value> = ["id", "kid"]
             .iter()
             .filter(|p| operation.path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        parameters.extend(query_parameters(operation.method, operation.path));
         if !parameters.is_empty() {
             entry["parameters"] = Value::Array(parameters);
         }
@@ -368,7 +502,7 @@ pub(crate) fn openapi_document(issuer: &str) -> Bytes {
         })
         .collect();
     let doc = json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Warrant Management API",
             "version": env!("CARGO_PKG_VERSION"),

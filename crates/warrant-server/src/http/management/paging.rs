@@ -5,6 +5,8 @@ use super::ApiError;
 
 const DEFAULT_PER_PAGE: usize = 50;
 const MAX_PER_PAGE: usize = 100;
+/// The last page that may be asked for (as documented in the OpenAPI description).
+pub const MAX_PAGE: usize = 1_000_000;
 
 /// Auth0's paging: `page` (from 0), `per_page` (at most 100), `include_totals`.
 #[derive(Debug, Default, Deserialize)]
@@ -26,7 +28,15 @@ impl Paging {
             e.error_code = "invalid_query_string";
             return Err(e);
         }
-        Ok((self.page.unwrap_or(0).saturating_mul(per_page), per_page))
+        let page = self.page.unwrap_or(0);
+        if page > MAX_PAGE {
+            let mut e = ApiError::bad_request(format!(
+                "Query validation error: 'page' must be at most {MAX_PAGE}"
+            ));
+            e.error_code = "invalid_query_string";
+            return Err(e);
+        }
+        Ok((page.saturating_mul(per_page), per_page))
     }
 
     /// One page of `items` as Auth0 answers: a bare array, or with `include_totals`

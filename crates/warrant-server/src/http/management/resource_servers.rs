@@ -19,7 +19,7 @@ use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use super::{ApiError, refresh};
 use crate::admin::{ApiPatch, NewApi};
-use crate::domain::{Scope, SigningAlg};
+use crate::domain::{DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, ResourceServer, Scope, SigningAlg};
 use crate::http::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -51,15 +51,46 @@ pub struct UpdateResourceServer {
     signing_alg: Option<String>,
 }
 
+/// The scopes of a body; an entry repeated exactly (same value, same description) counts once,
+/// as a grant's repeated scopes do. One value with two descriptions is refused (400), and so
+/// are more than [`MAX_SCOPES`] entries, repeats or not.
 fn scopes(list: Option<Vec<ScopeView>>) -> Option<Vec<Scope>> {
     list.map(|l| {
-        l.into_iter()
-            .map(|s| Scope {
+        let keep_repeats = l.len() > MAX_SCOPES;
+        let mut out: Vec<Scope> = Vec::with_capacity(l.len());
+        for s in l {
+            let scope = Scope {
                 value: s.value,
                 description: s.description,
-            })
-            .collect()
+            };
+            if keep_repeats || !out.contains(&scope) {
+                out.push(scope);
+            }
+        }
+        out
     })
+}
+
+/// Checks the fields a change gives by the domain's rules before anything is looked up: a body
+/// that breaks them is a 400 whether or not the API exists.
+fn check_fields(body: &UpdateResourceServer) -> Result<(), ApiError> {
+    let probe = ResourceServer {
+        id: String::new(),
+        identifier: "urn:warrant:probe".to_owned(),
+        name: body.name.clone().unwrap_or_else(|| "-".to_owned()),
+        scopes: scopes(body.scopes.clone()).unwrap_or_default(),
+        token_lifetime: body.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
+        signing_alg: SigningAlg::RS256,
+        created_at: 0,
+        updated_at: 0,
+    };
+    probe.validate().map_err(|e| ApiError::bad_request(e.0))
+}
+
+/// An API created without a name is named after its identifier (names are at most 200
+/// characters; identifiers up to 600).
+fn default_name(identifier: &str) -> String {
+    identifier.chars().take(200).collect()
 }
 
 fn signing_alg(text: Option<String>) -> Result<Option<SigningAlg>, ApiError> {
@@ -95,7 +126,7 @@ pub async fn create(
     let api = auth
         .admin
         .create_api(NewApi {
-            name: body.name.unwrap_or_else(|| body.identifier.clone()),
+            name: body.name.unwrap_or_else(|| default_name(&body.identifier)),
             identifier: body.identifier,
             scopes: scopes(body.scopes).unwrap_or_default(),
             token_lifetime: body.token_lifetime,
@@ -112,6 +143,8 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateResourceServer>,
 ) -> Result<Json<ResourceServerView>, ApiError> {
+    check_fields(&body)?;
+    let signing_alg = signing_alg(body.signing_alg)?;
     let current = app.admin.get_api(&id).await?;
     if body
         .identifier
@@ -126,7 +159,7 @@ pub async fn update(
         name: body.name,
         scopes: scopes(body.scopes),
         token_lifetime: body.token_lifetime,
-        signing_alg: signing_alg(body.signing_alg)?,
+        signing_alg,
     };
     let api = auth.admin.update_api(&current.id, patch).await?;
     refresh(&app).await;
