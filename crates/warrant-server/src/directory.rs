@@ -48,10 +48,16 @@ const RETRY_DEADLINE: Duration = Duration::from_secs(1);
 /// How soon the watcher looks again after a failed look, when it polls less often than that.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// How many lookups of clients not in memory may run at once. More at the same time are
-/// refused at once (503 with `Retry-After`), whatever the global cap on requests: unknown
-/// client IDs cannot take the capacity that clients in memory need.
+/// How many lookups of clients not in memory may run at once. More at the same time wait for
+/// a turn at most [`LOOKUP_QUEUE_WAIT`], then are refused (503 with `Retry-After`), whatever
+/// the global cap on requests: unknown client IDs cannot take the capacity that clients in
+/// memory need.
 pub const MAX_CONCURRENT_LOOKUPS: usize = 32;
+
+/// How long a miss waits for one of the [`MAX_CONCURRENT_LOOKUPS`] turns: long enough for a
+/// burst of cold clients on a healthy database (a lookup takes about a millisecond), short
+/// enough that a stuck database fails them fast.
+const LOOKUP_QUEUE_WAIT: Duration = Duration::from_millis(250);
 
 /// How long a lookup of a client not in memory may wait for storage.
 const LOOKUP_DEADLINE: Duration = Duration::from_secs(2);
@@ -538,8 +544,8 @@ impl Directory {
 
     /// The client named `client_id` (`None`: no such client): from the cache, else by one
     /// indexed lookup whose result is cached. Fails only on a miss: at once while storage is
-    /// known to be unreachable or [`MAX_CONCURRENT_LOOKUPS`] lookups are in progress, else
-    /// when storage does not answer within a deadline.
+    /// known to be unreachable, after [`LOOKUP_QUEUE_WAIT`] while [`MAX_CONCURRENT_LOOKUPS`]
+    /// lookups are in progress, else when storage does not answer within a deadline.
     pub(crate) async fn client(
         &self,
         client_id: &str,
@@ -553,8 +559,12 @@ impl Directory {
                 "storage was unreachable at the last look".into(),
             )));
         }
-        let Ok(_permit) = self.lookups.try_acquire() else {
-            return Err(LookupError::Busy);
+        let _permit = match self.lookups.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => match tokio::time::timeout(LOOKUP_QUEUE_WAIT, self.lookups.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                _ => return Err(LookupError::Busy),
+            },
         };
         let client = crate::store::within(LOOKUP_DEADLINE, self.store.load_client(client_id))
             .await?

@@ -130,8 +130,18 @@ async fn handle(
         if let LookupError::Unavailable(_) = e {
             app.metrics.storage_error();
             // Unknown client IDs sprayed during an outage cost their address like failures.
-            if let Some(ip) = ip {
-                let _ = app.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms);
+            // Past the address's budget, they get 429 like failed authentications.
+            if let Some(Err(wait)) =
+                ip.map(|ip| app.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms))
+            {
+                app.metrics.throttled();
+                return OAuthError::too_many_requests(
+                    format!(
+                        "too many lookups of unknown clients from this address while the \
+                         database is unreachable; retry in {wait} s"
+                    ),
+                    wait,
+                );
             }
         }
         OAuthError::from_lookup(&e)
@@ -333,7 +343,7 @@ impl ParsedRequest {
 fn failed_authentication(
     app: &AppState,
     ip: Option<IpAddr>,
-    seen: &Seen,
+    seen: &mut Seen,
     now_ms: u64,
     challenge: Option<HeaderValue>,
 ) -> OAuthError {
@@ -343,10 +353,15 @@ fn failed_authentication(
         .as_ref()
         .map(|client_id| app.throttle.by_client.try_take(client_id, now_ms));
     let (what, wait) = match (by_ip, by_client) {
-        (Some(Err(wait)), _) => (
-            "too many failed client authentications from this address",
-            wait,
-        ),
+        (Some(Err(wait)), _) => {
+            // Refused for its address: the audit log counts it under the address alone, so
+            // that random client IDs from one address add up to one event, not one each.
+            seen.client_id = None;
+            (
+                "too many failed client authentications from this address",
+                wait,
+            )
+        }
         (_, Some(Err(wait))) => ("too many failed authentications for this client", wait),
         _ => return OAuthError::invalid_client(challenge),
     };

@@ -134,7 +134,8 @@ async fn after_the_database_went_silent_changes_arrive_soon_after_it_returns() {
     let db = PgDatabase::create().await;
     let proxy = DbProxy::start(&db.url).await;
     let (admin, body) = provision(&db).await;
-    let instance = start(&proxy, |_| {}).await;
+    // Its /metrics on the main listener, to read the staleness gauge.
+    let instance = start(&proxy, |config| config.metrics_public = true).await;
     let http = reqwest::Client::new();
     assert_eq!(token(&http, &instance.base, &body).await.status(), 200);
     let (status, ready) = readyz(&http, &instance.base).await;
@@ -322,7 +323,8 @@ async fn unknown_clients_during_an_outage_are_refused_at_once_and_leave_known_on
     let mut fast = 0;
     for lookup in lookups {
         let (status, retry_after, took) = lookup.await.unwrap();
-        assert_eq!(status, 503);
+        // 429 once the address spent its budget of misses during the outage.
+        assert!(status == 503 || status == 429, "{status}");
         assert!(retry_after, "a 503 without Retry-After");
         // The others wait for storage: a ping's deadline, then a lookup's.
         if took < Duration::from_secs(1) {
