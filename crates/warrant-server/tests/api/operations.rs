@@ -369,7 +369,8 @@ async fn refusals_cannot_push_management_writes_out_of_the_log() {
     assert_eq!(status, 201);
     logs_of(&app, &admin, "sapi", 1).await;
 
-    // 600 unauthenticated requests: unknown clients, then throttled.
+    // 600 unauthenticated requests: unknown clients, then throttled (or, where the server
+    // bounds the lookups of clients it does not hold, told to retry).
     for chunk in 0..12 {
         let mut requests = tokio::task::JoinSet::new();
         for i in 0..50 {
@@ -382,7 +383,7 @@ async fn refusals_cannot_push_management_writes_out_of_the_log() {
             requests.spawn(async move { request.send().await.unwrap().status() });
         }
         for status in requests.join_all().await {
-            assert!(status == 401 || status == 429, "{status}");
+            assert!(matches!(status.as_u16(), 401 | 429 | 503), "{status}");
         }
     }
     // Every one of them is counted...
