@@ -544,7 +544,10 @@ impl AuditWriter {
         let mut prune = tokio::time::interval(Duration::from_secs(60));
         prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let interval = self.settings.refusal_interval.max(Duration::from_millis(1));
-        let mut refusals = tokio::time::interval(interval);
+        // The first write one whole interval after the start (a plain interval ticks at once,
+        // which would cut the first interval's aggregates short).
+        let mut refusals =
+            tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         refusals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
