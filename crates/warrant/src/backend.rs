@@ -35,7 +35,11 @@ pub struct SecretInfo {
 
 #[derive(Debug)]
 pub enum Backend {
-    Local { admin: Admin, global: GlobalArgs },
+    // Boxed: the service layer is far larger than a remote connection.
+    Local {
+        admin: Box<Admin>,
+        global: GlobalArgs,
+    },
     Remote(Remote),
 }
 
@@ -57,7 +61,7 @@ impl Backend {
             None => {
                 let store = open_store(global).await?;
                 Ok(Self::Local {
-                    admin: Admin::new(store, Arc::new(SystemClock)),
+                    admin: Box::new(Admin::new(store, Arc::new(SystemClock))),
                     global: global.clone(),
                 })
             }
