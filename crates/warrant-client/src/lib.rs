@@ -47,6 +47,6 @@ mod token;
 
 pub use error::Error;
 pub use http::AuthorizedClient;
-pub use provider::{AuthMethod, ClientStats, TokenProvider, TokenProviderBuilder};
+pub use provider::{AuthMethod, ClientStats, TokenProvider, TokenProviderBuilder, redirect_target};
 pub use secret::ClientSecret;
 pub use token::AccessToken;

@@ -703,8 +703,10 @@ impl TokenProvider {
     }
 }
 
-/// Where a redirect answer points: the host (and port) of its `Location`.
-fn redirect_target(response: &reqwest::Response) -> String {
+/// Where a redirect answer points: the host (and port) of its `Location`, for an error that
+/// says where credentials were not sent. Public for the `warrant` CLI, whose management
+/// requests follow no redirect either.
+pub fn redirect_target(response: &reqwest::Response) -> String {
     response
         .headers()
         .get(reqwest::header::LOCATION)

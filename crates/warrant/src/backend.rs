@@ -477,23 +477,6 @@ fn cleartext_remote_host(url: &str) -> Option<String> {
     (!local).then(|| host.to_owned())
 }
 
-/// Where a redirect answer points: the host (and port) of its `Location`.
-fn redirect_target(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|location| response.url().join(location).ok())
-        .and_then(|url| {
-            let host = url.host_str()?;
-            Some(match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            })
-        })
-        .unwrap_or_else(|| "an unnamed location".to_owned())
-}
-
 /// The HTTP client of the CLI: no redirects (see the module's documentation).
 pub fn http_client(ca_cert: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
@@ -560,7 +543,7 @@ impl Remote {
             return Err(format!(
                 "{url} answered {status}, a redirect to {}, which is not followed so that the \
                  management token goes only to --server: use the server's final URL",
-                redirect_target(&response)
+                warrant_client::redirect_target(&response)
             ));
         }
         let bytes = response.bytes().await.map_err(err)?;
