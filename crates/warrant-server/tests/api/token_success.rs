@@ -193,6 +193,9 @@ async fn discovery_documents_point_at_the_endpoints() {
             .unwrap();
         assert_eq!(meta["issuer"], app.issuer);
         assert_eq!(meta["token_endpoint"], format!("{}/oauth/token", app.base));
+        // RFC 8414 §2: REQUIRED, and strict validators (Authlib's) refuse it empty.
+        assert_eq!(meta["response_types_supported"], json!(["none"]), "{meta}");
+        assert!(meta.get("authorization_endpoint").is_none(), "{meta}");
         assert_eq!(
             meta["jwks_uri"],
             format!("{}/.well-known/jwks.json", app.base)
