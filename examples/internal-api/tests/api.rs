@@ -13,12 +13,12 @@ const API: &str = "https://api.example.com";
 async fn the_classic_flow() {
     let server = TestServer::start().await;
     server
-        .api(API, &["read:data", "delete:documents"], None)
+        .create_api(API, &["read:data", "delete:documents"], None)
         .await;
     let creds = [
-        server.app(&[(API, &["read:data"])]).await,
+        server.create_app(&[(API, &["read:data"])]).await,
         server
-            .app(&[(API, &["read:data", "delete:documents"])])
+            .create_app(&[(API, &["read:data", "delete:documents"])])
             .await,
     ];
     let (base, issuer) = (server.base.clone(), server.issuer.clone());

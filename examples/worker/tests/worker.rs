@@ -13,8 +13,8 @@ const API: &str = "https://api.example.com";
 #[tokio::test]
 async fn many_calls_one_token_fetch() {
     let server = TestServer::start().await;
-    server.api(API, &["read:data"], None).await;
-    let (client_id, secret) = server.app(&[(API, &["read:data"])]).await;
+    server.create_api(API, &["read:data"], None).await;
+    let (client_id, secret) = server.create_app(&[(API, &["read:data"])]).await;
     let (issuer, counters) = (
         server.issuer.clone(),
         std::sync::Arc::clone(&server.counters),

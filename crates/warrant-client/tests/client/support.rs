@@ -15,11 +15,13 @@ pub struct Fixture {
 pub async fn start(lifetime: Option<u32>) -> Fixture {
     let server = TestServer::start().await;
     server
-        .api(API, &["read:data", "write:data"], lifetime)
+        .create_api(API, &["read:data", "write:data"], lifetime)
         .await;
-    server.api(OTHER, &["read:data", "write:data"], None).await;
+    server
+        .create_api(OTHER, &["read:data", "write:data"], None)
+        .await;
     let scopes: &[&str] = &["read:data", "write:data"];
-    let (client_id, secret) = server.app(&[(API, scopes), (OTHER, scopes)]).await;
+    let (client_id, secret) = server.create_app(&[(API, scopes), (OTHER, scopes)]).await;
     Fixture {
         server,
         client_id,

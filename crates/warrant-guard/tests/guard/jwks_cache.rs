@@ -223,16 +223,11 @@ async fn cached_tokens_still_expire() {
 
 #[tokio::test]
 async fn discovery_finds_the_jwks_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = warrant_server::Server::bind(warrant_server::config::Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        dir.path(),
-    ))
-    .await
-    .unwrap();
-    let issuer = server.issuer().to_owned();
-    let counters = server.counters();
-    tokio::spawn(server.serve(std::future::pending()));
+    let server = warrant_testkit::TestServer::start().await;
+    let (issuer, counters) = (
+        server.issuer.clone(),
+        std::sync::Arc::clone(&server.counters),
+    );
     let v = Verifier::builder(&issuer, AUDIENCE)
         .discover()
         .build()

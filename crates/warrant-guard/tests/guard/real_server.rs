@@ -32,11 +32,11 @@ async fn start() -> Running {
     let server = TestServer::start().await;
     for identifier in [API, OTHER] {
         server
-            .api(identifier, &["read:data", "delete:documents"], None)
+            .create_api(identifier, &["read:data", "delete:documents"], None)
             .await;
     }
     let (client_id, secret) = server
-        .app(&[(API, &["read:data"]), (OTHER, &["read:data"])])
+        .create_app(&[(API, &["read:data"]), (OTHER, &["read:data"])])
         .await;
     Running {
         server,

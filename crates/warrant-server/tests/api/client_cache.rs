@@ -7,9 +7,9 @@ use warrant_server::admin::ApiPatch;
 use warrant_server::config::Config;
 use warrant_server::domain::{Application, ClientSecret, Scope, hash_secret};
 
-use crate::helpers::{API, TestApp, spawn_app, spawn_with, token_request as request};
+use crate::support::{API, TestServer, spawn_app, spawn_with, token_request as request};
 
-async fn status_and_body(app: &TestApp, body: &Value) -> (u16, Value) {
+async fn status_and_body(app: &TestServer, body: &Value) -> (u16, Value) {
     let response = app.token_json(body).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())

@@ -2,105 +2,13 @@
 //! once. The browser walk-through is in `dashboard_browser.rs`.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION};
 
-use crate::helpers::{TestApp, event_count, logs_of, spawn_app, spawn_tls};
-
-pub const ADMIN: &str = "admin";
-pub const PASSWORD: &str = "correct horse battery staple";
-
-/// A client that does not follow redirects, so that they can be checked.
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `Set-Cookie` header that sets `name`.
-pub fn set_cookie(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .unwrap_or_else(|| panic!("no {name} cookie set"))
-        .to_owned()
-}
-
-pub fn cookie_value(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .and_then(|kv| kv.split_once('='))
-        .map(|(_, v)| v.to_owned())
-        .unwrap()
-}
-
-/// The CSRF token of the first form on a page.
-pub fn csrf_of(html: &str) -> String {
-    let start = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF field")
-        + 19;
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-/// A signed-in session: the cookie header value and the session's CSRF token.
-pub struct Session {
-    pub cookie: String,
-    pub csrf: String,
-}
-
-pub async fn try_sign_in(
-    base: &str,
-    http: &reqwest::Client,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    let page = http
-        .get(format!("{base}/dashboard/sign-in"))
-        .send()
-        .await
-        .unwrap();
-    let csrf_cookie = cookie_value(&set_cookie(&page, "warrant_sign_in"));
-    http.post(format!("{base}/dashboard/sign-in"))
-        .header(COOKIE, format!("warrant_sign_in={csrf_cookie}"))
-        .form(&[
-            ("csrf", csrf_cookie.as_str()),
-            ("username", username),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-pub async fn sign_in(app: &TestApp) -> Session {
-    let http = http();
-    let response = try_sign_in(&app.base, &http, ADMIN, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = format!(
-        "warrant_session={}",
-        cookie_value(&set_cookie(&response, "warrant_session"))
-    );
-    let page = http
-        .get(format!("{}/dashboard/applications", app.base))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let csrf = csrf_of(&page.text().await.unwrap());
-    Session { cookie, csrf }
-}
-
-pub async fn app_with_admin() -> TestApp {
-    let app = spawn_app().await;
-    app.admin.create_operator(ADMIN, PASSWORD).await.unwrap();
-    app
-}
+use crate::support::dashboard::{
+    ADMIN, PASSWORD, app_with_admin, cookie_value, http, page, post, set_cookie, sign_in,
+    try_sign_in,
+};
+use crate::support::{event_count, logs_of, spawn_tls};
 
 #[tokio::test]
 async fn pages_need_a_session_and_cookies_are_locked_down() {
@@ -404,37 +312,6 @@ async fn sign_out_ends_the_session() {
     assert_eq!(response.headers()[LOCATION], "/dashboard/sign-in");
 }
 
-/// A dashboard page's HTML, fetched in `session`.
-async fn page(app: &TestApp, session: &Session, path: &str) -> String {
-    http()
-        .get(format!("{}{path}", app.base))
-        .header(COOKIE, &session.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// POSTs a dashboard form with the session's CSRF token.
-async fn post(
-    app: &TestApp,
-    session: &Session,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut form: Vec<(&str, &str)> = vec![("csrf", session.csrf.as_str())];
-    form.extend_from_slice(fields);
-    http()
-        .post(format!("{}{path}", app.base))
-        .header(COOKIE, &session.cookie)
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn signing_keys_rotate_and_revoke_from_the_dashboard() {
     use warrant_server::keys::KeyStatus;
@@ -497,9 +374,9 @@ async fn signing_keys_rotate_and_revoke_from_the_dashboard() {
 async fn the_api_page_authorizes_applications_and_tests_tokens() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    app.create_api(crate::helpers::API, &["read:a", "write:a"], Some(600))
+    app.create_api(crate::support::API, &["read:a", "write:a"], Some(600))
         .await;
-    let api = app.admin.get_api(crate::helpers::API).await.unwrap();
+    let api = app.admin.get_api(crate::support::API).await.unwrap();
     let created = app
         .admin
         .create_application("Reporter".into(), String::new(), vec![])
@@ -565,7 +442,7 @@ async fn the_api_page_authorizes_applications_and_tests_tokens() {
     // The token it shows is real: the server's keys verify it.
     let start = html.find("id=\"access-token\">").unwrap() + 18;
     let token = html[start..].split('<').next().unwrap();
-    let claims = crate::helpers::verify_independently(&app, token, crate::helpers::API).await;
+    let claims = crate::support::verify_independently(&app, token, crate::support::API).await;
     assert_eq!(claims["scope"], "read:a");
 }
 
@@ -573,17 +450,17 @@ async fn the_api_page_authorizes_applications_and_tests_tokens() {
 async fn activity_lists_applications_that_do_not_cache_tokens() {
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    app.create_api(crate::helpers::API, &["read:a"], Some(3600))
+    app.create_api(crate::support::API, &["read:a"], Some(3600))
         .await;
-    let (greedy, greedy_secret) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
-    let (careful, careful_secret) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
+    let (greedy, greedy_secret) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
+    let (careful, careful_secret) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
     // An hour-long token needs one request an hour; 25 is the classic no-caching mistake.
     for _ in 0..25 {
         app.token(&greedy, &greedy_secret).await;
     }
     app.token(&careful, &careful_secret).await;
     let _ = app
-        .token_json(&crate::helpers::token_request(&careful, "wrong", None))
+        .token_json(&crate::support::token_request(&careful, "wrong", None))
         .await;
 
     let mut html = String::new();
@@ -634,9 +511,9 @@ async fn a_day_and_a_week_judge_token_requests_alike() {
     use warrant_server::audit::AuditEvent;
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
-    app.create_api(crate::helpers::API, &["read:a"], Some(3600))
+    app.create_api(crate::support::API, &["read:a"], Some(3600))
         .await;
-    let (burst, _) = app.create_app(&[(crate::helpers::API, &["read:a"])]).await;
+    let (burst, _) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
     // 1,080 hour-long tokens within minutes: 45 times what caching needs over a whole day, but
     // fewer than ten times what it needs over a week.
     let at = warrant_server::clock::now_ms() - 60_000;
@@ -645,7 +522,7 @@ async fn a_day_and_a_week_judge_token_requests_alike() {
             date_ms: at,
             kind: "seccft".into(),
             client_id: Some(burst.clone()),
-            audience: Some(crate::helpers::API.into()),
+            audience: Some(crate::support::API.into()),
             ..AuditEvent::default()
         })
         .collect();

@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::dashboard::{ADMIN, PASSWORD, app_with_admin};
+use crate::support::dashboard::{ADMIN, PASSWORD, app_with_admin};
 use crate::webdriver::Browser;
 
 const DOCS: &str = "https://documents.example.com";

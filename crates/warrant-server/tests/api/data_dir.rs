@@ -6,7 +6,7 @@ use std::path::Path;
 
 use warrant_server::config::Config;
 
-use crate::helpers::spawn_with;
+use crate::support::spawn_with;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -80,7 +80,7 @@ async fn a_new_data_directory_is_readable_by_its_owner_only() {
 async fn loose_permissions_are_tightened_at_start() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("warrant-data");
-    let app = spawn_with(tempfile::tempdir().unwrap(), config(&data))
+    let mut app = spawn_with(tempfile::tempdir().unwrap(), config(&data))
         .await
         .unwrap();
     app.stop().await;

@@ -11,46 +11,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::Connection;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use warrant_server::Server;
 use warrant_server::admin::{Admin, GrantSpec, NewApi};
 use warrant_server::clock::SystemClock;
 use warrant_server::config::{Config, Secret};
 use warrant_server::directory::MAX_CONCURRENT_LOOKUPS;
 use warrant_server::domain::Scope;
 use warrant_server::store::{GrantFilter, Store};
-use warrant_testkit::{DbProxy, PgDatabase, ProxyMode};
+use warrant_testkit::{DbProxy, PgDatabase, ProxyMode, TestServer};
 
 const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "ZGF0YWJhc2UgZmF1bHRzIHRlc3QgbWFzdGVyIGtleSA=";
 
-/// An instance whose database connections go through `proxy`, serving until `stop`.
-struct Instance {
-    base: String,
-    stop: oneshot::Sender<()>,
-    served: JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(proxy: &DbProxy, configure: impl FnOnce(&mut Config)) -> Instance {
+/// An instance whose database connections go through `proxy`.
+async fn start(proxy: &DbProxy, configure: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.database_url = Some(Secret::new(proxy.url.clone()));
     config.master_key = Some(Secret::new(MASTER_KEY));
     configure(&mut config);
-    let server = Server::bind(config).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = oneshot::channel();
-    let served = tokio::spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    Instance {
-        base,
-        stop,
-        served,
-        _dir: dir,
-    }
+    TestServer::builder()
+        .dir(dir)
+        .config(config)
+        .start()
+        .await
+        .unwrap()
 }
 
 /// Administration straight on the database, around the proxy: an API and an application
@@ -135,7 +119,7 @@ async fn after_the_database_went_silent_changes_arrive_soon_after_it_returns() {
     let proxy = DbProxy::start(&db.url).await;
     let (admin, body) = provision(&db).await;
     // Its /metrics on the main listener, to read the staleness gauge.
-    let instance = start(&proxy, |config| config.metrics_public = true).await;
+    let mut instance = start(&proxy, |config| config.metrics_public = true).await;
     let http = reqwest::Client::new();
     assert_eq!(token(&http, &instance.base, &body).await.status(), 200);
     let (status, ready) = readyz(&http, &instance.base).await;
@@ -230,11 +214,9 @@ async fn after_the_database_went_silent_changes_arrive_soon_after_it_returns() {
     proxy.set(ProxyMode::Freeze);
     let _ = token(&http, &instance.base, &body).await;
     let started = Instant::now();
-    instance.stop.send(()).unwrap();
-    let served = tokio::time::timeout(Duration::from_secs(15), instance.served).await;
+    let served = tokio::time::timeout(Duration::from_secs(15), instance.stop()).await;
     let took = started.elapsed();
     assert!(served.is_ok(), "shutdown did not finish (after {took:?})");
-    served.unwrap().unwrap().unwrap();
     println!("shutdown with the database frozen took {took:?}");
     assert!(took < Duration::from_secs(8), "shutdown took {took:?}");
 }

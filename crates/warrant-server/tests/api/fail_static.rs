@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use warrant_server::Server;
 use warrant_server::config::{Config, Secret};
 
-use warrant_testkit::{DbProxy, PgDatabase, ProxyMode};
+use warrant_testkit::{DbProxy, PgDatabase, ProxyMode, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -26,22 +25,26 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.database_url = Some(Secret::new(proxy.url.clone()));
     config.master_key = Some(Secret::new("ZmFpbCBzdGF0aWMgdGVzdCBtYXN0ZXIga2V5IDMyIGI="));
-    let server = Server::bind(config).await.unwrap();
-    let (admin_id, admin_secret) = match server.initialize().await.unwrap() {
-        warrant_server::admin::Initialized::Created { client_id, secret } => {
-            (client_id, secret.expose().to_owned())
-        }
-        other => panic!("{other:?}"),
-    };
-    let created = server
-        .admin()
+    let app = TestServer::builder()
+        .dir(dir)
+        .config(config)
+        .initialized()
+        .start()
+        .await
+        .unwrap();
+    let (admin_id, admin_secret) = app.mgmt_client.clone();
+    assert!(
+        !admin_secret.is_empty(),
+        "a fresh database gets a new admin application"
+    );
+    let created = app
+        .admin
         .create_application("steady".into(), String::new(), vec![])
         .await
         .unwrap();
-    server.directory().reload().await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let mgmt_audience = format!("{}api/v2/", server.issuer());
-    tokio::spawn(server.serve(std::future::pending()));
+    app.sync().await;
+    let base = app.base.clone();
+    let mgmt_audience = app.mgmt_audience();
     let http = reqwest::Client::new();
 
     let token_body = json!({"grant_type": "client_credentials", "client_id": admin_id,

@@ -12,10 +12,10 @@ use warrant_server::clock::{Clock, ManualClock, SystemClock};
 use warrant_server::config::Config;
 use warrant_server::store::GrantFilter;
 
-use crate::helpers::{TestApp, spawn_app, spawn_tls, spawn_with_clock};
+use crate::support::{TestServer, spawn_app, spawn_tls, spawn_with_clock};
 
 /// An application granted `scopes` on the management API: (client_id, secret, a token).
-async fn delegate(app: &TestApp, scopes: &[&str]) -> (String, String, String) {
+async fn delegate(app: &TestServer, scopes: &[&str]) -> (String, String, String) {
     let created = app
         .admin
         .create_application(
@@ -36,7 +36,7 @@ async fn delegate(app: &TestApp, scopes: &[&str]) -> (String, String, String) {
 }
 
 /// The ID of `client_id`'s grant on the management API.
-async fn management_grant(app: &TestApp, client_id: &str) -> String {
+async fn management_grant(app: &TestServer, client_id: &str) -> String {
     app.admin
         .list_grants(&GrantFilter {
             client_id: Some(client_id.to_owned()),
@@ -64,7 +64,7 @@ fn assert_refused((status, body): (u16, Value), expected: u16, code: &str, says:
 
 /// A server on a clock the test moves, starting at the wall clock's now (the management API's
 /// verifier checks `iat` against the wall clock, with a minute's leeway).
-async fn clocked_app() -> (TestApp, Arc<ManualClock>) {
+async fn clocked_app() -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
@@ -200,7 +200,7 @@ async fn rotating_with_a_grace_period_revokes_older_tokens_when_the_grace_ends()
         "invalid_token",
         "secret was rotated",
     );
-    let mut request = crate::helpers::token_request(&id, &secret, None);
+    let mut request = crate::support::token_request(&id, &secret, None);
     request["audience"] = json!(app.mgmt_audience());
     let response = app.token_json(&request).await;
     assert_eq!(
@@ -391,7 +391,7 @@ async fn repeated_rotations_with_grace_leave_two_working_secrets() {
     let mut working = Vec::new();
     for (i, secret) in secrets.iter().enumerate() {
         let response = app
-            .token_json(&crate::helpers::token_request(&worker, secret, None))
+            .token_json(&crate::support::token_request(&worker, secret, None))
             .await;
         if response.status() == 200 {
             working.push(i);

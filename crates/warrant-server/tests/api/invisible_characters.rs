@@ -7,11 +7,11 @@ use reqwest::Method;
 use reqwest::header::COOKIE;
 use serde_json::json;
 
-use crate::dashboard::{app_with_admin, sign_in};
+use crate::support::dashboard::{app_with_admin, sign_in};
 
 #[tokio::test]
 async fn the_management_api_refuses_them_naming_the_field_and_the_character() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     let (status, created) = app

@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warrant_server::store::GrantFilter;
 
-use crate::helpers::{API, spawn_app, spawn_in};
+use crate::support::{API, spawn_app, spawn_in};
 
 /// Polls the token endpoint until it answers `status`; returns how long that took.
-async fn time_until_status(app: &crate::helpers::TestApp, body: &Value, status: u16) -> Duration {
+async fn time_until_status(
+    app: &crate::support::TestServer,
+    body: &Value,
+    status: u16,
+) -> Duration {
     let start = Instant::now();
     loop {
         let got = app.token_json(body).await.status().as_u16();
@@ -117,13 +121,13 @@ async fn restart_keeps_the_signing_key_and_the_clients() {
     let app = spawn_app().await;
     let (id, secret) = app.with_worker().await;
     let jwks_before = app.jwks().await;
-    let dir = app.stop().await;
+    let dir = app.into_data_dir().await;
 
     let app = spawn_in(dir, None).await.unwrap();
     let jwks_after = app.jwks().await;
     assert_eq!(jwks_before, jwks_after);
     let token = app.token(&id, &secret).await;
-    let claims = crate::helpers::verify_independently(&app, &token, API).await;
+    let claims = crate::support::verify_independently(&app, &token, API).await;
     assert_eq!(claims["client_id"], id);
 }
 
@@ -135,12 +139,11 @@ async fn a_wrong_master_key_refuses_to_start() {
     let app = spawn_in(dir, Some(&key_a)).await.unwrap();
     // The supplied key is used: no key file is written.
     assert!(!app.data_dir().join("master.key").exists());
-    let dir = app.stop().await;
+    let dir = app.into_data_dir().await;
 
     let err = spawn_in(dir, Some(&key_b))
         .await
-        .err()
-        .expect("start refused");
+        .expect_err("start refused");
     let message = err.to_string();
     assert!(message.contains("master key"), "{message}");
     assert!(!message.contains(&key_b) && !message.contains(&key_a));

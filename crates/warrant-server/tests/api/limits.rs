@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use warrant_server::config::Config;
 use warrant_server::domain::TokenQuota;
 
-use crate::dashboard::{ADMIN, PASSWORD, app_with_admin, try_sign_in};
-use crate::helpers::{API, TestApp, spawn_app, spawn_with};
+use crate::support::dashboard::{ADMIN, PASSWORD, app_with_admin, try_sign_in};
+use crate::support::{API, TestServer, spawn_app, spawn_with};
 
 /// A client whose requests come from `ip` (any 127/8 address is this machine).
 fn from(ip: &str) -> reqwest::Client {
@@ -36,7 +36,12 @@ where
     results
 }
 
-async fn post(http: &reqwest::Client, app: &TestApp, id: &str, secret: &str) -> reqwest::Response {
+async fn post(
+    http: &reqwest::Client,
+    app: &TestServer,
+    id: &str,
+    secret: &str,
+) -> reqwest::Response {
     http.post(app.url("/oauth/token"))
         .json(&json!({"grant_type": "client_credentials", "client_id": id,
                       "client_secret": secret, "audience": API}))
@@ -378,7 +383,7 @@ async fn a_client_too_slow_with_its_headers_is_disconnected() {
 /// Wrong sign-ins from `ip`, `n` at once (each loads the form for its CSRF value, then posts);
 /// their statuses.
 async fn sign_in_burst(
-    app: &TestApp,
+    app: &TestServer,
     n: usize,
     ip: impl Fn(usize) -> String,
     user: &str,

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{API, spawn_app};
+use crate::support::{API, spawn_app};
 
 fn assert_auth0_error(body: &Value, status: u16, code: &str) {
     assert_eq!(body["statusCode"], status, "{body}");

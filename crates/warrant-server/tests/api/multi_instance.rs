@@ -8,17 +8,12 @@ use serde_json::{Value, json};
 use warrant_server::Server;
 use warrant_server::config::{Config, Secret};
 
-use warrant_testkit::PgDatabase;
+use warrant_testkit::{PgDatabase, TestServer};
 
 const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
 
-struct Instance {
-    base: String,
-    issuer: String,
-}
-
-async fn start(db: &PgDatabase, dir: &std::path::Path, issuer: &str) -> Instance {
+async fn start(db: &PgDatabase, dir: &std::path::Path, issuer: &str) -> TestServer {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
     config.database_url = Some(Secret::new(db.url.clone()));
     config.master_key = Some(Secret::new(MASTER_KEY));
@@ -27,13 +22,7 @@ async fn start(db: &PgDatabase, dir: &std::path::Path, issuer: &str) -> Instance
     // A poll too slow to meet the 1 s promise: the instances must follow each other through
     // PostgreSQL's LISTEN/NOTIFY.
     config.poll_interval = std::time::Duration::from_secs(30);
-    let server = Server::bind(config).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    tokio::spawn(server.serve(std::future::pending()));
-    Instance {
-        base,
-        issuer: issuer.to_owned(),
-    }
+    TestServer::builder().config(config).start().await.unwrap()
 }
 
 async fn within_a_second<F, Fut>(what: &str, mut check: F)
@@ -264,7 +253,9 @@ async fn a_shared_database_needs_a_supplied_master_key() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn dashboard_sessions_work_on_every_instance() {
-    use crate::dashboard::{ADMIN, PASSWORD, cookie_value, csrf_of, set_cookie, try_sign_in};
+    use crate::support::dashboard::{
+        ADMIN, PASSWORD, cookie_value, csrf_of, set_cookie, try_sign_in,
+    };
     use reqwest::header::COOKIE;
     let db = PgDatabase::create().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

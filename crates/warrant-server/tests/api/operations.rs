@@ -7,14 +7,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::config::Config;
 
-use crate::helpers::{API, TestApp, event_count, logs_of, spawn_app, spawn_with};
+use crate::support::{API, TestServer, event_count, logs_of, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn token_requests_and_management_writes_are_audited() {
     let app = spawn_app().await;
     let (id, secret) = app.with_worker().await;
     let token = app.token(&id, &secret).await;
-    let jti = crate::helpers::verify_independently(&app, &token, API).await["jti"].clone();
+    let jti = crate::support::verify_independently(&app, &token, API).await["jti"].clone();
     let wrong = app
         .token_json(&json!({
             "grant_type": "client_credentials",
@@ -149,14 +149,14 @@ async fn audit_events_can_be_copied_as_json_lines() {
 }
 
 /// A server that serves `/metrics` on its main listener too (`metrics_public`).
-async fn spawn_with_public_metrics() -> TestApp {
+async fn spawn_with_public_metrics() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.metrics_public = true;
     spawn_with(dir, config).await.unwrap()
 }
 
-async fn metrics_text(app: &TestApp) -> String {
+async fn metrics_text(app: &TestServer) -> String {
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     response.text().await.unwrap()
@@ -248,19 +248,10 @@ async fn metrics_can_have_a_listener_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
-    let server = warrant_server::Server::bind(config).await.unwrap();
-    let metrics = server.metrics_addr().unwrap();
-    let main = server.local_addr();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.serve(async {
-        let _ = rx.await;
-    }));
+    let mut server = TestServer::builder().config(config).start().await.unwrap();
+    let metrics = server.metrics_addr.unwrap();
     let http = reqwest::Client::new();
-    let on_main = http
-        .get(format!("http://{main}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let on_main = http.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(on_main.status(), 404);
     // The separate listener serves nothing else.
     let other = http
@@ -282,8 +273,7 @@ async fn metrics_can_have_a_listener_of_their_own() {
             .unwrap()
             .contains("warrant_build_info")
     );
-    tx.send(()).unwrap();
-    handle.await.unwrap().unwrap();
+    server.stop().await;
     drop(dir);
 }
 
@@ -319,7 +309,7 @@ async fn identical_refusals_are_one_event_with_their_count() {
         refused("password").await;
     }
     refused("implicit").await;
-    let _dir = app.stop().await;
+    let _dir = app.into_data_dir().await;
 
     let store = warrant_server::store::Store::open_data_dir(&path)
         .await

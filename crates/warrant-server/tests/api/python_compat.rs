@@ -9,7 +9,7 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{API, spawn_app, spawn_tls};
+use crate::support::{API, spawn_app, spawn_tls};
 
 const SEED_FLOW: &str = r#"
 import os, httpx, jwt
@@ -124,7 +124,7 @@ async fn https_serves_the_flow_and_plain_http_gets_nothing() {
     assert!(app.issuer.starts_with("https://127.0.0.1:"));
     let (id, secret) = app.with_worker().await;
     let token = app.token(&id, &secret).await;
-    let claims = crate::helpers::verify_independently(&app, &token, API).await;
+    let claims = crate::support::verify_independently(&app, &token, API).await;
     assert_eq!(claims["iss"], app.issuer);
     let plain = app.base.replacen("https://", "http://", 1);
     let refused = reqwest::Client::new()

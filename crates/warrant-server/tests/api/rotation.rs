@@ -8,9 +8,9 @@ use reqwest::Method;
 use serde_json::Value;
 use warrant_guard::Verifier;
 
-use crate::helpers::{API, spawn_app};
+use crate::support::{API, TestServer, spawn_app};
 
-async fn jwks_kids(app: &crate::helpers::TestApp) -> Vec<String> {
+async fn jwks_kids(app: &crate::support::TestServer) -> Vec<String> {
     app.jwks().await["keys"]
         .as_array()
         .unwrap()
@@ -188,25 +188,25 @@ async fn concurrent_rotations_from_the_same_key_rotate_once() {
 /// each interval that passes causes exactly one rotation, whichever instance makes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_rotation_happens_once_per_interval_across_instances() {
-    use warrant_server::Server;
     use warrant_server::clock::{Clock, ManualClock};
     use warrant_server::config::Config;
 
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(1_000_000));
-    let mut handles = Vec::new();
-    let mut directory = None;
+    let mut servers = Vec::new();
     for _ in 0..2 {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
         // Checked every tenth of the interval, at least once a second.
         config.key_rotation_interval = Some(Duration::from_secs(10));
-        let server = Server::bind_with_clock(config, clock.clone())
+        let server = TestServer::builder()
+            .config(config)
+            .clock(clock.clone())
+            .start()
             .await
             .unwrap();
-        directory.get_or_insert_with(|| Arc::clone(server.directory()));
-        handles.push(tokio::spawn(server.serve(std::future::pending())));
+        servers.push(server);
     }
-    let directory = directory.unwrap();
+    let directory = Arc::clone(&servers[0].directory);
     let keys = || async { directory.store().list_signing_keys().await.unwrap().len() };
     assert_eq!(keys().await, 2);
 
@@ -235,7 +235,5 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
         .find(|k| k.status == warrant_server::keys::KeyStatus::Current)
         .unwrap();
     assert!(current.current_since.unwrap() + 10 > now);
-    for handle in handles {
-        handle.abort();
-    }
+    drop(servers);
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 /// Reads one HTTP/1.1 response with a `Content-Length` body; returns its head (lowercase)
 /// and whether the connection was closed before a full response came.
@@ -68,7 +68,7 @@ async fn requests_on_keep_alive_connections_are_answered_at_shutdown() {
     busy.write_all(&body[..10]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    let stopping = tokio::spawn(app.stop());
+    let stopping = tokio::spawn(app.into_data_dir());
     // The listener closes first: from then on, the server is shutting down.
     let started = Instant::now();
     while TcpStream::connect(&addr).await.is_ok() {
@@ -110,7 +110,7 @@ async fn shutdown_gives_up_on_requests_that_do_not_finish() {
     let mut config =
         warrant_server::config::Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.request_limits.timeout = Duration::from_secs(1);
-    let app = crate::helpers::spawn_with(dir, config).await.unwrap();
+    let mut app = crate::support::spawn_with(dir, config).await.unwrap();
     let addr = app.base.trim_start_matches("http://").to_owned();
     // A client sending its headers slowly: only the header timeout (a minute) would end it.
     let mut slow = TcpStream::connect(&addr).await.unwrap();

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::helpers::{API, spawn_app};
+use crate::support::{API, spawn_app};
 
 const OTHER_API: &str = "https://other.example.com";
 

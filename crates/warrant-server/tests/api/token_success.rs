@@ -2,7 +2,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::helpers::{API, spawn_app, verify_independently};
+use crate::support::{API, spawn_app, verify_independently};
 
 fn assert_no_store(response: &reqwest::Response) {
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -112,7 +112,7 @@ async fn scope_down_scopes_and_absent_scope_gives_all_granted() {
     )
     .await;
     let (client_id, secret) = app.create_app(&[(API, &["read:data", "write:data"])]).await;
-    let ask = |scope: Option<&str>| crate::helpers::token_request(&client_id, &secret, scope);
+    let ask = |scope: Option<&str>| crate::support::token_request(&client_id, &secret, scope);
     let all: Value = app.token_json(&ask(None)).await.json().await.unwrap();
     assert_eq!(all["scope"], "read:data write:data");
     assert_eq!(all["expires_in"], 600);

@@ -16,10 +16,10 @@ use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::Store;
 use warrant_testkit::PgDatabase;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::support::{TestServer, spawn_app};
 
 /// Creates an API, an application and a grant through the management API; returns their ids.
-async fn fixtures(app: &TestApp, token: &str) -> (String, String, String) {
+async fn fixtures(app: &TestServer, token: &str) -> (String, String, String) {
     let (status, api) = app
         .mgmt(
             Method::POST,
@@ -373,13 +373,13 @@ async fn jwks_certificates_are_the_keys_own_and_the_management_api_shows_them() 
     }
     let (id, secret) = app.with_worker().await;
     let token = app.token(&id, &secret).await;
-    crate::helpers::verify_independently(&app, &token, crate::helpers::API).await;
+    crate::support::verify_independently(&app, &token, crate::support::API).await;
 
     // warrant-guard takes keys from n and e only: with each key's certificate swapped for the
     // other's the token still verifies; with the modulus swapped it does not.
     let served: warrant_proto::Jwks = serde_json::from_value(app.jwks().await).unwrap();
     let verify = |jwks: warrant_proto::Jwks| {
-        let verifier = warrant_guard::Verifier::builder(app.issuer.clone(), crate::helpers::API)
+        let verifier = warrant_guard::Verifier::builder(app.issuer.clone(), crate::support::API)
             .manual_keys()
             .build()
             .unwrap();
