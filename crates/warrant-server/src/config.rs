@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::audit::AuditSettings;
-use crate::directory::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
+use crate::catalog::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
 use crate::domain::TokenQuota;
 use crate::http::limits::RequestLimits;
 use crate::tls::TlsSource;

@@ -1,13 +1,13 @@
 //! Client-credentials issuance (RFC 6749 §4.4): authenticate the client, resolve the API, check
 //! the grant and the requested scopes, sign the token. No HTTP here and no storage: it runs on
-//! a [`Snapshot`], the client as the directory found it, and a time it is given.
+//! a [`Snapshot`], the client as the catalog found it, and a time it is given.
 
 use serde::Serialize;
 use warrant_proto::GTY_CLIENT_CREDENTIALS;
 
 use std::borrow::Cow;
 
-use crate::directory::{ClientEntry, Snapshot};
+use crate::catalog::{ClientEntry, Snapshot};
 use crate::domain::{SecretHash, hash_secret, parse_scope_param, random_token};
 
 /// How the request names the API it wants a token for.
@@ -234,7 +234,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::directory::{ApiEntry, GrantEntry};
+    use crate::catalog::{ApiEntry, GrantEntry};
     use crate::keys::SigningKey;
 
     const AUDIENCE: &str = "https://api.example.com";

@@ -16,17 +16,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: `domain` holds the rules, `issuance` turns a request into a signed token, `directory`
+//! Layout: `domain` holds the rules, `issuance` turns a request into a signed token, `catalog`
 //! keeps the in-memory view the token endpoint reads (no storage on the hot path), `store` is the
 //! only place that knows SQL, `http` the only place that knows HTTP, and `admin` is the one
-//! service layer for administration.
+//! service layer for administration. This file is the composition root: [`Server::bind`] opens
+//! the store once and gives each service its own handle on it.
 
 pub mod admin;
 pub mod audit;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
-pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod issuance;
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod operators;
+pub mod startup;
 pub mod store;
 pub mod tls;
 pub mod views;
@@ -50,9 +52,9 @@ use tokio::sync::watch;
 use warrant_proto::{GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH};
 
 use crate::admin::Admin;
+use crate::catalog::{Catalog, CatalogError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, default_issuer};
-use crate::directory::{Directory, DirectoryError};
 use crate::http::AppState;
 use crate::issuance::IssuerSettings;
 use crate::keys::{MasterKey, MasterKeyError, MasterKeySource};
@@ -69,7 +71,9 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Directory(#[from] DirectoryError),
+    SigningKeys(#[from] startup::KeySetupError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -86,6 +90,8 @@ pub struct Server {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: Arc<AppState>,
+    /// The one store: the catalog, the admin, the audit log and the quotas each hold a clone.
+    store: Store,
     config: Config,
     tls: Option<tls::Tls>,
     audit_writer: audit::AuditWriter,
@@ -127,10 +133,12 @@ impl Server {
             ),
             MasterKeySource::Supplied => {}
         }
-        let directory = Arc::new(
-            Directory::open(
-                store,
-                Arc::new(master),
+        let master = Arc::new(master);
+        startup::prepare_signing_keys(&store, &master, clock.now()).await?;
+        let catalog = Arc::new(
+            Catalog::open(
+                store.clone(),
+                Arc::clone(&master),
                 Arc::clone(&clock),
                 config.client_cache_capacity,
             )
@@ -164,18 +172,13 @@ impl Server {
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
-        let admin = Admin::with_master_key(
-            directory.store().clone(),
-            Arc::clone(&clock),
-            Arc::clone(directory.master_key()),
-        )
-        .serving(&issuer);
+        let admin =
+            Admin::with_master_key(store.clone(), Arc::clone(&clock), master).serving(&issuer);
         let management =
             http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
                 .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
         let openapi = http::management::openapi_document(&issuer);
-        let (audit, audit_writer) =
-            audit::AuditLog::new(directory.store().clone(), config.audit.clone());
+        let (audit, audit_writer) = audit::AuditLog::new(store.clone(), config.audit.clone());
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -194,7 +197,7 @@ impl Server {
                 issuer,
                 default_audience: config.default_audience.clone(),
             },
-            directory,
+            catalog,
             clock,
             metadata,
             basic_challenge,
@@ -214,6 +217,7 @@ impl Server {
             listener,
             metrics_listener,
             state,
+            store,
             config,
             tls,
             audit_writer,
@@ -235,8 +239,13 @@ impl Server {
         &self.state.settings.issuer
     }
 
-    pub fn directory(&self) -> &Arc<Directory> {
-        &self.state.directory
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.state.catalog
+    }
+
+    /// The server's store (a handle on the same database, for in-process tools and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Makes the deployment manageable (see [`Admin::initialize`]): the management API for this
@@ -247,7 +256,7 @@ impl Server {
             .admin
             .initialize(&self.state.settings.issuer)
             .await?;
-        if let Err(e) = self.state.directory.refresh_if_changed().await {
+        if let Err(e) = self.state.catalog.refresh_if_changed().await {
             tracing::warn!(error = %e, "refreshing after initialization failed; the poll will retry");
         }
         Ok(outcome)
@@ -280,9 +289,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let watcher = tokio::spawn(
-            Arc::clone(&self.state.directory).watch(self.config.poll_interval, stop_rx),
-        );
+        let watcher =
+            tokio::spawn(Arc::clone(&self.state.catalog).watch(self.config.poll_interval, stop_rx));
         let rotator = self.config.key_rotation_interval.map(|interval| {
             tokio::spawn(rotate_on_schedule(
                 Arc::clone(&self.state),
@@ -297,7 +305,7 @@ impl Server {
         );
         let audit_writer = tokio::spawn(self.audit_writer.run(stop_tx.subscribe()));
         let quotas = tokio::spawn(Arc::clone(&self.state.quotas).run(
-            self.state.directory.store().clone(),
+            self.store.clone(),
             Arc::clone(&self.state.clock),
             std::time::Duration::from_secs(1),
             stop_tx.subscribe(),
@@ -332,7 +340,7 @@ impl Server {
         let _ = stop_tx.send(true);
         let deadline = tokio::time::Instant::now() + store::BACKGROUND_DEADLINE;
         let tasks = [
-            ("directory watcher", Some(watcher)),
+            ("catalog watcher", Some(watcher)),
             ("audit writer", Some(audit_writer)),
             ("token quota flush", Some(quotas)),
             ("metrics listener", metrics_server),
@@ -376,7 +384,7 @@ async fn rotate_on_schedule(
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let snapshot = state.directory.snapshot();
+        let snapshot = state.catalog.snapshot();
         let Some((kid, Some(since))) = snapshot.current_key() else {
             continue;
         };
@@ -392,7 +400,7 @@ async fn rotate_on_schedule(
         let refresh = || {
             tokio::time::timeout(
                 store::BACKGROUND_DEADLINE,
-                state.directory.refresh_if_changed(),
+                state.catalog.refresh_if_changed(),
             )
         };
         match rotated {

@@ -81,7 +81,7 @@ impl From<&ClientGrant> for ClientGrantView {
 
 impl From<&StoredSigningKey> for SigningKeyView {
     fn from(key: &StoredSigningKey) -> Self {
-        // Every key has a certificate once the directory has opened; an empty string otherwise.
+        // Every key has a certificate once the server has started; an empty string otherwise.
         let cert = |f: fn(&[u8]) -> String| key.certificate.as_deref().map(f).unwrap_or_default();
         Self {
             kid: key.kid.clone(),

@@ -10,11 +10,13 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use warrant_server::admin::{Admin, GrantSpec, Initialized, NewApi};
+use warrant_server::catalog::Catalog;
 use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::config::Config;
-use warrant_server::directory::Directory;
+
 use warrant_server::domain::Scope;
 use warrant_server::metrics::Metrics;
+use warrant_server::store::Store;
 use warrant_server::{Server, StartError};
 
 /// The API of the standard fixture ([`TestServer::with_worker`]).
@@ -35,7 +37,9 @@ pub struct TestServer {
     pub mgmt_client: (String, String),
     /// An administration service over the server's store, on the server's clock.
     pub admin: Admin,
-    pub directory: Arc<Directory>,
+    pub catalog: Arc<Catalog>,
+    /// A handle on the server's store.
+    pub store: Store,
     pub counters: Arc<Metrics>,
     /// Where `/metrics` is served when `metrics_listen` gives it a listener of its own.
     pub metrics_addr: Option<SocketAddr>,
@@ -124,8 +128,9 @@ impl Builder {
         } else {
             issuer.trim_end_matches('/').to_owned()
         };
-        let directory = Arc::clone(server.directory());
-        let admin = Admin::new(directory.store().clone(), self.clock);
+        let catalog = Arc::clone(server.catalog());
+        let store = server.store().clone();
+        let admin = Admin::new(store.clone(), self.clock);
         let counters = server.counters();
         let metrics_addr = server.metrics_addr();
         let (tx, rx) = oneshot::channel();
@@ -137,7 +142,8 @@ impl Builder {
             issuer,
             mgmt_client,
             admin,
-            directory,
+            catalog,
+            store,
             counters,
             metrics_addr,
             http,
@@ -180,7 +186,7 @@ impl TestServer {
     /// Makes changes made through [`admin`](Self::admin) visible to the token endpoint now,
     /// instead of after the next poll.
     pub async fn sync(&self) {
-        self.directory.reload().await.unwrap();
+        self.catalog.reload().await.unwrap();
     }
 
     /// Creates an API with these scopes; visible to the token endpoint at once.

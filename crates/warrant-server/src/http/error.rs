@@ -4,7 +4,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warrant_proto::{OAuthErrorBody, OAuthErrorCode};
 
-use crate::directory::LookupError;
+use crate::catalog::LookupError;
 use crate::issuance::IssueError;
 
 /// An RFC 6749 §5.2 error answer of the token endpoint. The description is for the developer

@@ -13,16 +13,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// Readiness: the last look at storage succeeded, recently enough that what is served from
-/// memory is known to be current, and a signing key is loaded. Reads what the directory's
+/// memory is known to be current, and a signing key is loaded. Reads what the catalog's
 /// watcher found (every 250 ms by default), so it never waits on storage itself. `catalog`
 /// says since when the instance serves from memory unconfirmed: `confirmed_at_ms` (Unix
 /// milliseconds) and `age_ms`.
 pub async fn readyz(State(app): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
-    let directory = &app.directory;
-    let storage = directory.storage_reachable();
-    let current = directory.is_current();
-    let age_ms = u64::try_from(directory.staleness().as_millis()).unwrap_or(u64::MAX);
-    let signing_key = directory.snapshot().has_signing_key();
+    let catalog = &app.catalog;
+    let storage = catalog.storage_reachable();
+    let current = catalog.is_current();
+    let age_ms = u64::try_from(catalog.staleness().as_millis()).unwrap_or(u64::MAX);
+    let signing_key = catalog.snapshot().has_signing_key();
     let status = if storage && current && signing_key {
         StatusCode::OK
     } else {

@@ -10,7 +10,7 @@ use super::AppState;
 use crate::metrics::Gauges;
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
-    let cache = app.directory.client_cache_stats();
+    let cache = app.catalog.client_cache_stats();
     let audit = app.audit.stats();
     let gauges = Gauges {
         client_cache_entries: cache.entries,
@@ -21,10 +21,10 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         audit_queue_capacity: audit.capacity,
         audit_dropped: audit.dropped,
         audit_written: audit.written,
-        ready: app.directory.snapshot().has_signing_key()
-            && app.directory.storage_reachable()
-            && app.directory.is_current(),
-        catalog_age_seconds: app.directory.staleness().as_secs_f64(),
+        ready: app.catalog.snapshot().has_signing_key()
+            && app.catalog.storage_reachable()
+            && app.catalog.is_current(),
+        catalog_age_seconds: app.catalog.staleness().as_secs_f64(),
     };
     (
         [(

@@ -26,15 +26,15 @@ pub use token::ParsedRequest;
 
 use crate::admin::Admin;
 use crate::audit::AuditLog;
+use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::directory::Directory;
 use crate::issuance::IssuerSettings;
 
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
     pub settings: IssuerSettings,
-    pub directory: Arc<Directory>,
+    pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     /// The RFC 8414 metadata document, serialized once.
     pub metadata: Bytes,

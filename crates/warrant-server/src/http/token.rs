@@ -20,7 +20,7 @@ use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
 use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
 use crate::audit::{self, AuditEvent};
-use crate::directory::LookupError;
+use crate::catalog::LookupError;
 use crate::issuance::{Target, TokenRequest, authenticate};
 use crate::limits::{AddressKey, QuotaExceeded};
 use crate::metrics::MetricAudience;
@@ -115,7 +115,7 @@ async fn handle(
     let (client_id, client_secret, target) =
         (request.client_id, request.client_secret, request.target);
     seen.client_id = Some(client_id.chars().take(MAX_ECHOED_ID).collect());
-    let snapshot = app.directory.snapshot();
+    let snapshot = app.catalog.snapshot();
     let audience = match target {
         Target::Audience(a) | Target::Resource(a) => Some(a),
         Target::Unspecified => app.settings.default_audience.as_deref(),
@@ -125,7 +125,7 @@ async fn handle(
         seen.audience = Some(audience.chars().take(MAX_ECHOED_ID).collect());
     }
 
-    let client = app.directory.client(client_id).await.map_err(|e| {
+    let client = app.catalog.client(client_id).await.map_err(|e| {
         tracing::debug!(error = %e, "cannot look up a client that is not in memory");
         if let LookupError::Unavailable(_) = e {
             app.metrics.storage_error();

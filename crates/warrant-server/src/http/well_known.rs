@@ -13,7 +13,7 @@ const JWKS_CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=60
 
 pub async fn jwks(State(app): State<Arc<AppState>>) -> Response {
     app.metrics.jwks_request();
-    let body = app.directory.snapshot().jwks().clone();
+    let body = app.catalog.snapshot().jwks().clone();
     (
         [
             (

@@ -58,7 +58,7 @@ pub struct StoredSigningKey {
     pub public_jwk: Jwk,
     pub sealed_private_key: Vec<u8>,
     /// The key's self-signed certificate (DER), as Auth0 publishes one per key; `None` only for
-    /// keys stored before certificates, until [`crate::directory::Directory::open`] adds it.
+    /// keys stored before certificates, until [`crate::startup::prepare_signing_keys`] adds it.
     pub certificate: Option<Vec<u8>>,
     pub created_at: u64,
     pub current_since: Option<u64>,

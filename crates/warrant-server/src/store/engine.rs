@@ -21,7 +21,7 @@ macro_rules! sql_engine {
                     .map_err(db_err)
             }
 
-            pub async fn load_directory(&self, since: Option<i64>) -> Result<DirectoryState, StoreError> {
+            pub async fn load_catalog(&self, since: Option<i64>) -> Result<CatalogState, StoreError> {
                 let mut tx = self.read_tx().await?;
                 let version: i64 = sqlx::query_scalar("SELECT version FROM state_version WHERE id = 1")
                     .fetch_one(&mut *tx)
@@ -57,7 +57,7 @@ macro_rules! sql_engine {
                     _ => ChangedClients::All,
                 };
                 tx.commit().await.map_err(db_err)?;
-                Ok(DirectoryState {
+                Ok(CatalogState {
                     version,
                     resource_servers,
                     signing_keys,

@@ -68,7 +68,7 @@ pub const CHANGE_RETENTION: i64 = 10_000;
 /// What the token endpoint needs beyond clients, read in one consistent transaction: every
 /// API and signing key (few), and which clients changed since the caller last looked.
 #[derive(Debug)]
-pub struct DirectoryState {
+pub struct CatalogState {
     pub version: i64,
     pub resource_servers: Vec<ResourceServer>,
     pub signing_keys: Vec<StoredSigningKey>,
@@ -181,8 +181,8 @@ impl Store {
     }
 
     /// APIs, signing keys and the clients changed since version `since` (`None`: all).
-    pub async fn load_directory(&self, since: Option<i64>) -> Result<DirectoryState, StoreError> {
-        dispatch!(self, s => s.load_directory(since).await)
+    pub async fn load_catalog(&self, since: Option<i64>) -> Result<CatalogState, StoreError> {
+        dispatch!(self, s => s.load_catalog(since).await)
     }
 
     /// One client's secrets and grants by an indexed lookup; `None` when it does not exist.

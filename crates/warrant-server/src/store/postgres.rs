@@ -24,7 +24,7 @@ use super::rows::{
     quota_from_row, quota_json, rs_from_row, secret_from_row, ts, unts,
 };
 use super::{
-    CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, ClientRecord, GrantFilter, StoreError,
     check_revocable, db_err, grant_insert_error, parse_key_status,
 };
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
@@ -247,7 +247,7 @@ impl PgStore {
 
     /// Wakes `changed` on every change announced on the channel, reconnecting after failures
     /// and when the connection stops answering; a missed announcement is caught by the
-    /// directory's poll.
+    /// catalog's poll.
     pub async fn listen(self, changed: Arc<Notify>) {
         /// After this long without an announcement, the connection is pinged.
         const QUIET: Duration = Duration::from_secs(10);

@@ -17,7 +17,7 @@ use super::rows::{
     quota_from_row, quota_json, rs_from_row, secret_from_row, ts, unts,
 };
 use super::{
-    CHANGE_RETENTION, ChangedClients, ClientRecord, DirectoryState, GrantFilter, StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, ClientRecord, GrantFilter, StoreError,
     check_revocable, db_err, grant_insert_error, parse_key_status,
 };
 use crate::audit::{AuditEvent, AuditFilter, StoredEvent};

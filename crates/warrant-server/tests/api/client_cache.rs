@@ -37,10 +37,10 @@ async fn a_small_cache_serves_more_clients_than_it_holds() {
                 assert_eq!(status, 401);
             }
         }
-        let stats = app.directory.client_cache_stats();
+        let stats = app.catalog.client_cache_stats();
         assert!(stats.entries <= 4, "{stats:?}");
     }
-    let stats = app.directory.client_cache_stats();
+    let stats = app.catalog.client_cache_stats();
     assert!(stats.misses >= 12, "every client was looked up: {stats:?}");
     assert!(stats.hits > 0, "{stats:?}");
 }
@@ -102,11 +102,11 @@ async fn a_client_unknown_when_first_asked_for_works_once_created() {
     let body = request(&application.client_id, secret, None);
     let (status, _) = status_and_body(&app, &body).await;
     assert_eq!(status, 401);
-    let misses = app.directory.client_cache_stats().misses;
+    let misses = app.catalog.client_cache_stats().misses;
     let (status, _) = status_and_body(&app, &body).await;
     assert_eq!(status, 401);
     assert_eq!(
-        app.directory.client_cache_stats().misses,
+        app.catalog.client_cache_stats().misses,
         misses,
         "an unknown client is remembered as unknown"
     );

@@ -526,8 +526,7 @@ async fn a_day_and_a_week_judge_token_requests_alike() {
             ..AuditEvent::default()
         })
         .collect();
-    app.directory
-        .store()
+    app.store
         .insert_audit_events(&events, "test")
         .await
         .unwrap();

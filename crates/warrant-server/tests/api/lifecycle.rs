@@ -161,7 +161,7 @@ async fn the_private_key_is_not_stored_in_the_clear() {
     for bytes in [&db, &wal] {
         assert!(!bytes.windows(marker.len()).any(|w| w == marker));
     }
-    let keys = app.directory.store().list_signing_keys().await.unwrap();
+    let keys = app.store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2, "current and next");
     assert!(keys.iter().all(|k| k.sealed_private_key.len() > 1000));
 }

@@ -406,11 +406,7 @@ async fn refusals_cannot_push_management_writes_out_of_the_log() {
     assert!(written < 100, "600 refusals written as {written} events");
     // ...and the writer's pruning (by count, as with --audit-max-events 300) keeps the
     // management write.
-    app.directory
-        .store()
-        .prune_audit_events(0, 300)
-        .await
-        .unwrap();
+    app.store.prune_audit_events(0, 300).await.unwrap();
     let (_, writes) = app
         .mgmt(Method::GET, "/logs?type=sapi", Some(&admin), None)
         .await;

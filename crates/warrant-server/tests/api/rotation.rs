@@ -19,6 +19,13 @@ async fn jwks_kids(app: &crate::support::TestServer) -> Vec<String> {
         .collect()
 }
 
+/// The master key the server created in its data directory.
+fn master_key_of(app: &TestServer) -> warrant_server::keys::MasterKey {
+    warrant_server::keys::MasterKey::load_or_create(None, app.data_dir())
+        .unwrap()
+        .0
+}
+
 fn kid_of(token: &str) -> String {
     let header = jsonwebtoken::decode_header(token).unwrap();
     header.kid.unwrap()
@@ -167,11 +174,11 @@ async fn rotate_and_revoke_through_the_management_api() {
 async fn concurrent_rotations_from_the_same_key_rotate_once() {
     let app = spawn_app().await;
     let admin = warrant_server::admin::Admin::with_master_key(
-        app.directory.store().clone(),
+        app.store.clone(),
         Arc::new(warrant_server::clock::SystemClock),
-        Arc::clone(app.directory.master_key()),
+        Arc::new(master_key_of(&app)),
     );
-    let current = app.directory.snapshot().current_key().unwrap().0.to_owned();
+    let current = app.catalog.snapshot().current_key().unwrap().0.to_owned();
     let (a, b) = tokio::join!(
         admin.rotate_keys_from(&current),
         admin.rotate_keys_from(&current)
@@ -206,8 +213,8 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
             .unwrap();
         servers.push(server);
     }
-    let directory = Arc::clone(&servers[0].directory);
-    let keys = || async { directory.store().list_signing_keys().await.unwrap().len() };
+    let store = servers[0].store.clone();
+    let keys = || async { store.list_signing_keys().await.unwrap().len() };
     assert_eq!(keys().await, 2);
 
     for round in 1..=2 {
@@ -229,7 +236,7 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
         );
     }
     let now = clock.now();
-    let current = directory.store().list_signing_keys().await.unwrap();
+    let current = store.list_signing_keys().await.unwrap();
     let current = current
         .iter()
         .find(|k| k.status == warrant_server::keys::KeyStatus::Current)

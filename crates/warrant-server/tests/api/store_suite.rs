@@ -10,7 +10,7 @@ use warrant_server::domain::{
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
-    CHANGE_RETENTION, ChangedClients, DirectoryState, GrantFilter, Store, StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, GrantFilter, Store, StoreError,
 };
 use warrant_testkit::PgDatabase;
 
@@ -177,7 +177,7 @@ async fn records_round_trip_and_cascade(engine: Engine) {
             let stored_grant = store.get_grant(&grant.id).await.unwrap();
             assert_eq!(record.grants, vec![(stored_grant, a.id.clone())]);
             assert!(store.load_client("nobody").await.unwrap().is_none());
-            let state = store.load_directory(Some(v0)).await.unwrap();
+            let state = store.load_catalog(Some(v0)).await.unwrap();
             assert_eq!(state.resource_servers, vec![a.clone()]);
             assert!(state.version > v0, "writes bump the version");
             // Every write that touched the client says so, once per listing.
@@ -185,10 +185,10 @@ async fn records_round_trip_and_cascade(engine: Engine) {
                 state.changed_clients,
                 ChangedClients::Listed(vec![app.client_id.clone()])
             );
-            let since_now = store.load_directory(Some(state.version)).await.unwrap();
+            let since_now = store.load_catalog(Some(state.version)).await.unwrap();
             assert_eq!(since_now.changed_clients, ChangedClients::Listed(vec![]));
             assert_eq!(
-                store.load_directory(None).await.unwrap().changed_clients,
+                store.load_catalog(None).await.unwrap().changed_clients,
                 ChangedClients::All
             );
 
@@ -372,8 +372,8 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
             let changed_since = |since| {
                 let store = store.clone();
                 async move {
-                    match store.load_directory(Some(since)).await.unwrap() {
-                        DirectoryState {
+                    match store.load_catalog(Some(since)).await.unwrap() {
+                        CatalogState {
                             changed_clients: ChangedClients::Listed(mut ids),
                             ..
                         } => {
@@ -422,7 +422,7 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
             let now = store.version().await.unwrap();
             assert_eq!(
                 store
-                    .load_directory(Some(now - CHANGE_RETENTION - 1))
+                    .load_catalog(Some(now - CHANGE_RETENTION - 1))
                     .await
                     .unwrap()
                     .changed_clients,
@@ -450,7 +450,7 @@ async fn audit_events_are_stored_listed_and_pruned(engine: Engine) {
             assert_eq!(
                 store.version().await.unwrap(),
                 v,
-                "events are not changes the directory must reload for"
+                "events are not changes the catalog must reload for"
             );
             let all = AuditFilter {
                 limit: 1000,

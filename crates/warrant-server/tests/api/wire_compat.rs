@@ -10,9 +10,10 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::Method;
 use serde_json::json;
-use warrant_server::clock::SystemClock;
-use warrant_server::directory::Directory;
+use warrant_server::catalog::Catalog;
+use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
+use warrant_server::startup::prepare_signing_keys;
 use warrant_server::store::Store;
 use warrant_testkit::PgDatabase;
 
@@ -398,10 +399,10 @@ async fn jwks_certificates_are_the_keys_own_and_the_management_api_shows_them() 
     assert!(!verify(wrong).await, "the key is n and e");
 }
 
-/// Keys stored before certificates get one, signed by themselves, when a server opens the store;
-/// of two servers doing so, the first certificate stays.
+/// Keys stored before certificates get one, signed by themselves, when a server starts on the
+/// store; of two servers doing so, the first certificate stays.
 #[tokio::test]
-async fn keys_stored_without_a_certificate_get_one_when_the_directory_opens() {
+async fn keys_stored_without_a_certificate_get_one_when_a_server_starts() {
     let dir = tempfile::tempdir().unwrap();
     check_certificates_added(Store::open_data_dir(dir.path()).await.unwrap()).await;
 }
@@ -427,7 +428,10 @@ async fn check_certificates_added(store: Store) {
         stored.certificate = None;
         store.insert_signing_key(&stored).await.unwrap();
     }
-    let directory = Directory::open(
+    prepare_signing_keys(&store, &master, SystemClock.now())
+        .await
+        .unwrap();
+    let catalog = Catalog::open(
         store.clone(),
         Arc::clone(&master),
         Arc::new(SystemClock),
@@ -437,7 +441,7 @@ async fn check_certificates_added(store: Store) {
     .unwrap();
     let keys = store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
-    let published = directory.snapshot().published_keys().clone();
+    let published = catalog.snapshot().published_keys().clone();
     for key in &keys {
         let der = key.certificate.clone().expect("a certificate was added");
         let jwk = &key.public_jwk;
@@ -445,12 +449,12 @@ async fn check_certificates_added(store: Store) {
         let served = published.keys.iter().find(|k| k.kid == jwk.kid).unwrap();
         assert_eq!(served.x5c, Some(vec![STANDARD.encode(&der)]));
     }
-    // A second opening (another instance) keeps the certificates there are.
+    // A second start (another instance) keeps the certificates there are.
     store
         .add_signing_key_certificate(&keys[0].kid, b"another")
         .await
         .unwrap();
-    Directory::open(store.clone(), master, Arc::new(SystemClock), 16)
+    prepare_signing_keys(&store, &master, SystemClock.now())
         .await
         .unwrap();
     assert_eq!(store.list_signing_keys().await.unwrap(), keys);

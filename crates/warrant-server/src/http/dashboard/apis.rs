@@ -791,12 +791,12 @@ pub(crate) async fn test_token(
     let mut state = TabState::default();
     refresh(&app).await;
     let client = app
-        .directory
+        .catalog
         .client(&client_id)
         .await
         .map_err(|e| PageError::Unavailable(e.to_string()))?;
     let issued = client.as_deref().map(|client| {
-        app.directory.snapshot().issue(
+        app.catalog.snapshot().issue(
             client,
             &TokenRequest {
                 client_id: &client_id,

@@ -199,7 +199,7 @@ fn audit_change(app: &AppState, username: &str, what: String, client_id: Option<
 
 /// After a write: make this instance's view current at once (others follow on their poll).
 async fn refresh(app: &AppState) {
-    if let Err(e) = app.directory.refresh_if_changed().await {
+    if let Err(e) = app.catalog.refresh_if_changed().await {
         tracing::warn!(error = %e, "refreshing after a dashboard change failed; the poll will retry");
     }
 }

@@ -1,7 +1,7 @@
 //! Bearer tokens for the management API: issued by this server for `<issuer>api/v2/`, verified
 //! with `warrant-guard` against this server's own keys (handed over in memory, not fetched),
 //! each route requiring its Auth0 scope. A verified token must also still stand, checked per
-//! request from the directory's memory: its application and its grant still exist, and no
+//! request from the catalog's memory: its application and its grant still exist, and no
 //! rotation revoked the credentials it was issued under. Its scopes count only as far as the
 //! grant still holds them.
 
@@ -17,12 +17,12 @@ use warrant_guard::axum::{AuthError, ScopeName, bearer_token};
 
 use super::ApiError;
 use crate::admin::{Admin, Rights};
-use crate::directory::{Directory, Standing};
+use crate::catalog::{Catalog, Standing};
 use crate::http::AppState;
 
 const REALM: &str = "warrant-management";
 
-/// The management API's verifier, kept in step with the directory's published keys.
+/// The management API's verifier, kept in step with the catalog's published keys.
 #[derive(Debug)]
 pub struct ManagementAuth {
     verifier: Verifier,
@@ -40,8 +40,8 @@ impl ManagementAuth {
     }
 
     /// The verifier, with the keys of the current snapshot.
-    fn verifier(&self, directory: &Directory) -> &Verifier {
-        let snapshot = directory.snapshot();
+    fn verifier(&self, catalog: &Catalog) -> &Verifier {
+        let snapshot = catalog.snapshot();
         if self.keys_version.swap(snapshot.version(), Ordering::AcqRel) != snapshot.version() {
             self.verifier.set_keys(snapshot.published_keys());
         }
@@ -121,7 +121,7 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
         };
         let claims = app
             .management
-            .verifier(&app.directory)
+            .verifier(&app.catalog)
             .verify(token)
             .await
             .map_err(|e| {
@@ -141,7 +141,7 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0);
         let standing = app
-            .directory
+            .catalog
             .standing(
                 client_id,
                 &app.management.audience,

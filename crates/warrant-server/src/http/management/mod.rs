@@ -108,7 +108,7 @@ async fn audit_writes(
 /// Makes a write visible to this instance's token endpoint at once (others follow within the
 /// poll interval).
 pub(super) async fn refresh(app: &AppState) {
-    if let Err(e) = app.directory.refresh_if_changed().await {
+    if let Err(e) = app.catalog.refresh_if_changed().await {
         tracing::warn!(error = %e, "refreshing after a management write failed; the poll will retry");
     }
 }

@@ -1,0 +1,145 @@
+//! One consistent, immutable view of the APIs and signing keys, and which keys the JWKS
+//! publishes: the next key before it signs, the current one, and previous ones while tokens they
+//! signed may still be valid.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use warrant_proto::Jwks;
+
+use crate::domain::DEFAULT_TOKEN_LIFETIME;
+use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
+use crate::store::CatalogState;
+
+/// An API as issuance needs it.
+#[derive(Debug)]
+pub(crate) struct ApiEntry {
+    pub(crate) id: String,
+    pub(crate) token_lifetime: u32,
+    /// The scopes the API defines.
+    pub(crate) scopes: HashSet<String>,
+}
+
+/// One consistent, immutable view of the APIs and keys.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(crate) version: i64,
+    pub(crate) apis: HashMap<String, ApiEntry>,
+    pub(crate) signing_key: Option<Arc<SigningKey>>,
+    /// When the current key started signing.
+    pub(crate) current_since: Option<u64>,
+    /// The published keys.
+    pub(crate) jwks_keys: Jwks,
+    /// The serialized JWKS, built once per change rather than per request.
+    pub(crate) jwks: Bytes,
+}
+
+impl Snapshot {
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    pub fn jwks(&self) -> &Bytes {
+        &self.jwks
+    }
+
+    pub fn has_signing_key(&self) -> bool {
+        self.signing_key.is_some()
+    }
+
+    /// The key ID of the current signing key and when it started signing.
+    pub fn current_key(&self) -> Option<(&str, Option<u64>)> {
+        self.signing_key
+            .as_ref()
+            .map(|k| (k.kid(), self.current_since))
+    }
+
+    /// The published keys (next, current, and previous keys whose tokens may still be valid).
+    pub fn published_keys(&self) -> &Jwks {
+        &self.jwks_keys
+    }
+
+    pub(super) fn build(
+        state: &CatalogState,
+        keys: &mut HashMap<String, Arc<SigningKey>>,
+        master: &MasterKey,
+        now: u64,
+    ) -> Result<Self, SigningKeyError> {
+        let apis = state
+            .resource_servers
+            .iter()
+            .map(|api| {
+                let entry = ApiEntry {
+                    id: api.id.clone(),
+                    token_lifetime: api.token_lifetime,
+                    scopes: api.scopes.iter().map(|s| s.value.clone()).collect(),
+                };
+                (api.identifier.clone(), entry)
+            })
+            .collect();
+
+        // A previous key stays published while tokens it signed may still be valid: for the
+        // longest token lifetime of any API after it stopped signing.
+        let longest_lifetime = state
+            .resource_servers
+            .iter()
+            .map(|api| u64::from(api.token_lifetime))
+            .max()
+            .unwrap_or(u64::from(DEFAULT_TOKEN_LIFETIME));
+        // Unseal each key once per process, not once per change.
+        keys.retain(|kid, _| state.signing_keys.iter().any(|k| &k.kid == kid));
+        let mut signing_key = None;
+        let mut current_since = None;
+        let mut published = Vec::new();
+        for stored in &state.signing_keys {
+            let still_valid = match stored.status {
+                KeyStatus::Previous => stored
+                    .current_until
+                    .is_none_or(|until| now < until.saturating_add(longest_lifetime)),
+                status => status.is_published(),
+            };
+            if !still_valid {
+                continue;
+            }
+            published.push(stored.published_jwk());
+            if stored.status == KeyStatus::Current {
+                let key = match keys.get(&stored.kid) {
+                    Some(key) => Arc::clone(key),
+                    None => {
+                        let key = Arc::new(SigningKey::from_stored(stored, master)?);
+                        keys.insert(stored.kid.clone(), Arc::clone(&key));
+                        key
+                    }
+                };
+                signing_key = Some(key);
+                current_since = stored.current_since;
+            }
+        }
+        // Next first, then current, then previous: the order verifiers see them in.
+        let order = |jwk: &warrant_proto::Jwk| {
+            state
+                .signing_keys
+                .iter()
+                .find(|k| Some(&k.kid) == jwk.kid.as_ref())
+                .map_or(3, |k| match k.status {
+                    KeyStatus::Next => 0,
+                    KeyStatus::Current => 1,
+                    _ => 2,
+                })
+        };
+        published.sort_by_key(order);
+        let jwks_keys = Jwks { keys: published };
+        let jwks = serde_json::to_vec(&jwks_keys)
+            .map(Bytes::from)
+            .unwrap_or_default();
+        Ok(Self {
+            version: state.version,
+            apis,
+            signing_key,
+            current_since,
+            jwks_keys,
+            jwks,
+        })
+    }
+}
