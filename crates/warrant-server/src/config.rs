@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::audit::AuditSettings;
 use crate::catalog::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
 use crate::domain::TokenQuota;
-use crate::http::limits::RequestLimits;
+use crate::http::overload::RequestLimits;
 use crate::tls::TlsSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";

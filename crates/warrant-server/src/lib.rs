@@ -208,7 +208,7 @@ impl Server {
             secure_cookies,
             quotas: Arc::default(),
             default_token_quota: config.default_token_quota,
-            limiter: Arc::new(http::limits::Limiter::new(config.request_limits)),
+            limiter: Arc::new(http::overload::Limiter::new(config.request_limits)),
             admin,
             management,
             openapi,

@@ -5,9 +5,9 @@ pub mod connections;
 pub(crate) mod dashboard;
 mod error;
 mod health;
-pub mod limits;
 pub mod management;
 mod metrics;
+pub mod overload;
 mod token;
 mod well_known;
 
@@ -50,7 +50,7 @@ pub struct AppState {
     pub quotas: Arc<crate::limits::QuotaTracker>,
     /// The quota of applications without one of their own.
     pub default_token_quota: Option<crate::domain::TokenQuota>,
-    pub limiter: Arc<limits::Limiter>,
+    pub limiter: Arc<overload::Limiter>,
     /// The one service layer for administration.
     pub admin: Admin,
     pub management: management::ManagementAuth,
@@ -98,7 +98,7 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
         .route("/dashboard/", get(dashboard::home))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.limiter),
-            limits::limit,
+            overload::limit,
         ))
         .with_state(state)
 }

@@ -1,6 +1,8 @@
-//! Request limits at the edge, before any handler: a cap on requests in progress (beyond it,
-//! an immediate 503 rather than an unbounded queue), a deadline per request, and a cap on the
-//! total size of the request headers. Bodies are capped by each handler (16 KiB for tokens).
+//! The overload guard: request limits at the edge, before any handler. A cap on requests in
+//! progress (beyond it, an immediate 503 rather than an unbounded queue), a deadline per
+//! request, and a cap on the total size of the request headers. Bodies are capped by each
+//! handler (16 KiB for tokens). Per-client and per-address budgets (throttles, quotas) are
+//! another matter: `crate::limits`.
 
 use std::sync::Arc;
 use std::time::Duration;
