@@ -510,15 +510,15 @@ impl Admin {
     /// Audit events matching `filter`.
     pub async fn list_events(
         &self,
-        filter: &crate::audit::AuditFilter,
-    ) -> Result<Vec<crate::audit::StoredEvent>, AdminError> {
+        filter: &crate::domain::events::AuditFilter,
+    ) -> Result<Vec<crate::domain::events::StoredEvent>, AdminError> {
         Ok(self.store.list_audit_events(filter).await?)
     }
 
     /// How many audit events match `filter` (its paging aside).
     pub async fn count_events(
         &self,
-        filter: &crate::audit::AuditFilter,
+        filter: &crate::domain::events::AuditFilter,
     ) -> Result<u64, AdminError> {
         Ok(self.store.count_audit_events(filter).await?)
     }
@@ -529,7 +529,7 @@ impl Admin {
         &self,
         from_ms: u64,
         bucket_ms: u64,
-    ) -> Result<Vec<crate::audit::ActivityCount>, AdminError> {
+    ) -> Result<Vec<crate::domain::events::ActivityCount>, AdminError> {
         Ok(self.store.token_activity(from_ms, bucket_ms).await?)
     }
 

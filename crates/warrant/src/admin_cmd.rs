@@ -11,7 +11,7 @@ use warrant_server::clock::{SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
 
 use crate::backend::Backend;
-use warrant_server::audit::AuditEvent;
+use warrant_server::domain::events::AuditEvent;
 
 use crate::cli::{
     AdminCommand, ApiCommand, AppCommand, Command, GlobalArgs, GrantCommand, InitArgs, KeysCommand,
@@ -430,7 +430,7 @@ pub async fn record_local_change(global: &GlobalArgs, change: String) {
     }
     let event = AuditEvent {
         date_ms: warrant_server::clock::now_ms(),
-        kind: warrant_server::audit::types::MANAGEMENT_OK.into(),
+        kind: warrant_server::domain::events::types::MANAGEMENT_OK.into(),
         description: format!("{change} (local CLI)").into(),
         user_agent: Some(format!("warrant-cli/{}", env!("CARGO_PKG_VERSION"))),
         ..AuditEvent::default()

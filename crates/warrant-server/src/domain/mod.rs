@@ -1,8 +1,11 @@
 //! The domain: APIs (resource servers) with their scopes, applications (M2M clients) with their
-//! secrets, and the grants that join them. Plain data and validation; no HTTP, no SQL.
+//! secrets, and the grants that join them; the audit log's events and the dashboard's
+//! administrators as records. Plain data and validation; no HTTP, no SQL.
 
 mod application;
+pub mod events;
 mod grant;
+pub mod operators;
 mod random;
 mod resource_server;
 mod scope;

@@ -19,8 +19,8 @@ use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TOKEN_TYPE_BEARER, TokenResponse};
 
 use super::AppState;
 use super::error::{OAuthError, no_store_json, quoted};
-use crate::audit::{self, AuditEvent};
 use crate::catalog::LookupError;
+use crate::domain::events::{AuditEvent, types};
 use crate::issuance::{Target, TokenRequest, authenticate};
 use crate::limits::{AddressKey, QuotaExceeded};
 use crate::metrics::MetricAudience;
@@ -54,9 +54,9 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
         kind: Cow::Borrowed(if error.is_some() {
-            audit::types::TOKEN_FAILED
+            types::TOKEN_FAILED
         } else {
-            audit::types::TOKEN_ISSUED
+            types::TOKEN_ISSUED
         }),
         description: error.map_or(Cow::Borrowed("Client Credentials for Access Token"), |e| {
             e.description.clone()
@@ -199,7 +199,7 @@ async fn handle(
         if state.warn {
             app.audit.record(AuditEvent {
                 date_ms: now_ms,
-                kind: audit::types::QUOTA_WARNING.into(),
+                kind: types::QUOTA_WARNING.into(),
                 description: Cow::Owned(format!(
                     "{} of the {} token quota of {} used",
                     u64::from(state.limit) - state.remaining,
@@ -379,7 +379,7 @@ fn quota_exceeded(app: &AppState, seen: &Seen, exceeded: QuotaExceeded, first: b
     if first {
         app.audit.record(AuditEvent {
             date_ms: crate::clock::now_ms(),
-            kind: audit::types::QUOTA_REACHED.into(),
+            kind: types::QUOTA_REACHED.into(),
             description: Cow::Owned(format!(
                 "the {} token quota of {} is used up",
                 exceeded.period.as_str(),

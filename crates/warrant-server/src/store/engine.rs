@@ -681,7 +681,7 @@ macro_rules! sql_engine {
                     insert.build().execute(&mut *tx).await.map_err(db_err)?;
                 }
                 // Seven parameters a row.
-                for chunk in crate::audit::activity_counts(events).chunks(256) {
+                for chunk in crate::domain::events::activity_counts(events).chunks(256) {
                     let mut upsert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO token_activity (bucket_ms, client_id, audience, issued, reason, writer, count) ",
                     );
@@ -741,7 +741,7 @@ macro_rules! sql_engine {
             }
 
             /// Deletes events older than `before_ms`, and by count as
-            /// [`crate::audit::ALWAYS_KEPT`] says: token traffic beyond the newest `keep`
+            /// [`crate::domain::events::ALWAYS_KEPT`] says: token traffic beyond the newest `keep`
             /// events, refusals of unauthenticated dashboard and management requests beyond
             /// `keep` events after the newest of them, what administrators did never.
             pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
@@ -756,8 +756,8 @@ macro_rules! sql_engine {
                     .await
                     .map_err(db_err)?
                     .rows_affected();
-                let [ok, sign_in, sign_out] = crate::audit::ALWAYS_KEPT;
-                let [failed_sign_in, failed_api] = crate::audit::DASHBOARD_REFUSALS;
+                let [ok, sign_in, sign_out] = crate::domain::events::ALWAYS_KEPT;
+                let [failed_sign_in, failed_api] = crate::domain::events::DASHBOARD_REFUSALS;
                 // Token traffic: beyond the newest `keep` events.
                 let traffic = sqlx::query(
                     "DELETE FROM audit_events
@@ -906,12 +906,12 @@ macro_rules! sql_engine {
                 Ok(())
             }
 
-            /// Stores a new session, and drops the expired ones while at it.
-            pub async fn insert_operator_session(&self, s: &crate::operators::SessionRecord, now: u64) -> Result<(), StoreError> {
+            /// Stores a new session, and drops the expired and idle ones while at it.
+            pub async fn insert_operator_session(&self, s: &crate::domain::operators::SessionRecord, now: u64, idle_before: u64) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 sqlx::query("DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen <= $2")
                     .bind(ts(now))
-                    .bind(ts(now.saturating_sub(crate::operators::SESSION_IDLE)))
+                    .bind(ts(idle_before))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -932,7 +932,7 @@ macro_rules! sql_engine {
                 tx.commit().await.map_err(db_err)
             }
 
-            pub async fn operator_session(&self, id_hash: &str) -> Result<Option<crate::operators::SessionRecord>, StoreError> {
+            pub async fn operator_session(&self, id_hash: &str) -> Result<Option<crate::domain::operators::SessionRecord>, StoreError> {
                 let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
                     "SELECT username, csrf_token, created_at, last_seen, expires_at
                      FROM operator_sessions WHERE id_hash = $1",
@@ -942,7 +942,7 @@ macro_rules! sql_engine {
                 .await
                 .map_err(db_err)?;
                 Ok(row.map(|(username, csrf_token, created_at, last_seen, expires_at)| {
-                    crate::operators::SessionRecord {
+                    crate::domain::operators::SessionRecord {
                         id_hash: id_hash.to_owned(),
                         username,
                         csrf_token,
@@ -973,9 +973,9 @@ macro_rules! sql_engine {
             }
 
             /// Token requests since `from_ms`, counted by outcome, client, audience, failure
-            /// reason and time bucket of `bucket_ms` (a multiple of `audit::ACTIVITY_BUCKET_MS`).
-            pub async fn token_activity(&self, from_ms: u64, bucket_ms: u64) -> Result<Vec<crate::audit::ActivityCount>, StoreError> {
-                let bucket_ms = bucket_ms.max(crate::audit::ACTIVITY_BUCKET_MS);
+            /// reason and time bucket of `bucket_ms` (a multiple of `ACTIVITY_BUCKET_MS`).
+            pub async fn token_activity(&self, from_ms: u64, bucket_ms: u64) -> Result<Vec<crate::domain::events::ActivityCount>, StoreError> {
+                let bucket_ms = bucket_ms.max(crate::domain::events::ACTIVITY_BUCKET_MS);
                 let rows: Vec<(i64, String, String, i32, String, i64)> = sqlx::query_as(
                     "SELECT bucket_ms / $2, client_id, audience, issued, reason, CAST(SUM(count) AS BIGINT)
                      FROM token_activity
@@ -989,7 +989,7 @@ macro_rules! sql_engine {
                 .map_err(db_err)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(bucket, client_id, audience, issued, reason, count)| crate::audit::ActivityCount {
+                    .map(|(bucket, client_id, audience, issued, reason, count)| crate::domain::events::ActivityCount {
                         issued: issued != 0,
                         client_id,
                         audience,

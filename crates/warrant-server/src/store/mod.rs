@@ -17,7 +17,8 @@ use std::time::Duration;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
+use crate::domain::events::{ActivityCount, AuditEvent, AuditFilter, StoredEvent};
+use crate::domain::operators::SessionRecord;
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer, TokenQuota};
 use crate::keys::{KeyStatus, StoredSigningKey};
 
@@ -356,8 +357,8 @@ impl Store {
     }
 
     /// Stores audit events in one transaction, and adds them to the activity counts that
-    /// `writer` (a process's audit writer, [`crate::audit::new_writer_id`]) keeps. Does not bump
-    /// the change counter.
+    /// `writer` (the ID of a process's audit writer, random) keeps. Does not bump the change
+    /// counter.
     pub async fn insert_audit_events(
         &self,
         events: &[AuditEvent],
@@ -378,7 +379,7 @@ impl Store {
     }
 
     /// Deletes events older than `before_ms`, and the oldest beyond `keep` as
-    /// [`crate::audit::ALWAYS_KEPT`] says (never what an authenticated administrator did);
+    /// [`ALWAYS_KEPT`](crate::domain::events::ALWAYS_KEPT) says (never what an authenticated administrator did);
     /// returns how many.
     pub async fn prune_audit_events(&self, before_ms: u64, keep: u64) -> Result<u64, StoreError> {
         dispatch!(self, s => s.prune_audit_events(before_ms, keep).await)
@@ -420,18 +421,21 @@ impl Store {
         dispatch!(self, s => s.delete_operator(username).await)
     }
 
+    /// Stores a new session, and drops the expired ones while at it: those past their
+    /// `expires_at` at `now`, and those last seen at or before `idle_before`.
     pub async fn insert_operator_session(
         &self,
-        session: &crate::operators::SessionRecord,
+        session: &SessionRecord,
         now: u64,
+        idle_before: u64,
     ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.insert_operator_session(session, now).await)
+        dispatch!(self, s => s.insert_operator_session(session, now, idle_before).await)
     }
 
     pub async fn operator_session(
         &self,
         id_hash: &str,
-    ) -> Result<Option<crate::operators::SessionRecord>, StoreError> {
+    ) -> Result<Option<SessionRecord>, StoreError> {
         dispatch!(self, s => s.operator_session(id_hash).await)
     }
 
@@ -449,7 +453,7 @@ impl Store {
         &self,
         from_ms: u64,
         bucket_ms: u64,
-    ) -> Result<Vec<crate::audit::ActivityCount>, StoreError> {
+    ) -> Result<Vec<ActivityCount>, StoreError> {
         dispatch!(self, s => s.token_activity(from_ms, bucket_ms).await)
     }
 }

@@ -27,7 +27,7 @@ use super::{
     CHANGE_RETENTION, CatalogState, ChangedClients, ClientRecord, GrantFilter, StoreError,
     check_revocable, db_err, grant_insert_error, parse_key_status,
 };
-use crate::audit::{AuditEvent, AuditFilter, StoredEvent};
+use crate::domain::events::{AuditEvent, AuditFilter, StoredEvent};
 use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
 use crate::keys::{KeyStatus, StoredSigningKey};
 

@@ -2,7 +2,7 @@
 //! engine only says how to read one column of its row type ([`Col`]).
 
 use super::{StoreError, parse_key_status};
-use crate::audit::{AuditEvent, StoredEvent};
+use crate::domain::events::{AuditEvent, StoredEvent};
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, ResourceServer, Scope, SecretHash,
     SigningAlg, TokenQuota,

@@ -508,7 +508,7 @@ async fn activity_lists_applications_that_do_not_cache_tokens() {
 
 #[tokio::test]
 async fn a_day_and_a_week_judge_token_requests_alike() {
-    use warrant_server::audit::AuditEvent;
+    use warrant_server::domain::events::AuditEvent;
     let app = app_with_admin().await;
     let session = sign_in(&app).await;
     app.create_api(crate::support::API, &["read:a"], Some(3600))

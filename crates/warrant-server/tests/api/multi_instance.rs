@@ -329,7 +329,7 @@ async fn dashboard_sessions_work_on_every_instance() {
 )]
 async fn audit_writers_of_two_instances_never_wait_for_each_other() {
     use sqlx::Connection;
-    use warrant_server::audit::AuditEvent;
+    use warrant_server::domain::events::AuditEvent;
     use warrant_server::store::Store;
     let db = PgDatabase::create().await;
     let (a, b) = (

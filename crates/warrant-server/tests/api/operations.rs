@@ -315,7 +315,7 @@ async fn identical_refusals_are_one_event_with_their_count() {
         .await
         .unwrap();
     let events = store
-        .list_audit_events(&warrant_server::audit::AuditFilter {
+        .list_audit_events(&warrant_server::domain::events::AuditFilter {
             kind: Some("feccft".into()),
             limit: 100,
             ..Default::default()

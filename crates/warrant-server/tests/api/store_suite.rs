@@ -433,7 +433,7 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
 }
 
 async fn audit_events_are_stored_listed_and_pruned(engine: Engine) {
-    use warrant_server::audit::{AuditEvent, AuditFilter};
+    use warrant_server::domain::events::{AuditEvent, AuditFilter};
     engine
         .run(|store| async move {
             let v = store.version().await.unwrap();
@@ -491,7 +491,7 @@ async fn audit_events_are_stored_listed_and_pruned(engine: Engine) {
 }
 
 async fn the_count_limit_never_prunes_what_administrators_did(engine: Engine) {
-    use warrant_server::audit::{AuditEvent, AuditFilter};
+    use warrant_server::domain::events::{AuditEvent, AuditFilter};
     engine
         .run(|store| async move {
             let event = |kind: &'static str, client_id: Option<&str>| AuditEvent {
@@ -737,7 +737,7 @@ async fn dashboard_administrators_and_sessions(engine: Engine) {
 }
 
 async fn token_activity_is_counted_by_bucket(engine: Engine) {
-    use warrant_server::audit::AuditEvent;
+    use warrant_server::domain::events::AuditEvent;
     const MIN: u64 = 60_000;
     engine
         .run(|store| async move {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav};
 use super::session::Operator;
 use super::{AppState, PageError};
-use crate::audit::ActivityCount;
+use crate::domain::events::ActivityCount;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {

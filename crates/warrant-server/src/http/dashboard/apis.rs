@@ -17,7 +17,7 @@ use super::layout::{self, Nav, copyable, csrf, field};
 use super::session::{Operator, SignedForm};
 use super::{AppState, PageError, audit_change, refresh, see_other};
 use crate::admin::{ApiPatch, GrantSpec, NewApi};
-use crate::audit::{self, AuditEvent};
+use crate::domain::events::{AuditEvent, types};
 use crate::domain::{
     Application, ClientGrant, DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope, validate_identifier,
     validate_name, validate_scope_value, validate_text,
@@ -812,7 +812,7 @@ pub(crate) async fn test_token(
         Some(Ok(token)) => {
             app.audit.record(AuditEvent {
                 date_ms: crate::clock::now_ms(),
-                kind: audit::types::TOKEN_ISSUED.into(),
+                kind: types::TOKEN_ISSUED.into(),
                 description: format!("test token from the dashboard ({})", operator.username)
                     .into(),
                 client_id: Some(client_id.clone()),

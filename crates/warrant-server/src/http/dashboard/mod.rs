@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use crate::admin::AdminError;
-use crate::audit::{self, AuditEvent};
+use crate::domain::events::{AuditEvent, types};
 
 /// The routes, relative to `/dashboard`.
 pub fn router() -> Router<Arc<AppState>> {
@@ -190,7 +190,7 @@ impl IntoResponse for PageError {
 fn audit_change(app: &AppState, username: &str, what: String, client_id: Option<&str>) {
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
-        kind: audit::types::MANAGEMENT_OK.into(),
+        kind: types::MANAGEMENT_OK.into(),
         description: format!("dashboard ({username}): {what}").into(),
         client_id: client_id.map(str::to_owned),
         ..AuditEvent::default()

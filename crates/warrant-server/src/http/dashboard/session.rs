@@ -19,7 +19,7 @@ use maud::html;
 use super::forms::Form;
 use super::layout;
 use super::{AppState, PageError};
-use crate::audit::{self, AuditEvent};
+use crate::domain::events::{AuditEvent, types};
 use crate::domain::random_token;
 use crate::limits::AddressKey;
 use crate::operators::{OperatorSession, SESSION_MAX};
@@ -198,7 +198,7 @@ pub(crate) async fn sign_in(
         Ok(attempt) => attempt,
         Err(wait) => {
             record(
-                audit::types::SIGN_IN_FAILED,
+                types::SIGN_IN_FAILED,
                 format!("dashboard sign-in throttled for {shown:?}"),
             );
             return Ok(refused(
@@ -224,10 +224,7 @@ pub(crate) async fn sign_in(
     {
         Ok(Some(opened)) => {
             throttle.refund(attempt, crate::clock::now_ms());
-            record(
-                audit::types::SIGN_IN_OK,
-                format!("dashboard sign-in by {shown:?}"),
-            );
+            record(types::SIGN_IN_OK, format!("dashboard sign-in by {shown:?}"));
             let mut response = Redirect::to("/dashboard/applications").into_response();
             let headers = response.headers_mut();
             headers.append(
@@ -239,7 +236,7 @@ pub(crate) async fn sign_in(
         }
         Ok(None) => {
             record(
-                audit::types::SIGN_IN_FAILED,
+                types::SIGN_IN_FAILED,
                 format!("dashboard sign-in failed for {shown:?}: wrong username or password"),
             );
             Ok(sign_in_form(
@@ -271,7 +268,7 @@ pub(crate) async fn sign_out(
     }
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
-        kind: audit::types::SIGN_OUT.into(),
+        kind: types::SIGN_OUT.into(),
         description: format!("dashboard sign-out by {:?}", operator.username).into(),
         ..AuditEvent::default()
     });

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::ApiError;
 use super::auth::{Authorized, ReadLogs};
 use super::body::QueryParams;
-use crate::audit::{AuditFilter, StoredEvent};
+use crate::domain::events::{AuditFilter, StoredEvent};
 use crate::http::AppState;
 
 const DEFAULT_PER_PAGE: u32 = 50;

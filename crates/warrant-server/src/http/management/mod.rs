@@ -29,7 +29,7 @@ pub(crate) use openapi::openapi_document;
 use super::AppState;
 use std::borrow::Cow;
 
-use crate::audit::{self, AuditEvent};
+use crate::domain::events::{AuditEvent, types};
 
 /// The routes, relative to `/api/v2`.
 pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -93,9 +93,9 @@ async fn audit_writes(
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
         kind: Cow::Borrowed(if status.is_success() {
-            audit::types::MANAGEMENT_OK
+            types::MANAGEMENT_OK
         } else {
-            audit::types::MANAGEMENT_FAILED
+            types::MANAGEMENT_FAILED
         }),
         description: format!("{description} ({})", status.as_u16()).into(),
         client_id: caller.get(),
