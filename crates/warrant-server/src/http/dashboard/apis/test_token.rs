@@ -1,0 +1,97 @@
+//! The Test tab's token: a real token issued to an authorized application from the dashboard.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::super::session::SignedForm;
+use super::super::{AppState, PageError, refresh};
+use super::handlers::api_page;
+use super::tabs::{Tab, TabState, TestToken};
+use crate::domain::events::{AuditEvent, types};
+use crate::issuance::{Target, TokenRequest};
+
+/// Issues a real token to an authorized application, as the token endpoint would (without
+/// its secret: the administrator vouches for it), and shows it decoded.
+pub(crate) async fn test_token(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    SignedForm { operator, form }: SignedForm,
+) -> Result<Response, PageError> {
+    let api = app.admin.get_api(&id).await?;
+    let client_id = form.text("client_id").to_owned();
+    app.admin.check_test_token(&api.identifier)?;
+    let mut state = TabState::default();
+    refresh(&app).await;
+    let client = app
+        .catalog
+        .client(&client_id)
+        .await
+        .map_err(|e| PageError::Unavailable(e.to_string()))?;
+    let issued = client.as_deref().map(|client| {
+        app.catalog.snapshot().issue(
+            client,
+            &TokenRequest {
+                client_id: &client_id,
+                client_secret: "",
+                target: Target::Audience(&api.identifier),
+                scope: None,
+            },
+            &app.settings,
+            app.clock.now(),
+        )
+    });
+    match issued {
+        Some(Ok(token)) => {
+            app.audit.record(AuditEvent {
+                date_ms: crate::clock::now_ms(),
+                kind: types::TOKEN_ISSUED.into(),
+                description: format!("test token from the dashboard ({})", operator.username)
+                    .into(),
+                client_id: Some(client_id.clone()),
+                audience: Some(api.identifier.clone()),
+                scope: token.scope.clone(),
+                jti: Some(token.jti.clone()),
+                ..AuditEvent::default()
+            });
+            let client_name = app
+                .admin
+                .get_application(&client_id)
+                .await
+                .map(|d| d.application.name)
+                .unwrap_or_else(|_| client_id.clone());
+            let mut parts = token.access_token.split('.');
+            let mut decode = || {
+                parts
+                    .next()
+                    .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+                    .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or_default()
+            };
+            let (header, claims) = (decode(), decode());
+            state.token = Some(TestToken {
+                client_id,
+                client_name,
+                access_token: token.access_token,
+                header,
+                claims,
+                expires_in: token.expires_in,
+            });
+        }
+        Some(Err(e)) => state.errors.add(
+            "client_id",
+            format!(
+                "No token: {}",
+                crate::http::OAuthError::from_issue(e).description
+            ),
+        ),
+        None => state
+            .errors
+            .add("client_id", "This application no longer exists."),
+    }
+    api_page(&app, &operator, &id, Tab::Test, None, state).await
+}

@@ -1,0 +1,11 @@
+//! Applications: the list, Auth0's create-and-authorize flow, and an application's page
+//! (client ID, the secret shown once, rotation, authorizations, settings, deletion).
+//!
+//! [`handlers`] take the requests and make the changes; [`pages`] builds the HTML.
+
+mod handlers;
+mod pages;
+
+pub(crate) use handlers::{
+    create, delete, list, new_page, revoke_grant, rotate_secret, save_grants, show, update_settings,
+};
