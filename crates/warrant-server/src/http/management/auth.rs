@@ -16,7 +16,7 @@ use warrant_guard::Verifier;
 use warrant_guard::axum::{AuthError, ScopeName, bearer_token};
 
 use super::ApiError;
-use crate::admin::{Admin, Rights};
+use crate::admin::{Admin, Rights, scopes};
 use crate::catalog::{Catalog, Standing};
 use crate::http::AppState;
 
@@ -205,20 +205,31 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
     }
 }
 
-warrant_guard::scope!(pub ReadClients = "read:clients");
-warrant_guard::scope!(pub CreateClients = "create:clients");
-warrant_guard::scope!(pub UpdateClients = "update:clients");
-warrant_guard::scope!(pub DeleteClients = "delete:clients");
-warrant_guard::scope!(pub UpdateClientKeys = "update:client_keys");
-warrant_guard::scope!(pub ReadResourceServers = "read:resource_servers");
-warrant_guard::scope!(pub CreateResourceServers = "create:resource_servers");
-warrant_guard::scope!(pub UpdateResourceServers = "update:resource_servers");
-warrant_guard::scope!(pub DeleteResourceServers = "delete:resource_servers");
-warrant_guard::scope!(pub ReadClientGrants = "read:client_grants");
-warrant_guard::scope!(pub CreateClientGrants = "create:client_grants");
-warrant_guard::scope!(pub UpdateClientGrants = "update:client_grants");
-warrant_guard::scope!(pub DeleteClientGrants = "delete:client_grants");
-warrant_guard::scope!(pub ReadSigningKeys = "read:signing_keys");
-warrant_guard::scope!(pub CreateSigningKeys = "create:signing_keys");
-warrant_guard::scope!(pub UpdateSigningKeys = "update:signing_keys");
-warrant_guard::scope!(pub ReadLogs = "read:logs");
+/// Declares a [`ScopeName`] type for a management scope of [`crate::admin::scopes`].
+macro_rules! management_scope {
+    ($name:ident = $value:ident) => {
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl ScopeName for $name {
+            const SCOPE: &'static str = scopes::$value;
+        }
+    };
+}
+
+management_scope!(ReadClients = READ_CLIENTS);
+management_scope!(CreateClients = CREATE_CLIENTS);
+management_scope!(UpdateClients = UPDATE_CLIENTS);
+management_scope!(DeleteClients = DELETE_CLIENTS);
+management_scope!(UpdateClientKeys = UPDATE_CLIENT_KEYS);
+management_scope!(ReadResourceServers = READ_RESOURCE_SERVERS);
+management_scope!(CreateResourceServers = CREATE_RESOURCE_SERVERS);
+management_scope!(UpdateResourceServers = UPDATE_RESOURCE_SERVERS);
+management_scope!(DeleteResourceServers = DELETE_RESOURCE_SERVERS);
+management_scope!(ReadClientGrants = READ_CLIENT_GRANTS);
+management_scope!(CreateClientGrants = CREATE_CLIENT_GRANTS);
+management_scope!(UpdateClientGrants = UPDATE_CLIENT_GRANTS);
+management_scope!(DeleteClientGrants = DELETE_CLIENT_GRANTS);
+management_scope!(ReadSigningKeys = READ_SIGNING_KEYS);
+management_scope!(CreateSigningKeys = CREATE_SIGNING_KEYS);
+management_scope!(UpdateSigningKeys = UPDATE_SIGNING_KEYS);
+management_scope!(ReadLogs = READ_LOGS);

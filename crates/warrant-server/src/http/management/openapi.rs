@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::admin::MANAGEMENT_SCOPES;
+use crate::admin::{MANAGEMENT_SCOPES, scopes};
 use crate::domain::MAX_SCOPES;
 use crate::http::AppState;
 
@@ -48,7 +48,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/clients",
-        "read:clients",
+        scopes::READ_CLIENTS,
         "List applications (paged: page, per_page, include_totals). Secrets are never returned: Warrant stores only their hashes.",
         None,
         Some("ClientList"),
@@ -57,7 +57,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/clients",
-        "create:clients",
+        scopes::CREATE_CLIENTS,
         "Create an application; the answer holds its client_secret, shown only this once.",
         Some("ClientCreate"),
         Some("Client"),
@@ -66,7 +66,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/clients/{id}",
-        "read:clients",
+        scopes::READ_CLIENTS,
         "Get an application (without its secret).",
         None,
         Some("Client"),
@@ -75,7 +75,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "patch",
         "/clients/{id}",
-        "update:clients",
+        scopes::UPDATE_CLIENTS,
         "Change an application's name, description, auth method or metadata.",
         Some("ClientUpdate"),
         Some("Client"),
@@ -84,7 +84,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "delete",
         "/clients/{id}",
-        "delete:clients",
+        scopes::DELETE_CLIENTS,
         "Delete an application with its secrets and grants.",
         None,
         None,
@@ -93,7 +93,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/clients/{id}/rotate-secret",
-        "update:client_keys",
+        scopes::UPDATE_CLIENT_KEYS,
         "Issue a new secret (shown once). Query grace_period=SECONDS keeps the old one working that long (default 0).",
         None,
         Some("Client"),
@@ -102,7 +102,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/resource-servers",
-        "read:resource_servers",
+        scopes::READ_RESOURCE_SERVERS,
         "List APIs (paged).",
         None,
         Some("ResourceServerList"),
@@ -111,7 +111,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/resource-servers",
-        "create:resource_servers",
+        scopes::CREATE_RESOURCE_SERVERS,
         "Create an API.",
         Some("ResourceServerCreate"),
         Some("ResourceServer"),
@@ -120,7 +120,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/resource-servers/{id}",
-        "read:resource_servers",
+        scopes::READ_RESOURCE_SERVERS,
         "Get an API by id or url-encoded identifier.",
         None,
         Some("ResourceServer"),
@@ -129,7 +129,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "patch",
         "/resource-servers/{id}",
-        "update:resource_servers",
+        scopes::UPDATE_RESOURCE_SERVERS,
         "Change an API; the identifier cannot change.",
         Some("ResourceServerUpdate"),
         Some("ResourceServer"),
@@ -138,7 +138,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "delete",
         "/resource-servers/{id}",
-        "delete:resource_servers",
+        scopes::DELETE_RESOURCE_SERVERS,
         "Delete an API and every grant for it.",
         None,
         None,
@@ -147,7 +147,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/client-grants",
-        "read:client_grants",
+        scopes::READ_CLIENT_GRANTS,
         "List grants (filters audience, client_id; paged).",
         None,
         Some("ClientGrantList"),
@@ -156,7 +156,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/client-grants",
-        "create:client_grants",
+        scopes::CREATE_CLIENT_GRANTS,
         "Authorize an application for an API (409 if it already is, or if a scope is not one the API defines).",
         Some("ClientGrantCreate"),
         Some("ClientGrant"),
@@ -165,7 +165,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/client-grants/{id}",
-        "read:client_grants",
+        scopes::READ_CLIENT_GRANTS,
         "Get a grant.",
         None,
         Some("ClientGrant"),
@@ -174,7 +174,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "patch",
         "/client-grants/{id}",
-        "update:client_grants",
+        scopes::UPDATE_CLIENT_GRANTS,
         "Replace a grant's scopes (409 if one is not defined by the grant's API).",
         Some("ClientGrantUpdate"),
         Some("ClientGrant"),
@@ -183,7 +183,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "delete",
         "/client-grants/{id}",
-        "delete:client_grants",
+        scopes::DELETE_CLIENT_GRANTS,
         "Delete a grant.",
         None,
         None,
@@ -192,7 +192,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/keys/signing",
-        "read:signing_keys",
+        scopes::READ_SIGNING_KEYS,
         "List signing keys (next, current, previous, revoked).",
         None,
         Some("SigningKeyList"),
@@ -201,7 +201,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "post",
         "/keys/signing/rotate",
-        "create:signing_keys",
+        scopes::CREATE_SIGNING_KEYS,
         "Rotate: next becomes current, current becomes previous, a new next key is published.",
         None,
         Some("SigningKey"),
@@ -210,7 +210,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/keys/signing/{kid}",
-        "read:signing_keys",
+        scopes::READ_SIGNING_KEYS,
         "Get a signing key.",
         None,
         Some("SigningKey"),
@@ -219,7 +219,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "put",
         "/keys/signing/{kid}/revoke",
-        "update:signing_keys",
+        scopes::UPDATE_SIGNING_KEYS,
         "Revoke a previous key: it leaves the JWKS at once.",
         None,
         Some("SigningKey"),
@@ -228,7 +228,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/logs",
-        "read:logs",
+        scopes::READ_LOGS,
         "Audit events, newest first: filter by type, client_id, from_date, to_date (RFC 3339); page with page/per_page/include_totals, or from=<log_id>&take=N for the events after one, oldest first.",
         None,
         Some("LogList"),
@@ -237,7 +237,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         "get",
         "/logs/{id}",
-        "read:logs",
+        scopes::READ_LOGS,
         "One audit event by its log_id.",
         None,
         Some("Log"),

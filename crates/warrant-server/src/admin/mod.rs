@@ -1,6 +1,6 @@
-//! Administration: create and remove APIs, applications, secrets and grants. One service layer
-//! for every way in (the CLI against a data directory today, the management API later), so that
-//! the rules live in one place.
+//! Administration: create and remove APIs, applications, secrets, grants, signing keys and
+//! dashboard administrators. One service layer for every way in (the management API, the
+//! dashboard, and the CLI on a data directory or database), so that the rules live in one place.
 
 use std::sync::Arc;
 
@@ -13,6 +13,10 @@ use crate::domain::{
 };
 use crate::keys::{KeyStatus, MasterKey, SigningKey, StoredSigningKey};
 use crate::store::{GrantFilter, Store, StoreError};
+
+pub mod scopes;
+
+pub use scopes::MANAGEMENT_SCOPES;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -93,27 +97,6 @@ pub struct ApplicationDetails {
     pub secrets: Vec<ClientSecret>,
     pub grants: Vec<ClientGrant>,
 }
-
-/// The scopes of the management API, as Auth0 names them.
-pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
-    ("read:clients", "Read applications"),
-    ("create:clients", "Create applications"),
-    ("update:clients", "Update applications"),
-    ("delete:clients", "Delete applications"),
-    ("update:client_keys", "Rotate application secrets"),
-    ("read:resource_servers", "Read APIs"),
-    ("create:resource_servers", "Create APIs"),
-    ("update:resource_servers", "Update APIs"),
-    ("delete:resource_servers", "Delete APIs"),
-    ("read:client_grants", "Read client grants"),
-    ("create:client_grants", "Create client grants"),
-    ("update:client_grants", "Update client grants"),
-    ("delete:client_grants", "Delete client grants"),
-    ("read:signing_keys", "Read signing keys"),
-    ("create:signing_keys", "Rotate signing keys"),
-    ("update:signing_keys", "Revoke signing keys"),
-    ("read:logs", "Read the audit log"),
-];
 
 /// The management API's identifier (its `audience`) for an issuer: `<issuer>api/v2/`.
 pub fn management_audience(issuer: &str) -> String {
