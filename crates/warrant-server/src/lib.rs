@@ -172,13 +172,16 @@ impl Server {
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
-        let admin =
-            Admin::with_master_key(store.clone(), Arc::clone(&clock), master).serving(&issuer);
+        let (audit, audit_writer) = audit::AuditLog::new(store.clone(), config.audit.clone());
+        let audit = Arc::new(audit);
+        let admin = Admin::with_master_key(store.clone(), Arc::clone(&clock), master)
+            .serving(&issuer)
+            .recording(admin::AuditTrail::Log(Arc::clone(&audit)))
+            .refreshing(Arc::clone(&catalog) as Arc<dyn admin::Refresh>);
         let management =
             http::management::ManagementAuth::new(&issuer, &admin::management_audience(&issuer))
                 .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
         let openapi = http::management::openapi_document(&issuer);
-        let (audit, audit_writer) = audit::AuditLog::new(store.clone(), config.audit.clone());
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -251,15 +254,10 @@ impl Server {
     /// Makes the deployment manageable (see [`Admin::initialize`]): the management API for this
     /// issuer and, the first time, an admin application whose secret is returned only now.
     pub async fn initialize(&self) -> Result<admin::Initialized, admin::AdminError> {
-        let outcome = self
-            .state
+        self.state
             .admin
             .initialize(&self.state.settings.issuer)
-            .await?;
-        if let Err(e) = self.state.catalog.refresh_if_changed().await {
-            tracing::warn!(error = %e, "refreshing after initialization failed; the poll will retry");
-        }
-        Ok(outcome)
+            .await
     }
 
     /// The service layer, for in-process administration.
@@ -397,26 +395,36 @@ async fn rotate_on_schedule(
             state.admin.rotate_keys_from(&kid),
         )
         .await;
-        let refresh = || {
-            tokio::time::timeout(
-                store::BACKGROUND_DEADLINE,
-                state.catalog.refresh_if_changed(),
-            )
-        };
         match rotated {
+            // The service layer refreshed the catalog.
             Ok(Ok(current)) => {
                 tracing::info!(previous = %kid, current = %current.kid, "rotated the signing keys on schedule");
-                let _ = refresh().await;
             }
             Ok(Err(admin::AdminError::Conflict(_))) => {
                 tracing::debug!("another instance rotated the signing keys");
-                let _ = refresh().await;
+                let _ = tokio::time::timeout(
+                    store::BACKGROUND_DEADLINE,
+                    state.catalog.refresh_if_changed(),
+                )
+                .await;
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
             Err(_) => {
                 tracing::warn!("scheduled key rotation: storage did not answer in time; will retry")
             }
         }
+    }
+}
+
+/// The service layer's writes reach this instance's token endpoint at once.
+impl admin::Refresh for Catalog {
+    fn refresh(&self) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            self.refresh_if_changed()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -1,6 +1,11 @@
 //! Administration: create and remove APIs, applications, secrets, grants, signing keys and
 //! dashboard administrators. One service layer for every way in (the management API, the
 //! dashboard, and the CLI on a data directory or database), so that the rules live in one place.
+//!
+//! An [`Admin`] makes its changes as an [`Actor`] ([`Admin::acting_as`]), whose [`Rights`] it
+//! checks. Each write validates, stores, then follows itself up: it records its one audit event
+//! in the actor's name and refreshes this instance's catalog ([`AuditTrail`], [`Refresh`], given
+//! at construction). Front ends only parse, call and answer.
 
 use std::sync::Arc;
 
@@ -14,8 +19,13 @@ use crate::domain::{
 use crate::keys::{KeyStatus, MasterKey, SigningKey, StoredSigningKey};
 use crate::store::{GrantFilter, Store, StoreError};
 
+mod actor;
+mod followup;
 pub mod scopes;
 
+pub use actor::{Actor, ManagementCaller, Rights};
+pub use followup::{AuditTrail, Refresh};
+use followup::{Change, Followups};
 pub use scopes::MANAGEMENT_SCOPES;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,35 +150,6 @@ pub struct ApplicationPatch {
     pub token_quota: Option<Option<TokenQuota>>,
 }
 
-/// What the one making a change may do. Every way in goes through the same checks in
-/// [`Admin`]: the management API acts with its caller's scopes, the dashboard and the CLI with
-/// full rights.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rights {
-    /// Every management right: an operator signed in to the dashboard, the CLI on the data
-    /// directory.
-    Full,
-    /// A management API client: the management scopes its token carries that its grant still
-    /// holds. It may grant only these, and may change no application whose management grant
-    /// holds more (else any of `create:client_grants`, `update:client_grants` or
-    /// `update:client_keys` would amount to every scope).
-    Scopes(Vec<String>),
-}
-
-impl Rights {
-    /// The scopes of `wanted` these rights lack.
-    fn lacking<'a>(&self, wanted: &'a [String]) -> Vec<&'a str> {
-        match self {
-            Self::Full => Vec::new(),
-            Self::Scopes(held) => wanted
-                .iter()
-                .filter(|s| !held.contains(s))
-                .map(String::as_str)
-                .collect(),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Admin {
     store: Store,
@@ -178,7 +159,10 @@ pub struct Admin {
     /// The management API's identifier, when this admin serves an issuer: that API is
     /// Warrant's own, and its grants are management rights.
     management_audience: Option<Arc<str>>,
-    rights: Rights,
+    /// Who makes the changes: what they may do, and whose name the audit log records.
+    actor: Actor,
+    /// The audit event and the catalog refresh after each write.
+    followups: Followups,
 }
 
 impl Admin {
@@ -188,7 +172,8 @@ impl Admin {
             clock,
             master: None,
             management_audience: None,
-            rights: Rights::Full,
+            actor: Actor::Warrant,
+            followups: Followups::default(),
         }
     }
 
@@ -209,13 +194,40 @@ impl Admin {
         self
     }
 
-    /// The same admin, acting with `rights`.
+    /// An admin that records the audit event of each change in `trail`.
     #[must_use]
-    pub fn acting_as(&self, rights: Rights) -> Self {
+    pub fn recording(mut self, trail: AuditTrail) -> Self {
+        self.followups.audit = trail;
+        self
+    }
+
+    /// An admin that refreshes `catalog` after each change, so that this instance's token
+    /// endpoint sees it at once.
+    #[must_use]
+    pub fn refreshing(mut self, catalog: Arc<dyn Refresh>) -> Self {
+        self.followups.catalog = Some(catalog);
+        self
+    }
+
+    /// The same admin, with the master key (to create signing keys).
+    #[must_use]
+    pub fn holding_master_key(mut self, master: Arc<MasterKey>) -> Self {
+        self.master = Some(master);
+        self
+    }
+
+    /// The same admin, making changes as `actor`: with their rights, in their name.
+    #[must_use]
+    pub fn acting_as(&self, actor: Actor) -> Self {
         Self {
-            rights,
+            actor,
             ..self.clone()
         }
+    }
+
+    /// Records `change` and refreshes the catalog: after every write.
+    async fn followup(&self, change: Change) {
+        self.followups.after(&self.store, &self.actor, change).await;
     }
 
     pub fn now(&self) -> u64 {
@@ -227,6 +239,15 @@ impl Admin {
     }
 
     pub async fn create_api(&self, new: NewApi) -> Result<ResourceServer, AdminError> {
+        let api = self.insert_api(new).await?;
+        self.followup(Change::ApiCreated {
+            identifier: api.identifier.clone(),
+        })
+        .await;
+        Ok(api)
+    }
+
+    async fn insert_api(&self, new: NewApi) -> Result<ResourceServer, AdminError> {
         let now = self.clock.now();
         let api = ResourceServer {
             id: random_alphanumeric(24),
@@ -257,6 +278,11 @@ impl Admin {
         let api = self.store.get_resource_server(key).await?;
         self.refuse_management_api(&api.identifier)?;
         self.store.delete_resource_server(&api.id).await?;
+        self.followup(Change::ApiDeleted {
+            key: key.to_owned(),
+            identifier: api.identifier.clone(),
+        })
+        .await;
         Ok(api)
     }
 
@@ -279,6 +305,17 @@ impl Admin {
     /// As [`create_application`](Self::create_application), with every field: all validated
     /// before anything is written, then written in one transaction.
     pub async fn create_client(&self, new: NewClient) -> Result<CreatedApplication, AdminError> {
+        let name = new.name.clone();
+        let created = self.insert_client(new).await?;
+        self.followup(Change::ApplicationCreated {
+            client_id: created.application.client_id.clone(),
+            name,
+        })
+        .await;
+        Ok(created)
+    }
+
+    async fn insert_client(&self, new: NewClient) -> Result<CreatedApplication, AdminError> {
         let now = self.clock.now();
         let mut application = Application::new(new.name, new.description, now)?;
         if let Some(method) = new.token_endpoint_auth_method {
@@ -354,7 +391,12 @@ impl Admin {
 
     pub async fn delete_application(&self, client_id: &str) -> Result<(), AdminError> {
         self.check_may_change(client_id).await?;
-        Ok(self.store.delete_application(client_id).await?)
+        self.store.delete_application(client_id).await?;
+        self.followup(Change::ApplicationDeleted {
+            client_id: client_id.to_owned(),
+        })
+        .await;
+        Ok(())
     }
 
     /// Issues a new secret. The current one keeps working for `grace_seconds` (0: it stops
@@ -377,6 +419,11 @@ impl Admin {
         self.store
             .rotate_secret(&stored, now + grace_seconds, now)
             .await?;
+        self.followup(Change::SecretRotated {
+            client_id: client_id.to_owned(),
+            grace_seconds,
+        })
+        .await;
         Ok(secret)
     }
 
@@ -391,6 +438,12 @@ impl Admin {
         self.check_grantable(&api.identifier, &spec.scopes)?;
         let grant = ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
         self.store.insert_grant(&grant).await?;
+        self.followup(Change::GrantCreated {
+            client_id: grant.client_id.clone(),
+            audience: spec.audience,
+            scopes: grant.scopes.clone(),
+        })
+        .await;
         Ok(grant)
     }
 
@@ -399,11 +452,16 @@ impl Admin {
     }
 
     pub async fn delete_grant(&self, id: &str) -> Result<(), AdminError> {
-        if self.rights != Rights::Full {
-            let grant = self.store.get_grant(id).await?;
-            self.check_may_change(&grant.client_id).await?;
-        }
-        Ok(self.store.delete_grant(id).await?)
+        let grant = self.store.get_grant(id).await?;
+        self.check_may_change(&grant.client_id).await?;
+        self.store.delete_grant(id).await?;
+        self.followup(Change::GrantDeleted {
+            id: grant.id,
+            client_id: grant.client_id,
+            audience: grant.audience,
+        })
+        .await;
+        Ok(())
     }
 
     /// Changes an API (by id or identifier). The identifier cannot change.
@@ -414,7 +472,72 @@ impl Admin {
     ) -> Result<ResourceServer, AdminError> {
         let api = self.store.get_resource_server(key).await?;
         self.refuse_management_api(&api.identifier)?;
-        self.write_api(api, patch).await
+        let api = self.write_api(api, patch).await?;
+        self.followup(Change::ApiUpdated {
+            identifier: api.identifier.clone(),
+        })
+        .await;
+        Ok(api)
+    }
+
+    /// Adds a scope to an API (by id or identifier).
+    pub async fn add_scope(&self, key: &str, scope: Scope) -> Result<ResourceServer, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        if api.has_scope(&scope.value) {
+            return Err(AdminError::Conflict(format!(
+                "{:?} is already a scope of API {}",
+                scope.value, api.identifier
+            )));
+        }
+        let value = scope.value.clone();
+        let mut scopes = api.scopes.clone();
+        scopes.push(scope);
+        let api = self
+            .write_api(
+                api,
+                ApiPatch {
+                    scopes: Some(scopes),
+                    ..ApiPatch::default()
+                },
+            )
+            .await?;
+        self.followup(Change::ScopeAdded {
+            identifier: api.identifier.clone(),
+            value,
+        })
+        .await;
+        Ok(api)
+    }
+
+    /// Removes a scope from an API (by id or identifier); `false` when it had none such.
+    pub async fn remove_scope(&self, key: &str, value: &str) -> Result<bool, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        if !api.has_scope(value) {
+            return Ok(false);
+        }
+        let scopes = api
+            .scopes
+            .iter()
+            .filter(|s| s.value != value)
+            .cloned()
+            .collect();
+        let api = self
+            .write_api(
+                api,
+                ApiPatch {
+                    scopes: Some(scopes),
+                    ..ApiPatch::default()
+                },
+            )
+            .await?;
+        self.followup(Change::ScopeRemoved {
+            identifier: api.identifier,
+            value: value.to_owned(),
+        })
+        .await;
+        Ok(true)
     }
 
     async fn write_api(
@@ -465,6 +588,10 @@ impl Admin {
         app.updated_at = self.clock.now();
         app.validate()?;
         self.store.update_application(&app).await?;
+        self.followup(Change::ApplicationUpdated {
+            client_id: app.client_id.clone(),
+        })
+        .await;
         Ok(app)
     }
 
@@ -483,6 +610,12 @@ impl Admin {
         self.store
             .update_grant_scopes(&grant.id, &grant.scopes)
             .await?;
+        self.followup(Change::GrantUpdated {
+            client_id: grant.client_id.clone(),
+            audience: grant.audience.clone(),
+            scopes: grant.scopes.clone(),
+        })
+        .await;
         Ok(grant)
     }
 
@@ -559,24 +692,41 @@ impl Admin {
         self.store
             .rotate_signing_keys(expected_current, &next, now)
             .await?;
-        self.store
+        let current = self
+            .store
             .list_signing_keys()
             .await?
             .into_iter()
             .find(|k| k.status == KeyStatus::Current)
-            .ok_or_else(|| AdminError::Conflict("the rotation left no current key".into()))
+            .ok_or_else(|| AdminError::Conflict("the rotation left no current key".into()))?;
+        self.followup(Change::KeysRotated {
+            current: current.kid.clone(),
+        })
+        .await;
+        Ok(current)
     }
 
     /// Withdraws a previous key from the JWKS at once (compromise response).
     pub async fn revoke_key(&self, kid: &str) -> Result<StoredSigningKey, AdminError> {
         self.store.revoke_signing_key(kid, self.clock.now()).await?;
+        self.followup(Change::KeyRevoked {
+            kid: kid.to_owned(),
+        })
+        .await;
         Ok(self.store.get_signing_key(kid).await?)
     }
 
     /// Makes the deployment manageable: the management API (`<issuer>api/v2/`) with Auth0's
     /// scopes, and an admin application granted all of them, created once. Idempotent; safe
-    /// when several processes run it at once.
+    /// when several processes run it at once. Warrant's own maintenance: not audited, whoever
+    /// runs it.
     pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
+        let outcome = self.set_up_management(issuer).await;
+        self.followups.refresh().await;
+        outcome
+    }
+
+    async fn set_up_management(&self, issuer: &str) -> Result<Initialized, AdminError> {
         let recorded = self.store.get_setting(ISSUER_SETTING).await?;
         if recorded.as_deref() != Some(issuer) {
             if let Some(previous) = &recorded {
@@ -615,7 +765,7 @@ impl Admin {
             }
             Err(StoreError::NotFound(_)) => {
                 let created = self
-                    .create_api(NewApi {
+                    .insert_api(NewApi {
                         identifier: audience.clone(),
                         name: "Warrant Management API".into(),
                         scopes,
@@ -647,17 +797,18 @@ impl Admin {
             }
         }
         let created = self
-            .create_application(
-                "Warrant Management (admin)".into(),
-                "Created by warrant init: full access to the management API".into(),
-                vec![GrantSpec {
+            .insert_client(NewClient {
+                name: "Warrant Management (admin)".into(),
+                description: "Created by warrant init: full access to the management API".into(),
+                grants: vec![GrantSpec {
                     audience,
                     scopes: MANAGEMENT_SCOPES
                         .iter()
                         .map(|(s, _)| (*s).to_owned())
                         .collect(),
                 }],
-            )
+                ..NewClient::default()
+            })
             .await?;
         let client_id = created.application.client_id.clone();
         if self
@@ -721,7 +872,7 @@ impl Admin {
         if !self.is_management(identifier) {
             return Ok(());
         }
-        let lacking = self.rights.lacking(scopes);
+        let lacking = self.actor.rights().lacking(scopes);
         if lacking.is_empty() {
             return Ok(());
         }
@@ -735,7 +886,7 @@ impl Admin {
     /// every management scope it holds: else rotating the admin application's secret, or
     /// widening a grant, would be a way to more rights than one has.
     async fn check_may_change(&self, client_id: &str) -> Result<(), AdminError> {
-        if self.rights == Rights::Full {
+        if self.actor.rights() == Rights::Full {
             return Ok(());
         }
         // Without the management API's identifier the rule cannot be checked: refuse.
@@ -752,7 +903,7 @@ impl Admin {
             })
             .await?;
         for grant in grants {
-            let lacking = self.rights.lacking(&grant.scopes);
+            let lacking = self.actor.rights().lacking(&grant.scopes);
             if !lacking.is_empty() {
                 return Err(AdminError::Forbidden(format!(
                     "application {client_id} holds management scopes the caller lacks ({}); \

@@ -41,7 +41,7 @@ pub struct AppState {
     /// `Basic realm="…"`, the challenge for failed HTTP Basic client authentication.
     pub basic_challenge: HeaderValue,
     pub metrics: Arc<crate::metrics::Metrics>,
-    pub audit: AuditLog,
+    pub audit: Arc<AuditLog>,
     pub throttle: crate::limits::AuthThrottle,
     pub sign_in_throttle: crate::limits::SignInThrottle,
     /// Whether cookies get `Secure`: the server terminates TLS or its issuer is `https://`

@@ -5,6 +5,7 @@ use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::CSRF_FIELD;
+pub(crate) use crate::clock::duration;
 use crate::operators::OperatorSession;
 
 /// The sections of the navigation.
@@ -179,24 +180,6 @@ pub(crate) fn pager(path: &str, page: u64, first: u64, shown: usize, total: u64)
 pub(crate) fn when(unix_seconds: u64) -> String {
     let text = crate::clock::rfc3339(unix_seconds);
     format!("{} UTC", text.get(..16).unwrap_or(&text).replace('T', " "))
-}
-
-/// A duration in seconds, the way people say it.
-pub(crate) fn duration(seconds: u64) -> String {
-    match seconds {
-        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
-        s if s % 3600 == 0 => plural(s / 3600, "hour"),
-        s if s % 60 == 0 => plural(s / 60, "minute"),
-        s => plural(s, "second"),
-    }
-}
-
-fn plural(n: u64, unit: &str) -> String {
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
 }
 
 /// The message for a notice code in a redirect's query: a fixed text, never one from the URL.

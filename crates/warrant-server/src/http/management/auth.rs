@@ -16,7 +16,7 @@ use warrant_guard::Verifier;
 use warrant_guard::axum::{AuthError, ScopeName, bearer_token};
 
 use super::ApiError;
-use crate::admin::{Admin, Rights, scopes};
+use crate::admin::{Actor, Admin, ManagementCaller, scopes};
 use crate::catalog::{Catalog, Standing};
 use crate::http::AppState;
 
@@ -60,12 +60,24 @@ impl Caller {
     }
 }
 
-/// A request whose bearer token carries the scope `S`, still granted. `admin` is the service
-/// layer acting with the caller's [`Rights`]: writes go through it.
+/// A request whose bearer token carries the scope `S`, still granted. Writes go through
+/// [`admin`](Self::admin): the service layer acting for the caller.
 #[derive(Debug)]
 pub struct Authorized<S: ScopeName> {
-    pub(super) admin: Admin,
+    admin: Admin,
+    caller: ManagementCaller,
     scope: PhantomData<S>,
+}
+
+impl<S: ScopeName> Authorized<S> {
+    /// The service layer acting for the caller, with the rights its scopes give. `answer` is
+    /// the status a success answers with: the audit log names the request with it.
+    pub(super) fn admin(&self, answer: StatusCode) -> Admin {
+        self.admin.acting_as(Actor::Management(ManagementCaller {
+            request: format!("{} ({})", self.caller.request, answer.as_u16()),
+            ..self.caller.clone()
+        }))
+    }
 }
 
 fn revoked(why: &str) -> ApiError {
@@ -199,7 +211,13 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
             "management request"
         );
         Ok(Self {
-            admin: app.admin.acting_as(Rights::Scopes(held)),
+            admin: app.admin.clone(),
+            caller: ManagementCaller {
+                client_id: client_id.to_owned(),
+                scopes: held,
+                request: super::request_line(&parts.method, parts.uri.path()),
+                ip: super::peer_ip(&parts.extensions),
+            },
             scope: PhantomData,
         })
     }

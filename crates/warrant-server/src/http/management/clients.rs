@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TokenQuotaView};
 
+use super::ApiError;
 use super::auth::{
     Authorized, CreateClients, DeleteClients, ReadClients, UpdateClientKeys, UpdateClients,
 };
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
-use super::{ApiError, refresh};
 use crate::admin::{ApplicationPatch, NewClient};
 use crate::domain::{Application, AuthMethod, TokenQuota};
 use crate::http::AppState;
@@ -162,7 +162,6 @@ pub async fn get(
 
 pub async fn create(
     auth: Authorized<CreateClients>,
-    State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateClient>,
 ) -> Result<Response, ApiError> {
     check_kind(body.app_type.as_deref(), body.grant_types.as_deref())?;
@@ -173,7 +172,7 @@ pub async fn create(
         body.token_quota.as_ref(),
     )?;
     let created = auth
-        .admin
+        .admin(StatusCode::CREATED)
         .create_client(NewClient {
             name: body.name,
             description: body.description.unwrap_or_default(),
@@ -183,14 +182,12 @@ pub async fn create(
             grants: Vec::new(),
         })
         .await?;
-    refresh(&app).await;
     let view = client_view(&created.application, Some(created.secret.expose()));
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 pub async fn update(
     auth: Authorized<UpdateClients>,
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateClient>,
 ) -> Result<Json<Value>, ApiError> {
@@ -210,8 +207,10 @@ pub async fn update(
             .token_quota
             .map(|q| q.as_ref().and_then(token_quota_from_view)),
     };
-    let updated = auth.admin.update_application(&id, patch).await?;
-    refresh(&app).await;
+    let updated = auth
+        .admin(StatusCode::OK)
+        .update_application(&id, patch)
+        .await?;
     Ok(Json(
         serde_json::to_value(client_view(&updated, None)).unwrap_or_default(),
     ))
@@ -219,11 +218,11 @@ pub async fn update(
 
 pub async fn delete(
     auth: Authorized<DeleteClients>,
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.admin.delete_application(&id).await?;
-    refresh(&app).await;
+    auth.admin(StatusCode::NO_CONTENT)
+        .delete_application(&id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -234,11 +233,10 @@ pub async fn rotate_secret(
     QueryParams(query): QueryParams<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let secret = auth
-        .admin
+        .admin(StatusCode::OK)
         .rotate_secret(&id, query.grace_period.unwrap_or(0))
         .await?;
     let details = app.admin.get_application(&id).await?;
-    refresh(&app).await;
     Ok(Json(
         serde_json::to_value(client_view(&details.application, Some(secret.expose())))
             .unwrap_or_default(),

@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use warrant_proto::ClientGrantView;
 
+use super::ApiError;
 use super::auth::{
     Authorized, CreateClientGrants, DeleteClientGrants, ReadClientGrants, UpdateClientGrants,
 };
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
-use super::{ApiError, refresh};
 use crate::admin::{AdminError, GrantSpec};
 use crate::domain::validate_scope_value;
 use crate::http::AppState;
@@ -96,12 +96,11 @@ pub async fn get(
 
 pub async fn create(
     auth: Authorized<CreateClientGrants>,
-    State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateGrant>,
 ) -> Result<Response, ApiError> {
     check_scopes(&body.scope)?;
     let grant = auth
-        .admin
+        .admin(StatusCode::CREATED)
         .create_grant(
             &body.client_id,
             GrantSpec {
@@ -111,32 +110,27 @@ pub async fn create(
         )
         .await
         .map_err(scope_conflict)?;
-    refresh(&app).await;
     Ok((StatusCode::CREATED, Json(ClientGrantView::from(&grant))).into_response())
 }
 
 pub async fn update(
     auth: Authorized<UpdateClientGrants>,
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateGrant>,
 ) -> Result<Json<ClientGrantView>, ApiError> {
     check_scopes(&body.scope)?;
     let grant = auth
-        .admin
+        .admin(StatusCode::OK)
         .update_grant(&id, body.scope)
         .await
         .map_err(scope_conflict)?;
-    refresh(&app).await;
     Ok(Json(ClientGrantView::from(&grant)))
 }
 
 pub async fn delete(
     auth: Authorized<DeleteClientGrants>,
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.admin.delete_grant(&id).await?;
-    refresh(&app).await;
+    auth.admin(StatusCode::NO_CONTENT).delete_grant(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

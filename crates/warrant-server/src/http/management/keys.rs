@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use warrant_proto::SigningKeyView;
 
+use super::ApiError;
 use super::auth::{Authorized, CreateSigningKeys, ReadSigningKeys, UpdateSigningKeys};
-use super::{ApiError, refresh};
 use crate::http::AppState;
 
 pub async fn list(
@@ -31,22 +31,16 @@ pub async fn get(
 
 /// Next becomes current, current becomes previous, a new next key is published. Answers with
 /// the new current key.
-pub async fn rotate(
-    _: Authorized<CreateSigningKeys>,
-    State(app): State<Arc<AppState>>,
-) -> Result<Response, ApiError> {
-    let key = app.admin.rotate_keys().await?;
-    refresh(&app).await;
+pub async fn rotate(auth: Authorized<CreateSigningKeys>) -> Result<Response, ApiError> {
+    let key = auth.admin(StatusCode::CREATED).rotate_keys().await?;
     Ok((StatusCode::CREATED, Json(SigningKeyView::from(&key))).into_response())
 }
 
 /// Withdraws a previous key from the JWKS at once: tokens it signed stop verifying.
 pub async fn revoke(
-    _: Authorized<UpdateSigningKeys>,
-    State(app): State<Arc<AppState>>,
+    auth: Authorized<UpdateSigningKeys>,
     Path(kid): Path<String>,
 ) -> Result<Json<SigningKeyView>, ApiError> {
-    let key = app.admin.revoke_key(&kid).await?;
-    refresh(&app).await;
+    let key = auth.admin(StatusCode::OK).revoke_key(&kid).await?;
     Ok(Json(SigningKeyView::from(&key)))
 }

@@ -67,12 +67,13 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/logs/{id}", get(logs::get))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("no such management endpoint") })
-        .layer(axum::middleware::from_fn_with_state(state, audit_writes))
+        .layer(axum::middleware::from_fn_with_state(state, audit_refusals))
 }
 
-/// Records every management write (not reads) in the audit log: `sapi` when it succeeded,
-/// `fapi` when it did not, with the caller's client ID once its token was accepted.
-async fn audit_writes(
+/// Records every refused management write (not reads) in the audit log: `fapi`, with the
+/// caller's client ID once its token was accepted. A write that succeeded was recorded by the
+/// service layer that made it (`sapi`, see [`crate::admin`]).
+async fn audit_refusals(
     State(app): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
@@ -82,21 +83,16 @@ async fn audit_writes(
     }
     let caller = Caller::default();
     request.extensions_mut().insert(caller.clone());
-    // Nested under /api/v2, the router sees the path without that prefix.
-    let description = format!("{} /api/v2{}", request.method(), request.uri().path());
-    let ip = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<crate::http::PeerAddr>>()
-        .map(|c| c.0.0.ip().to_string());
+    let description = request_line(request.method(), request.uri().path());
+    let ip = peer_ip(request.extensions());
     let response = next.run(request).await;
     let status = response.status();
+    if status.is_success() {
+        return response;
+    }
     app.audit.record(AuditEvent {
         date_ms: crate::clock::now_ms(),
-        kind: Cow::Borrowed(if status.is_success() {
-            types::MANAGEMENT_OK
-        } else {
-            types::MANAGEMENT_FAILED
-        }),
+        kind: Cow::Borrowed(types::MANAGEMENT_FAILED),
         description: format!("{description} ({})", status.as_u16()).into(),
         client_id: caller.get(),
         ip,
@@ -105,10 +101,15 @@ async fn audit_writes(
     response
 }
 
-/// Makes a write visible to this instance's token endpoint at once (others follow within the
-/// poll interval).
-pub(super) async fn refresh(app: &AppState) {
-    if let Err(e) = app.catalog.refresh_if_changed().await {
-        tracing::warn!(error = %e, "refreshing after a management write failed; the poll will retry");
-    }
+/// A management request as the audit log names it: `POST /api/v2/clients`.
+fn request_line(method: &Method, path: &str) -> String {
+    // Nested under /api/v2, the router sees the path without that prefix.
+    format!("{method} /api/v2{path}")
+}
+
+/// The address a request came from.
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::ConnectInfo<crate::http::PeerAddr>>()
+        .map(|c| c.0.0.ip().to_string())
 }

@@ -11,13 +11,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use warrant_proto::{ResourceServerView, ScopeView};
 
+use super::ApiError;
 use super::auth::{
     Authorized, CreateResourceServers, DeleteResourceServers, ReadResourceServers,
     UpdateResourceServers,
 };
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
-use super::{ApiError, refresh};
 use crate::admin::{ApiPatch, NewApi};
 use crate::domain::{DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, ResourceServer, Scope, SigningAlg};
 use crate::http::AppState;
@@ -120,11 +120,10 @@ pub async fn get(
 
 pub async fn create(
     auth: Authorized<CreateResourceServers>,
-    State(app): State<Arc<AppState>>,
     JsonBody(body): JsonBody<CreateResourceServer>,
 ) -> Result<Response, ApiError> {
     let api = auth
-        .admin
+        .admin(StatusCode::CREATED)
         .create_api(NewApi {
             name: body.name.unwrap_or_else(|| default_name(&body.identifier)),
             identifier: body.identifier,
@@ -133,7 +132,6 @@ pub async fn create(
             signing_alg: signing_alg(body.signing_alg)?,
         })
         .await?;
-    refresh(&app).await;
     Ok((StatusCode::CREATED, Json(ResourceServerView::from(&api))).into_response())
 }
 
@@ -161,17 +159,17 @@ pub async fn update(
         token_lifetime: body.token_lifetime,
         signing_alg,
     };
-    let api = auth.admin.update_api(&current.id, patch).await?;
-    refresh(&app).await;
+    let api = auth
+        .admin(StatusCode::OK)
+        .update_api(&current.id, patch)
+        .await?;
     Ok(Json(ResourceServerView::from(&api)))
 }
 
 pub async fn delete(
     auth: Authorized<DeleteResourceServers>,
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.admin.delete_api(&id).await?;
-    refresh(&app).await;
+    auth.admin(StatusCode::NO_CONTENT).delete_api(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
