@@ -263,6 +263,58 @@ pub struct SigningKeyView {
     pub public_jwk: Jwk,
 }
 
+/// One event of the audit log, in Auth0's log event shape (`GET /api/v2/logs`). Every field but
+/// the ID, date, type and description is left out when the event has none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEventView {
+    /// The event's sequence number, as a string: what `from=` takes for checkpoint paging.
+    pub log_id: String,
+    /// RFC 3339, with milliseconds.
+    pub date: String,
+    /// Auth0's event type code: `seccft`, `feccft`, `sapi`, `fapi`, `s`, `f`, `slo`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Only when there is a detail to give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<LogDetailsView>,
+}
+
+/// The details of a log event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogDetailsView {
+    /// The ID of the token issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// How many requests the event stands for, when more than one (aggregated refusals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+/// A page of the audit log with its totals (`include_totals=true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPageView {
+    /// The index of the page's first event among all that match.
+    pub start: u64,
+    /// The page size asked for.
+    pub limit: u64,
+    /// How many events this page holds.
+    pub length: u64,
+    /// How many events match in all.
+    pub total: u64,
+    pub logs: Vec<LogEventView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +351,29 @@ mod tests {
         assert_eq!(
             json,
             r#"{"access_token":"t","token_type":"Bearer","expires_in":60}"#
+        );
+    }
+
+    #[test]
+    fn log_events_leave_out_what_they_do_not_have() {
+        let event = LogEventView {
+            log_id: "7".into(),
+            date: "2026-11-22T04:08:57.000Z".into(),
+            kind: "seccft".into(),
+            description: "issued".into(),
+            client_id: Some("c".into()),
+            audience: None,
+            scope: None,
+            ip: None,
+            user_agent: None,
+            details: Some(LogDetailsView {
+                jti: Some("j".into()),
+                count: None,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_string(&event).unwrap(),
+            r#"{"log_id":"7","date":"2026-11-22T04:08:57.000Z","type":"seccft","description":"issued","client_id":"c","details":{"jti":"j"}}"#
         );
     }
 

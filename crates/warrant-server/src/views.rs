@@ -2,11 +2,12 @@
 //! and the management API.
 
 use warrant_proto::{
-    ClientCredentialsQuota, ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS,
-    ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
+    ClientCredentialsQuota, ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, LogDetailsView,
+    LogEventView, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
 };
 
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, rfc3339_ms};
+use crate::domain::events::StoredEvent;
 use crate::domain::{Application, ClientGrant, ResourceServer, TokenQuota};
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
@@ -98,5 +99,126 @@ impl From<&StoredSigningKey> for SigningKeyView {
             revoked_at: key.revoked_at.map(rfc3339),
             public_jwk: key.published_jwk(),
         }
+    }
+}
+
+impl From<&StoredEvent> for LogEventView {
+    /// The event as Auth0's log API shows it: the token's ID and, for an aggregated refusal,
+    /// how many requests it stands for are its details.
+    fn from(stored: &StoredEvent) -> Self {
+        let e = &stored.event;
+        let count = (e.count != 1).then_some(e.count);
+        Self {
+            log_id: stored.seq.to_string(),
+            date: rfc3339_ms(e.date_ms),
+            kind: e.kind.to_string(),
+            description: e.description.to_string(),
+            client_id: e.client_id.clone(),
+            audience: e.audience.clone(),
+            scope: e.scope.clone(),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            details: (e.jti.is_some() || count.is_some()).then(|| LogDetailsView {
+                jti: e.jti.clone(),
+                count,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::events::{AuditEvent, types};
+
+    fn refusal(client: &str, description: &'static str) -> AuditEvent {
+        AuditEvent {
+            date_ms: 5,
+            kind: types::TOKEN_FAILED.into(),
+            description: description.into(),
+            client_id: Some(client.into()),
+            ip: Some("192.0.2.1".into()),
+            audience: Some("https://a".into()),
+            ..AuditEvent::default()
+        }
+    }
+
+    fn wire(stored: &StoredEvent) -> serde_json::Value {
+        serde_json::to_value(LogEventView::from(stored)).unwrap()
+    }
+
+    #[test]
+    fn counts_show_in_the_logs_api() {
+        let stored = StoredEvent {
+            seq: 1,
+            event: AuditEvent {
+                count: 3,
+                jti: Some("j".into()),
+                ..refusal("c", "wrong secret")
+            },
+        };
+        let json = wire(&stored);
+        assert_eq!(json["details"], json!({"jti": "j", "count": 3}));
+        let single = StoredEvent {
+            seq: 2,
+            event: refusal("c", "wrong secret"),
+        };
+        assert!(wire(&single).get("details").is_none());
+    }
+
+    #[test]
+    fn log_events_have_auth0s_fields_and_only_those_they_have() {
+        let full = StoredEvent {
+            seq: 42,
+            event: AuditEvent {
+                date_ms: 1_795_320_537_123,
+                kind: types::TOKEN_ISSUED.into(),
+                description: "issued".into(),
+                client_id: Some("c".into()),
+                audience: Some("https://a".into()),
+                scope: Some("read:x".into()),
+                ip: Some("192.0.2.1".into()),
+                user_agent: Some("curl".into()),
+                jti: Some("j".into()),
+                count: 1,
+            },
+        };
+        assert_eq!(
+            wire(&full),
+            json!({
+                "log_id": "42",
+                "date": "2026-11-22T04:08:57.123Z",
+                "type": "seccft",
+                "description": "issued",
+                "client_id": "c",
+                "audience": "https://a",
+                "scope": "read:x",
+                "ip": "192.0.2.1",
+                "user_agent": "curl",
+                "details": {"jti": "j"},
+            })
+        );
+        let bare = StoredEvent {
+            seq: 7,
+            event: AuditEvent {
+                date_ms: 1_795_320_537_123,
+                kind: types::MANAGEMENT_OK.into(),
+                description: "POST /api/v2/clients".into(),
+                ..AuditEvent::default()
+            },
+        };
+        assert_eq!(
+            wire(&bare),
+            json!({
+                "log_id": "7",
+                "date": "2026-11-22T04:08:57.123Z",
+                "type": "sapi",
+                "description": "POST /api/v2/clients",
+            })
+        );
     }
 }

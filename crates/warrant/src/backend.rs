@@ -14,11 +14,13 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use warrant_client::TokenProvider;
-use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
+use warrant_proto::{
+    ClientGrantView, ClientView, LogEventView, ResourceServerView, ScopeView, SigningKeyView,
+};
 use warrant_server::admin::{Admin, GrantSpec, NewApi, management_audience};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::Scope;
-use warrant_server::domain::events::{AuditFilter, StoredEvent};
+use warrant_server::domain::events::AuditFilter;
 use warrant_server::keys::MasterKey;
 use warrant_server::store::GrantFilter;
 use warrant_server::views::client_view;
@@ -358,7 +360,7 @@ impl Backend {
         take: u32,
     ) -> Result<Vec<Value>, String> {
         match self {
-            Self::Local { admin, .. } => Ok(admin
+            Self::Local { admin, .. } => admin
                 .list_events(&AuditFilter {
                     kind: kind.map(str::to_owned),
                     client_id: client_id.map(str::to_owned),
@@ -368,8 +370,8 @@ impl Backend {
                 .await
                 .map_err(err)?
                 .iter()
-                .map(StoredEvent::to_json)
-                .collect()),
+                .map(|e| serde_json::to_value(LogEventView::from(e)).map_err(|e| e.to_string()))
+                .collect(),
             Self::Remote(r) => {
                 let mut query = form_urlencoded::Serializer::new(String::new());
                 query.append_pair("per_page", &take.to_string());

@@ -226,42 +226,12 @@ impl Default for AuditEvent {
     }
 }
 
-/// A stored event, with the sequence number storage gave it (its `log_id`).
+/// A stored event, with the sequence number storage gave it (its `log_id`). Its wire shape is
+/// `warrant_proto::LogEventView`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     pub seq: i64,
     pub event: AuditEvent,
-}
-
-impl StoredEvent {
-    /// The event as Auth0's log API shows it.
-    pub fn to_json(&self) -> serde_json::Value {
-        let e = &self.event;
-        let mut v = serde_json::json!({
-            "log_id": self.seq.to_string(),
-            "date": crate::clock::rfc3339_ms(e.date_ms),
-            "type": e.kind,
-            "description": e.description,
-        });
-        for (key, value) in [
-            ("client_id", &e.client_id),
-            ("audience", &e.audience),
-            ("scope", &e.scope),
-            ("ip", &e.ip),
-            ("user_agent", &e.user_agent),
-        ] {
-            if let Some(value) = value {
-                v[key] = serde_json::json!(value);
-            }
-        }
-        if let Some(jti) = &e.jti {
-            v["details"]["jti"] = serde_json::json!(jti);
-        }
-        if e.count != 1 {
-            v["details"]["count"] = serde_json::json!(e.count);
-        }
-        v
-    }
 }
 
 /// Which events to list.
@@ -281,18 +251,6 @@ pub struct AuditFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn refusal(client: &str, description: &'static str) -> AuditEvent {
-        AuditEvent {
-            date_ms: 5,
-            kind: types::TOKEN_FAILED.into(),
-            description: description.into(),
-            client_id: Some(client.into()),
-            ip: Some("192.0.2.1".into()),
-            audience: Some("https://a".into()),
-            ..AuditEvent::default()
-        }
-    }
 
     #[test]
     fn reasons_lose_the_echoed_input() {
@@ -345,24 +303,5 @@ mod tests {
                 (300_000, true, "", 1),
             ]
         );
-    }
-
-    #[test]
-    fn counts_show_in_the_logs_api() {
-        let stored = StoredEvent {
-            seq: 1,
-            event: AuditEvent {
-                count: 3,
-                jti: Some("j".into()),
-                ..refusal("c", "wrong secret")
-            },
-        };
-        let json = stored.to_json();
-        assert_eq!(json["details"], serde_json::json!({"jti": "j", "count": 3}));
-        let single = StoredEvent {
-            seq: 2,
-            event: refusal("c", "wrong secret"),
-        };
-        assert!(single.to_json().get("details").is_none());
     }
 }

@@ -336,7 +336,10 @@ async fn identical_refusals_are_one_event_with_their_count() {
         "{counts:?}"
     );
     assert_eq!(events[0].event.ip.as_deref(), Some("127.0.0.1"));
-    assert_eq!(events[0].to_json()["details"]["count"], 51);
+    assert_eq!(
+        serde_json::to_value(warrant_proto::LogEventView::from(&events[0])).unwrap()["details"]["count"],
+        51
+    );
 }
 
 #[tokio::test]

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use warrant_proto::{LogEventView, LogPageView};
 
 use super::ApiError;
 use super::auth::{Authorized, ReadLogs};
 use super::body::QueryParams;
-use crate::domain::events::{AuditFilter, StoredEvent};
+use crate::domain::events::AuditFilter;
 use crate::http::AppState;
 
 const DEFAULT_PER_PAGE: u32 = 50;
@@ -54,7 +55,7 @@ pub async fn list(
     _: Authorized<ReadLogs>,
     State(app): State<Arc<AppState>>,
     QueryParams(query): QueryParams<LogsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let after_seq = query
         .from
         .as_deref()
@@ -93,25 +94,26 @@ pub async fn list(
         offset: page.saturating_mul(limit),
     };
     let events = app.admin.list_events(&filter).await?;
-    let list: Vec<Value> = events.iter().map(StoredEvent::to_json).collect();
+    let logs: Vec<LogEventView> = events.iter().map(LogEventView::from).collect();
     if query.include_totals.unwrap_or(false) && after_seq.is_none() {
         let total = app.admin.count_events(&filter).await?;
-        return Ok(Json(json!({
-            "start": filter.offset,
-            "limit": limit,
-            "length": list.len(),
-            "total": total,
-            "logs": list,
-        })));
+        return Ok(Json(LogPageView {
+            start: filter.offset.into(),
+            limit: limit.into(),
+            length: logs.len() as u64,
+            total,
+            logs,
+        })
+        .into_response());
     }
-    Ok(Json(Value::Array(list)))
+    Ok(Json(logs).into_response())
 }
 
 pub async fn get(
     _: Authorized<ReadLogs>,
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogEventView>, ApiError> {
     let not_found = || ApiError::not_found(format!("log event {id:?} not found"));
     let seq: i64 = id.parse().map_err(|_| not_found())?;
     let events = app
@@ -123,7 +125,7 @@ pub async fn get(
         })
         .await?;
     match events.first() {
-        Some(event) if event.seq == seq => Ok(Json(event.to_json())),
+        Some(event) if event.seq == seq => Ok(Json(LogEventView::from(event))),
         _ => Err(not_found()),
     }
 }
