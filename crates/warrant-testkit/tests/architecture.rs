@@ -17,7 +17,7 @@
 //! parent is an edge `A -> B` of that parent's graph; a file counts as its ancestor at every
 //! level above it, so `http/token.rs` using `crate::issuance` is the edge `http -> issuance` at the
 //! root. A module using its own parent or an ancestor (`crate::store::Store` from
-//! `store/engine.rs`, `crate::AppState` from anywhere) is no edge: a parent's own file is not a
+//! `store/apis.rs`, `crate::AppState` from anywhere) is no edge: a parent's own file is not a
 //! node of its children's graph, so `mod.rs` and the files below it may use each other freely.
 //! A cycle is a strongly connected component of two or more siblings, named by its parent and
 //! its members: `warrant-server crate::{audit, store}`.

@@ -7,57 +7,20 @@
 //! with a ping that has a deadline before it is handed out and after it comes back, the
 //! server is told to time out statements and idle transactions and to probe the connection
 //! with TCP keepalives, and [`PgStore::reconnect`] retires every connection open so far.
+//!
+//! This file holds what is PostgreSQL's own: connecting, how transactions begin and commit, and
+//! LISTEN/NOTIFY.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use tokio::sync::Notify;
 
-use super::engine::sql_engine;
-use super::rows::{
-    APP_COLUMNS, APP_SELECT, AUDIT_COLUMNS, AUDIT_WHERE, KEY_SELECT, RS_COLUMNS, RS_SELECT,
-    app_from_row, corrupt, event_from_row, grant_from_row, impl_col, key_from_row, metadata_json,
-    quota_from_row, quota_json, rs_from_row, secret_from_row, ts, unts,
-};
-use super::{
-    CHANGE_RETENTION, CatalogState, ChangedClients, ClientRecord, GrantFilter, StoreError,
-    check_revocable, db_err, grant_insert_error, parse_key_status,
-};
-use crate::domain::events::{AuditEvent, AuditFilter, StoredEvent};
-use crate::domain::{Application, ClientGrant, ClientSecret, ResourceServer};
-use crate::keys::{KeyStatus, StoredSigningKey};
-
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
-    (
-        2,
-        include_str!("../../migrations/postgres/0002_rotation_and_management.sql"),
-    ),
-    (
-        3,
-        include_str!("../../migrations/postgres/0003_client_changes.sql"),
-    ),
-    (
-        4,
-        include_str!("../../migrations/postgres/0004_operations.sql"),
-    ),
-    (
-        5,
-        include_str!("../../migrations/postgres/0005_dashboard.sql"),
-    ),
-    (
-        6,
-        include_str!("../../migrations/postgres/0006_audit_counts_and_writers.sql"),
-    ),
-    (
-        7,
-        include_str!("../../migrations/postgres/0007_signing_key_certificates.sql"),
-    ),
-];
+use super::{StoreError, db_err};
 
 /// The channel on which writes announce themselves.
 const CHANNEL: &str = "warrant_changes";
@@ -80,7 +43,7 @@ const SESSION_SETTINGS: &str = "SET statement_timeout = '30s'; \
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     generation: Arc<Generation>,
 }
 
@@ -156,8 +119,6 @@ fn pool_options(max: u32, generation: &Arc<Generation>) -> PgPoolOptions {
         })
 }
 
-impl_col!(PgRow);
-
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let generation = Arc::new(Generation::new());
@@ -165,9 +126,7 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
-        let store = Self { pool, generation };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Self { pool, generation })
     }
 
     /// Retires every connection open now: each is closed when next handed out or given back,
@@ -177,7 +136,11 @@ impl PgStore {
         self.generation.renew();
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    /// The transaction migrations run in, holding an advisory lock until it ends, so that
+    /// instances starting together do not race.
+    pub(super) async fn begin_migration(
+        &self,
+    ) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Waiting for another instance's migration, or a long one, is no runaway statement.
         sqlx::query("SET LOCAL statement_timeout = 0")
@@ -196,37 +159,11 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM warrant_migrations")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        let known = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            sqlx::raw_sql(*sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            sqlx::query(
-                "INSERT INTO warrant_migrations (version, applied_at)
-                 VALUES ($1, EXTRACT(EPOCH FROM now())::bigint)",
-            )
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
+        Ok(tx)
     }
 
     /// A write transaction: bumps the change counter first, which locks its row until commit.
-    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+    pub(super) async fn write_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("UPDATE state_version SET version = version + 1 WHERE id = 1")
             .execute(&mut *tx)
@@ -236,7 +173,10 @@ impl PgStore {
     }
 
     /// Commits, announcing the change to every instance (delivered at commit, not before).
-    async fn commit(mut tx: Transaction<'static, Postgres>) -> Result<(), StoreError> {
+    pub(super) async fn commit(
+        &self,
+        mut tx: Transaction<'static, Postgres>,
+    ) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
             .execute(&mut *tx)
@@ -311,15 +251,8 @@ impl PgStore {
         }
     }
 
-    /// PostgreSQL guards its own files (and checks its pages itself): this checks that it
-    /// answers.
-    pub async fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
-        self.ping().await?;
-        Ok(Vec::new())
-    }
-
     /// A read transaction that sees one consistent state.
-    async fn read_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+    pub(super) async fn read_tx(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
@@ -328,5 +261,3 @@ impl PgStore {
         Ok(tx)
     }
 }
-
-sql_engine!(PgStore, Postgres);

@@ -1,0 +1,126 @@
+//! APIs (resource servers).
+
+use super::rows::{Col, corrupt, ts, unts};
+use super::{Store, StoreError, db_err, on_engine};
+use crate::domain::{ResourceServer, Scope, SigningAlg};
+
+const RS_COLUMNS: &str =
+    "id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at";
+pub(super) const RS_SELECT: &str =
+    "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+     FROM resource_servers ORDER BY created_at, id";
+
+pub(super) fn rs_from_row(row: &impl Col) -> Result<ResourceServer, StoreError> {
+    let scopes: Vec<Scope> =
+        serde_json::from_str(&row.text("scopes")?).map_err(|e| corrupt("API scopes", e))?;
+    Ok(ResourceServer {
+        id: row.text("id")?,
+        identifier: row.text("identifier")?,
+        name: row.text("name")?,
+        scopes,
+        token_lifetime: u32::try_from(row.int("token_lifetime")?)
+            .map_err(|e| corrupt("token_lifetime", e))?,
+        signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
+            .map_err(|e| corrupt("signing_alg", e))?,
+        created_at: unts(row.int("created_at")?),
+        updated_at: unts(row.int("updated_at")?),
+    })
+}
+
+impl Store {
+    pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            sqlx::query(
+                "INSERT INTO resource_servers
+                 (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&api.id)
+            .bind(&api.identifier)
+            .bind(&api.name)
+            .bind(scopes)
+            .bind(i64::from(api.token_lifetime))
+            .bind(api.signing_alg.as_str())
+            .bind(ts(api.created_at))
+            .bind(ts(api.updated_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db_err(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!(
+                    "an API with identifier {} already exists",
+                    api.identifier
+                )),
+                other => other,
+            })?;
+            s.commit(tx).await
+        })
+    }
+
+    pub async fn list_resource_servers(&self) -> Result<Vec<ResourceServer>, StoreError> {
+        on_engine!(self, |s| {
+            sqlx::query(RS_SELECT)
+                .fetch_all(&s.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(rs_from_row)
+                .collect()
+        })
+    }
+
+    /// Finds an API by its id or its identifier.
+    pub async fn get_resource_server(
+        &self,
+        id_or_identifier: &str,
+    ) -> Result<ResourceServer, StoreError> {
+        let sql =
+            format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
+        on_engine!(self, |s| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id_or_identifier)
+                .fetch_optional(&s.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("API {id_or_identifier}")))?;
+            rs_from_row(&row)
+        })
+    }
+
+    pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
+                    signing_alg = $5, updated_at = $6
+                 WHERE id = $1",
+            )
+            .bind(&api.id)
+            .bind(&api.name)
+            .bind(scopes)
+            .bind(i64::from(api.token_lifetime))
+            .bind(api.signing_alg.as_str())
+            .bind(ts(api.updated_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("API {}", api.id)));
+            }
+            s.commit(tx).await
+        })
+    }
+
+    /// Deletes an API and every grant for it.
+    pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_one(
+            "DELETE FROM resource_servers WHERE id = $1",
+            id,
+            "API",
+            None,
+        )
+        .await
+    }
+}

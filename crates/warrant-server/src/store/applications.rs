@@ -1,0 +1,359 @@
+//! Applications (M2M clients) and their secrets, and what issuance loads of one client.
+
+use super::grants::{grant_from_row, insert_grant_in};
+use super::rows::{Col, corrupt, ts, unts};
+use super::state::record_client_change;
+use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
+use crate::domain::{Application, AuthMethod, ClientGrant, ClientSecret, SecretHash, TokenQuota};
+
+const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
+        token_endpoint_auth_method, client_metadata, token_quota";
+const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
+        token_endpoint_auth_method, client_metadata, token_quota
+     FROM applications ORDER BY created_at, client_id";
+
+/// What issuance needs of one client: its secrets, and its grants each with the ID of the API
+/// it was granted on (an API deleted and re-created under the same identifier is another API).
+#[derive(Debug)]
+pub struct ClientRecord {
+    pub secrets: Vec<ClientSecret>,
+    pub grants: Vec<(ClientGrant, String)>,
+    pub token_quota: Option<TokenQuota>,
+}
+
+fn metadata_json(app: &Application) -> Result<String, StoreError> {
+    serde_json::to_string(&app.client_metadata).map_err(|e| corrupt("client_metadata", e))
+}
+
+fn quota_json(quota: Option<&TokenQuota>) -> Result<Option<String>, StoreError> {
+    quota
+        .map(|q| serde_json::to_string(q).map_err(|e| corrupt("token_quota", e)))
+        .transpose()
+}
+
+fn quota_from_row(row: &impl Col) -> Result<Option<TokenQuota>, StoreError> {
+    row.opt_text("token_quota")?
+        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("token_quota", e)))
+        .transpose()
+}
+
+fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
+    Ok(Application {
+        client_id: row.text("client_id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        token_endpoint_auth_method: AuthMethod::parse(&row.text("token_endpoint_auth_method")?)
+            .map_err(|e| corrupt("token_endpoint_auth_method", e))?,
+        client_metadata: serde_json::from_str(&row.text("client_metadata")?)
+            .map_err(|e| corrupt("client_metadata", e))?,
+        token_quota: quota_from_row(row)?,
+        created_at: unts(row.int("created_at")?),
+        updated_at: unts(row.int("updated_at")?),
+    })
+}
+
+fn secret_from_row(row: &impl Col) -> Result<ClientSecret, StoreError> {
+    let hash: [u8; 32] = row
+        .bytes("secret_hash")?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a secret hash is not 32 bytes".into()))?;
+    Ok(ClientSecret {
+        id: row.text("id")?,
+        client_id: row.text("client_id")?,
+        hash: SecretHash(hash),
+        created_at: unts(row.int("created_at")?),
+        expires_at: row.opt_int("expires_at")?.map(unts),
+    })
+}
+
+async fn insert_secret(tx: impl Into<Tx<'_>>, secret: &ClientSecret) -> Result<(), StoreError> {
+    on_tx!(tx.into(), |c| {
+        sqlx::query(
+            "INSERT INTO client_secrets (id, client_id, secret_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&secret.id)
+        .bind(&secret.client_id)
+        .bind(&secret.hash.0[..])
+        .bind(ts(secret.created_at))
+        .bind(secret.expires_at.map(ts))
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)
+        .map(drop)
+    })
+}
+
+impl Store {
+    /// One client's secrets and grants by an indexed lookup; `None` when it does not exist.
+    pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.read_tx().await?;
+            let app = sqlx::query("SELECT token_quota FROM applications WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let Some(app) = app else {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(None);
+            };
+            let token_quota = quota_from_row(&app)?;
+            let secrets = sqlx::query(
+                "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+                 WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(secret_from_row)
+            .collect::<Result<_, _>>()?;
+            let grants = sqlx::query(
+                "SELECT g.id, g.client_id, g.audience, g.scopes, g.created_at, r.id AS api_id
+                 FROM client_grants g JOIN resource_servers r ON r.identifier = g.audience
+                 WHERE g.client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|row| Ok((grant_from_row(row)?, row.text("api_id")?)))
+            .collect::<Result<_, StoreError>>()?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(Some(ClientRecord {
+                secrets,
+                grants,
+                token_quota,
+            }))
+        })
+    }
+
+    pub async fn insert_application(
+        &self,
+        app: &Application,
+        secret: &ClientSecret,
+        grants: &[ClientGrant],
+    ) -> Result<(), StoreError> {
+        let metadata = metadata_json(app)?;
+        let quota = quota_json(app.token_quota.as_ref())?;
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            sqlx::query(
+                "INSERT INTO applications (client_id, name, description, created_at, updated_at,
+                    token_endpoint_auth_method, client_metadata, token_quota)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&app.client_id)
+            .bind(&app.name)
+            .bind(&app.description)
+            .bind(ts(app.created_at))
+            .bind(ts(app.updated_at))
+            .bind(app.token_endpoint_auth_method.as_str())
+            .bind(metadata)
+            .bind(quota)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            insert_secret(&mut tx, secret).await?;
+            for grant in grants {
+                insert_grant_in(&mut tx, grant).await?;
+            }
+            // A server may remember that this client ID did not exist.
+            record_client_change(&mut tx, &app.client_id).await?;
+            s.commit(tx).await
+        })
+    }
+
+    pub async fn list_applications(&self) -> Result<Vec<Application>, StoreError> {
+        on_engine!(self, |s| {
+            sqlx::query(APP_SELECT)
+                .fetch_all(&s.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(app_from_row)
+                .collect()
+        })
+    }
+
+    /// `limit` applications from `offset`, in creation order, and how many there are in all
+    /// (one read transaction).
+    pub async fn list_applications_page(
+        &self,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<Application>, u64), StoreError> {
+        let sql = format!("{APP_SELECT} LIMIT $1 OFFSET $2");
+        on_engine!(self, |s| {
+            let mut tx = s.read_tx().await?;
+            let page = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .bind(ts(offset))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(app_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM applications")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            s.commit(tx).await?;
+            Ok((page, unts(total)))
+        })
+    }
+
+    pub async fn get_application(&self, client_id: &str) -> Result<Application, StoreError> {
+        let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = $1");
+        on_engine!(self, |s| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(client_id)
+                .fetch_optional(&s.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("application {client_id}")))?;
+            app_from_row(&row)
+        })
+    }
+
+    pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
+        let metadata = metadata_json(app)?;
+        let quota = quota_json(app.token_quota.as_ref())?;
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE applications SET name = $2, description = $3,
+                    token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
+                    token_quota = $7
+                 WHERE client_id = $1",
+            )
+            .bind(&app.client_id)
+            .bind(&app.name)
+            .bind(&app.description)
+            .bind(app.token_endpoint_auth_method.as_str())
+            .bind(metadata)
+            .bind(ts(app.updated_at))
+            .bind(quota)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "application {}",
+                    app.client_id
+                )));
+            }
+            // Issuance reads the quota.
+            record_client_change(&mut tx, &app.client_id).await?;
+            s.commit(tx).await
+        })
+    }
+
+    /// Deletes an application with its secrets and grants.
+    pub async fn delete_application(&self, client_id: &str) -> Result<(), StoreError> {
+        self.delete_one(
+            "DELETE FROM applications WHERE client_id = $1",
+            client_id,
+            "application",
+            Some(client_id),
+        )
+        .await
+    }
+
+    /// Adds `new` to the application's secrets. The current one stops working at
+    /// `old_expire_at` (at once when that is not in the future) and older ones at once: at
+    /// most two secrets are ever valid, the new one and the one before it.
+    pub async fn rotate_secret(
+        &self,
+        new: &ClientSecret,
+        old_expire_at: u64,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                    .bind(&new.client_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "application {}",
+                    new.client_id
+                )));
+            }
+            if old_expire_at <= now {
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
+                    .bind(&new.client_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            } else {
+                // Only the current secret (the one without an end, else the newest still
+                // working) gets the grace period; older ones stop now: at most two valid.
+                let current: Option<String> = sqlx::query_scalar(
+                    "SELECT id FROM client_secrets
+                     WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+                     ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END DESC,
+                              created_at DESC, id DESC
+                     LIMIT 1",
+                )
+                .bind(&new.client_id)
+                .bind(ts(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND id <> $2")
+                    .bind(&new.client_id)
+                    .bind(current.as_deref().unwrap_or(""))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "UPDATE client_secrets
+                     SET expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2
+                                           THEN $2 ELSE expires_at END
+                     WHERE client_id = $1",
+                )
+                .bind(&new.client_id)
+                .bind(ts(old_expire_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            insert_secret(&mut tx, new).await?;
+            record_client_change(&mut tx, &new.client_id).await?;
+            sqlx::query("UPDATE applications SET updated_at = $2 WHERE client_id = $1")
+                .bind(&new.client_id)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            s.commit(tx).await
+        })
+    }
+
+    pub async fn list_client_secrets(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<ClientSecret>, StoreError> {
+        on_engine!(self, |s| {
+            sqlx::query(
+                "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
+                 WHERE client_id = $1 ORDER BY created_at, id",
+            )
+            .bind(client_id)
+            .fetch_all(&s.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(secret_from_row)
+            .collect()
+        })
+    }
+}
