@@ -5,6 +5,24 @@ use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::ClientGrant;
 
+/// What [`Store::set_grants`] changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GrantChanges {
+    /// Grants for APIs the application had none for.
+    pub added: Vec<ClientGrant>,
+    /// Grants whose scopes changed, as they are now (their ID and creation time kept).
+    pub changed: Vec<ClientGrant>,
+    /// Grants for APIs no longer wanted, as they were.
+    pub removed: Vec<ClientGrant>,
+}
+
+impl GrantChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
 /// Filters for listing grants.
 #[derive(Debug, Default, Clone)]
 pub struct GrantFilter {
@@ -134,6 +152,98 @@ impl Store {
                     .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
             record_client_change(&mut tx, &client_id).await?;
             s.commit(tx).await
+        })
+    }
+
+    /// Makes `grants` the application's grants, in one transaction: a grant for an API it has
+    /// one for replaces that one's scopes (keeping its ID), a grant for another API is added,
+    /// and its grants for APIs not in `grants` are deleted. All of it or, on any error, none of
+    /// it. A change bumps the version once and names the client once; no change writes nothing.
+    /// Every grant must be for `client_id`, one per API (else `Conflict`); an unknown
+    /// application or API is `NotFound`.
+    pub async fn set_grants(
+        &self,
+        client_id: &str,
+        grants: &[ClientGrant],
+    ) -> Result<GrantChanges, StoreError> {
+        for (i, grant) in grants.iter().enumerate() {
+            if grant.client_id != client_id {
+                return Err(StoreError::Conflict(format!(
+                    "a grant for application {} cannot be given to {client_id}",
+                    grant.client_id
+                )));
+            }
+            if grants[..i].iter().any(|g| g.audience == grant.audience) {
+                return Err(StoreError::Conflict(format!(
+                    "two grants for {}: an application has one grant per API",
+                    grant.audience
+                )));
+            }
+        }
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("application {client_id}")));
+            }
+            let current = sqlx::query(
+                "SELECT id, client_id, audience, scopes, created_at FROM client_grants
+                 WHERE client_id = $1 ORDER BY created_at, id",
+            )
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(grant_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+            let mut changes = GrantChanges::default();
+            for grant in grants {
+                match current.iter().find(|g| g.audience == grant.audience) {
+                    Some(old) if old.scopes == grant.scopes => {}
+                    Some(old) => {
+                        let scopes = serde_json::to_string(&grant.scopes)
+                            .map_err(|e| corrupt("scopes", e))?;
+                        sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
+                            .bind(&old.id)
+                            .bind(scopes)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        changes.changed.push(ClientGrant {
+                            scopes: grant.scopes.clone(),
+                            ..old.clone()
+                        });
+                    }
+                    None => {
+                        insert_grant_in(&mut tx, grant).await?;
+                        changes.added.push(grant.clone());
+                    }
+                }
+            }
+            for old in &current {
+                if !grants.iter().any(|g| g.audience == old.audience) {
+                    sqlx::query("DELETE FROM client_grants WHERE id = $1")
+                        .bind(&old.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    changes.removed.push(old.clone());
+                }
+            }
+            if changes.is_empty() {
+                // The version stays as it was.
+                tx.rollback().await.map_err(db_err)?;
+                return Ok(changes);
+            }
+            record_client_change(&mut tx, client_id).await?;
+            s.commit(tx).await?;
+            Ok(changes)
         })
     }
 }

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use applications::ClientRecord;
-pub use grants::GrantFilter;
+pub use grants::{GrantChanges, GrantFilter};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use state::{CHANGE_RETENTION, CatalogState, ChangedClients};

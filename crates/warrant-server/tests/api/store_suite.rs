@@ -10,7 +10,7 @@ use warrant_server::domain::{
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
-    CHANGE_RETENTION, CatalogState, ChangedClients, GrantFilter, Store, StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, GrantChanges, GrantFilter, Store, StoreError,
 };
 use warrant_testkit::PgDatabase;
 
@@ -81,6 +81,7 @@ on_each_engine!(
     dashboard_administrators_and_sessions,
     token_activity_is_counted_by_bucket,
     applications_are_listed_a_page_at_a_time,
+    grants_are_replaced_all_at_once_or_not_at_all,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -879,6 +880,107 @@ async fn applications_are_listed_a_page_at_a_time(engine: Engine) {
             assert_eq!((names(page), total), (vec!["app 6".to_owned()], 7));
             let (page, _) = store.list_applications_page(70, 3).await.unwrap();
             assert!(page.is_empty());
+        })
+        .await;
+}
+
+async fn grants_are_replaced_all_at_once_or_not_at_all(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let (a, b, c) = (api("https://a"), api("https://b"), api("https://c"));
+            for api in [&a, &b, &c] {
+                store.insert_resource_server(api).await.unwrap();
+            }
+            let app = Application::new("worker".into(), String::new(), 1).unwrap();
+            let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 1);
+            let id = app.client_id.clone();
+            let on_a = ClientGrant::new(&id, &a, vec![], 2).unwrap();
+            let on_b = ClientGrant::new(&id, &b, vec!["read:data".into()], 2).unwrap();
+            store
+                .insert_application(&app, &secret, &[on_a.clone(), on_b.clone()])
+                .await
+                .unwrap();
+            let grants = |store: Store| {
+                let filter = GrantFilter {
+                    client_id: Some(id.clone()),
+                    ..GrantFilter::default()
+                };
+                async move {
+                    let mut grants = store.list_grants(&filter).await.unwrap();
+                    grants.sort_by(|x, y| x.audience.cmp(&y.audience));
+                    grants
+                }
+            };
+            let before = grants(store.clone()).await;
+            let v = store.version().await.unwrap();
+
+            // One grant on an API that does not exist: nothing changes, not even the version.
+            let mut gone = api("https://gone");
+            gone.id = "id-gone".into();
+            let wanted = [
+                ClientGrant::new(&app.client_id, &a, vec!["read:data".into()], 3).unwrap(),
+                ClientGrant::new(&app.client_id, &gone, vec![], 3).unwrap(),
+            ];
+            assert!(matches!(
+                store.set_grants(&app.client_id, &wanted).await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert_eq!(grants(store.clone()).await, before);
+            assert_eq!(store.version().await.unwrap(), v);
+
+            // Two grants for one API, or a grant of another application: refused up front.
+            let twice = [wanted[0].clone(), wanted[0].clone()];
+            assert!(matches!(
+                store.set_grants(&app.client_id, &twice).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                store.set_grants("someone-else", &wanted[..1]).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                store.set_grants("nobody", &[]).await,
+                Err(StoreError::NotFound(_))
+            ));
+            assert_eq!(grants(store.clone()).await, before);
+
+            // a's scopes change (same grant), b goes, c comes: one version, the client named.
+            let on_c = ClientGrant::new(&app.client_id, &c, vec![], 4).unwrap();
+            let changes = store
+                .set_grants(&app.client_id, &[wanted[0].clone(), on_c.clone()])
+                .await
+                .unwrap();
+            let a_now = ClientGrant {
+                scopes: vec!["read:data".into()],
+                ..on_a.clone()
+            };
+            assert_eq!(
+                changes,
+                GrantChanges {
+                    added: vec![on_c.clone()],
+                    changed: vec![a_now.clone()],
+                    removed: vec![on_b.clone()],
+                }
+            );
+            assert_eq!(grants(store.clone()).await, [a_now.clone(), on_c.clone()]);
+            assert_eq!(store.version().await.unwrap(), v + 1);
+            match store.load_catalog(Some(v)).await.unwrap().changed_clients {
+                ChangedClients::Listed(ids) => assert_eq!(ids, vec![app.client_id.clone()]),
+                other => panic!("expected a list, got {other:?}"),
+            }
+
+            // The same grants again: nothing to do, nothing written.
+            let again = store
+                .set_grants(&app.client_id, &[a_now.clone(), on_c.clone()])
+                .await
+                .unwrap();
+            assert!(again.is_empty());
+            assert_eq!(store.version().await.unwrap(), v + 1);
+
+            // None at all: every grant goes.
+            let cleared = store.set_grants(&app.client_id, &[]).await.unwrap();
+            assert_eq!(cleared.removed, [a_now, on_c]);
+            assert!(grants(store.clone()).await.is_empty());
         })
         .await;
 }
