@@ -102,7 +102,8 @@ async fn after_the_cooldown_a_flood_causes_one_fetch_per_cooldown() {
     assert!(n > 100);
 }
 
-#[tokio::test]
+// Paused time: the verifier's refresh loop runs in this runtime, so its waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn known_keys_keep_verifying_while_the_jwks_is_down_or_garbage() {
     let k1 = RsaKey::generate("k1");
     let jwks = JwksServer::start(vec![k1.jwk()]).await;
@@ -134,7 +135,8 @@ async fn known_keys_keep_verifying_while_the_jwks_is_down_or_garbage() {
     }
 }
 
-#[tokio::test]
+// Paused time: the verifier's refresh loop runs in this runtime, so its waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn keys_older_than_the_maximum_staleness_stop_serving() {
     let k1 = RsaKey::generate("k1");
     let jwks = JwksServer::start(vec![k1.jwk()]).await;
@@ -152,7 +154,8 @@ async fn keys_older_than_the_maximum_staleness_stop_serving() {
     v.verify(&token).await.unwrap();
 }
 
-#[tokio::test]
+// Paused time: the verifier's refresh loop runs in this runtime, so its waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn the_background_refresh_follows_max_age() {
     let k1 = RsaKey::generate("k1");
     let k2 = RsaKey::generate("k2");
@@ -249,7 +252,7 @@ async fn discovery_finds_the_jwks_url() {
 
 /// Polls `verify(token)` until it fails, within `deadline`; returns the error.
 async fn refused_within(v: &Verifier, token: &str, deadline: Duration) -> Error {
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     loop {
         match v.verify(token).await {
             Err(e) => return e,
@@ -263,7 +266,8 @@ async fn refused_within(v: &Verifier, token: &str, deadline: Duration) -> Error 
     }
 }
 
-#[tokio::test]
+// Paused time: the verifier's refresh loop runs in this runtime, so its waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn a_withdrawn_key_stays_refused_while_the_jwks_is_down_or_garbage() {
     let k1 = RsaKey::generate("k1");
     let k2 = RsaKey::generate("k2");
@@ -286,7 +290,7 @@ async fn a_withdrawn_key_stays_refused_while_the_jwks_is_down_or_garbage() {
     for mode in [Mode::Down, Mode::Garbage] {
         jwks.set_mode(mode);
         let failures = v.jwks_stats().failures;
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         while started.elapsed() < Duration::from_millis(400) {
             assert_eq!(v.verify(&old).await.unwrap_err(), Error::UnknownKey);
             v.verify(&new).await.unwrap();
@@ -296,7 +300,8 @@ async fn a_withdrawn_key_stays_refused_while_the_jwks_is_down_or_garbage() {
     }
 }
 
-#[tokio::test]
+// Paused time: the verifier's refresh loop runs in this runtime, so its waits pass at once.
+#[tokio::test(start_paused = true)]
 async fn cached_tokens_stop_with_the_keys_past_the_maximum_staleness() {
     let k1 = RsaKey::generate("k1");
     let jwks = JwksServer::start(vec![k1.jwk()]).await;
