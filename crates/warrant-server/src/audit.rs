@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::domain::events::{AuditEvent, failure_reason, is_refusal, with_count};
 use crate::store::Store;
@@ -71,6 +71,8 @@ pub struct AuditLog {
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
     refusals: Arc<Mutex<Refusals>>,
+    /// Requests to write everything now ([`flush`](Self::flush)), answered once written.
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 /// Refusals counted since the writer last took them.
@@ -211,6 +213,7 @@ impl AuditLog {
     pub fn new(store: Store, settings: AuditSettings) -> (Self, AuditWriter) {
         let capacity = settings.queue_capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
+        let (flushes, flush_requests) = mpsc::channel(16);
         let written = Arc::new(AtomicU64::new(0));
         let refusals = Arc::new(Mutex::new(Refusals::default()));
         let log = Self {
@@ -219,6 +222,7 @@ impl AuditLog {
             dropped: AtomicU64::new(0),
             written: Arc::clone(&written),
             refusals: Arc::clone(&refusals),
+            flushes,
         };
         let writer = AuditWriter {
             store,
@@ -226,6 +230,7 @@ impl AuditLog {
             settings,
             written,
             refusals,
+            flush_requests,
             id: new_writer_id(),
         };
         (log, writer)
@@ -242,6 +247,17 @@ impl AuditLog {
                 .add(source, event);
         } else if self.queue.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until the writer has stored every event recorded before the call, the refusals
+    /// counted so far included (written now, aggregated over a shorter interval). For tests
+    /// and tools that read the log right after acting; the request path never calls it.
+    /// Returns at once when the writer has stopped.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = written.await;
         }
     }
 
@@ -263,6 +279,7 @@ pub struct AuditWriter {
     settings: AuditSettings,
     written: Arc<AtomicU64>,
     refusals: Arc<Mutex<Refusals>>,
+    flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
     /// This writer's own activity counts are stored under it ([`new_writer_id`]).
     id: String,
 }
@@ -289,6 +306,20 @@ impl AuditWriter {
                     self.write(&mut batch, &stop).await;
                 }
                 _ = refusals.tick() => self.write_refusals(&stop).await,
+                Some(done) = self.flush_requests.recv() => {
+                    // Everything queued before the request, then the refusals counted so far.
+                    while let Ok(event) = self.rx.try_recv() {
+                        batch.push(event);
+                        if batch.len() == BATCH {
+                            self.write(&mut batch, &stop).await;
+                        }
+                    }
+                    if !batch.is_empty() {
+                        self.write(&mut batch, &stop).await;
+                    }
+                    self.write_refusals(&stop).await;
+                    let _ = done.send(());
+                }
                 _ = prune.tick() => self.prune().await,
                 _ = stop.changed() => {
                     // Shutting down: what is queued now still gets written, once.

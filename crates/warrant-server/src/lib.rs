@@ -265,6 +265,14 @@ impl Server {
         &self.state.admin
     }
 
+    /// What the background tasks do, on demand (see [`Background`]).
+    pub fn background(&self) -> Background {
+        Background {
+            state: Arc::clone(&self.state),
+            store: self.store.clone(),
+        }
+    }
+
     /// The server's metrics (request counters among them), shared with the running server.
     pub fn counters(&self) -> Arc<metrics::Metrics> {
         Arc::clone(&self.state.metrics)
@@ -362,6 +370,32 @@ impl Server {
             );
         }
         result
+    }
+}
+
+/// A turn of the server's background work now, instead of at its next tick: for tests and
+/// tools that read what the server stored right after acting. It runs what the background
+/// tasks run (one at a time with them), and the request path never waits on it.
+#[derive(Debug, Clone)]
+pub struct Background {
+    state: Arc<AppState>,
+    store: Store,
+}
+
+impl Background {
+    /// Stores the audit events recorded so far, refusals included (see
+    /// [`AuditLog::flush`](audit::AuditLog::flush)).
+    pub async fn flush_audit(&self) {
+        self.state.audit.flush().await;
+    }
+
+    /// Adds the token counts made on this instance to the shared totals and learns the totals
+    /// (what the quota task does every second).
+    pub async fn flush_quotas(&self) {
+        self.state
+            .quotas
+            .flush(&self.store, self.state.clock.now())
+            .await;
     }
 }
 

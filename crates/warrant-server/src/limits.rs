@@ -314,6 +314,8 @@ pub struct QuotaState {
 #[derive(Debug, Default)]
 pub struct QuotaTracker {
     usage: Mutex<HashMap<String, Usage>>,
+    /// One flush at a time: two at once would both send the same pending counts.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 /// Share of a quota at which an `api_limit_warning` event goes out.
@@ -393,6 +395,7 @@ impl QuotaTracker {
     /// Adds the counts made here to storage and learns the cluster-wide totals. Counts that
     /// cannot be stored now stay pending and go with the next flush.
     pub async fn flush(&self, store: &Store, now: u64) {
+        let _one_at_a_time = self.flushing.lock().await;
         let mut batch: Vec<(String, &'static str, u64, u64)> = Vec::new();
         {
             let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());

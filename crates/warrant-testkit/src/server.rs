@@ -17,7 +17,7 @@ use warrant_server::config::Config;
 use warrant_server::domain::Scope;
 use warrant_server::metrics::Metrics;
 use warrant_server::store::Store;
-use warrant_server::{Server, StartError};
+use warrant_server::{Background, Server, StartError};
 
 /// The API of the standard fixture ([`TestServer::with_worker`]).
 pub const API: &str = "https://api.example.com";
@@ -41,6 +41,8 @@ pub struct TestServer {
     /// A handle on the server's store.
     pub store: Store,
     pub counters: Arc<Metrics>,
+    /// The server's background work on demand: store the audit log or the token counts now.
+    pub background: Background,
     /// Where `/metrics` is served when `metrics_listen` gives it a listener of its own.
     pub metrics_addr: Option<SocketAddr>,
     /// An HTTP client for this server (trusting its CA when it serves a self-signed certificate).
@@ -132,6 +134,7 @@ impl Builder {
         let store = server.store().clone();
         let admin = Admin::new(store.clone(), self.clock);
         let counters = server.counters();
+        let background = server.background();
         let metrics_addr = server.metrics_addr();
         let (tx, rx) = oneshot::channel();
         let handle = tokio::spawn(server.serve(async {
@@ -145,6 +148,7 @@ impl Builder {
             catalog,
             store,
             counters,
+            background,
             metrics_addr,
             http,
             data_dir,
