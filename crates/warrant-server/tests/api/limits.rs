@@ -206,30 +206,24 @@ async fn a_quota_refuses_tokens_with_rate_limit_headers_and_events() {
     );
 
     // One warning at 80 %, one event when reached.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, warned) = app
-            .mgmt(
-                Method::GET,
-                "/logs?type=api_limit_warning",
-                Some(&admin),
-                None,
-            )
-            .await;
-        let (_, reached) = app
-            .mgmt(Method::GET, "/logs?type=api_limit", Some(&admin), None)
-            .await;
-        let (w, r) = (
-            warned.as_array().unwrap().len(),
-            reached.as_array().unwrap().len(),
-        );
-        if (w, r) == (1, 1) {
-            assert_eq!(reached[0]["client_id"], id.as_str());
-            break;
-        }
-        assert!(Instant::now() < deadline, "warnings {w}, reached {r}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.background.flush_audit().await;
+    let (_, warned) = app
+        .mgmt(
+            Method::GET,
+            "/logs?type=api_limit_warning",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let (_, reached) = app
+        .mgmt(Method::GET, "/logs?type=api_limit", Some(&admin), None)
+        .await;
+    let (w, r) = (
+        warned.as_array().unwrap().len(),
+        reached.as_array().unwrap().len(),
+    );
+    assert_eq!((w, r), (1, 1), "warnings {w}, reached {r}");
+    assert_eq!(reached[0]["client_id"], id.as_str());
 
     // Removing the quota lifts the limit.
     let (status, updated) = app
@@ -267,7 +261,10 @@ async fn the_default_quota_is_enforced_across_instances() {
     // Each instance adds its counts to the shared total about once a second, and learns the
     // total then: B, new to this client, allows one token before it knows of A's three.
     assert_eq!(post(&b.http, &b, &id, &secret).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Those flushes, now: A's three, B's one (B learns of four), and A learns of four.
+    a.background.flush_quotas().await;
+    b.background.flush_quotas().await;
+    a.background.flush_quotas().await;
     let refused = post(&b.http, &b, &id, &secret).await;
     assert_eq!(refused.status(), 429, "4 tokens issued in all");
     assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 429);

@@ -1,7 +1,7 @@
 //! Operations: the audit log (token and management events, `GET /api/v2/logs`, JSON lines)
 //! and `GET /metrics`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -129,14 +129,8 @@ async fn audit_events_can_be_copied_as_json_lines() {
     let app = spawn_with(dir, config).await.unwrap();
     let (id, secret) = app.with_worker().await;
     app.token(&id, &secret).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let text = loop {
-        let text = std::fs::read_to_string(&lines).unwrap_or_default();
-        if text.contains("seccft") || Instant::now() > deadline {
-            break text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    app.background.flush_audit().await;
+    let text = std::fs::read_to_string(&lines).unwrap_or_default();
     let event: Value = serde_json::from_str(
         text.lines()
             .find(|l| l.contains(&id) && l.contains("seccft"))
@@ -400,10 +394,7 @@ async fn refusals_cannot_push_management_writes_out_of_the_log() {
         }
         (counted, written)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while counted().await.0 < 600 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.background.flush_audit().await;
     let (refused, written) = counted().await;
     assert_eq!(refused, 600);
     assert!(written < 100, "600 refusals written as {written} events");

@@ -5,7 +5,7 @@
 pub mod dashboard;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -99,24 +99,24 @@ pub fn event_count(event: &Value) -> u64 {
     event["details"]["count"].as_u64().unwrap_or(1)
 }
 
-/// Waits until the audit log holds events of `kind` for at least `n` requests (the writer is
-/// asynchronous, and writes refusals aggregated: see [`event_count`]).
+/// The audit log's events of `kind`, once the server stored every event recorded so far;
+/// asserts that they stand for at least `n` requests (refusals are written aggregated: see
+/// [`event_count`]).
 pub async fn logs_of(app: &TestServer, token: &str, kind: &str, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status, body) = app
-            .mgmt(
-                reqwest::Method::GET,
-                &format!("/logs?type={kind}"),
-                Some(token),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let events = body.as_array().unwrap().clone();
-        if events.iter().map(event_count).sum::<u64>() >= n as u64 || Instant::now() > deadline {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.background.flush_audit().await;
+    let (status, body) = app
+        .mgmt(
+            reqwest::Method::GET,
+            &format!("/logs?type={kind}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let events = body.as_array().unwrap().clone();
+    assert!(
+        events.iter().map(event_count).sum::<u64>() >= n as u64,
+        "fewer than {n} {kind} requests in {events:?}"
+    );
+    events
 }
