@@ -1,7 +1,7 @@
 //! Signing-key rotation without downtime, and revocation.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -43,14 +43,11 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
     let fetches_before = verifier.jwks_stats().fetches;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let verified = Arc::new(AtomicU64::new(0));
+    // How many tokens the load verified, watched: each rotation waits for the load to have
+    // verified tokens under the key before.
+    let (verified_tx, mut verified) = tokio::sync::watch::channel(0u64);
     let load = {
-        let (app, stop, verified, verifier) = (
-            Arc::clone(&app),
-            Arc::clone(&stop),
-            Arc::clone(&verified),
-            verifier.clone(),
-        );
+        let (app, stop, verifier) = (Arc::clone(&app), Arc::clone(&stop), verifier.clone());
         tokio::spawn(async move {
             let mut kids = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -62,21 +59,21 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
                 if kids.last() != Some(&kid) {
                     kids.push(kid);
                 }
-                verified.fetch_add(1, Ordering::Relaxed);
+                verified_tx.send_modify(|n| *n += 1);
             }
             kids
         })
     };
     let token = app.admin_token().await;
-    for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    for round in 1..=2 {
+        verified.wait_for(|n| *n >= 10 * round).await.unwrap();
         let (status, rotated) = app
             .mgmt(Method::POST, "/keys/signing/rotate", Some(&token), None)
             .await;
         assert_eq!(status, 201, "{rotated}");
         assert_eq!(rotated["current"], true);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    verified.wait_for(|n| *n >= 30).await.unwrap();
     stop.store(true, Ordering::Relaxed);
     let kids = load.await.unwrap();
     assert_eq!(
@@ -84,7 +81,7 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
         3,
         "tokens were signed by three keys in turn: {kids:?}"
     );
-    assert!(verified.load(Ordering::Relaxed) > 20);
+    assert!(*verified.borrow() > 20);
     // The first rotation's new key was published in advance; the second's was created by the
     // first rotation, after the verifier fetched: one refetch for it, no more.
     let refetches = verifier.jwks_stats().fetches - fetches_before;
