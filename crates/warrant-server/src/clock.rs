@@ -1,13 +1,22 @@
 //! Time as a parameter: domain code never reads the wall clock itself, so that expiry and
-//! rotation can be tested with a clock the test controls.
+//! rotation can be tested with a clock the test controls. There is one clock per server
+//! ([`crate::Server::bind_with_clock`]); everything that dates or times something reads it,
+//! so a test that moves it sees token times, audit dates, throttles and quotas agree.
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source of the current time, in whole seconds since the Unix epoch.
+/// A source of the current time since the Unix epoch.
 pub trait Clock: Send + Sync + Debug + 'static {
+    /// Whole seconds: token times, key rotation, quota windows.
     fn now(&self) -> u64;
+
+    /// Milliseconds: event dates, throttles. The same time as [`now`](Self::now): by default
+    /// its seconds, with no milliseconds.
+    fn now_ms(&self) -> u64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -19,6 +28,12 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
+    }
+
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
@@ -119,6 +134,7 @@ mod tests {
         assert_eq!(clock.now(), 105);
         clock.set(7);
         assert_eq!(clock.now(), 7);
+        assert_eq!(clock.now_ms(), 7_000, "milliseconds tell the same time");
     }
 
     #[test]
