@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let challenge = HeaderValue::from_static("Basic realm=\"fuzz\"");
     if let Ok(parsed) = ParsedRequest::parse(&headers, body, &challenge) {
-        let _ = parsed.request();
+        let _ = parsed.request(None);
     }
 });

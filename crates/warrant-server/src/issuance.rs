@@ -1,14 +1,32 @@
-//! Client-credentials issuance (RFC 6749 §4.4): authenticate the client, resolve the API, check
-//! the grant and the requested scopes, sign the token. No HTTP here and no storage: it runs on
-//! a [`Snapshot`], the client as the catalog found it, and a time it is given.
+//! The token path, top to bottom: [`Issuer::issue`] turns a client-credentials request
+//! (RFC 6749 §4.4) into a signed access token, or says why not. It looks the client up in the
+//! catalog, authenticates it (with the failure throttles), counts the token against the
+//! client's quota, resolves the API, checks the grant and the requested scopes, and signs.
+//!
+//! No HTTP here and no storage on the way of a known client: it runs on the catalog's memory,
+//! and on a time it is given. `http/token/` parses the wire form into a [`TokenRequest`] and
+//! maps a [`Refusal`] to the RFC 6749 answer; the dashboard's test token calls the same
+//! function for a client an operator vouches for.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use warrant_proto::GTY_CLIENT_CREDENTIALS;
 
-use std::borrow::Cow;
+use crate::catalog::{Catalog, ClientEntry, LookupError, Snapshot};
+use crate::domain::{SecretHash, TokenQuota, hash_secret, parse_scope_param, random_token};
+use crate::limits::{AddressKey, AuthThrottle, QuotaExceeded, QuotaState, QuotaTracker};
 
-use crate::catalog::{ClientEntry, Snapshot};
-use crate::domain::{SecretHash, hash_secret, parse_scope_param, random_token};
+/// Client IDs are cut to this length in metrics, the audit log and the per-client throttle, so
+/// that a request cannot make an event or a throttle key grow.
+pub(crate) const MAX_ECHOED_ID: usize = 256;
+
+/// `text` cut to [`MAX_ECHOED_ID`] characters.
+pub(crate) fn echoed(text: &str) -> String {
+    text.chars().take(MAX_ECHOED_ID).collect()
+}
 
 /// How the request names the API it wants a token for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,14 +39,35 @@ pub enum Target<'a> {
     Unspecified,
 }
 
+/// How the client proves who it is.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// Its secret (client_secret_post or client_secret_basic).
+    Secret(&'a str),
+    /// Nothing: a signed-in operator vouches for it (the dashboard's test token). No secret is
+    /// checked, and neither throttles nor quotas count the token.
+    VouchedByOperator,
+}
+
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Secret(_) => "Secret(..)",
+            Self::VouchedByOperator => "VouchedByOperator",
+        })
+    }
+}
+
 /// A parsed, syntactically valid token request. `Debug` leaves out the secret.
 #[derive(Clone, Copy)]
 pub struct TokenRequest<'a> {
     pub client_id: &'a str,
-    pub client_secret: &'a str,
+    pub credential: Credential<'a>,
     pub target: Target<'a>,
     /// The `scope` parameter as sent; `None` or blank means every granted scope.
     pub scope: Option<&'a str>,
+    /// The address the request came from: failures are throttled per address too.
+    pub from: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for TokenRequest<'_> {
@@ -37,6 +76,7 @@ impl std::fmt::Debug for TokenRequest<'_> {
             .field("client_id", &self.client_id)
             .field("target", &self.target)
             .field("scope", &self.scope)
+            .field("from", &self.from)
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +100,61 @@ pub struct IssuedToken {
     pub audience: String,
 }
 
-/// Why a token was refused. Each maps to one RFC 6749 §5.2 answer.
+/// A token, and where its client stands in its quota.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: IssuedToken,
+    /// The tightest quota window after this token, when the client has a quota.
+    pub quota: Option<QuotaState>,
+}
+
+/// Why no token was issued, and what the request turned out to be about.
+#[derive(Debug)]
+pub struct Refusal {
+    pub reason: Refused,
+    /// Whether the audience asked for (or the default one) is an API this server knows.
+    pub audience_known: bool,
+}
+
+/// Why no token was issued. Each maps to one RFC 6749 §5.2 answer.
+#[derive(Debug)]
+pub enum Refused {
+    /// The client is not in memory and could not be looked up.
+    Lookup(LookupError),
+    /// The same while storage is unreachable, from an address past its failure budget.
+    LookupThrottled { wait: u64 },
+    /// An unknown client or a wrong secret.
+    BadCredentials,
+    /// The same, beyond a failure budget: the address's, or the client ID's.
+    Throttled { by: Throttled, wait: u64 },
+    /// The client a vouched-for request names does not exist.
+    NoSuchClient,
+    /// The client authenticated, and used up its token quota.
+    Quota {
+        exceeded: QuotaExceeded,
+        /// The first refusal of the quota's window.
+        first: bool,
+    },
+    /// The client authenticated, and asked for what it is not granted (or the server cannot
+    /// sign).
+    Issue(IssueError),
+}
+
+impl Refused {
+    /// Whether the client proved who it is before the refusal.
+    pub fn authenticated(&self) -> bool {
+        matches!(self, Self::Quota { .. } | Self::Issue(_))
+    }
+}
+
+/// Whose failure budget a throttled request was past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    Address,
+    Client,
+}
+
+/// Why an authenticated client's request cannot be granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueError {
     /// Neither `audience` nor `resource`, and no default audience.
@@ -78,6 +172,141 @@ pub enum IssueError {
     },
     /// No signing key is loaded: the server is not ready.
     NoSigningKey,
+}
+
+/// Issues tokens from the catalog's memory.
+#[derive(Debug)]
+pub struct Issuer {
+    settings: IssuerSettings,
+    catalog: Arc<Catalog>,
+    throttle: AuthThrottle,
+    quotas: Arc<QuotaTracker>,
+    /// The quota of applications without one of their own.
+    default_token_quota: Option<TokenQuota>,
+}
+
+impl Issuer {
+    pub fn new(
+        settings: IssuerSettings,
+        catalog: Arc<Catalog>,
+        quotas: Arc<QuotaTracker>,
+        default_token_quota: Option<TokenQuota>,
+    ) -> Self {
+        Self {
+            settings,
+            catalog,
+            throttle: AuthThrottle::default(),
+            quotas,
+            default_token_quota,
+        }
+    }
+
+    pub fn settings(&self) -> &IssuerSettings {
+        &self.settings
+    }
+
+    /// The API `target` names, before any check: the default audience when it names none.
+    pub fn audience<'a>(&'a self, target: Target<'a>) -> Option<&'a str> {
+        match target {
+            Target::Audience(a) | Target::Resource(a) => Some(a),
+            Target::Unspecified => self.settings.default_audience.as_deref(),
+        }
+    }
+
+    /// Issues an access token for `request` at `now_ms` (milliseconds since the Unix epoch),
+    /// or says why not.
+    pub async fn issue(&self, request: &TokenRequest<'_>, now_ms: u64) -> Result<Issued, Refusal> {
+        let now = now_ms / 1000;
+        // One consistent view of the APIs and keys for the whole request.
+        let snapshot = self.catalog.snapshot();
+        let audience_known = self
+            .audience(request.target)
+            .is_some_and(|audience| snapshot.knows_api(audience));
+        let refuse = |reason| Refusal {
+            reason,
+            audience_known,
+        };
+
+        // 1. The client: from memory, else one indexed lookup.
+        let client = match self.catalog.client(request.client_id).await {
+            Ok(client) => client,
+            Err(e) => return Err(refuse(self.lookup_failed(e, request.from, now_ms))),
+        };
+
+        // 2. Who it is: the secret is checked however often this client or address failed.
+        let client = match request.credential {
+            Credential::Secret(secret) => match authenticate(client.as_deref(), secret, now) {
+                Some(client) => client,
+                None => return Err(refuse(self.failed_authentication(request, now_ms))),
+            },
+            Credential::VouchedByOperator => match client.as_deref() {
+                Some(client) => client,
+                None => return Err(refuse(Refused::NoSuchClient)),
+            },
+        };
+
+        // 3. Its quota: counted now, given back if no token comes of it.
+        let quota = match request.credential {
+            Credential::Secret(_) => client.token_quota.or(self.default_token_quota),
+            Credential::VouchedByOperator => None,
+        };
+        let quota = match quota.filter(|q| !q.is_unlimited()) {
+            None => None,
+            Some(quota) => self
+                .quotas
+                .acquire(request.client_id, &quota, now)
+                .map_err(|(exceeded, first)| refuse(Refused::Quota { exceeded, first }))?,
+        };
+
+        // 4. The API, the grant and the scopes; then the signature.
+        match grant_and_sign(&snapshot, client, request, &self.settings, now) {
+            Ok(token) => Ok(Issued { token, quota }),
+            Err(e) => {
+                if quota.is_some() {
+                    self.quotas.release(request.client_id);
+                }
+                Err(refuse(Refused::Issue(e)))
+            }
+        }
+    }
+
+    /// A client not in memory could not be looked up. Unknown client IDs sprayed during an
+    /// outage cost their address like failures: past its budget, they are throttled too.
+    fn lookup_failed(&self, error: LookupError, from: Option<IpAddr>, now_ms: u64) -> Refused {
+        tracing::debug!(error = %error, "cannot look up a client that is not in memory");
+        if let LookupError::Unavailable(_) = error {
+            let by_ip = from.map(|ip| self.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms));
+            if let Some(Err(wait)) = by_ip {
+                return Refused::LookupThrottled { wait };
+            }
+        }
+        Refused::Lookup(error)
+    }
+
+    /// A wrong secret or an unknown client, taken from the source address's budget and the
+    /// client ID's; beyond either, throttled. The check itself always ran (one SHA-256): the
+    /// right secret is never refused, whatever its address or client ID failed before, so an
+    /// attacker can lock out neither a client nor the clients that share an address with them.
+    fn failed_authentication(&self, request: &TokenRequest<'_>, now_ms: u64) -> Refused {
+        let by_ip = request
+            .from
+            .map(|ip| self.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms));
+        let by_client = self
+            .throttle
+            .by_client
+            .try_take(&echoed(request.client_id), now_ms);
+        match (by_ip, by_client) {
+            (Some(Err(wait)), _) => Refused::Throttled {
+                by: Throttled::Address,
+                wait,
+            },
+            (_, Err(wait)) => Refused::Throttled {
+                by: Throttled::Client,
+                wait,
+            },
+            _ => Refused::BadCredentials,
+        }
+    }
 }
 
 // A fixed hash for unknown clients, so that they cost the same comparison as known ones.
@@ -101,7 +330,7 @@ struct Claims<'a> {
 /// Authenticates the client: the secret is hashed and compared in constant time against
 /// each active secret, and an unknown client does the same work against a dummy. Returns
 /// the client when the secret is right.
-pub(crate) fn authenticate<'c>(
+fn authenticate<'c>(
     client: Option<&'c ClientEntry>,
     client_secret: &str,
     now: u64,
@@ -123,104 +352,100 @@ pub(crate) fn authenticate<'c>(
     }
 }
 
-impl Snapshot {
-    /// Whether `identifier` names an API this snapshot knows.
-    pub fn knows_api(&self, identifier: &str) -> bool {
-        self.apis.contains_key(identifier)
-    }
+/// Resolves the API `request` names, checks `client`'s grant on it and the requested scopes,
+/// and signs the token at time `now` (Unix seconds).
+fn grant_and_sign(
+    snapshot: &Snapshot,
+    client: &ClientEntry,
+    request: &TokenRequest<'_>,
+    settings: &IssuerSettings,
+    now: u64,
+) -> Result<IssuedToken, IssueError> {
+    let audience = match request.target {
+        Target::Audience(aud) => {
+            if !snapshot.apis.contains_key(aud) {
+                return Err(IssueError::UnknownAudience(aud.to_owned()));
+            }
+            aud
+        }
+        Target::Resource(res) => {
+            if !snapshot.apis.contains_key(res) {
+                return Err(IssueError::UnknownResource(res.to_owned()));
+            }
+            res
+        }
+        Target::Unspecified => match settings.default_audience.as_deref() {
+            Some(aud) if snapshot.apis.contains_key(aud) => aud,
+            Some(aud) => return Err(IssueError::UnknownAudience(aud.to_owned())),
+            None => return Err(IssueError::MissingAudience),
+        },
+    };
+    let api = &snapshot.apis[audience];
+    let not_granted = || IssueError::NotGranted {
+        audience: audience.to_owned(),
+    };
+    let grant = client
+        .grants
+        .get(audience)
+        .filter(|g| g.api_id == api.id)
+        .ok_or_else(not_granted)?;
+    // A granted scope counts while the API still defines it.
+    let usable =
+        |scope: &str| api.scopes.contains(scope) && grant.scopes.iter().any(|g| g == scope);
 
-    /// Issues an access token for `request` at time `now` to `client`, which
-    /// [`authenticate`] accepted.
-    pub(crate) fn issue(
-        &self,
-        client: &ClientEntry,
-        request: &TokenRequest<'_>,
-        settings: &IssuerSettings,
-        now: u64,
-    ) -> Result<IssuedToken, IssueError> {
-        let audience = match request.target {
-            Target::Audience(aud) => {
-                if !self.apis.contains_key(aud) {
-                    return Err(IssueError::UnknownAudience(aud.to_owned()));
-                }
-                aud
-            }
-            Target::Resource(res) => {
-                if !self.apis.contains_key(res) {
-                    return Err(IssueError::UnknownResource(res.to_owned()));
-                }
-                res
-            }
-            Target::Unspecified => match settings.default_audience.as_deref() {
-                Some(aud) if self.apis.contains_key(aud) => aud,
-                Some(aud) => return Err(IssueError::UnknownAudience(aud.to_owned())),
-                None => return Err(IssueError::MissingAudience),
-            },
-        };
-        let api = &self.apis[audience];
-        let not_granted = || IssueError::NotGranted {
-            audience: audience.to_owned(),
-        };
-        let grant = client
-            .grants
-            .get(audience)
-            .filter(|g| g.api_id == api.id)
-            .ok_or_else(not_granted)?;
-        // A granted scope counts while the API still defines it.
-        let usable =
-            |scope: &str| api.scopes.contains(scope) && grant.scopes.iter().any(|g| g == scope);
-
-        let requested = request.scope.map(parse_scope_param).unwrap_or_default();
-        let scope_claim: Option<Cow<'_, str>> = if requested.is_empty() {
-            if grant.scopes.iter().all(|s| api.scopes.contains(s)) {
-                grant.scope_claim.as_deref().map(Cow::Borrowed)
-            } else {
-                let defined: Vec<&str> = grant
-                    .scopes
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|s| api.scopes.contains(*s))
-                    .collect();
-                (!defined.is_empty()).then(|| Cow::Owned(defined.join(" ")))
-            }
+    let requested = request.scope.map(parse_scope_param).unwrap_or_default();
+    let scope_claim: Option<Cow<'_, str>> = if requested.is_empty() {
+        if grant.scopes.iter().all(|s| api.scopes.contains(s)) {
+            grant.scope_claim.as_deref().map(Cow::Borrowed)
         } else {
-            if let Some(missing) = requested.iter().find(|s| !usable(s)) {
-                return Err(IssueError::ScopeNotGranted {
-                    scope: (*missing).to_owned(),
-                    audience: audience.to_owned(),
-                });
-            }
-            Some(Cow::Owned(requested.join(" ")))
-        };
+            let defined: Vec<&str> = grant
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| api.scopes.contains(*s))
+                .collect();
+            (!defined.is_empty()).then(|| Cow::Owned(defined.join(" ")))
+        }
+    } else {
+        if let Some(missing) = requested.iter().find(|s| !usable(s)) {
+            return Err(IssueError::ScopeNotGranted {
+                scope: (*missing).to_owned(),
+                audience: audience.to_owned(),
+            });
+        }
+        Some(Cow::Owned(requested.join(" ")))
+    };
 
-        let key = self.signing_key.as_ref().ok_or(IssueError::NoSigningKey)?;
-        let mut sub = String::with_capacity(request.client_id.len() + 8);
-        sub.push_str(request.client_id);
-        sub.push_str("@clients");
-        let jti = random_token::<16>();
-        let claims = Claims {
-            iss: &settings.issuer,
-            sub: &sub,
-            aud: audience,
-            iat: now,
-            exp: now + u64::from(api.token_lifetime),
-            jti: &jti,
-            client_id: request.client_id,
-            azp: request.client_id,
-            scope: scope_claim.as_deref(),
-            gty: GTY_CLIENT_CREDENTIALS,
-        };
-        // Serializing a struct of strings and integers cannot fail.
-        #[allow(clippy::expect_used)]
-        let claims_json = serde_json::to_vec(&claims).expect("claims serialize");
-        Ok(IssuedToken {
-            access_token: key.sign_jwt(&claims_json),
-            jti,
-            expires_in: api.token_lifetime,
-            scope: scope_claim.map(Cow::into_owned),
-            audience: audience.to_owned(),
-        })
-    }
+    let key = snapshot
+        .signing_key
+        .as_ref()
+        .ok_or(IssueError::NoSigningKey)?;
+    let mut sub = String::with_capacity(request.client_id.len() + 8);
+    sub.push_str(request.client_id);
+    sub.push_str("@clients");
+    let jti = random_token::<16>();
+    let claims = Claims {
+        iss: &settings.issuer,
+        sub: &sub,
+        aud: audience,
+        iat: now,
+        exp: now + u64::from(api.token_lifetime),
+        jti: &jti,
+        client_id: request.client_id,
+        azp: request.client_id,
+        scope: scope_claim.as_deref(),
+        gty: GTY_CLIENT_CREDENTIALS,
+    };
+    // Serializing a struct of strings and integers cannot fail.
+    #[allow(clippy::expect_used)]
+    let claims_json = serde_json::to_vec(&claims).expect("claims serialize");
+    Ok(IssuedToken {
+        access_token: key.sign_jwt(&claims_json),
+        jti,
+        expires_in: api.token_lifetime,
+        scope: scope_claim.map(Cow::into_owned),
+        audience: audience.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -309,12 +534,13 @@ mod tests {
             }
             let request = TokenRequest {
                 client_id: "c",
-                client_secret: "s3cret",
+                credential: Credential::Secret("s3cret"),
                 target: Target::Audience(AUDIENCE),
                 scope: Some(&param),
+                from: None,
             };
             let usable: Vec<&str> = granted.iter().copied().filter(|s| defined.contains(s)).collect();
-            let result = snapshot.issue(&client, &request, &settings(), 1_000);
+            let result = grant_and_sign(&snapshot, &client, &request, &settings(), 1_000);
             if requested.iter().all(|s| usable.contains(s)) {
                 let issued = result.unwrap();
                 let expected = if requested.is_empty() { usable.clone() } else { requested.clone() };
@@ -339,11 +565,12 @@ mod tests {
             let param = requested.join(" ");
             let request = TokenRequest {
                 client_id: "c",
-                client_secret: "s3cret",
+                credential: Credential::Secret("s3cret"),
                 target: Target::Audience(AUDIENCE),
                 scope: Some(&param),
+                from: None,
             };
-            let refused = snapshot.issue(&client, &request, &settings(), 1_000).unwrap_err();
+            let refused = grant_and_sign(&snapshot, &client, &request, &settings(), 1_000).unwrap_err();
             prop_assert_eq!(refused, IssueError::NotGranted { audience: AUDIENCE.to_owned() });
         }
 

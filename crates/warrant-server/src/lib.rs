@@ -56,7 +56,7 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, default_issuer};
 use crate::http::AppState;
-use crate::issuance::IssuerSettings;
+use crate::issuance::{Issuer, IssuerSettings};
 use crate::keys::{MasterKey, MasterKeyError, MasterKeySource};
 use crate::store::{Store, StoreError};
 
@@ -92,6 +92,8 @@ pub struct Server {
     state: Arc<AppState>,
     /// The one store: the catalog, the admin, the audit log and the quotas each hold a clone.
     store: Store,
+    /// Token counts per client: the issuer counts, a background task stores them.
+    quotas: Arc<limits::QuotaTracker>,
     config: Config,
     tls: Option<tls::Tls>,
     audit_writer: audit::AuditWriter,
@@ -195,22 +197,27 @@ impl Server {
             data_dir::secure(&config.data_dir);
         }
         let secure_cookies = tls.is_some() || issuer.starts_with("https://");
+        let quotas = Arc::new(limits::QuotaTracker::default());
+        let settings = IssuerSettings {
+            issuer,
+            default_audience: config.default_audience.clone(),
+        };
+        let issuer = Issuer::new(
+            settings,
+            Arc::clone(&catalog),
+            Arc::clone(&quotas),
+            config.default_token_quota,
+        );
         let state = Arc::new(AppState {
-            settings: IssuerSettings {
-                issuer,
-                default_audience: config.default_audience.clone(),
-            },
+            issuer,
             catalog,
             clock,
             metadata,
             basic_challenge,
             metrics: Arc::default(),
             audit,
-            throttle: limits::AuthThrottle::default(),
             sign_in_throttle: limits::SignInThrottle::default(),
             secure_cookies,
-            quotas: Arc::default(),
-            default_token_quota: config.default_token_quota,
             limiter: Arc::new(http::overload::Limiter::new(config.request_limits)),
             admin,
             management,
@@ -221,6 +228,7 @@ impl Server {
             metrics_listener,
             state,
             store,
+            quotas,
             config,
             tls,
             audit_writer,
@@ -239,7 +247,7 @@ impl Server {
 
     /// The issuer URL, with its trailing slash.
     pub fn issuer(&self) -> &str {
-        &self.state.settings.issuer
+        &self.state.issuer.settings().issuer
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -256,7 +264,7 @@ impl Server {
     pub async fn initialize(&self) -> Result<admin::Initialized, admin::AdminError> {
         self.state
             .admin
-            .initialize(&self.state.settings.issuer)
+            .initialize(&self.state.issuer.settings().issuer)
             .await
     }
 
@@ -270,6 +278,7 @@ impl Server {
         Background {
             state: Arc::clone(&self.state),
             store: self.store.clone(),
+            quotas: Arc::clone(&self.quotas),
         }
     }
 
@@ -306,11 +315,11 @@ impl Server {
         });
         tracing::info!(
             listen = %self.local_addr(),
-            issuer = %self.state.settings.issuer,
+            issuer = %self.state.issuer.settings().issuer,
             "warrant is serving"
         );
         let audit_writer = tokio::spawn(self.audit_writer.run(stop_tx.subscribe()));
-        let quotas = tokio::spawn(Arc::clone(&self.state.quotas).run(
+        let quotas = tokio::spawn(Arc::clone(&self.quotas).run(
             self.store.clone(),
             Arc::clone(&self.state.clock),
             std::time::Duration::from_secs(1),
@@ -380,6 +389,7 @@ impl Server {
 pub struct Background {
     state: Arc<AppState>,
     store: Store,
+    quotas: Arc<limits::QuotaTracker>,
 }
 
 impl Background {
@@ -392,10 +402,7 @@ impl Background {
     /// Adds the token counts made on this instance to the shared totals and learns the totals
     /// (what the quota task does every second).
     pub async fn flush_quotas(&self) {
-        self.state
-            .quotas
-            .flush(&self.store, self.state.clock.now())
-            .await;
+        self.quotas.flush(&self.store, self.state.clock.now()).await;
     }
 }
 

@@ -44,6 +44,11 @@ impl Snapshot {
         &self.jwks
     }
 
+    /// Whether `identifier` names an API this snapshot knows.
+    pub fn knows_api(&self, identifier: &str) -> bool {
+        self.apis.contains_key(identifier)
+    }
+
     pub fn has_signing_key(&self) -> bool {
         self.signing_key.is_some()
     }

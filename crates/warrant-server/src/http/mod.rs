@@ -28,12 +28,13 @@ use crate::admin::Admin;
 use crate::audit::AuditLog;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
-use crate::issuance::IssuerSettings;
+use crate::issuance::Issuer;
 
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState {
-    pub settings: IssuerSettings,
+    /// The token path (it holds the settings, the failure throttles and the quotas).
+    pub issuer: Issuer,
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     /// The RFC 8414 metadata document, serialized once.
@@ -42,14 +43,10 @@ pub struct AppState {
     pub basic_challenge: HeaderValue,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub audit: Arc<AuditLog>,
-    pub throttle: crate::limits::AuthThrottle,
     pub sign_in_throttle: crate::limits::SignInThrottle,
     /// Whether cookies get `Secure`: the server terminates TLS or its issuer is `https://`
     /// (TLS ends at a proxy in front).
     pub secure_cookies: bool,
-    pub quotas: Arc<crate::limits::QuotaTracker>,
-    /// The quota of applications without one of their own.
-    pub default_token_quota: Option<crate::domain::TokenQuota>,
     pub limiter: Arc<overload::Limiter>,
     /// The one service layer for administration.
     pub admin: Admin,

@@ -31,7 +31,7 @@ pub(crate) async fn list(
         KeyStatus::Revoked => 3,
     };
     keys.sort_by_key(|k| (rank(k.status), std::cmp::Reverse(k.created_at)));
-    let jwks = format!("{}.well-known/jwks.json", app.settings.issuer);
+    let jwks = format!("{}.well-known/jwks.json", app.issuer.settings().issuer);
     let content = html! {
         h1 { "Signing keys" }
         p.muted { "Tokens are signed with the current key. The next key is already published at "

@@ -172,7 +172,7 @@ pub(super) async fn api_page(
                 &apps,
                 &grants,
                 &state,
-                &app.settings.issuer,
+                &app.issuer.settings().issuer,
                 app.admin.check_test_token(&api.identifier).err(),
             )
         }

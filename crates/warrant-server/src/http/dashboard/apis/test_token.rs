@@ -12,10 +12,10 @@ use super::super::{AppState, PageError, refresh};
 use super::handlers::api_page;
 use super::tabs::{Tab, TabState, TestToken};
 use crate::domain::events::{AuditEvent, types};
-use crate::issuance::{Target, TokenRequest};
+use crate::issuance::{Credential, Issued, Refused, Target, TokenRequest};
 
-/// Issues a real token to an authorized application, as the token endpoint would (without
-/// its secret: the administrator vouches for it), and shows it decoded.
+/// Issues a real token to an authorized application through the token endpoint's own issuer
+/// (without its secret: the administrator vouches for it), and shows it decoded.
 pub(crate) async fn test_token(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -26,26 +26,20 @@ pub(crate) async fn test_token(
     app.admin.check_test_token(&api.identifier)?;
     let mut state = TabState::default();
     refresh(&app).await;
-    let client = app
-        .catalog
-        .client(&client_id)
+    let request = TokenRequest {
+        client_id: &client_id,
+        credential: Credential::VouchedByOperator,
+        target: Target::Audience(&api.identifier),
+        scope: None,
+        from: None,
+    };
+    match app
+        .issuer
+        .issue(&request, app.clock.now_ms())
         .await
-        .map_err(|e| PageError::Unavailable(e.to_string()))?;
-    let issued = client.as_deref().map(|client| {
-        app.catalog.snapshot().issue(
-            client,
-            &TokenRequest {
-                client_id: &client_id,
-                client_secret: "",
-                target: Target::Audience(&api.identifier),
-                scope: None,
-            },
-            &app.settings,
-            app.clock.now(),
-        )
-    });
-    match issued {
-        Some(Ok(token)) => {
+        .map_err(|r| r.reason)
+    {
+        Ok(Issued { token, .. }) => {
             app.audit.record(AuditEvent {
                 date_ms: crate::clock::now_ms(),
                 kind: types::TOKEN_ISSUED.into(),
@@ -82,16 +76,28 @@ pub(crate) async fn test_token(
                 expires_in: token.expires_in,
             });
         }
-        Some(Err(e)) => state.errors.add(
+        Err(Refused::Issue(e)) => state.errors.add(
             "client_id",
             format!(
                 "No token: {}",
                 crate::http::OAuthError::from_issue(e).description
             ),
         ),
-        None => state
+        Err(Refused::NoSuchClient) => state
             .errors
             .add("client_id", "This application no longer exists."),
+        Err(Refused::Lookup(e)) => return Err(PageError::Unavailable(e.to_string())),
+        // An operator vouches for the client: no secret is checked and nothing is counted.
+        Err(
+            refused @ (Refused::LookupThrottled { .. }
+            | Refused::BadCredentials
+            | Refused::Throttled { .. }
+            | Refused::Quota { .. }),
+        ) => {
+            return Err(PageError::Unavailable(format!(
+                "unexpected refusal of a test token: {refused:?}"
+            )));
+        }
     }
     api_page(&app, &operator, &id, Tab::Test, None, state).await
 }

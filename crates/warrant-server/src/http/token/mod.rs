@@ -1,0 +1,276 @@
+//! `POST /oauth/token`: the client credentials grant (RFC 6749 §4.4), with Auth0's JSON body and
+//! `audience` parameter as well as the RFC's form body and RFC 8707's `resource`.
+//!
+//! The handler parses the wire form (`wire.rs`), hands the request to
+//! [`Issuer::issue`](crate::issuance::Issuer::issue), and maps the outcome to HTTP: the token
+//! response with its rate-limit headers, or the RFC 6749 error for the [`Refused`] reason; then
+//! it records metrics and the audit event.
+
+mod wire;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use warrant_proto::{TOKEN_TYPE_BEARER, TokenResponse};
+
+pub use self::wire::ParsedRequest;
+use super::AppState;
+use super::error::{OAuthError, no_store_json};
+use crate::catalog::LookupError;
+use crate::domain::events::{AuditEvent, types};
+use crate::issuance::{Refusal, Refused, Throttled, echoed};
+use crate::limits::QuotaExceeded;
+use crate::metrics::MetricAudience;
+
+/// Token requests are small; anything larger is refused before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The longest user agent kept in an audit event.
+const MAX_USER_AGENT: usize = 256;
+
+pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let mut seen = Seen::default();
+    let ip = super::peer_ip(&parts);
+    let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
+    let error = result.as_ref().err();
+    // Audiences are labels only once the client authenticated: metrics say nothing about
+    // which APIs exist to whoever sends requests.
+    let audience = match seen.audience.as_deref() {
+        _ if !seen.authenticated => MetricAudience::Unauthenticated,
+        Some(audience) if seen.audience_known => MetricAudience::Known(audience),
+        _ => MetricAudience::Unknown,
+    };
+    app.metrics
+        .token_request(audience, error.map(|e| e.code), started.elapsed());
+    app.audit.record(AuditEvent {
+        date_ms: app.clock.now_ms(),
+        kind: Cow::Borrowed(if error.is_some() {
+            types::TOKEN_FAILED
+        } else {
+            types::TOKEN_ISSUED
+        }),
+        description: error.map_or(Cow::Borrowed("Client Credentials for Access Token"), |e| {
+            e.description.clone()
+        }),
+        client_id: seen.client_id,
+        audience: seen.audience,
+        scope: seen.scope,
+        ip: ip.map(|ip| ip.to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+        jti: seen.jti,
+        count: 1,
+    });
+    match result {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// What a request turned out to be about, as far as it got: for metrics and the audit log.
+#[derive(Default)]
+struct Seen {
+    client_id: Option<String>,
+    audience: Option<String>,
+    /// Whether `audience` is an API this server knows (only those become metric labels).
+    audience_known: bool,
+    /// Whether the client authenticated (only then is the audience a metric label).
+    authenticated: bool,
+    scope: Option<String>,
+    jti: Option<String>,
+}
+
+/// Parse, issue, answer.
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    body: Body,
+    seen: &mut Seen,
+) -> Result<Response, OAuthError> {
+    let now_ms = app.clock.now_ms();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            OAuthError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                warrant_proto::OAuthErrorCode::InvalidRequest,
+                "the request body is larger than 16 KiB",
+            )
+        })?;
+    let parsed = ParsedRequest::parse(headers, &bytes, &app.basic_challenge)?;
+    let request = parsed.request(ip);
+    seen.client_id = Some(echoed(request.client_id));
+    seen.audience = app.issuer.audience(request.target).map(echoed);
+
+    let issued = match app.issuer.issue(&request, now_ms).await {
+        Ok(issued) => issued,
+        Err(refusal) => return Err(refused(app, refusal, parsed.challenge(), seen, now_ms)),
+    };
+    seen.audience_known = true;
+    seen.authenticated = true;
+    let token = issued.token;
+    seen.scope.clone_from(&token.scope);
+    seen.jti = Some(token.jti);
+
+    let body = TokenResponse {
+        access_token: token.access_token,
+        token_type: TOKEN_TYPE_BEARER.to_owned(),
+        expires_in: u64::from(token.expires_in),
+        scope: token.scope,
+    };
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        no_store_json(&body),
+    )
+        .into_response();
+    if let Some(state) = issued.quota {
+        let headers = response.headers_mut();
+        for (name, value) in rate_limit_headers(state.limit, state.remaining, state.reset) {
+            headers.insert(name, value);
+        }
+        if state.warn {
+            app.audit.record(AuditEvent {
+                date_ms: now_ms,
+                kind: types::QUOTA_WARNING.into(),
+                description: Cow::Owned(format!(
+                    "{} of the {} token quota of {} used",
+                    u64::from(state.limit) - state.remaining,
+                    state.period.as_str(),
+                    state.limit
+                )),
+                client_id: seen.client_id.clone(),
+                ..AuditEvent::default()
+            });
+        }
+    }
+    Ok(response)
+}
+
+/// The RFC 6749 answer to a refusal, with the metrics and audit events it makes.
+fn refused(
+    app: &AppState,
+    refusal: Refusal,
+    challenge: Option<&HeaderValue>,
+    seen: &mut Seen,
+    now_ms: u64,
+) -> OAuthError {
+    seen.audience_known = refusal.audience_known;
+    seen.authenticated = refusal.reason.authenticated();
+    match refusal.reason {
+        Refused::Lookup(e) => {
+            if let LookupError::Unavailable(_) = e {
+                app.metrics.storage_error();
+            }
+            OAuthError::from_lookup(&e)
+        }
+        Refused::LookupThrottled { wait } => {
+            app.metrics.storage_error();
+            app.metrics.throttled();
+            OAuthError::too_many_requests(
+                format!(
+                    "too many lookups of unknown clients from this address while the \
+                     database is unreachable; retry in {wait} s"
+                ),
+                wait,
+            )
+        }
+        // A wrong secret or an unknown client: 401. (A vouched-for request never comes here.)
+        Refused::BadCredentials | Refused::NoSuchClient => {
+            OAuthError::invalid_client(challenge.cloned())
+        }
+        // The same beyond a failure budget: 429 instead.
+        Refused::Throttled { by, wait } => {
+            let what = match by {
+                Throttled::Address => {
+                    // Refused for its address: the audit log counts it under the address
+                    // alone, so that random client IDs from one address add up to one event,
+                    // not one each.
+                    seen.client_id = None;
+                    "too many failed client authentications from this address"
+                }
+                Throttled::Client => "too many failed authentications for this client",
+            };
+            app.metrics.throttled();
+            OAuthError::too_many_requests(
+                format!("{what}; retry in {wait} s (the right secret is always accepted)"),
+                wait,
+            )
+        }
+        Refused::Quota { exceeded, first } => quota_exceeded(app, seen, exceeded, first, now_ms),
+        Refused::Issue(e) => OAuthError::from_issue(e),
+    }
+}
+
+/// Over a quota: 429 with the window's reset time, and an `api_limit` event once a window.
+fn quota_exceeded(
+    app: &AppState,
+    seen: &Seen,
+    exceeded: QuotaExceeded,
+    first: bool,
+    now_ms: u64,
+) -> OAuthError {
+    app.metrics.throttled();
+    if first {
+        app.audit.record(AuditEvent {
+            date_ms: app.clock.now_ms(),
+            kind: types::QUOTA_REACHED.into(),
+            description: Cow::Owned(format!(
+                "the {} token quota of {} is used up",
+                exceeded.period.as_str(),
+                exceeded.limit
+            )),
+            client_id: seen.client_id.clone(),
+            ..AuditEvent::default()
+        });
+    }
+    let wait = exceeded.reset.saturating_sub(now_ms / 1000).max(1);
+    let mut error = OAuthError::too_many_requests(
+        format!(
+            "this application used its token quota of {} per {}; cache tokens until they expire \
+             instead of requesting one per call, or ask for a higher quota (retry in {wait} s)",
+            exceeded.limit,
+            exceeded.period.as_str()
+        ),
+        wait,
+    );
+    error
+        .limit_headers
+        .extend(rate_limit_headers(exceeded.limit, 0, exceeded.reset));
+    error
+}
+
+fn rate_limit_headers(limit: u32, remaining: u64, reset: u64) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(limit),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(remaining),
+        ),
+        (
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(reset),
+        ),
+    ]
+}
