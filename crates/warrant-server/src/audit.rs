@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::clock::Clock;
 use crate::domain::events::{AuditEvent, failure_reason, is_refusal, with_count};
 use crate::store::Store;
 
@@ -209,8 +210,13 @@ pub struct AuditStats {
 const BATCH: usize = 512;
 
 impl AuditLog {
-    /// The log and the writer task that must be spawned to drain it.
-    pub fn new(store: Store, settings: AuditSettings) -> (Self, AuditWriter) {
+    /// The log and the writer task that must be spawned to drain it; `clock` says when
+    /// events are old enough to prune.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: AuditSettings,
+    ) -> (Self, AuditWriter) {
         let capacity = settings.queue_capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let (flushes, flush_requests) = mpsc::channel(16);
@@ -226,6 +232,7 @@ impl AuditLog {
         };
         let writer = AuditWriter {
             store,
+            clock,
             rx,
             settings,
             written,
@@ -275,6 +282,7 @@ impl AuditLog {
 #[derive(Debug)]
 pub struct AuditWriter {
     store: Store,
+    clock: Arc<dyn Clock>,
     rx: mpsc::Receiver<AuditEvent>,
     settings: AuditSettings,
     written: Arc<AtomicU64>,
@@ -373,7 +381,7 @@ impl AuditWriter {
     }
 
     async fn prune(&self) {
-        let now_ms = crate::clock::now_ms();
+        let now_ms = self.clock.now_ms();
         let before = now_ms
             .saturating_sub(u64::try_from(self.settings.retention.as_millis()).unwrap_or(u64::MAX));
         // Deleting a backlog takes longer than a batch; the server stops statements at 30 s.
@@ -453,7 +461,11 @@ mod tests {
     async fn log() -> (AuditLog, AuditWriter, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_data_dir(dir.path()).await.unwrap();
-        let (log, writer) = AuditLog::new(store, AuditSettings::default());
+        let (log, writer) = AuditLog::new(
+            store,
+            Arc::new(crate::clock::SystemClock),
+            AuditSettings::default(),
+        );
         (log, writer, dir)
     }
 
@@ -552,7 +564,7 @@ mod tests {
             ..AuditSettings::default()
         };
         // No writer runs: the queue fills.
-        let (log, _writer) = AuditLog::new(store, settings);
+        let (log, _writer) = AuditLog::new(store, Arc::new(crate::clock::SystemClock), settings);
         for _ in 0..5 {
             log.record(AuditEvent::default());
         }

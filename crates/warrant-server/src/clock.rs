@@ -75,14 +75,6 @@ pub fn rfc3339(unix_seconds: u64) -> String {
         .unwrap_or_else(|| unix_seconds.to_string())
 }
 
-/// The wall clock in milliseconds since the Unix epoch, for event timestamps (which order
-/// events, and are never compared with token times).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Formats Unix milliseconds as RFC 3339 with milliseconds (`2026-11-22T04:08:57.123Z`), as
 /// Auth0's log events carry their dates.
 pub fn rfc3339_ms(unix_ms: u64) -> String {

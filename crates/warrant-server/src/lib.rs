@@ -174,7 +174,8 @@ impl Server {
         let metadata = server_metadata(&issuer);
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
-        let (audit, audit_writer) = audit::AuditLog::new(store.clone(), config.audit.clone());
+        let (audit, audit_writer) =
+            audit::AuditLog::new(store.clone(), Arc::clone(&clock), config.audit.clone());
         let audit = Arc::new(audit);
         let admin = Admin::with_master_key(store.clone(), Arc::clone(&clock), master)
             .serving(&issuer)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
 use warrant_server::admin::{Admin, GrantSpec, Initialized, management_audience};
-use warrant_server::clock::{SystemClock, rfc3339};
+use warrant_server::clock::{Clock, SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
 
 use crate::backend::Backend;
@@ -429,7 +429,7 @@ pub async fn record_local_change(global: &GlobalArgs, change: String) {
         return;
     }
     let event = AuditEvent {
-        date_ms: warrant_server::clock::now_ms(),
+        date_ms: SystemClock.now_ms(),
         kind: warrant_server::domain::events::types::MANAGEMENT_OK.into(),
         description: format!("{change} (local CLI)").into(),
         user_agent: Some(format!("warrant-cli/{}", env!("CARGO_PKG_VERSION"))),

@@ -42,9 +42,9 @@ pub(super) struct Followups {
 }
 
 impl Followups {
-    /// Records `change`, made by `actor`, and refreshes the catalog.
-    pub(super) async fn after(&self, store: &Store, actor: &Actor, change: Change) {
-        if let Some(event) = event(actor, &change) {
+    /// Records `change`, made by `actor` at `now_ms`, and refreshes the catalog.
+    pub(super) async fn after(&self, store: &Store, actor: &Actor, change: Change, now_ms: u64) {
+        if let Some(event) = event(actor, &change, now_ms) {
             match &self.audit {
                 AuditTrail::None => {}
                 AuditTrail::Log(log) => log.record(event),
@@ -71,8 +71,8 @@ impl Followups {
     }
 }
 
-/// The audit event of `change` made by `actor`; none for Warrant's own changes.
-fn event(actor: &Actor, change: &Change) -> Option<AuditEvent> {
+/// The audit event of `change` made by `actor` at `now_ms`; none for Warrant's own changes.
+fn event(actor: &Actor, change: &Change, now_ms: u64) -> Option<AuditEvent> {
     let event = match actor {
         Actor::Warrant => return None,
         Actor::Management(caller) => AuditEvent {
@@ -93,7 +93,7 @@ fn event(actor: &Actor, change: &Change) -> Option<AuditEvent> {
         },
     };
     Some(AuditEvent {
-        date_ms: crate::clock::now_ms(),
+        date_ms: now_ms,
         kind: types::MANAGEMENT_OK.into(),
         ..event
     })

@@ -227,7 +227,10 @@ impl Admin {
 
     /// Records `change` and refreshes the catalog: after every write.
     async fn followup(&self, change: Change) {
-        self.followups.after(&self.store, &self.actor, change).await;
+        let now_ms = self.clock.now_ms();
+        self.followups
+            .after(&self.store, &self.actor, change, now_ms)
+            .await;
     }
 
     pub fn now(&self) -> u64 {

@@ -39,7 +39,8 @@ impl Catalog {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         // A full reload now and then, unasked: previous keys leave the JWKS when their tokens
-        // have expired, which is a matter of time, not of a write.
+        // have expired, which is a matter of time, not of a write. (Monotonic time: this is a
+        // schedule in this process; whether a key expired is decided on the injected clock.)
         let mut last_full = Instant::now();
         loop {
             tokio::select! {

@@ -36,7 +36,7 @@ pub async fn readyz(State(app): State<Arc<AppState>>) -> (StatusCode, Json<serde
             "signing_key": if signing_key { "ok" } else { "missing" },
         },
         "catalog": {
-            "confirmed_at_ms": crate::clock::now_ms().saturating_sub(age_ms),
+            "confirmed_at_ms": app.clock.now_ms().saturating_sub(age_ms),
             "age_ms": age_ms,
         },
     });

@@ -510,7 +510,7 @@ async fn a_day_and_a_week_judge_token_requests_alike() {
     let (burst, _) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
     // 1,080 hour-long tokens within minutes: 45 times what caching needs over a whole day, but
     // fewer than ten times what it needs over a week.
-    let at = warrant_server::clock::now_ms() - 60_000;
+    let at = warrant_server::clock::Clock::now_ms(&warrant_server::clock::SystemClock) - 60_000;
     let events: Vec<AuditEvent> = (0..1080)
         .map(|_| AuditEvent {
             date_ms: at,

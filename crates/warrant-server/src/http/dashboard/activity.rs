@@ -124,7 +124,7 @@ pub(crate) async fn show(
         .copied()
         .find(|(value, ..)| Some(*value) == query.range.as_deref())
         .unwrap_or(RANGES[1]);
-    let now_ms = crate::clock::now_ms();
+    let now_ms = app.clock.now_ms();
     // Whole buckets, the last one holding now.
     let bucket_ms = bucket * 1000;
     let end_ms = (now_ms / bucket_ms + 1) * bucket_ms;

@@ -189,7 +189,7 @@ impl IntoResponse for PageError {
 /// Records a change made from the dashboard: `sapi`, described with who made it.
 fn audit_change(app: &AppState, username: &str, what: String, client_id: Option<&str>) {
     app.audit.record(AuditEvent {
-        date_ms: crate::clock::now_ms(),
+        date_ms: app.clock.now_ms(),
         kind: types::MANAGEMENT_OK.into(),
         description: format!("dashboard ({username}): {what}").into(),
         client_id: client_id.map(str::to_owned),

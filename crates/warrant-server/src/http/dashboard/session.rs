@@ -173,7 +173,7 @@ pub(crate) async fn sign_in(
     let username = form.text("username");
     // Shown back and logged: at most 64 characters of it.
     let shown: String = username.chars().take(64).collect();
-    let now_ms = crate::clock::now_ms();
+    let now_ms = app.clock.now_ms();
     let record = |kind: &'static str, description: String| {
         app.audit.record(AuditEvent {
             date_ms: now_ms,
@@ -210,7 +210,7 @@ pub(crate) async fn sign_in(
     };
     let Some(slot) = throttle.checks.try_slot() else {
         // No password was checked: the attempt costs nothing.
-        throttle.refund(attempt, crate::clock::now_ms());
+        throttle.refund(attempt, app.clock.now_ms());
         return Ok(refused(
             StatusCode::SERVICE_UNAVAILABLE,
             "Too many sign-ins at once. Try again in a second.",
@@ -223,7 +223,7 @@ pub(crate) async fn sign_in(
         .await
     {
         Ok(Some(opened)) => {
-            throttle.refund(attempt, crate::clock::now_ms());
+            throttle.refund(attempt, app.clock.now_ms());
             record(types::SIGN_IN_OK, format!("dashboard sign-in by {shown:?}"));
             let mut response = Redirect::to("/dashboard/applications").into_response();
             let headers = response.headers_mut();
@@ -248,7 +248,7 @@ pub(crate) async fn sign_in(
         }
         Err(e) => {
             // Storage failed: not a wrong password.
-            throttle.refund(attempt, crate::clock::now_ms());
+            throttle.refund(attempt, app.clock.now_ms());
             Err(e.into())
         }
     }
@@ -267,7 +267,7 @@ pub(crate) async fn sign_out(
             .map_err(|e| PageError::from(e).into_response())?;
     }
     app.audit.record(AuditEvent {
-        date_ms: crate::clock::now_ms(),
+        date_ms: app.clock.now_ms(),
         kind: types::SIGN_OUT.into(),
         description: format!("dashboard sign-out by {:?}", operator.username).into(),
         ..AuditEvent::default()

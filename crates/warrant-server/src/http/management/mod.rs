@@ -91,7 +91,7 @@ async fn audit_refusals(
         return response;
     }
     app.audit.record(AuditEvent {
-        date_ms: crate::clock::now_ms(),
+        date_ms: app.clock.now_ms(),
         kind: Cow::Borrowed(types::MANAGEMENT_FAILED),
         description: format!("{description} ({})", status.as_u16()).into(),
         client_id: caller.get(),

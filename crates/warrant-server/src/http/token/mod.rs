@@ -35,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 const MAX_USER_AGENT: usize = 256;
 
 pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    // Monotonic: a latency for metrics, not a time of day.
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let mut seen = Seen::default();

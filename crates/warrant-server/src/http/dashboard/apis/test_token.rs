@@ -41,7 +41,7 @@ pub(crate) async fn test_token(
     {
         Ok(Issued { token, .. }) => {
             app.audit.record(AuditEvent {
-                date_ms: crate::clock::now_ms(),
+                date_ms: app.clock.now_ms(),
                 kind: types::TOKEN_ISSUED.into(),
                 description: format!("test token from the dashboard ({})", operator.username)
                     .into(),
