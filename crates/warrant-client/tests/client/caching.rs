@@ -48,6 +48,7 @@ async fn short_lived_tokens_are_refreshed_ahead_and_never_served_expired() {
         if distinct.last().map(String::as_str) != Some(token.as_str()) {
             distinct.push(token.as_str().to_owned());
         }
+        // Real time under test: token expiry is in wall-clock seconds.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let requests = server.counters.token_requests();

@@ -156,6 +156,7 @@ async fn with_the_server_down_the_cached_token_serves_until_expiry_then_a_clear_
                 break;
             }
         }
+        // Real time under test: the cached token serves until its wall-clock expiry.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(provider.stats().refresh_failures >= 1);

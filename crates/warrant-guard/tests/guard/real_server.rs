@@ -159,6 +159,7 @@ async fn a_revoked_key_stops_verifying_within_the_refresh_interval() {
             Instant::now() < deadline,
             "the server still publishes {kid}"
         );
+        // Real time under test: the server withdraws the key within its poll.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let withdrawn = Instant::now();
@@ -174,6 +175,7 @@ async fn a_revoked_key_stops_verifying_within_the_refresh_interval() {
             ),
             Err(other) => panic!("{other:?}"),
         }
+        // Real time under test: the verifier's refresh interval.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let fresh = token(&server, API).await;

@@ -164,6 +164,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
         if issued >= 3 {
             break;
         }
+        // Real time: the browser is another process.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(issued >= 3, "{issued} tokens on the Activity page");

@@ -95,6 +95,7 @@ where
     let started = Instant::now();
     while !check().await {
         assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        // Real time under test: each caller states its deadline.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     started.elapsed()
@@ -134,7 +135,23 @@ async fn after_the_database_went_silent_changes_arrive_soon_after_it_returns() {
         .execute(&mut locker)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let observer = sqlx::PgPool::connect(&db.url).await.unwrap();
+    until(
+        "the watcher waits on the lock",
+        Duration::from_secs(5),
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks \
+                 WHERE NOT granted AND relation = 'state_version'::regclass",
+            )
+            .fetch_one(&observer)
+            .await
+            .unwrap();
+            waiting > 0
+        },
+    )
+    .await;
+    observer.close().await;
     proxy.set(ProxyMode::Freeze);
     sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
     let noticed = until(
@@ -240,6 +257,7 @@ async fn the_listen_connection_comes_back_by_itself() {
 
     proxy.set(ProxyMode::Freeze);
     // Long enough for the LISTEN connection to be found silent: 10 s of quiet, then a ping.
+    // Real time under test: the store's own timers find the LISTEN connection silent.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let client_id = body["client_id"].as_str().unwrap();
     let grants = admin

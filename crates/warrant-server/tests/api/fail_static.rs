@@ -140,6 +140,7 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
     );
     // Keep the database away for 10 s in all.
     let remaining = Duration::from_secs(10).saturating_sub(cut_at.elapsed());
+    // Real time under test: the outage outlasts the pool's acquire timeout and the writers' backoff (sqlx's and tokio's timers, not the injected clock).
     tokio::time::sleep(remaining).await;
 
     proxy.set(ProxyMode::Pass);
@@ -149,6 +150,7 @@ async fn with_the_database_cut_off_tokens_keep_flowing_and_writes_get_503() {
             started.elapsed() < Duration::from_secs(15),
             "/readyz did not recover"
         );
+        // Real time under test: recovery by reconnecting.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, Ordering::Relaxed);

@@ -24,6 +24,7 @@ async fn time_until_status(
             start.elapsed() < Duration::from_secs(3),
             "still {got} after 3 s, waiting for {status}"
         );
+        // Real time under test: how long the change takes to reach the token endpoint.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

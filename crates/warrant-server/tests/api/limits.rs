@@ -294,6 +294,7 @@ async fn requests_beyond_capacity_or_too_slow_get_a_fast_503() {
     let addr = app.base.trim_start_matches("http://").to_owned();
 
     let stalled = stalled_request(&addr).await;
+    // Kept: time for the server to take the stalled request; it does not show when it has.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     let busy = app.http.get(app.url("/healthz")).send().await.unwrap();

@@ -36,6 +36,7 @@ where
             started.elapsed() < Duration::from_secs(1),
             "{what}: not within 1 s"
         );
+        // Real time under test: the one-second promise.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -94,6 +95,7 @@ async fn instances_on_one_database_follow_each_other() {
                         .unwrap()
                         .to_owned();
                 }
+                // Real time: the instance picks the admin application up within its poll.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }

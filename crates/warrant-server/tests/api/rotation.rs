@@ -222,9 +222,11 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
                 started.elapsed() < Duration::from_secs(5),
                 "no rotation in round {round}"
             );
+            // Real time under test: the rotation check's schedule (at least once a second).
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Both instances check every second: give the slower one its chance to (not) rotate.
+        // Kept: the other instance's check runs on its one-second schedule and shows nothing.
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(
             keys().await,

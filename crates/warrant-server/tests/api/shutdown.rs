@@ -66,6 +66,7 @@ async fn requests_on_keep_alive_connections_are_answered_at_shutdown() {
     );
     busy.write_all(head.as_bytes()).await.unwrap();
     busy.write_all(&body[..10]).await.unwrap();
+    // Kept: time for the server to read the head; it does not show when it has.
     tokio::time::sleep(Duration::from_millis(50)).await;
 
     let stopping = tokio::spawn(app.into_data_dir());
@@ -76,6 +77,7 @@ async fn requests_on_keep_alive_connections_are_answered_at_shutdown() {
             started.elapsed() < Duration::from_secs(5),
             "still accepting"
         );
+        // Real time under test: the listener closes first.
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 
@@ -117,6 +119,7 @@ async fn shutdown_gives_up_on_requests_that_do_not_finish() {
     slow.write_all(b"POST /oauth/token HTTP/1.1\r\nhost: warrant\r\n")
         .await
         .unwrap();
+    // Kept: time for the server to read the head; it does not show when it has.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     tokio::time::timeout(Duration::from_secs(20), app.stop())

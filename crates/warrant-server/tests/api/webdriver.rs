@@ -61,6 +61,7 @@ impl Browser {
                     break;
                 }
             }
+            // Real time: chromedriver is another process.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(ready, "chromedriver at {driver_path} did not start");
@@ -142,6 +143,7 @@ impl Browser {
             if url.ends_with(suffix) {
                 return;
             }
+            // Real time: the browser is another process.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the browser is at {url}, not at …{suffix}");
@@ -163,6 +165,7 @@ impl Browser {
             if let Some(id) = response["value"][ELEMENT_KEY].as_str() {
                 return Element(id.to_owned());
             }
+            // Real time: the browser is another process.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let url = self.url().await;
@@ -179,6 +182,7 @@ impl Browser {
             if now.0 != before.0 {
                 return;
             }
+            // Real time: the browser is another process.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("clicking {css:?} did not load a new page");

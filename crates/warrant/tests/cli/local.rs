@@ -83,6 +83,7 @@ async fn cli_administers_a_running_server() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Real time under test: the server sees the CLI's writes within a second.
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let decoded = warrant(d, &["decode", &token]);
@@ -118,6 +119,7 @@ async fn cli_administers_a_running_server() {
             started.elapsed() < Duration::from_secs(1),
             "still {status} after 1 s"
         );
+        // Real time under test: the server sees the CLI's writes within a second.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 

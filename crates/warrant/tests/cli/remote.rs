@@ -39,6 +39,7 @@ async fn init_then_manage_a_running_server_remotely() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Real time under test: the server sees the new admin application within a second.
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(keys.as_array().unwrap().len(), 2);

@@ -95,6 +95,7 @@ async fn two_serve_processes_on_one_postgres_follow_the_cli() {
                     started.elapsed() < Duration::from_secs(1),
                     "{base}: still {status} {kid:?}"
                 );
+                // Real time under test: the one-second promise, across processes.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -152,10 +153,24 @@ async fn sigterm_lets_in_flight_requests_finish() {
             "--json",
         ],
     ));
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
     let body = json!({"grant_type": "client_credentials", "client_id": app["client_id"],
                       "client_secret": app["client_secret"], "audience": API})
     .to_string();
+    // The server takes the new client up within its poll (real time: another process).
+    let started = Instant::now();
+    while reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(started.elapsed() < Duration::from_secs(2), "no token");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // A request whose body is still arriving when SIGTERM comes.
     let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
@@ -168,6 +183,8 @@ async fn sigterm_lets_in_flight_requests_finish() {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    // Kept: time for the other process to read the head and for the signal to close its
+    // listener; it shows neither.
     tokio::time::sleep(Duration::from_millis(200)).await;
     serve.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -213,18 +230,22 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
             break body["access_token"].as_str().unwrap().to_owned();
         }
         assert!(started.elapsed() < Duration::from_secs(3));
+        // Real time: the other process takes the new secret up within its poll.
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
 
     // Four writers create APIs as fast as they can; the server is killed under them.
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (counted, mut count) = tokio::sync::watch::channel(0usize);
+    let counted = std::sync::Arc::new(counted);
     let mut writers = Vec::new();
     for w in 0..4 {
-        let (http, base, token, acknowledged) = (
+        let (http, base, token, acknowledged, counted) = (
             http.clone(),
             base.clone(),
             token.clone(),
             acknowledged.clone(),
+            counted.clone(),
         );
         writers.push(tokio::spawn(async move {
             for i in 0.. {
@@ -236,14 +257,21 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
                     .send()
                     .await;
                 match sent {
-                    Ok(r) if r.status() == 201 => acknowledged.lock().unwrap().push(identifier),
+                    Ok(r) if r.status() == 201 => {
+                        acknowledged.lock().unwrap().push(identifier);
+                        counted.send_modify(|n| *n += 1);
+                    }
                     Ok(r) => panic!("unexpected {}", r.status()),
                     Err(_) => return,
                 }
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Killed once writes are flowing.
+    tokio::time::timeout(Duration::from_secs(10), count.wait_for(|n| *n >= 40))
+        .await
+        .expect("40 writes within 10 s")
+        .unwrap();
     serve.signal("KILL");
     serve.wait().await;
     for writer in writers {
