@@ -10,7 +10,6 @@ use warrant_server::admin::{Admin, GrantSpec, Initialized, management_audience};
 use warrant_server::clock::{Clock, SystemClock, rfc3339};
 use warrant_server::config::{Config, default_issuer};
 
-use crate::backend::Backend;
 use warrant_server::domain::events::AuditEvent;
 
 use crate::cli::{
@@ -18,6 +17,7 @@ use crate::cli::{
     LogsArgs,
 };
 use crate::serve::config_layer;
+use crate::target;
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
@@ -87,7 +87,7 @@ fn print_grant(grant: &ClientGrantView) {
 }
 
 pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
-    let backend = Backend::open(global).await?;
+    let target = target::open(global).await?;
     match cmd {
         ApiCommand::Create {
             identifier,
@@ -96,7 +96,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             token_lifetime,
             json,
         } => {
-            let view = backend
+            let view = target
                 .create_api(
                     identifier,
                     name,
@@ -112,7 +112,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::List { json } => {
-            let views = backend.list_apis().await?;
+            let views = target.list_apis().await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -125,7 +125,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::Show { api, json } => {
-            let view = backend.get_api(&api).await?;
+            let view = target.get_api(&api).await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -133,7 +133,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             }
         }
         ApiCommand::Delete { api } => {
-            let identifier = backend.delete_api(&api).await?;
+            let identifier = target.delete_api(&api).await?;
             println!("Deleted API {identifier} and its grants.");
         }
     }
@@ -150,7 +150,7 @@ struct WithGrants<'a> {
 }
 
 pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
-    let backend = Backend::open(global).await?;
+    let target = target::open(global).await?;
     match cmd {
         AppCommand::Create {
             name,
@@ -162,7 +162,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 .iter()
                 .map(|g| parse_grant(g))
                 .collect::<Result<Vec<_>, _>>()?;
-            let (view, grants) = backend.create_app(name, description, grants).await?;
+            let (view, grants) = target.create_app(name, description, grants).await?;
             if json {
                 print_json(&WithGrants {
                     client: &view,
@@ -184,7 +184,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::List { json } => {
-            let views = backend.list_apps().await?;
+            let views = target.list_apps().await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -196,7 +196,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::Show { client_id, json } => {
-            let (view, grants, secrets) = backend.get_app(&client_id).await?;
+            let (view, grants, secrets) = target.get_app(&client_id).await?;
             if json {
                 print_json(&WithGrants {
                     client: &view,
@@ -227,7 +227,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::Delete { client_id } => {
-            backend.delete_app(&client_id).await?;
+            target.delete_app(&client_id).await?;
             println!("Deleted application {client_id} with its secrets and grants.");
         }
         AppCommand::RotateSecret {
@@ -235,7 +235,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             grace,
             json,
         } => {
-            let secret = backend.rotate_secret(&client_id, grace).await?;
+            let secret = target.rotate_secret(&client_id, grace).await?;
             if json {
                 print_json(&serde_json::json!({
                     "client_id": client_id,
@@ -257,7 +257,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
 }
 
 pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String> {
-    let backend = Backend::open(global).await?;
+    let target = target::open(global).await?;
     match cmd {
         GrantCommand::Create {
             client_id,
@@ -265,7 +265,7 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             scopes,
             json,
         } => {
-            let view = backend
+            let view = target
                 .create_grant(&client_id, GrantSpec { audience, scopes })
                 .await?;
             if json {
@@ -280,7 +280,7 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             audience,
             json,
         } => {
-            let views = backend.list_grants(client_id, audience).await?;
+            let views = target.list_grants(client_id, audience).await?;
             if json {
                 print_json(&views)?;
             } else if views.is_empty() {
@@ -290,7 +290,7 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             }
         }
         GrantCommand::Delete { grant_id } => {
-            backend.delete_grant(&grant_id).await?;
+            target.delete_grant(&grant_id).await?;
             println!("Deleted grant {grant_id}.");
         }
     }
@@ -582,8 +582,8 @@ pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), String> {
     if args.take == 0 || args.take > 100 {
         return Err("--take must be between 1 and 100".into());
     }
-    let backend = Backend::open(global).await?;
-    let events = backend
+    let target = target::open(global).await?;
+    let events = target
         .list_logs(args.kind.as_deref(), args.client_id.as_deref(), args.take)
         .await?;
     if args.json {
@@ -607,10 +607,10 @@ pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), String> {
 }
 
 pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
-    let backend = Backend::open(global).await?;
+    let target = target::open(global).await?;
     match cmd {
         KeysCommand::List { json } => {
-            let views = backend.list_keys().await?;
+            let views = target.list_keys().await?;
             if json {
                 print_json(&views)?;
             } else {
@@ -618,7 +618,7 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
             }
         }
         KeysCommand::Rotate { json } => {
-            let view = backend.rotate_keys().await?;
+            let view = target.rotate_keys().await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -627,7 +627,7 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
             }
         }
         KeysCommand::Revoke { kid, json } => {
-            let view = backend.revoke_key(&kid).await?;
+            let view = target.revoke_key(&kid).await?;
             if json {
                 print_json(&view)?;
             } else {

@@ -8,9 +8,10 @@
 //! ```
 
 mod admin_cmd;
-mod backend;
 mod cli;
+mod http;
 mod serve;
+mod target;
 mod token_cmd;
 
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use warrant_proto::{TOKEN_PATH, TOKEN_TYPE_BEARER, TokenResponse};
 use crate::cli::{DecodeArgs, TokenArgs};
 
 pub async fn token(args: TokenArgs) -> Result<(), String> {
-    crate::backend::warn_if_cleartext(&args.issuer, "the client secret and the token");
+    crate::http::warn_if_cleartext(&args.issuer, "the client secret and the token");
     let endpoint = format!("{}{TOKEN_PATH}", args.issuer.trim_end_matches('/'));
     let mut builder = TokenProvider::builder()
         .token_endpoint(&endpoint)

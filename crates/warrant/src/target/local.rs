@@ -1,0 +1,280 @@
+//! The local target: the service layer ([`Admin`]) in-process, on the data directory's
+//! database or `--database-url`. A server running on the same storage picks changes up within
+//! a second.
+
+use std::sync::Arc;
+
+use warrant_proto::{
+    ClientGrantView, ClientView, LogEventView, ResourceServerView, ScopeView, SigningKeyView,
+};
+use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_server::clock::SystemClock;
+use warrant_server::domain::Scope;
+use warrant_server::domain::events::AuditFilter;
+use warrant_server::keys::MasterKey;
+use warrant_server::store::GrantFilter;
+use warrant_server::views::client_view;
+
+use super::{Answer, SecretInfo, Target, err};
+use crate::cli::GlobalArgs;
+use crate::serve::{data_dir, file_layer, open_store};
+
+#[derive(Debug)]
+pub struct Local {
+    admin: Admin,
+    global: GlobalArgs,
+}
+
+impl Local {
+    pub async fn open(global: &GlobalArgs) -> Result<Self, String> {
+        let store = open_store(global).await?;
+        Ok(Self {
+            admin: Admin::new(store, Arc::new(SystemClock)),
+            global: global.clone(),
+        })
+    }
+}
+
+impl Target for Local {
+    fn create_api(
+        &self,
+        identifier: String,
+        name: String,
+        scopes: Vec<ScopeView>,
+        token_lifetime: Option<u32>,
+    ) -> Answer<'_, ResourceServerView> {
+        Box::pin(async move {
+            let api = self
+                .admin
+                .create_api(NewApi {
+                    identifier,
+                    name,
+                    scopes: scopes
+                        .into_iter()
+                        .map(|s| Scope {
+                            value: s.value,
+                            description: s.description,
+                        })
+                        .collect(),
+                    token_lifetime,
+                    signing_alg: None,
+                })
+                .await
+                .map_err(err)?;
+            Ok(ResourceServerView::from(&api))
+        })
+    }
+
+    fn list_apis(&self) -> Answer<'_, Vec<ResourceServerView>> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .list_apis()
+                .await
+                .map_err(err)?
+                .iter()
+                .map(ResourceServerView::from)
+                .collect())
+        })
+    }
+
+    fn get_api<'a>(&'a self, key: &'a str) -> Answer<'a, ResourceServerView> {
+        Box::pin(async move {
+            Ok(ResourceServerView::from(
+                &self.admin.get_api(key).await.map_err(err)?,
+            ))
+        })
+    }
+
+    fn delete_api<'a>(&'a self, key: &'a str) -> Answer<'a, String> {
+        Box::pin(async move { Ok(self.admin.delete_api(key).await.map_err(err)?.identifier) })
+    }
+
+    fn create_app(
+        &self,
+        name: String,
+        description: String,
+        grants: Vec<GrantSpec>,
+    ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)> {
+        Box::pin(async move {
+            let created = self
+                .admin
+                .create_application(name, description, grants)
+                .await
+                .map_err(err)?;
+            Ok((
+                client_view(&created.application, Some(created.secret.expose())),
+                created.grants.iter().map(ClientGrantView::from).collect(),
+            ))
+        })
+    }
+
+    fn list_apps(&self) -> Answer<'_, Vec<ClientView>> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .list_applications()
+                .await
+                .map_err(err)?
+                .iter()
+                .map(|a| client_view(a, None))
+                .collect())
+        })
+    }
+
+    fn get_app<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, (ClientView, Vec<ClientGrantView>, Option<Vec<SecretInfo>>)> {
+        Box::pin(async move {
+            let details = self.admin.get_application(client_id).await.map_err(err)?;
+            let now = warrant_server::clock::Clock::now(&SystemClock);
+            let secrets = details
+                .secrets
+                .iter()
+                .filter(|s| s.is_active(now))
+                .map(|s| SecretInfo {
+                    created_at: s.created_at,
+                    expires_at: s.expires_at,
+                })
+                .collect();
+            Ok((
+                client_view(&details.application, None),
+                details.grants.iter().map(ClientGrantView::from).collect(),
+                Some(secrets),
+            ))
+        })
+    }
+
+    fn delete_app<'a>(&'a self, client_id: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move { self.admin.delete_application(client_id).await.map_err(err) })
+    }
+
+    fn rotate_secret<'a>(&'a self, client_id: &'a str, grace: u64) -> Answer<'a, String> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .rotate_secret(client_id, grace)
+                .await
+                .map_err(err)?
+                .expose()
+                .to_owned())
+        })
+    }
+
+    fn create_grant<'a>(
+        &'a self,
+        client_id: &'a str,
+        spec: GrantSpec,
+    ) -> Answer<'a, ClientGrantView> {
+        Box::pin(async move {
+            Ok(ClientGrantView::from(
+                &self
+                    .admin
+                    .create_grant(client_id, spec)
+                    .await
+                    .map_err(err)?,
+            ))
+        })
+    }
+
+    fn list_grants(
+        &self,
+        client_id: Option<String>,
+        audience: Option<String>,
+    ) -> Answer<'_, Vec<ClientGrantView>> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .list_grants(&GrantFilter {
+                    client_id,
+                    audience,
+                })
+                .await
+                .map_err(err)?
+                .iter()
+                .map(ClientGrantView::from)
+                .collect())
+        })
+    }
+
+    fn delete_grant<'a>(&'a self, id: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move { self.admin.delete_grant(id).await.map_err(err) })
+    }
+
+    fn list_logs<'a>(
+        &'a self,
+        kind: Option<&'a str>,
+        client_id: Option<&'a str>,
+        take: u32,
+    ) -> Answer<'a, Vec<serde_json::Value>> {
+        Box::pin(async move {
+            self.admin
+                .list_events(&AuditFilter {
+                    kind: kind.map(str::to_owned),
+                    client_id: client_id.map(str::to_owned),
+                    limit: take,
+                    ..AuditFilter::default()
+                })
+                .await
+                .map_err(err)?
+                .iter()
+                .map(|e| serde_json::to_value(LogEventView::from(e)).map_err(|e| e.to_string()))
+                .collect()
+        })
+    }
+
+    fn list_keys(&self) -> Answer<'_, Vec<SigningKeyView>> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .list_keys()
+                .await
+                .map_err(err)?
+                .iter()
+                .map(SigningKeyView::from)
+                .collect())
+        })
+    }
+
+    fn rotate_keys(&self) -> Answer<'_, SigningKeyView> {
+        Box::pin(async move {
+            let admin = with_master_key(&self.admin, &self.global)?;
+            Ok(SigningKeyView::from(
+                &admin.rotate_keys().await.map_err(err)?,
+            ))
+        })
+    }
+
+    fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView> {
+        Box::pin(async move {
+            Ok(SigningKeyView::from(
+                &self.admin.revoke_key(kid).await.map_err(err)?,
+            ))
+        })
+    }
+}
+
+/// The master key from `WARRANT_MASTER_KEY`, the configured `master_key_file`, or the data
+/// directory's `master.key`: needed to create signing keys.
+fn with_master_key(admin: &Admin, global: &GlobalArgs) -> Result<Admin, String> {
+    let supplied =
+        match std::env::var("WARRANT_MASTER_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(key) => Some(key),
+            None => match file_layer(global)?.master_key_file {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                    format!("cannot read the master key file {}: {e}", path.display())
+                })?),
+                None => None,
+            },
+        };
+    let master = MasterKey::load(supplied.as_deref(), &data_dir(global)?).map_err(err)?;
+    Ok(Admin::with_master_key(
+        admin.store().clone(),
+        Arc::new(SystemClock),
+        Arc::new(master),
+    ))
+}

@@ -1,0 +1,107 @@
+//! Where administration commands go: the service layer in-process against a data directory
+//! (the server may be running on it; [`local`]), or a running server's management API
+//! (`--server`; [`remote`]), which calls the same service layer. Both answer in the same wire
+//! shapes, behind one interface, [`Target`], so that a command is written once.
+
+mod local;
+mod remote;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
+use warrant_server::admin::GrantSpec;
+
+use crate::cli::GlobalArgs;
+
+/// A secret of an application, as the local target can show it (the management API shows
+/// none).
+#[derive(Debug)]
+pub struct SecretInfo {
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+}
+
+/// What a [`Target`] answers: its result later, or why it failed, in words for the user.
+pub type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + 'a>>;
+
+/// What the administration commands can do, wherever they go.
+pub trait Target: std::fmt::Debug {
+    fn create_api(
+        &self,
+        identifier: String,
+        name: String,
+        scopes: Vec<ScopeView>,
+        token_lifetime: Option<u32>,
+    ) -> Answer<'_, ResourceServerView>;
+
+    fn list_apis(&self) -> Answer<'_, Vec<ResourceServerView>>;
+
+    /// An API by its id or identifier.
+    fn get_api<'a>(&'a self, key: &'a str) -> Answer<'a, ResourceServerView>;
+
+    /// Deletes an API; returns its identifier.
+    fn delete_api<'a>(&'a self, key: &'a str) -> Answer<'a, String>;
+
+    /// Creates an application with its grants (all or nothing); the view carries the secret.
+    fn create_app(
+        &self,
+        name: String,
+        description: String,
+        grants: Vec<GrantSpec>,
+    ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)>;
+
+    fn list_apps(&self) -> Answer<'_, Vec<ClientView>>;
+
+    /// An application, its grants and (locally) its secrets' dates.
+    fn get_app<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, (ClientView, Vec<ClientGrantView>, Option<Vec<SecretInfo>>)>;
+
+    fn delete_app<'a>(&'a self, client_id: &'a str) -> Answer<'a, ()>;
+
+    /// A new secret for an application; the old one stays valid for `grace` seconds.
+    fn rotate_secret<'a>(&'a self, client_id: &'a str, grace: u64) -> Answer<'a, String>;
+
+    fn create_grant<'a>(
+        &'a self,
+        client_id: &'a str,
+        spec: GrantSpec,
+    ) -> Answer<'a, ClientGrantView>;
+
+    fn list_grants(
+        &self,
+        client_id: Option<String>,
+        audience: Option<String>,
+    ) -> Answer<'_, Vec<ClientGrantView>>;
+
+    fn delete_grant<'a>(&'a self, id: &'a str) -> Answer<'a, ()>;
+
+    /// Audit events, newest first, as Auth0's log API shows them.
+    fn list_logs<'a>(
+        &'a self,
+        kind: Option<&'a str>,
+        client_id: Option<&'a str>,
+        take: u32,
+    ) -> Answer<'a, Vec<Value>>;
+
+    fn list_keys(&self) -> Answer<'_, Vec<SigningKeyView>>;
+
+    fn rotate_keys(&self) -> Answer<'_, SigningKeyView>;
+
+    fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView>;
+}
+
+/// The target the global arguments name: `--server`'s management API, else the local storage.
+pub async fn open(global: &GlobalArgs) -> Result<Box<dyn Target>, String> {
+    Ok(match &global.server {
+        Some(server) => Box::new(remote::Remote::connect(global, server)?),
+        None => Box::new(local::Local::open(global).await?),
+    })
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
