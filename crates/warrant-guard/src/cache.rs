@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::Claims;
-use crate::jwks::KeySet;
+use crate::keys::KeySet;
 
 pub(crate) type CacheKey = [u8; 16];
 
@@ -143,7 +143,7 @@ mod tests {
         let mut keys = KeySet::default();
         keys.keys.insert(
             "k2".into(),
-            std::sync::Arc::new(crate::jwks::Key::empty_for_tests()),
+            std::sync::Arc::new(crate::keys::Key::empty_for_tests()),
         );
         cache.retain_keys(&keys);
         assert_eq!(cache.len(), 1);

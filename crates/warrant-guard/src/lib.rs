@@ -69,6 +69,7 @@ mod claims;
 mod error;
 mod jwks;
 mod jws;
+mod keys;
 mod verifier;
 
 pub use alg::Algorithm;
