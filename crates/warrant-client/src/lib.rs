@@ -42,11 +42,13 @@
 mod error;
 mod http;
 mod provider;
+mod redirect;
 mod secret;
 mod token;
 
 pub use error::Error;
 pub use http::AuthorizedClient;
-pub use provider::{AuthMethod, ClientStats, TokenProvider, TokenProviderBuilder, redirect_target};
+pub use provider::{AuthMethod, ClientStats, TokenProvider, TokenProviderBuilder};
+pub use redirect::redirect_target;
 pub use secret::ClientSecret;
 pub use token::AccessToken;

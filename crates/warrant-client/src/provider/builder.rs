@@ -1,0 +1,184 @@
+//! [`TokenProviderBuilder`]: the provider's configuration, checked when it is built.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use super::fetch::random_unit;
+use super::slot::{Slot, normalize_scopes};
+use super::token_provider::{AuthMethod, Counters, Endpoint, Inner, TokenProvider};
+use crate::{ClientSecret, Error};
+
+impl TokenProvider {
+    pub fn builder() -> TokenProviderBuilder {
+        TokenProviderBuilder::default()
+    }
+}
+
+/// Configures a [`TokenProvider`].
+#[derive(Debug, Clone, Default)]
+pub struct TokenProviderBuilder {
+    issuer: Option<String>,
+    token_endpoint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    audience: Option<String>,
+    scopes: Vec<String>,
+    auth_method: AuthMethod,
+    refresh_ratio: Option<f64>,
+    retry_deadline: Option<Duration>,
+    request_timeout: Option<Duration>,
+    http: Option<reqwest::Client>,
+}
+
+impl TokenProviderBuilder {
+    /// The issuer; the token endpoint is discovered from its RFC 8414 metadata.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The token endpoint, used as given (no discovery).
+    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into());
+        self
+    }
+
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// The API that [`TokenProvider::token`] gets tokens for.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Scopes to ask for (default: every granted scope).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The share of a token's lifetime after which it is refreshed in the background (default
+    /// 0.8; never later than 60 s before expiry, never earlier than half-life).
+    pub fn refresh_ratio(mut self, ratio: f64) -> Self {
+        self.refresh_ratio = Some(ratio);
+        self
+    }
+
+    /// How long a fetch keeps retrying network errors, 5xx and 429 (default 10 s).
+    pub fn retry_deadline(mut self, deadline: Duration) -> Self {
+        self.retry_deadline = Some(deadline);
+        self
+    }
+
+    /// Timeout of each HTTP request to the token endpoint (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// The HTTP client to use (default: reqwest with rustls, following no redirects). Build a
+    /// client given here with `redirect(reqwest::redirect::Policy::none())`: one that follows
+    /// redirects re-sends the form, secret included, on a 307 or 308 before the provider sees
+    /// the answer (the provider then refuses the token, too late for the secret).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    pub fn build(self) -> Result<TokenProvider, Error> {
+        let missing = |what: &str| Error::Config(format!("{what} is required"));
+        let endpoint = match (self.token_endpoint, self.issuer) {
+            (Some(url), _) => Endpoint::Fixed(url),
+            (None, Some(issuer)) => Endpoint::Discover {
+                issuer,
+                resolved: OnceCell::new(),
+            },
+            (None, None) => return Err(missing("an issuer or a token endpoint")),
+        };
+        let client_id = self.client_id.ok_or_else(|| missing("client_id"))?;
+        let secret = self.client_secret.ok_or_else(|| missing("client_secret"))?;
+        let audience = self.audience.ok_or_else(|| missing("audience"))?;
+        let ratio = self.refresh_ratio.unwrap_or(0.8);
+        if !(0.5..=0.95).contains(&ratio) {
+            return Err(Error::Config(
+                "refresh_ratio must be between 0.5 and 0.95".into(),
+            ));
+        }
+        let http = match self.http {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        Ok(TokenProvider {
+            inner: Arc::new(Inner {
+                endpoint,
+                client_id,
+                secret,
+                auth_method: self.auth_method,
+                http,
+                default_slot: Arc::new(Slot::new(audience, normalize_scopes(&self.scopes))),
+                slots: Mutex::new(HashMap::new()),
+                refresh_ratio: ratio,
+                jitter: random_unit() * 0.05,
+                retry_deadline: self.retry_deadline.unwrap_or(Duration::from_secs(10)),
+                request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
+                counters: Counters::default(),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+pub(super) fn test_provider(ratio: f64) -> TokenProvider {
+    TokenProvider::builder()
+        .token_endpoint("http://127.0.0.1:9/oauth/token")
+        .client_id("c")
+        .client_secret("s")
+        .audience("https://api")
+        .refresh_ratio(ratio)
+        .build()
+        .unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_errors_are_clear() {
+        let err = TokenProvider::builder().client_id("c").build().unwrap_err();
+        assert!(err.to_string().contains("issuer or a token endpoint"));
+        let err = TokenProvider::builder()
+            .issuer("http://x/")
+            .client_id("c")
+            .client_secret("s")
+            .audience("a")
+            .refresh_ratio(0.99)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("refresh_ratio"));
+        assert!(!format!("{:?}", test_provider(0.8)).contains("\"s\""));
+    }
+}
