@@ -34,7 +34,6 @@ pub mod issuance;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
-pub mod operators;
 pub mod startup;
 pub mod store;
 pub mod tls;

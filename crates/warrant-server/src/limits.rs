@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::admin::passwords::PasswordChecks;
 use crate::domain::TokenQuota;
-use crate::operators::PasswordChecks;
 use crate::store::Store;
 
 /// A token bucket per key: `burst` failures at once, refilled at `per_second`.

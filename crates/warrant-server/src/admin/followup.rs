@@ -157,6 +157,15 @@ pub(super) enum Change {
     KeyRevoked {
         kid: String,
     },
+    OperatorCreated {
+        username: String,
+    },
+    OperatorPasswordSet {
+        username: String,
+    },
+    OperatorDeleted {
+        username: String,
+    },
 }
 
 impl Change {
@@ -209,6 +218,15 @@ impl Change {
                 format!("rotated the signing keys; current key {current}")
             }
             Self::KeyRevoked { kid } => format!("revoked signing key {kid}"),
+            Self::OperatorCreated { username } => {
+                format!("created dashboard administrator {username}")
+            }
+            Self::OperatorPasswordSet { username } => {
+                format!("set the password of dashboard administrator {username}")
+            }
+            Self::OperatorDeleted { username } => {
+                format!("deleted dashboard administrator {username}")
+            }
         }
     }
 
@@ -249,7 +267,10 @@ impl Change {
             | Self::ScopeRemoved { .. }
             | Self::ApiDeleted { .. }
             | Self::KeysRotated { .. }
-            | Self::KeyRevoked { .. } => None,
+            | Self::KeyRevoked { .. }
+            | Self::OperatorCreated { .. }
+            | Self::OperatorPasswordSet { .. }
+            | Self::OperatorDeleted { .. } => None,
         }
     }
 }

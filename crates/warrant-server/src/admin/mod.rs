@@ -21,6 +21,8 @@ use crate::store::{GrantFilter, Store, StoreError};
 
 mod actor;
 mod followup;
+pub mod operators;
+pub mod passwords;
 pub mod scopes;
 
 pub use actor::{Actor, ManagementCaller, Rights};

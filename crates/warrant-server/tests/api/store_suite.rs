@@ -581,9 +581,10 @@ async fn the_count_limit_never_prunes_what_administrators_did(engine: Engine) {
 
 async fn dashboard_administrators_and_sessions(engine: Engine) {
     use std::sync::Arc;
+    use warrant_server::admin::operators::{SESSION_IDLE, SESSION_MAX};
+    use warrant_server::admin::passwords::PasswordChecks;
     use warrant_server::admin::{Admin, AdminError};
     use warrant_server::clock::ManualClock;
-    use warrant_server::operators::{PasswordChecks, SESSION_IDLE, SESSION_MAX};
     engine
         .run(|store| async move {
             let clock = Arc::new(ManualClock::new(1_000_000));

@@ -73,7 +73,7 @@ fn dashboard_administrators_are_managed_locally() {
             store,
             std::sync::Arc::new(warrant_server::clock::SystemClock),
         );
-        let checks = warrant_server::operators::PasswordChecks::new(1);
+        let checks = warrant_server::admin::passwords::PasswordChecks::new(1);
         let slot = || checks.try_slot().unwrap();
         assert!(
             admin

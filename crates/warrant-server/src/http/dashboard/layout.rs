@@ -5,8 +5,8 @@ use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::CSRF_FIELD;
+use crate::admin::operators::OperatorSession;
 pub(crate) use crate::clock::duration;
-use crate::operators::OperatorSession;
 
 /// The sections of the navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,10 +19,10 @@ use maud::html;
 use super::forms::Form;
 use super::layout;
 use super::{AppState, PageError};
+use crate::admin::operators::{OperatorSession, SESSION_MAX};
 use crate::domain::events::{AuditEvent, types};
 use crate::domain::random_token;
 use crate::limits::AddressKey;
-use crate::operators::{OperatorSession, SESSION_MAX};
 
 pub(crate) const SESSION_COOKIE: &str = "warrant_session";
 const SIGN_IN_COOKIE: &str = "warrant_sign_in";

@@ -11,9 +11,9 @@ use super::super::session::SignedForm;
 use super::super::{AppState, PageError, audit_change, refresh, see_other};
 use super::handlers::api_page;
 use super::tabs::{Tab, TabState};
+use crate::admin::operators::OperatorSession;
 use crate::admin::{ApiPatch, GrantSpec};
 use crate::domain::{Scope, validate_scope_value, validate_text};
-use crate::operators::OperatorSession;
 
 async fn replace_scopes(
     app: &AppState,

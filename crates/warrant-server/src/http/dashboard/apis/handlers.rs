@@ -14,10 +14,10 @@ use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, audit_change, refresh, see_other};
 use super::pages;
 use super::tabs::{Tab, TabState};
+use crate::admin::operators::OperatorSession;
 use crate::admin::{ApiPatch, NewApi};
 use crate::domain::{Application, ClientGrant, ResourceServer, validate_identifier, validate_name};
 use crate::domain::{MAX_TOKEN_LIFETIME, SigningAlg};
-use crate::operators::OperatorSession;
 use crate::store::GrantFilter;
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,9 +11,9 @@ use super::super::layout::{self, Nav, copyable, csrf, field};
 use super::snippets::Snippets;
 use super::tabs::{Tab, TabState};
 use crate::admin::AdminError;
+use crate::admin::operators::OperatorSession;
 use crate::domain::SigningAlg;
 use crate::domain::{Application, ClientGrant, DEFAULT_TOKEN_LIFETIME, ResourceServer};
-use crate::operators::OperatorSession;
 
 /// The list of APIs.
 pub(super) fn list(

@@ -12,9 +12,9 @@ use super::super::layout;
 use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, audit_change, refresh, see_other};
 use super::pages::{self, GRACE_CHOICES};
+use crate::admin::operators::OperatorSession;
 use crate::admin::{ApplicationDetails, ApplicationPatch, GrantSpec, NewClient};
 use crate::domain::{PlainSecret, ResourceServer, validate_name, validate_text};
-use crate::operators::OperatorSession;
 use crate::store::GrantFilter;
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,8 +8,8 @@ use maud::{Markup, html};
 use super::super::forms::{FieldErrors, Form};
 use super::super::layout::{self, Nav, action_button, copyable, csrf, field};
 use crate::admin::ApplicationDetails;
+use crate::admin::operators::OperatorSession;
 use crate::domain::{Application, ClientGrant, PlainSecret, ResourceServer};
-use crate::operators::OperatorSession;
 
 /// Grace periods offered when rotating a secret, in seconds.
 pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
