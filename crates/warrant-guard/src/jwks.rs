@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use warrant_proto::{Jwks, ServerMetadata};
 
 use crate::cache::TokenCache;
+use crate::fetch::{FetchError, get_capped};
 use crate::keys::{Key, KeySet};
 use crate::{Algorithm, Error};
 
@@ -101,38 +102,6 @@ impl fmt::Debug for JwksCache {
             .field("source", &self.source)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug)]
-enum FetchError {
-    Network(String),
-    Status(u16),
-    TooLarge,
-    NotJwks(String),
-    NoUsableKeys,
-    Discovery(String),
-    /// A redirect to another origin, not followed: it would change whose keys are trusted.
-    Redirected(String),
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Network(e) => write!(f, "request failed: {e}"),
-            Self::Status(s) => write!(f, "answered HTTP {s}"),
-            Self::TooLarge => f.write_str("the JWKS is larger than the configured maximum"),
-            Self::NotJwks(e) => write!(f, "the answer is not a JWKS: {e}"),
-            Self::NoUsableKeys => {
-                f.write_str("the JWKS has no key usable with the allowed algorithms")
-            }
-            Self::Discovery(e) => write!(f, "discovery failed: {e}"),
-            Self::Redirected(to) => write!(
-                f,
-                "redirected to another origin ({to}), which is not followed: keys are taken only \
-                 from the configured origin; configure the final URL"
-            ),
-        }
     }
 }
 
@@ -330,7 +299,14 @@ impl JwksCache {
             issuer.trim_end_matches('/'),
             warrant_proto::OPENID_CONFIGURATION_PATH
         );
-        let bytes = self.get_capped(&url).await?.0;
+        let bytes = get_capped(
+            &self.http,
+            &url,
+            self.settings.max_jwks_bytes,
+            self.settings.fetch_timeout,
+        )
+        .await?
+        .0;
         let metadata: ServerMetadata = serde_json::from_slice(&bytes)
             .map_err(|e| FetchError::Discovery(format!("not server metadata: {e}")))?;
         // RFC 8414 §3.3: the metadata must be for the issuer we trust.
@@ -346,7 +322,13 @@ impl JwksCache {
 
     async fn fetch(&self) -> Result<(KeySet, Option<Duration>), FetchError> {
         let url = self.jwks_url().await?;
-        let (bytes, max_age) = self.get_capped(&url).await?;
+        let (bytes, max_age) = get_capped(
+            &self.http,
+            &url,
+            self.settings.max_jwks_bytes,
+            self.settings.fetch_timeout,
+        )
+        .await?;
         let jwks: Jwks =
             serde_json::from_slice(&bytes).map_err(|e| FetchError::NotJwks(e.to_string()))?;
         let set = KeySet::from_jwks(&jwks, &self.allowed);
@@ -354,52 +336,6 @@ impl JwksCache {
             return Err(FetchError::NoUsableKeys);
         }
         Ok((set, max_age))
-    }
-
-    /// GET with a timeout and a size cap; returns the body and any `max-age`.
-    async fn get_capped(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
-        let work = async {
-            let mut response = self
-                .http
-                .get(url)
-                .header("accept", "application/json")
-                .send()
-                .await
-                .map_err(|e| FetchError::Network(e.without_url().to_string()))?;
-            if response.status().is_redirection() {
-                return Err(FetchError::Redirected(redirect_target(&response)));
-            }
-            if !response.status().is_success() {
-                return Err(FetchError::Status(response.status().as_u16()));
-            }
-            let max_age = response
-                .headers()
-                .get("cache-control")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_max_age);
-            let cap = self.settings.max_jwks_bytes;
-            if response
-                .content_length()
-                .is_some_and(|len| len > cap as u64)
-            {
-                return Err(FetchError::TooLarge);
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| FetchError::Network(e.without_url().to_string()))?
-            {
-                if body.len() + chunk.len() > cap {
-                    return Err(FetchError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok((body, max_age))
-        };
-        tokio::time::timeout(self.settings.fetch_timeout, work)
-            .await
-            .map_err(|_| FetchError::Network("timed out".into()))?
     }
 
     /// Starts the background refresh once, if a tokio runtime is there to run it. It holds only
@@ -449,44 +385,6 @@ async fn refresh_loop(weak: Weak<JwksCache>, first: Duration) {
     }
 }
 
-/// The redirect policy of the default HTTP client: redirects are followed only within the origin
-/// (scheme, host and port) of the first request, three at most. No credentials travel with a
-/// JWKS or discovery request, but a redirect to another origin would make the verifier trust
-/// whatever keys that origin publishes; such a redirect answer is refused instead
-/// ([`FetchError::Redirected`]).
-pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let same_origin = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
-        if !same_origin {
-            attempt.stop()
-        } else if attempt.previous().len() > 3 {
-            attempt.error("more than 3 redirects")
-        } else {
-            attempt.follow()
-        }
-    })
-}
-
-/// Where a redirect answer points: the host (and port) of its `Location`.
-fn redirect_target(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|location| response.url().join(location).ok())
-        .and_then(|url| {
-            let host = url.host_str()?.to_owned();
-            Some(match url.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            })
-        })
-        .unwrap_or_else(|| "an unnamed location".to_owned())
-}
-
 /// `interval` less up to a tenth of it, at random: spreads the refreshes of a fleet of
 /// verifiers started together.
 fn jittered(interval: Duration) -> Duration {
@@ -497,46 +395,12 @@ fn jittered(interval: Duration) -> Duration {
     interval.saturating_sub(interval.mul_f64(f64::from(byte[0]) / 2550.0))
 }
 
-/// `max-age=N` from a `Cache-Control` value (`no-store`/`no-cache` count as 0).
-pub(crate) fn parse_max_age(value: &str) -> Option<Duration> {
-    let mut max_age = None;
-    for directive in value.split(',').map(str::trim) {
-        let lower = directive.to_ascii_lowercase();
-        if lower == "no-store" || lower == "no-cache" {
-            return Some(Duration::ZERO);
-        }
-        if let Some(seconds) = lower.strip_prefix("max-age=") {
-            max_age = seconds
-                .trim_matches('"')
-                .parse::<u64>()
-                .ok()
-                .map(Duration::from_secs);
-        }
-    }
-    max_age
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
-
-    #[test]
-    fn max_age_parsing() {
-        assert_eq!(
-            parse_max_age("public, max-age=300"),
-            Some(Duration::from_secs(300))
-        );
-        assert_eq!(
-            parse_max_age("max-age=\"60\", stale-while-revalidate=5"),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
-        assert_eq!(parse_max_age("public"), None);
-        assert_eq!(parse_max_age("max-age=abc"), None);
-    }
 
     /// The race between a verification and a revocation: the verification took the key from
     /// the set before the key was withdrawn, and finishes (caching its token) after the purge.

@@ -67,6 +67,7 @@ pub mod axum;
 mod cache;
 mod claims;
 mod error;
+mod fetch;
 mod jwks;
 mod jws;
 mod keys;

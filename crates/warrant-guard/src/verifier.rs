@@ -285,7 +285,7 @@ impl VerifierBuilder {
         let http = match self.http {
             Some(client) => client,
             None => reqwest::Client::builder()
-                .redirect(crate::jwks::redirect_policy())
+                .redirect(crate::fetch::redirect_policy())
                 .build()
                 .map_err(|e| BuildError::HttpClient(e.to_string()))?,
         };
