@@ -43,9 +43,9 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
     let fetches_before = verifier.jwks_stats().fetches;
 
     let stop = Arc::new(AtomicBool::new(false));
-    // How many tokens the load verified, watched: each rotation waits for the load to have
-    // verified tokens under the key before.
-    let (verified_tx, mut verified) = tokio::sync::watch::channel(0u64);
+    // How many tokens the load verified and the key of the last one, watched: each rotation
+    // waits for the load to have verified tokens under the key before.
+    let (verified_tx, mut verified) = tokio::sync::watch::channel((0u64, String::new()));
     let load = {
         let (app, stop, verifier) = (Arc::clone(&app), Arc::clone(&stop), verifier.clone());
         tokio::spawn(async move {
@@ -57,23 +57,33 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
                 }
                 let kid = kid_of(&token);
                 if kids.last() != Some(&kid) {
-                    kids.push(kid);
+                    kids.push(kid.clone());
                 }
-                verified_tx.send_modify(|n| *n += 1);
+                verified_tx.send_modify(|(n, last)| (*n, *last) = (*n + 1, kid));
             }
             kids
         })
     };
     let token = app.admin_token().await;
-    for round in 1..=2 {
-        verified.wait_for(|n| *n >= 10 * round).await.unwrap();
-        let (status, rotated) = app
-            .mgmt(Method::POST, "/keys/signing/rotate", Some(&token), None)
-            .await;
-        assert_eq!(status, 201, "{rotated}");
-        assert_eq!(rotated["current"], true);
+    // Ten tokens under each key, the new one once the token endpoint signs with it.
+    verified.wait_for(|(n, _)| *n >= 1).await.unwrap();
+    let mut current = verified.borrow().1.clone();
+    for round in 0..3 {
+        let target = verified.borrow().0 + 10;
+        let under_current = verified.wait_for(|(n, kid)| *n >= target && *kid == current);
+        tokio::time::timeout(Duration::from_secs(5), under_current)
+            .await
+            .unwrap_or_else(|_| panic!("no ten tokens under {current} within 5 s"))
+            .unwrap();
+        if round < 2 {
+            let (status, rotated) = app
+                .mgmt(Method::POST, "/keys/signing/rotate", Some(&token), None)
+                .await;
+            assert_eq!(status, 201, "{rotated}");
+            assert_eq!(rotated["current"], true);
+            current = rotated["kid"].as_str().unwrap().to_owned();
+        }
     }
-    verified.wait_for(|n| *n >= 30).await.unwrap();
     stop.store(true, Ordering::Relaxed);
     let kids = load.await.unwrap();
     assert_eq!(
@@ -81,7 +91,7 @@ async fn a_warm_verifier_sees_no_failure_while_keys_rotate_twice() {
         3,
         "tokens were signed by three keys in turn: {kids:?}"
     );
-    assert!(*verified.borrow() > 20);
+    assert!(verified.borrow().0 > 20);
     // The first rotation's new key was published in advance; the second's was created by the
     // first rotation, after the verifier fetched: one refetch for it, no more.
     let refetches = verifier.jwks_stats().fetches - fetches_before;
