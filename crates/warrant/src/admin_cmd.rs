@@ -2,19 +2,14 @@
 //! be running on it; it picks changes up within a second) or, with `--server`, through a running
 //! server's management API.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
 use warrant_server::admin::{Admin, GrantSpec, Initialized, management_audience};
-use warrant_server::clock::{Clock, SystemClock, rfc3339};
+use warrant_server::clock::rfc3339;
 use warrant_server::config::{Config, default_issuer};
 
-use warrant_server::domain::events::AuditEvent;
-
 use crate::cli::{
-    AdminCommand, ApiCommand, AppCommand, Command, GlobalArgs, GrantCommand, InitArgs, KeysCommand,
-    LogsArgs,
+    AdminCommand, ApiCommand, AppCommand, GlobalArgs, GrantCommand, InitArgs, KeysCommand, LogsArgs,
 };
 use crate::serve::config_layer;
 use crate::target;
@@ -301,7 +296,7 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
     let config =
         Config::from_layer(config_layer(global, args.server)?).map_err(|e| e.to_string())?;
     let store = config.open_store().await.map_err(|e| e.to_string())?;
-    let admin = Admin::new(store, Arc::new(SystemClock));
+    let admin = target::local_admin(store);
     // The deployment's issuer as `warrant serve` recorded it: `serve` on another port than the
     // default must not make `init` set up a second management API for an issuer nobody serves.
     let recorded = admin.recorded_issuer().await.map_err(|e| e.to_string())?;
@@ -320,7 +315,7 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
     let operator = match &args.admin_user {
         Some(username) => Some((
             username.as_str(),
-            create_operator(global, &admin, username, args.password_stdin).await?,
+            create_operator(&admin, username, args.password_stdin).await?,
         )),
         None => None,
     };
@@ -400,53 +395,6 @@ fn print_key(key: &SigningKeyView) {
     println!("{line}");
 }
 
-/// What a command changes, in words for the audit log; `None` for commands that change nothing.
-pub fn change_of(command: &Command) -> Option<String> {
-    Some(match command {
-        Command::Api(ApiCommand::Create { identifier, .. }) => format!("api create {identifier}"),
-        Command::Api(ApiCommand::Delete { api }) => format!("api delete {api}"),
-        Command::App(AppCommand::Create { name, .. }) => format!("app create {name:?}"),
-        Command::App(AppCommand::Delete { client_id }) => format!("app delete {client_id}"),
-        Command::App(AppCommand::RotateSecret { client_id, .. }) => {
-            format!("app rotate-secret {client_id}")
-        }
-        Command::Grant(GrantCommand::Create {
-            client_id,
-            audience,
-            ..
-        }) => format!("grant create {client_id} {audience}"),
-        Command::Grant(GrantCommand::Delete { grant_id }) => format!("grant delete {grant_id}"),
-        Command::Keys(KeysCommand::Rotate { .. }) => "keys rotate".to_owned(),
-        Command::Keys(KeysCommand::Revoke { kid, .. }) => format!("keys revoke {kid}"),
-        _ => return None,
-    })
-}
-
-/// Audits a change the CLI made directly on the storage (through `--server`, the server audits
-/// it). A failure to record is reported, not fatal: the change itself was made.
-pub async fn record_local_change(global: &GlobalArgs, change: String) {
-    if global.server.is_some() {
-        return;
-    }
-    let event = AuditEvent {
-        date_ms: SystemClock.now_ms(),
-        kind: warrant_server::domain::events::types::MANAGEMENT_OK.into(),
-        description: format!("{change} (local CLI)").into(),
-        user_agent: Some(format!("warrant-cli/{}", env!("CARGO_PKG_VERSION"))),
-        ..AuditEvent::default()
-    };
-    let recorded = match crate::serve::open_store(global).await {
-        Ok(store) => store
-            .insert_audit_events(&[event], &warrant_server::audit::new_writer_id())
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = recorded {
-        eprintln!("warning: the change was made, but not recorded in the audit log: {e}");
-    }
-}
-
 /// Where a new administrator password comes from: standard input, the environment, or a
 /// new random one (returned with `true`, to be printed once).
 fn admin_password(from_stdin: bool) -> Result<(String, bool), String> {
@@ -466,7 +414,6 @@ fn admin_password(from_stdin: bool) -> Result<(String, bool), String> {
 /// Creates a dashboard administrator; returns the password when it was generated (to be
 /// shown once).
 async fn create_operator(
-    global: &GlobalArgs,
     admin: &Admin,
     username: &str,
     from_stdin: bool,
@@ -476,11 +423,6 @@ async fn create_operator(
         .create_operator(username, &password)
         .await
         .map_err(|e| e.to_string())?;
-    record_local_change(
-        global,
-        format!("created dashboard administrator {username}"),
-    )
-    .await;
     Ok(generated.then_some(password))
 }
 
@@ -502,13 +444,13 @@ pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), Str
         );
     }
     let store = crate::serve::open_store(global).await?;
-    let admin = Admin::new(store, Arc::new(SystemClock));
+    let admin = target::local_admin(store);
     match cmd {
         AdminCommand::Create {
             username,
             password_stdin,
         } => {
-            let generated = create_operator(global, &admin, &username, password_stdin).await?;
+            let generated = create_operator(&admin, &username, password_stdin).await?;
             print_created_operator(&username, generated.as_deref());
         }
         AdminCommand::SetPassword {
@@ -520,11 +462,6 @@ pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), Str
                 .set_operator_password(&username, &password)
                 .await
                 .map_err(|e| e.to_string())?;
-            record_local_change(
-                global,
-                format!("set the password of dashboard administrator {username}"),
-            )
-            .await;
             if generated {
                 println!("New password for {username} (shown only now): {password}");
             } else {
@@ -554,11 +491,6 @@ pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), Str
                 .delete_operator(&username)
                 .await
                 .map_err(|e| e.to_string())?;
-            record_local_change(
-                global,
-                format!("deleted dashboard administrator {username}"),
-            )
-            .await;
             println!("Deleted dashboard administrator {username}; their sessions ended.");
         }
     }

@@ -32,9 +32,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let change = admin_cmd::change_of(&cli.command);
     let result = runtime.block_on(async move {
-        let result = match cli.command {
+        match cli.command {
             Command::Serve(args) => serve::run(&cli.global, args).await,
             Command::Init(args) => admin_cmd::init(&cli.global, args).await,
             Command::Migrate => admin_cmd::migrate(&cli.global).await,
@@ -47,11 +46,7 @@ fn main() -> ExitCode {
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,
             Command::Token(args) => token_cmd::token(args).await,
             Command::Decode(args) => token_cmd::decode(&args),
-        };
-        if let (Ok(()), Some(change)) = (&result, change) {
-            admin_cmd::record_local_change(&cli.global, change).await;
         }
-        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use warrant_proto::{
     ClientGrantView, ClientView, LogEventView, ResourceServerView, ScopeView, SigningKeyView,
 };
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_server::admin::{Actor, Admin, AuditTrail, GrantSpec, NewApi};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::Scope;
 use warrant_server::domain::events::AuditFilter;
 use warrant_server::keys::MasterKey;
-use warrant_server::store::GrantFilter;
+use warrant_server::store::{GrantFilter, Store};
 use warrant_server::views::client_view;
 
 use super::{Answer, SecretInfo, Target, err};
@@ -29,10 +29,24 @@ impl Local {
     pub async fn open(global: &GlobalArgs) -> Result<Self, String> {
         let store = open_store(global).await?;
         Ok(Self {
-            admin: Admin::new(store, Arc::new(SystemClock)),
+            admin: local_admin(store),
             global: global.clone(),
         })
     }
+}
+
+/// The service layer on the storage, acting as the CLI: each change it makes is recorded in
+/// the audit log before the command returns (through `--server`, the server records it).
+pub fn local_admin(store: Store) -> Admin {
+    Admin::new(store, Arc::new(SystemClock))
+        .recording(AuditTrail::Store {
+            unrecorded: |e| {
+                eprintln!("warning: the change was made, but not recorded in the audit log: {e}");
+            },
+        })
+        .acting_as(Actor::Cli {
+            user_agent: format!("warrant-cli/{}", env!("CARGO_PKG_VERSION")),
+        })
 }
 
 impl Target for Local {
@@ -272,9 +286,5 @@ fn with_master_key(admin: &Admin, global: &GlobalArgs) -> Result<Admin, String> 
             },
         };
     let master = MasterKey::load(supplied.as_deref(), &data_dir(global)?).map_err(err)?;
-    Ok(Admin::with_master_key(
-        admin.store().clone(),
-        Arc::new(SystemClock),
-        Arc::new(master),
-    ))
+    Ok(admin.clone().holding_master_key(Arc::new(master)))
 }

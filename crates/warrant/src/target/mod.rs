@@ -6,6 +6,8 @@
 mod local;
 mod remote;
 
+pub use local::local_admin;
+
 use std::future::Future;
 use std::pin::Pin;
 
