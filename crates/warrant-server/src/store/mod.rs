@@ -10,7 +10,7 @@
 //! the token activity counted from it), `usage` (token quotas), `operators` (dashboard
 //! administrators and their sessions), `settings`, and `state` (the change counter, what the
 //! token endpoint loads, health). Each method is written once and compiled for each engine by
-//! [`on_engine!`], so its SQL is the common subset of SQLite and PostgreSQL. The engine files
+//! `on_engine!`, so its SQL is the common subset of SQLite and PostgreSQL. The engine files
 //! (`sqlite`, `postgres`) hold only what differs: connecting, how transactions begin and
 //! commit, and PostgreSQL's LISTEN/NOTIFY; `migrate` runs either engine's migrations.
 
