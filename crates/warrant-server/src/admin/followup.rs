@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::actor::Actor;
 use crate::audit::{self, AuditLog};
+use crate::domain::ClientGrant;
 use crate::domain::events::{AuditEvent, types};
 use crate::store::{Store, StoreError};
 
@@ -151,6 +152,13 @@ pub(super) enum Change {
         client_id: String,
         audience: String,
     },
+    /// An application's grants made what was asked, in one transaction: `set`, the grants
+    /// added or changed (in the order asked), and `removed`, those deleted.
+    GrantsSet {
+        client_id: String,
+        set: Vec<ClientGrant>,
+        removed: Vec<ClientGrant>,
+    },
     KeysRotated {
         current: String,
     },
@@ -214,6 +222,18 @@ impl Change {
                 audience,
                 ..
             } => format!("revoked the grant of {client_id} for {audience}"),
+            Self::GrantsSet {
+                client_id,
+                set,
+                removed,
+            } => {
+                let changes: Vec<String> = set
+                    .iter()
+                    .map(|g| format!("{} ({})", g.audience, g.scopes.join(" ")))
+                    .chain(removed.iter().map(|g| format!("{} revoked", g.audience)))
+                    .collect();
+                format!("changed the grants of {client_id}: {}", changes.join(", "))
+            }
             Self::KeysRotated { current } => {
                 format!("rotated the signing keys; current key {current}")
             }
@@ -260,7 +280,8 @@ impl Change {
             | Self::SecretRotated { client_id, .. }
             | Self::GrantCreated { client_id, .. }
             | Self::GrantUpdated { client_id, .. }
-            | Self::GrantDeleted { client_id, .. } => Some(client_id),
+            | Self::GrantDeleted { client_id, .. }
+            | Self::GrantsSet { client_id, .. } => Some(client_id),
             Self::ApiCreated { .. }
             | Self::ApiUpdated { .. }
             | Self::ScopeAdded { .. }

@@ -17,7 +17,7 @@ use crate::domain::{
     PlainSecret, ResourceServer, Scope, SigningAlg, TokenQuota, random_alphanumeric,
 };
 use crate::keys::{KeyStatus, MasterKey, SigningKey, StoredSigningKey};
-use crate::store::{GrantFilter, Store, StoreError};
+use crate::store::{GrantChanges, GrantFilter, Store, StoreError};
 
 mod actor;
 mod followup;
@@ -467,6 +467,59 @@ impl Admin {
         })
         .await;
         Ok(())
+    }
+
+    /// Makes `grants` the application's grants, in one transaction: a grant for an API it has
+    /// one for gets these scopes, one for another API is added, and its grants for APIs not
+    /// named are deleted. Every grant is checked first; on any error nothing changes. A change
+    /// is recorded as one event; no change records none.
+    pub async fn set_grants(
+        &self,
+        client_id: &str,
+        grants: Vec<GrantSpec>,
+    ) -> Result<GrantChanges, AdminError> {
+        let application = self.store.get_application(client_id).await?;
+        self.check_may_change(client_id).await?;
+        let now = self.clock.now();
+        let mut built: Vec<ClientGrant> = Vec::with_capacity(grants.len());
+        for spec in grants {
+            if built.iter().any(|g| g.audience == spec.audience) {
+                return Err(AdminError::Invalid(format!(
+                    "API {} is granted twice; give all its scopes in one grant",
+                    spec.audience
+                )));
+            }
+            let api = self.existing_api(&spec.audience).await?;
+            self.check_grantable(&api.identifier, &spec.scopes)?;
+            built.push(ClientGrant::new(
+                &application.client_id,
+                &api,
+                spec.scopes,
+                now,
+            )?);
+        }
+        let changes = self.store.set_grants(client_id, &built).await?;
+        if !changes.is_empty() {
+            // In the order asked, as the administrator listed them.
+            let set = built
+                .iter()
+                .filter_map(|wanted| {
+                    changes
+                        .added
+                        .iter()
+                        .chain(&changes.changed)
+                        .find(|g| g.audience == wanted.audience)
+                })
+                .cloned()
+                .collect();
+            self.followup(Change::GrantsSet {
+                client_id: client_id.to_owned(),
+                set,
+                removed: changes.removed.clone(),
+            })
+            .await;
+        }
+        Ok(changes)
     }
 
     /// Changes an API (by id or identifier). The identifier cannot change.

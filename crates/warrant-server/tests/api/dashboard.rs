@@ -683,3 +683,148 @@ async fn the_management_api_is_off_limits_to_the_dashboard_too() {
     let grants = app.admin.get_application(&worker).await.unwrap().grants;
     assert_eq!(grants[0].scopes, ["read:clients"]);
 }
+
+#[tokio::test]
+async fn the_grants_form_saves_all_or_nothing_and_records_one_event() {
+    const OTHER: &str = "https://other.example.com/";
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::support::API, &["read:a", "write:a"], Some(600))
+        .await;
+    app.create_api(OTHER, &["read:b"], Some(600)).await;
+    let apis = app.admin.list_apis().await.unwrap();
+    let id_of = |identifier: &str| {
+        apis.iter()
+            .find(|a| a.identifier == identifier)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let (a, b) = (id_of(crate::support::API), id_of(OTHER));
+    let created = app
+        .admin
+        .create_application(
+            "Mover".into(),
+            String::new(),
+            vec![warrant_server::admin::GrantSpec {
+                audience: crate::support::API.into(),
+                scopes: vec!["read:a".into()],
+            }],
+        )
+        .await
+        .unwrap();
+    let client_id = created.application.client_id.clone();
+    let path = format!("/dashboard/applications/{client_id}/grants");
+    let grants = || async {
+        let mut grants: Vec<(String, Vec<String>)> = app
+            .admin
+            .get_application(&client_id)
+            .await
+            .unwrap()
+            .grants
+            .into_iter()
+            .map(|g| (g.audience, g.scopes))
+            .collect();
+        grants.sort();
+        grants
+    };
+    let token = app.admin_token().await;
+    let changes = || async {
+        app.background.flush_audit().await;
+        let (status, body) = app
+            .mgmt(reqwest::Method::GET, "/logs?type=sapi", Some(&token), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("changed the grants of"))
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let before = grants().await;
+    let (scope_a, scope_b) = (format!("scope:{a}"), format!("scope:{b}"));
+
+    // One valid change and one grant of a scope the API does not define: nothing changes,
+    // and the page says why.
+    let response = post(
+        &app,
+        &session,
+        &path,
+        &[
+            ("api", &a),
+            (&scope_a, "write:a"),
+            ("api", &b),
+            (&scope_b, "undefined:b"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("undefined:b"), "{html}");
+    assert!(html.contains("is not defined by the API"), "{html}");
+    assert_eq!(grants().await, before);
+    assert!(changes().await.is_empty());
+
+    // Both valid: saved together, recorded as one event in the administrator's name.
+    let response = post(
+        &app,
+        &session,
+        &path,
+        &[
+            ("api", &a),
+            (&scope_a, "write:a"),
+            ("api", &b),
+            (&scope_b, "read:b"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let mut expected = vec![
+        (crate::support::API.to_owned(), vec!["write:a".to_owned()]),
+        (OTHER.to_owned(), vec!["read:b".to_owned()]),
+    ];
+    expected.sort();
+    assert_eq!(grants().await, expected);
+    let recorded = changes().await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    // In the order the page lists the APIs.
+    let in_page_order: Vec<String> = apis
+        .iter()
+        .filter_map(|api| match api.identifier.as_str() {
+            OTHER => Some(format!("{OTHER} (read:b)")),
+            crate::support::API => Some(format!("{} (write:a)", crate::support::API)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        recorded[0]["description"],
+        format!(
+            "dashboard ({ADMIN}): changed the grants of {client_id}: {}",
+            in_page_order.join(", ")
+        )
+    );
+    assert_eq!(recorded[0]["client_id"], client_id.as_str());
+
+    // Unticking one deletes it, in the same words as before.
+    let response = post(&app, &session, &path, &[("api", &b), (&scope_b, "read:b")]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        grants().await,
+        [(OTHER.to_owned(), vec!["read:b".to_owned()])]
+    );
+    let recorded = changes().await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(
+        recorded.iter().any(|e| e["description"]
+            == format!(
+                "dashboard ({ADMIN}): changed the grants of {client_id}: {} revoked",
+                crate::support::API
+            )),
+        "{recorded:?}"
+    );
+}

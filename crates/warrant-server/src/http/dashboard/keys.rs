@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Nav, action_button};
 use super::session::{Operator, SignedForm};
-use super::{AppState, PageError, audit_change, refresh, see_other};
+use super::{AppState, PageError, see_other};
 use crate::admin::AdminError;
 use crate::keys::KeyStatus;
 
@@ -84,39 +84,21 @@ pub(crate) async fn list(
     .into_response())
 }
 
-pub(crate) async fn rotate(
-    State(app): State<Arc<AppState>>,
-    SignedForm { operator, .. }: SignedForm,
-) -> Result<Response, PageError> {
-    let current = app.admin.rotate_keys().await?;
-    audit_change(
-        &app,
-        &operator.username,
-        format!("rotated the signing keys; current key {}", current.kid),
-        None,
-    );
-    refresh(&app).await;
+pub(crate) async fn rotate(SignedForm { admin, .. }: SignedForm) -> Result<Response, PageError> {
+    admin.rotate_keys().await?;
     Ok(see_other("/dashboard/keys", "keys-rotated"))
 }
 
 pub(crate) async fn revoke(
-    State(app): State<Arc<AppState>>,
     Path(kid): Path<String>,
-    SignedForm { operator, .. }: SignedForm,
+    SignedForm { admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
-    match app.admin.revoke_key(&kid).await {
+    match admin.revoke_key(&kid).await {
         Ok(_) => {}
         Err(AdminError::Conflict(message) | AdminError::Invalid(message)) => {
             return Ok(layout::bare_page("Cannot revoke this key", &message).into_response());
         }
         Err(e) => return Err(e.into()),
     }
-    audit_change(
-        &app,
-        &operator.username,
-        format!("revoked signing key {kid}"),
-        None,
-    );
-    refresh(&app).await;
     Ok(see_other("/dashboard/keys", "key-revoked"))
 }

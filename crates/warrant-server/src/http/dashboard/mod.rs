@@ -25,7 +25,6 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use crate::admin::AdminError;
-use crate::domain::events::{AuditEvent, types};
 
 /// The routes, relative to `/dashboard`.
 pub fn router() -> Router<Arc<AppState>> {
@@ -183,24 +182,6 @@ impl IntoResponse for PageError {
         let mut response = layout::bare_page(title, &message).into_response();
         *response.status_mut() = status;
         response
-    }
-}
-
-/// Records a change made from the dashboard: `sapi`, described with who made it.
-fn audit_change(app: &AppState, username: &str, what: String, client_id: Option<&str>) {
-    app.audit.record(AuditEvent {
-        date_ms: app.clock.now_ms(),
-        kind: types::MANAGEMENT_OK.into(),
-        description: format!("dashboard ({username}): {what}").into(),
-        client_id: client_id.map(str::to_owned),
-        ..AuditEvent::default()
-    });
-}
-
-/// After a write: make this instance's view current at once (others follow on their poll).
-async fn refresh(app: &AppState) {
-    if let Err(e) = app.catalog.refresh_if_changed().await {
-        tracing::warn!(error = %e, "refreshing after a dashboard change failed; the poll will retry");
     }
 }
 

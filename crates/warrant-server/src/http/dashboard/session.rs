@@ -20,6 +20,7 @@ use super::forms::Form;
 use super::layout;
 use super::{AppState, PageError};
 use crate::admin::operators::{OperatorSession, SESSION_MAX};
+use crate::admin::{Actor, Admin};
 use crate::domain::events::{AuditEvent, types};
 use crate::domain::random_token;
 use crate::limits::AddressKey;
@@ -82,6 +83,9 @@ impl FromRequestParts<Arc<AppState>> for Operator {
 pub(crate) struct SignedForm {
     pub operator: OperatorSession,
     pub form: Form,
+    /// The service layer acting as this administrator: every change the form asks for goes
+    /// through it, which records it in their name and refreshes the catalog.
+    pub admin: Admin,
 }
 
 impl FromRequest<Arc<AppState>> for SignedForm {
@@ -103,7 +107,14 @@ impl FromRequest<Arc<AppState>> for SignedForm {
         if !same_token(form.raw(CSRF_FIELD), &operator.csrf_token) {
             return Err(PageError::Forbidden.into_response());
         }
-        Ok(Self { operator, form })
+        let admin = app.admin.acting_as(Actor::Operator {
+            username: operator.username.clone(),
+        });
+        Ok(Self {
+            operator,
+            form,
+            admin,
+        })
     }
 }
 

@@ -8,44 +8,20 @@ use axum::response::Response;
 
 use super::super::forms::FieldErrors;
 use super::super::session::SignedForm;
-use super::super::{AppState, PageError, audit_change, refresh, see_other};
+use super::super::{AppState, PageError, see_other};
 use super::handlers::api_page;
 use super::tabs::{Tab, TabState};
-use crate::admin::operators::OperatorSession;
-use crate::admin::{ApiPatch, GrantSpec};
+use crate::admin::GrantSpec;
 use crate::domain::{Scope, validate_scope_value, validate_text};
-
-async fn replace_scopes(
-    app: &AppState,
-    operator: &OperatorSession,
-    id: &str,
-    scopes: Vec<Scope>,
-    what: String,
-) -> Result<(), crate::admin::AdminError> {
-    let api = app
-        .admin
-        .update_api(
-            id,
-            ApiPatch {
-                scopes: Some(scopes),
-                ..ApiPatch::default()
-            },
-        )
-        .await?;
-    audit_change(
-        app,
-        &operator.username,
-        format!("{what} on API {}", api.identifier),
-        None,
-    );
-    refresh(app).await;
-    Ok(())
-}
 
 pub(crate) async fn add_permission(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     let value = form.text("value");
@@ -63,13 +39,12 @@ pub(crate) async fn add_permission(
         validate_text("description", description, 500),
     );
     if errors.is_empty() {
-        let mut scopes = api.scopes.clone();
-        scopes.push(Scope {
+        let scope = Scope {
             value: value.to_owned(),
             description: description.to_owned(),
-        });
-        match replace_scopes(&app, &operator, &id, scopes, format!("added scope {value}")).await {
-            Ok(()) => {
+        };
+        match admin.add_scope(&id, scope).await {
+            Ok(_) => {
                 return Ok(see_other(
                     &format!("/dashboard/apis/{id}?tab=permissions"),
                     "permission-added",
@@ -90,28 +65,10 @@ pub(crate) async fn add_permission(
 }
 
 pub(crate) async fn remove_permission(
-    State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm { form, admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
-    let api = app.admin.get_api(&id).await?;
-    let value = form.text("value");
-    let scopes: Vec<Scope> = api
-        .scopes
-        .iter()
-        .filter(|s| s.value != value)
-        .cloned()
-        .collect();
-    if scopes.len() != api.scopes.len() {
-        replace_scopes(
-            &app,
-            &operator,
-            &id,
-            scopes,
-            format!("removed scope {value}"),
-        )
-        .await?;
-    }
+    admin.remove_scope(&id, form.text("value")).await?;
     Ok(see_other(
         &format!("/dashboard/apis/{id}?tab=permissions"),
         "permission-removed",
@@ -123,7 +80,7 @@ pub(crate) async fn remove_permission(
 pub(crate) async fn authorize(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm { form, admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     let client_id = form.text("client_id");
@@ -137,43 +94,18 @@ pub(crate) async fn authorize(
         .grants
         .iter()
         .find(|g| g.audience == api.identifier);
-    let change = match (existing, form.checked("authorized")) {
+    // One change to this one grant, each a single call that records itself.
+    match (existing, form.checked("authorized")) {
         (None, true) => {
-            app.admin
-                .create_grant(
-                    client_id,
-                    GrantSpec {
-                        audience: api.identifier.clone(),
-                        scopes: scopes.clone(),
-                    },
-                )
-                .await?;
-            Some(format!(
-                "authorized {client_id} for {} ({})",
-                api.identifier,
-                scopes.join(" ")
-            ))
+            let spec = GrantSpec {
+                audience: api.identifier.clone(),
+                scopes,
+            };
+            admin.create_grant(client_id, spec).await.map(drop)?;
         }
-        (Some(grant), true) => {
-            app.admin.update_grant(&grant.id, scopes.clone()).await?;
-            Some(format!(
-                "granted {client_id} on {} the scopes ({})",
-                api.identifier,
-                scopes.join(" ")
-            ))
-        }
-        (Some(grant), false) => {
-            app.admin.delete_grant(&grant.id).await?;
-            Some(format!(
-                "revoked the grant of {client_id} for {}",
-                api.identifier
-            ))
-        }
-        (None, false) => None,
-    };
-    if let Some(what) = change {
-        audit_change(&app, &operator.username, what, Some(client_id));
-        refresh(&app).await;
+        (Some(grant), true) => admin.update_grant(&grant.id, scopes).await.map(drop)?,
+        (Some(grant), false) => admin.delete_grant(&grant.id).await?,
+        (None, false) => {}
     }
     Ok(see_other(
         &format!("/dashboard/apis/{id}?tab=applications"),

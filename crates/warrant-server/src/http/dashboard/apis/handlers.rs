@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::super::forms::{FieldErrors, Form};
 use super::super::layout;
 use super::super::session::{Operator, SignedForm};
-use super::super::{AppState, PageError, audit_change, refresh, see_other};
+use super::super::{AppState, PageError, see_other};
 use super::pages;
 use super::tabs::{Tab, TabState};
 use crate::admin::operators::OperatorSession;
@@ -70,8 +70,11 @@ fn algorithm_field(form: &Form, errors: &mut FieldErrors) -> Option<SigningAlg> 
 }
 
 pub(crate) async fn create(
-    State(app): State<Arc<AppState>>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let mut errors = FieldErrors::default();
     errors.check("name", validate_name("name", form.text("name"), 200));
@@ -81,8 +84,7 @@ pub(crate) async fn create(
     if !errors.is_empty() {
         return Ok(pages::new_form(&operator, &form, &errors));
     }
-    let created = app
-        .admin
+    let created = admin
         .create_api(NewApi {
             identifier: form.text("identifier").to_owned(),
             name: form.text("name").to_owned(),
@@ -92,19 +94,10 @@ pub(crate) async fn create(
         })
         .await;
     match created {
-        Ok(api) => {
-            audit_change(
-                &app,
-                &operator.username,
-                format!("created API {}", api.identifier),
-                None,
-            );
-            refresh(&app).await;
-            Ok(see_other(
-                &format!("/dashboard/apis/{}", api.id),
-                "api-created",
-            ))
-        }
+        Ok(api) => Ok(see_other(
+            &format!("/dashboard/apis/{}", api.id),
+            "api-created",
+        )),
         Err(crate::admin::AdminError::Conflict(_)) => {
             let mut errors = FieldErrors::default();
             errors.add("identifier", "An API with this identifier already exists.");
@@ -215,7 +208,11 @@ async fn grants_for(app: &AppState, api: &ResourceServer) -> Result<Vec<ClientGr
 pub(crate) async fn update_settings(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let mut errors = FieldErrors::default();
     errors.check("name", validate_name("name", form.text("name"), 200));
@@ -228,15 +225,8 @@ pub(crate) async fn update_settings(
             token_lifetime: lifetime,
             signing_alg: alg,
         };
-        match app.admin.update_api(&id, patch).await {
-            Ok(api) => {
-                audit_change(
-                    &app,
-                    &operator.username,
-                    format!("updated API {}", api.identifier),
-                    None,
-                );
-                refresh(&app).await;
+        match admin.update_api(&id, patch).await {
+            Ok(_) => {
                 return Ok(see_other(&format!("/dashboard/apis/{id}"), "api-saved"));
             }
             Err(e) => errors = FieldErrors::from_admin("name", e)?,
@@ -256,7 +246,11 @@ pub(crate) async fn update_settings(
 pub(crate) async fn delete(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     if form.text("confirm") != api.identifier {
@@ -267,19 +261,12 @@ pub(crate) async fn delete(
         );
         return api_page(&app, &operator, &id, Tab::Settings, None, state).await;
     }
-    if let Err(e) = app.admin.delete_api(&api.id).await {
+    if let Err(e) = admin.delete_api(&api.id).await {
         let state = TabState {
             errors: FieldErrors::from_admin("confirm", e)?,
             ..TabState::default()
         };
         return api_page(&app, &operator, &id, Tab::Settings, None, state).await;
     }
-    audit_change(
-        &app,
-        &operator.username,
-        format!("deleted API {}", api.identifier),
-        None,
-    );
-    refresh(&app).await;
     Ok(see_other("/dashboard/apis", "api-deleted"))
 }

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::super::session::SignedForm;
-use super::super::{AppState, PageError, refresh};
+use super::super::{AppState, PageError};
 use super::handlers::api_page;
 use super::tabs::{Tab, TabState, TestToken};
 use crate::domain::events::{AuditEvent, types};
@@ -19,13 +19,16 @@ use crate::issuance::{Credential, Issued, Refused, Target, TokenRequest};
 pub(crate) async fn test_token(
     State(app): State<Arc<AppState>>,
     Path(id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm { operator, form, .. }: SignedForm,
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     let client_id = form.text("client_id").to_owned();
     app.admin.check_test_token(&api.identifier)?;
     let mut state = TabState::default();
-    refresh(&app).await;
+    // Issue from what the store holds now (a grant just made on another instance too).
+    if let Err(e) = app.catalog.refresh_if_changed().await {
+        tracing::warn!(error = %e, "refreshing before a test token failed; the poll will retry");
+    }
     let request = TokenRequest {
         client_id: &client_id,
         credential: Credential::VouchedByOperator,

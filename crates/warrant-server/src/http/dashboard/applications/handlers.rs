@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::super::forms::{FieldErrors, Form};
 use super::super::layout;
 use super::super::session::{Operator, SignedForm};
-use super::super::{AppState, PageError, audit_change, refresh, see_other};
+use super::super::{AppState, PageError, see_other};
 use super::pages::{self, GRACE_CHOICES};
 use crate::admin::operators::OperatorSession;
 use crate::admin::{ApplicationDetails, ApplicationPatch, GrantSpec, NewClient};
@@ -56,7 +56,7 @@ pub(crate) async fn list(
 }
 
 /// The grants a matrix form asks for.
-fn grants_from(form: &Form, apis: &[ResourceServer]) -> Vec<GrantSpec> {
+fn grants_from(form: &Form, apis: &[ResourceServer], ticked: Ticked) -> Vec<GrantSpec> {
     let chosen: Vec<&str> = form.all("api").collect();
     apis.iter()
         .filter(|api| chosen.contains(&api.id.as_str()))
@@ -64,11 +64,20 @@ fn grants_from(form: &Form, apis: &[ResourceServer]) -> Vec<GrantSpec> {
             audience: api.identifier.clone(),
             scopes: form
                 .all(&format!("scope:{}", api.id))
-                .filter(|s| api.has_scope(s))
+                .filter(|s| ticked == Ticked::AsSent || api.has_scope(s))
                 .map(str::to_owned)
                 .collect(),
         })
         .collect()
+}
+
+/// Which of the scopes a form ticked [`grants_from`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ticked {
+    /// Those the API defines; others are dropped.
+    OnlyDefined,
+    /// All of them, for the service layer to refuse those the API does not define.
+    AsSent,
 }
 
 /// Checks an application's name and description as a form sent them.
@@ -97,19 +106,22 @@ pub(crate) async fn new_page(
 
 pub(crate) async fn create(
     State(app): State<Arc<AppState>>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
     let errors = application_fields(&form);
     if !errors.is_empty() {
         return Ok(pages::new_form(&operator, &apis, &form, &errors));
     }
-    let created = app
-        .admin
+    let created = admin
         .create_client(NewClient {
             name: form.text("name").to_owned(),
             description: form.text("description").to_owned(),
-            grants: grants_from(&form, &apis),
+            grants: grants_from(&form, &apis, Ticked::OnlyDefined),
             ..NewClient::default()
         })
         .await;
@@ -121,13 +133,6 @@ pub(crate) async fn create(
         }
     };
     let client_id = created.application.client_id.clone();
-    audit_change(
-        &app,
-        &operator.username,
-        format!("created application {client_id}"),
-        Some(&client_id),
-    );
-    refresh(&app).await;
     let details = app.admin.get_application(&client_id).await?;
     application_page(
         &app,
@@ -178,7 +183,11 @@ async fn application_page(
 pub(crate) async fn update_settings(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let mut errors = application_fields(&form);
     if errors.is_empty() {
@@ -187,15 +196,8 @@ pub(crate) async fn update_settings(
             description: Some(form.text("description").to_owned()),
             ..ApplicationPatch::default()
         };
-        match app.admin.update_application(&client_id, patch).await {
+        match admin.update_application(&client_id, patch).await {
             Ok(_) => {
-                audit_change(
-                    &app,
-                    &operator.username,
-                    format!("updated application {client_id}"),
-                    Some(&client_id),
-                );
-                refresh(&app).await;
                 return Ok(see_other(
                     &format!("/dashboard/applications/{client_id}"),
                     "app-saved",
@@ -211,7 +213,11 @@ pub(crate) async fn update_settings(
 pub(crate) async fn rotate_secret(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let grace = form.text("grace_seconds").parse::<u64>().ok();
     let Some(grace) = grace.filter(|g| GRACE_CHOICES.iter().any(|(s, _)| s == g)) else {
@@ -220,17 +226,7 @@ pub(crate) async fn rotate_secret(
         let details = app.admin.get_application(&client_id).await?;
         return application_page(&app, &operator, details, None, None, &errors).await;
     };
-    let secret = app.admin.rotate_secret(&client_id, grace).await?;
-    audit_change(
-        &app,
-        &operator.username,
-        format!(
-            "rotated the secret of {client_id} (old secret valid for {} more)",
-            layout::duration(grace)
-        ),
-        Some(&client_id),
-    );
-    refresh(&app).await;
+    let secret = admin.rotate_secret(&client_id, grace).await?;
     let details = app.admin.get_application(&client_id).await?;
     application_page(
         &app,
@@ -243,63 +239,23 @@ pub(crate) async fn rotate_secret(
     .await
 }
 
-/// Makes the application's grants what the matrix says: new ones created, changed ones
-/// updated, unticked ones deleted.
+/// Makes the application's grants what the matrix says, in one transaction: new ones
+/// created, changed ones updated, unticked ones deleted; on any error (a scope the API no
+/// longer defines, an API deleted meanwhile) none of it, and the page says why.
 pub(crate) async fn save_grants(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
-    let details = app.admin.get_application(&client_id).await?;
-    let wanted = grants_from(&form, &apis);
-    let mut changes = Vec::new();
-    let mut failure = None;
-    for spec in &wanted {
-        let result = match details.grants.iter().find(|g| g.audience == spec.audience) {
-            Some(grant) if grant.scopes == spec.scopes => continue,
-            Some(grant) => app
-                .admin
-                .update_grant(&grant.id, spec.scopes.clone())
-                .await
-                .map(drop),
-            None => app
-                .admin
-                .create_grant(&client_id, spec.clone())
-                .await
-                .map(drop),
-        };
-        match result {
-            Ok(()) => changes.push(format!("{} ({})", spec.audience, spec.scopes.join(" "))),
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    if failure.is_none() {
-        for grant in &details.grants {
-            if !wanted.iter().any(|w| w.audience == grant.audience) {
-                match app.admin.delete_grant(&grant.id).await {
-                    Ok(()) => changes.push(format!("{} revoked", grant.audience)),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    if !changes.is_empty() {
-        audit_change(
-            &app,
-            &operator.username,
-            format!("changed the grants of {client_id}: {}", changes.join(", ")),
-            Some(&client_id),
-        );
-        refresh(&app).await;
-    }
-    if let Some(e) = failure {
+    // Every scope ticked, as sent: one the API does not define (any more) is refused, not
+    // dropped.
+    let wanted = grants_from(&form, &apis, Ticked::AsSent);
+    if let Err(e) = admin.set_grants(&client_id, wanted).await {
         let errors = FieldErrors::from_admin("api", e)?;
         let details = app.admin.get_application(&client_id).await?;
         return application_page(&app, &operator, details, None, None, &errors).await;
@@ -313,20 +269,13 @@ pub(crate) async fn save_grants(
 pub(crate) async fn revoke_grant(
     State(app): State<Arc<AppState>>,
     Path((client_id, grant_id)): Path<(String, String)>,
-    SignedForm { operator, .. }: SignedForm,
+    SignedForm { admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
     let grant = app.admin.get_grant(&grant_id).await?;
     if grant.client_id != client_id {
         return Err(PageError::NotFound("grant"));
     }
-    app.admin.delete_grant(&grant_id).await?;
-    audit_change(
-        &app,
-        &operator.username,
-        format!("revoked the grant of {client_id} for {}", grant.audience),
-        Some(&client_id),
-    );
-    refresh(&app).await;
+    admin.delete_grant(&grant_id).await?;
     Ok(see_other(
         &format!("/dashboard/applications/{client_id}"),
         "grant-revoked",
@@ -336,7 +285,11 @@ pub(crate) async fn revoke_grant(
 pub(crate) async fn delete(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm { operator, form }: SignedForm,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
 ) -> Result<Response, PageError> {
     let details = app.admin.get_application(&client_id).await?;
     if form.text("confirm") != details.application.name {
@@ -347,13 +300,6 @@ pub(crate) async fn delete(
         );
         return application_page(&app, &operator, details, None, None, &errors).await;
     }
-    app.admin.delete_application(&client_id).await?;
-    audit_change(
-        &app,
-        &operator.username,
-        format!("deleted application {client_id}"),
-        Some(&client_id),
-    );
-    refresh(&app).await;
+    admin.delete_application(&client_id).await?;
     Ok(see_other("/dashboard/applications", "app-deleted"))
 }
