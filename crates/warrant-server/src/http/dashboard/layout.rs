@@ -4,7 +4,6 @@
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 
-use super::session::CSRF_FIELD;
 use crate::admin::operators::OperatorSession;
 pub(crate) use crate::clock::duration;
 
@@ -105,6 +104,9 @@ pub(crate) fn page(
         .into_string(),
     )
 }
+
+/// The name of every form's CSRF field (checked by `session`).
+pub(crate) const CSRF_FIELD: &str = "csrf";
 
 /// The hidden CSRF field every form carries.
 pub(crate) fn csrf(operator: &OperatorSession) -> Markup {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::forms::Form;
-use super::layout;
+use super::layout::{self, CSRF_FIELD};
 use super::{AppState, PageError};
 use crate::admin::operators::{OperatorSession, SESSION_MAX};
 use crate::admin::{Actor, Admin};
@@ -29,8 +29,6 @@ pub(crate) const SESSION_COOKIE: &str = "warrant_session";
 const SIGN_IN_COOKIE: &str = "warrant_sign_in";
 /// The largest form the dashboard accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
-/// The name of every form's CSRF field.
-pub(crate) const CSRF_FIELD: &str = "csrf";
 
 /// The value of cookie `name` in the request, if sent.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
