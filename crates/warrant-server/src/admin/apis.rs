@@ -1,0 +1,189 @@
+//! APIs (resource servers): create, change, delete, and their scopes.
+
+use super::followup::Change;
+use super::{Admin, AdminError};
+use crate::domain::{
+    DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope, SigningAlg, random_alphanumeric,
+};
+
+/// A new API, as an administrator describes it.
+#[derive(Debug, Clone)]
+pub struct NewApi {
+    pub identifier: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub token_lifetime: Option<u32>,
+    pub signing_alg: Option<SigningAlg>,
+}
+
+/// Changes to an API; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ApiPatch {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<Scope>>,
+    pub token_lifetime: Option<u32>,
+    pub signing_alg: Option<SigningAlg>,
+}
+
+impl Admin {
+    pub async fn create_api(&self, new: NewApi) -> Result<ResourceServer, AdminError> {
+        let api = self.insert_api(new).await?;
+        self.followup(Change::ApiCreated {
+            identifier: api.identifier.clone(),
+        })
+        .await;
+        Ok(api)
+    }
+
+    pub(super) async fn insert_api(&self, new: NewApi) -> Result<ResourceServer, AdminError> {
+        let now = self.clock.now();
+        let api = ResourceServer {
+            id: random_alphanumeric(24),
+            identifier: new.identifier,
+            name: new.name,
+            scopes: new.scopes,
+            token_lifetime: new.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
+            signing_alg: new.signing_alg.unwrap_or(SigningAlg::RS256),
+            created_at: now,
+            updated_at: now,
+        };
+        api.validate()?;
+        self.store.insert_resource_server(&api).await?;
+        Ok(api)
+    }
+
+    pub async fn list_apis(&self) -> Result<Vec<ResourceServer>, AdminError> {
+        Ok(self.store.list_resource_servers().await?)
+    }
+
+    /// Finds an API by id or identifier.
+    pub async fn get_api(&self, key: &str) -> Result<ResourceServer, AdminError> {
+        Ok(self.store.get_resource_server(key).await?)
+    }
+
+    /// Deletes an API (by id or identifier) and every grant for it.
+    pub async fn delete_api(&self, key: &str) -> Result<ResourceServer, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        self.store.delete_resource_server(&api.id).await?;
+        self.followup(Change::ApiDeleted {
+            key: key.to_owned(),
+            identifier: api.identifier.clone(),
+        })
+        .await;
+        Ok(api)
+    }
+
+    /// Changes an API (by id or identifier). The identifier cannot change.
+    pub async fn update_api(
+        &self,
+        key: &str,
+        patch: ApiPatch,
+    ) -> Result<ResourceServer, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        let api = self.write_api(api, patch).await?;
+        self.followup(Change::ApiUpdated {
+            identifier: api.identifier.clone(),
+        })
+        .await;
+        Ok(api)
+    }
+
+    /// Adds a scope to an API (by id or identifier).
+    pub async fn add_scope(&self, key: &str, scope: Scope) -> Result<ResourceServer, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        if api.has_scope(&scope.value) {
+            return Err(AdminError::Conflict(format!(
+                "{:?} is already a scope of API {}",
+                scope.value, api.identifier
+            )));
+        }
+        let value = scope.value.clone();
+        let mut scopes = api.scopes.clone();
+        scopes.push(scope);
+        let api = self
+            .write_api(
+                api,
+                ApiPatch {
+                    scopes: Some(scopes),
+                    ..ApiPatch::default()
+                },
+            )
+            .await?;
+        self.followup(Change::ScopeAdded {
+            identifier: api.identifier.clone(),
+            value,
+        })
+        .await;
+        Ok(api)
+    }
+
+    /// Removes a scope from an API (by id or identifier); `false` when it had none such.
+    pub async fn remove_scope(&self, key: &str, value: &str) -> Result<bool, AdminError> {
+        let api = self.store.get_resource_server(key).await?;
+        self.refuse_management_api(&api.identifier)?;
+        if !api.has_scope(value) {
+            return Ok(false);
+        }
+        let scopes = api
+            .scopes
+            .iter()
+            .filter(|s| s.value != value)
+            .cloned()
+            .collect();
+        let api = self
+            .write_api(
+                api,
+                ApiPatch {
+                    scopes: Some(scopes),
+                    ..ApiPatch::default()
+                },
+            )
+            .await?;
+        self.followup(Change::ScopeRemoved {
+            identifier: api.identifier,
+            value: value.to_owned(),
+        })
+        .await;
+        Ok(true)
+    }
+
+    pub(super) async fn write_api(
+        &self,
+        mut api: ResourceServer,
+        patch: ApiPatch,
+    ) -> Result<ResourceServer, AdminError> {
+        if let Some(name) = patch.name {
+            api.name = name;
+        }
+        if let Some(scopes) = patch.scopes {
+            api.scopes = scopes;
+        }
+        if let Some(lifetime) = patch.token_lifetime {
+            api.token_lifetime = lifetime;
+        }
+        if let Some(alg) = patch.signing_alg {
+            api.signing_alg = alg;
+        }
+        api.updated_at = self.clock.now();
+        api.validate()?;
+        self.store.update_resource_server(&api).await?;
+        Ok(api)
+    }
+
+    /// Refuses a test token (issued without the application's secret, shown in a browser) for
+    /// the management API: management tokens are issued only at the token endpoint, to an
+    /// application presenting its own credentials.
+    pub fn check_test_token(&self, audience: &str) -> Result<(), AdminError> {
+        if self.is_management(audience) {
+            return Err(AdminError::Protected(
+                "no test tokens for the management API: its tokens are issued only at the token \
+                 endpoint, to an application presenting its own credentials"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! Making a deployment manageable: the management API and its admin application, created
+//! once; the issuer the deployment was last initialized with.
+
+use super::{
+    Admin, AdminError, ApiPatch, GrantSpec, MANAGEMENT_SCOPES, NewApi, NewClient,
+    management_audience,
+};
+use crate::domain::{PlainSecret, Scope};
+use crate::store::{GrantFilter, StoreError};
+
+const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
+
+/// The issuer the deployment was last initialized (served) with, so that local commands run
+/// without `--issuer` act for the same deployment.
+const ISSUER_SETTING: &str = "issuer";
+
+/// What `initialize` did.
+#[derive(Debug)]
+pub enum Initialized {
+    /// A new admin application; its secret is shown only now.
+    Created {
+        client_id: String,
+        secret: PlainSecret,
+    },
+    /// The deployment already had one.
+    Already { client_id: String },
+}
+
+impl Admin {
+    /// Makes the deployment manageable: the management API (`<issuer>api/v2/`) with Auth0's
+    /// scopes, and an admin application granted all of them, created once. Idempotent; safe
+    /// when several processes run it at once. Warrant's own maintenance: not audited, whoever
+    /// runs it.
+    pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
+        let outcome = self.set_up_management(issuer).await;
+        self.followups.refresh().await;
+        outcome
+    }
+
+    pub(super) async fn set_up_management(&self, issuer: &str) -> Result<Initialized, AdminError> {
+        let recorded = self.store.get_setting(ISSUER_SETTING).await?;
+        if recorded.as_deref() != Some(issuer) {
+            if let Some(previous) = &recorded {
+                tracing::warn!(
+                    previous = %previous,
+                    issuer = %issuer,
+                    "the deployment's issuer changed: tokens issued under the previous one no \
+                     longer verify where the new one is expected"
+                );
+            }
+            // Compare and swap: when another process records at the same moment, theirs stays.
+            self.store
+                .replace_setting(ISSUER_SETTING, recorded.as_deref(), issuer)
+                .await?;
+        }
+        let audience = management_audience(issuer);
+        let scopes: Vec<Scope> = MANAGEMENT_SCOPES
+            .iter()
+            .map(|(value, description)| Scope {
+                value: (*value).to_owned(),
+                description: (*description).to_owned(),
+            })
+            .collect();
+        match self.store.get_resource_server(&audience).await {
+            Ok(api) if api.scopes == scopes => {}
+            Ok(api) => {
+                // Warrant's own maintenance of its API: the one change nobody else may make.
+                self.write_api(
+                    api,
+                    ApiPatch {
+                        scopes: Some(scopes),
+                        ..ApiPatch::default()
+                    },
+                )
+                .await?;
+            }
+            Err(StoreError::NotFound(_)) => {
+                let created = self
+                    .insert_api(NewApi {
+                        identifier: audience.clone(),
+                        name: "Warrant Management API".into(),
+                        scopes,
+                        token_lifetime: Some(3600),
+                        signing_alg: None,
+                    })
+                    .await;
+                match created {
+                    Ok(_) | Err(AdminError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+
+        let existing = self.store.get_setting(ADMIN_CLIENT_SETTING).await?;
+        if let Some(client_id) = &existing {
+            let granted = self
+                .store
+                .list_grants(&GrantFilter {
+                    client_id: Some(client_id.clone()),
+                    audience: Some(audience.clone()),
+                })
+                .await?;
+            if !granted.is_empty() {
+                return Ok(Initialized::Already {
+                    client_id: client_id.clone(),
+                });
+            }
+        }
+        let created = self
+            .insert_client(NewClient {
+                name: "Warrant Management (admin)".into(),
+                description: "Created by warrant init: full access to the management API".into(),
+                grants: vec![GrantSpec {
+                    audience,
+                    scopes: MANAGEMENT_SCOPES
+                        .iter()
+                        .map(|(s, _)| (*s).to_owned())
+                        .collect(),
+                }],
+                ..NewClient::default()
+            })
+            .await?;
+        let client_id = created.application.client_id.clone();
+        if self
+            .store
+            .replace_setting(ADMIN_CLIENT_SETTING, existing.as_deref(), &client_id)
+            .await?
+        {
+            Ok(Initialized::Created {
+                client_id,
+                secret: created.secret,
+            })
+        } else {
+            // Another process initialized at the same moment: keep theirs.
+            self.store.delete_application(&client_id).await?;
+            let client_id = self
+                .store
+                .get_setting(ADMIN_CLIENT_SETTING)
+                .await?
+                .unwrap_or_default();
+            Ok(Initialized::Already { client_id })
+        }
+    }
+
+    /// The issuer this deployment was last served or initialized with, if any.
+    pub async fn recorded_issuer(&self) -> Result<Option<String>, AdminError> {
+        Ok(self.store.get_setting(ISSUER_SETTING).await?)
+    }
+}
