@@ -202,7 +202,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
-            s.commit(tx).await?;
+            // A read: ended without the engine's commit, which announces a change.
+            tx.commit().await.map_err(db_err)?;
             Ok((page, unts(total)))
         })
     }

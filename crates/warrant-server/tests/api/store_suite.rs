@@ -3,6 +3,7 @@
 //! that is unset; CI sets it, and a PostgreSQL it cannot reach fails the run).
 
 use std::future::Future;
+use std::time::Duration;
 
 use warrant_server::domain::{
     Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope,
@@ -82,6 +83,7 @@ on_each_engine!(
     token_activity_is_counted_by_bucket,
     applications_are_listed_a_page_at_a_time,
     grants_are_replaced_all_at_once_or_not_at_all,
+    reads_announce_no_change,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -982,6 +984,56 @@ async fn grants_are_replaced_all_at_once_or_not_at_all(engine: Engine) {
             let cleared = store.set_grants(&app.client_id, &[]).await.unwrap();
             assert_eq!(cleared.removed, [a_now, on_c]);
             assert!(grants(store.clone()).await.is_empty());
+        })
+        .await;
+}
+
+/// Reads change nothing and announce nothing: where the engine announces changes (PostgreSQL's
+/// NOTIFY), an announcement wakes the catalog of every instance, so a read that sent one would
+/// make every instance reload on each page of a list.
+async fn reads_announce_no_change(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+            let listener = store.listen_for_changes(std::sync::Arc::clone(&changed));
+            let app = Application::new("app".into(), String::new(), 100).unwrap();
+            let secret = ClientSecret::new(&app.client_id, hash_secret("s"), 100);
+            store.insert_application(&app, &secret, &[]).await.unwrap();
+            if listener.is_some() {
+                // The listener is up once it hears a write: insert until it does.
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    loop {
+                        let more = Application::new("more".into(), String::new(), 100).unwrap();
+                        let secret = ClientSecret::new(&more.client_id, hash_secret("s"), 100);
+                        store.insert_application(&more, &secret, &[]).await.unwrap();
+                        if tokio::time::timeout(Duration::from_millis(200), changed.notified())
+                            .await
+                            .is_ok()
+                        {
+                            break;
+                        }
+                    }
+                })
+                .await
+                .expect("the listener heard no write within 10 s");
+                // An announcement of an earlier write may still be on its way: let it pass.
+                let _ = tokio::time::timeout(Duration::from_millis(300), changed.notified()).await;
+            }
+            let version = store.version().await.unwrap();
+            store.list_applications_page(0, 10).await.unwrap();
+            store.list_applications().await.unwrap();
+            store.load_client(&app.client_id).await.unwrap();
+            store.load_catalog(None).await.unwrap();
+            assert_eq!(
+                store.version().await.unwrap(),
+                version,
+                "a read bumped the version"
+            );
+            if let Some(listener) = listener {
+                let woken = tokio::time::timeout(Duration::from_millis(500), changed.notified());
+                assert!(woken.await.is_err(), "a read announced a change");
+                listener.abort();
+            }
         })
         .await;
 }
