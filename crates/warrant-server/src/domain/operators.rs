@@ -1,6 +1,6 @@
 //! Dashboard administrators ("operators") as records: the rules a username and a password
-//! follow, and a session as stored. Hashing, checking and session policy live in
-//! `crate::operators`.
+//! follow, and a session as stored. Hashing and checking live in `crate::admin::passwords`,
+//! session policy in `crate::admin::operators`.
 
 use super::Invalid;
 

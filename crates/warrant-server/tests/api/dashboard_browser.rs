@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::dashboard::{ADMIN, PASSWORD, app_with_admin};
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
 
 const DOCS: &str = "https://documents.example.com";
 

@@ -23,5 +23,4 @@ mod store_suite;
 mod support;
 mod token_errors;
 mod token_success;
-mod webdriver;
 mod wire_compat;

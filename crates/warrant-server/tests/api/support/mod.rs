@@ -1,8 +1,9 @@
 //! What the stories share: servers started through `warrant-testkit` with the defaults these
 //! tests want, and checks on tokens and the audit log. The dashboard's sign-in and forms are in
-//! [`dashboard`].
+//! [`dashboard`]; the small WebDriver client of the browser tests in [`webdriver`].
 
 pub mod dashboard;
+pub mod webdriver;
 
 use std::sync::Arc;
 use std::time::Duration;
