@@ -90,26 +90,9 @@ impl Admin {
         }
         application.token_quota = new.token_quota;
         application.validate()?;
-        let mut built = Vec::with_capacity(new.grants.len());
-        for spec in new.grants {
-            if built
-                .iter()
-                .any(|g: &ClientGrant| g.audience == spec.audience)
-            {
-                return Err(AdminError::Invalid(format!(
-                    "API {} is granted twice; give all its scopes in one grant",
-                    spec.audience
-                )));
-            }
-            let api = self.existing_api(&spec.audience).await?;
-            self.check_grantable(&api.identifier, &spec.scopes)?;
-            built.push(ClientGrant::new(
-                &application.client_id,
-                &api,
-                spec.scopes,
-                now,
-            )?);
-        }
+        let built = self
+            .build_grants(&application.client_id, new.grants, now)
+            .await?;
         let secret = PlainSecret::generate();
         let stored = ClientSecret::new(&application.client_id, secret.hash(), now);
         self.store

@@ -63,23 +63,9 @@ impl Admin {
         let application = self.store.get_application(client_id).await?;
         self.check_may_change(client_id).await?;
         let now = self.clock.now();
-        let mut built: Vec<ClientGrant> = Vec::with_capacity(grants.len());
-        for spec in grants {
-            if built.iter().any(|g| g.audience == spec.audience) {
-                return Err(AdminError::Invalid(format!(
-                    "API {} is granted twice; give all its scopes in one grant",
-                    spec.audience
-                )));
-            }
-            let api = self.existing_api(&spec.audience).await?;
-            self.check_grantable(&api.identifier, &spec.scopes)?;
-            built.push(ClientGrant::new(
-                &application.client_id,
-                &api,
-                spec.scopes,
-                now,
-            )?);
-        }
+        let built = self
+            .build_grants(&application.client_id, grants, now)
+            .await?;
         let changes = self.store.set_grants(client_id, &built).await?;
         if !changes.is_empty() {
             // In the order asked, as the administrator listed them.
@@ -130,5 +116,28 @@ impl Admin {
 
     pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, AdminError> {
         Ok(self.store.get_grant(id).await?)
+    }
+
+    /// The grants `specs` ask for `client_id`, each checked: an API at most once, an API that
+    /// exists, scopes it defines and the caller may grant.
+    pub(super) async fn build_grants(
+        &self,
+        client_id: &str,
+        specs: Vec<GrantSpec>,
+        now: u64,
+    ) -> Result<Vec<ClientGrant>, AdminError> {
+        let mut built: Vec<ClientGrant> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if built.iter().any(|g| g.audience == spec.audience) {
+                return Err(AdminError::Invalid(format!(
+                    "API {} is granted twice; give all its scopes in one grant",
+                    spec.audience
+                )));
+            }
+            let api = self.existing_api(&spec.audience).await?;
+            self.check_grantable(&api.identifier, &spec.scopes)?;
+            built.push(ClientGrant::new(client_id, &api, spec.scopes, now)?);
+        }
+        Ok(built)
     }
 }
