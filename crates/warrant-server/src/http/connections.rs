@@ -61,8 +61,10 @@ where
             stop_rx.clone(),
         ));
     }
-    drop(listener);
+    // Connections hear the signal before the listener closes: a client that sees the listener
+    // closed and sends a request on a kept-alive connection gets `Connection: close`.
     let _ = stop_tx.send(true);
+    drop(listener);
     let drained = tokio::time::timeout(drain, async {
         while connections.join_next().await.is_some() {}
     })
@@ -117,9 +119,12 @@ async fn serve_connection<IO>(
             tracing::trace!(error = %e, "connection ended with an error");
         }
     };
+    // The signal first: a request read in the same wake-up as the signal is answered as
+    // after it.
     tokio::select! {
-        result = connection.as_mut() => return ended(result),
+        biased;
         _ = stop.wait_for(|stop| *stop) => {}
+        result = connection.as_mut() => return ended(result),
     }
     closing.store(true, Ordering::Relaxed);
     // A response marked `Connection: close` ends the connection; an idle one waits a little
