@@ -28,6 +28,8 @@ pub struct ManagementAuth {
     verifier: Verifier,
     audience: String,
     keys_version: AtomicI64,
+    /// Held while the keys are set (rarely: when the catalog changed).
+    setting_keys: std::sync::Mutex<()>,
 }
 
 impl ManagementAuth {
@@ -36,14 +38,23 @@ impl ManagementAuth {
             verifier: Verifier::builder(issuer, audience).manual_keys().build()?,
             audience: audience.to_owned(),
             keys_version: AtomicI64::new(i64::MIN),
+            setting_keys: std::sync::Mutex::new(()),
         })
     }
 
-    /// The verifier, with the keys of the current snapshot.
+    /// The verifier, with the keys of the current snapshot or a newer one. The version is
+    /// recorded only once its keys are set, under a lock taken only when the keys change: a
+    /// request never verifies against keys older than its snapshot's (before, the first
+    /// requests at once could find the version recorded and the verifier still empty).
     fn verifier(&self, catalog: &Catalog) -> &Verifier {
         let snapshot = catalog.snapshot();
-        if self.keys_version.swap(snapshot.version(), Ordering::AcqRel) != snapshot.version() {
-            self.verifier.set_keys(snapshot.published_keys());
+        let version = snapshot.version();
+        if self.keys_version.load(Ordering::Acquire) < version {
+            let _setting = self.setting_keys.lock().unwrap_or_else(|p| p.into_inner());
+            if self.keys_version.load(Ordering::Acquire) < version {
+                self.verifier.set_keys(snapshot.published_keys());
+                self.keys_version.store(version, Ordering::Release);
+            }
         }
         &self.verifier
     }
