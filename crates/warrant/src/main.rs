@@ -9,9 +9,9 @@
 
 mod admin_cmd;
 mod cli;
+mod deployment;
 mod http;
 mod serve;
-mod target;
 mod token_cmd;
 
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 use warrant_proto::{ResourceServerView, ScopeView};
 
 use crate::cli::{ApiCommand, GlobalArgs};
-use crate::target;
+use crate::deployment;
 
 use super::print_json;
 
@@ -41,7 +41,7 @@ pub(super) fn print_api(api: &ResourceServerView) {
 }
 
 pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
-    let target = target::open(global).await?;
+    let target = deployment::open(global).await?;
     match cmd {
         ApiCommand::Create {
             identifier,

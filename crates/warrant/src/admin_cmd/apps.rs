@@ -5,7 +5,7 @@ use warrant_proto::{ClientGrantView, ClientView};
 use warrant_server::clock::rfc3339;
 
 use crate::cli::{AppCommand, GlobalArgs};
-use crate::target;
+use crate::deployment;
 
 use super::grants::{parse_grant, print_grant};
 use super::print_json;
@@ -20,7 +20,7 @@ struct WithGrants<'a> {
 }
 
 pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
-    let target = target::open(global).await?;
+    let target = deployment::open(global).await?;
     match cmd {
         AppCommand::Create {
             name,

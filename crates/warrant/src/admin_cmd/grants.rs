@@ -4,7 +4,7 @@ use warrant_proto::ClientGrantView;
 use warrant_server::admin::GrantSpec;
 
 use crate::cli::{GlobalArgs, GrantCommand};
-use crate::target;
+use crate::deployment;
 
 use super::print_json;
 
@@ -37,7 +37,7 @@ pub(super) fn print_grant(grant: &ClientGrantView) {
 }
 
 pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String> {
-    let target = target::open(global).await?;
+    let target = deployment::open(global).await?;
     match cmd {
         GrantCommand::Create {
             client_id,

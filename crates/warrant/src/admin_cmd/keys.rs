@@ -3,7 +3,7 @@
 use warrant_proto::SigningKeyView;
 
 use crate::cli::{GlobalArgs, KeysCommand};
-use crate::target;
+use crate::deployment;
 
 use super::print_json;
 
@@ -31,7 +31,7 @@ pub(super) fn print_key(key: &SigningKeyView) {
 }
 
 pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
-    let target = target::open(global).await?;
+    let target = deployment::open(global).await?;
     match cmd {
         KeysCommand::List { json } => {
             let views = target.list_keys().await?;

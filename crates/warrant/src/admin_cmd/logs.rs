@@ -1,7 +1,7 @@
 //! `warrant logs`: the audit log.
 
 use crate::cli::{GlobalArgs, LogsArgs};
-use crate::target;
+use crate::deployment;
 
 use super::print_json;
 
@@ -9,7 +9,7 @@ pub async fn logs(global: &GlobalArgs, args: LogsArgs) -> Result<(), String> {
     if args.take == 0 || args.take > 100 {
         return Err("--take must be between 1 and 100".into());
     }
-    let target = target::open(global).await?;
+    let target = deployment::open(global).await?;
     let events = target
         .list_logs(args.kind.as_deref(), args.client_id.as_deref(), args.take)
         .await?;

@@ -1,6 +1,6 @@
 //! `warrant api|app|grant|keys|admin|init`: administration, against a data directory (the server may
 //! be running on it; it picks changes up within a second) or, with `--server`, through a running
-//! server's management API. One file per command group; each goes through [`crate::target`]
+//! server's management API. One file per command group; each goes through [`crate::deployment`]
 //! (or, for `init` and `migrate`, the server crate) and prints the answer.
 
 use serde::Serialize;

@@ -4,7 +4,7 @@ use warrant_server::admin::Admin;
 use warrant_server::clock::rfc3339;
 
 use crate::cli::{AdminCommand, GlobalArgs};
-use crate::target;
+use crate::deployment;
 
 use super::print_json;
 
@@ -57,7 +57,7 @@ pub async fn operators(global: &GlobalArgs, cmd: AdminCommand) -> Result<(), Str
         );
     }
     let store = crate::serve::open_store(global).await?;
-    let admin = target::local_admin(store);
+    let admin = deployment::local_admin(store);
     match cmd {
         AdminCommand::Create {
             username,

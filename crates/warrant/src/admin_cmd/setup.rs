@@ -5,8 +5,8 @@ use warrant_server::admin::{Initialized, management_audience};
 use warrant_server::config::{Config, default_issuer};
 
 use crate::cli::{GlobalArgs, InitArgs};
+use crate::deployment;
 use crate::serve::config_layer;
-use crate::target;
 
 use super::operators::{create_operator, print_created_operator};
 use super::print_json;
@@ -15,7 +15,7 @@ pub async fn init(global: &GlobalArgs, args: InitArgs) -> Result<(), String> {
     let config =
         Config::from_layer(config_layer(global, args.server)?).map_err(|e| e.to_string())?;
     let store = config.open_store().await.map_err(|e| e.to_string())?;
-    let admin = target::local_admin(store);
+    let admin = deployment::local_admin(store);
     // The deployment's issuer as `warrant serve` recorded it: `serve` on another port than the
     // default must not make `init` set up a second management API for an issuer nobody serves.
     let recorded = admin.recorded_issuer().await.map_err(|e| e.to_string())?;

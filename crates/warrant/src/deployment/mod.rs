@@ -1,7 +1,8 @@
 //! Where administration commands go: the service layer in-process against a data directory
 //! (the server may be running on it; [`local`]), or a running server's management API
 //! (`--server`; [`remote`]), which calls the same service layer. Both answer in the same wire
-//! shapes, behind one interface, [`Target`], so that a command is written once.
+//! shapes, behind one interface, [`Target`], so that a command is written once. (The folder is
+//! not called `target/`: ignore files everywhere reserve that name for Cargo's build output.)
 
 mod local;
 mod remote;
