@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod management;
 mod multi_instance;
+mod node_compat;
 mod operations;
 mod python_compat;
 mod rotation;

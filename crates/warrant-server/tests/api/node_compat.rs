@@ -1,0 +1,102 @@
+//! Node clients nobody here wrote (`jose`, `oauth4webapi`), run against the real server. Their
+//! versions are pinned in `tests/node/package.json` and its lock file. The tests are ignored
+//! unless `WARRANT_TEST_NODE` is set; set, a missing `node` or an uninstalled package fails
+//! them. CI runs `npm ci` in `tests/node` and sets it (.ci/run).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{API, spawn_app};
+
+/// The folder whose `node_modules` the scripts import from.
+fn node_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
+}
+
+/// Runs `script` as an ES module in `tests/node` with `env`, and returns its standard output.
+/// Fails the test with node's standard error when the script fails, and names what to install
+/// when node or the packages are missing.
+pub async fn run_node(script: &str, env: Vec<(&'static str, String)>) -> String {
+    let dir = node_dir();
+    assert!(
+        dir.join("node_modules/jose").is_dir() && dir.join("node_modules/oauth4webapi").is_dir(),
+        "the Node packages are not installed: run `npm ci` in {} (or unset WARRANT_TEST_NODE)",
+        dir.display()
+    );
+    let script = script.to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .args(["--input-type=module", "-e", &script])
+            .current_dir(dir)
+            .envs(env)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("cannot run node ({e}): install Node.js 20 or later"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "node failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// oauth4webapi gets a token with client credentials (discovery, then the token endpoint), and
+/// jose verifies it against the JWKS the discovery document names: issuer, audience, algorithm.
+const CLIENT_CREDENTIALS_THEN_VERIFY: &str = r#"
+import * as oauth from 'oauth4webapi';
+import * as jose from 'jose';
+
+const issuer = new URL(process.env.ISSUER);
+const as = await oauth
+  .discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true })
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+const client = { client_id: process.env.CLIENT_ID };
+const auth = oauth.ClientSecretPost(process.env.CLIENT_SECRET);
+const response = await oauth.clientCredentialsGrantRequest(
+  as, client, auth, new URLSearchParams({ audience: process.env.AUDIENCE }),
+  { [oauth.allowInsecureRequests]: true },
+);
+const result = await oauth.processClientCredentialsResponse(as, client, response);
+const jwks = jose.createRemoteJWKSet(new URL(as.jwks_uri));
+const { payload, protectedHeader } = await jose.jwtVerify(result.access_token, jwks, {
+  issuer: process.env.ISSUER,
+  audience: process.env.AUDIENCE,
+  algorithms: [process.env.ALG],
+  typ: 'at+jwt',
+});
+console.log(JSON.stringify({ alg: protectedHeader.alg, sub: payload.sub, scope: payload.scope }));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_gets_a_token_and_jose_verifies_it() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let stdout = run_node(
+        CLIENT_CREDENTIALS_THEN_VERIFY,
+        vec![
+            ("ISSUER", app.issuer.clone()),
+            ("CLIENT_ID", id.clone()),
+            ("CLIENT_SECRET", secret),
+            ("AUDIENCE", API.to_owned()),
+            ("ALG", "RS256".to_owned()),
+        ],
+    )
+    .await;
+    let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(claims["alg"], "RS256");
+    assert_eq!(claims["sub"], format!("{id}@clients"));
+    assert!(
+        claims["scope"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == "read:data")
+    );
+}
