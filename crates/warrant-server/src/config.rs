@@ -85,6 +85,8 @@ pub struct ConfigLayer {
     pub token_quota_per_hour: Option<u32>,
     /// Tokens an application may get per day, unless it has a quota of its own.
     pub token_quota_per_day: Option<u32>,
+    /// `false`: the default quota is observed only (counted and reported, refusing nothing).
+    pub token_quota_enforce: Option<bool>,
     /// Requests served at once; beyond, an immediate 503 (default 1024).
     pub max_concurrent_requests: Option<usize>,
     /// How long a request may take before it is abandoned with a 503 (default 10s).
@@ -143,6 +145,7 @@ impl ConfigLayer {
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
             token_quota_per_hour: self.token_quota_per_hour.or(lower.token_quota_per_hour),
             token_quota_per_day: self.token_quota_per_day.or(lower.token_quota_per_day),
+            token_quota_enforce: self.token_quota_enforce.or(lower.token_quota_enforce),
             max_concurrent_requests: self
                 .max_concurrent_requests
                 .or(lower.max_concurrent_requests),
@@ -309,6 +312,7 @@ impl Config {
                 let quota = TokenQuota {
                     per_hour: layer.token_quota_per_hour,
                     per_day: layer.token_quota_per_day,
+                    observe_only: layer.token_quota_enforce == Some(false),
                 };
                 quota
                     .validate()
@@ -458,6 +462,19 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(toml::from_str::<ConfigLayer>("lisen = \"x\"").is_err());
         assert!(toml::from_str::<ConfigLayer>("master_key = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_default_quota_is_enforced_unless_told_otherwise() {
+        let quota = |text: &str| {
+            Config::from_layer(toml::from_str::<ConfigLayer>(text).unwrap())
+                .unwrap()
+                .default_token_quota
+                .unwrap()
+        };
+        assert!(!quota("token_quota_per_hour = 5").observe_only);
+        let observed = quota("token_quota_per_hour = 5\ntoken_quota_enforce = false");
+        assert_eq!((observed.per_hour, observed.observe_only), (Some(5), true));
     }
 
     #[test]

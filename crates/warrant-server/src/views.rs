@@ -36,13 +36,15 @@ impl From<&ResourceServer> for ResourceServerView {
     }
 }
 
-/// A quota as the management API receives it; one that is not enforced is no quota.
-pub fn token_quota_from_view(view: &TokenQuotaView) -> Option<TokenQuota> {
+/// A quota as the management API receives it; `enforce: false` is observe mode (counted and
+/// reported, refusing nothing).
+pub fn token_quota_from_view(view: &TokenQuotaView) -> TokenQuota {
     let q = view.client_credentials;
-    q.enforce.then_some(TokenQuota {
+    TokenQuota {
         per_hour: q.per_hour,
         per_day: q.per_day,
-    })
+        observe_only: !q.enforce,
+    }
 }
 
 /// An application's wire shape; `client_secret` only when it was just created or rotated.
@@ -58,7 +60,7 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
         client_secret: client_secret.map(str::to_owned),
         token_quota: app.token_quota.map(|q| TokenQuotaView {
             client_credentials: ClientCredentialsQuota {
-                enforce: true,
+                enforce: !q.observe_only,
                 per_hour: q.per_hour,
                 per_day: q.per_day,
             },

@@ -223,6 +223,9 @@ pub struct ServeArgs {
     /// Tokens an application may get per day, unless it has its own quota [default: no limit]
     #[arg(long, env = "WARRANT_TOKEN_QUOTA_PER_DAY", value_name = "N")]
     pub token_quota_per_day: Option<u32>,
+    /// false: the default quota is only observed (counted, logged, X-RateLimit-* headers sent, nothing refused) [default: true]
+    #[arg(long, env = "WARRANT_TOKEN_QUOTA_ENFORCE", value_name = "BOOL")]
+    pub token_quota_enforce: Option<bool>,
     /// Requests served at once; beyond, an immediate 503 [default: 1024]
     #[arg(long, env = "WARRANT_MAX_CONCURRENT_REQUESTS", value_name = "N")]
     pub max_concurrent_requests: Option<usize>,

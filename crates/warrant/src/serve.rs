@@ -80,6 +80,7 @@ pub fn config_layer(global: &GlobalArgs, args: ServeArgs) -> Result<ConfigLayer,
         audit_log_file: args.audit_log_file,
         token_quota_per_hour: args.token_quota_per_hour,
         token_quota_per_day: args.token_quota_per_day,
+        token_quota_enforce: args.token_quota_enforce,
         max_concurrent_requests: args.max_concurrent_requests,
         request_timeout: args.request_timeout,
         master_key: std::env::var("WARRANT_MASTER_KEY")

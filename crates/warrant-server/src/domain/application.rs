@@ -30,6 +30,10 @@ pub struct TokenQuota {
     pub per_hour: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_day: Option<u32>,
+    /// Observe mode (Auth0's `enforce: false`): counted, reported in events and headers, but
+    /// no token is refused for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observe_only: bool,
 }
 
 impl TokenQuota {

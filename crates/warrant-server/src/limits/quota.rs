@@ -81,6 +81,8 @@ pub struct QuotaState {
     pub reset: u64,
     /// This token crossed 80 % of the quota (report it once per window).
     pub warn: bool,
+    /// This token went over a quota only observed, not enforced (report it once per window).
+    pub over: bool,
 }
 
 /// Token counts per client, per window.
@@ -97,6 +99,7 @@ const WARN_AT: f64 = 0.8;
 impl QuotaTracker {
     /// Counts a token for `client_id` under `quota` at `now` (Unix seconds), or refuses it
     /// (with whether this is the first refusal of the window). `None`: the quota limits nothing.
+    /// A quota in observe mode counts every token and refuses none.
     pub fn acquire(
         &self,
         client_id: &str,
@@ -121,7 +124,7 @@ impl QuotaTracker {
         }
         for (period, limit, window) in &mut limited {
             let used = window.known + window.pending;
-            if used >= u64::from(*limit) {
+            if used >= u64::from(*limit) && !quota.observe_only {
                 let first = !window.reached;
                 window.reached = true;
                 return Err((
@@ -140,18 +143,23 @@ impl QuotaTracker {
             let used = window.known + window.pending;
             let crossing = !window.warned && used as f64 >= f64::from(limit) * WARN_AT;
             window.warned |= crossing;
+            // Only an observed quota lets `used` pass its limit.
+            let over = !window.reached && used > u64::from(limit);
+            window.reached |= over;
             states.push(QuotaState {
                 period,
                 limit,
                 remaining: u64::from(limit).saturating_sub(used),
                 reset: window.start + period.seconds(),
                 warn: crossing,
+                over,
             });
         }
         let warn = states.iter().any(|s| s.warn);
+        // The window just gone over, else the tightest.
         Ok(states
             .into_iter()
-            .min_by_key(|s| s.remaining)
+            .min_by_key(|s| (!s.over, s.remaining))
             .map(|s| QuotaState { warn, ..s }))
     }
 
@@ -255,6 +263,7 @@ mod tests {
         let quota = TokenQuota {
             per_hour: Some(5),
             per_day: Some(100),
+            observe_only: false,
         };
         // 1_800_000_000 is on the hour.
         let hour = 1_800_000_000;
@@ -286,6 +295,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_observed_quota_counts_and_reports_but_refuses_nothing() {
+        let tracker = QuotaTracker::default();
+        let quota = TokenQuota {
+            per_hour: Some(3),
+            per_day: None,
+            observe_only: true,
+        };
+        let hour = 1_800_000_000;
+        let states: Vec<QuotaState> = (0..6)
+            .map(|i| tracker.acquire("c", &quota, hour + i).unwrap().unwrap())
+            .collect();
+        let remaining: Vec<u64> = states.iter().map(|s| s.remaining).collect();
+        assert_eq!(remaining, [2, 1, 0, 0, 0, 0]);
+        let over: Vec<bool> = states.iter().map(|s| s.over).collect();
+        assert_eq!(
+            over,
+            [false, false, false, true, false, false],
+            "reported once, by the first token beyond the quota"
+        );
+        assert_eq!(states.iter().filter(|s| s.warn).count(), 1);
+        // The same counts under an enforced quota: refused at once.
+        let enforced = TokenQuota {
+            observe_only: false,
+            ..quota
+        };
+        assert!(tracker.acquire("c", &enforced, hour + 10).is_err());
+        // A new window: nothing reported yet.
+        let next = tracker.acquire("c", &quota, hour + 3_600).unwrap().unwrap();
+        assert_eq!((next.remaining, next.over), (2, false));
+    }
+
     proptest::proptest! {
         /// Whatever the request times, no hour and no day window issues more than its quota,
         /// and every refusal happens at the quota.
@@ -296,7 +337,7 @@ mod tests {
             steps in proptest::collection::vec(0u64..900, 1..300),
         ) {
             let tracker = QuotaTracker::default();
-            let quota = TokenQuota { per_hour: Some(per_hour), per_day: Some(per_day) };
+            let quota = TokenQuota { per_hour: Some(per_hour), per_day: Some(per_day), observe_only: false };
             let mut now = 1_800_000_000;
             let mut hours: HashMap<u64, u32> = HashMap::new();
             let mut days: HashMap<u64, u32> = HashMap::new();

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use warrant_server::config::Config;
+use warrant_server::config::{Config, Secret};
 use warrant_server::domain::TokenQuota;
+use warrant_testkit::PgDatabase;
 
 use crate::support::dashboard::{ADMIN, PASSWORD, app_with_admin, try_sign_in};
 use crate::support::{API, TestServer, spawn_app, spawn_with};
@@ -248,6 +249,7 @@ async fn the_default_quota_is_enforced_across_instances() {
     config.default_token_quota = Some(TokenQuota {
         per_hour: None,
         per_day: Some(4),
+        observe_only: false,
     });
     let a = spawn_with(dir, config.clone()).await.unwrap();
     let (id, secret) = a.with_worker().await;
@@ -268,6 +270,143 @@ async fn the_default_quota_is_enforced_across_instances() {
     let refused = post(&b.http, &b, &id, &secret).await;
     assert_eq!(refused.status(), 429, "4 tokens issued in all");
     assert_eq!(post(&a.http, &a, &id, &secret).await.status(), 429);
+}
+
+/// Observe mode (Auth0's `enforce: false`) on the server `app`: an application's quota is
+/// counted, sends its headers and its events, and refuses nothing; enforcing it later refuses at
+/// once, from the counts made while observing.
+async fn observed_quota_story(app: TestServer) {
+    app.create_api(API, &["read:data"], None).await;
+    let admin = app.admin_token().await;
+    let (status, client) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            Some(&admin),
+            Some(&json!({"name": "observed",
+                         "token_quota": {"client_credentials": {"enforce": false, "per_hour": 2}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    assert_eq!(
+        client["token_quota"]["client_credentials"],
+        json!({"enforce": false, "per_hour": 2})
+    );
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let secret = client["client_secret"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&admin),
+            Some(&json!({"client_id": id, "audience": API, "scope": ["read:data"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // Read back from storage, not only from the answer to the write.
+    let (_, stored) = app
+        .mgmt(Method::GET, &format!("/clients/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(
+        stored["token_quota"]["client_credentials"]["enforce"],
+        false
+    );
+    app.sync().await;
+
+    for remaining in [1, 0, 0, 0, 0] {
+        let response = post(&app.http, &app, &id, &secret).await;
+        assert_eq!(response.status(), 200, "an observed quota refuses nothing");
+        assert_eq!(response.headers()["x-ratelimit-limit"], "2");
+        assert_eq!(
+            response.headers()["x-ratelimit-remaining"],
+            remaining.to_string().as_str()
+        );
+        assert!(response.headers().contains_key("x-ratelimit-reset"));
+    }
+
+    app.background.flush_audit().await;
+    let (_, warned) = app
+        .mgmt(
+            Method::GET,
+            "/logs?type=api_limit_warning",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let (_, reached) = app
+        .mgmt(Method::GET, "/logs?type=api_limit", Some(&admin), None)
+        .await;
+    let (warned, reached) = (warned.as_array().unwrap(), reached.as_array().unwrap());
+    assert_eq!(
+        (warned.len(), reached.len()),
+        (1, 1),
+        "once a window each: {warned:?} {reached:?}"
+    );
+    assert_eq!(reached[0]["client_id"], id.as_str());
+    let description = reached[0]["description"].as_str().unwrap();
+    assert!(description.contains("not enforced"), "{description}");
+
+    // Enforcing it: the five tokens counted already are over the quota.
+    let (status, updated) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("/clients/{id}"),
+            Some(&admin),
+            Some(&json!({"token_quota": {"client_credentials": {"per_hour": 2}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(
+        updated["token_quota"]["client_credentials"]["enforce"],
+        true
+    );
+    app.sync().await;
+    assert_eq!(post(&app.http, &app, &id, &secret).await.status(), 429);
+}
+
+#[tokio::test]
+async fn an_observed_quota_counts_and_reports_but_refuses_nothing() {
+    observed_quota_story(spawn_app().await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn an_observed_quota_counts_and_reports_but_refuses_nothing_on_postgres() {
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.database_url = Some(Secret::new(db.url.clone()));
+    config.master_key = Some(Secret::new("b2JzZXJ2ZWQgcXVvdGFzIG9uIHBvc3RncmVzIHRlc3Q="));
+    let app = spawn_with(dir, config).await.unwrap();
+    observed_quota_story(app).await;
+}
+
+#[tokio::test]
+async fn an_observed_default_quota_refuses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.default_token_quota = Some(TokenQuota {
+        per_hour: Some(1),
+        per_day: None,
+        observe_only: true,
+    });
+    let app = spawn_with(dir, config).await.unwrap();
+    let (id, secret) = app.with_worker().await;
+    for remaining in ["0", "0", "0"] {
+        let response = post(&app.http, &app, &id, &secret).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-ratelimit-limit"], "1");
+        assert_eq!(response.headers()["x-ratelimit-remaining"], remaining);
+    }
+    app.background.flush_audit().await;
+    let admin = app.admin_token().await;
+    let (_, reached) = app
+        .mgmt(Method::GET, "/logs?type=api_limit", Some(&admin), None)
+        .await;
+    assert_eq!(reached.as_array().unwrap().len(), 1, "{reached}");
 }
 
 /// Opens a token request whose body never finishes arriving: it holds a request slot.

@@ -19,7 +19,7 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use crate::admin::{ApplicationPatch, NewClient};
-use crate::domain::{Application, AuthMethod, TokenQuota};
+use crate::domain::{Application, AuthMethod};
 use crate::http::AppState;
 use crate::views::{client_view, token_quota_from_view};
 
@@ -109,10 +109,7 @@ fn check_fields(
         token_endpoint_auth_method: AuthMethod::default(),
         client_metadata: client_metadata.cloned().unwrap_or_default(),
         // Checked whether enforced or not: `per_hour: 0` is never a quota.
-        token_quota: token_quota.map(|q| TokenQuota {
-            per_hour: q.client_credentials.per_hour,
-            per_day: q.client_credentials.per_day,
-        }),
+        token_quota: token_quota.map(token_quota_from_view),
         created_at: 0,
         updated_at: 0,
     };
@@ -178,7 +175,7 @@ pub async fn create(
             description: body.description.unwrap_or_default(),
             token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
             client_metadata: body.client_metadata,
-            token_quota: body.token_quota.as_ref().and_then(token_quota_from_view),
+            token_quota: body.token_quota.as_ref().map(token_quota_from_view),
             grants: Vec::new(),
         })
         .await?;
@@ -205,7 +202,7 @@ pub async fn update(
         client_metadata: body.client_metadata,
         token_quota: body
             .token_quota
-            .map(|q| q.as_ref().and_then(token_quota_from_view)),
+            .map(|q| q.as_ref().map(token_quota_from_view)),
     };
     let updated = auth
         .admin(StatusCode::OK)

@@ -319,7 +319,7 @@ fn schemas() -> Value {
     let per = json!({"type": "integer", "minimum": 1, "maximum": u32::MAX});
     let quota = json!({"type": "object", "required": ["client_credentials"], "additionalProperties": false,
         "properties": {"client_credentials": {"type": "object", "additionalProperties": false, "properties": {
-            "enforce": {"type": "boolean", "description": "default true; false: no quota of the application's own"},
+            "enforce": {"type": "boolean", "description": "default true; false: observe mode (counted, api_limit_warning and api_limit events, X-RateLimit-* headers, nothing refused)"},
             "per_hour": nullable(per.clone()), "per_day": nullable(per.clone())}}}});
     let lifetime = json!({"type": "integer", "minimum": 1, "maximum": 2_592_000});
     let alg = json!({"type": "string", "enum": ["RS256"]});

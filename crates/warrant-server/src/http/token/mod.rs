@@ -25,7 +25,7 @@ use super::error::{OAuthError, no_store_json};
 use crate::catalog::LookupError;
 use crate::domain::events::{AuditEvent, types};
 use crate::issuance::{Refusal, Refused, Throttled, echoed};
-use crate::limits::QuotaExceeded;
+use crate::limits::{Period, QuotaExceeded};
 use crate::metrics::MetricAudience;
 
 /// Token requests are small; anything larger is refused before parsing.
@@ -162,6 +162,9 @@ async fn handle(
                 ..AuditEvent::default()
             });
         }
+        if state.over {
+            record_quota_reached(app, seen, state.period, state.limit, false, now_ms);
+        }
     }
     Ok(response)
 }
@@ -221,6 +224,33 @@ fn refused(
     }
 }
 
+/// The `api_limit` event, once a window: the quota is used up, and either refuses tokens from
+/// now on or (observe mode) only reports.
+fn record_quota_reached(
+    app: &AppState,
+    seen: &Seen,
+    period: Period,
+    limit: u32,
+    enforced: bool,
+    now_ms: u64,
+) {
+    let what = if enforced {
+        "tokens are refused until the window ends"
+    } else {
+        "not enforced: tokens are still issued"
+    };
+    app.audit.record(AuditEvent {
+        date_ms: now_ms,
+        kind: types::QUOTA_REACHED.into(),
+        description: Cow::Owned(format!(
+            "the {} token quota of {limit} is used up ({what})",
+            period.as_str()
+        )),
+        client_id: seen.client_id.clone(),
+        ..AuditEvent::default()
+    });
+}
+
 /// Over a quota: 429 with the window's reset time, and an `api_limit` event once a window.
 fn quota_exceeded(
     app: &AppState,
@@ -231,17 +261,7 @@ fn quota_exceeded(
 ) -> OAuthError {
     app.metrics.throttled();
     if first {
-        app.audit.record(AuditEvent {
-            date_ms: app.clock.now_ms(),
-            kind: types::QUOTA_REACHED.into(),
-            description: Cow::Owned(format!(
-                "the {} token quota of {} is used up",
-                exceeded.period.as_str(),
-                exceeded.limit
-            )),
-            client_id: seen.client_id.clone(),
-            ..AuditEvent::default()
-        });
+        record_quota_reached(app, seen, exceeded.period, exceeded.limit, true, now_ms);
     }
     let wait = exceeded.reset.saturating_sub(now_ms / 1000).max(1);
     let mut error = OAuthError::too_many_requests(
