@@ -242,6 +242,10 @@ pub struct ClientGrantView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKeyView {
     pub kid: String,
+    /// The JWS algorithm the key signs (`RS256`, `PS256`, `ES256`, `EdDSA`): Warrant's
+    /// addition to Auth0's shape, as each algorithm has a key set of its own.
+    #[serde(default)]
+    pub alg: String,
     /// The certificate, PEM.
     pub cert: String,
     /// The certificate in a PKCS#7 envelope, PEM.

@@ -13,6 +13,7 @@ use crate::audit::AuditSettings;
 use crate::catalog::{DEFAULT_CLIENT_CACHE_CAPACITY, DEFAULT_POLL_INTERVAL};
 use crate::domain::TokenQuota;
 use crate::http::overload::RequestLimits;
+use crate::keys::RsaKeySize;
 use crate::tls::TlsSource;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -63,6 +64,9 @@ pub struct ConfigLayer {
     /// Rotate the signing keys this often (`90d`, `12h`, `30m`, `3600s` or seconds); off when
     /// unset.
     pub key_rotation_interval: Option<String>,
+    /// The size in bits of the RSA signing keys (RS256, PS256) created from now on: 2048
+    /// (default), 3072 or 4096. Keys already stored keep their size.
+    pub rsa_key_size: Option<u32>,
     /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of `tls_cert`.
@@ -134,6 +138,7 @@ impl ConfigLayer {
             log_format: self.log_format.or(lower.log_format),
             log: self.log.or(lower.log),
             key_rotation_interval: self.key_rotation_interval.or(lower.key_rotation_interval),
+            rsa_key_size: self.rsa_key_size.or(lower.rsa_key_size),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
             tls_self_signed: self.tls_self_signed.or(lower.tls_self_signed),
@@ -170,6 +175,9 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Automatic signing-key rotation; `None`: only on request.
     pub key_rotation_interval: Option<Duration>,
+    /// The size of the RSA signing keys this server creates (at start, on rotation, for a new
+    /// RS256 or PS256 key set).
+    pub rsa_key_size: RsaKeySize,
     /// HTTPS; `None`: plain HTTP (local development, or behind a TLS-terminating proxy).
     pub tls: Option<TlsSource>,
     /// The most clients kept in memory at once.
@@ -204,6 +212,7 @@ impl Config {
             master_key: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
             key_rotation_interval: None,
+            rsa_key_size: RsaKeySize::default(),
             tls: None,
             client_cache_capacity: DEFAULT_CLIENT_CACHE_CAPACITY,
             metrics_listen: None,
@@ -254,6 +263,12 @@ impl Config {
                 .as_deref()
                 .map(parse_duration)
                 .transpose()?,
+            rsa_key_size: layer
+                .rsa_key_size
+                .map(RsaKeySize::from_bits)
+                .transpose()
+                .map_err(|e| ConfigError::Invalid(format!("rsa_key_size: {e}")))?
+                .unwrap_or_default(),
             tls: match (
                 layer.tls_cert,
                 layer.tls_key,
@@ -441,6 +456,26 @@ mod tests {
         ] {
             assert!(normalize_issuer(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn rsa_key_size_is_one_of_three() {
+        let layer = |bits| ConfigLayer {
+            rsa_key_size: Some(bits),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::from_layer(layer(4096)).unwrap().rsa_key_size,
+            RsaKeySize::Rsa4096
+        );
+        assert_eq!(
+            Config::from_layer(ConfigLayer::default())
+                .unwrap()
+                .rsa_key_size,
+            RsaKeySize::Rsa2048
+        );
+        let err = Config::from_layer(layer(1024)).unwrap_err().to_string();
+        assert!(err.contains("2048, 3072 or 4096"), "{err}");
     }
 
     #[test]

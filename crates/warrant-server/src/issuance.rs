@@ -416,10 +416,8 @@ fn grant_and_sign(
         Some(Cow::Owned(requested.join(" ")))
     };
 
-    let key = snapshot
-        .signing_key
-        .as_ref()
-        .ok_or(IssueError::NoSigningKey)?;
+    // Signed with the current key of the API's algorithm.
+    let key = api.signing_key.as_ref().ok_or(IssueError::NoSigningKey)?;
     let mut sub = String::with_capacity(request.client_id.len() + 8);
     sub.push_str(request.client_id);
     sub.push_str("@clients");
@@ -475,12 +473,12 @@ mod tests {
             id: "api-1".into(),
             token_lifetime: 600,
             scopes: defined.iter().map(|s| (*s).to_owned()).collect(),
+            signing_key: Some(key()),
         };
         Snapshot {
             version: 1,
             apis: HashMap::from([(AUDIENCE.to_owned(), api)]),
-            signing_key: Some(key()),
-            current_since: Some(0),
+            current: Vec::new(),
             jwks_keys: warrant_proto::Jwks { keys: Vec::new() },
             jwks: bytes::Bytes::new(),
         }

@@ -135,7 +135,7 @@ impl Server {
             MasterKeySource::Supplied => {}
         }
         let master = Arc::new(master);
-        startup::prepare_signing_keys(&store, &master, clock.now()).await?;
+        startup::prepare_signing_keys(&store, &master, config.rsa_key_size, clock.now()).await?;
         let catalog = Arc::new(
             Catalog::open(
                 store.clone(),
@@ -177,6 +177,7 @@ impl Server {
             audit::AuditLog::new(store.clone(), Arc::clone(&clock), config.audit.clone());
         let audit = Arc::new(audit);
         let admin = Admin::with_master_key(store.clone(), Arc::clone(&clock), master)
+            .with_rsa_key_size(config.rsa_key_size)
             .serving(&issuer)
             .recording(admin::AuditTrail::Log(Arc::clone(&audit)))
             .refreshing(Arc::clone(&catalog) as Arc<dyn admin::Refresh>);
@@ -406,8 +407,9 @@ impl Background {
     }
 }
 
-/// Rotates the signing keys when the current one has signed for `interval`. Every instance on
-/// the store runs this; the store's compare-and-swap lets exactly one rotation through.
+/// Rotates each algorithm's signing keys when its current key has signed for `interval`. Every
+/// instance on the store runs this; the store's compare-and-swap lets exactly one rotation
+/// through per algorithm.
 async fn rotate_on_schedule(
     state: Arc<AppState>,
     interval: std::time::Duration,
@@ -424,34 +426,46 @@ async fn rotate_on_schedule(
             _ = stop.changed() => return,
         }
         let snapshot = state.catalog.snapshot();
-        let Some((kid, Some(since))) = snapshot.current_key() else {
-            continue;
-        };
-        if state.clock.now() < since.saturating_add(interval.as_secs()) {
-            continue;
-        }
-        let kid = kid.to_owned();
-        let rotated = tokio::time::timeout(
-            store::BACKGROUND_DEADLINE,
-            state.admin.rotate_keys_from(&kid),
-        )
-        .await;
-        match rotated {
-            // The service layer refreshed the catalog.
-            Ok(Ok(current)) => {
-                tracing::info!(previous = %kid, current = %current.kid, "rotated the signing keys on schedule");
-            }
-            Ok(Err(admin::AdminError::Conflict(_))) => {
-                tracing::debug!("another instance rotated the signing keys");
-                let _ = tokio::time::timeout(
-                    store::BACKGROUND_DEADLINE,
-                    state.catalog.refresh_if_changed(),
-                )
-                .await;
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "scheduled key rotation failed; will retry"),
-            Err(_) => {
-                tracing::warn!("scheduled key rotation: storage did not answer in time; will retry")
+        let due: Vec<(domain::SigningAlg, String)> = snapshot
+            .current_keys()
+            .filter_map(|(alg, kid, since)| {
+                let since = since?;
+                (state.clock.now() >= since.saturating_add(interval.as_secs()))
+                    .then(|| (alg, kid.to_owned()))
+            })
+            .collect();
+        drop(snapshot);
+        for (alg, kid) in due {
+            let rotated = tokio::time::timeout(
+                store::BACKGROUND_DEADLINE,
+                state.admin.rotate_keys_from(&kid),
+            )
+            .await;
+            match rotated {
+                // The service layer refreshed the catalog.
+                Ok(Ok(current)) => {
+                    tracing::info!(alg = alg.as_str(), previous = %kid, current = %current.kid, "rotated the signing keys on schedule");
+                }
+                Ok(Err(admin::AdminError::Conflict(_))) => {
+                    tracing::debug!(
+                        alg = alg.as_str(),
+                        "another instance rotated the signing keys"
+                    );
+                    let _ = tokio::time::timeout(
+                        store::BACKGROUND_DEADLINE,
+                        state.catalog.refresh_if_changed(),
+                    )
+                    .await;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(alg = alg.as_str(), error = %e, "scheduled key rotation failed; will retry")
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        alg = alg.as_str(),
+                        "scheduled key rotation: storage did not answer in time; will retry"
+                    )
+                }
             }
         }
     }

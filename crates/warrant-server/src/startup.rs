@@ -1,8 +1,10 @@
 //! What a server writes once as it starts, before the catalog loads: the signing keys it needs
-//! to issue tokens. Every instance on a shared store runs this; the store's uniqueness makes
+//! to issue tokens (one key set per algorithm its APIs use; [`ensure_key_set`] also makes the
+//! set of an algorithm the first API chooses). Every instance on a shared store runs this; the store's uniqueness makes
 //! the first one win.
 
-use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
+use crate::domain::SigningAlg;
+use crate::keys::{KeyStatus, MasterKey, RsaKeySize, SigningKey, SigningKeyError};
 use crate::store::{Store, StoreError};
 
 /// Why the signing keys could not be prepared.
@@ -17,26 +19,53 @@ pub enum KeySetupError {
     Key(#[from] SigningKeyError),
 }
 
-/// Creates the current and the next signing key when the store lacks them (the next key is
-/// published before it signs, so verifiers know it in advance), and gives each key stored
-/// before certificates existed its certificate. `now` dates the keys it creates.
+/// Creates the key sets the server needs when the store lacks them: RS256's (the default, and
+/// the management API's) and that of every API's algorithm; each a current and a next key (the
+/// next key is published before it signs, so verifiers know it in advance). Gives each key
+/// stored before certificates existed its certificate. `now` dates the keys it creates;
+/// `rsa_size` is the size of the RSA keys it creates.
 pub async fn prepare_signing_keys(
     store: &Store,
     master: &MasterKey,
+    rsa_size: RsaKeySize,
+    now: u64,
+) -> Result<(), KeySetupError> {
+    let mut algs = vec![SigningAlg::RS256];
+    for api in store.list_resource_servers().await? {
+        if !algs.contains(&api.signing_alg) {
+            algs.push(api.signing_alg);
+        }
+    }
+    for alg in algs {
+        ensure_key_set(store, master, alg, rsa_size, now).await?;
+    }
+    add_missing_certificates(store, master).await?;
+    Ok(())
+}
+
+/// Creates `alg`'s current and next key where the store lacks them. Race-safe across
+/// instances: the store allows one current and one next key per algorithm, and a process that
+/// loses the race uses the winner's key.
+pub async fn ensure_key_set(
+    store: &Store,
+    master: &MasterKey,
+    alg: SigningAlg,
+    rsa_size: RsaKeySize,
     now: u64,
 ) -> Result<(), KeySetupError> {
     for status in [KeyStatus::Current, KeyStatus::Next] {
         let state = store.list_signing_keys().await?;
-        if state.iter().any(|k| k.status == status) {
+        if state.iter().any(|k| k.alg == alg && k.status == status) {
             continue;
         }
-        let key = SigningKey::generate()?;
+        let key = SigningKey::generate_for(alg, rsa_size)?;
         match store
             .insert_signing_key(&key.to_stored(master, status, now)?)
             .await
         {
             Ok(()) => tracing::info!(
                 kid = key.kid(),
+                alg = alg.as_str(),
                 status = status.as_str(),
                 "created a signing key"
             ),
@@ -45,7 +74,6 @@ pub async fn prepare_signing_keys(
             Err(e) => return Err(e.into()),
         }
     }
-    add_missing_certificates(store, master).await?;
     Ok(())
 }
 

@@ -88,6 +88,7 @@ impl From<&StoredSigningKey> for SigningKeyView {
         let cert = |f: fn(&[u8]) -> String| key.certificate.as_deref().map(f).unwrap_or_default();
         Self {
             kid: key.kid.clone(),
+            alg: key.alg.as_str().to_owned(),
             cert: cert(certificate_pem),
             pkcs7: cert(certificate_pkcs7_pem),
             current: key.status == KeyStatus::Current,

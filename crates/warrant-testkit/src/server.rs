@@ -14,7 +14,7 @@ use warrant_server::catalog::Catalog;
 use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::config::Config;
 
-use warrant_server::domain::Scope;
+use warrant_server::domain::{Scope, SigningAlg};
 use warrant_server::metrics::Metrics;
 use warrant_server::store::Store;
 use warrant_server::{Background, Server, StartError};
@@ -48,6 +48,9 @@ pub struct TestServer {
     /// An HTTP client for this server (trusting its CA when it serves a self-signed certificate).
     pub http: reqwest::Client,
     data_dir: PathBuf,
+    /// The server's own administration service (it holds the master key, so it can create a
+    /// new algorithm's signing keys).
+    keyed_admin: Admin,
     dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -133,6 +136,7 @@ impl Builder {
         let catalog = Arc::clone(server.catalog());
         let store = server.store().clone();
         let admin = Admin::new(store.clone(), self.clock);
+        let keyed_admin = server.admin().clone();
         let counters = server.counters();
         let background = server.background();
         let metrics_addr = server.metrics_addr();
@@ -152,6 +156,7 @@ impl Builder {
             metrics_addr,
             http,
             data_dir,
+            keyed_admin,
             dir,
             stop: Some(tx),
             handle: Some(handle),
@@ -195,7 +200,25 @@ impl TestServer {
 
     /// Creates an API with these scopes; visible to the token endpoint at once.
     pub async fn create_api(&self, identifier: &str, scopes: &[&str], token_lifetime: Option<u32>) {
-        self.admin
+        self.create_api_signed(identifier, scopes, token_lifetime, None)
+            .await;
+    }
+
+    /// As [`create_api`](Self::create_api), its tokens signed with `alg` (default RS256): the
+    /// algorithm's keys are created if it has none yet.
+    pub async fn create_api_signed(
+        &self,
+        identifier: &str,
+        scopes: &[&str],
+        token_lifetime: Option<u32>,
+        alg: Option<SigningAlg>,
+    ) {
+        let admin = if alg.is_some() {
+            &self.keyed_admin
+        } else {
+            &self.admin
+        };
+        admin
             .create_api(NewApi {
                 identifier: identifier.to_owned(),
                 name: "Test API".to_owned(),
@@ -207,7 +230,7 @@ impl TestServer {
                     })
                     .collect(),
                 token_lifetime,
-                signing_alg: None,
+                signing_alg: alg,
             })
             .await
             .unwrap();
@@ -243,6 +266,13 @@ impl TestServer {
     /// granted `read:data`; returns its client ID and secret.
     pub async fn with_worker(&self) -> (String, String) {
         self.create_api(API, &["read:data", "delete:documents"], None)
+            .await;
+        self.create_app(&[(API, &["read:data"])]).await
+    }
+
+    /// The standard fixture with [`API`]'s tokens signed with `alg`.
+    pub async fn with_worker_signed(&self, alg: SigningAlg) -> (String, String) {
+        self.create_api_signed(API, &["read:data", "delete:documents"], None, Some(alg))
             .await;
         self.create_app(&[(API, &["read:data"])]).await
     }

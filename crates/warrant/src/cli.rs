@@ -153,7 +153,11 @@ pub enum KeysCommand {
         json: bool,
     },
     /// Rotate: next becomes current, current becomes previous, a new next key is published
+    /// (for each algorithm's keys, or --alg's)
     Rotate {
+        /// Rotate only this algorithm's keys (RS256, PS256, ES256, EdDSA) [default: all]
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -190,6 +194,10 @@ pub struct ServeArgs {
     /// Rotate the signing keys this often, e.g. 90d or 12h [default: off]
     #[arg(long, env = "WARRANT_KEY_ROTATION_INTERVAL", value_name = "DURATION")]
     pub key_rotation_interval: Option<String>,
+    /// Size in bits of the RSA signing keys created from now on (RS256, PS256): 2048, 3072 or
+    /// 4096 [default: 2048]
+    #[arg(long, env = "WARRANT_RSA_KEY_SIZE", value_name = "BITS")]
+    pub rsa_key_size: Option<u32>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, env = "WARRANT_TLS_CERT", value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
@@ -250,6 +258,10 @@ pub enum ApiCommand {
         /// Access-token lifetime in seconds (1 to 2592000) [default: 86400]
         #[arg(long, value_name = "SECONDS")]
         token_lifetime: Option<u32>,
+        /// The algorithm its tokens are signed with: RS256 (widest support), PS256, ES256 or
+        /// EdDSA (faster, smaller tokens) [default: RS256]
+        #[arg(long, value_name = "ALG")]
+        signing_alg: Option<String>,
         /// Print JSON
         #[arg(long)]
         json: bool,

@@ -146,7 +146,7 @@ async fn a_revoked_key_stops_verifying_within_the_refresh_interval() {
         Arc::new(SystemClock),
         Arc::new(MasterKey::load(None, server.data_dir()).unwrap()),
     );
-    admin.rotate_keys().await.unwrap();
+    admin.rotate_keys(None).await.unwrap();
     admin.revoke_key(&kid).await.unwrap();
     let jwks_url = format!("{}/.well-known/jwks.json", server.base);
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -186,4 +186,86 @@ async fn a_revoked_key_stops_verifying_within_the_refresh_interval() {
         Error::UnknownKey,
         "and it stays refused"
     );
+}
+
+/// An API whose tokens are signed with ES256, EdDSA or PS256: the guard, configured for that
+/// algorithm (its default allowlist is RS256 only, and stays so), verifies them through the
+/// rotation of that algorithm's keys, and refuses them once their key is revoked; a guard left
+/// on the default refuses them for their algorithm.
+#[tokio::test]
+async fn tokens_of_every_algorithm_verify_with_the_guard_configured_for_it() {
+    use warrant_guard::Algorithm;
+    use warrant_server::domain::SigningAlg;
+
+    let server = TestServer::start().await;
+    let admin = Admin::with_master_key(
+        server.admin.store().clone(),
+        Arc::new(SystemClock),
+        Arc::new(MasterKey::load(None, server.data_dir()).unwrap()),
+    );
+    for (i, (alg, guard_alg)) in [
+        (SigningAlg::ES256, Algorithm::ES256),
+        (SigningAlg::EdDSA, Algorithm::EdDSA),
+        (SigningAlg::PS256, Algorithm::PS256),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let audience = format!("https://api{i}.example.com");
+        server
+            .create_api_signed(&audience, &["read:data"], None, Some(alg))
+            .await;
+        let (client_id, secret) = server.create_app(&[(&audience, &["read:data"])]).await;
+        let token = server.token_for(&client_id, &secret, &audience).await;
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                token.split('.').next().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], alg.as_str());
+
+        let verifier = Verifier::builder(&server.issuer, &audience)
+            .algorithms(&[guard_alg])
+            .refresh_bounds(Duration::from_millis(10), Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let claims = verifier.verify(&token).await.unwrap();
+        assert!(claims.has_scope("read:data"), "{alg:?}");
+        let default = Verifier::new(&server.issuer, &audience).unwrap();
+        assert_eq!(
+            default.verify(&token).await.unwrap_err(),
+            Error::AlgorithmNotAllowed,
+            "{alg:?}"
+        );
+
+        // Rotate this algorithm's keys: the new token is signed by the next key (published
+        // in advance), the old one still verifies; then revoke the old key.
+        let old_kid = kid_of(&token);
+        let rotated = admin.rotate_keys(Some(alg)).await.unwrap();
+        assert_eq!(rotated.len(), 1);
+        assert_eq!(rotated[0].alg, alg);
+        server.sync().await;
+        let newer = server.token_for(&client_id, &secret, &audience).await;
+        assert_eq!(kid_of(&newer), rotated[0].kid, "{alg:?}");
+        verifier.verify(&newer).await.unwrap();
+        verifier.verify(&token).await.unwrap();
+        admin.revoke_key(&old_kid).await.unwrap();
+        server.sync().await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match verifier.verify(&token).await {
+                Err(Error::UnknownKey) => break,
+                other => assert!(
+                    Instant::now() < deadline,
+                    "{alg:?}: the revoked key's token still verifies: {other:?}"
+                ),
+            }
+            // Real time under test: the guard's refresh interval (100 ms).
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        verifier.verify(&newer).await.unwrap();
+    }
 }

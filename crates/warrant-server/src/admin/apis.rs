@@ -48,6 +48,8 @@ impl Admin {
             updated_at: now,
         };
         api.validate()?;
+        // The key set first, so that the API's tokens can be signed as soon as it exists.
+        self.ensure_key_set(api.signing_alg).await?;
         self.store.insert_resource_server(&api).await?;
         Ok(api)
     }
@@ -81,6 +83,17 @@ impl Admin {
         patch: ApiPatch,
     ) -> Result<ResourceServer, AdminError> {
         let api = self.store.get_resource_server(key).await?;
+        if self.is_management(&api.identifier)
+            && patch
+                .signing_alg
+                .is_some_and(|alg| alg != SigningAlg::RS256)
+        {
+            return Err(AdminError::Invalid(format!(
+                "signing_alg: the management API's tokens are signed with RS256, which cannot \
+                 change (the algorithms other APIs may use are {})",
+                SigningAlg::ALLOWED
+            )));
+        }
         self.refuse_management_api(&api.identifier)?;
         let api = self.write_api(api, patch).await?;
         self.followup(Change::ApiUpdated {
@@ -164,11 +177,17 @@ impl Admin {
         if let Some(lifetime) = patch.token_lifetime {
             api.token_lifetime = lifetime;
         }
-        if let Some(alg) = patch.signing_alg {
+        let new_alg = patch.signing_alg.filter(|alg| *alg != api.signing_alg);
+        if let Some(alg) = new_alg {
             api.signing_alg = alg;
         }
         api.updated_at = self.clock.now();
         api.validate()?;
+        if let Some(alg) = new_alg {
+            // New tokens are signed with `alg`; the old algorithm's keys stay published while
+            // tokens they signed may be valid (the same rule as previous keys).
+            self.ensure_key_set(alg).await?;
+        }
         self.store.update_resource_server(&api).await?;
         Ok(api)
     }

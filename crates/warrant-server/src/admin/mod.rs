@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 
 use crate::domain::{Invalid, ResourceServer};
-use crate::keys::MasterKey;
+use crate::keys::{MasterKey, RsaKeySize};
 use crate::store::{GrantFilter, Store, StoreError};
 
 mod actor;
@@ -83,6 +83,8 @@ pub struct Admin {
     clock: Arc<dyn Clock>,
     /// Needed only to create signing keys.
     master: Option<Arc<MasterKey>>,
+    /// The size of the RSA signing keys it creates.
+    rsa_key_size: RsaKeySize,
     /// The management API's identifier, when this admin serves an issuer: that API is
     /// Warrant's own, and its grants are management rights.
     management_audience: Option<Arc<str>>,
@@ -98,6 +100,7 @@ impl Admin {
             store,
             clock,
             master: None,
+            rsa_key_size: RsaKeySize::default(),
             management_audience: None,
             actor: Actor::Warrant,
             followups: Followups::default(),
@@ -140,6 +143,13 @@ impl Admin {
     #[must_use]
     pub fn holding_master_key(mut self, master: Arc<MasterKey>) -> Self {
         self.master = Some(master);
+        self
+    }
+
+    /// The same admin, creating RSA signing keys of `size` (2048 bits by default).
+    #[must_use]
+    pub fn with_rsa_key_size(mut self, size: RsaKeySize) -> Self {
+        self.rsa_key_size = size;
         self
     }
 

@@ -1,6 +1,6 @@
 //! One consistent, immutable view of the APIs and signing keys, and which keys the JWKS
-//! publishes: the next key before it signs, the current one, and previous ones while tokens they
-//! signed may still be valid.
+//! publishes: for each algorithm, the next key before it signs, the current one, and previous
+//! ones while tokens they signed may still be valid.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use warrant_proto::Jwks;
 
-use crate::domain::DEFAULT_TOKEN_LIFETIME;
+use crate::domain::{DEFAULT_TOKEN_LIFETIME, SigningAlg};
 use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
 use crate::store::CatalogState;
 
@@ -19,6 +19,16 @@ pub(crate) struct ApiEntry {
     pub(crate) token_lifetime: u32,
     /// The scopes the API defines.
     pub(crate) scopes: HashSet<String>,
+    /// The current key of the API's algorithm: what its tokens are signed with. `None` only
+    /// until that algorithm's key set exists.
+    pub(crate) signing_key: Option<Arc<SigningKey>>,
+}
+
+/// An algorithm's current key, and since when it signs.
+#[derive(Debug)]
+pub(crate) struct CurrentKey {
+    pub(crate) key: Arc<SigningKey>,
+    pub(crate) since: Option<u64>,
 }
 
 /// One consistent, immutable view of the APIs and keys.
@@ -26,9 +36,8 @@ pub(crate) struct ApiEntry {
 pub struct Snapshot {
     pub(crate) version: i64,
     pub(crate) apis: HashMap<String, ApiEntry>,
-    pub(crate) signing_key: Option<Arc<SigningKey>>,
-    /// When the current key started signing.
-    pub(crate) current_since: Option<u64>,
+    /// The current key of each algorithm that has one.
+    pub(crate) current: Vec<CurrentKey>,
     /// The published keys.
     pub(crate) jwks_keys: Jwks,
     /// The serialized JWKS, built once per change rather than per request.
@@ -49,15 +58,25 @@ impl Snapshot {
         self.apis.contains_key(identifier)
     }
 
+    /// Whether the default algorithm (RS256) and every API's algorithm have a current key.
     pub fn has_signing_key(&self) -> bool {
-        self.signing_key.is_some()
+        self.current_key(SigningAlg::RS256).is_some()
+            && self.apis.values().all(|api| api.signing_key.is_some())
     }
 
-    /// The key ID of the current signing key and when it started signing.
-    pub fn current_key(&self) -> Option<(&str, Option<u64>)> {
-        self.signing_key
-            .as_ref()
-            .map(|k| (k.kid(), self.current_since))
+    /// The key ID of `alg`'s current signing key and when it started signing.
+    pub fn current_key(&self, alg: SigningAlg) -> Option<(&str, Option<u64>)> {
+        self.current
+            .iter()
+            .find(|c| c.key.alg() == alg)
+            .map(|c| (c.key.kid(), c.since))
+    }
+
+    /// Each algorithm's current key: its algorithm, key ID and since when it signs.
+    pub fn current_keys(&self) -> impl Iterator<Item = (SigningAlg, &str, Option<u64>)> {
+        self.current
+            .iter()
+            .map(|c| (c.key.alg(), c.key.kid(), c.since))
     }
 
     /// The published keys (next, current, and previous keys whose tokens may still be valid).
@@ -71,19 +90,6 @@ impl Snapshot {
         master: &MasterKey,
         now: u64,
     ) -> Result<Self, SigningKeyError> {
-        let apis = state
-            .resource_servers
-            .iter()
-            .map(|api| {
-                let entry = ApiEntry {
-                    id: api.id.clone(),
-                    token_lifetime: api.token_lifetime,
-                    scopes: api.scopes.iter().map(|s| s.value.clone()).collect(),
-                };
-                (api.identifier.clone(), entry)
-            })
-            .collect();
-
         // A previous key stays published while tokens it signed may still be valid: for the
         // longest token lifetime of any API after it stopped signing.
         let longest_lifetime = state
@@ -94,8 +100,7 @@ impl Snapshot {
             .unwrap_or(u64::from(DEFAULT_TOKEN_LIFETIME));
         // Unseal each key once per process, not once per change.
         keys.retain(|kid, _| state.signing_keys.iter().any(|k| &k.kid == kid));
-        let mut signing_key = None;
-        let mut current_since = None;
+        let mut current = Vec::new();
         let mut published = Vec::new();
         for stored in &state.signing_keys {
             let still_valid = match stored.status {
@@ -117,10 +122,29 @@ impl Snapshot {
                         key
                     }
                 };
-                signing_key = Some(key);
-                current_since = stored.current_since;
+                current.push(CurrentKey {
+                    key,
+                    since: stored.current_since,
+                });
             }
         }
+        let apis = state
+            .resource_servers
+            .iter()
+            .map(|api| {
+                let entry = ApiEntry {
+                    id: api.id.clone(),
+                    token_lifetime: api.token_lifetime,
+                    scopes: api.scopes.iter().map(|s| s.value.clone()).collect(),
+                    signing_key: current
+                        .iter()
+                        .find(|c| c.key.alg() == api.signing_alg)
+                        .map(|c| Arc::clone(&c.key)),
+                };
+                (api.identifier.clone(), entry)
+            })
+            .collect();
+
         // Next first, then current, then previous: the order verifiers see them in.
         let order = |jwk: &warrant_proto::Jwk| {
             state
@@ -141,8 +165,7 @@ impl Snapshot {
         Ok(Self {
             version: state.version,
             apis,
-            signing_key,
-            current_since,
+            current,
             jwks_keys,
             jwks,
         })

@@ -10,25 +10,53 @@ const MAX_IDENTIFIER_LEN: usize = 600;
 /// The most scopes an API may define.
 pub const MAX_SCOPES: usize = 1_000;
 
-/// The algorithm an API's tokens are signed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The algorithm an API's tokens are signed with, by its JWS name (RFC 7518, RFC 8037). Each has
+/// a key set of its own (next, current, previous keys), created when the first API needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: the default, what every JWT library verifies.
     RS256,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// ECDSA on P-256 with SHA-256: signing costs a fraction of RSA's, tokens are smaller.
+    ES256,
+    /// Ed25519 (RFC 8037): as fast as ES256 and deterministic.
+    EdDSA,
 }
 
 impl SigningAlg {
+    /// Every algorithm, the default first.
+    pub const ALL: [Self; 4] = [Self::RS256, Self::PS256, Self::ES256, Self::EdDSA];
+    /// The allowed values, as error messages name them.
+    pub const ALLOWED: &'static str = "RS256, PS256, ES256 or EdDSA";
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
         }
     }
 
+    /// Parses a JWS algorithm name (case-sensitive, as RFC 7515 says). HMAC algorithms are
+    /// refused with the reason: a secret shared with the API would let the API mint tokens.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         match value {
             "RS256" => Ok(Self::RS256),
+            "PS256" => Ok(Self::PS256),
+            "ES256" => Ok(Self::ES256),
+            "EdDSA" => Ok(Self::EdDSA),
+            "HS256" | "HS384" | "HS512" => Err(Invalid(format!(
+                "signing_alg {value:?} is not supported: an HMAC key would be a secret shared \
+                 with every API that verifies the tokens, and any of them could mint tokens; \
+                 use {}",
+                Self::ALLOWED
+            ))),
             other => Err(Invalid(format!(
-                "signing_alg {other:?} is not supported; use RS256"
+                "signing_alg {other:?} is not supported; use {}",
+                Self::ALLOWED
             ))),
         }
     }
@@ -169,8 +197,17 @@ mod tests {
     }
 
     #[test]
-    fn only_rs256_for_now() {
-        assert_eq!(SigningAlg::parse("RS256").unwrap(), SigningAlg::RS256);
-        assert!(SigningAlg::parse("HS256").is_err());
+    fn four_algorithms_and_no_hmac() {
+        for alg in SigningAlg::ALL {
+            assert_eq!(SigningAlg::parse(alg.as_str()).unwrap(), alg);
+        }
+        let hs = SigningAlg::parse("HS256").unwrap_err().0;
+        assert!(
+            hs.contains("shared") && hs.contains(SigningAlg::ALLOWED),
+            "{hs}"
+        );
+        let unknown = SigningAlg::parse("es256").unwrap_err().0;
+        assert!(unknown.contains(SigningAlg::ALLOWED), "{unknown}");
+        assert!(SigningAlg::parse("none").is_err());
     }
 }

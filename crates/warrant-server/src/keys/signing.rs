@@ -4,7 +4,10 @@ use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+    RSA_PSS_SHA256, RsaEncoding, RsaKeyPair,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use warrant_proto::{ACCESS_TOKEN_TYP, Jwk};
@@ -87,7 +90,7 @@ pub enum SigningKeyError {
     WrongMasterKey { kid: String },
     #[error("signing key {kid} is corrupt: {reason}")]
     Corrupt { kid: String, reason: String },
-    #[error("generating an RSA key failed")]
+    #[error("generating a signing key failed")]
     Generation,
     #[error("creating the certificate of signing key {kid} failed: {reason}")]
     Certificate { kid: String, reason: String },
@@ -95,7 +98,8 @@ pub enum SigningKeyError {
 
 impl StoredSigningKey {
     /// The JWK as the JWKS publishes it: with the certificate as `x5c` (standard base64 DER)
-    /// and `x5t` (base64url SHA-1 of the DER), as Auth0's. Verifiers use `n` and `e`.
+    /// and `x5t` (base64url SHA-1 of the DER), as Auth0's. Verifiers use `n` and `e` (RSA) or
+    /// `crv`, `x` and `y` (EC, OKP).
     pub fn published_jwk(&self) -> Jwk {
         let mut jwk = self.public_jwk.clone();
         if let Some(der) = &self.certificate {
@@ -181,50 +185,151 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 /// How long a signing key's certificate is valid: ten years from the key's creation. Verifiers
-/// take the key from `n` and `e`; the certificate is there for tools that want one.
+/// take the key from the JWK's members; the certificate is there for tools that want one.
 const CERTIFICATE_VALIDITY_SECS: i64 = 10 * 365 * 86_400;
 
-/// An RSA-2048 key that signs access tokens (RS256). `Debug` shows only its key ID.
+/// The sizes an RSA signing key may have. Applies to RSA keys created from now on (RS256 and
+/// PS256); stored keys keep theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RsaKeySize {
+    #[default]
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+impl RsaKeySize {
+    /// The allowed values, as error messages name them.
+    pub const ALLOWED: &'static str = "2048, 3072 or 4096";
+
+    pub fn from_bits(bits: u32) -> Result<Self, String> {
+        match bits {
+            2048 => Ok(Self::Rsa2048),
+            3072 => Ok(Self::Rsa3072),
+            4096 => Ok(Self::Rsa4096),
+            other => Err(format!(
+                "RSA key size {other} is not supported; use {}",
+                Self::ALLOWED
+            )),
+        }
+    }
+
+    pub const fn bits(self) -> u32 {
+        match self {
+            Self::Rsa2048 => 2048,
+            Self::Rsa3072 => 3072,
+            Self::Rsa4096 => 4096,
+        }
+    }
+
+    const fn aws_lc(self) -> KeySize {
+        match self {
+            Self::Rsa2048 => KeySize::Rsa2048,
+            Self::Rsa3072 => KeySize::Rsa3072,
+            Self::Rsa4096 => KeySize::Rsa4096,
+        }
+    }
+}
+
+/// The private key of one key type. An RSA key signs one algorithm only (RS256 or PS256): each
+/// algorithm has a key set of its own, so that every published JWK names the one `alg` it
+/// verifies, as strict verifiers (jose, PyJWT) require.
+enum KeyPairKind {
+    Rsa(RsaKeyPair),
+    P256(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// A key that signs access tokens with one algorithm. `Debug` shows only its key ID.
 pub struct SigningKey {
     kid: String,
-    key_pair: RsaKeyPair,
+    alg: SigningAlg,
+    key_pair: KeyPairKind,
     /// The JWS protected header, already base64url-encoded: it is the same for every token.
     header_b64: String,
     jwk: Jwk,
 }
 
 impl SigningKey {
-    /// A new RSA-2048 key. Slow (tens to hundreds of milliseconds): not for hot paths.
+    /// A new RSA-2048 key for RS256, the default. Slow (tens to hundreds of milliseconds).
     pub fn generate() -> Result<Self, SigningKeyError> {
-        let key_pair =
-            RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| SigningKeyError::Generation)?;
-        Ok(Self::from_key_pair(key_pair))
+        Self::generate_for(SigningAlg::RS256, RsaKeySize::default())
     }
 
-    fn from_key_pair(key_pair: RsaKeyPair) -> Self {
-        let public = key_pair.public_key();
-        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-        let kid = jwk_thumbprint(&n, &e);
-        let header = format!(
-            r#"{{"alg":"{}","typ":"{ACCESS_TOKEN_TYP}","kid":"{kid}"}}"#,
-            SigningAlg::RS256.as_str()
-        );
-        let jwk = Jwk {
-            kty: "RSA".into(),
-            kid: Some(kid.clone()),
+    /// A new key for `alg`; `rsa_size` applies to RS256 and PS256. RSA generation is slow
+    /// (up to seconds for 4096 bits): not for hot paths.
+    pub fn generate_for(alg: SigningAlg, rsa_size: RsaKeySize) -> Result<Self, SigningKeyError> {
+        let key_pair = match alg {
+            SigningAlg::RS256 | SigningAlg::PS256 => KeyPairKind::Rsa(
+                RsaKeyPair::generate(rsa_size.aws_lc()).map_err(|_| SigningKeyError::Generation)?,
+            ),
+            SigningAlg::ES256 => KeyPairKind::P256(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| SigningKeyError::Generation)?,
+            ),
+            SigningAlg::EdDSA => KeyPairKind::Ed25519(
+                Ed25519KeyPair::generate().map_err(|_| SigningKeyError::Generation)?,
+            ),
+        };
+        Ok(Self::from_key_pair(alg, key_pair))
+    }
+
+    fn from_key_pair(alg: SigningAlg, key_pair: KeyPairKind) -> Self {
+        let mut jwk = Jwk {
+            kty: String::new(),
+            kid: None,
             use_: Some("sig".into()),
-            alg: Some(SigningAlg::RS256.as_str().into()),
-            n: Some(n),
-            e: Some(e),
+            alg: Some(alg.as_str().into()),
+            n: None,
+            e: None,
             crv: None,
             x: None,
             y: None,
             x5c: None,
             x5t: None,
         };
+        // RFC 7638 §3.2: the required members, in lexicographic order, without white space.
+        let canonical = match &key_pair {
+            KeyPairKind::Rsa(pair) => {
+                let public = pair.public_key();
+                let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+                let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+                let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+                jwk.kty = "RSA".into();
+                jwk.n = Some(n);
+                jwk.e = Some(e);
+                canonical
+            }
+            KeyPairKind::P256(pair) => {
+                // The uncompressed point: 0x04, then x and y, 32 bytes each.
+                let coordinates = pair.public_key().as_ref().get(1..).unwrap_or_default();
+                let (x, y) = coordinates.split_at(coordinates.len() / 2);
+                let (x, y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
+                let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+                jwk.kty = "EC".into();
+                jwk.crv = Some("P-256".into());
+                jwk.x = Some(x);
+                jwk.y = Some(y);
+                canonical
+            }
+            KeyPairKind::Ed25519(pair) => {
+                let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+                let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+                jwk.kty = "OKP".into();
+                jwk.crv = Some("Ed25519".into());
+                jwk.x = Some(x);
+                canonical
+            }
+        };
+        let kid = jwk_thumbprint(&canonical);
+        jwk.kid = Some(kid.clone());
+        let header = format!(
+            r#"{{"alg":"{}","typ":"{ACCESS_TOKEN_TYP}","kid":"{kid}"}}"#,
+            alg.as_str()
+        );
         Self {
             kid,
+            alg,
             key_pair,
             header_b64: URL_SAFE_NO_PAD.encode(header),
             jwk,
@@ -235,25 +340,45 @@ impl SigningKey {
         &self.kid
     }
 
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+
     /// The public half, as published in the JWKS.
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
     }
 
+    /// The private key as PKCS#8 DER (sealed before it is stored).
+    fn pkcs8(&self) -> Option<Vec<u8>> {
+        match &self.key_pair {
+            KeyPairKind::Rsa(pair) => pair.as_der().ok().map(|d| d.as_ref().to_vec()),
+            KeyPairKind::P256(pair) => pair.to_pkcs8v1().ok().map(|d| d.as_ref().to_vec()),
+            KeyPairKind::Ed25519(pair) => pair.to_pkcs8().ok().map(|d| d.as_ref().to_vec()),
+        }
+    }
+
     /// A self-signed X.509 certificate for this key (DER), valid from `not_before` (Unix
-    /// seconds) for ten years, as Auth0 gives each signing key. Signed by the key itself.
+    /// seconds) for ten years, as Auth0 gives each signing key. Signed by the key itself: ECDSA
+    /// P-256 with SHA-256, Ed25519, or for RSA keys PKCS#1 v1.5 with SHA-256, also for a PS256
+    /// key (rcgen cannot sign certificates with PSS; the certificate only carries the public
+    /// key, and the JWK's `alg` says what the key signs tokens with).
     pub fn self_signed_certificate(&self, not_before: u64) -> Result<Vec<u8>, SigningKeyError> {
         let fail = |reason: String| SigningKeyError::Certificate {
             kid: self.kid.clone(),
             reason,
         };
         let pkcs8 = self
-            .key_pair
-            .as_der()
-            .map_err(|_| fail("cannot serialize the private key".into()))?;
+            .pkcs8()
+            .ok_or_else(|| fail("cannot serialize the private key".into()))?;
+        let algorithm = match self.key_pair {
+            KeyPairKind::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
+            KeyPairKind::P256(_) => &rcgen::PKCS_ECDSA_P256_SHA256,
+            KeyPairKind::Ed25519(_) => &rcgen::PKCS_ED25519,
+        };
         let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref()),
-            &rcgen::PKCS_RSA_SHA256,
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+            algorithm,
         )
         .map_err(|e| fail(e.to_string()))?;
         let mut params = rcgen::CertificateParams::default();
@@ -278,19 +403,16 @@ impl SigningKey {
         status: KeyStatus,
         now: u64,
     ) -> Result<StoredSigningKey, SigningKeyError> {
-        let der = self
-            .key_pair
-            .as_der()
-            .map_err(|_| SigningKeyError::Corrupt {
-                kid: self.kid.clone(),
-                reason: "cannot serialize the private key".into(),
-            })?;
+        let der = self.pkcs8().ok_or_else(|| SigningKeyError::Corrupt {
+            kid: self.kid.clone(),
+            reason: "cannot serialize the private key".into(),
+        })?;
         Ok(StoredSigningKey {
             kid: self.kid.clone(),
-            alg: SigningAlg::RS256,
+            alg: self.alg,
             status,
             public_jwk: self.jwk.clone(),
-            sealed_private_key: master.seal(&self.kid, der.as_ref()),
+            sealed_private_key: master.seal(&self.kid, &der),
             certificate: Some(self.self_signed_certificate(now)?),
             created_at: now,
             current_since: (status == KeyStatus::Current).then_some(now),
@@ -309,43 +431,69 @@ impl SigningKey {
             .ok_or_else(|| SigningKeyError::WrongMasterKey {
                 kid: stored.kid.clone(),
             })?;
-        let key_pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| SigningKeyError::Corrupt {
+        let corrupt = |reason: String| SigningKeyError::Corrupt {
             kid: stored.kid.clone(),
-            reason: e.to_string(),
-        })?;
-        let key = Self::from_key_pair(key_pair);
+            reason,
+        };
+        let key_pair = match stored.alg {
+            SigningAlg::RS256 | SigningAlg::PS256 => {
+                KeyPairKind::Rsa(RsaKeyPair::from_pkcs8(&der).map_err(|e| corrupt(e.to_string()))?)
+            }
+            SigningAlg::ES256 => KeyPairKind::P256(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+                    .map_err(|e| corrupt(e.to_string()))?,
+            ),
+            SigningAlg::EdDSA => KeyPairKind::Ed25519(
+                Ed25519KeyPair::from_pkcs8(&der).map_err(|e| corrupt(e.to_string()))?,
+            ),
+        };
+        let key = Self::from_key_pair(stored.alg, key_pair);
         if key.kid != stored.kid {
-            return Err(SigningKeyError::Corrupt {
-                kid: stored.kid.clone(),
-                reason: "the private key does not match the key ID".into(),
-            });
+            return Err(corrupt("the private key does not match the key ID".into()));
         }
         Ok(key)
     }
 
     /// Signs `claims_json` as a compact JWS with this key's header.
     pub fn sign_jwt(&self, claims_json: &[u8]) -> String {
-        let sig_len = self.key_pair.public_modulus_len();
+        let sig_len = match &self.key_pair {
+            KeyPairKind::Rsa(pair) => pair.public_modulus_len(),
+            KeyPairKind::P256(_) | KeyPairKind::Ed25519(_) => 64,
+        };
         let claims_len = base64::encoded_len(claims_json.len(), false).unwrap_or(0);
         let sig_b64_len = base64::encoded_len(sig_len, false).unwrap_or(0);
         let mut token = String::with_capacity(self.header_b64.len() + claims_len + sig_b64_len + 2);
         token.push_str(&self.header_b64);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
-        let mut signature = [0u8; 512];
-        let signature = &mut signature[..sig_len.min(512)];
-        // Signing with a valid in-memory RSA key only fails on allocation failure inside aws-lc.
+        // Signing with a valid in-memory key only fails on allocation failure inside aws-lc.
         #[allow(clippy::expect_used)]
-        self.key_pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                token.as_bytes(),
-                signature,
-            )
-            .expect("RSA signing with a loaded key does not fail");
-        token.push('.');
-        URL_SAFE_NO_PAD.encode_string(&*signature, &mut token);
+        match &self.key_pair {
+            KeyPairKind::Rsa(pair) => {
+                let padding: &'static dyn RsaEncoding = match self.alg {
+                    SigningAlg::PS256 => &RSA_PSS_SHA256,
+                    _ => &RSA_PKCS1_SHA256,
+                };
+                let mut signature = [0u8; 512];
+                let signature = &mut signature[..sig_len.min(512)];
+                pair.sign(padding, &SystemRandom::new(), token.as_bytes(), signature)
+                    .expect("RSA signing with a loaded key does not fail");
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(&*signature, &mut token);
+            }
+            KeyPairKind::P256(pair) => {
+                let signature = pair
+                    .sign(&SystemRandom::new(), token.as_bytes())
+                    .expect("ECDSA signing with a loaded key does not fail");
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+            }
+            KeyPairKind::Ed25519(pair) => {
+                let signature = pair.sign(token.as_bytes());
+                token.push('.');
+                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+            }
+        }
         token
     }
 }
@@ -354,13 +502,14 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .finish_non_exhaustive()
     }
 }
 
-/// RFC 7638 JWK thumbprint of an RSA key: a key ID that anyone can recompute from the JWK.
-fn jwk_thumbprint(n: &str, e: &str) -> String {
-    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+/// RFC 7638 JWK thumbprint from the canonical JSON of the key's required members: a key ID that
+/// anyone can recompute from the JWK.
+fn jwk_thumbprint(canonical: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
 }
 
@@ -404,12 +553,109 @@ mod tests {
         assert!(!format!("{stored:?}").contains("sealed"));
     }
 
+    /// The public key of a JWK, as aws-lc verifies it: the JWK's members only.
+    fn verify_with_jwk(jwk: &Jwk, alg: SigningAlg, message: &[u8], signature: &[u8]) -> bool {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED, ED25519, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+        };
+        let b64 = |v: &Option<String>| URL_SAFE_NO_PAD.decode(v.as_ref().unwrap()).unwrap();
+        match alg {
+            SigningAlg::RS256 | SigningAlg::PS256 => {
+                let (n, e) = (b64(&jwk.n), b64(&jwk.e));
+                let padding = if alg == SigningAlg::PS256 {
+                    &RSA_PSS_2048_8192_SHA256
+                } else {
+                    &RSA_PKCS1_2048_8192_SHA256
+                };
+                RsaPublicKeyComponents { n: &n, e: &e }
+                    .verify(padding, message, signature)
+                    .is_ok()
+            }
+            SigningAlg::ES256 => {
+                let point = [vec![4], b64(&jwk.x), b64(&jwk.y)].concat();
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            SigningAlg::EdDSA => UnparsedPublicKey::new(&ED25519, b64(&jwk.x))
+                .verify(message, signature)
+                .is_ok(),
+        }
+    }
+
+    #[test]
+    fn every_algorithm_signs_what_its_jwk_verifies_and_survives_sealing() {
+        let master = MasterKey::from_bytes([3; 32]);
+        for alg in SigningAlg::ALL {
+            let key = SigningKey::generate_for(alg, RsaKeySize::Rsa2048).unwrap();
+            let token = key.sign_jwt(br#"{"sub":"x"}"#);
+            let (signed, sig) = token.rsplit_once('.').unwrap();
+            let header: serde_json::Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(signed.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(header["kid"], key.kid());
+            let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            assert!(
+                verify_with_jwk(key.jwk(), alg, signed.as_bytes(), &sig),
+                "{alg:?}"
+            );
+            assert!(
+                !verify_with_jwk(key.jwk(), alg, b"tampered", &sig),
+                "{alg:?}"
+            );
+            assert_eq!(key.jwk().alg.as_deref(), Some(alg.as_str()));
+            assert_eq!(key.jwk().use_.as_deref(), Some("sig"));
+            let (kty, crv) = match alg {
+                SigningAlg::ES256 => ("EC", Some("P-256")),
+                SigningAlg::EdDSA => ("OKP", Some("Ed25519")),
+                _ => ("RSA", None),
+            };
+            assert_eq!(key.jwk().kty, kty);
+            assert_eq!(key.jwk().crv.as_deref(), crv);
+
+            let stored = key.to_stored(&master, KeyStatus::Next, 7).unwrap();
+            assert_eq!(stored.alg, alg);
+            assert!(stored.certificate.as_ref().is_some_and(|c| !c.is_empty()));
+            let again = SigningKey::from_stored(&stored, &master).unwrap();
+            assert_eq!(again.kid(), key.kid());
+            assert_eq!(again.alg(), alg);
+            // A key read back under another algorithm's name is refused, not misused.
+            let other = if alg == SigningAlg::ES256 {
+                SigningAlg::EdDSA
+            } else {
+                SigningAlg::ES256
+            };
+            let mut wrong = stored.clone();
+            wrong.alg = other;
+            assert!(SigningKey::from_stored(&wrong, &master).is_err(), "{alg:?}");
+        }
+        // PS256 is randomized: two signatures of one message differ; RS256 and EdDSA are not.
+        let ps = SigningKey::generate_for(SigningAlg::PS256, RsaKeySize::Rsa2048).unwrap();
+        assert_ne!(ps.sign_jwt(b"{}"), ps.sign_jwt(b"{}"));
+    }
+
+    #[test]
+    fn rsa_sizes_are_the_three_allowed() {
+        assert_eq!(RsaKeySize::from_bits(3072).unwrap().bits(), 3072);
+        let err = RsaKeySize::from_bits(1024).unwrap_err();
+        assert!(err.contains(RsaKeySize::ALLOWED), "{err}");
+        let key = SigningKey::generate_for(SigningAlg::RS256, RsaKeySize::Rsa3072).unwrap();
+        let n = URL_SAFE_NO_PAD
+            .decode(key.jwk().n.as_ref().unwrap())
+            .unwrap();
+        assert_eq!(n.len() * 8, 3072);
+    }
+
     #[test]
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
         assert_eq!(
-            jwk_thumbprint(n, "AQAB"),
+            jwk_thumbprint(&format!(r#"{{"e":"AQAB","kty":"RSA","n":"{n}"}}"#)),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
     }

@@ -23,6 +23,7 @@ migrations! {
     5: "0005_dashboard.sql",
     6: "0006_audit_counts_and_writers.sql",
     7: "0007_signing_key_certificates.sql",
+    8: "0008_signing_keys_per_alg.sql",
 }
 
 impl Store {

@@ -1,5 +1,5 @@
-//! Signing keys: at most one current and one next, the previous ones, the revoked ones; private
-//! keys sealed under the master key.
+//! Signing keys: per algorithm at most one current and one next, the previous ones, the revoked
+//! ones; private keys sealed under the master key.
 
 use super::rows::{Col, corrupt, ts, unts};
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
@@ -68,8 +68,9 @@ async fn insert_key(tx: impl Into<Tx<'_>>, key: &StoredSigningKey) -> Result<(),
         .await
         .map_err(|e| match db_err(e) {
             StoreError::Conflict(_) => StoreError::Conflict(format!(
-                "a {} signing key already exists",
-                key.status.as_str()
+                "a {} {} signing key already exists",
+                key.status.as_str(),
+                key.alg.as_str()
             )),
             other => other,
         })
@@ -78,7 +79,8 @@ async fn insert_key(tx: impl Into<Tx<'_>>, key: &StoredSigningKey) -> Result<(),
 }
 
 impl Store {
-    /// Stores a new signing key. Only one key may be `Current`: a second is a `Conflict`.
+    /// Stores a new signing key. Only one key per algorithm may be `Current` (or `Next`): a
+    /// second is a `Conflict`.
     pub async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
@@ -135,32 +137,38 @@ impl Store {
         })
     }
 
-    /// Promotes next to current and current to previous, and stores `new_next`, in one
-    /// transaction, only if the current key is still `expected_current` (else `Conflict`): of
-    /// several processes rotating at once, exactly one succeeds.
+    /// Promotes next to current and current to previous among the keys of `new_next`'s
+    /// algorithm, and stores `new_next`, in one transaction, only if that algorithm's current key
+    /// is still `expected_current` (else `Conflict`): of several processes rotating at once,
+    /// exactly one succeeds.
     pub async fn rotate_signing_keys(
         &self,
         expected_current: &str,
         new_next: &StoredSigningKey,
         now: u64,
     ) -> Result<(), StoreError> {
+        let alg = new_next.alg.as_str();
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let current: Option<String> =
-                sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'current'")
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+            let current: Option<String> = sqlx::query_scalar(
+                "SELECT kid FROM signing_keys WHERE status = 'current' AND alg = $1",
+            )
+            .bind(alg)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             if current.as_deref() != Some(expected_current) {
                 return Err(StoreError::Conflict(
                     "the signing keys were rotated by someone else just now".into(),
                 ));
             }
-            let next: Option<String> =
-                sqlx::query_scalar("SELECT kid FROM signing_keys WHERE status = 'next'")
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+            let next: Option<String> = sqlx::query_scalar(
+                "SELECT kid FROM signing_keys WHERE status = 'next' AND alg = $1",
+            )
+            .bind(alg)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             if next.is_none() {
                 return Err(StoreError::Conflict(
                     "there is no next key to promote; restart the server to create one".into(),
@@ -168,17 +176,19 @@ impl Store {
             }
             sqlx::query(
                 "UPDATE signing_keys SET status = 'previous', current_until = $1
-                 WHERE status = 'current'",
+                 WHERE status = 'current' AND alg = $2",
             )
             .bind(ts(now))
+            .bind(alg)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
             sqlx::query(
                 "UPDATE signing_keys SET status = 'current', current_since = $1
-                 WHERE status = 'next'",
+                 WHERE status = 'next' AND alg = $2",
             )
             .bind(ts(now))
+            .bind(alg)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

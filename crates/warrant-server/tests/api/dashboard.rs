@@ -186,6 +186,7 @@ async fn invalid_input_is_shown_next_to_the_field() {
         ("name", "name must not be empty"),
         ("identifier", "must be an absolute URI"),
         ("token_lifetime", "from 1 to 2592000"),
+        ("signing_alg", "RS256, PS256, ES256 or EdDSA"),
     ] {
         let error = format!("id=\"{field}-error\"");
         let at = html
@@ -826,5 +827,47 @@ async fn the_grants_form_saves_all_or_nothing_and_records_one_event() {
                 crate::support::API
             )),
         "{recorded:?}"
+    );
+}
+
+/// The API settings offer the four algorithms; an API created with ES256 gets ES256 keys (the
+/// keys page lists them with their algorithm), and its settings show the choice.
+#[tokio::test]
+async fn an_api_chooses_its_signing_algorithm_in_the_dashboard() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let html = page(&app, &session, "/dashboard/apis/new").await;
+    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+        assert!(
+            html.contains(&format!("<option value=\"{alg}\"")),
+            "{alg} missing"
+        );
+    }
+    let response = post(
+        &app,
+        &session,
+        "/dashboard/apis",
+        &[
+            ("name", "Fast"),
+            ("identifier", "https://fast.example.com"),
+            ("token_lifetime", "600"),
+            ("signing_alg", "ES256"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let api = app.admin.get_api("https://fast.example.com").await.unwrap();
+    assert_eq!(api.signing_alg.as_str(), "ES256");
+    let keys = page(&app, &session, "/dashboard/keys").await;
+    assert!(keys.contains("<td>ES256</td>"), "{keys}");
+    let settings = page(
+        &app,
+        &session,
+        &format!("/dashboard/apis/{}?tab=settings", api.id),
+    )
+    .await;
+    assert!(
+        settings.contains("<option value=\"ES256\" selected>"),
+        "ES256 is not the selected algorithm"
     );
 }

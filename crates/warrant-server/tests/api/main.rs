@@ -20,6 +20,7 @@ mod operations;
 mod python_compat;
 mod rotation;
 mod shutdown;
+mod signing_algs;
 mod store_suite;
 mod support;
 mod token_errors;

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{API, spawn_app};
+use warrant_server::domain::SigningAlg;
+
+use crate::support::spawn_app;
 
 /// The folder whose `node_modules` the scripts import from.
 fn node_dir() -> PathBuf {
@@ -67,36 +69,46 @@ const { payload, protectedHeader } = await jose.jwtVerify(result.access_token, j
   algorithms: [process.env.ALG],
   typ: 'at+jwt',
 });
-console.log(JSON.stringify({ alg: protectedHeader.alg, sub: payload.sub, scope: payload.scope }));
+// Strict: where only another algorithm is allowed, the same token is refused.
+const other = process.env.ALG === 'ES256' ? 'RS256' : 'ES256';
+let refused = null;
+try {
+  await jose.jwtVerify(result.access_token, jwks, { algorithms: [other] });
+} catch (e) {
+  refused = e.code;
+}
+console.log(JSON.stringify({ alg: protectedHeader.alg, sub: payload.sub, scope: payload.scope, refused }));
 "#;
 
+/// For each algorithm an API may choose: oauth4webapi gets the token, jose verifies it with
+/// that algorithm alone allowed, and refuses it when only another is.
 #[tokio::test]
 #[cfg_attr(
     not(warrant_test_node),
     ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
 )]
-async fn oauth4webapi_gets_a_token_and_jose_verifies_it() {
+async fn oauth4webapi_gets_tokens_and_jose_verifies_every_algorithm() {
     let app = spawn_app().await;
-    let (id, secret) = app.with_worker().await;
-    let stdout = run_node(
-        CLIENT_CREDENTIALS_THEN_VERIFY,
-        vec![
-            ("ISSUER", app.issuer.clone()),
-            ("CLIENT_ID", id.clone()),
-            ("CLIENT_SECRET", secret),
-            ("AUDIENCE", API.to_owned()),
-            ("ALG", "RS256".to_owned()),
-        ],
-    )
-    .await;
-    let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(claims["alg"], "RS256");
-    assert_eq!(claims["sub"], format!("{id}@clients"));
-    assert!(
-        claims["scope"]
-            .as_str()
-            .unwrap()
-            .split(' ')
-            .any(|s| s == "read:data")
-    );
+    for alg in SigningAlg::ALL {
+        let audience = format!("https://{}.example.com", alg.as_str().to_lowercase());
+        app.create_api_signed(&audience, &["read:data"], None, Some(alg))
+            .await;
+        let (id, secret) = app.create_app(&[(&audience, &["read:data"])]).await;
+        let stdout = run_node(
+            CLIENT_CREDENTIALS_THEN_VERIFY,
+            vec![
+                ("ISSUER", app.issuer.clone()),
+                ("CLIENT_ID", id.clone()),
+                ("CLIENT_SECRET", secret),
+                ("AUDIENCE", audience),
+                ("ALG", alg.as_str().to_owned()),
+            ],
+        )
+        .await;
+        let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(claims["alg"], alg.as_str());
+        assert_eq!(claims["sub"], format!("{id}@clients"));
+        assert_eq!(claims["scope"], "read:data");
+        assert_eq!(claims["refused"], "ERR_JOSE_ALG_NOT_ALLOWED", "{alg:?}");
+    }
 }

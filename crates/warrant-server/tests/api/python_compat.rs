@@ -78,6 +78,86 @@ async fn the_seed_python_flow_accepts_warrant_tokens() {
     assert!(stdout.contains("PYJWT_OK"), "{stdout}");
 }
 
+const EVERY_ALG: &str = r#"
+import json, os, httpx, jwt
+from jwt import PyJWKClient
+
+issuer = os.environ["ISSUER"]
+jwks_client = PyJWKClient(issuer + ".well-known/jwks.json")
+for audience, alg in json.loads(os.environ["APIS"]):
+    response = httpx.post(issuer + "oauth/token", json={
+        "client_id": os.environ["CLIENT_ID"], "client_secret": os.environ["CLIENT_SECRET"],
+        "audience": audience, "grant_type": "client_credentials"})
+    token = response.json()["access_token"]
+    signing_key = jwks_client.get_signing_key_from_jwt(token)
+    assert signing_key.algorithm_name == alg, (signing_key.algorithm_name, alg)
+    payload = jwt.decode(token, signing_key.key, algorithms=[alg], audience=audience, issuer=issuer)
+    assert payload["aud"] == audience, payload
+    # Strict: the same token is refused where only another algorithm is allowed.
+    other = "ES256" if alg != "ES256" else "RS256"
+    try:
+        jwt.decode(token, signing_key.key, algorithms=[other], audience=audience, issuer=issuer)
+    except jwt.exceptions.InvalidAlgorithmError:
+        pass
+    else:
+        raise AssertionError(alg + " token accepted as " + other)
+    print("PYJWT_OK " + alg)
+"#;
+
+/// PyJWT (`PyJWKClient`, strict `algorithms=[…]`) verifies tokens of each algorithm an API may
+/// choose, the APIs created through the management API.
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn pyjwt_verifies_tokens_of_every_algorithm() {
+    require_python("jwt, httpx, cryptography", "'pyjwt[crypto]' httpx");
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let mut apis = Vec::new();
+    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+        let audience = format!("https://{}.example.com", alg.to_lowercase());
+        let (status, body) = app
+            .mgmt(
+                Method::POST,
+                "/resource-servers",
+                Some(&admin),
+                Some(&json!({"identifier": audience, "signing_alg": alg,
+                    "scopes": [{"value": "read:data"}]})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["signing_alg"], alg);
+        apis.push((audience, alg));
+    }
+    let grants: Vec<(&str, &[&str])> = apis
+        .iter()
+        .map(|(aud, _)| (aud.as_str(), &["read:data"][..]))
+        .collect();
+    let (id, secret) = app.create_app(&grants).await;
+    let issuer = app.issuer.clone();
+    let apis = serde_json::to_string(&apis).unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", EVERY_ALG])
+            .env("ISSUER", issuer)
+            .env("CLIENT_ID", id)
+            .env("CLIENT_SECRET", secret)
+            .env("APIS", apis)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "python failed: {stderr}");
+    for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
+        assert!(stdout.contains(&format!("PYJWT_OK {alg}")), "{stdout}");
+    }
+}
+
 /// Auth0's own SDK, unchanged but for the domain, over TLS: `tests/compat/auth0_sdk.py`.
 #[tokio::test]
 #[cfg_attr(

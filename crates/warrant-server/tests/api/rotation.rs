@@ -185,7 +185,13 @@ async fn concurrent_rotations_from_the_same_key_rotate_once() {
         Arc::new(warrant_server::clock::SystemClock),
         Arc::new(master_key_of(&app)),
     );
-    let current = app.catalog.snapshot().current_key().unwrap().0.to_owned();
+    let current = app
+        .catalog
+        .snapshot()
+        .current_key(warrant_server::domain::SigningAlg::RS256)
+        .unwrap()
+        .0
+        .to_owned();
     let (a, b) = tokio::join!(
         admin.rotate_keys_from(&current),
         admin.rotate_keys_from(&current)

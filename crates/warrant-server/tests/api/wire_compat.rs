@@ -428,7 +428,7 @@ async fn check_certificates_added(store: Store) {
         stored.certificate = None;
         store.insert_signing_key(&stored).await.unwrap();
     }
-    prepare_signing_keys(&store, &master, SystemClock.now())
+    prepare_signing_keys(&store, &master, Default::default(), SystemClock.now())
         .await
         .unwrap();
     let catalog = Catalog::open(
@@ -454,7 +454,7 @@ async fn check_certificates_added(store: Store) {
         .add_signing_key_certificate(&keys[0].kid, b"another")
         .await
         .unwrap();
-    prepare_signing_keys(&store, &master, SystemClock.now())
+    prepare_signing_keys(&store, &master, Default::default(), SystemClock.now())
         .await
         .unwrap();
     assert_eq!(store.list_signing_keys().await.unwrap(), keys);

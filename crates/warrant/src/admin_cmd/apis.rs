@@ -48,6 +48,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             name,
             scopes,
             token_lifetime,
+            signing_alg,
             json,
         } => {
             let view = target
@@ -56,6 +57,7 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
                     name,
                     scopes.iter().map(|s| parse_scope(s)).collect(),
                     token_lifetime,
+                    signing_alg,
                 )
                 .await?;
             if json {

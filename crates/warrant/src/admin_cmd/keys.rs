@@ -17,7 +17,7 @@ pub(super) fn print_key(key: &SigningKeyView) {
     } else {
         "revoked"
     };
-    let mut line = format!("{}  {state}", key.kid);
+    let mut line = format!("{}  {}  {state}", key.kid, key.alg);
     if let Some(since) = &key.current_since {
         line.push_str(&format!("  signing since {since}"));
     }
@@ -41,8 +41,8 @@ pub async fn keys(global: &GlobalArgs, cmd: KeysCommand) -> Result<(), String> {
                 views.iter().for_each(print_key);
             }
         }
-        KeysCommand::Rotate { json } => {
-            let view = target.rotate_keys().await?;
+        KeysCommand::Rotate { alg, json } => {
+            let view = target.rotate_keys(alg.as_deref()).await?;
             if json {
                 print_json(&view)?;
             } else {

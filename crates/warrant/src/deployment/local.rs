@@ -9,8 +9,8 @@ use warrant_proto::{
 };
 use warrant_server::admin::{Actor, Admin, AuditTrail, GrantSpec, NewApi};
 use warrant_server::clock::SystemClock;
-use warrant_server::domain::Scope;
 use warrant_server::domain::events::AuditFilter;
+use warrant_server::domain::{Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_server::views::client_view;
@@ -56,10 +56,22 @@ impl Target for Local {
         name: String,
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
+        signing_alg: Option<String>,
     ) -> Answer<'_, ResourceServerView> {
         Box::pin(async move {
-            let api = self
-                .admin
+            let signing_alg = signing_alg
+                .map(|a| SigningAlg::parse(&a))
+                .transpose()
+                .map_err(|e| e.0)?;
+            // An algorithm other than RS256 may need its first keys made: that takes the
+            // master key.
+            let admin = match signing_alg {
+                Some(alg) if alg != SigningAlg::RS256 => {
+                    with_master_key(&self.admin, &self.global)?
+                }
+                _ => self.admin.clone(),
+            };
+            let api = admin
                 .create_api(NewApi {
                     identifier,
                     name,
@@ -71,7 +83,7 @@ impl Target for Local {
                         })
                         .collect(),
                     token_lifetime,
-                    signing_alg: None,
+                    signing_alg,
                 })
                 .await
                 .map_err(err)?;
@@ -251,12 +263,13 @@ impl Target for Local {
         })
     }
 
-    fn rotate_keys(&self) -> Answer<'_, SigningKeyView> {
+    fn rotate_keys<'a>(&'a self, alg: Option<&'a str>) -> Answer<'a, SigningKeyView> {
         Box::pin(async move {
+            let alg = alg.map(SigningAlg::parse).transpose().map_err(|e| e.0)?;
             let admin = with_master_key(&self.admin, &self.global)?;
-            Ok(SigningKeyView::from(
-                &admin.rotate_keys().await.map_err(err)?,
-            ))
+            let rotated = admin.rotate_keys(alg).await.map_err(err)?;
+            let current = rotated.first().ok_or("there is no signing key to rotate")?;
+            Ok(SigningKeyView::from(current))
         })
     }
 

@@ -37,6 +37,7 @@ pub trait Target: std::fmt::Debug {
         name: String,
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
+        signing_alg: Option<String>,
     ) -> Answer<'_, ResourceServerView>;
 
     fn list_apis(&self) -> Answer<'_, Vec<ResourceServerView>>;
@@ -92,7 +93,9 @@ pub trait Target: std::fmt::Debug {
 
     fn list_keys(&self) -> Answer<'_, Vec<SigningKeyView>>;
 
-    fn rotate_keys(&self) -> Answer<'_, SigningKeyView>;
+    /// Rotates `alg`'s keys, or every algorithm's; answers with the new current key (RS256's
+    /// when all were rotated).
+    fn rotate_keys<'a>(&'a self, alg: Option<&'a str>) -> Answer<'a, SigningKeyView>;
 
     fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView>;
 }

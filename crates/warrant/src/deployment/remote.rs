@@ -29,11 +29,15 @@ impl Target for Remote {
         name: String,
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
+        signing_alg: Option<String>,
     ) -> Answer<'_, ResourceServerView> {
         Box::pin(async move {
             let mut body = json!({"identifier": identifier, "name": name, "scopes": scopes});
             if let Some(lifetime) = token_lifetime {
                 body["token_lifetime"] = json!(lifetime);
+            }
+            if let Some(alg) = signing_alg {
+                body["signing_alg"] = json!(alg);
             }
             self.call(Method::POST, "/resource-servers", Some(body))
                 .await
@@ -220,8 +224,14 @@ impl Target for Remote {
         Box::pin(self.call(Method::GET, "/keys/signing", None))
     }
 
-    fn rotate_keys(&self) -> Answer<'_, SigningKeyView> {
-        Box::pin(self.call(Method::POST, "/keys/signing/rotate", None))
+    fn rotate_keys<'a>(&'a self, alg: Option<&'a str>) -> Answer<'a, SigningKeyView> {
+        Box::pin(async move {
+            let path = match alg {
+                Some(alg) => format!("/keys/signing/rotate?alg={}", encode(alg)),
+                None => "/keys/signing/rotate".to_owned(),
+            };
+            self.call(Method::POST, &path, None).await
+        })
     }
 
     fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView> {

@@ -11,6 +11,7 @@ use super::layout::{self, Nav, action_button};
 use super::session::{Operator, SignedForm};
 use super::{AppState, PageError, see_other};
 use crate::admin::AdminError;
+use crate::domain::SigningAlg;
 use crate::keys::KeyStatus;
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,19 +31,26 @@ pub(crate) async fn list(
         KeyStatus::Previous => 2,
         KeyStatus::Revoked => 3,
     };
-    keys.sort_by_key(|k| (rank(k.status), std::cmp::Reverse(k.created_at)));
+    keys.sort_by_key(|k| {
+        (
+            SigningAlg::ALL.iter().position(|a| *a == k.alg),
+            rank(k.status),
+            std::cmp::Reverse(k.created_at),
+        )
+    });
     let jwks = format!("{}.well-known/jwks.json", app.issuer.settings().issuer);
     let content = html! {
         h1 { "Signing keys" }
-        p.muted { "Tokens are signed with the current key. The next key is already published at "
+        p.muted { "Each signing algorithm an API uses has its own keys; an API's tokens are signed with the current key of its algorithm. The next key is already published at "
             a href=(jwks) { code { (jwks) } }
             ", so APIs have it cached before it signs; the previous key stays published until the tokens it signed have expired." }
         table.list #keys {
-            thead { tr { th { "Key ID (kid)" } th { "State" } th { "Created" } th { "Signing" } th {} } }
+            thead { tr { th { "Key ID (kid)" } th { "Algorithm" } th { "State" } th { "Created" } th { "Signing" } th {} } }
             tbody {
                 @for key in &keys {
                     tr {
                         td { code { (key.kid) } }
+                        td { (key.alg.as_str()) }
                         td { span class={ "badge key-" (key.status.as_str()) } { (key.status.as_str()) } }
                         td { (layout::when(key.created_at)) }
                         td {
@@ -65,7 +73,7 @@ pub(crate) async fn list(
         }
         section.card.warning-card {
             h2 { "Rotate" }
-            p { "The next key becomes current and signs every new token; the current key becomes previous and stays published, so tokens it signed keep validating until they expire. A new next key is published. APIs that cache the JWKS pick the change up without a restart." }
+            p { "For every algorithm: the next key becomes current and signs every new token; the current key becomes previous and stays published, so tokens it signed keep validating until they expire. A new next key is published. APIs that cache the JWKS pick the change up without a restart." }
             (action_button(&operator, "/dashboard/keys/rotate", "Rotate signing keys", "warning",
                 Some("Rotate the signing keys now?")))
         }
@@ -85,7 +93,7 @@ pub(crate) async fn list(
 }
 
 pub(crate) async fn rotate(SignedForm { admin, .. }: SignedForm) -> Result<Response, PageError> {
-    admin.rotate_keys().await?;
+    admin.rotate_keys(None).await?;
     Ok(see_other("/dashboard/keys", "keys-rotated"))
 }
 

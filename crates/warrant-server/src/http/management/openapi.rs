@@ -193,7 +193,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "get",
         "/keys/signing",
         scopes::READ_SIGNING_KEYS,
-        "List signing keys (next, current, previous, revoked).",
+        "List signing keys of every algorithm (next, current, previous, revoked).",
         None,
         Some("SigningKeyList"),
         200,
@@ -202,7 +202,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "post",
         "/keys/signing/rotate",
         scopes::CREATE_SIGNING_KEYS,
-        "Rotate: next becomes current, current becomes previous, a new next key is published.",
+        "Rotate: next becomes current, current becomes previous, a new next key is published. Query alg (RS256, PS256, ES256, EdDSA) rotates that algorithm's keys only (409 if it has none yet; 400 for another value); without it every algorithm's keys rotate and the answer is the new RS256 key.",
         None,
         Some("SigningKey"),
         201,
@@ -322,7 +322,8 @@ fn schemas() -> Value {
             "enforce": {"type": "boolean", "description": "default true; false: observe mode (counted, api_limit_warning and api_limit events, X-RateLimit-* headers, nothing refused)"},
             "per_hour": nullable(per.clone()), "per_day": nullable(per.clone())}}}});
     let lifetime = json!({"type": "integer", "minimum": 1, "maximum": 2_592_000});
-    let alg = json!({"type": "string", "enum": ["RS256"]});
+    let alg = json!({"type": "string", "enum": ["RS256", "PS256", "ES256", "EdDSA"],
+        "description": "the algorithm the API's tokens are signed with (default RS256; HS256 and others are a 400). A change applies to new tokens. The management API's own stays RS256 (a change is a 400)."});
     let grant_scope = json!({"type": "array", "items": scope_value,
         "description": "scopes the API defines (another is a 400)"});
     let list = |item: &str| {
@@ -387,9 +388,10 @@ fn schemas() -> Value {
             "scope": grant_scope}},
         "ClientGrantList": list("ClientGrant"),
         "SigningKey": {"type": "object",
-            "required": ["kid", "cert", "pkcs7", "fingerprint", "thumbprint", "current", "next", "previous", "revoked", "public_jwk"],
+            "required": ["kid", "alg", "cert", "pkcs7", "fingerprint", "thumbprint", "current", "next", "previous", "revoked", "public_jwk"],
             "properties": {
             "kid": string,
+            "alg": {"type": "string", "enum": ["RS256", "PS256", "ES256", "EdDSA"], "description": "the algorithm the key signs (each algorithm has keys of its own)"},
             "cert": {"type": "string", "description": "the key's self-signed X.509 certificate, PEM"},
             "pkcs7": {"type": "string", "description": "the certificate in a PKCS#7 envelope, PEM"},
             "fingerprint": {"type": "string", "description": "SHA-1 of the certificate: upper-case hex pairs joined by colons"},

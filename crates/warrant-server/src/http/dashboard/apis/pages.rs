@@ -64,7 +64,7 @@ pub(super) fn new_form(operator: &OperatorSession, form: &Form, errors: &FieldEr
                 Some("A URI such as https://documents.example.com. It becomes the audience and cannot change later.")))
             (field("Token lifetime (seconds)", "token_lifetime", &lifetime, errors.get("token_lifetime"),
                 Some("How long the tokens for this API are valid. 86400 is 24 hours.")))
-            (algorithm_select())
+            (algorithm_select(match form.text("signing_alg") { "" => SigningAlg::RS256.as_str(), alg => alg }, errors.get("signing_alg")))
             div.actions {
                 button.primary type="submit" { "Create" }
                 a.button href="/dashboard/apis" { "Cancel" }
@@ -83,14 +83,31 @@ pub(super) fn new_form(operator: &OperatorSession, form: &Form, errors: &FieldEr
         .into_response()
 }
 
-fn algorithm_select() -> Markup {
+/// The signing algorithm: `selected` chosen (the submitted value when a form comes back).
+fn algorithm_select(selected: &str, error: Option<&str>) -> Markup {
+    let hint = |alg: SigningAlg| match alg {
+        SigningAlg::RS256 => "widest compatibility: every JWT library verifies it",
+        SigningAlg::PS256 => "RSA with PSS padding, for policies that require it",
+        SigningAlg::ES256 => "ECDSA P-256: signing many times faster than RSA, smaller tokens",
+        SigningAlg::EdDSA => {
+            "Ed25519: as fast as ES256; check that your APIs' JWT library supports it"
+        }
+    };
     html! {
-        div.field {
+        div.field.invalid[error.is_some()] {
             label for="signing_alg" { "Signing algorithm" }
-            select #signing_alg name="signing_alg" {
-                option value=(SigningAlg::RS256.as_str()) selected { "RS256" }
+            select #signing_alg name="signing_alg" aria-invalid=[error.map(|_| "true")] {
+                @for alg in SigningAlg::ALL {
+                    option value=(alg.as_str()) selected[alg.as_str() == selected] {
+                        (alg.as_str()) " — " (hint(alg))
+                    }
+                }
             }
-            p.hint { "RS256: verifiable by every JWT library with the public keys at /.well-known/jwks.json." }
+            @if let Some(error) = error {
+                p.field-error id="signing_alg-error" { (error) }
+            } @else {
+                p.hint { "Tokens are verifiable with the public keys at /.well-known/jwks.json. A change applies to new tokens; tokens already issued stay valid until they expire." }
+            }
         }
     }
 }
@@ -138,12 +155,17 @@ pub(super) fn settings_tab(
     state: &TabState,
 ) -> Markup {
     let errors = &state.errors;
-    let (name, lifetime) = if errors.is_empty() {
-        (api.name.clone(), api.token_lifetime.to_string())
+    let (name, lifetime, alg) = if errors.is_empty() {
+        (
+            api.name.clone(),
+            api.token_lifetime.to_string(),
+            api.signing_alg.as_str().to_owned(),
+        )
     } else {
         (
             state.form.text("name").to_owned(),
             state.form.text("token_lifetime").to_owned(),
+            state.form.text("signing_alg").to_owned(),
         )
     };
     html! {
@@ -152,7 +174,7 @@ pub(super) fn settings_tab(
             (field("Name", "name", &name, errors.get("name"), None))
             (field("Token lifetime (seconds)", "token_lifetime", &lifetime, errors.get("token_lifetime"),
                 Some("Tokens issued from now on get this lifetime.")))
-            (algorithm_select())
+            (algorithm_select(&alg, errors.get("signing_alg")))
             div.actions { button.primary type="submit" { "Save" } }
         }
         section.card.danger {
