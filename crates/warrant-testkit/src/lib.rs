@@ -13,3 +13,5 @@ mod stand_in;
 pub use postgres::{DbProxy, PgDatabase, ProxyMode};
 pub use server::{API, Builder, TestServer};
 pub use stand_in::StandIn;
+/// The signing algorithms an API may choose ([`TestServer::create_api_signed`]).
+pub use warrant_server::domain::SigningAlg;

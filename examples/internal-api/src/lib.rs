@@ -7,9 +7,33 @@ use axum::extract::Path;
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
 use warrant_guard::axum::{GuardLayer, RequireScope};
-use warrant_guard::{Claims, Verifier};
+use warrant_guard::{Algorithm, Claims, Verifier};
 
 warrant_guard::scope!(pub DeleteDocuments = "delete:documents");
+
+/// The algorithms the API accepts, from a comma-separated list such as `ES256` or
+/// `RS256,ES256` (`WARRANT_ALGORITHMS`): the API's `signing_alg` at Warrant, plus the old one
+/// while tokens it signed may still be valid after a change. Names are exact (`EdDSA`).
+pub fn algorithms(list: &str) -> Result<Vec<Algorithm>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            Algorithm::from_name(name).ok_or_else(|| {
+                format!(
+                    "unknown algorithm {name:?} in WARRANT_ALGORITHMS; e.g. RS256, ES256, EdDSA"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|algs| {
+            if algs.is_empty() {
+                Err("WARRANT_ALGORITHMS names no algorithm".to_owned())
+            } else {
+                Ok(algs)
+            }
+        })
+}
 
 /// `GET /internal/data` for any valid token; `DELETE /internal/documents/{doc_id}` only with
 /// `delete:documents`; `GET /healthz` for anyone.

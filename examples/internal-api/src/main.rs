@@ -4,6 +4,9 @@
 //! WARRANT_ISSUER=http://127.0.0.1:8080/ WARRANT_AUDIENCE=https://api.example.com \
 //!     cargo run -p internal-api -- --listen 127.0.0.1:3000
 //! ```
+//!
+//! For an API whose tokens are signed with another algorithm than RS256, say which:
+//! `WARRANT_ALGORITHMS=ES256` (or `EdDSA`, `PS256`, a comma-separated list).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -57,7 +60,11 @@ async fn run() -> Result<(), String> {
         |_| "set WARRANT_AUDIENCE to this API's identifier, e.g. https://api.example.com",
     )?;
 
+    let algorithms = internal_api::algorithms(
+        &std::env::var("WARRANT_ALGORITHMS").unwrap_or_else(|_| "RS256".to_owned()),
+    )?;
     let verifier = Verifier::builder(&issuer, &audience)
+        .algorithms(&algorithms)
         .token_cache(10_000)
         .build()
         .map_err(|e| e.to_string())?;

@@ -5,15 +5,38 @@
 
 use serde_json::{Value, json};
 use warrant_guard::Verifier;
-use warrant_testkit::TestServer;
+use warrant_testkit::{SigningAlg, TestServer};
 
 const API: &str = "https://api.example.com";
 
 #[tokio::test]
 async fn the_classic_flow() {
+    classic_flow(SigningAlg::RS256).await;
+}
+
+/// The same API with ES256 tokens, the guard told so (`WARRANT_ALGORITHMS=ES256`).
+#[tokio::test]
+async fn the_classic_flow_with_es256_tokens() {
+    classic_flow(SigningAlg::ES256).await;
+}
+
+/// The same API with EdDSA (Ed25519) tokens.
+#[tokio::test]
+async fn the_classic_flow_with_eddsa_tokens() {
+    classic_flow(SigningAlg::EdDSA).await;
+}
+
+#[test]
+fn algorithms_are_named_exactly() {
+    assert_eq!(internal_api::algorithms(" ES256, EdDSA").unwrap().len(), 2);
+    assert!(internal_api::algorithms("es256").is_err());
+    assert!(internal_api::algorithms("").is_err());
+}
+
+async fn classic_flow(alg: SigningAlg) {
     let server = TestServer::start().await;
     server
-        .create_api(API, &["read:data", "delete:documents"], None)
+        .create_api_signed(API, &["read:data", "delete:documents"], None, Some(alg))
         .await;
     let creds = [
         server.create_app(&[(API, &["read:data"])]).await,
@@ -24,6 +47,7 @@ async fn the_classic_flow() {
     let (base, issuer) = (server.base.clone(), server.issuer.clone());
 
     let verifier = Verifier::builder(&issuer, API)
+        .algorithms(&internal_api::algorithms(alg.as_str()).unwrap())
         .token_cache(100)
         .build()
         .unwrap();

@@ -6,14 +6,32 @@
 use std::time::Duration;
 
 use warrant_guard::Verifier;
-use warrant_testkit::TestServer;
+use warrant_testkit::{SigningAlg, TestServer};
 
 const API: &str = "https://api.example.com";
 
 #[tokio::test]
 async fn many_calls_one_token_fetch() {
+    many_calls(SigningAlg::RS256).await;
+}
+
+/// The worker needs no change for an API with ES256 tokens; the API's guard is told the
+/// algorithm.
+#[tokio::test]
+async fn many_calls_one_token_fetch_with_es256_tokens() {
+    many_calls(SigningAlg::ES256).await;
+}
+
+#[tokio::test]
+async fn many_calls_one_token_fetch_with_eddsa_tokens() {
+    many_calls(SigningAlg::EdDSA).await;
+}
+
+async fn many_calls(alg: SigningAlg) {
     let server = TestServer::start().await;
-    server.create_api(API, &["read:data"], None).await;
+    server
+        .create_api_signed(API, &["read:data"], None, Some(alg))
+        .await;
     let (client_id, secret) = server.create_app(&[(API, &["read:data"])]).await;
     let (issuer, counters) = (
         server.issuer.clone(),
@@ -22,7 +40,10 @@ async fn many_calls_one_token_fetch() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{}/internal/data", listener.local_addr().unwrap());
-    let verifier = Verifier::new(&issuer, API).unwrap();
+    let verifier = Verifier::builder(&issuer, API)
+        .algorithms(&internal_api::algorithms(alg.as_str()).unwrap())
+        .build()
+        .unwrap();
     tokio::spawn(async move { axum::serve(listener, internal_api::app(verifier)).await });
 
     let settings = worker::Settings {
