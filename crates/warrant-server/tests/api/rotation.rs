@@ -205,7 +205,8 @@ async fn concurrent_rotations_from_the_same_key_rotate_once() {
 }
 
 /// Two servers on one data directory with scheduled rotation and a clock the test moves:
-/// each interval that passes causes exactly one rotation, whichever instance makes it.
+/// each interval that passes causes exactly one rotation of each algorithm's keys (RS256's and,
+/// with an ES256 API, ES256's), whichever instance makes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_rotation_happens_once_per_interval_across_instances() {
     use warrant_server::clock::{Clock, ManualClock};
@@ -226,14 +227,27 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
             .unwrap();
         servers.push(server);
     }
+    servers[0]
+        .create_api_signed(
+            "https://fast.example.com",
+            &[],
+            None,
+            Some(warrant_server::domain::SigningAlg::ES256),
+        )
+        .await;
+    servers[1].sync().await;
     let store = servers[0].store.clone();
     let keys = || async { store.list_signing_keys().await.unwrap().len() };
-    assert_eq!(keys().await, 2);
+    assert_eq!(
+        keys().await,
+        4,
+        "a current and a next key for RS256 and for ES256"
+    );
 
     for round in 1..=2 {
         clock.advance(11);
         let started = std::time::Instant::now();
-        while keys().await < 2 + round {
+        while keys().await < 4 + 2 * round {
             assert!(
                 started.elapsed() < Duration::from_secs(5),
                 "no rotation in round {round}"
@@ -246,16 +260,24 @@ async fn scheduled_rotation_happens_once_per_interval_across_instances() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(
             keys().await,
-            2 + round,
-            "exactly one rotation in round {round}"
+            4 + 2 * round,
+            "exactly one rotation per algorithm in round {round}"
         );
     }
     let now = clock.now();
-    let current = store.list_signing_keys().await.unwrap();
-    let current = current
-        .iter()
-        .find(|k| k.status == warrant_server::keys::KeyStatus::Current)
-        .unwrap();
-    assert!(current.current_since.unwrap() + 10 > now);
+    let listed = store.list_signing_keys().await.unwrap();
+    for alg in [
+        warrant_server::domain::SigningAlg::RS256,
+        warrant_server::domain::SigningAlg::ES256,
+    ] {
+        let of_alg: Vec<_> = listed.iter().filter(|k| k.alg == alg).collect();
+        assert_eq!(of_alg.len(), 4, "{alg:?}: two rotations");
+        let current: Vec<_> = of_alg
+            .iter()
+            .filter(|k| k.status == warrant_server::keys::KeyStatus::Current)
+            .collect();
+        assert_eq!(current.len(), 1);
+        assert!(current[0].current_since.unwrap() + 10 > now);
+    }
     drop(servers);
 }

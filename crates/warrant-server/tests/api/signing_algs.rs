@@ -11,7 +11,15 @@ use warrant_server::config::{Config, Secret};
 use warrant_server::domain::SigningAlg;
 use warrant_testkit::{PgDatabase, TestServer};
 
+use std::sync::Arc;
+
+use warrant_server::keys::{KeyStatus, MasterKey, RsaKeySize};
+use warrant_server::startup::ensure_key_set;
+
 use crate::support::spawn_app;
+
+/// 32 bytes, base64: the master key the PostgreSQL servers share.
+const PG_MASTER_KEY: &str = "YWxnb3JpdGhtcyBvbiBwb3N0Z3JlcyBtYXN0ZXIga3k=";
 
 fn header_of(token: &str) -> Value {
     use base64::Engine;
@@ -258,11 +266,39 @@ async fn bad_algorithms_are_refused_and_write_nothing(app: &TestServer) {
     assert_eq!(keys(app, &admin).await, keys_before, "no key was written");
 }
 
+/// Instances that need a new algorithm's keys at once (two APIs created together) make one
+/// key set between them: the store lets one current and one next key per algorithm in.
+async fn key_sets_are_made_once_when_instances_race(app: &TestServer, master: MasterKey) {
+    let master = Arc::new(master);
+    for alg in [SigningAlg::ES256, SigningAlg::EdDSA, SigningAlg::PS256] {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, master, now) =
+                    (app.store.clone(), Arc::clone(&master), app.admin.now());
+                tokio::spawn(async move {
+                    ensure_key_set(&store, &master, alg, RsaKeySize::Rsa2048, now).await
+                })
+            })
+            .collect();
+        for run in runs {
+            run.await.unwrap().unwrap();
+        }
+        let keys = app.store.list_signing_keys().await.unwrap();
+        let of_alg: Vec<_> = keys.iter().filter(|k| k.alg == alg).collect();
+        assert_eq!(of_alg.len(), 2, "{alg:?}: {of_alg:?}");
+        assert!(of_alg.iter().any(|k| k.status == KeyStatus::Current));
+        assert!(of_alg.iter().any(|k| k.status == KeyStatus::Next));
+    }
+}
+
 #[tokio::test]
 async fn every_algorithm_on_sqlite() {
     let app = spawn_app().await;
     bad_algorithms_are_refused_and_write_nothing(&app).await;
     every_algorithm_issues_publishes_rotates_and_revokes(&app).await;
+    let other = spawn_app().await;
+    let master = MasterKey::load(None, other.data_dir()).unwrap();
+    key_sets_are_made_once_when_instances_race(&other, master).await;
 }
 
 #[tokio::test]
@@ -275,7 +311,7 @@ async fn every_algorithm_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.database_url = Some(Secret::new(db.url.clone()));
-    config.master_key = Some(Secret::new("YWxnb3JpdGhtcyBvbiBwb3N0Z3JlcyBtYXN0ZXIga3k="));
+    config.master_key = Some(Secret::new(PG_MASTER_KEY));
     let app = TestServer::builder()
         .dir(dir)
         .config(config)
@@ -285,4 +321,18 @@ async fn every_algorithm_on_postgres() {
         .unwrap();
     bad_algorithms_are_refused_and_write_nothing(&app).await;
     every_algorithm_issues_publishes_rotates_and_revokes(&app).await;
+    // A second database, for a store without the story's keys.
+    let other_db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.database_url = Some(Secret::new(other_db.url.clone()));
+    config.master_key = Some(Secret::new(PG_MASTER_KEY));
+    let other = TestServer::builder()
+        .dir(dir)
+        .config(config)
+        .start()
+        .await
+        .unwrap();
+    let master = MasterKey::load(Some(PG_MASTER_KEY), other.data_dir()).unwrap();
+    key_sets_are_made_once_when_instances_race(&other, master).await;
 }
