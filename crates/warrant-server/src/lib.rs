@@ -1,7 +1,8 @@
 //! The Warrant authorization server, as a library.
 //!
-//! Warrant issues OAuth 2.0 client-credentials access tokens (RFC 6749 §4.4) as RS256 JWTs
-//! (RFC 9068) and publishes the keys to verify them, wire-compatible with what services already
+//! Warrant issues OAuth 2.0 client-credentials access tokens (RFC 6749 §4.4) as JWTs (RFC 9068)
+//! signed with each API's algorithm (RS256 by default; PS256, ES256, EdDSA) and publishes the
+//! keys to verify them, wire-compatible with what services already
 //! point at Auth0. The `warrant` binary is a thin CLI over this crate; tests start the same
 //! [`Server`] in-process.
 //!
