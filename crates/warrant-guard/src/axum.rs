@@ -3,6 +3,16 @@
 //! [`require_scope`] layer read them. Failures answer as RFC 6750 says, and every challenge
 //! names the realm given to [`GuardLayer::realm`], the scope checks' 403s included (they find
 //! it in the verified claims).
+//!
+//! **DPoP** (RFC 9449), with [`GuardLayer::dpop`]: `Authorization: DPoP <token>` with a `DPoP`
+//! proof header. The token is verified as a bearer token is (the token cache included), then the
+//! proof, on every request, against the request's method and public URL
+//! ([`GuardLayer::public_url`]), the token's hash and the key the token is bound to (`cnf.jkt`).
+//! A DPoP-bound token sent as `Bearer` is always refused (RFC 9449 §7.2), DPoP configured or not;
+//! [`GuardLayer::require_dpop`] (every route) or [`require_dpop`] (one route) refuse bearer
+//! tokens too. Refusals answer as RFC 9449 §7.1 says: `WWW-Authenticate: DPoP
+//! error="invalid_dpop_proof", algs="ES256 EdDSA PS256 RS256"`. A verified proof leaves a
+//! [`DpopBinding`] in the request's extensions.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -18,7 +28,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use crate::{Claims, Error, Verifier};
+use crate::{Claims, DpopError, DpopVerifier, Error, ProofCheck, Verifier};
 
 /// Why a request was refused, as an RFC 6750 answer.
 #[derive(Debug, Clone)]
@@ -34,7 +44,25 @@ pub enum AuthError {
     InsufficientScope(Cow<'static, str>),
     /// Keys could not be fetched: 503, not the caller's fault.
     Unavailable,
+    /// The DPoP proof was refused: 401 `invalid_dpop_proof` with a `DPoP` challenge.
+    InvalidDpopProof(DpopError),
+    /// The token was sent the wrong way for DPoP (a DPoP-bound token as `Bearer`, a token bound
+    /// to no key with the `DPoP` scheme, a bearer token where DPoP is required): 401
+    /// `invalid_token` with a `DPoP` challenge.
+    DpopRequired(&'static str),
 }
+
+/// How DPoP shapes a guard's challenges.
+#[derive(Debug, Clone, Copy)]
+struct DpopChallenge<'a> {
+    algs: &'a str,
+    /// Bearer tokens are refused: challenge only with `DPoP`.
+    required: bool,
+    /// The request came with the `DPoP` scheme: its errors are challenged with `DPoP`.
+    used: bool,
+}
+
+const DEFAULT_DPOP_ALGS: &str = "ES256 EdDSA PS256 RS256";
 
 impl From<Error> for AuthError {
     fn from(e: Error) -> Self {
@@ -48,6 +76,10 @@ impl From<Error> for AuthError {
 impl AuthError {
     /// The response, with `realm` in the challenge.
     pub fn into_response_with_realm(self, realm: &str) -> Response {
+        self.respond(realm, None)
+    }
+
+    fn respond(self, realm: &str, dpop: Option<DpopChallenge<'_>>) -> Response {
         let (status, code, description, extra): (StatusCode, &str, Cow<'_, str>, Option<String>) =
             match &self {
                 Self::MissingCredentials => (
@@ -80,20 +112,50 @@ impl AuthError {
                     Error::KeysUnavailable.to_string().into(),
                     None,
                 ),
+                Self::InvalidDpopProof(e) => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_dpop_proof",
+                    e.to_string().into(),
+                    None,
+                ),
+                Self::DpopRequired(what) => (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    (*what).into(),
+                    None,
+                ),
             };
-        let challenge = match &self {
-            Self::MissingCredentials | Self::Unavailable => format!("Bearer realm=\"{realm}\""),
-            _ => format!(
+        let dpop_error = matches!(self, Self::InvalidDpopProof(_) | Self::DpopRequired(_));
+        let algs = dpop.map_or(DEFAULT_DPOP_ALGS, |d| d.algs);
+        let mut challenges = Vec::with_capacity(2);
+        match &self {
+            Self::MissingCredentials | Self::Unavailable => {
+                if !dpop.is_some_and(|d| d.required) {
+                    challenges.push(format!("Bearer realm=\"{realm}\""));
+                }
+                if dpop.is_some() {
+                    challenges.push(format!("DPoP realm=\"{realm}\", algs=\"{algs}\""));
+                }
+            }
+            _ if dpop_error || dpop.is_some_and(|d| d.required || d.used) => {
+                challenges.push(format!(
+                    "DPoP realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\"{}, algs=\"{algs}\"",
+                    extra.unwrap_or_default()
+                ));
+            }
+            _ => challenges.push(format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{description}\"{}",
                 extra.unwrap_or_default()
-            ),
-        };
+            )),
+        }
         let body = serde_json::json!({"error": code, "error_description": description});
         let mut response = (status, axum::Json(body)).into_response();
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+        for challenge in challenges {
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .append(header::WWW_AUTHENTICATE, value);
+            }
         }
         if matches!(self, Self::Unavailable) {
             response
@@ -125,6 +187,18 @@ fn is_token68(bytes: &[u8]) -> bool {
 
 /// The bearer token of a request (RFC 6750 §2.1): `Ok(None)` when there is none.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    Ok(credentials(headers, false)?.map(|(_, token)| token))
+}
+
+/// The scheme a token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The token of a request and its scheme: `Bearer`, or `DPoP` when `dpop` (RFC 9449 §7.1).
+fn credentials(headers: &HeaderMap, dpop: bool) -> Result<Option<(Scheme, &str)>, AuthError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -136,17 +210,162 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
         .to_str()
         .map_err(|_| AuthError::InvalidRequest("the Authorization header is not ASCII"))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Other schemes carry no bearer token: answer as for none.
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        // Other schemes carry no token for this guard: answer as for none.
         return Ok(None);
-    }
+    };
     let body = token.trim_end_matches('=');
     if body.is_empty() || !is_token68(body.as_bytes()) {
-        return Err(AuthError::InvalidRequest(
-            "the Authorization header must be `Bearer <token>`",
-        ));
+        return Err(AuthError::InvalidRequest(match scheme {
+            Scheme::Bearer => "the Authorization header must be `Bearer <token>`",
+            Scheme::Dpop => "the Authorization header must be `DPoP <token>`",
+        }));
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
+}
+
+/// What a guard does with DPoP.
+#[derive(Debug, Clone)]
+struct DpopSettings {
+    verifier: DpopVerifier,
+    required: bool,
+}
+
+impl DpopSettings {
+    fn challenge(&self, used: bool) -> DpopChallenge<'_> {
+        DpopChallenge {
+            algs: self.verifier.algs(),
+            required: self.required,
+            used,
+        }
+    }
+}
+
+/// A request whose DPoP proof verified: the thumbprint of the key its token is bound to. The
+/// guard puts it in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct DpopBinding {
+    jkt: Arc<str>,
+}
+
+impl DpopBinding {
+    /// The RFC 7638 thumbprint of the proof's key (the token's `cnf.jkt`).
+    pub fn jkt(&self) -> &str {
+        &self.jkt
+    }
+}
+
+/// The `algs` of a guard with DPoP, for the challenges of [`require_dpop`] behind it.
+#[derive(Debug, Clone)]
+struct DpopAlgs(Arc<str>);
+
+/// The request's public URL, for `htu`: `public_url` and the path, else the request's absolute
+/// URI, else `http://` + `Host` + the path.
+fn request_url<B>(public_url: Option<&str>, request: &Request<B>) -> Result<String, AuthError> {
+    let path = request.uri().path();
+    if let Some(base) = public_url {
+        return Ok(format!("{base}{path}"));
+    }
+    if let (Some(scheme), Some(authority)) = (request.uri().scheme_str(), request.uri().authority())
+    {
+        return Ok(format!("{scheme}://{authority}{path}"));
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or(AuthError::InvalidRequest("the request has no Host header"))?;
+    Ok(format!("http://{host}{path}"))
+}
+
+/// The one `DPoP` header of a request.
+fn proof_header(headers: &HeaderMap) -> Result<&str, DpopError> {
+    let mut values = headers.get_all("dpop").iter();
+    let value = values.next().ok_or(DpopError::Missing)?;
+    if values.next().is_some() {
+        return Err(DpopError::BadHeader);
+    }
+    value.to_str().map_err(|_| DpopError::BadHeader)
+}
+
+/// After the token verified: whether it may be used the way it came, and its proof when it came
+/// with DPoP. Runs on every request, cached tokens included.
+fn admit<B>(
+    guard: &GuardSettings,
+    scheme: Scheme,
+    token: &str,
+    claims: &Claims,
+    request: &Request<B>,
+) -> Result<Option<DpopBinding>, AuthError> {
+    let bound = claims.dpop_jkt();
+    let dpop = guard.dpop.as_deref();
+    match scheme {
+        Scheme::Bearer if bound.is_some() => Err(AuthError::DpopRequired(
+            "the token is DPoP-bound: send it as `DPoP <token>` with a DPoP proof",
+        )),
+        Scheme::Bearer if dpop.is_some_and(|d| d.required) => Err(AuthError::DpopRequired(
+            "this API requires a DPoP-bound token and a DPoP proof",
+        )),
+        Scheme::Bearer => Ok(None),
+        Scheme::Dpop => {
+            let (Some(dpop), Some(jkt)) = (dpop, bound) else {
+                return Err(AuthError::DpopRequired(
+                    "the token is not bound to a DPoP key",
+                ));
+            };
+            let proof = proof_header(request.headers()).map_err(AuthError::InvalidDpopProof)?;
+            let url = request_url(guard.public_url.as_deref(), request)?;
+            dpop.verifier
+                .verify(
+                    proof,
+                    &ProofCheck {
+                        method: request.method().as_str(),
+                        url: &url,
+                        access_token: Some(token),
+                        bound_key: Some(jkt),
+                    },
+                )
+                .map_err(AuthError::InvalidDpopProof)?;
+            Ok(Some(DpopBinding {
+                jkt: Arc::from(jkt),
+            }))
+        }
+    }
+}
+
+/// What every service of one [`GuardLayer`] shares.
+#[derive(Debug)]
+struct GuardSettings {
+    realm: Arc<str>,
+    dpop: Option<Arc<DpopSettings>>,
+    dpop_algs: Option<DpopAlgs>,
+    public_url: Option<String>,
+}
+
+impl GuardSettings {
+    fn refuse(&self, error: AuthError, scheme: Option<Scheme>) -> Response {
+        tracing::debug!(reason = ?error, "request refused");
+        let challenge = self
+            .dpop
+            .as_deref()
+            .map(|d| d.challenge(scheme == Some(Scheme::Dpop)));
+        error.respond(&self.realm, challenge)
+    }
+
+    fn accept<B>(&self, request: &mut Request<B>, claims: Claims, binding: Option<DpopBinding>) {
+        let extensions = request.extensions_mut();
+        extensions.insert(claims.in_realm(&self.realm));
+        if let Some(binding) = binding {
+            extensions.insert(binding);
+        }
+        if let Some(algs) = &self.dpop_algs {
+            extensions.insert(algs.clone());
+        }
+    }
 }
 
 /// Verifies bearer tokens on every request it wraps.
@@ -154,6 +373,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
 pub struct GuardLayer {
     verifier: Verifier,
     realm: Arc<str>,
+    dpop: Option<DpopSettings>,
+    public_url: Option<String>,
 }
 
 impl GuardLayer {
@@ -161,7 +382,41 @@ impl GuardLayer {
         Self {
             verifier,
             realm: Arc::from(DEFAULT_REALM),
+            dpop: None,
+            public_url: None,
         }
+    }
+
+    /// Accepts DPoP-bound tokens (`Authorization: DPoP <token>` with a `DPoP` proof header),
+    /// whose proofs `verifier` checks; its replay cache is shared by every route behind this
+    /// layer (and by every layer given a clone of it). Bearer tokens bound to no key stay
+    /// accepted unless [`require_dpop`](Self::require_dpop).
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        let required = self.dpop.as_ref().is_some_and(|d| d.required);
+        self.dpop = Some(DpopSettings { verifier, required });
+        self
+    }
+
+    /// Refuses every request without a DPoP-bound token and its proof (bearer tokens included),
+    /// with a `DPoP` challenge. Turns DPoP on with the default [`DpopVerifier`] unless
+    /// [`dpop`](Self::dpop) gave one.
+    pub fn require_dpop(mut self) -> Self {
+        let verifier = self.dpop.take().map(|d| d.verifier).unwrap_or_default();
+        self.dpop = Some(DpopSettings {
+            verifier,
+            required: true,
+        });
+        self
+    }
+
+    /// The API's public base URL, as its callers see it (`https://api.example.com`, or
+    /// `https://gateway.example.com/orders` behind a proxy that strips `/orders`): a proof's
+    /// `htu` must be it followed by the request's path. Without it, the URL is `http://`, the
+    /// `Host` header and the path, which only fits a service its callers reach directly over
+    /// plain HTTP. A trailing `/` is dropped.
+    pub fn public_url(mut self, base: &str) -> Self {
+        self.public_url = Some(base.trim_end_matches('/').to_owned());
+        self
     }
 
     /// The realm named in every `WWW-Authenticate` challenge of this guard and of the scope
@@ -181,10 +436,18 @@ impl<S> Layer<S> for GuardLayer {
     type Service = Guard<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        let dpop = self.dpop.clone().map(Arc::new);
         Guard {
             inner,
             verifier: self.verifier.clone(),
-            realm: Arc::clone(&self.realm),
+            settings: Arc::new(GuardSettings {
+                realm: Arc::clone(&self.realm),
+                dpop_algs: dpop
+                    .as_ref()
+                    .map(|d| DpopAlgs(Arc::from(d.verifier.algs()))),
+                dpop,
+                public_url: self.public_url.clone(),
+            }),
         }
     }
 }
@@ -194,7 +457,7 @@ impl<S> Layer<S> for GuardLayer {
 pub struct Guard<S> {
     inner: S,
     verifier: Verifier,
-    realm: Arc<str>,
+    settings: Arc<GuardSettings>,
 }
 
 impl<S, B> Service<Request<B>> for Guard<S>
@@ -212,40 +475,50 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // The fast path: a token verified before, from the token cache, with no allocation and
-        // no clone of the inner service (the one polled ready serves the request).
-        let cached = match bearer_token(request.headers()) {
-            Ok(Some(token)) => self.verifier.verify_cached(token),
-            _ => None,
-        };
-        if let Some(claims) = cached {
-            request
-                .extensions_mut()
-                .insert(claims.in_realm(&self.realm));
-            return GuardFuture::Ready {
-                inner: self.inner.call(request),
-            };
+        let settings = &*self.settings;
+        let dpop = settings.dpop.is_some();
+        // The fast path: a token verified before, from the token cache, with no allocation
+        // (for a bearer token) and no clone of the inner service (the one polled ready serves
+        // the request). A DPoP proof is checked here on every request.
+        if let Ok(Some((scheme, token))) = credentials(request.headers(), dpop) {
+            if let Some(claims) = self.verifier.verify_cached(token) {
+                return match admit(settings, scheme, token, &claims, &request) {
+                    Ok(binding) => {
+                        settings.accept(&mut request, claims, binding);
+                        GuardFuture::Ready {
+                            inner: self.inner.call(request),
+                        }
+                    }
+                    Err(e) => GuardFuture::Refused {
+                        response: Some(settings.refuse(e, Some(scheme))),
+                    },
+                };
+            }
         }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
-        let realm = Arc::clone(&self.realm);
+        let settings = Arc::clone(&self.settings);
         GuardFuture::Verifying {
             verifying: Box::pin(async move {
-                let outcome = match bearer_token(request.headers()) {
-                    Ok(Some(token)) => verifier.verify(token).await.map_err(AuthError::from),
-                    Ok(None) => Err(AuthError::MissingCredentials),
-                    Err(e) => Err(e),
+                let (scheme, outcome) = match credentials(request.headers(), dpop) {
+                    Ok(Some((scheme, token))) => (
+                        Some(scheme),
+                        match verifier.verify(token).await {
+                            Ok(claims) => admit(&settings, scheme, token, &claims, &request)
+                                .map(|binding| (claims, binding)),
+                            Err(e) => Err(AuthError::from(e)),
+                        },
+                    ),
+                    Ok(None) => (None, Err(AuthError::MissingCredentials)),
+                    Err(e) => (None, Err(e)),
                 };
                 match outcome {
-                    Ok(claims) => {
-                        request.extensions_mut().insert(claims.in_realm(&realm));
+                    Ok((claims, binding)) => {
+                        settings.accept(&mut request, claims, binding);
                         inner.call(request).await
                     }
-                    Err(e) => {
-                        tracing::debug!(reason = ?e, "request refused");
-                        Ok(e.into_response_with_realm(&realm))
-                    }
+                    Err(e) => Ok(settings.refuse(e, scheme)),
                 }
             }),
         }
@@ -256,12 +529,13 @@ type Verifying = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Sen
 
 pin_project_lite::pin_project! {
     /// The future of [`Guard`]: the inner service's, directly, for a cached token; a boxed
-    /// verification otherwise.
+    /// verification otherwise; the refusal of a cached token whose DPoP check failed.
     #[project = GuardFutureProjection]
     #[allow(missing_debug_implementations)]
     pub enum GuardFuture<F> {
         Ready { #[pin] inner: F },
         Verifying { verifying: Verifying },
+        Refused { response: Option<Response> },
     }
 }
 
@@ -275,6 +549,10 @@ where
         match self.project() {
             GuardFutureProjection::Ready { inner } => inner.poll(cx),
             GuardFutureProjection::Verifying { verifying } => verifying.as_mut().poll(cx),
+            GuardFutureProjection::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
         }
     }
 }
@@ -315,6 +593,7 @@ macro_rules! scope {
 pub struct Rejection {
     error: AuthError,
     realm: Option<Arc<str>>,
+    dpop_algs: Option<Arc<str>>,
 }
 
 impl Rejection {
@@ -322,6 +601,7 @@ impl Rejection {
         Self {
             error,
             realm: claims.and_then(Claims::realm).cloned(),
+            dpop_algs: None,
         }
     }
 
@@ -338,7 +618,17 @@ impl Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let realm = self.realm.as_deref().unwrap_or(DEFAULT_REALM);
-        self.error.into_response_with_realm(realm)
+        match self.dpop_algs.as_deref() {
+            Some(algs) => self.error.respond(
+                realm,
+                Some(DpopChallenge {
+                    algs,
+                    required: true,
+                    used: false,
+                }),
+            ),
+            None => self.error.into_response_with_realm(realm),
+        }
     }
 }
 
@@ -422,6 +712,69 @@ where
         };
         match refusal {
             Some(e) => Box::pin(async move { Ok(e.into_response()) }),
+            None => Box::pin(self.inner.call(request)),
+        }
+    }
+}
+
+/// A layer that lets a request through only with a DPoP-bound token and its verified proof
+/// (a [`DpopBinding`]); for use inside a [`GuardLayer`] with [`GuardLayer::dpop`], typically as
+/// a `route_layer`. Refusals are 401 with a `DPoP` challenge.
+pub fn require_dpop() -> RequireDpopLayer {
+    RequireDpopLayer { _private: () }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequireDpopLayer {
+    _private: (),
+}
+
+impl<S> Layer<S> for RequireDpopLayer {
+    type Service = RequireDpopService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireDpopService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequireDpopService<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for RequireDpopService<S>
+where
+    S: Service<Request<B>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let extensions = request.extensions();
+        let claims = extensions.get::<Claims>();
+        let refusal = match (claims, extensions.get::<DpopBinding>()) {
+            (Some(_), Some(_)) => None,
+            (None, _) => Some(AuthError::MissingCredentials),
+            (Some(_), None) => Some(AuthError::DpopRequired(
+                "this resource requires a DPoP-bound token and a DPoP proof",
+            )),
+        };
+        match refusal {
+            Some(error) => {
+                let mut rejection = Rejection::new(error, claims);
+                rejection.dpop_algs = Some(
+                    extensions
+                        .get::<DpopAlgs>()
+                        .map_or_else(|| Arc::from(DEFAULT_DPOP_ALGS), |a| Arc::clone(&a.0)),
+                );
+                Box::pin(async move { Ok(rejection.into_response()) })
+            }
             None => Box::pin(self.inner.call(request)),
         }
     }

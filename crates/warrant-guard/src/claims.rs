@@ -148,6 +148,12 @@ impl Claims {
         self.inner.raw.get(name)
     }
 
+    /// The thumbprint of the key the token is bound to (`cnf.jkt`, RFC 9449 §6): a token that
+    /// must come with a DPoP proof signed by that key.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.inner.raw.get("cnf")?.get("jkt")?.as_str()
+    }
+
     /// Every claim.
     pub fn raw(&self) -> &Map<String, Value> {
         &self.inner.raw

@@ -17,6 +17,19 @@ pub(crate) struct HeaderPolicy {
     pub(crate) algorithms: Vec<Algorithm>,
     /// Also accept `typ: "JWT"` (or no `typ`), for issuers that do not follow RFC 9068.
     pub(crate) accept_jwt_typ: bool,
+    pub(crate) kind: JwsKind,
+}
+
+/// What a JWS is for: the one difference between access tokens and DPoP proofs in the header
+/// rules, as data (one parser for every signed thing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwsKind {
+    /// An access token (RFC 9068): `typ` `at+jwt`, its key named by `kid` in the issuer's JWKS;
+    /// keys and key URLs in the header are refused.
+    AccessToken,
+    /// A DPoP proof (RFC 9449 §4.2): `typ` `dpop+jwt`, its own public key in `jwk`; key URLs
+    /// and certificates are refused.
+    DpopProof,
 }
 
 /// A token split into its parts, header checked, signature decoded, payload not yet trusted.
@@ -27,7 +40,10 @@ pub(crate) struct Jws<'a> {
     pub(crate) payload_b64: &'a str,
     pub(crate) signature: Vec<u8>,
     pub(crate) alg: Algorithm,
+    /// The key ID of an access token (empty for a DPoP proof).
     pub(crate) kid: String,
+    /// The public key of a DPoP proof (`None` for an access token).
+    pub(crate) jwk: Option<Map<String, Value>>,
 }
 
 const MAX_KID_LEN: usize = 256;
@@ -45,14 +61,34 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
     if signature_b64.is_empty() {
         return Err(Error::Malformed("the signature is empty"));
     }
-    let header = decode_object(header_b64, "header")?;
+    let mut header = decode_object(header_b64, "header")?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
 
-    for embedded in ["jwk", "jku", "x5u", "x5c"] {
-        if header.contains_key(embedded) {
-            return Err(Error::EmbeddedKey);
+    let jwk = match policy.kind {
+        JwsKind::AccessToken => {
+            for embedded in ["jwk", "jku", "x5u", "x5c"] {
+                if header.contains_key(embedded) {
+                    return Err(Error::EmbeddedKey);
+                }
+            }
+            None
         }
-    }
+        JwsKind::DpopProof => {
+            for embedded in ["jku", "x5u", "x5c"] {
+                if header.contains_key(embedded) {
+                    return Err(Error::EmbeddedKey);
+                }
+            }
+            match header.remove("jwk") {
+                Some(Value::Object(jwk)) => Some(jwk),
+                _ => {
+                    return Err(Error::Malformed(
+                        "a DPoP proof carries its public key in jwk",
+                    ));
+                }
+            }
+        }
+    };
     if header.contains_key("crit") || header.contains_key("b64") {
         return Err(Error::UnsupportedHeader);
     }
@@ -64,8 +100,10 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
     let alg = alg
         .filter(|a| policy.algorithms.contains(a))
         .ok_or(Error::AlgorithmNotAllowed)?;
-    match header.get("typ") {
-        Some(Value::String(typ)) => {
+    match (policy.kind, header.get("typ")) {
+        (JwsKind::DpopProof, Some(Value::String(typ))) if typ.eq_ignore_ascii_case("dpop+jwt") => {}
+        (JwsKind::DpopProof, _) => return Err(Error::WrongType),
+        (JwsKind::AccessToken, Some(Value::String(typ))) => {
             let typ = typ.to_ascii_lowercase();
             let at_jwt = typ == "at+jwt" || typ == "application/at+jwt";
             let jwt = typ == "jwt" || typ == "application/jwt";
@@ -73,12 +111,13 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
                 return Err(Error::WrongType);
             }
         }
-        Some(_) => return Err(Error::WrongType),
-        None if policy.accept_jwt_typ => {}
-        None => return Err(Error::WrongType),
+        (JwsKind::AccessToken, Some(_)) => return Err(Error::WrongType),
+        (JwsKind::AccessToken, None) if policy.accept_jwt_typ => {}
+        (JwsKind::AccessToken, None) => return Err(Error::WrongType),
     }
-    let kid = match header.get("kid") {
-        Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid.clone(),
+    let kid = match (policy.kind, header.get("kid")) {
+        (JwsKind::DpopProof, _) => String::new(),
+        (_, Some(Value::String(kid))) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid.clone(),
         _ => return Err(Error::UnknownKey),
     };
     let signature = URL_SAFE_NO_PAD
@@ -90,6 +129,7 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
         signature,
         alg,
         kid,
+        jwk,
     })
 }
 
@@ -157,6 +197,7 @@ mod tests {
         HeaderPolicy {
             algorithms: vec![Algorithm::RS256],
             accept_jwt_typ: false,
+            kind: JwsKind::AccessToken,
         }
     }
 

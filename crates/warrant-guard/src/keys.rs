@@ -95,7 +95,7 @@ fn b64(value: Option<&String>) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(value?).ok()
 }
 
-fn parse_key(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
+pub(crate) fn parse_key(jwk: &Jwk, alg: Algorithm) -> Option<ParsedPublicKey> {
     match alg.family() {
         KeyFamily::Rsa => {
             if jwk.kty != "RSA" {

@@ -66,6 +66,7 @@ mod alg;
 pub mod axum;
 mod cache;
 mod claims;
+mod dpop;
 mod error;
 mod fetch;
 mod jwks;
@@ -75,6 +76,7 @@ mod verifier;
 
 pub use alg::Algorithm;
 pub use claims::Claims;
+pub use dpop::{DpopError, DpopProof, DpopVerifier, DpopVerifierBuilder, ProofCheck};
 pub use error::{BuildError, Error};
 pub use jwks::JwksStats;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::cache::TokenCache;
 use crate::claims::TimeRules;
 use crate::jwks::{CacheSettings, JwksCache, JwksStats, KeySource};
-use crate::jws::{self, HeaderPolicy};
+use crate::jws::{self, HeaderPolicy, JwsKind};
 use crate::{Algorithm, BuildError, Claims, Error};
 
 /// Verifies access tokens for one API (the audience) from one issuer.
@@ -304,6 +304,7 @@ impl VerifierBuilder {
                 policy: HeaderPolicy {
                     algorithms: self.algorithms,
                     accept_jwt_typ: self.accept_jwt_typ,
+                    kind: JwsKind::AccessToken,
                 },
                 leeway: self.leeway.as_secs(),
                 max_token_len: self.max_token_len,
@@ -314,7 +315,7 @@ impl VerifierBuilder {
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

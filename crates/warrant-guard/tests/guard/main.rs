@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod dpop;
 mod jwks_cache;
 mod layer;
 mod real_server;

@@ -223,3 +223,153 @@ async fn serve_jwks(State(state): State<Arc<JwksState>>) -> Response {
         }
     }
 }
+
+/// A DPoP proof key of each algorithm a client may use, signing proofs as a client would (or as
+/// a test asks).
+pub enum ProofKey {
+    Es256(EcdsaKeyPair),
+    EdDsa(aws_lc_rs::signature::Ed25519KeyPair),
+    Rs256(RsaKeyPair),
+    Ps256(RsaKeyPair),
+}
+
+impl ProofKey {
+    pub fn es256() -> Self {
+        Self::Es256(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
+    }
+
+    pub fn eddsa() -> Self {
+        Self::EdDsa(aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap())
+    }
+
+    pub fn rs256() -> Self {
+        Self::Rs256(RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
+    }
+
+    pub fn ps256() -> Self {
+        Self::Ps256(RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
+    }
+
+    pub fn all() -> Vec<Self> {
+        vec![Self::es256(), Self::eddsa(), Self::ps256(), Self::rs256()]
+    }
+
+    pub fn alg(&self) -> &'static str {
+        match self {
+            Self::Es256(_) => "ES256",
+            Self::EdDsa(_) => "EdDSA",
+            Self::Rs256(_) => "RS256",
+            Self::Ps256(_) => "PS256",
+        }
+    }
+
+    /// The public JWK, with its required members only, in RFC 7638 order.
+    fn members(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Es256(pair) => {
+                let point = pair.public_key().as_ref();
+                vec![
+                    ("crv", "P-256".into()),
+                    ("kty", "EC".into()),
+                    ("x", b64(&point[1..33])),
+                    ("y", b64(&point[33..65])),
+                ]
+            }
+            Self::EdDsa(pair) => vec![
+                ("crv", "Ed25519".into()),
+                ("kty", "OKP".into()),
+                ("x", b64(pair.public_key().as_ref())),
+            ],
+            Self::Rs256(pair) | Self::Ps256(pair) => {
+                let public = pair.public_key();
+                vec![
+                    (
+                        "e",
+                        b64(public.exponent().big_endian_without_leading_zero()),
+                    ),
+                    ("kty", "RSA".into()),
+                    ("n", b64(public.modulus().big_endian_without_leading_zero())),
+                ]
+            }
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let mut jwk = serde_json::Map::new();
+        for (name, value) in self.members() {
+            jwk.insert(name.into(), Value::String(value));
+        }
+        Value::Object(jwk)
+    }
+
+    /// The RFC 7638 thumbprint, computed here independently of the crate.
+    pub fn jkt(&self) -> String {
+        let canonical = self
+            .members()
+            .iter()
+            .map(|(name, value)| format!("\"{name}\":\"{value}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        b64(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            format!("{{{canonical}}}").as_bytes(),
+        ))
+    }
+
+    pub fn sign(&self, input: &str) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        match self {
+            Self::Es256(pair) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
+            Self::EdDsa(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
+            Self::Rs256(pair) | Self::Ps256(pair) => {
+                let padding: &dyn aws_lc_rs::signature::RsaEncoding = match self {
+                    Self::Ps256(_) => &aws_lc_rs::signature::RSA_PSS_SHA256,
+                    _ => &RSA_PKCS1_SHA256,
+                };
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(padding, &rng, input.as_bytes(), &mut sig)
+                    .unwrap();
+                sig
+            }
+        }
+    }
+
+    /// A compact JWS of exactly this header and payload.
+    pub fn sign_raw(&self, header: &Value, payload: &Value) -> String {
+        let input = format!("{}.{}", b64(header.to_string()), b64(payload.to_string()));
+        let sig = self.sign(&input);
+        format!("{input}.{}", b64(sig))
+    }
+
+    pub fn header(&self) -> Value {
+        json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.jwk()})
+    }
+
+    /// The claims of a fresh proof for `method` `url`, for `token` when given.
+    pub fn claims(&self, method: &str, url: &str, token: Option<&str>) -> Value {
+        let mut claims = json!({"jti": unique_jti(), "htm": method, "htu": url, "iat": now()});
+        if let Some(token) = token {
+            claims["ath"] = Value::String(ath(token));
+        }
+        claims
+    }
+
+    pub fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+        self.sign_raw(&self.header(), &self.claims(method, url, token))
+    }
+}
+
+/// `ath`: base64url(SHA-256(token)).
+pub fn ath(token: &str) -> String {
+    b64(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        token.as_bytes(),
+    ))
+}
+
+pub fn unique_jti() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut random = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut random).unwrap();
+    format!("{}-{}", NEXT.fetch_add(1, Ordering::SeqCst), b64(random))
+}
