@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// The path of the token endpoint, relative to the issuer.
 pub const TOKEN_PATH: &str = "/oauth/token";
+/// The token introspection endpoint (RFC 7662).
+pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
 /// The path of the published signing keys, relative to the issuer.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// The OpenID discovery document.
@@ -151,6 +153,10 @@ pub struct ServerMetadata {
     pub jwks_uri: String,
     pub grant_types_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,

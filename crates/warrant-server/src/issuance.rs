@@ -227,23 +227,12 @@ impl Issuer {
             audience_known,
         };
 
-        // 1. The client: from memory, else one indexed lookup.
-        let client = match self.catalog.client(request.client_id).await {
-            Ok(client) => client,
-            Err(e) => return Err(refuse(self.lookup_failed(e, request.from, now_ms))),
-        };
-
-        // 2. Who it is: the secret is checked however often this client or address failed.
-        let client = match request.credential {
-            Credential::Secret(secret) => match authenticate(client.as_deref(), secret, now) {
-                Some(client) => client,
-                None => return Err(refuse(self.failed_authentication(request, now_ms))),
-            },
-            Credential::VouchedByOperator => match client.as_deref() {
-                Some(client) => client,
-                None => return Err(refuse(Refused::NoSuchClient)),
-            },
-        };
+        // 1 and 2. The client, and who it is.
+        let client = self
+            .authenticate(request.client_id, request.credential, request.from, now_ms)
+            .await
+            .map_err(refuse)?;
+        let client = &*client;
 
         // 3. Its quota: counted now, given back if no token comes of it.
         let quota = match request.credential {
@@ -270,6 +259,34 @@ impl Issuer {
         }
     }
 
+    /// Client authentication, for the token endpoint and every endpoint a client calls with its
+    /// credentials (introspection, revocation): the client from memory, else one indexed
+    /// lookup; then its credential, checked however often this client or address failed, with
+    /// failures taken from the throttles.
+    pub(crate) async fn authenticate(
+        &self,
+        client_id: &str,
+        credential: Credential<'_>,
+        from: Option<IpAddr>,
+        now_ms: u64,
+    ) -> Result<Arc<ClientEntry>, Refused> {
+        let client = match self.catalog.client(client_id).await {
+            Ok(client) => client,
+            Err(e) => return Err(self.lookup_failed(e, from, now_ms)),
+        };
+        match credential {
+            Credential::Secret(secret) => {
+                if secret_matches(client.as_deref(), secret, now_ms / 1000) {
+                    if let Some(client) = client {
+                        return Ok(client);
+                    }
+                }
+                Err(self.failed_authentication(client_id, from, now_ms))
+            }
+            Credential::VouchedByOperator => client.ok_or(Refused::NoSuchClient),
+        }
+    }
+
     /// A client not in memory could not be looked up. Unknown client IDs sprayed during an
     /// outage cost their address like failures: past its budget, they are throttled too.
     fn lookup_failed(&self, error: LookupError, from: Option<IpAddr>, now_ms: u64) -> Refused {
@@ -287,14 +304,9 @@ impl Issuer {
     /// client ID's; beyond either, throttled. The check itself always ran (one SHA-256): the
     /// right secret is never refused, whatever its address or client ID failed before, so an
     /// attacker can lock out neither a client nor the clients that share an address with them.
-    fn failed_authentication(&self, request: &TokenRequest<'_>, now_ms: u64) -> Refused {
-        let by_ip = request
-            .from
-            .map(|ip| self.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms));
-        let by_client = self
-            .throttle
-            .by_client
-            .try_take(&echoed(request.client_id), now_ms);
+    fn failed_authentication(&self, client_id: &str, from: Option<IpAddr>, now_ms: u64) -> Refused {
+        let by_ip = from.map(|ip| self.throttle.by_ip.try_take(&AddressKey::of(ip), now_ms));
+        let by_client = self.throttle.by_client.try_take(&echoed(client_id), now_ms);
         match (by_ip, by_client) {
             (Some(Err(wait)), _) => Refused::Throttled {
                 by: Throttled::Address,
@@ -327,14 +339,9 @@ struct Claims<'a> {
     gty: &'static str,
 }
 
-/// Authenticates the client: the secret is hashed and compared in constant time against
-/// each active secret, and an unknown client does the same work against a dummy. Returns
-/// the client when the secret is right.
-fn authenticate<'c>(
-    client: Option<&'c ClientEntry>,
-    client_secret: &str,
-    now: u64,
-) -> Option<&'c ClientEntry> {
+/// Whether `client_secret` is the client's: the secret is hashed and compared in constant time
+/// against each active secret, and an unknown client does the same work against a dummy.
+fn secret_matches(client: Option<&ClientEntry>, client_secret: &str, now: u64) -> bool {
     let presented = hash_secret(client_secret);
     match client {
         Some(client) => {
@@ -343,11 +350,11 @@ fn authenticate<'c>(
                 let active = expires_at.is_none_or(|at| now < at);
                 ok |= hash.matches(&presented) & active;
             }
-            ok.then_some(client)
+            ok
         }
         None => {
             let _ = DUMMY_HASH.matches(&presented);
-            None
+            false
         }
     }
 }
@@ -583,14 +590,14 @@ mod tests {
             client.secrets = vec![(hash_secret("s3cret"), expires_at)];
             let active = expires_at.is_none_or(|at| now < at);
             prop_assert_eq!(
-                authenticate(Some(&client), "s3cret", now).is_some(),
+                secret_matches(Some(&client), "s3cret", now),
                 active
             );
             prop_assert_eq!(
-                authenticate(Some(&client), &presented, now).is_some(),
+                secret_matches(Some(&client), &presented, now),
                 active && presented == "s3cret"
             );
-            prop_assert!(authenticate(None, &presented, now).is_none());
+            prop_assert!(!secret_matches(None, &presented, now));
         }
     }
 

@@ -31,6 +31,7 @@ pub mod config;
 pub mod data_dir;
 pub mod domain;
 pub mod http;
+pub mod introspection;
 pub mod issuance;
 pub mod keys;
 pub mod limits;
@@ -49,7 +50,9 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use warrant_proto::{GRANT_CLIENT_CREDENTIALS, JWKS_PATH, ServerMetadata, TOKEN_PATH};
+use warrant_proto::{
+    GRANT_CLIENT_CREDENTIALS, INTROSPECTION_PATH, JWKS_PATH, ServerMetadata, TOKEN_PATH,
+};
 
 use crate::admin::Admin;
 use crate::catalog::{Catalog, CatalogError};
@@ -200,6 +203,7 @@ impl Server {
         }
         let secure_cookies = tls.is_some() || issuer.starts_with("https://");
         let quotas = Arc::new(limits::QuotaTracker::default());
+        let introspector = introspection::Introspector::new(Arc::clone(&catalog), &issuer);
         let settings = IssuerSettings {
             issuer,
             default_audience: config.default_audience.clone(),
@@ -212,6 +216,7 @@ impl Server {
         );
         let state = Arc::new(AppState {
             issuer,
+            introspector,
             catalog,
             clock,
             metadata,
@@ -486,15 +491,19 @@ impl admin::Refresh for Catalog {
 
 fn server_metadata(issuer: &str) -> Bytes {
     let base = issuer.trim_end_matches('/');
+    // Introspection authenticates its callers as the token endpoint does.
+    let auth_methods = vec![
+        "client_secret_post".to_owned(),
+        "client_secret_basic".to_owned(),
+    ];
     let metadata = ServerMetadata {
         issuer: issuer.to_owned(),
         token_endpoint: format!("{base}{TOKEN_PATH}"),
         jwks_uri: format!("{base}{JWKS_PATH}"),
         grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
-        token_endpoint_auth_methods_supported: vec![
-            "client_secret_post".to_owned(),
-            "client_secret_basic".to_owned(),
-        ],
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        introspection_endpoint: Some(format!("{base}{INTROSPECTION_PATH}")),
+        introspection_endpoint_auth_methods_supported: auth_methods,
         // RFC 8414 requires this list, and strict validators refuse it empty. Warrant has no
         // authorization endpoint (client credentials only), so it names the one response type
         // that returns no credential (OAuth 2.0 Multiple Response Type Encoding Practices §5),

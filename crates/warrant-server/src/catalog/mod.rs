@@ -22,6 +22,7 @@
 
 mod client_cache;
 mod snapshot;
+mod verifier;
 mod watcher;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ pub(crate) use self::client_cache::GrantEntry;
 #[cfg(test)]
 pub(crate) use self::snapshot::ApiEntry;
 pub use self::snapshot::Snapshot;
+pub use self::verifier::CatalogVerifier;
 pub use self::watcher::WATCH_DEADLINE;
 use crate::clock::Clock;
 use crate::keys::{MasterKey, SigningKey, SigningKeyError};

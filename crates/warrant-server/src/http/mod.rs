@@ -35,6 +35,8 @@ use crate::issuance::Issuer;
 pub struct AppState {
     /// The token path (it holds the settings, the failure throttles and the quotas).
     pub issuer: Issuer,
+    /// Introspection (RFC 7662), from the catalog's memory.
+    pub introspector: crate::introspection::Introspector,
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
     /// The RFC 8414 metadata document, serialized once.
@@ -77,6 +79,7 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
     };
     router
         .route(warrant_proto::TOKEN_PATH, post(token::token))
+        .route(warrant_proto::INTROSPECTION_PATH, post(token::introspect))
         .route(warrant_proto::JWKS_PATH, get(well_known::jwks))
         .route(
             warrant_proto::OPENID_CONFIGURATION_PATH,

@@ -10,6 +10,7 @@ mod data_dir;
 mod db_faults;
 mod fail_static;
 mod hardening;
+mod introspection;
 mod invisible_characters;
 mod lifecycle;
 mod limits;

@@ -112,3 +112,51 @@ async fn oauth4webapi_gets_tokens_and_jose_verifies_every_algorithm() {
         assert_eq!(claims["refused"], "ERR_JOSE_ALG_NOT_ALLOWED", "{alg:?}");
     }
 }
+
+/// oauth4webapi introspects a token (RFC 7662) at the endpoint discovery names, authenticating
+/// with HTTP Basic, and prints what it understood.
+const INTROSPECT: &str = r#"
+import * as oauth from 'oauth4webapi';
+
+const issuer = new URL(process.env.ISSUER);
+const options = { [oauth.allowInsecureRequests]: true };
+const as = await oauth
+  .discoveryRequest(issuer, options)
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+const client = { client_id: process.env.CLIENT_ID };
+const auth = oauth.ClientSecretBasic(process.env.CLIENT_SECRET);
+const answers = [];
+for (const token of [process.env.TOKEN, 'not-a-token']) {
+  const response = await oauth.introspectionRequest(as, client, auth, token, options);
+  answers.push(await oauth.processIntrospectionResponse(as, client, response));
+}
+console.log(JSON.stringify(answers));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_introspects_a_token() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let (gateway, gateway_secret) = app.create_app(&[(API, &[])]).await;
+    let token = app.token(&id, &secret).await;
+    let stdout = run_node(
+        INTROSPECT,
+        vec![
+            ("ISSUER", app.issuer.clone()),
+            ("CLIENT_ID", gateway),
+            ("CLIENT_SECRET", gateway_secret),
+            ("TOKEN", token),
+        ],
+    )
+    .await;
+    let answers: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answers[0]["active"], true, "{answers}");
+    assert_eq!(answers[0]["client_id"], id.as_str());
+    assert_eq!(answers[0]["aud"], API);
+    assert_eq!(answers[0]["token_type"], "Bearer");
+    assert_eq!(answers[1], serde_json::json!({"active": false}));
+}

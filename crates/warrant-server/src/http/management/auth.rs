@@ -7,7 +7,6 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -17,7 +16,7 @@ use warrant_guard::axum::{AuthError, ScopeName, bearer_token};
 
 use super::ApiError;
 use crate::admin::{Actor, Admin, ManagementCaller, scopes};
-use crate::catalog::{Catalog, Standing};
+use crate::catalog::{CatalogVerifier, Standing};
 use crate::http::AppState;
 
 const REALM: &str = "warrant-management";
@@ -25,38 +24,16 @@ const REALM: &str = "warrant-management";
 /// The management API's verifier, kept in step with the catalog's published keys.
 #[derive(Debug)]
 pub struct ManagementAuth {
-    verifier: Verifier,
+    verifier: CatalogVerifier,
     audience: String,
-    keys_version: AtomicI64,
-    /// Held while the keys are set (rarely: when the catalog changed).
-    setting_keys: std::sync::Mutex<()>,
 }
 
 impl ManagementAuth {
     pub fn new(issuer: &str, audience: &str) -> Result<Self, warrant_guard::BuildError> {
         Ok(Self {
-            verifier: Verifier::builder(issuer, audience).manual_keys().build()?,
+            verifier: CatalogVerifier::new(Verifier::builder(issuer, audience))?,
             audience: audience.to_owned(),
-            keys_version: AtomicI64::new(i64::MIN),
-            setting_keys: std::sync::Mutex::new(()),
         })
-    }
-
-    /// The verifier, with the keys of the current snapshot or a newer one. The version is
-    /// recorded only once its keys are set, under a lock taken only when the keys change: a
-    /// request never verifies against keys older than its snapshot's (before, the first
-    /// requests at once could find the version recorded and the verifier still empty).
-    fn verifier(&self, catalog: &Catalog) -> &Verifier {
-        let snapshot = catalog.snapshot();
-        let version = snapshot.version();
-        if self.keys_version.load(Ordering::Acquire) < version {
-            let _setting = self.setting_keys.lock().unwrap_or_else(|p| p.into_inner());
-            if self.keys_version.load(Ordering::Acquire) < version {
-                self.verifier.set_keys(snapshot.published_keys());
-                self.keys_version.store(version, Ordering::Release);
-            }
-        }
-        &self.verifier
     }
 }
 
@@ -144,7 +121,8 @@ impl<S: ScopeName> FromRequestParts<Arc<AppState>> for Authorized<S> {
         };
         let claims = app
             .management
-            .verifier(&app.catalog)
+            .verifier
+            .get(&app.catalog)
             .verify(token)
             .await
             .map_err(|e| {

@@ -6,6 +6,7 @@
 //! response with its rate-limit headers, or the RFC 6749 error for the [`Refused`] reason; then
 //! it records metrics and the audit event.
 
+mod introspect;
 mod wire;
 
 use std::borrow::Cow;
@@ -19,6 +20,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use warrant_proto::{TOKEN_TYPE_BEARER, TokenResponse};
 
+pub use self::introspect::introspect;
 pub use self::wire::ParsedRequest;
 use super::AppState;
 use super::error::{OAuthError, no_store_json};

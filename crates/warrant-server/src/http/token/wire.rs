@@ -66,44 +66,12 @@ impl ParsedRequest {
             }
         }
 
-        let basic = basic_credentials(headers, basic_challenge)?;
-        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
-        let (client_id, client_secret) = match (basic, params.client_secret) {
-            (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-                ));
-            }
-            (Some((id, secret)), None) => {
-                if params
-                    .client_id
-                    .as_deref()
-                    .is_some_and(|body_id| body_id != id)
-                {
-                    return Err(OAuthError::invalid_request(
-                        "client_id in the body differs from the one in the Authorization header",
-                    ));
-                }
-                (id, secret)
-            }
-            (None, Some(secret)) => match params.client_id {
-                Some(id) => (id, secret),
-                None => {
-                    return Err(OAuthError::invalid_request(
-                        "client_id is required with client_secret",
-                    ));
-                }
-            },
-            (None, None) => {
-                return Err(OAuthError {
-                    description: Cow::Borrowed(
-                        "client authentication is required: send client_id and client_secret in the \
-                         body, or use HTTP Basic",
-                    ),
-                    ..OAuthError::invalid_client(None)
-                });
-            }
-        };
+        let (client_id, client_secret, challenge) = client_credentials(
+            headers,
+            basic_challenge,
+            params.client_id,
+            params.client_secret,
+        )?;
 
         if let (Some(a), Some(r)) = (&params.audience, &params.resource) {
             if a != r {
@@ -143,6 +111,115 @@ impl ParsedRequest {
             from,
         }
     }
+}
+
+/// An introspection (RFC 7662) or revocation (RFC 7009) request: the caller's client
+/// authentication, as at the token endpoint, and the `token` it asks about. `token_type_hint`
+/// is read and ignored: Warrant has access tokens only.
+pub struct TokenCall {
+    client_id: String,
+    client_secret: String,
+    token: String,
+    challenge: Option<HeaderValue>,
+}
+
+impl fmt::Debug for TokenCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCall")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCall {
+    pub fn parse(
+        headers: &HeaderMap,
+        body: &[u8],
+        basic_challenge: &HeaderValue,
+    ) -> Result<Self, OAuthError> {
+        let params = match body_kind(headers)? {
+            BodyKind::Form => Params::from_form(body)?,
+            BodyKind::Json => Params::from_json(body)?,
+        };
+        let (client_id, client_secret, challenge) = client_credentials(
+            headers,
+            basic_challenge,
+            params.client_id,
+            params.client_secret,
+        )?;
+        let token = params
+            .token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+        Ok(Self {
+            client_id,
+            client_secret,
+            token,
+            challenge,
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn credential(&self) -> Credential<'_> {
+        Credential::Secret(&self.client_secret)
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `WWW-Authenticate` for a failure, when the client used HTTP Basic.
+    pub fn challenge(&self) -> Option<&HeaderValue> {
+        self.challenge.as_ref()
+    }
+}
+
+/// The client's credentials, from HTTP Basic or the body (one of them, RFC 6749 §2.3.1), and
+/// the challenge a failure answers with when it used HTTP Basic.
+fn client_credentials(
+    headers: &HeaderMap,
+    basic_challenge: &HeaderValue,
+    body_id: Option<String>,
+    body_secret: Option<String>,
+) -> Result<(String, String, Option<HeaderValue>), OAuthError> {
+    let basic = basic_credentials(headers, basic_challenge)?;
+    let challenge = basic.as_ref().map(|_| basic_challenge.clone());
+    let (client_id, client_secret) = match (basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+            ));
+        }
+        (Some((id, secret)), None) => {
+            if body_id.as_deref().is_some_and(|body_id| body_id != id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
+            }
+            (id, secret)
+        }
+        (None, Some(secret)) => match body_id {
+            Some(id) => (id, secret),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "client_id is required with client_secret",
+                ));
+            }
+        },
+        (None, None) => {
+            return Err(OAuthError {
+                description: Cow::Borrowed(
+                    "client authentication is required: send client_id and client_secret in the \
+                         body, or use HTTP Basic",
+                ),
+                ..OAuthError::invalid_client(None)
+            });
+        }
+    };
+    Ok((client_id, client_secret, challenge))
 }
 
 enum BodyKind {
@@ -209,7 +286,8 @@ fn form_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The parameters the token endpoint reads. Others are ignored (RFC 6749 §3.2).
+/// The parameters the token, introspection and revocation endpoints read. Others are ignored
+/// (RFC 6749 §3.2).
 #[derive(Default)]
 struct Params {
     grant_type: Option<String>,
@@ -218,6 +296,9 @@ struct Params {
     audience: Option<String>,
     resource: Option<String>,
     scope: Option<String>,
+    /// Introspection's and revocation's: the token asked about, and the hint of its type.
+    token: Option<String>,
+    token_type_hint: Option<String>,
 }
 
 impl fmt::Debug for Params {
@@ -246,6 +327,8 @@ impl Params {
             "audience" => &mut self.audience,
             "resource" => &mut self.resource,
             "scope" => &mut self.scope,
+            "token" => &mut self.token,
+            "token_type_hint" => &mut self.token_type_hint,
             _ => return None,
         })
     }

@@ -1,0 +1,275 @@
+//! Token introspection (RFC 7662) through real HTTP: who may introspect which tokens, the
+//! members of an active token's answer, `{"active": false}` for everything else, and the
+//! client authentication and errors of the token endpoint.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warrant_server::clock::{Clock, ManualClock, SystemClock};
+use warrant_server::config::{Config, Secret};
+use warrant_server::store::GrantFilter;
+use warrant_testkit::PgDatabase;
+
+use crate::support::{API, TestServer, spawn_app, spawn_with, spawn_with_clock};
+
+const OTHER_API: &str = "https://other.example.com";
+
+/// Introspects `token` as `id` (secret in the body); the status and the JSON answer.
+async fn introspect(app: &TestServer, id: &str, secret: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .form(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    if status == 200 {
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    (status, response.json().await.unwrap())
+}
+
+fn inactive() -> Value {
+    json!({"active": false})
+}
+
+/// On the server `app`: a gateway granted on the API (no scopes) sees a worker's token as
+/// active with its members, and so does the worker; a caller of another API, a forged or
+/// garbled token, see `{"active": false}` only.
+async fn who_sees_what(app: TestServer) {
+    let (worker, worker_secret) = app.with_worker().await;
+    let (gateway, gateway_secret) = app.create_app(&[(API, &[])]).await;
+    app.create_api(OTHER_API, &["x"], None).await;
+    let (stranger, stranger_secret) = app.create_app(&[(OTHER_API, &["x"])]).await;
+    let token = app.token(&worker, &worker_secret).await;
+
+    let (status, answer) = introspect(&app, &gateway, &gateway_secret, &token).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], worker.as_str());
+    assert_eq!(answer["sub"], format!("{worker}@clients"));
+    assert_eq!(answer["aud"], API);
+    assert_eq!(answer["iss"], app.issuer.as_str());
+    assert_eq!(answer["scope"], "read:data");
+    assert_eq!(answer["token_type"], "Bearer");
+    assert!(answer["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    let (iat, exp) = (
+        answer["iat"].as_u64().unwrap(),
+        answer["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 86_400, "the API's default lifetime");
+    assert!(answer.get("cnf").is_none());
+
+    // The application the token was issued to, with HTTP Basic this time.
+    let own: Value = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&worker, Some(&worker_secret))
+        .form(&[
+            ("token", token.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own, answer);
+
+    // Not the stranger's API: nothing, not even that the token exists.
+    let (status, answer) = introspect(&app, &stranger, &stranger_secret, &token).await;
+    assert_eq!((status, answer), (200, inactive()));
+    // Forged: the payload changed under the same signature.
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
+    for bad in [forged.as_str(), "not-a-token", "a.b.c"] {
+        let (status, answer) = introspect(&app, &gateway, &gateway_secret, bad).await;
+        assert_eq!((status, answer), (200, inactive()), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_granted_caller_sees_a_token_and_others_see_nothing() {
+    who_sees_what(spawn_app().await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn a_granted_caller_sees_a_token_and_others_see_nothing_on_postgres() {
+    let db = PgDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.database_url = Some(Secret::new(db.url.clone()));
+    config.master_key = Some(Secret::new("aW50cm9zcGVjdGlvbiBvbiBwb3N0Z3JlcyB0ZXN0cyE="));
+    who_sees_what(spawn_with(dir, config).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_token_is_inactive_once_its_grant_application_or_secret_is_gone() {
+    let app = spawn_app().await;
+    let (gateway, gateway_secret) = {
+        app.create_api(API, &["read:data"], None).await;
+        app.create_app(&[(API, &[])]).await
+    };
+    let active = |token: String| {
+        let app = &app;
+        let (gateway, gateway_secret) = (gateway.clone(), gateway_secret.clone());
+        async move {
+            let (status, answer) = introspect(app, &gateway, &gateway_secret, &token).await;
+            assert_eq!(status, 200);
+            answer["active"].as_bool().unwrap()
+        }
+    };
+
+    // The grant revoked.
+    let (a, a_secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let token = app.token(&a, &a_secret).await;
+    assert!(active(token.clone()).await);
+    let grants = app
+        .admin
+        .list_grants(&GrantFilter {
+            client_id: Some(a.clone()),
+            audience: None,
+        })
+        .await
+        .unwrap();
+    app.admin.delete_grant(&grants[0].id).await.unwrap();
+    app.sync().await;
+    assert!(!active(token).await, "its grant was revoked");
+
+    // The secret rotated without grace.
+    let (b, b_secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let token = app.token(&b, &b_secret).await;
+    assert!(active(token.clone()).await);
+    // Issued in an earlier second than the rotation.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    app.admin.rotate_secret(&b, 0).await.unwrap();
+    app.sync().await;
+    assert!(!active(token).await, "its secret was rotated");
+
+    // The application deleted.
+    let (c, c_secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let token = app.token(&c, &c_secret).await;
+    assert!(active(token.clone()).await);
+    app.admin.delete_application(&c).await.unwrap();
+    app.sync().await;
+    assert!(!active(token).await, "its application was deleted");
+
+    // The caller's own grant gone: it may no longer introspect that API's tokens.
+    let (d, d_secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let token = app.token(&d, &d_secret).await;
+    let gateway_grants = app
+        .admin
+        .list_grants(&GrantFilter {
+            client_id: Some(gateway.clone()),
+            audience: None,
+        })
+        .await
+        .unwrap();
+    app.admin.delete_grant(&gateway_grants[0].id).await.unwrap();
+    app.sync().await;
+    assert!(!active(token).await, "the caller lost its grant on the API");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_inactive() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    let app = spawn_with_clock(dir, config, clock.clone()).await.unwrap();
+    app.create_api(API, &["read:data"], Some(60)).await;
+    let (id, secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let token = app.token(&id, &secret).await;
+    clock.advance(59);
+    let (_, answer) = introspect(&app, &id, &secret, &token).await;
+    assert_eq!(answer["active"], true, "valid until its exp");
+    clock.advance(1);
+    let (_, answer) = introspect(&app, &id, &secret, &token).await;
+    assert_eq!(answer, inactive(), "no leeway: expired is expired");
+}
+
+#[tokio::test]
+async fn callers_authenticate_as_at_the_token_endpoint() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let token = app.token(&id, &secret).await;
+
+    let (status, body) = introspect(&app, &id, "wrong", &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = introspect(&app, "nobody", &secret, &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(&id, Some("wrong"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
+    let (status, body) = introspect(&app, &id, &secret, "").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "no client authentication");
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .form(&[
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("token", &"x".repeat(20_000)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // Discovery names the endpoint and how to authenticate there.
+    let metadata: Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["introspection_endpoint"],
+        app.url("/oauth/introspect")
+    );
+    assert_eq!(
+        metadata["introspection_endpoint_auth_methods_supported"],
+        json!(["client_secret_post", "client_secret_basic"])
+    );
+}
