@@ -18,9 +18,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use warrant_guard::{Error as TokenError, Verifier};
+use warrant_guard::{Algorithm, Error as TokenError, Verifier};
 
 use crate::catalog::{Catalog, CatalogVerifier, ClientEntry, LookupError, Standing};
+use crate::domain::SigningAlg;
 
 /// Verified tokens each API's verifier remembers (about 1 KiB each): a gateway asking about
 /// the same token again costs a hash lookup rather than a signature check.
@@ -122,12 +123,27 @@ impl Introspector {
         if let Some(verifier) = verifiers.get(audience) {
             return Some(Arc::clone(verifier));
         }
+        // Every algorithm Warrant signs with: an API's tokens outlive a change of its
+        // algorithm, and the guard binds each algorithm to its key type (keys come only from
+        // the published set).
+        let algorithms: Vec<Algorithm> = SigningAlg::ALL.into_iter().map(guard_alg).collect();
         let builder = Verifier::builder(self.issuer.as_str(), audience)
+            .algorithms(&algorithms)
             .leeway(Duration::ZERO)
             .token_cache(TOKEN_CACHE);
         let verifier = Arc::new(CatalogVerifier::new(builder).ok()?);
         verifiers.insert(audience.to_owned(), Arc::clone(&verifier));
         Some(verifier)
+    }
+}
+
+/// The guard's name for a signing algorithm.
+fn guard_alg(alg: SigningAlg) -> Algorithm {
+    match alg {
+        SigningAlg::RS256 => Algorithm::RS256,
+        SigningAlg::PS256 => Algorithm::PS256,
+        SigningAlg::ES256 => Algorithm::ES256,
+        SigningAlg::EdDSA => Algorithm::EdDSA,
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use warrant_server::clock::{Clock, ManualClock, SystemClock};
 use warrant_server::config::{Config, Secret};
+use warrant_server::domain::SigningAlg;
 use warrant_server::store::GrantFilter;
 use warrant_testkit::PgDatabase;
 
@@ -272,4 +273,20 @@ async fn callers_authenticate_as_at_the_token_endpoint() {
         metadata["introspection_endpoint_auth_methods_supported"],
         json!(["client_secret_post", "client_secret_basic"])
     );
+}
+
+#[tokio::test]
+async fn tokens_of_every_signing_algorithm_are_introspected() {
+    let app = spawn_app().await;
+    for alg in SigningAlg::ALL {
+        let audience = format!("https://{}.example.com", alg.as_str().to_lowercase());
+        app.create_api_signed(&audience, &["read:data"], None, Some(alg))
+            .await;
+        let (id, secret) = app.create_app(&[(audience.as_str(), &["read:data"])]).await;
+        let token = app.token_for(&id, &secret, &audience).await;
+        let (status, answer) = introspect(&app, &id, &secret, &token).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["active"], true, "{}: {answer}", alg.as_str());
+        assert_eq!(answer["aud"], audience.as_str());
+    }
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use warrant_server::domain::SigningAlg;
 
-use crate::support::spawn_app;
+use crate::support::{API, spawn_app};
 
 /// The folder whose `node_modules` the scripts import from.
 fn node_dir() -> PathBuf {
