@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const TOKEN_PATH: &str = "/oauth/token";
 /// The token introspection endpoint (RFC 7662).
 pub const INTROSPECTION_PATH: &str = "/oauth/introspect";
+/// The token revocation endpoint (RFC 7009).
+pub const REVOCATION_PATH: &str = "/oauth/revoke";
 /// The path of the published signing keys, relative to the issuer.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// The OpenID discovery document.
@@ -157,6 +159,10 @@ pub struct ServerMetadata {
     pub introspection_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,

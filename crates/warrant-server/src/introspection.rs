@@ -11,14 +11,16 @@
 //! **Active** means: the signature verifies with a key the server still publishes
 //! (`warrant-guard`'s verifier over the catalog's keys, without leeway), the token is
 //! unexpired, its application and its grant on the token's API still exist, and no secret
-//! rotation revoked it ([`Catalog::standing`]). No storage is read for a client in memory.
+//! rotation revoked it ([`Catalog::standing`]), and it was not revoked (RFC 7009: the catalog
+//! holds the revoked `jti`s, loaded with it on every instance). No storage is read for a client
+//! in memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use warrant_guard::{Algorithm, Error as TokenError, Verifier};
+use warrant_guard::{Algorithm, Claims, Error as TokenError, Verifier};
 
 use crate::catalog::{Catalog, CatalogVerifier, ClientEntry, LookupError, Standing};
 use crate::domain::SigningAlg;
@@ -70,6 +72,20 @@ impl Introspector {
         token: &str,
         now: u64,
     ) -> Result<Option<Map<String, Value>>, LookupError> {
+        Ok(self
+            .active(caller, token, now)
+            .await?
+            .map(|claims| answer(claims.raw())))
+    }
+
+    /// The claims of `token` if it is active and `caller` may see it (see the module's
+    /// documentation), else `None`.
+    pub(crate) async fn active(
+        &self,
+        caller: &ClientEntry,
+        token: &str,
+        now: u64,
+    ) -> Result<Option<Claims>, LookupError> {
         let snapshot = self.catalog.snapshot();
         // The caller's APIs; a token verifies for at most one of them (its audience). Any
         // failure other than the audience is the same for all: the answer is then known.
@@ -92,10 +108,14 @@ impl Introspector {
                         .catalog
                         .standing(&client_id, audience, issued_at, now)
                         .await?;
-                    if !matches!(standing, Standing::Stands(_)) {
+                    let revoked = claims
+                        .get("jti")
+                        .and_then(Value::as_str)
+                        .is_none_or(|jti| self.catalog.snapshot().is_revoked(jti));
+                    if revoked || !matches!(standing, Standing::Stands(_)) {
                         return Ok(None);
                     }
-                    return Ok(Some(answer(claims.raw())));
+                    return Ok(Some(claims));
                 }
                 Err(TokenError::WrongAudience) => {}
                 Err(_) => return Ok(None),

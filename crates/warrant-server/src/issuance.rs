@@ -488,6 +488,7 @@ mod tests {
             current: Vec::new(),
             jwks_keys: warrant_proto::Jwks { keys: Vec::new() },
             jwks: bytes::Bytes::new(),
+            revoked: std::collections::HashSet::new(),
         }
     }
 

@@ -51,7 +51,8 @@ use bytes::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use warrant_proto::{
-    GRANT_CLIENT_CREDENTIALS, INTROSPECTION_PATH, JWKS_PATH, ServerMetadata, TOKEN_PATH,
+    GRANT_CLIENT_CREDENTIALS, INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, ServerMetadata,
+    TOKEN_PATH,
 };
 
 use crate::admin::Admin;
@@ -491,7 +492,7 @@ impl admin::Refresh for Catalog {
 
 fn server_metadata(issuer: &str) -> Bytes {
     let base = issuer.trim_end_matches('/');
-    // Introspection authenticates its callers as the token endpoint does.
+    // Introspection and revocation authenticate their callers as the token endpoint does.
     let auth_methods = vec![
         "client_secret_post".to_owned(),
         "client_secret_basic".to_owned(),
@@ -503,7 +504,9 @@ fn server_metadata(issuer: &str) -> Bytes {
         grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
         token_endpoint_auth_methods_supported: auth_methods.clone(),
         introspection_endpoint: Some(format!("{base}{INTROSPECTION_PATH}")),
-        introspection_endpoint_auth_methods_supported: auth_methods,
+        introspection_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint: Some(format!("{base}{REVOCATION_PATH}")),
+        revocation_endpoint_auth_methods_supported: auth_methods,
         // RFC 8414 requires this list, and strict validators refuse it empty. Warrant has no
         // authorization endpoint (client credentials only), so it names the one response type
         // that returns no credential (OAuth 2.0 Multiple Response Type Encoding Practices §5),

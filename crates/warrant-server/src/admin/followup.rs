@@ -165,6 +165,11 @@ pub(super) enum Change {
     KeyRevoked {
         kid: String,
     },
+    /// An access token revoked by its application (RFC 7009).
+    TokenRevoked {
+        client_id: String,
+        jti: String,
+    },
     OperatorCreated {
         username: String,
     },
@@ -238,6 +243,9 @@ impl Change {
                 format!("rotated the signing keys; current key {current}")
             }
             Self::KeyRevoked { kid } => format!("revoked signing key {kid}"),
+            Self::TokenRevoked { client_id, jti } => {
+                format!("revoked token {jti} of {client_id}")
+            }
             Self::OperatorCreated { username } => {
                 format!("created dashboard administrator {username}")
             }
@@ -281,7 +289,8 @@ impl Change {
             | Self::GrantCreated { client_id, .. }
             | Self::GrantUpdated { client_id, .. }
             | Self::GrantDeleted { client_id, .. }
-            | Self::GrantsSet { client_id, .. } => Some(client_id),
+            | Self::GrantsSet { client_id, .. }
+            | Self::TokenRevoked { client_id, .. } => Some(client_id),
             Self::ApiCreated { .. }
             | Self::ApiUpdated { .. }
             | Self::ScopeAdded { .. }

@@ -24,6 +24,7 @@ mod grants;
 mod keys;
 pub mod operators;
 pub mod passwords;
+mod revocations;
 pub mod scopes;
 mod setup;
 
@@ -33,6 +34,7 @@ pub use applications::{ApplicationDetails, ApplicationPatch, CreatedApplication,
 pub use followup::{AuditTrail, Refresh};
 use followup::{Change, Followups};
 pub use grants::GrantSpec;
+pub use revocations::MAX_REVOKED_PER_CLIENT;
 pub use scopes::MANAGEMENT_SCOPES;
 pub use setup::Initialized;
 

@@ -42,6 +42,8 @@ pub struct Snapshot {
     pub(crate) jwks_keys: Jwks,
     /// The serialized JWKS, built once per change rather than per request.
     pub(crate) jwks: Bytes,
+    /// The `jti` of each revoked token not yet expired when the snapshot was built.
+    pub(crate) revoked: HashSet<String>,
 }
 
 impl Snapshot {
@@ -56,6 +58,11 @@ impl Snapshot {
     /// Whether `identifier` names an API this snapshot knows.
     pub fn knows_api(&self, identifier: &str) -> bool {
         self.apis.contains_key(identifier)
+    }
+
+    /// Whether the token `jti` was revoked (RFC 7009).
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked.contains(jti)
     }
 
     /// Whether the default algorithm (RS256) and every API's algorithm have a current key.
@@ -162,12 +169,20 @@ impl Snapshot {
         let jwks = serde_json::to_vec(&jwks_keys)
             .map(Bytes::from)
             .unwrap_or_default();
+        // Revocations of expired tokens are dropped here, and from storage at the next one.
+        let revoked = state
+            .revoked_tokens
+            .iter()
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(jti, _)| jti.clone())
+            .collect();
         Ok(Self {
             version: state.version,
             apis,
             current,
             jwks_keys,
             jwks,
+            revoked,
         })
     }
 }

@@ -80,6 +80,7 @@ pub fn router(state: Arc<AppState>, with_metrics: bool) -> Router {
     router
         .route(warrant_proto::TOKEN_PATH, post(token::token))
         .route(warrant_proto::INTROSPECTION_PATH, post(token::introspect))
+        .route(warrant_proto::REVOCATION_PATH, post(token::revoke))
         .route(warrant_proto::JWKS_PATH, get(well_known::jwks))
         .route(
             warrant_proto::OPENID_CONFIGURATION_PATH,

@@ -24,6 +24,7 @@ migrations! {
     6: "0006_audit_counts_and_writers.sql",
     7: "0007_signing_key_certificates.sql",
     8: "0008_signing_keys_per_alg.sql",
+    9: "0009_revoked_tokens.sql",
 }
 
 impl Store {

@@ -21,6 +21,7 @@ mod grants;
 mod migrate;
 mod operators;
 mod postgres;
+mod revocations;
 mod rows;
 mod settings;
 mod signing_keys;

@@ -2,6 +2,7 @@
 //! version changed, and the state the token endpoint loads in one read. Also the health checks.
 
 use super::apis::{RS_SELECT, rs_from_row};
+use super::rows::unts;
 use super::signing_keys::{KEY_SELECT, key_from_row};
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::ResourceServer;
@@ -19,6 +20,8 @@ pub struct CatalogState {
     pub resource_servers: Vec<ResourceServer>,
     pub signing_keys: Vec<StoredSigningKey>,
     pub changed_clients: ChangedClients,
+    /// Revoked tokens: `jti` and when the token expires.
+    pub revoked_tokens: Vec<(String, u64)>,
 }
 
 /// Which clients changed between two versions.
@@ -116,12 +119,21 @@ impl Store {
                 }
                 _ => ChangedClients::All,
             };
+            let revoked_tokens: Vec<(String, i64)> =
+                sqlx::query_as("SELECT jti, expires_at FROM revoked_tokens")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
             Ok(CatalogState {
                 version,
                 resource_servers,
                 signing_keys,
                 changed_clients,
+                revoked_tokens: revoked_tokens
+                    .into_iter()
+                    .map(|(jti, exp)| (jti, unts(exp)))
+                    .collect(),
             })
         })
     }

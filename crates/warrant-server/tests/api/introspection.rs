@@ -1,6 +1,7 @@
-//! Token introspection (RFC 7662) through real HTTP: who may introspect which tokens, the
-//! members of an active token's answer, `{"active": false}` for everything else, and the
-//! client authentication and errors of the token endpoint.
+//! Token introspection (RFC 7662) and revocation (RFC 7009) through real HTTP: who may
+//! introspect which tokens, the members of an active token's answer, `{"active": false}` for
+//! everything else, the client authentication and errors of the token endpoint, and revoked
+//! tokens on every instance and after a restart.
 
 use std::sync::Arc;
 
@@ -33,6 +34,24 @@ async fn introspect(app: &TestServer, id: &str, secret: &str, token: &str) -> (u
         assert_eq!(response.headers()["cache-control"], "no-store");
     }
     (status, response.json().await.unwrap())
+}
+
+/// Revokes `token` as `id`; the status and the body (empty on success).
+async fn revoke(app: &TestServer, id: &str, secret: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .form(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 fn inactive() -> Value {
@@ -273,6 +292,119 @@ async fn callers_authenticate_as_at_the_token_endpoint() {
         metadata["introspection_endpoint_auth_methods_supported"],
         json!(["client_secret_post", "client_secret_basic"])
     );
+    assert_eq!(metadata["revocation_endpoint"], app.url("/oauth/revoke"));
+    assert_eq!(
+        metadata["revocation_endpoint_auth_methods_supported"],
+        json!(["client_secret_post", "client_secret_basic"])
+    );
+}
+
+/// On the server `app`: only the application a token was issued to revokes it; introspection
+/// answers it inactive from then on, and its other tokens stay active. Returns the revoked
+/// token, the gateway's credentials and a token still active.
+async fn revocation_story(app: &TestServer) -> (String, (String, String), String) {
+    let (worker, secret) = app.with_worker().await;
+    let gateway = app.create_app(&[(API, &[])]).await;
+    let token = app.token(&worker, &secret).await;
+    let kept = app.token(&worker, &secret).await;
+
+    let (status, body) = revoke(app, &gateway.0, &gateway.1, &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    let (_, answer) = introspect(app, &gateway.0, &gateway.1, &token).await;
+    assert_eq!(
+        answer["active"], true,
+        "another application cannot revoke it"
+    );
+
+    let (status, body) = revoke(app, &worker, &secret, &token).await;
+    assert_eq!((status, body), (200, Value::Null));
+    let (_, answer) = introspect(app, &gateway.0, &gateway.1, &token).await;
+    assert_eq!(answer, inactive());
+    let (_, answer) = introspect(app, &worker, &secret, &token).await;
+    assert_eq!(answer, inactive());
+    let (_, answer) = introspect(app, &gateway.0, &gateway.1, &kept).await;
+    assert_eq!(answer["active"], true, "only that token is revoked");
+
+    // Revoked already, or no token at all: 200 all the same (RFC 7009 §2.2).
+    for again in [token.as_str(), "not-a-token"] {
+        assert_eq!(revoke(app, &worker, &secret, again).await.0, 200);
+    }
+    assert_eq!(revoke(app, &worker, "wrong", &token).await.0, 401);
+    (token, gateway, kept)
+}
+
+/// A configuration on `dir` whose issuer does not change with the port: tokens outlive a
+/// restart, and instances behind one load balancer share it.
+fn fixed_issuer(dir: &std::path::Path) -> Config {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
+    config.issuer = Some("https://auth.example.com/".to_owned());
+    config
+}
+
+#[tokio::test]
+async fn an_application_revokes_its_token_and_it_stays_revoked_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixed_issuer(dir.path());
+    let app = spawn_with(dir, config).await.unwrap();
+    let (token, gateway, kept) = revocation_story(&app).await;
+    let dir = app.into_data_dir().await;
+    let config = fixed_issuer(dir.path());
+    let app = spawn_with(dir, config).await.unwrap();
+    let (_, answer) = introspect(&app, &gateway.0, &gateway.1, &token).await;
+    assert_eq!(answer, inactive(), "loaded from storage");
+    let (_, answer) = introspect(&app, &gateway.0, &gateway.1, &kept).await;
+    assert_eq!(answer["active"], true);
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn a_revocation_reaches_every_instance_on_postgres() {
+    let db = PgDatabase::create().await;
+    let config = |dir: &std::path::Path| {
+        let mut config = fixed_issuer(dir);
+        config.database_url = Some(Secret::new(db.url.clone()));
+        config.master_key = Some(Secret::new("aW50cm9zcGVjdGlvbiBvbiBwb3N0Z3JlcyB0ZXN0cyE="));
+        config
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a_config = config(dir.path());
+    let a = spawn_with(dir, a_config).await.unwrap();
+    // B starts on the database A initialized.
+    let dir = tempfile::tempdir().unwrap();
+    let b_config = config(dir.path());
+    let b = TestServer::builder()
+        .config(b_config)
+        .dir(dir)
+        .start()
+        .await
+        .unwrap();
+    let (worker, secret) = a.with_worker().await;
+    let gateway = a.create_app(&[(API, &[])]).await;
+    let token = a.token(&worker, &secret).await;
+    b.sync().await;
+    let (_, answer) = introspect(&b, &gateway.0, &gateway.1, &token).await;
+    assert_eq!(answer["active"], true, "{answer}");
+
+    assert_eq!(revoke(&a, &worker, &secret, &token).await.0, 200);
+    // B follows within a second, without being told.
+    let started = std::time::Instant::now();
+    loop {
+        let (_, answer) = introspect(&b, &gateway.0, &gateway.1, &token).await;
+        if answer == inactive() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "B still answers {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

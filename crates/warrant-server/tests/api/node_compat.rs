@@ -160,3 +160,54 @@ async fn oauth4webapi_introspects_a_token() {
     assert_eq!(answers[0]["token_type"], "Bearer");
     assert_eq!(answers[1], serde_json::json!({"active": false}));
 }
+
+/// oauth4webapi revokes a token (RFC 7009) at the endpoint discovery names, as the application
+/// it was issued to (client_secret_post).
+const REVOKE: &str = r#"
+import * as oauth from 'oauth4webapi';
+
+const issuer = new URL(process.env.ISSUER);
+const options = { [oauth.allowInsecureRequests]: true };
+const as = await oauth
+  .discoveryRequest(issuer, options)
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+const client = { client_id: process.env.CLIENT_ID };
+const auth = oauth.ClientSecretPost(process.env.CLIENT_SECRET);
+const response = await oauth.revocationRequest(as, client, auth, process.env.TOKEN, options);
+await oauth.processRevocationResponse(response);
+console.log(JSON.stringify({ revoked: as.revocation_endpoint }));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_revokes_a_token() {
+    let app = spawn_app().await;
+    let (id, secret) = app.with_worker().await;
+    let token = app.token(&id, &secret).await;
+    let introspect = || {
+        app.http
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", token.as_str())])
+            .send()
+    };
+    let before: serde_json::Value = introspect().await.unwrap().json().await.unwrap();
+    assert_eq!(before["active"], true);
+    let stdout = run_node(
+        REVOKE,
+        vec![
+            ("ISSUER", app.issuer.clone()),
+            ("CLIENT_ID", id.clone()),
+            ("CLIENT_SECRET", secret.clone()),
+            ("TOKEN", token.clone()),
+        ],
+    )
+    .await;
+    let printed: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(printed["revoked"], app.url("/oauth/revoke"));
+    let after: serde_json::Value = introspect().await.unwrap().json().await.unwrap();
+    assert_eq!(after, serde_json::json!({"active": false}));
+}

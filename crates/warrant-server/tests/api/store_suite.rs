@@ -84,6 +84,7 @@ on_each_engine!(
     applications_are_listed_a_page_at_a_time,
     grants_are_replaced_all_at_once_or_not_at_all,
     reads_announce_no_change,
+    revoked_tokens_are_loaded_capped_and_pruned,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -1034,6 +1035,58 @@ async fn reads_announce_no_change(engine: Engine) {
                 assert!(woken.await.is_err(), "a read announced a change");
                 listener.abort();
             }
+        })
+        .await;
+}
+
+async fn revoked_tokens_are_loaded_capped_and_pruned(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let v = store.version().await.unwrap();
+            assert!(store.revoke_token("j1", "c", 1_000, 100, 2).await.unwrap());
+            assert!(
+                store.version().await.unwrap() > v,
+                "other instances hear of it"
+            );
+            // Again: done already, whatever the cap.
+            assert!(store.revoke_token("j1", "c", 1_000, 100, 1).await.unwrap());
+            assert!(store.revoke_token("j2", "c", 200, 100, 2).await.unwrap());
+            // The cap counts the client's unexpired revocations.
+            let v = store.version().await.unwrap();
+            assert!(!store.revoke_token("j3", "c", 1_000, 100, 2).await.unwrap());
+            assert_eq!(
+                store.version().await.unwrap(),
+                v,
+                "a refusal writes nothing"
+            );
+            assert!(
+                store
+                    .revoke_token("k1", "other", 1_000, 100, 2)
+                    .await
+                    .unwrap()
+            );
+            let mut loaded = store.load_catalog(None).await.unwrap().revoked_tokens;
+            loaded.sort();
+            assert_eq!(
+                loaded,
+                vec![
+                    ("j1".to_owned(), 1_000),
+                    ("j2".to_owned(), 200),
+                    ("k1".to_owned(), 1_000)
+                ]
+            );
+            // j2 expired at 200: gone at the next revocation, which then fits under the cap.
+            assert!(store.revoke_token("j3", "c", 1_000, 300, 2).await.unwrap());
+            let mut loaded: Vec<String> = store
+                .load_catalog(None)
+                .await
+                .unwrap()
+                .revoked_tokens
+                .into_iter()
+                .map(|(jti, _)| jti)
+                .collect();
+            loaded.sort();
+            assert_eq!(loaded, ["j1", "j3", "k1"]);
         })
         .await;
 }

@@ -7,6 +7,7 @@
 //! it records metrics and the audit event.
 
 mod introspect;
+mod revoke;
 mod wire;
 
 use std::borrow::Cow;
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use warrant_proto::{TOKEN_TYPE_BEARER, TokenResponse};
 
 pub use self::introspect::introspect;
+pub use self::revoke::revoke;
 pub use self::wire::ParsedRequest;
 use super::AppState;
 use super::error::{OAuthError, no_store_json};

@@ -1,0 +1,78 @@
+//! `POST /oauth/revoke` (RFC 7009): the application a token was issued to revokes it. The
+//! caller authenticates as at the token endpoint; the token's `jti` goes on the revocation list
+//! until the token expires ([`Admin::revoke_token`](crate::admin::Admin::revoke_token)), and
+//! introspection answers it inactive from then on, on every instance.
+//!
+//! As RFC 7009 §2.2 says, a token that is invalid, expired or revoked already is answered 200
+//! all the same; so is one the caller may not introspect (it learns nothing). A valid token of
+//! another application is refused (§2.1), with `unauthorized_client`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use warrant_proto::OAuthErrorCode;
+
+use super::introspect::{authenticated, read_call};
+use crate::admin::AdminError;
+use crate::http::AppState;
+use crate::http::error::OAuthError;
+
+pub async fn revoke(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = crate::http::peer_ip(&parts);
+    match handle(&app, &parts.headers, ip, body).await {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        )
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+    body: Body,
+) -> Result<(), OAuthError> {
+    let now_ms = app.clock.now_ms();
+    let call = read_call(app, headers, body).await?;
+    let caller = authenticated(app, &call, ip, now_ms).await?;
+    let Some(claims) = app
+        .introspector
+        .active(&caller, call.token(), now_ms / 1000)
+        .await
+        .map_err(|e| OAuthError::from_lookup(&e))?
+    else {
+        return Ok(());
+    };
+    if claims.client_id() != Some(call.client_id()) {
+        return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::UnauthorizedClient,
+            "only the application a token was issued to may revoke it",
+        ));
+    }
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        // Every token this server issues has one; `active` answers those without inactive.
+        return Ok(());
+    };
+    app.admin
+        .revoke_token(call.client_id(), jti, claims.exp())
+        .await
+        .map_err(|e| match e {
+            AdminError::Conflict(message) => OAuthError::invalid_request(message),
+            other => {
+                tracing::error!(error = %other, "cannot store a token revocation");
+                OAuthError::temporarily_unavailable(
+                    "the revocation could not be stored; nothing was revoked, retry later",
+                )
+            }
+        })
+}
