@@ -19,6 +19,9 @@ use crate::tls::TlsSource;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./warrant-data";
 
+/// The longest an audit batch may be held open (`audit_batch_delay_ms`).
+pub const MAX_AUDIT_BATCH_DELAY_MS: u64 = 1_000;
+
 /// A secret value from the configuration. `Debug` does not print it.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -85,6 +88,9 @@ pub struct ConfigLayer {
     pub audit_max_events: Option<u64>,
     /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
     pub audit_log_file: Option<PathBuf>,
+    /// Hold an audit batch open this many milliseconds for more events before committing it
+    /// (default 10, at most 1000; 0 commits at once).
+    pub audit_batch_delay_ms: Option<u64>,
     /// Tokens an application may get per hour, unless it has a quota of its own.
     pub token_quota_per_hour: Option<u32>,
     /// Tokens an application may get per day, unless it has a quota of its own.
@@ -148,6 +154,7 @@ impl ConfigLayer {
             audit_retention: self.audit_retention.or(lower.audit_retention),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
+            audit_batch_delay_ms: self.audit_batch_delay_ms.or(lower.audit_batch_delay_ms),
             token_quota_per_hour: self.token_quota_per_hour.or(lower.token_quota_per_hour),
             token_quota_per_day: self.token_quota_per_day.or(lower.token_quota_per_day),
             token_quota_enforce: self.token_quota_enforce.or(lower.token_quota_enforce),
@@ -320,6 +327,17 @@ impl Config {
                         .unwrap_or(defaults.retention),
                     max_events: layer.audit_max_events.unwrap_or(defaults.max_events),
                     json_lines: layer.audit_log_file,
+                    batch_delay: match layer.audit_batch_delay_ms {
+                        Some(ms) if ms > MAX_AUDIT_BATCH_DELAY_MS => {
+                            return Err(ConfigError::Invalid(format!(
+                                "audit_batch_delay_ms {ms} is too long: at most \
+                                 {MAX_AUDIT_BATCH_DELAY_MS} (a crash can lose that much of the \
+                                 audit log)"
+                            )));
+                        }
+                        Some(ms) => Duration::from_millis(ms),
+                        None => defaults.batch_delay,
+                    },
                     ..defaults
                 }
             },
@@ -521,6 +539,21 @@ mod tests {
         );
         let file: ConfigLayer = toml::from_str("metrics_public = true").unwrap();
         assert!(Config::from_layer(file).unwrap().metrics_public);
+    }
+
+    #[test]
+    fn the_audit_batch_delay_is_bounded() {
+        let delay = |text: &str| {
+            Config::from_layer(toml::from_str(text).unwrap()).map(|c| c.audit.batch_delay)
+        };
+        assert_eq!(delay("").unwrap(), crate::audit::DEFAULT_BATCH_DELAY);
+        assert_eq!(delay("audit_batch_delay_ms = 0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            delay("audit_batch_delay_ms = 1000").unwrap(),
+            Duration::from_secs(1)
+        );
+        let err = delay("audit_batch_delay_ms = 1001").unwrap_err();
+        assert!(err.to_string().contains("at most 1000"), "{err}");
     }
 
     #[test]

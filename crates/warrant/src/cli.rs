@@ -225,6 +225,10 @@ pub struct ServeArgs {
     /// Also write audit events as JSON lines: - for stdout, or a file to append to
     #[arg(long, env = "WARRANT_AUDIT_LOG_FILE", value_name = "FILE")]
     pub audit_log_file: Option<PathBuf>,
+    /// Hold a batch of audit events open this long for more before committing it (a crash can
+    /// lose that much of the audit log; never a token) [default: 10]
+    #[arg(long, env = "WARRANT_AUDIT_BATCH_DELAY_MS", value_name = "MS")]
+    pub audit_batch_delay_ms: Option<u64>,
     /// Tokens an application may get per hour, unless it has its own quota [default: no limit]
     #[arg(long, env = "WARRANT_TOKEN_QUOTA_PER_HOUR", value_name = "N")]
     pub token_quota_per_hour: Option<u32>,
