@@ -25,7 +25,19 @@ pub(crate) const MAX_ECHOED_ID: usize = 256;
 
 /// `text` cut to [`MAX_ECHOED_ID`] characters.
 pub(crate) fn echoed(text: &str) -> String {
-    text.chars().take(MAX_ECHOED_ID).collect()
+    cut(text, MAX_ECHOED_ID).to_owned()
+}
+
+/// `text` cut to `max` characters, without copying.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    // No more bytes than `max`: no more characters either.
+    if text.len() <= max {
+        return text;
+    }
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
 }
 
 /// How the request names the API it wants a token for.
@@ -97,7 +109,6 @@ pub struct IssuedToken {
     pub jti: String,
     pub expires_in: u32,
     pub scope: Option<String>,
-    pub audience: String,
 }
 
 /// A token, and where its client stands in its quota.
@@ -219,12 +230,12 @@ impl Issuer {
         let now = now_ms / 1000;
         // One consistent view of the APIs and keys for the whole request.
         let snapshot = self.catalog.snapshot();
-        let audience_known = self
-            .audience(request.target)
-            .is_some_and(|audience| snapshot.knows_api(audience));
+        // Whether the audience is known matters to a refusal only: looked up then.
         let refuse = |reason| Refusal {
             reason,
-            audience_known,
+            audience_known: self
+                .audience(request.target)
+                .is_some_and(|audience| snapshot.knows_api(audience)),
         };
 
         // 1 and 2. The client, and who it is.
@@ -368,26 +379,26 @@ fn grant_and_sign(
     settings: &IssuerSettings,
     now: u64,
 ) -> Result<IssuedToken, IssueError> {
-    let audience = match request.target {
-        Target::Audience(aud) => {
-            if !snapshot.apis.contains_key(aud) {
-                return Err(IssueError::UnknownAudience(aud.to_owned()));
-            }
-            aud
-        }
-        Target::Resource(res) => {
-            if !snapshot.apis.contains_key(res) {
-                return Err(IssueError::UnknownResource(res.to_owned()));
-            }
-            res
-        }
+    let (audience, api) = match request.target {
+        Target::Audience(aud) => snapshot
+            .apis
+            .get(aud)
+            .map(|api| (aud, api))
+            .ok_or_else(|| IssueError::UnknownAudience(aud.to_owned()))?,
+        Target::Resource(res) => snapshot
+            .apis
+            .get(res)
+            .map(|api| (res, api))
+            .ok_or_else(|| IssueError::UnknownResource(res.to_owned()))?,
         Target::Unspecified => match settings.default_audience.as_deref() {
-            Some(aud) if snapshot.apis.contains_key(aud) => aud,
-            Some(aud) => return Err(IssueError::UnknownAudience(aud.to_owned())),
+            Some(aud) => snapshot
+                .apis
+                .get(aud)
+                .map(|api| (aud, api))
+                .ok_or_else(|| IssueError::UnknownAudience(aud.to_owned()))?,
             None => return Err(IssueError::MissingAudience),
         },
     };
-    let api = &snapshot.apis[audience];
     let not_granted = || IssueError::NotGranted {
         audience: audience.to_owned(),
     };
@@ -441,15 +452,23 @@ fn grant_and_sign(
         scope: scope_claim.as_deref(),
         gty: GTY_CLIENT_CREDENTIALS,
     };
+    // Room for the claims as they are, so that the buffer grows at most once (by escapes).
+    let mut claims_json = Vec::with_capacity(
+        160 + settings.issuer.len()
+            + sub.len()
+            + audience.len()
+            + jti.len()
+            + 2 * request.client_id.len()
+            + claims.scope.map_or(0, str::len),
+    );
     // Serializing a struct of strings and integers cannot fail.
     #[allow(clippy::expect_used)]
-    let claims_json = serde_json::to_vec(&claims).expect("claims serialize");
+    serde_json::to_writer(&mut claims_json, &claims).expect("claims serialize");
     Ok(IssuedToken {
         access_token: key.sign_jwt(&claims_json),
         jti,
         expires_in: api.token_lifetime,
         scope: scope_claim.map(Cow::into_owned),
-        audience: audience.to_owned(),
     })
 }
 

@@ -174,10 +174,20 @@ impl Catalog {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<ClientEntry>>, LookupError> {
-        let seen = match self.clients.get(client_id) {
-            Ok(hit) => return Ok(hit),
-            Err(seen) => seen,
-        };
+        match self.clients.get(client_id) {
+            Ok(hit) => Ok(hit),
+            // The lookup's future (storage's, some kilobytes) is boxed here, on a miss only:
+            // inline, it would make every token request's future that large.
+            Err(seen) => Box::pin(self.look_up(client_id, seen)).await,
+        }
+    }
+
+    /// A client not in the cache, looked up in storage at cache version `seen`.
+    async fn look_up(
+        &self,
+        client_id: &str,
+        seen: i64,
+    ) -> Result<Option<Arc<ClientEntry>>, LookupError> {
         if !self.storage_reachable() {
             return Err(LookupError::Unavailable(StoreError::Unavailable(
                 "storage was unreachable at the last look".into(),

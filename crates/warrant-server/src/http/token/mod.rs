@@ -19,16 +19,16 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use warrant_proto::{TOKEN_TYPE_BEARER, TokenResponse};
+use warrant_proto::TOKEN_TYPE_BEARER;
 
 pub use self::introspect::introspect;
 pub use self::revoke::revoke;
 pub use self::wire::ParsedRequest;
 use super::AppState;
-use super::error::{OAuthError, no_store_json};
+use super::error::OAuthError;
 use crate::catalog::LookupError;
 use crate::domain::events::{AuditEvent, types};
-use crate::issuance::{Refusal, Refused, Throttled, echoed};
+use crate::issuance::{Refusal, Refused, Throttled, cut, echoed};
 use crate::limits::{Period, QuotaExceeded};
 use crate::metrics::MetricAudience;
 
@@ -73,7 +73,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+            .map(|ua| cut(ua, MAX_USER_AGENT).to_owned()),
         jti: seen.jti,
         count: 1,
     });
@@ -126,15 +126,14 @@ async fn handle(
     seen.audience_known = true;
     seen.authenticated = true;
     let token = issued.token;
-    seen.scope.clone_from(&token.scope);
+    let body = token_response_body(
+        &token.access_token,
+        TOKEN_TYPE_BEARER,
+        token.expires_in,
+        token.scope.as_deref(),
+    );
+    seen.scope = token.scope;
     seen.jti = Some(token.jti);
-
-    let body = TokenResponse {
-        access_token: token.access_token,
-        token_type: TOKEN_TYPE_BEARER.to_owned(),
-        expires_in: u64::from(token.expires_in),
-        scope: token.scope,
-    };
     let mut response = (
         [
             (
@@ -144,7 +143,7 @@ async fn handle(
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             (header::PRAGMA, HeaderValue::from_static("no-cache")),
         ],
-        no_store_json(&body),
+        body,
     )
         .into_response();
     if let Some(state) = issued.quota {
@@ -283,6 +282,38 @@ fn quota_exceeded(
     error
 }
 
+/// The token response (RFC 6749 §5.1), as `warrant_proto::TokenResponse` serializes it, written
+/// straight into a buffer of the right size: the access token, most of the body, is a compact
+/// JWS (base64url and dots), which needs no escaping and is copied as it is.
+fn token_response_body(
+    access_token: &str,
+    token_type: &str,
+    expires_in: u32,
+    scope: Option<&str>,
+) -> Vec<u8> {
+    debug_assert!(
+        access_token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
+        "an access token is a compact JWS"
+    );
+    let mut out =
+        Vec::with_capacity(access_token.len() + token_type.len() + scope.map_or(0, str::len) + 96);
+    out.extend_from_slice(b"{\"access_token\":\"");
+    out.extend_from_slice(access_token.as_bytes());
+    out.extend_from_slice(b"\",\"token_type\":");
+    // Writing strings and integers into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, token_type);
+    out.extend_from_slice(b",\"expires_in\":");
+    let _ = serde_json::to_writer(&mut out, &expires_in);
+    if let Some(scope) = scope {
+        out.extend_from_slice(b",\"scope\":");
+        let _ = serde_json::to_writer(&mut out, scope);
+    }
+    out.push(b'}');
+    out
+}
+
 fn rate_limit_headers(limit: u32, remaining: u64, reset: u64) -> [(HeaderName, HeaderValue); 3] {
     [
         (
@@ -298,4 +329,46 @@ fn rate_limit_headers(limit: u32, remaining: u64, reset: u64) -> [(HeaderName, H
             HeaderValue::from(reset),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use warrant_proto::TokenResponse;
+
+    use super::*;
+
+    /// The body written by hand is byte for byte what serializing `TokenResponse` gives.
+    #[test]
+    fn the_token_response_is_what_serde_writes() {
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhQGNsaWVudHMifQ.c2ln-_";
+        for (token_type, expires_in, scope) in [
+            (
+                TOKEN_TYPE_BEARER,
+                86_400,
+                Some("read:data delete:documents"),
+            ),
+            ("DPoP", 0, None),
+            (
+                TOKEN_TYPE_BEARER,
+                u32::MAX,
+                Some("quote\" back\\slash \u{e9}t\u{e9} \u{1}"),
+            ),
+            (TOKEN_TYPE_BEARER, 60, Some("")),
+        ] {
+            let expected = serde_json::to_vec(&TokenResponse {
+                access_token: token.to_owned(),
+                token_type: token_type.to_owned(),
+                expires_in: u64::from(expires_in),
+                scope: scope.map(str::to_owned),
+            })
+            .unwrap();
+            let body = token_response_body(token, token_type, expires_in, scope);
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+    }
 }
