@@ -42,9 +42,11 @@ impl AuthorizedClient {
         self.http.delete(url)
     }
 
-    /// Sends `request` with `Authorization: Bearer`. When the API answers 401, the token is
-    /// invalidated, a fresh one fetched and the request retried once, if its body can be
-    /// replayed (streaming bodies cannot: their 401 is returned as is).
+    /// Sends `request` with `Authorization: Bearer`, or `Authorization: DPoP` and a fresh DPoP
+    /// proof for a DPoP-bound token. When the API answers 401, the token is invalidated, a
+    /// fresh one fetched and the request retried once, if its body can be replayed (streaming
+    /// bodies cannot: their 401 is returned as is); a 401 asking for a DPoP nonce is retried
+    /// once with the nonce and the same token.
     pub async fn send(&self, request: RequestBuilder) -> Result<Response, Error> {
         let request = request
             .build()
@@ -58,6 +60,14 @@ impl AuthorizedClient {
         let Some(replay) = replay else {
             return Ok(response);
         };
+        if let (Some(key), Some(nonce)) = (
+            self.provider.dpop_key().filter(|_| token.is_dpop()),
+            crate::dpop::nonce_asked(&response, None),
+        ) {
+            tracing::debug!("the API asked for a DPoP nonce; retrying once with it");
+            key.set_nonce(replay.url().as_str(), &nonce);
+            return self.execute(replay, &token).await;
+        }
         tracing::info!("the API refused the token; fetching a fresh one and retrying once");
         self.provider.invalidate_token(&token);
         let fresh = self.provider.token().await?;
@@ -69,9 +79,23 @@ impl AuthorizedClient {
         mut request: reqwest::Request,
         token: &AccessToken,
     ) -> Result<Response, Error> {
-        let value = header::HeaderValue::from_str(&token.bearer()).map_err(|_| {
-            Error::InvalidResponse("the access token is not a valid header value".into())
-        })?;
+        let invalid =
+            || Error::InvalidResponse("the access token is not a valid header value".into());
+        let key = self.provider.dpop_key().filter(|_| token.is_dpop());
+        let authorization = match key {
+            Some(key) => {
+                let proof = key.proof(
+                    request.method().as_str(),
+                    request.url().as_str(),
+                    Some(token.as_str()),
+                )?;
+                let proof = header::HeaderValue::from_str(&proof).map_err(|_| invalid())?;
+                request.headers_mut().insert("dpop", proof);
+                format!("DPoP {}", token.as_str())
+            }
+            None => token.bearer(),
+        };
+        let value = header::HeaderValue::from_str(&authorization).map_err(|_| invalid())?;
         request.headers_mut().insert(header::AUTHORIZATION, value);
         self.http
             .execute(request)

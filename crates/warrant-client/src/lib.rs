@@ -38,7 +38,15 @@
 //!   them too: the metadata names the token endpoint, so a redirect elsewhere would choose where
 //!   the secret goes.
 //! - A warm [`TokenProvider::token`] takes a read lock and clones an `Arc`: no allocation.
+//! - **DPoP** (RFC 9449) with one builder call, [`TokenProviderBuilder::dpop`]: a P-256 key
+//!   generated for the provider (or [`TokenProviderBuilder::dpop_key`] for Ed25519 or a loaded
+//!   key) signs a proof for each token request, so the tokens are bound to it; the server's
+//!   `use_dpop_nonce` gets one retry with its nonce. [`AuthorizedClient`] then sends
+//!   `Authorization: DPoP` with a fresh proof per request (method, URL, the token's hash) and
+//!   retries once when an API asks for a nonce. A token stolen from a log is worthless without
+//!   the key, which never leaves the process.
 
+mod dpop;
 mod error;
 mod http;
 mod provider;
@@ -46,6 +54,7 @@ mod redirect;
 mod secret;
 mod token;
 
+pub use dpop::DpopKey;
 pub use error::Error;
 pub use http::AuthorizedClient;
 pub use provider::{AuthMethod, ClientStats, TokenProvider, TokenProviderBuilder};

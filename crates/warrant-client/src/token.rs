@@ -16,6 +16,8 @@ struct Inner {
     refresh_at: Instant,
     expires_in: u64,
     scope: Option<String>,
+    /// Bound to the provider's DPoP key (`token_type: "DPoP"`).
+    dpop: bool,
 }
 
 impl AccessToken {
@@ -25,6 +27,7 @@ impl AccessToken {
         refresh_at: Instant,
         expires_in: u64,
         scope: Option<String>,
+        dpop: bool,
     ) -> Self {
         Self(Arc::new(Inner {
             token,
@@ -32,7 +35,14 @@ impl AccessToken {
             refresh_at,
             expires_in,
             scope,
+            dpop,
         }))
+    }
+
+    /// Whether the token is bound to the provider's DPoP key: it goes out as
+    /// `Authorization: DPoP` with a proof, never as `Bearer`.
+    pub fn is_dpop(&self) -> bool {
+        self.0.dpop
     }
 
     /// The token, for `Authorization: Bearer`.

@@ -132,6 +132,8 @@ pub struct ProofCheck<'a> {
 pub struct DpopProof {
     jkt: String,
     nonce: Option<String>,
+    jti: String,
+    iat: u64,
 }
 
 impl DpopProof {
@@ -229,6 +231,21 @@ impl DpopVerifier {
         check: &ProofCheck<'_>,
         now: u64,
     ) -> Result<DpopProof, DpopError> {
+        let proof = self.check_at(proof, check, now)?;
+        self.record(&proof, now)?;
+        Ok(proof)
+    }
+
+    /// Every check but the replay check: for a caller that records the proof with
+    /// [`record`](Self::record) only once the request is otherwise accepted, so that whoever
+    /// can make proofs (anyone, at a token endpoint) cannot fill the replay cache without also
+    /// authenticating.
+    pub fn check_at(
+        &self,
+        proof: &str,
+        check: &ProofCheck<'_>,
+        now: u64,
+    ) -> Result<DpopProof, DpopError> {
         let inner = &*self.inner;
         if proof.len() > inner.max_len {
             return Err(DpopError::TooLong);
@@ -292,8 +309,20 @@ impl DpopVerifier {
             Some(Value::String(nonce)) => Some(nonce.clone()),
             Some(_) => return Err(DpopError::InvalidClaim("nonce")),
         };
-        inner.replay.record(&jkt, jti, iat, now)?;
-        Ok(DpopProof { jkt, nonce })
+        Ok(DpopProof {
+            jkt,
+            nonce,
+            jti: jti.clone(),
+            iat,
+        })
+    }
+
+    /// Records a checked proof against replay: [`DpopError::Replayed`] if it was recorded
+    /// before (within its `iat` window).
+    pub fn record(&self, proof: &DpopProof, now: u64) -> Result<(), DpopError> {
+        self.inner
+            .replay
+            .record(&proof.jkt, &proof.jti, proof.iat, now)
     }
 }
 

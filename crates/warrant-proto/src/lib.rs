@@ -20,6 +20,8 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
 pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 /// `token_type` of every access token Warrant issues.
 pub const TOKEN_TYPE_BEARER: &str = "Bearer";
+/// The `token_type` of a DPoP-bound token (RFC 9449 §5).
+pub const TOKEN_TYPE_DPOP: &str = "DPoP";
 /// The JWT `typ` header of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The only grant type Warrant serves.
@@ -55,6 +57,8 @@ pub enum OAuthErrorCode {
     TooManyRequests,
     ServerError,
     TemporarilyUnavailable,
+    /// The DPoP proof sent with the request is not valid (RFC 9449 §5).
+    InvalidDpopProof,
 }
 
 impl OAuthErrorCode {
@@ -72,6 +76,7 @@ impl OAuthErrorCode {
             Self::TooManyRequests => "too_many_requests",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 
@@ -88,6 +93,7 @@ impl OAuthErrorCode {
             "access_denied" => Self::AccessDenied,
             "too_many_requests" => Self::TooManyRequests,
             "server_error" => Self::ServerError,
+            "invalid_dpop_proof" => Self::InvalidDpopProof,
             "temporarily_unavailable" => Self::TemporarilyUnavailable,
             _ => return None,
         })
@@ -166,6 +172,9 @@ pub struct ServerMetadata {
     pub response_types_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
+    /// The algorithms the token endpoint accepts for DPoP proofs (RFC 9449 §5.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// A scope an API defines, as the management API shows it (and takes it: `value` and

@@ -80,6 +80,9 @@ pub struct TokenRequest<'a> {
     pub scope: Option<&'a str>,
     /// The address the request came from: failures are throttled per address too.
     pub from: Option<IpAddr>,
+    /// The RFC 7638 thumbprint of the key of the request's verified DPoP proof: the token is
+    /// bound to it (`cnf.jkt`, RFC 9449 §6).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 impl std::fmt::Debug for TokenRequest<'_> {
@@ -89,6 +92,7 @@ impl std::fmt::Debug for TokenRequest<'_> {
             .field("target", &self.target)
             .field("scope", &self.scope)
             .field("from", &self.from)
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish_non_exhaustive()
     }
 }
@@ -348,6 +352,14 @@ struct Claims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<&'a str>,
     gty: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// The key a token is bound to (RFC 7800 `cnf`, RFC 9449 §6.1).
+#[derive(Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 /// Whether `client_secret` is the client's: the secret is hashed and compared in constant time
@@ -451,6 +463,7 @@ fn grant_and_sign(
         azp: request.client_id,
         scope: scope_claim.as_deref(),
         gty: GTY_CLIENT_CREDENTIALS,
+        cnf: request.dpop_jkt.map(|jkt| Confirmation { jkt }),
     };
     // Room for the claims as they are, so that the buffer grows at most once (by escapes).
     let mut claims_json = Vec::with_capacity(
@@ -563,6 +576,7 @@ mod tests {
                 target: Target::Audience(AUDIENCE),
                 scope: Some(&param),
                 from: None,
+                dpop_jkt: None,
             };
             let usable: Vec<&str> = granted.iter().copied().filter(|s| defined.contains(s)).collect();
             let result = grant_and_sign(&snapshot, &client, &request, &settings(), 1_000);
@@ -594,6 +608,7 @@ mod tests {
                 target: Target::Audience(AUDIENCE),
                 scope: Some(&param),
                 from: None,
+                dpop_jkt: None,
             };
             let refused = grant_and_sign(&snapshot, &client, &request, &settings(), 1_000).unwrap_err();
             prop_assert_eq!(refused, IssueError::NotGranted { audience: AUDIENCE.to_owned() });

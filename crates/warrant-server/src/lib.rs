@@ -175,7 +175,9 @@ impl Server {
                 http
             }
         });
-        let metadata = server_metadata(&issuer);
+        let dpop = warrant_guard::DpopVerifier::new();
+        let token_url = format!("{}{TOKEN_PATH}", issuer.trim_end_matches('/'));
+        let metadata = server_metadata(&issuer, dpop.algorithms());
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"warrant\""));
         let (audit, audit_writer) =
@@ -230,6 +232,8 @@ impl Server {
             admin,
             management,
             openapi,
+            dpop,
+            token_url,
         });
         Ok(Self {
             listener,
@@ -490,7 +494,7 @@ impl admin::Refresh for Catalog {
     }
 }
 
-fn server_metadata(issuer: &str) -> Bytes {
+fn server_metadata(issuer: &str, dpop_algorithms: &[warrant_guard::Algorithm]) -> Bytes {
     let base = issuer.trim_end_matches('/');
     // Introspection and revocation authenticate their callers as the token endpoint does.
     let auth_methods = vec![
@@ -515,6 +519,10 @@ fn server_metadata(issuer: &str) -> Bytes {
         // there for `jwks_uri`, without the OP-only ones (`subject_types_supported`, …).
         response_types_supported: vec!["none".to_owned()],
         scopes_supported: Vec::new(),
+        dpop_signing_alg_values_supported: dpop_algorithms
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect(),
     };
     serde_json::to_vec(&metadata)
         .map(Bytes::from)

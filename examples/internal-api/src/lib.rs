@@ -38,10 +38,15 @@ pub fn algorithms(list: &str) -> Result<Vec<Algorithm>, String> {
 /// `GET /internal/data` for any valid token; `DELETE /internal/documents/{doc_id}` only with
 /// `delete:documents`; `GET /healthz` for anyone.
 pub fn app(verifier: Verifier) -> Router {
+    app_with(GuardLayer::new(verifier))
+}
+
+/// The same routes behind a guard configured by the caller (DPoP, its public URL).
+pub fn app_with(guard: GuardLayer) -> Router {
     let protected = Router::new()
         .route("/internal/data", get(internal_data))
         .route("/internal/documents/{doc_id}", delete(delete_document))
-        .layer(GuardLayer::new(verifier).realm("internal-api"));
+        .layer(guard.realm("internal-api"));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(protected)

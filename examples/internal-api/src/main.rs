@@ -5,6 +5,10 @@
 //!     cargo run -p internal-api -- --listen 127.0.0.1:3000
 //! ```
 //!
+//! `WARRANT_DPOP=required` refuses every request without a DPoP-bound token and its proof;
+//! `WARRANT_DPOP=optional` accepts both. `PUBLIC_URL` is the URL callers use to reach it
+//! (default `http://` + the listen address), which their DPoP proofs name.
+//!
 //! For an API whose tokens are signed with another algorithm than RS256, say which:
 //! `WARRANT_ALGORITHMS=ES256` (or `EdDSA`, `PS256`, a comma-separated list).
 
@@ -14,7 +18,8 @@ use std::process::ExitCode;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use warrant_guard::Verifier;
+use warrant_guard::axum::GuardLayer;
+use warrant_guard::{DpopVerifier, Verifier};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -71,11 +76,23 @@ async fn run() -> Result<(), String> {
     if let Err(e) = verifier.refresh_keys().await {
         tracing::warn!(error = %e, "could not fetch the signing keys yet; will retry on the first request");
     }
+    let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{listen}"));
+    let guard = GuardLayer::new(verifier).public_url(&public_url);
+    let (guard, dpop) = match std::env::var("WARRANT_DPOP").as_deref() {
+        Ok("required") => (guard.require_dpop(), "required"),
+        Ok("optional") => (guard.dpop(DpopVerifier::new()), "optional"),
+        Ok("") | Err(_) => (guard, "off"),
+        Ok(other) => {
+            return Err(format!(
+                "WARRANT_DPOP must be required or optional, not {other:?}"
+            ));
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(%listen, %issuer, %audience, "internal API serving");
-    axum::serve(listener, internal_api::app(verifier))
+    tracing::info!(%listen, %issuer, %audience, dpop, "internal API serving");
+    axum::serve(listener, internal_api::app_with(guard))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

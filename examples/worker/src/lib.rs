@@ -15,12 +15,15 @@ pub struct Settings {
     pub audience: String,
     pub api_url: String,
     pub interval: Duration,
+    /// Ask for DPoP-bound tokens and send each with a proof (`WARRANT_DPOP=1`).
+    pub dpop: bool,
 }
 
 impl Settings {
     /// `WARRANT_ISSUER`, `WARRANT_CLIENT_ID`, `WARRANT_CLIENT_SECRET`, `WARRANT_AUDIENCE`,
     /// `WARRANT_TOKEN_URL` (optional: used instead of the discovered token endpoint), `API_URL`
-    /// (default `http://127.0.0.1:3000/internal/data`), `INTERVAL_MS` (default 5000).
+    /// (default `http://127.0.0.1:3000/internal/data`), `INTERVAL_MS` (default 5000),
+    /// `WARRANT_DPOP=1` for DPoP-bound tokens.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let required = |name: &str| var(name).ok_or_else(|| format!("set {name}"));
@@ -43,6 +46,7 @@ impl Settings {
             audience: required("WARRANT_AUDIENCE")?,
             api_url: var("API_URL").unwrap_or_else(|| "http://127.0.0.1:3000/internal/data".into()),
             interval,
+            dpop: matches!(var("WARRANT_DPOP").as_deref(), Some("1" | "true")),
         })
     }
 
@@ -56,6 +60,9 @@ impl Settings {
         }
         if let Some(url) = &self.token_url {
             builder = builder.token_endpoint(url);
+        }
+        if self.dpop {
+            builder = builder.dpop();
         }
         builder.build()
     }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use warrant_guard::Verifier;
+use warrant_guard::axum::GuardLayer;
 use warrant_testkit::{SigningAlg, TestServer};
 
 const API: &str = "https://api.example.com";
@@ -54,9 +55,46 @@ async fn many_calls(alg: SigningAlg) {
         audience: API.into(),
         api_url,
         interval: Duration::from_millis(10),
+        dpop: false,
     };
     let summary = worker::run(&settings, Some(50)).await.unwrap();
     assert_eq!((summary.succeeded, summary.failed), (50, 0));
     assert_eq!(counters.token_requests(), 1, "one fetch for 50 calls");
     assert!(summary.provider.stats().cache_hits >= 49);
+}
+
+/// `WARRANT_DPOP=1` in the worker against the example API with `WARRANT_DPOP=required`: a
+/// DPoP-bound token, a fresh proof on every call, still one token fetch.
+#[tokio::test]
+async fn with_dpop_every_call_carries_a_proof() {
+    let server = TestServer::start().await;
+    server.create_api(API, &["read:data"], None).await;
+    let (client_id, secret) = server.create_app(&[(API, &["read:data"])]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let verifier = Verifier::builder(&server.issuer, API)
+        .token_cache(100)
+        .build()
+        .unwrap();
+    let guard = GuardLayer::new(verifier).require_dpop().public_url(&base);
+    tokio::spawn(async move { axum::serve(listener, internal_api::app_with(guard)).await });
+
+    let mut settings = worker::Settings {
+        issuer: Some(server.issuer.clone()),
+        token_url: None,
+        client_id,
+        client_secret: secret.into(),
+        audience: API.into(),
+        api_url: format!("{base}/internal/data"),
+        interval: Duration::from_millis(10),
+        dpop: false,
+    };
+    // Without DPoP, the API refuses every call.
+    let summary = worker::run(&settings, Some(2)).await.unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (0, 2));
+    settings.dpop = true;
+    let summary = worker::run(&settings, Some(20)).await.unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (20, 0));
+    assert_eq!(summary.provider.stats().token_requests, 1);
+    assert!(summary.provider.token().await.unwrap().is_dpop());
 }

@@ -9,7 +9,7 @@ use tokio::sync::OnceCell;
 use super::fetch::random_unit;
 use super::slot::{Slot, normalize_scopes};
 use super::token_provider::{AuthMethod, Counters, Endpoint, Inner, TokenProvider};
-use crate::{ClientSecret, Error};
+use crate::{ClientSecret, DpopKey, Error};
 
 impl TokenProvider {
     pub fn builder() -> TokenProviderBuilder {
@@ -31,6 +31,13 @@ pub struct TokenProviderBuilder {
     retry_deadline: Option<Duration>,
     request_timeout: Option<Duration>,
     http: Option<reqwest::Client>,
+    dpop: Option<DpopChoice>,
+}
+
+#[derive(Debug, Clone)]
+enum DpopChoice {
+    Generate,
+    Key(DpopKey),
 }
 
 impl TokenProviderBuilder {
@@ -105,6 +112,21 @@ impl TokenProviderBuilder {
         self
     }
 
+    /// Asks for DPoP-bound tokens (RFC 9449) with a P-256 (ES256) key generated for this
+    /// provider: each token request carries a proof, and [`AuthorizedClient`](crate::AuthorizedClient)
+    /// sends each token with a fresh proof.
+    pub fn dpop(mut self) -> Self {
+        self.dpop = Some(DpopChoice::Generate);
+        self
+    }
+
+    /// DPoP with this key (Ed25519 with [`DpopKey::generate_ed25519`], or one loaded from
+    /// PKCS#8 to keep it across restarts).
+    pub fn dpop_key(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(DpopChoice::Key(key));
+        self
+    }
+
     pub fn build(self) -> Result<TokenProvider, Error> {
         let missing = |what: &str| Error::Config(format!("{what} is required"));
         let endpoint = match (self.token_endpoint, self.issuer) {
@@ -145,6 +167,11 @@ impl TokenProviderBuilder {
                 retry_deadline: self.retry_deadline.unwrap_or(Duration::from_secs(10)),
                 request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(10)),
                 counters: Counters::default(),
+                dpop: match self.dpop {
+                    None => None,
+                    Some(DpopChoice::Generate) => Some(DpopKey::generate_es256()?),
+                    Some(DpopChoice::Key(key)) => Some(key),
+                },
             }),
         })
     }

@@ -34,6 +34,9 @@ enum Attempt {
         retry_after: Option<Duration>,
     },
     Fatal(Error),
+    /// The server asked for a DPoP nonce (`use_dpop_nonce` with `DPoP-Nonce`), now remembered:
+    /// try once more at once.
+    NonceAsked(Error),
 }
 
 impl TokenProvider {
@@ -48,7 +51,7 @@ impl TokenProvider {
             attempts += 1;
             let failure = match self.fetch_once(slot, deadline).await {
                 Ok(token) => return Ok(token),
-                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Fatal(e) | Attempt::NonceAsked(e)) => return Err(e),
                 Err(Attempt::Retry {
                     message,
                     retry_after,
@@ -135,8 +138,26 @@ impl TokenProvider {
         Err(Attempt::Fatal(Error::Discovery(last)))
     }
 
+    /// One attempt, and a second at once when the server asks for a DPoP nonce (RFC 9449 §8).
     async fn fetch_once(&self, slot: &Slot, deadline: Instant) -> Result<AccessToken, Attempt> {
         let endpoint = self.endpoint().await?;
+        match self.fetch_at(&endpoint, slot, deadline).await {
+            Err(Attempt::NonceAsked(first)) => match self.fetch_at(&endpoint, slot, deadline).await
+            {
+                Err(Attempt::NonceAsked(_)) => Err(Attempt::Fatal(first)),
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    async fn fetch_at(
+        &self,
+        endpoint: &str,
+        slot: &Slot,
+        deadline: Instant,
+    ) -> Result<AccessToken, Attempt> {
+        let endpoint = endpoint.to_owned();
         let inner = &*self.inner;
         // Built in a block: the serializer is not `Send` and must not live across an await.
         let body = {
@@ -157,6 +178,10 @@ impl TokenProvider {
             .post(&endpoint)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json");
+        if let Some(key) = &inner.dpop {
+            let proof = key.proof("POST", &endpoint, None).map_err(Attempt::Fatal)?;
+            request = request.header("dpop", proof);
+        }
         if inner.auth_method == AuthMethod::ClientSecretBasic {
             let credentials = format!(
                 "{}:{}",
@@ -213,6 +238,11 @@ impl TokenProvider {
                 retry_after,
             });
         }
+        let nonce = response
+            .headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response.bytes().await.map_err(|e| Attempt::Retry {
             message: e.without_url().to_string(),
             retry_after: None,
@@ -222,15 +252,22 @@ impl TokenProvider {
                 Ok(b) => (b.error, b.error_description),
                 Err(_) => (format!("http_{}", status.as_u16()), None),
             };
-            return Err(Attempt::Fatal(Error::Rejected {
+            let rejected = Error::Rejected {
                 status: status.as_u16(),
                 error,
                 description,
-            }));
+            };
+            if let (Some(key), Some(nonce)) = (&inner.dpop, nonce) {
+                key.set_nonce(&endpoint, &nonce);
+                return Err(Attempt::NonceAsked(rejected));
+            }
+            return Err(Attempt::Fatal(rejected));
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| Attempt::Fatal(Error::InvalidResponse(e.to_string())))?;
-        if !parsed.token_type.eq_ignore_ascii_case("bearer") {
+        // A server that does not do DPoP answers Bearer: the token is then used as one.
+        let dpop = inner.dpop.is_some() && parsed.token_type.eq_ignore_ascii_case("dpop");
+        if !dpop && !parsed.token_type.eq_ignore_ascii_case("bearer") {
             return Err(Attempt::Fatal(Error::InvalidResponse(format!(
                 "token_type {:?} is not Bearer",
                 parsed.token_type
@@ -251,6 +288,7 @@ impl TokenProvider {
             sent + self.refresh_after(lifetime),
             parsed.expires_in,
             parsed.scope,
+            dpop,
         ))
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::slot::{Slot, SlotKey, normalize_scopes};
-use crate::{AccessToken, ClientSecret, Error};
+use crate::{AccessToken, ClientSecret, DpopKey, Error};
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +67,7 @@ pub(super) struct Inner {
     pub(super) retry_deadline: Duration,
     pub(super) request_timeout: Duration,
     pub(super) counters: Counters,
+    pub(super) dpop: Option<DpopKey>,
 }
 
 /// Gets access tokens with the client credentials grant and caches them until shortly before
@@ -129,6 +130,11 @@ impl TokenProvider {
                 *current = None;
             }
         }
+    }
+
+    /// The DPoP key the provider's tokens are bound to, when DPoP is on.
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref()
     }
 
     pub fn stats(&self) -> ClientStats {

@@ -5,6 +5,7 @@
 
 mod attacks;
 mod dpop;
+mod dpop_chain;
 mod jwks_cache;
 mod layer;
 mod real_server;

@@ -55,6 +55,11 @@ pub struct AppState {
     pub management: management::ManagementAuth,
     /// The management API's OpenAPI document, built once.
     pub openapi: Bytes,
+    /// DPoP proofs sent to the token endpoint (RFC 9449 §5). Its replay cache is this
+    /// instance's: see `http/token`.
+    pub dpop: warrant_guard::DpopVerifier,
+    /// The token endpoint's public URL (from the issuer's): what a proof's `htu` must name.
+    pub token_url: String,
 }
 
 /// The address a connection came from, whichever listener accepted it.

@@ -8,6 +8,7 @@ mod dashboard;
 mod dashboard_browser;
 mod data_dir;
 mod db_faults;
+mod dpop;
 mod fail_static;
 mod hardening;
 mod introspection;

@@ -5,6 +5,16 @@
 //! [`Issuer::issue`](crate::issuance::Issuer::issue), and maps the outcome to HTTP: the token
 //! response with its rate-limit headers, or the RFC 6749 error for the [`Refused`] reason; then
 //! it records metrics and the audit event.
+//!
+//! **DPoP** (RFC 9449 §5): a request with a `DPoP` header gets a token bound to the proof's key
+//! (`cnf.jkt`, `token_type: "DPoP"`). The proof is checked by warrant-guard's verifier (the one
+//! every API uses) against `POST` and the token endpoint's public URL, the issuer's; its `jti` is
+//! recorded only once the client authenticated, so that no one can fill the replay cache
+//! without credentials. That cache is per instance: a proof replayed to another instance within
+//! its `iat` window (±60 s) would get a second token bound to the same key. That token is worth
+//! nothing without the private key, which only the proof's maker holds, so sharing the cache
+//! (a database round trip on every token request) would buy nothing an API's own replay check
+//! does not already give.
 
 mod introspect;
 mod revoke;
@@ -19,7 +29,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use warrant_proto::TOKEN_TYPE_BEARER;
+use warrant_guard::{DpopProof, ProofCheck};
+use warrant_proto::{OAuthErrorCode, TOKEN_TYPE_BEARER, TOKEN_TYPE_DPOP};
 
 pub use self::introspect::introspect;
 pub use self::revoke::revoke;
@@ -62,9 +73,13 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
         } else {
             types::TOKEN_ISSUED
         }),
-        description: error.map_or(Cow::Borrowed("Client Credentials for Access Token"), |e| {
-            e.description.clone()
-        }),
+        description: match error {
+            Some(e) => e.description.clone(),
+            None if seen.dpop_bound => {
+                Cow::Borrowed("Client Credentials for Access Token (DPoP-bound)")
+            }
+            None => Cow::Borrowed("Client Credentials for Access Token"),
+        },
         client_id: seen.client_id,
         audience: seen.audience,
         scope: seen.scope,
@@ -94,6 +109,45 @@ struct Seen {
     authenticated: bool,
     scope: Option<String>,
     jti: Option<String>,
+    /// Whether the token issued is bound to a DPoP key.
+    dpop_bound: bool,
+}
+
+/// The request's DPoP proof, checked (not yet recorded against replay), if it has one.
+fn dpop_proof(
+    app: &AppState,
+    headers: &HeaderMap,
+    now_ms: u64,
+) -> Result<Option<DpopProof>, OAuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(dpop_refused(&warrant_guard::DpopError::BadHeader));
+    }
+    let proof = value
+        .to_str()
+        .map_err(|_| dpop_refused(&warrant_guard::DpopError::BadHeader))?;
+    let check = ProofCheck {
+        method: "POST",
+        url: &app.token_url,
+        access_token: None,
+        bound_key: None,
+    };
+    app.dpop
+        .check_at(proof, &check, now_ms / 1000)
+        .map(Some)
+        .map_err(|e| dpop_refused(&e))
+}
+
+/// 400 `invalid_dpop_proof` (RFC 9449 §5).
+fn dpop_refused(error: &warrant_guard::DpopError) -> OAuthError {
+    OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        OAuthErrorCode::InvalidDpopProof,
+        error.to_string(),
+    )
 }
 
 /// Parse, issue, answer.
@@ -115,20 +169,34 @@ async fn handle(
             )
         })?;
     let parsed = ParsedRequest::parse(headers, &bytes, &app.basic_challenge)?;
-    let request = parsed.request(ip);
+    let mut request = parsed.request(ip);
     seen.client_id = Some(echoed(request.client_id));
     seen.audience = app.issuer.audience(request.target).map(echoed);
+    let proof = dpop_proof(app, headers, now_ms)?;
+    request.dpop_jkt = proof.as_ref().map(DpopProof::jkt);
 
     let issued = match app.issuer.issue(&request, now_ms).await {
         Ok(issued) => issued,
         Err(refusal) => return Err(refused(app, refusal, parsed.challenge(), seen, now_ms)),
     };
+    if let Some(proof) = &proof {
+        // Only now that the client authenticated does its proof take a place in the cache.
+        app.dpop
+            .record(proof, now_ms / 1000)
+            .map_err(|e| dpop_refused(&e))?;
+        seen.dpop_bound = true;
+    }
     seen.audience_known = true;
     seen.authenticated = true;
     let token = issued.token;
+    let token_type = if proof.is_some() {
+        TOKEN_TYPE_DPOP
+    } else {
+        TOKEN_TYPE_BEARER
+    };
     let body = token_response_body(
         &token.access_token,
-        TOKEN_TYPE_BEARER,
+        token_type,
         token.expires_in,
         token.scope.as_deref(),
     );

@@ -109,6 +109,7 @@ impl ParsedRequest {
             target,
             scope: self.scope.as_deref(),
             from,
+            dpop_jkt: None,
         }
     }
 }

@@ -35,6 +35,7 @@ pub(crate) async fn test_token(
         target: Target::Audience(&api.identifier),
         scope: None,
         from: None,
+        dpop_jkt: None,
     };
     match app
         .issuer
