@@ -30,6 +30,9 @@ pub(crate) enum JwsKind {
     /// A DPoP proof (RFC 9449 §4.2): `typ` `dpop+jwt`, its own public key in `jwk`; key URLs
     /// and certificates are refused.
     DpopProof,
+    /// A client assertion (RFC 7523): no `typ`, `JWT` or `client-authentication+jwt`; its key
+    /// registered in advance, named by `kid` or not at all; keys in the header are refused.
+    ClientAssertion,
 }
 
 /// A token split into its parts, header checked, signature decoded, payload not yet trusted.
@@ -40,7 +43,8 @@ pub(crate) struct Jws<'a> {
     pub(crate) payload_b64: &'a str,
     pub(crate) signature: Vec<u8>,
     pub(crate) alg: Algorithm,
-    /// The key ID of an access token (empty for a DPoP proof).
+    /// The key ID of an access token (empty for a DPoP proof, and for a client assertion
+    /// that names none).
     pub(crate) kid: String,
     /// The public key of a DPoP proof (`None` for an access token).
     pub(crate) jwk: Option<Map<String, Value>>,
@@ -65,7 +69,7 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
 
     let jwk = match policy.kind {
-        JwsKind::AccessToken => {
+        JwsKind::AccessToken | JwsKind::ClientAssertion => {
             for embedded in ["jwk", "jku", "x5u", "x5c"] {
                 if header.contains_key(embedded) {
                     return Err(Error::EmbeddedKey);
@@ -114,9 +118,20 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
         (JwsKind::AccessToken, Some(_)) => return Err(Error::WrongType),
         (JwsKind::AccessToken, None) if policy.accept_jwt_typ => {}
         (JwsKind::AccessToken, None) => return Err(Error::WrongType),
+        (JwsKind::ClientAssertion, None) => {}
+        (JwsKind::ClientAssertion, Some(Value::String(typ))) => {
+            let typ = typ.to_ascii_lowercase();
+            if !matches!(
+                typ.as_str(),
+                "jwt" | "application/jwt" | "client-authentication+jwt"
+            ) {
+                return Err(Error::WrongType);
+            }
+        }
+        (JwsKind::ClientAssertion, Some(_)) => return Err(Error::WrongType),
     }
     let kid = match (policy.kind, header.get("kid")) {
-        (JwsKind::DpopProof, _) => String::new(),
+        (JwsKind::DpopProof, _) | (JwsKind::ClientAssertion, None) => String::new(),
         (_, Some(Value::String(kid))) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid.clone(),
         _ => return Err(Error::UnknownKey),
     };

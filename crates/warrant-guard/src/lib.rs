@@ -62,6 +62,7 @@
 //! in full (about 1 KiB an entry) up to its capacity.
 
 mod alg;
+mod assertion;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod cache;
@@ -75,6 +76,7 @@ mod keys;
 mod verifier;
 
 pub use alg::Algorithm;
+pub use assertion::{Assertion, KeyError, PublicKey};
 pub use claims::Claims;
 pub use dpop::{DpopError, DpopProof, DpopVerifier, DpopVerifierBuilder, ProofCheck};
 pub use error::{BuildError, Error};

@@ -169,6 +169,9 @@ pub struct ServerMetadata {
     pub revocation_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// The algorithms a `private_key_jwt` assertion may be signed with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
@@ -218,9 +221,56 @@ pub struct ClientView {
     /// The application's own token quota; without one, the deployment's default applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_quota: Option<TokenQuotaView>,
+    /// The credentials it authenticates with instead of its secret (Auth0's shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_authentication_methods: Option<ClientAuthenticationMethods>,
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// Auth0's `client_authentication_methods`:
+/// `{"private_key_jwt": {"credentials": [{"id": "cred_…"}]}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthenticationMethods {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_jwt: Option<PrivateKeyJwtMethod>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateKeyJwtMethod {
+    pub credentials: Vec<CredentialRef>,
+}
+
+/// A credential named by its ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialRef {
+    pub id: String,
+}
+
+/// An application's public-key credential, as Auth0's
+/// `/api/v2/clients/{id}/credentials` shows it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCredentialView {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// The key's RFC 7638 thumbprint: the `kid` assertions name it by.
+    pub kid: String,
+    pub alg: String,
+    /// Always `public_key`.
+    pub credential_type: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// The `client_assertion_type` of RFC 7523 client authentication.
+pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Auth0's per-application token quota:
 /// `{"client_credentials": {"enforce": true, "per_hour": 100, "per_day": 1000}}`.

@@ -84,6 +84,9 @@ pub struct ConfigLayer {
     pub metrics_public: Option<bool>,
     /// Keep audit events this long (default 30d).
     pub audit_retention: Option<String>,
+    /// The longest lifetime of a private_key_jwt client assertion, e.g. `5m` (default 5m,
+    /// at most 1h).
+    pub max_assertion_lifetime: Option<String>,
     /// Keep at most this many audit events (default 10000000).
     pub audit_max_events: Option<u64>,
     /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
@@ -152,6 +155,7 @@ impl ConfigLayer {
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
             metrics_public: self.metrics_public.or(lower.metrics_public),
             audit_retention: self.audit_retention.or(lower.audit_retention),
+            max_assertion_lifetime: self.max_assertion_lifetime.or(lower.max_assertion_lifetime),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
             audit_batch_delay_ms: self.audit_batch_delay_ms.or(lower.audit_batch_delay_ms),
@@ -197,6 +201,8 @@ pub struct Config {
     /// The token quota of applications without one of their own; `None`: unlimited.
     pub default_token_quota: Option<TokenQuota>,
     pub request_limits: RequestLimits,
+    /// The longest private_key_jwt client assertion lifetime accepted, in seconds.
+    pub max_assertion_lifetime: u64,
 }
 
 impl Config {
@@ -227,6 +233,7 @@ impl Config {
             audit: AuditSettings::default(),
             default_token_quota: None,
             request_limits: RequestLimits::default(),
+            max_assertion_lifetime: crate::issuance::DEFAULT_MAX_ASSERTION_LIFETIME,
         }
     }
 
@@ -341,6 +348,16 @@ impl Config {
                     ..defaults
                 }
             },
+            max_assertion_lifetime: layer
+                .max_assertion_lifetime
+                .as_deref()
+                .map(|text| {
+                    parse_duration_within(text, 10, 3600, "from 10s to 1h (max_assertion_lifetime)")
+                })
+                .transpose()?
+                .map_or(crate::issuance::DEFAULT_MAX_ASSERTION_LIFETIME, |d| {
+                    d.as_secs()
+                }),
             default_token_quota: {
                 let quota = TokenQuota {
                     per_hour: layer.token_quota_per_hour,

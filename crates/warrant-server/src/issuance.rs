@@ -16,8 +16,13 @@ use serde::Serialize;
 use warrant_proto::GTY_CLIENT_CREDENTIALS;
 
 use crate::catalog::{Catalog, ClientEntry, LookupError, Snapshot};
+use crate::client_assertion::{self, AssertionRules};
 use crate::domain::{SecretHash, TokenQuota, hash_secret, parse_scope_param, random_token};
 use crate::limits::{AddressKey, AuthThrottle, QuotaExceeded, QuotaState, QuotaTracker};
+use crate::store::{Store, within};
+
+/// How long the single-use check of an assertion's `jti` may wait for storage.
+const REPLAY_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Client IDs are cut to this length in metrics, the audit log and the per-client throttle, so
 /// that a request cannot make an event or a throttle key grow.
@@ -56,6 +61,8 @@ pub enum Target<'a> {
 pub enum Credential<'a> {
     /// Its secret (client_secret_post or client_secret_basic).
     Secret(&'a str),
+    /// A JWT signed with its private key (private_key_jwt, RFC 7523 §2.2).
+    Assertion(&'a str),
     /// Nothing: a signed-in operator vouches for it (the dashboard's test token). No secret is
     /// checked, and neither throttles nor quotas count the token.
     VouchedByOperator,
@@ -65,6 +72,7 @@ impl std::fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Secret(_) => "Secret(..)",
+            Self::Assertion(_) => "Assertion(..)",
             Self::VouchedByOperator => "VouchedByOperator",
         })
     }
@@ -104,6 +112,24 @@ pub struct IssuerSettings {
     pub issuer: String,
     /// The audience for requests that name none.
     pub default_audience: Option<String>,
+    /// The token endpoint's URL: a client assertion's `aud` may be it or the issuer.
+    pub token_endpoint: String,
+    /// The longest client assertion lifetime accepted, in seconds.
+    pub max_assertion_lifetime: u64,
+}
+
+/// The longest client assertion lifetime accepted by default: 5 minutes.
+pub const DEFAULT_MAX_ASSERTION_LIFETIME: u64 = 300;
+
+/// How a client proved who it is, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticatedBy {
+    Secret,
+    /// private_key_jwt, with the ID of the credential whose key signed the assertion.
+    PrivateKeyJwt {
+        credential_id: String,
+    },
+    VouchedByOperator,
 }
 
 #[derive(Debug)]
@@ -119,6 +145,8 @@ pub struct IssuedToken {
 #[derive(Debug)]
 pub struct Issued {
     pub token: IssuedToken,
+    /// How the client authenticated.
+    pub by: AuthenticatedBy,
     /// The tightest quota window after this token, when the client has a quota.
     pub quota: Option<QuotaState>,
 }
@@ -140,6 +168,11 @@ pub enum Refused {
     LookupThrottled { wait: u64 },
     /// An unknown client or a wrong secret.
     BadCredentials,
+    /// A known client's credential was refused for a reason it may be told (an assertion that
+    /// does not pass, a secret offered by a private_key_jwt client).
+    BadCredential(Cow<'static, str>),
+    /// The assertion's `jti` could not be recorded: storage is unreachable.
+    ReplayCheckUnavailable,
     /// The same, beyond a failure budget: the address's, or the client ID's.
     Throttled { by: Throttled, wait: u64 },
     /// The client a vouched-for request names does not exist.
@@ -194,6 +227,8 @@ pub enum IssueError {
 pub struct Issuer {
     settings: IssuerSettings,
     catalog: Arc<Catalog>,
+    /// Where used assertion IDs are recorded, for every instance on the database.
+    store: Store,
     throttle: AuthThrottle,
     quotas: Arc<QuotaTracker>,
     /// The quota of applications without one of their own.
@@ -204,12 +239,14 @@ impl Issuer {
     pub fn new(
         settings: IssuerSettings,
         catalog: Arc<Catalog>,
+        store: Store,
         quotas: Arc<QuotaTracker>,
         default_token_quota: Option<TokenQuota>,
     ) -> Self {
         Self {
             settings,
             catalog,
+            store,
             throttle: AuthThrottle::default(),
             quotas,
             default_token_quota,
@@ -243,7 +280,7 @@ impl Issuer {
         };
 
         // 1 and 2. The client, and who it is.
-        let client = self
+        let (client, by) = self
             .authenticate(request.client_id, request.credential, request.from, now_ms)
             .await
             .map_err(refuse)?;
@@ -251,7 +288,9 @@ impl Issuer {
 
         // 3. Its quota: counted now, given back if no token comes of it.
         let quota = match request.credential {
-            Credential::Secret(_) => client.token_quota.or(self.default_token_quota),
+            Credential::Secret(_) | Credential::Assertion(_) => {
+                client.token_quota.or(self.default_token_quota)
+            }
             Credential::VouchedByOperator => None,
         };
         let quota = match quota.filter(|q| !q.is_unlimited()) {
@@ -264,7 +303,7 @@ impl Issuer {
 
         // 4. The API, the grant and the scopes; then the signature.
         match grant_and_sign(&snapshot, client, request, &self.settings, now) {
-            Ok(token) => Ok(Issued { token, quota }),
+            Ok(token) => Ok(Issued { token, by, quota }),
             Err(e) => {
                 if quota.is_some() {
                     self.quotas.release(request.client_id);
@@ -284,21 +323,79 @@ impl Issuer {
         credential: Credential<'_>,
         from: Option<IpAddr>,
         now_ms: u64,
-    ) -> Result<Arc<ClientEntry>, Refused> {
+    ) -> Result<(Arc<ClientEntry>, AuthenticatedBy), Refused> {
+        let now = now_ms / 1000;
         let client = match self.catalog.client(client_id).await {
             Ok(client) => client,
             Err(e) => return Err(self.lookup_failed(e, from, now_ms)),
         };
+        let fail = |told: Option<Cow<'static, str>>| match self
+            .failed_authentication(client_id, from, now_ms)
+        {
+            Refused::BadCredentials => told.map_or(Refused::BadCredentials, Refused::BadCredential),
+            throttled => throttled,
+        };
         match credential {
             Credential::Secret(secret) => {
-                if secret_matches(client.as_deref(), secret, now_ms / 1000) {
-                    if let Some(client) = client {
-                        return Ok(client);
+                if client.as_deref().is_some_and(|c| c.private_key_jwt) {
+                    return Err(fail(Some(Cow::Borrowed(
+                        "this application authenticates with private_key_jwt: send client_assertion_type and client_assertion, not a client secret",
+                    ))));
+                }
+                let right = secret_matches(client.as_deref(), secret, now);
+                match client {
+                    Some(client) if right => Ok((client, AuthenticatedBy::Secret)),
+                    _ => Err(fail(None)),
+                }
+            }
+            Credential::Assertion(assertion) => {
+                let Some(client) = client.filter(|c| c.private_key_jwt) else {
+                    return Err(fail(Some(Cow::Borrowed(
+                        "this client has no private_key_jwt credentials: register a public key and list it in client_authentication_methods",
+                    ))));
+                };
+                let rules = AssertionRules {
+                    client_id,
+                    issuer: &self.settings.issuer,
+                    token_endpoint: &self.settings.token_endpoint,
+                    max_lifetime: self.settings.max_assertion_lifetime,
+                    now,
+                };
+                let accepted = match client_assertion::check(&client, assertion, &rules) {
+                    Ok(accepted) => accepted,
+                    Err(rejected) => return Err(fail(Some(rejected.0))),
+                };
+                // Single use, across every instance on the database: the insert is the check.
+                let first_use = within(
+                    REPLAY_CHECK_DEADLINE,
+                    self.store.use_assertion_jti(
+                        client_id,
+                        &accepted.jti,
+                        accepted.exp + client_assertion::LEEWAY,
+                        now,
+                    ),
+                )
+                .await;
+                match first_use {
+                    Ok(true) => Ok((
+                        client,
+                        AuthenticatedBy::PrivateKeyJwt {
+                            credential_id: accepted.credential_id,
+                        },
+                    )),
+                    Ok(false) => Err(fail(Some(Cow::Borrowed(
+                        "the assertion's jti was already used: sign a fresh assertion for each request",
+                    )))),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot record a client assertion's jti");
+                        Err(Refused::ReplayCheckUnavailable)
                     }
                 }
-                Err(self.failed_authentication(client_id, from, now_ms))
             }
-            Credential::VouchedByOperator => client.ok_or(Refused::NoSuchClient),
+            Credential::VouchedByOperator => match client {
+                Some(client) => Ok((client, AuthenticatedBy::VouchedByOperator)),
+                None => Err(Refused::NoSuchClient),
+            },
         }
     }
 
@@ -536,6 +633,8 @@ mod tests {
             secret_periods: vec![(0, None)],
             grants: HashMap::from([(AUDIENCE.to_owned(), grant)]),
             token_quota: None,
+            private_key_jwt: false,
+            assertion_keys: Vec::new(),
         }
     }
 
@@ -547,6 +646,8 @@ mod tests {
         IssuerSettings {
             issuer: "https://auth.example.com/".into(),
             default_audience: None,
+            token_endpoint: "https://auth.example.com/oauth/token".into(),
+            max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
         }
     }
 

@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod audit;
 pub mod catalog;
+pub mod client_assertion;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
@@ -208,12 +209,15 @@ impl Server {
         let quotas = Arc::new(limits::QuotaTracker::default());
         let introspector = introspection::Introspector::new(Arc::clone(&catalog), &issuer);
         let settings = IssuerSettings {
+            token_endpoint: format!("{}{TOKEN_PATH}", issuer.trim_end_matches('/')),
             issuer,
             default_audience: config.default_audience.clone(),
+            max_assertion_lifetime: config.max_assertion_lifetime,
         };
         let issuer = Issuer::new(
             settings,
             Arc::clone(&catalog),
+            store.clone(),
             Arc::clone(&quotas),
             config.default_token_quota,
         );
@@ -506,11 +510,19 @@ fn server_metadata(issuer: &str, dpop_algorithms: &[warrant_guard::Algorithm]) -
         token_endpoint: format!("{base}{TOKEN_PATH}"),
         jwks_uri: format!("{base}{JWKS_PATH}"),
         grant_types_supported: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
-        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        token_endpoint_auth_methods_supported: {
+            let mut methods = auth_methods.clone();
+            methods.push("private_key_jwt".to_owned());
+            methods
+        },
         introspection_endpoint: Some(format!("{base}{INTROSPECTION_PATH}")),
         introspection_endpoint_auth_methods_supported: auth_methods.clone(),
         revocation_endpoint: Some(format!("{base}{REVOCATION_PATH}")),
         revocation_endpoint_auth_methods_supported: auth_methods,
+        token_endpoint_auth_signing_alg_values_supported: domain::CREDENTIAL_ALGORITHMS
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect(),
         // RFC 8414 requires this list, and strict validators refuse it empty. Warrant has no
         // authorization endpoint (client credentials only), so it names the one response type
         // that returns no credential (OAuth 2.0 Multiple Response Type Encoding Practices §5),

@@ -2,13 +2,14 @@
 //! and the management API.
 
 use warrant_proto::{
-    ClientCredentialsQuota, ClientGrantView, ClientView, GRANT_CLIENT_CREDENTIALS, LogDetailsView,
-    LogEventView, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
+    ClientAuthenticationMethods, ClientCredentialView, ClientCredentialsQuota, ClientGrantView,
+    ClientView, CredentialRef, GRANT_CLIENT_CREDENTIALS, LogDetailsView, LogEventView,
+    PrivateKeyJwtMethod, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
 };
 
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
-use crate::domain::{Application, ClientGrant, ResourceServer, TokenQuota};
+use crate::domain::{Application, ClientGrant, PublicKeyCredential, ResourceServer, TokenQuota};
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
     certificate_thumbprint,
@@ -65,8 +66,33 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
                 per_day: q.per_day,
             },
         }),
+        client_authentication_methods: app.private_key_jwt.as_ref().map(|ids| {
+            ClientAuthenticationMethods {
+                private_key_jwt: Some(PrivateKeyJwtMethod {
+                    credentials: ids
+                        .iter()
+                        .map(|id| CredentialRef { id: id.clone() })
+                        .collect(),
+                }),
+            }
+        }),
         created_at: rfc3339(app.created_at),
         updated_at: rfc3339(app.updated_at),
+    }
+}
+
+impl From<&PublicKeyCredential> for ClientCredentialView {
+    fn from(cred: &PublicKeyCredential) -> Self {
+        Self {
+            id: cred.id.clone(),
+            name: cred.name.clone(),
+            kid: cred.kid.clone(),
+            alg: cred.alg.name().to_owned(),
+            credential_type: "public_key".to_owned(),
+            created_at: rfc3339(cred.created_at),
+            updated_at: rfc3339(cred.updated_at),
+            expires_at: cred.expires_at.map(rfc3339),
+        }
     }
 }
 

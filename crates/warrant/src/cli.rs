@@ -219,6 +219,9 @@ pub struct ServeArgs {
     /// Keep audit events this long, e.g. 30d [default: 30d]
     #[arg(long, env = "WARRANT_AUDIT_RETENTION", value_name = "DURATION")]
     pub audit_retention: Option<String>,
+    /// The longest lifetime of a private_key_jwt client assertion, e.g. 5m [default: 5m]
+    #[arg(long, env = "WARRANT_MAX_ASSERTION_LIFETIME", value_name = "DURATION")]
+    pub max_assertion_lifetime: Option<String>,
     /// Keep at most this many audit events [default: 10000000]
     #[arg(long, env = "WARRANT_AUDIT_MAX_EVENTS", value_name = "N")]
     pub audit_max_events: Option<u64>,

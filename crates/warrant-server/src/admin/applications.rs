@@ -44,6 +44,9 @@ pub struct ApplicationPatch {
     pub client_metadata: Option<BTreeMap<String, String>>,
     /// `Some(None)` removes the application's own quota (the default applies again).
     pub token_quota: Option<Option<TokenQuota>>,
+    /// The credentials it authenticates with (private_key_jwt), by ID; `Some(None)`: none,
+    /// the secret again.
+    pub private_key_jwt: Option<Option<Vec<String>>>,
 }
 
 impl Admin {
@@ -195,6 +198,12 @@ impl Admin {
         }
         if let Some(quota) = patch.token_quota {
             app.token_quota = quota;
+        }
+        if let Some(ids) = patch.private_key_jwt {
+            if let Some(ids) = &ids {
+                self.check_private_key_jwt(client_id, ids).await?;
+            }
+            app.private_key_jwt = ids;
         }
         app.updated_at = self.clock.now();
         app.validate()?;

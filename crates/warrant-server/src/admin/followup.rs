@@ -136,6 +136,19 @@ pub(super) enum Change {
         client_id: String,
         grace_seconds: u64,
     },
+    CredentialCreated {
+        client_id: String,
+        id: String,
+        kid: String,
+    },
+    CredentialUpdated {
+        client_id: String,
+        id: String,
+    },
+    CredentialDeleted {
+        client_id: String,
+        id: String,
+    },
     /// `audience`: the API as the grant asked for it.
     GrantCreated {
         client_id: String,
@@ -206,6 +219,15 @@ impl Change {
                 "rotated the secret of {client_id} (old secret valid for {} more)",
                 crate::clock::duration(*grace_seconds)
             ),
+            Self::CredentialCreated { client_id, id, kid } => {
+                format!("added public key {id} (kid {kid}) to {client_id}")
+            }
+            Self::CredentialUpdated { client_id, id } => {
+                format!("changed the expiry of public key {id} of {client_id}")
+            }
+            Self::CredentialDeleted { client_id, id } => {
+                format!("deleted public key {id} of {client_id}")
+            }
             Self::GrantCreated {
                 client_id,
                 audience,
@@ -286,6 +308,9 @@ impl Change {
             | Self::ApplicationUpdated { client_id }
             | Self::ApplicationDeleted { client_id }
             | Self::SecretRotated { client_id, .. }
+            | Self::CredentialCreated { client_id, .. }
+            | Self::CredentialUpdated { client_id, .. }
+            | Self::CredentialDeleted { client_id, .. }
             | Self::GrantCreated { client_id, .. }
             | Self::GrantUpdated { client_id, .. }
             | Self::GrantDeleted { client_id, .. }

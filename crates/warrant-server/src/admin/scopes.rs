@@ -12,6 +12,14 @@ pub const UPDATE_CLIENTS: &str = "update:clients";
 pub const DELETE_CLIENTS: &str = "delete:clients";
 /// Rotate application secrets.
 pub const UPDATE_CLIENT_KEYS: &str = "update:client_keys";
+/// Read application credentials (public keys).
+pub const READ_CLIENT_CREDENTIALS: &str = "read:client_credentials";
+/// Add application credentials.
+pub const CREATE_CLIENT_CREDENTIALS: &str = "create:client_credentials";
+/// Change application credentials.
+pub const UPDATE_CLIENT_CREDENTIALS: &str = "update:client_credentials";
+/// Delete application credentials.
+pub const DELETE_CLIENT_CREDENTIALS: &str = "delete:client_credentials";
 /// Read APIs.
 pub const READ_RESOURCE_SERVERS: &str = "read:resource_servers";
 /// Create APIs.
@@ -44,6 +52,10 @@ pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     (UPDATE_CLIENTS, "Update applications"),
     (DELETE_CLIENTS, "Delete applications"),
     (UPDATE_CLIENT_KEYS, "Rotate application secrets"),
+    (READ_CLIENT_CREDENTIALS, "Read application credentials"),
+    (CREATE_CLIENT_CREDENTIALS, "Add application credentials"),
+    (UPDATE_CLIENT_CREDENTIALS, "Change application credentials"),
+    (DELETE_CLIENT_CREDENTIALS, "Delete application credentials"),
     (READ_RESOURCE_SERVERS, "Read APIs"),
     (CREATE_RESOURCE_SERVERS, "Create APIs"),
     (UPDATE_RESOURCE_SERVERS, "Update APIs"),

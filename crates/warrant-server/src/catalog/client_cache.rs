@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use warrant_guard::PublicKey;
+
 use crate::domain::{SecretHash, TokenQuota};
 use crate::store::{ChangedClients, ClientRecord};
 
@@ -23,6 +25,21 @@ pub(crate) struct ClientEntry {
     /// Grants by audience.
     pub(crate) grants: HashMap<String, GrantEntry>,
     pub(crate) token_quota: Option<TokenQuota>,
+    /// Whether it authenticates with private_key_jwt (then its secrets are refused).
+    pub(crate) private_key_jwt: bool,
+    /// The public keys it signs its assertions with, parsed once.
+    pub(crate) assertion_keys: Vec<AssertionKey>,
+}
+
+/// One of a client's public-key credentials, ready to verify.
+#[derive(Debug)]
+pub(crate) struct AssertionKey {
+    /// The credential's ID, for the audit log.
+    pub(crate) id: String,
+    /// Its RFC 7638 thumbprint.
+    pub(crate) kid: String,
+    pub(crate) key: PublicKey,
+    pub(crate) expires_at: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -61,11 +78,29 @@ impl ClientEntry {
                 (grant.audience, entry)
             })
             .collect();
+        let assertion_keys = record
+            .credentials
+            .into_iter()
+            .filter_map(|c| match c.public_key() {
+                Some(key) => Some(AssertionKey {
+                    id: c.id,
+                    kid: c.kid,
+                    key,
+                    expires_at: c.expires_at,
+                }),
+                None => {
+                    tracing::warn!(credential = %c.id, "a stored public key does not parse; skipped");
+                    None
+                }
+            })
+            .collect();
         Self {
             secrets,
             secret_periods,
             grants,
             token_quota: record.token_quota,
+            private_key_jwt: record.private_key_jwt,
+            assertion_keys,
         }
     }
 
@@ -226,6 +261,8 @@ mod tests {
             secret_periods: Vec::new(),
             grants: HashMap::new(),
             token_quota: None,
+            private_key_jwt: false,
+            assertion_keys: Vec::new(),
         }))
     }
 

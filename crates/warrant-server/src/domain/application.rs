@@ -19,6 +19,10 @@ pub struct Application {
     pub client_metadata: BTreeMap<String, String>,
     /// The application's own token quota; `None`: the deployment's default.
     pub token_quota: Option<TokenQuota>,
+    /// The public-key credentials it authenticates with (`private_key_jwt`), by ID: Auth0's
+    /// `client_authentication_methods.private_key_jwt.credentials`. `None`: not set. While it
+    /// lists any, the application's secret is refused.
+    pub private_key_jwt: Option<Vec<String>>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -90,6 +94,7 @@ impl Application {
             token_endpoint_auth_method: AuthMethod::default(),
             client_metadata: BTreeMap::new(),
             token_quota: None,
+            private_key_jwt: None,
             created_at: now,
             updated_at: now,
         };

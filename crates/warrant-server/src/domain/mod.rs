@@ -3,6 +3,7 @@
 //! administrators as records. Plain data and validation; no HTTP, no SQL.
 
 mod application;
+mod credential;
 pub mod events;
 mod grant;
 pub mod operators;
@@ -12,6 +13,9 @@ mod scope;
 
 pub use application::{
     Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, TokenQuota, hash_secret,
+};
+pub use credential::{
+    CREDENTIAL_ALGORITHMS, MAX_CREDENTIALS, PublicKeyCredential, decode_public_key_pem, parse_alg,
 };
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};

@@ -246,6 +246,10 @@ impl QuotaTracker {
                 last_prune = now;
                 let prune = store.prune_token_usage(now.saturating_sub(2 * Period::Day.seconds()));
                 let _ = crate::store::within(crate::store::BACKGROUND_DEADLINE, prune).await;
+                // The same hourly housekeeping forgets used client assertion IDs that expired
+                // (a replay of one is refused by its exp anyway).
+                let prune = store.prune_assertion_jtis(now);
+                let _ = crate::store::within(crate::store::BACKGROUND_DEADLINE, prune).await;
             }
         }
     }

@@ -1,15 +1,18 @@
 //! Applications (M2M clients) and their secrets, and what issuance loads of one client.
 
+use super::credentials::credential_from_row;
 use super::grants::{grant_from_row, insert_grant_in};
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
-use crate::domain::{Application, AuthMethod, ClientGrant, ClientSecret, SecretHash, TokenQuota};
+use crate::domain::{
+    Application, AuthMethod, ClientGrant, ClientSecret, PublicKeyCredential, SecretHash, TokenQuota,
+};
 
 const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata, token_quota";
+        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods";
 const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata, token_quota
+        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods
      FROM applications ORDER BY created_at, client_id";
 
 /// What issuance needs of one client: its secrets, and its grants each with the ID of the API
@@ -17,6 +20,11 @@ const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updat
 #[derive(Debug)]
 pub struct ClientRecord {
     pub secrets: Vec<ClientSecret>,
+    /// Whether the client authenticates with private_key_jwt (its list of credentials is not
+    /// empty): then its secrets are refused.
+    pub private_key_jwt: bool,
+    /// The public-key credentials it lists for private_key_jwt.
+    pub credentials: Vec<PublicKeyCredential>,
     pub grants: Vec<(ClientGrant, String)>,
     pub token_quota: Option<TokenQuota>,
 }
@@ -37,6 +45,23 @@ fn quota_from_row(row: &impl Col) -> Result<Option<TokenQuota>, StoreError> {
         .transpose()
 }
 
+fn auth_methods_json(app: &Application) -> Result<Option<String>, StoreError> {
+    app.private_key_jwt
+        .as_ref()
+        .map(|ids| {
+            serde_json::to_string(ids).map_err(|e| corrupt("client_authentication_methods", e))
+        })
+        .transpose()
+}
+
+pub(super) fn auth_methods_from_row(row: &impl Col) -> Result<Option<Vec<String>>, StoreError> {
+    row.opt_text("client_authentication_methods")?
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| corrupt("client_authentication_methods", e))
+        })
+        .transpose()
+}
+
 fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
     Ok(Application {
         client_id: row.text("client_id")?,
@@ -47,6 +72,7 @@ fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
         client_metadata: serde_json::from_str(&row.text("client_metadata")?)
             .map_err(|e| corrupt("client_metadata", e))?,
         token_quota: quota_from_row(row)?,
+        private_key_jwt: auth_methods_from_row(row)?,
         created_at: unts(row.int("created_at")?),
         updated_at: unts(row.int("updated_at")?),
     })
@@ -89,16 +115,37 @@ impl Store {
     pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.read_tx().await?;
-            let app = sqlx::query("SELECT token_quota FROM applications WHERE client_id = $1")
-                .bind(client_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            let app = sqlx::query(
+                "SELECT token_quota, client_authentication_methods FROM applications
+                 WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
             let Some(app) = app else {
                 tx.commit().await.map_err(db_err)?;
                 return Ok(None);
             };
             let token_quota = quota_from_row(&app)?;
+            let listed = auth_methods_from_row(&app)?.unwrap_or_default();
+            let credentials = if listed.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query(
+                    "SELECT id, client_id, name, alg, kid, public_key, created_at, updated_at,
+                        expires_at
+                     FROM client_credentials WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(credential_from_row)
+                .filter(|c| c.as_ref().map_or(true, |c| listed.contains(&c.id)))
+                .collect::<Result<_, _>>()?
+            };
             let secrets = sqlx::query(
                 "SELECT id, client_id, secret_hash, created_at, expires_at FROM client_secrets
                  WHERE client_id = $1",
@@ -125,6 +172,8 @@ impl Store {
             tx.commit().await.map_err(db_err)?;
             Ok(Some(ClientRecord {
                 secrets,
+                private_key_jwt: !listed.is_empty(),
+                credentials,
                 grants,
                 token_quota,
             }))
@@ -139,12 +188,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let metadata = metadata_json(app)?;
         let quota = quota_json(app.token_quota.as_ref())?;
+        let methods = auth_methods_json(app)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             sqlx::query(
                 "INSERT INTO applications (client_id, name, description, created_at, updated_at,
-                    token_endpoint_auth_method, client_metadata, token_quota)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    token_endpoint_auth_method, client_metadata, token_quota,
+                    client_authentication_methods)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&app.client_id)
             .bind(&app.name)
@@ -154,6 +205,7 @@ impl Store {
             .bind(app.token_endpoint_auth_method.as_str())
             .bind(metadata)
             .bind(quota)
+            .bind(methods)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -224,12 +276,13 @@ impl Store {
     pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
         let metadata = metadata_json(app)?;
         let quota = quota_json(app.token_quota.as_ref())?;
+        let methods = auth_methods_json(app)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             let done = sqlx::query(
                 "UPDATE applications SET name = $2, description = $3,
                     token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
-                    token_quota = $7
+                    token_quota = $7, client_authentication_methods = $8
                  WHERE client_id = $1",
             )
             .bind(&app.client_id)
@@ -239,6 +292,7 @@ impl Store {
             .bind(metadata)
             .bind(ts(app.updated_at))
             .bind(quota)
+            .bind(methods)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

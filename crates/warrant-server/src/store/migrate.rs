@@ -25,6 +25,7 @@ migrations! {
     7: "0007_signing_key_certificates.sql",
     8: "0008_signing_keys_per_alg.sql",
     9: "0009_revoked_tokens.sql",
+    10: "0010_client_credentials.sql",
 }
 
 impl Store {

@@ -16,6 +16,7 @@
 
 mod apis;
 mod applications;
+mod credentials;
 mod events;
 mod grants;
 mod migrate;

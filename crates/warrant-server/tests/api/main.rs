@@ -19,6 +19,7 @@ mod management;
 mod multi_instance;
 mod node_compat;
 mod operations;
+mod private_key_jwt;
 mod python_compat;
 mod rotation;
 mod shutdown;

@@ -55,7 +55,10 @@ async fn every_documented_operation_needs_a_token_and_its_own_scope() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let scope = operation["security"][0]["oauth2"][0].as_str().unwrap();
-            let concrete = path.replace("{id}", "x").replace("{kid}", "x");
+            let concrete = path
+                .replace("{id}", "x")
+                .replace("{kid}", "x")
+                .replace("{credential_id}", "x");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = (method == Method::POST || method == Method::PATCH).then(|| json!({}));
 
@@ -84,7 +87,7 @@ async fn every_documented_operation_needs_a_token_and_its_own_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 22, "every operation of the document was checked");
+    assert_eq!(checked, 27, "every operation of the document was checked");
     let (status, body) = app.mgmt(Method::GET, "/nope", Some(&narrow), None).await;
     assert_eq!(status, 404);
     assert_auth0_error(&body, 404, "inexistent_resource");

@@ -203,7 +203,15 @@ async fn discovery_documents_point_at_the_endpoints() {
         assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
         assert_eq!(
             meta["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_post", "client_secret_basic"])
+            json!([
+                "client_secret_post",
+                "client_secret_basic",
+                "private_key_jwt"
+            ])
+        );
+        assert_eq!(
+            meta["token_endpoint_auth_signing_alg_values_supported"],
+            json!(["RS256", "RS384", "PS256", "ES256", "EdDSA"])
         );
     }
 }

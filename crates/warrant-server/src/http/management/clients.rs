@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use warrant_proto::{GRANT_CLIENT_CREDENTIALS, TokenQuotaView};
+use warrant_proto::{ClientAuthenticationMethods, GRANT_CLIENT_CREDENTIALS, TokenQuotaView};
 
 use super::ApiError;
 use super::auth::{
@@ -59,6 +59,9 @@ pub struct UpdateClient {
     /// `null` removes the application's own quota.
     #[serde(default, deserialize_with = "present")]
     token_quota: Option<Option<TokenQuotaView>>,
+    /// `null` (or no `private_key_jwt`) goes back to the secret.
+    #[serde(default, deserialize_with = "present")]
+    client_authentication_methods: Option<Option<ClientAuthenticationMethods>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -110,6 +113,7 @@ fn check_fields(
         client_metadata: client_metadata.cloned().unwrap_or_default(),
         // Checked whether enforced or not: `per_hour: 0` is never a quota.
         token_quota: token_quota.map(token_quota_from_view),
+        private_key_jwt: None,
         created_at: 0,
         updated_at: 0,
     };
@@ -203,6 +207,11 @@ pub async fn update(
         token_quota: body
             .token_quota
             .map(|q| q.as_ref().map(token_quota_from_view)),
+        private_key_jwt: body.client_authentication_methods.map(|methods| {
+            methods
+                .and_then(|m| m.private_key_jwt)
+                .map(|p| p.credentials.into_iter().map(|c| c.id).collect())
+        }),
     };
     let updated = auth
         .admin(StatusCode::OK)

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 mod clients;
+mod credentials;
 mod error;
 mod grants;
 mod keys;
@@ -42,6 +43,16 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
                 .delete(clients::delete),
         )
         .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route(
+            "/clients/{id}/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/clients/{id}/credentials/{credential_id}",
+            get(credentials::get)
+                .patch(credentials::update)
+                .delete(credentials::delete),
+        )
         .route(
             "/resource-servers",
             get(resource_servers::list).post(resource_servers::create),

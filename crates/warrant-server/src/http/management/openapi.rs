@@ -101,6 +101,51 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/clients/{id}/credentials",
+        scopes::READ_CLIENT_CREDENTIALS,
+        "List an application's public-key credentials (private_key_jwt).",
+        None,
+        Some("ClientCredentialList"),
+        200,
+    ),
+    op(
+        "post",
+        "/clients/{id}/credentials",
+        scopes::CREATE_CLIENT_CREDENTIALS,
+        "Add a public key (PEM; RSA of at least 2048 bits, P-256 or Ed25519) for private_key_jwt; list it in the application's client_authentication_methods to use it.",
+        Some("ClientCredentialCreate"),
+        Some("ClientCredential"),
+        201,
+    ),
+    op(
+        "get",
+        "/clients/{id}/credentials/{credential_id}",
+        scopes::READ_CLIENT_CREDENTIALS,
+        "Get a public-key credential.",
+        None,
+        Some("ClientCredential"),
+        200,
+    ),
+    op(
+        "patch",
+        "/clients/{id}/credentials/{credential_id}",
+        scopes::UPDATE_CLIENT_CREDENTIALS,
+        "Change when a public-key credential expires (null: never).",
+        Some("ClientCredentialUpdate"),
+        Some("ClientCredential"),
+        200,
+    ),
+    op(
+        "delete",
+        "/clients/{id}/credentials/{credential_id}",
+        scopes::DELETE_CLIENT_CREDENTIALS,
+        "Delete a public-key credential (it leaves the application's client_authentication_methods too).",
+        None,
+        None,
+        204,
+    ),
+    op(
+        "get",
         "/resource-servers",
         scopes::READ_RESOURCE_SERVERS,
         "List APIs (paged).",
@@ -324,6 +369,13 @@ fn schemas() -> Value {
     let lifetime = json!({"type": "integer", "minimum": 1, "maximum": 2_592_000});
     let alg = json!({"type": "string", "enum": ["RS256", "PS256", "ES256", "EdDSA"],
         "description": "the algorithm the API's tokens are signed with (default RS256; HS256 and others are a 400). A change applies to new tokens. The management API's own stays RS256 (a change is a 400)."});
+    let credential_alg =
+        json!({"type": "string", "enum": ["RS256", "RS384", "PS256", "ES256", "EdDSA"]});
+    let auth_methods = json!({"type": "object", "additionalProperties": false, "properties": {
+        "private_key_jwt": {"type": "object", "required": ["credentials"], "additionalProperties": false, "properties": {
+            "credentials": {"type": "array", "maxItems": 5, "items": {"type": "object", "required": ["id"],
+                "additionalProperties": false, "properties": {"id": string}},
+                "description": "the application's credentials it authenticates with; while any is listed, its secret is refused"}}}}});
     let grant_scope = json!({"type": "array", "items": scope_value,
         "description": "scopes the API defines (another is a 400)"});
     let list = |item: &str| {
@@ -345,6 +397,7 @@ fn schemas() -> Value {
             "client_metadata": {"type": "object", "additionalProperties": string},
             "client_secret": {"type": "string", "description": "only in the answers to create and rotate-secret"},
             "token_quota": quota,
+            "client_authentication_methods": auth_methods.clone(),
             "created_at": time, "updated_at": time}},
         "ClientCreate": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
             "name": name, "description": nullable(text(1000)), "app_type": nullable(app_type.clone()),
@@ -358,7 +411,25 @@ fn schemas() -> Value {
             "token_quota": nullable(quota).as_object().cloned().map(|mut q| {
                 q.insert("description".into(), json!("null removes the application's own quota"));
                 Value::Object(q)
-            })}},
+            }),
+            "client_authentication_methods": nullable(auth_methods)}},
+        "ClientCredential": {"type": "object",
+            "required": ["id", "name", "kid", "alg", "credential_type", "created_at", "updated_at"],
+            "properties": {
+            "id": string, "name": string,
+            "kid": {"type": "string", "description": "the key's RFC 7638 thumbprint: the kid an assertion names it by"},
+            "alg": credential_alg.clone(), "credential_type": {"type": "string", "enum": ["public_key"]},
+            "created_at": time, "updated_at": time, "expires_at": time}},
+        "ClientCredentialCreate": {"type": "object", "required": ["credential_type", "pem"], "additionalProperties": false, "properties": {
+            "credential_type": {"type": "string", "enum": ["public_key"]},
+            "name": nullable(text(128)),
+            "pem": {"type": "string", "maxLength": 16384,
+                "description": "the public key: -----BEGIN PUBLIC KEY----- (or RSA PUBLIC KEY); private keys and certificates are refused"},
+            "alg": nullable(credential_alg.clone()),
+            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "in the future"}))}},
+        "ClientCredentialUpdate": {"type": "object", "required": ["expires_at"], "additionalProperties": false, "properties": {
+            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "in the future; null: never"}))}},
+        "ClientCredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/ClientCredential"}},
         "ClientList": list("Client"),
         "ResourceServer": {"type": "object",
             "required": ["id", "identifier", "name", "scopes", "token_lifetime", "signing_alg", "created_at", "updated_at"],
@@ -480,7 +551,7 @@ pub(crate) fn openapi_document(issuer: &str) -> Bytes {
         if let Some(schema) = operation.request {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
         }
-        let mut parameters: Vec<Value> = ["id", "kid"]
+        let mut parameters: Vec<Value> = ["id", "kid", "credential_id"]
             .iter()
             .filter(|p| operation.path.contains(&format!("{{{p}}}")))
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))

@@ -77,6 +77,7 @@ pub(super) async fn authenticated(
     app.issuer
         .authenticate(call.client_id(), call.credential(), ip, now_ms)
         .await
+        .map(|(client, _)| client)
         .map_err(|reason| {
             let refusal = Refusal {
                 reason,

@@ -39,7 +39,7 @@ use super::AppState;
 use super::error::OAuthError;
 use crate::catalog::LookupError;
 use crate::domain::events::{AuditEvent, types};
-use crate::issuance::{Refusal, Refused, Throttled, cut, echoed};
+use crate::issuance::{AuthenticatedBy, Refusal, Refused, Throttled, cut, echoed};
 use crate::limits::{Period, QuotaExceeded};
 use crate::metrics::MetricAudience;
 
@@ -75,10 +75,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
         }),
         description: match error {
             Some(e) => e.description.clone(),
-            None if seen.dpop_bound => {
-                Cow::Borrowed("Client Credentials for Access Token (DPoP-bound)")
-            }
-            None => Cow::Borrowed("Client Credentials for Access Token"),
+            None => issued_description(seen.method.as_deref(), seen.dpop_bound),
         },
         client_id: seen.client_id,
         audience: seen.audience,
@@ -111,6 +108,8 @@ struct Seen {
     jti: Option<String>,
     /// Whether the token issued is bound to a DPoP key.
     dpop_bound: bool,
+    /// How the client authenticated, when not with its secret: the audit event says so.
+    method: Option<String>,
 }
 
 /// The request's DPoP proof, checked (not yet recorded against replay), if it has one.
@@ -139,6 +138,18 @@ fn dpop_proof(
         .check_at(proof, &check, now_ms / 1000)
         .map(Some)
         .map_err(|e| dpop_refused(&e))
+}
+
+/// The audit description of an issued token: how the client authenticated when not with its
+/// secret, and whether the token is bound to a DPoP key.
+fn issued_description(method: Option<&str>, dpop_bound: bool) -> Cow<'static, str> {
+    const ISSUED: &str = "Client Credentials for Access Token";
+    match (method, dpop_bound) {
+        (None, false) => Cow::Borrowed(ISSUED),
+        (None, true) => Cow::Borrowed("Client Credentials for Access Token (DPoP-bound)"),
+        (Some(method), false) => Cow::Owned(format!("{ISSUED} ({method})")),
+        (Some(method), true) => Cow::Owned(format!("{ISSUED} ({method}; DPoP-bound)")),
+    }
 }
 
 /// 400 `invalid_dpop_proof` (RFC 9449 §5).
@@ -188,6 +199,9 @@ async fn handle(
     }
     seen.audience_known = true;
     seen.authenticated = true;
+    if let AuthenticatedBy::PrivateKeyJwt { credential_id } = &issued.by {
+        seen.method = Some(format!("private_key_jwt, credential {credential_id}"));
+    }
     let token = issued.token;
     let token_type = if proof.is_some() {
         TOKEN_TYPE_DPOP
@@ -271,6 +285,17 @@ fn refused(
         // A wrong secret or an unknown client: 401. (A vouched-for request never comes here.)
         Refused::BadCredentials | Refused::NoSuchClient => {
             OAuthError::invalid_client(challenge.cloned())
+        }
+        // A known client's credential refused, with what was wrong (never the credential).
+        Refused::BadCredential(description) => OAuthError {
+            description,
+            ..OAuthError::invalid_client(challenge.cloned())
+        },
+        Refused::ReplayCheckUnavailable => {
+            app.metrics.storage_error();
+            OAuthError::temporarily_unavailable(
+                "the client assertion cannot be checked for reuse while the database is unreachable; retry shortly",
+            )
         }
         // The same beyond a failure budget: 429 instead.
         Refused::Throttled { by, wait } => {

@@ -12,7 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserializer;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
-use warrant_proto::GRANT_CLIENT_CREDENTIALS;
+use warrant_guard::Assertion;
+use warrant_proto::{CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_CLIENT_CREDENTIALS};
 
 use crate::http::error::{OAuthError, quoted};
 use crate::issuance::{Credential, Target, TokenRequest};
@@ -21,7 +22,7 @@ use crate::issuance::{Credential, Target, TokenRequest};
 /// client authentication (body or HTTP Basic). Public for the fuzzer (`fuzz/`).
 pub struct ParsedRequest {
     client_id: String,
-    client_secret: String,
+    credential: WireCredential,
     audience: Option<String>,
     resource: Option<String>,
     scope: Option<String>,
@@ -38,6 +39,12 @@ impl fmt::Debug for ParsedRequest {
             .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
+}
+
+/// How the client authenticates, as sent.
+enum WireCredential {
+    Secret(String),
+    Assertion(String),
 }
 
 impl ParsedRequest {
@@ -66,12 +73,63 @@ impl ParsedRequest {
             }
         }
 
-        let (client_id, client_secret, challenge) = client_credentials(
-            headers,
-            basic_challenge,
-            params.client_id,
-            params.client_secret,
-        )?;
+        let basic = basic_credentials(headers, basic_challenge)?;
+        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
+        let assertion = client_assertion(params.client_assertion_type, params.client_assertion)?;
+        let (client_id, credential) = match (basic, params.client_secret, assertion) {
+            (Some(_), Some(_), _) => {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+                ));
+            }
+            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method: a client secret or client_assertion, not both",
+                ));
+            }
+            (Some((id, secret)), None, None) => {
+                if params
+                    .client_id
+                    .as_deref()
+                    .is_some_and(|body_id| body_id != id)
+                {
+                    return Err(OAuthError::invalid_request(
+                        "client_id in the body differs from the one in the Authorization header",
+                    ));
+                }
+                (id, WireCredential::Secret(secret))
+            }
+            (None, Some(secret), None) => match params.client_id {
+                Some(id) => (id, WireCredential::Secret(secret)),
+                None => {
+                    return Err(OAuthError::invalid_request(
+                        "client_id is required with client_secret",
+                    ));
+                }
+            },
+            (None, None, Some(assertion)) => {
+                // client_id is optional: the assertion's sub names the client (and must be
+                // the client_id when both are given; issuance checks it once verified).
+                let id = match params.client_id {
+                    Some(id) => id,
+                    None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
+                        OAuthError::invalid_request(
+                            "client_id is required: the client assertion has no readable sub",
+                        )
+                    })?,
+                };
+                (id, WireCredential::Assertion(assertion))
+            }
+            (None, None, None) => {
+                return Err(OAuthError {
+                    description: Cow::Borrowed(
+                        "client authentication is required: send client_id and client_secret in the \
+                         body, use HTTP Basic, or send client_assertion_type and client_assertion",
+                    ),
+                    ..OAuthError::invalid_client(None)
+                });
+            }
+        };
 
         if let (Some(a), Some(r)) = (&params.audience, &params.resource) {
             if a != r {
@@ -82,7 +140,7 @@ impl ParsedRequest {
         }
         Ok(Self {
             client_id,
-            client_secret,
+            credential,
             audience: params.audience,
             resource: params.resource,
             scope: params.scope,
@@ -105,7 +163,10 @@ impl ParsedRequest {
         };
         TokenRequest {
             client_id: &self.client_id,
-            credential: Credential::Secret(&self.client_secret),
+            credential: match &self.credential {
+                WireCredential::Secret(secret) => Credential::Secret(secret),
+                WireCredential::Assertion(assertion) => Credential::Assertion(assertion),
+            },
             target,
             scope: self.scope.as_deref(),
             from,
@@ -223,6 +284,29 @@ fn client_credentials(
     Ok((client_id, client_secret, challenge))
 }
 
+/// RFC 7523's client authentication parameters: both or neither, and the one type supported.
+fn client_assertion(
+    kind: Option<String>,
+    assertion: Option<String>,
+) -> Result<Option<String>, OAuthError> {
+    match (kind, assertion) {
+        (None, None) => Ok(None),
+        (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE_JWT_BEARER => {
+            Ok(Some(assertion))
+        }
+        (Some(kind), Some(_)) => Err(OAuthError::invalid_request(format!(
+            "client_assertion_type {} is not supported; use {CLIENT_ASSERTION_TYPE_JWT_BEARER}",
+            quoted(&kind)
+        ))),
+        (Some(_), None) => Err(OAuthError::invalid_request(
+            "client_assertion is required with client_assertion_type",
+        )),
+        (None, Some(_)) => Err(OAuthError::invalid_request(format!(
+            "client_assertion_type is required with client_assertion: {CLIENT_ASSERTION_TYPE_JWT_BEARER}"
+        ))),
+    }
+}
+
 enum BodyKind {
     Form,
     Json,
@@ -294,6 +378,8 @@ struct Params {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
     audience: Option<String>,
     resource: Option<String>,
     scope: Option<String>,
@@ -325,6 +411,8 @@ impl Params {
             "grant_type" => &mut self.grant_type,
             "client_id" => &mut self.client_id,
             "client_secret" => &mut self.client_secret,
+            "client_assertion_type" => &mut self.client_assertion_type,
+            "client_assertion" => &mut self.client_assertion,
             "audience" => &mut self.audience,
             "resource" => &mut self.resource,
             "scope" => &mut self.scope,

@@ -95,6 +95,8 @@ pub(crate) async fn test_token(
         Err(
             refused @ (Refused::LookupThrottled { .. }
             | Refused::BadCredentials
+            | Refused::BadCredential(_)
+            | Refused::ReplayCheckUnavailable
             | Refused::Throttled { .. }
             | Refused::Quota { .. }),
         ) => {

@@ -1,0 +1,234 @@
+//! Applications' public-key credentials (private_key_jwt), and the IDs of the client
+//! assertions already used.
+
+use super::applications::auth_methods_from_row;
+use super::rows::{Col, corrupt, ts, unts};
+use super::state::record_client_change;
+use super::{Store, StoreError, db_err, on_engine};
+use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
+
+const CREDENTIAL_COLUMNS: &str =
+    "id, client_id, name, alg, kid, public_key, created_at, updated_at, expires_at";
+
+pub(super) fn credential_from_row(row: &impl Col) -> Result<PublicKeyCredential, StoreError> {
+    Ok(PublicKeyCredential {
+        id: row.text("id")?,
+        client_id: row.text("client_id")?,
+        name: row.text("name")?,
+        alg: parse_alg(&row.text("alg")?).map_err(|e| corrupt("alg", e))?,
+        kid: row.text("kid")?,
+        der: row.bytes("public_key")?,
+        created_at: unts(row.int("created_at")?),
+        updated_at: unts(row.int("updated_at")?),
+        expires_at: row.opt_int("expires_at")?.map(unts),
+    })
+}
+
+impl Store {
+    /// Adds a credential to its application: at most [`MAX_CREDENTIALS`] each.
+    pub async fn insert_credential(&self, cred: &PublicKeyCredential) -> Result<(), StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+                    .bind(&cred.client_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "application {}",
+                    cred.client_id
+                )));
+            }
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM client_credentials WHERE client_id = $1")
+                    .bind(&cred.client_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if unts(count) >= MAX_CREDENTIALS as u64 {
+                return Err(StoreError::Conflict(format!(
+                    "an application has at most {MAX_CREDENTIALS} credentials; delete one first"
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO client_credentials (id, client_id, name, credential_type, alg, kid,
+                    public_key, created_at, updated_at, expires_at)
+                 VALUES ($1, $2, $3, 'public_key', $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&cred.id)
+            .bind(&cred.client_id)
+            .bind(&cred.name)
+            .bind(cred.alg.name())
+            .bind(&cred.kid)
+            .bind(&cred.der[..])
+            .bind(ts(cred.created_at))
+            .bind(ts(cred.updated_at))
+            .bind(cred.expires_at.map(ts))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            record_client_change(&mut tx, &cred.client_id).await?;
+            s.commit(tx).await
+        })
+    }
+
+    /// An application's credentials in creation order.
+    pub async fn list_credentials(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<PublicKeyCredential>, StoreError> {
+        let sql = format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM client_credentials WHERE client_id = $1
+             ORDER BY created_at, id"
+        );
+        on_engine!(self, |s| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(client_id)
+                .fetch_all(&s.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(credential_from_row)
+                .collect()
+        })
+    }
+
+    pub async fn get_credential(
+        &self,
+        client_id: &str,
+        id: &str,
+    ) -> Result<PublicKeyCredential, StoreError> {
+        let sql = format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM client_credentials WHERE client_id = $1 AND id = $2"
+        );
+        on_engine!(self, |s| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(client_id)
+                .bind(id)
+                .fetch_optional(&s.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("credential {id}")))?;
+            credential_from_row(&row)
+        })
+    }
+
+    /// Sets when a credential stops working (`None`: never).
+    pub async fn update_credential_expiry(
+        &self,
+        client_id: &str,
+        id: &str,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE client_credentials SET expires_at = $3, updated_at = $4
+                 WHERE client_id = $1 AND id = $2",
+            )
+            .bind(client_id)
+            .bind(id)
+            .bind(expires_at.map(ts))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("credential {id}")));
+            }
+            record_client_change(&mut tx, client_id).await?;
+            s.commit(tx).await
+        })
+    }
+
+    /// Deletes a credential, and takes it off the application's private_key_jwt list in the
+    /// same transaction.
+    pub async fn delete_credential(&self, client_id: &str, id: &str) -> Result<(), StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done =
+                sqlx::query("DELETE FROM client_credentials WHERE client_id = $1 AND id = $2")
+                    .bind(client_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("credential {id}")));
+            }
+            let row = sqlx::query(
+                "SELECT client_authentication_methods FROM applications WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let listed = row
+                .as_ref()
+                .map(auth_methods_from_row)
+                .transpose()?
+                .flatten();
+            if let Some(mut ids) = listed.filter(|ids| ids.iter().any(|i| i == id)) {
+                ids.retain(|i| i != id);
+                let json = serde_json::to_string(&ids)
+                    .map_err(|e| corrupt("client_authentication_methods", e))?;
+                sqlx::query(
+                    "UPDATE applications SET client_authentication_methods = $2
+                     WHERE client_id = $1",
+                )
+                .bind(client_id)
+                .bind(json)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            record_client_change(&mut tx, client_id).await?;
+            s.commit(tx).await
+        })
+    }
+
+    /// Records that `client_id` used the assertion `jti`, valid until `expires_at`: `true` the
+    /// first time, `false` for a replay while the first use has not expired. One statement, so
+    /// that two instances on one database cannot both see a first use. Changes nothing the
+    /// catalog follows.
+    pub async fn use_assertion_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        on_engine!(self, |s| {
+            // An expired row with the same ID is taken over; a live one is a replay.
+            let done = sqlx::query(
+                "INSERT INTO client_assertion_jtis (client_id, jti, expires_at)
+                 VALUES ($1, $2, $3)
+                 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE client_assertion_jtis.expires_at <= $4",
+            )
+            .bind(client_id)
+            .bind(jti)
+            .bind(ts(expires_at))
+            .bind(ts(now))
+            .execute(&s.pool)
+            .await
+            .map_err(db_err)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// Forgets assertion IDs that expired before `now`.
+    pub async fn prune_assertion_jtis(&self, now: u64) -> Result<u64, StoreError> {
+        on_engine!(self, |s| {
+            sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at <= $1")
+                .bind(ts(now))
+                .execute(&s.pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(db_err)
+        })
+    }
+}

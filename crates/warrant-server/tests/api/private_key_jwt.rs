@@ -1,0 +1,626 @@
+//! private_key_jwt: public keys registered through the management API in Auth0's shapes, and
+//! client assertions at the token endpoint, with every refusal, on both engines; the single use
+//! of a `jti` across two instances on one PostgreSQL database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::Method;
+use serde_json::{Value, json};
+use warrant_server::clock::{Clock, ManualClock};
+use warrant_server::config::{Config, Secret};
+use warrant_testkit::{PgDatabase, TestServer};
+
+use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
+
+const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const P256_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// A key pair a client holds, with its public key in PEM.
+pub enum ClientKey {
+    Es256(EcdsaKeyPair),
+    Rs256(RsaKeyPair),
+}
+
+impl ClientKey {
+    pub fn es256() -> Self {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        Self::Es256(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap(),
+        )
+    }
+
+    pub fn rs256() -> Self {
+        Self::Rs256(RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
+    }
+
+    pub fn alg(&self) -> &'static str {
+        match self {
+            Self::Es256(_) => "ES256",
+            Self::Rs256(_) => "RS256",
+        }
+    }
+
+    /// The public key, `-----BEGIN PUBLIC KEY-----`.
+    pub fn public_pem(&self) -> String {
+        let der = match self {
+            Self::Es256(pair) => {
+                let mut der = P256_SPKI_PREFIX.to_vec();
+                der.extend_from_slice(pair.public_key().as_ref());
+                der
+            }
+            Self::Rs256(pair) => PublicKeyComponents::<Vec<u8>>::from(pair.public_key())
+                .as_der()
+                .unwrap()
+                .as_ref()
+                .to_vec(),
+        };
+        pem("PUBLIC KEY", &der)
+    }
+
+    /// A compact JWS of `claims` with `header` (whose `alg` is the caller's to set).
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let rng = SystemRandom::new();
+        let signature = match self {
+            Self::Es256(pair) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
+            Self::Rs256(pair) => {
+                let mut sig = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+                    .unwrap();
+                sig
+            }
+        };
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Registers `key` for `client_id` and lists it in the application's private_key_jwt
+/// credentials; returns the credential as the management API answered.
+async fn register(app: &TestServer, token: &str, client_id: &str, key: &ClientKey) -> Value {
+    let (status, cred) = app
+        .mgmt(
+            Method::POST,
+            &format!("/clients/{client_id}/credentials"),
+            Some(token),
+            Some(&json!({"credential_type": "public_key", "name": "ci key",
+                "pem": key.public_pem(), "alg": key.alg()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{cred}");
+    let (status, listed) = app
+        .mgmt(
+            Method::GET,
+            &format!("/clients/{client_id}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut ids: Vec<Value> =
+        listed["client_authentication_methods"]["private_key_jwt"]["credentials"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+    ids.push(json!({"id": cred["id"]}));
+    let (status, client) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("/clients/{client_id}"),
+            Some(token),
+            Some(&json!({"client_authentication_methods": {"private_key_jwt": {"credentials": ids}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{client}");
+    cred
+}
+
+fn claims(app: &TestServer, client_id: &str, now: u64) -> Value {
+    json!({"iss": client_id, "sub": client_id, "aud": format!("{}oauth/token", app.issuer),
+        "iat": now, "exp": now + 60, "jti": uuid_like()})
+}
+
+fn uuid_like() -> String {
+    warrant_server::domain::random_token::<16>()
+}
+
+async fn exchange(app: &TestServer, pairs: &[(&str, &str)]) -> (u16, String) {
+    let response = app.token_form(pairs).await;
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn with_assertion(
+    app: &TestServer,
+    client_id: Option<&str>,
+    assertion: &str,
+) -> (u16, String) {
+    let mut pairs = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", JWT_BEARER),
+        ("client_assertion", assertion),
+        ("audience", API),
+    ];
+    if let Some(id) = client_id {
+        pairs.push(("client_id", id));
+    }
+    exchange(app, &pairs).await
+}
+
+/// Asserts an RFC 6749 `invalid_client` whose description contains `what`, and that the answer
+/// does not echo the assertion.
+fn assert_invalid_client(answer: &(u16, String), what: &str, assertion: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 401, "{body}");
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(what),
+        "{description:?} should say {what:?}"
+    );
+    let signature = assertion.rsplit('.').next().unwrap();
+    assert!(!description.contains(signature) && !body.to_string().contains(assertion));
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A server on `engine` and a clock the test moves; the database lives as long as the guard.
+async fn start(engine: Db, clock: Arc<ManualClock>) -> (TestServer, Option<PgDatabase>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.audit.refusal_interval = Duration::from_millis(100);
+    let db = match engine {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let db = PgDatabase::create().await;
+            config.database_url = Some(Secret::new(db.url.clone()));
+            config.master_key = Some(Secret::new(MASTER_KEY));
+            Some(db)
+        }
+    };
+    let app = spawn_with_clock(dir, config, clock).await.unwrap();
+    (app, db)
+}
+
+#[tokio::test]
+async fn credentials_in_auth0_shapes_and_clear_refusals() {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(Db::Sqlite, clock).await;
+    let token = app.admin_token().await;
+    let t = Some(token.as_str());
+    let (client_id, _) = app.create_app(&[]).await;
+    let path = format!("/clients/{client_id}/credentials");
+    let key = ClientKey::es256();
+
+    let (status, cred) = app
+        .mgmt(
+            Method::POST,
+            &path,
+            t,
+            Some(&json!({"credential_type": "public_key",
+            "name": "ci", "pem": key.public_pem(), "alg": "ES256",
+            "expires_at": "2099-01-31T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{cred}");
+    let id = cred["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cred_"));
+    assert_eq!(cred["credential_type"], "public_key");
+    assert_eq!(cred["alg"], "ES256");
+    assert_eq!(cred["name"], "ci");
+    assert_eq!(cred["expires_at"], "2099-01-31T00:00:00Z");
+    assert!(cred.get("pem").is_none(), "the key is not shown back");
+    // kid is the RFC 7638 thumbprint, as a JWK library computes it from the same key.
+    let Value::String(kid) = &cred["kid"] else {
+        panic!("{cred}")
+    };
+    let ClientKey::Es256(pair) = &key else {
+        unreachable!()
+    };
+    let point = pair.public_key().as_ref();
+    let members = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(&point[1..33]),
+        URL_SAFE_NO_PAD.encode(&point[33..65])
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, members.as_bytes());
+    assert_eq!(kid, &URL_SAFE_NO_PAD.encode(digest.as_ref()));
+
+    let (status, list) = app.mgmt(Method::GET, &path, t, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0], cred);
+    let (status, one) = app
+        .mgmt(Method::GET, &format!("{path}/{id}"), t, None)
+        .await;
+    assert_eq!((status, &one), (200, &cred));
+    let (status, patched) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("{path}/{id}"),
+            t,
+            Some(&json!({"expires_at": null})),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert!(patched.get("expires_at").is_none());
+
+    // Refusals: 400 with a message that says what to send instead.
+    let small_rsa = {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let mut n = pair
+            .public_key()
+            .modulus()
+            .big_endian_without_leading_zero()
+            .to_vec();
+        n.truncate(128);
+        n[0] |= 0x80;
+        n[127] |= 1;
+        let der = PublicKeyComponents {
+            n,
+            e: vec![1, 0, 1],
+        }
+        .as_der()
+        .unwrap();
+        pem("PUBLIC KEY", der.as_ref())
+    };
+    let private_pem = {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        pem("PRIVATE KEY", pkcs8.as_ref())
+    };
+    for (body, says) in [
+        (
+            json!({"credential_type": "public_key", "pem": small_rsa, "alg": "RS256"}),
+            "1024 bits",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": private_pem, "alg": "ES256"}),
+            "private key",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": "-----BEGIN PUBLIC KEY-----\nnot base64!\n-----END PUBLIC KEY-----", "alg": "ES256"}),
+            "not a PEM public key",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": "hello", "alg": "ES256"}),
+            "not a PEM public key",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "RS256"}),
+            "not a valid RSA public key",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "HS256"}),
+            "not supported",
+        ),
+        (
+            json!({"credential_type": "x509_cert", "pem": key.public_pem()}),
+            "credential_type",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "ES256", "expires_at": "2001-01-01T00:00:00Z"}),
+            "future",
+        ),
+        (
+            json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "ES256", "expires_at": "soon"}),
+            "ISO 8601",
+        ),
+    ] {
+        let (status, answer) = app.mgmt(Method::POST, &path, t, Some(&body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message:?} should say {says:?}");
+        assert!(
+            !message.contains("MII"),
+            "no key material echoed: {message}"
+        );
+    }
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/clients/nope/credentials",
+            t,
+            Some(
+                &json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "ES256"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .mgmt(Method::GET, &format!("{path}/cred_nope"), t, None)
+        .await;
+    assert_eq!(status, 404);
+
+    // The application lists only its own credentials, each once.
+    let client_path = format!("/clients/{client_id}");
+    for bad in [
+        json!([{"id": "cred_nope"}]),
+        json!([{"id": id}, {"id": id}]),
+    ] {
+        let (status, answer) = app
+            .mgmt(Method::PATCH, &client_path, t, Some(&json!({"client_authentication_methods": {"private_key_jwt": {"credentials": bad}}})))
+            .await;
+        assert_eq!(status, 400, "{answer}");
+    }
+    let (status, client) = app
+        .mgmt(Method::PATCH, &client_path, t, Some(&json!({"client_authentication_methods": {"private_key_jwt": {"credentials": [{"id": id}]}}})))
+        .await;
+    assert_eq!(status, 200, "{client}");
+    assert_eq!(
+        client["client_authentication_methods"],
+        json!({"private_key_jwt": {"credentials": [{"id": id}]}})
+    );
+    // Deleting the credential takes it off the application's list too.
+    let (status, _) = app
+        .mgmt(Method::DELETE, &format!("{path}/{id}"), t, None)
+        .await;
+    assert_eq!(status, 204);
+    let (_, client) = app.mgmt(Method::GET, &client_path, t, None).await;
+    assert_eq!(
+        client["client_authentication_methods"],
+        json!({"private_key_jwt": {"credentials": []}})
+    );
+    let (status, list) = app.mgmt(Method::GET, &path, t, None).await;
+    assert_eq!((status, list), (200, json!([])));
+}
+
+async fn assertions_and_their_refusals(engine: Db) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(engine, Arc::clone(&clock)).await;
+    let token = app.admin_token().await;
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let es = ClientKey::es256();
+    let rs = ClientKey::rs256();
+    let es_cred = register(&app, &token, &client_id, &es).await;
+    let rs_cred = register(&app, &token, &client_id, &rs).await;
+    let es_kid = es_cred["kid"].as_str().unwrap();
+    let now = clock.now();
+
+    // A signed assertion gets a token, with client_id (form) or without it (JSON).
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": es_kid});
+    let assertion = es.sign(&header, &claims(&app, &client_id, now));
+    let (status, body) = with_assertion(&app, Some(&client_id), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+    let access: Value = serde_json::from_str(&body).unwrap();
+    let verified = verify_independently(&app, access["access_token"].as_str().unwrap(), API).await;
+    assert_eq!(verified["sub"], format!("{client_id}@clients"));
+    assert_eq!(verified["scope"], "read:data");
+    let response = app
+        .token_json(
+            &json!({"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER,
+            "client_assertion": rs.sign(&json!({"alg": "RS256"}), &claims(&app, &client_id, now)),
+            "audience": API}),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "RS256 without kid nor client_id");
+    // aud may also be the issuer URL.
+    let mut to_issuer = claims(&app, &client_id, now);
+    to_issuer["aud"] = json!([app.issuer]);
+    let (status, _) = with_assertion(&app, None, &es.sign(&header, &to_issuer)).await;
+    assert_eq!(status, 200);
+
+    // Every refusal says what was wrong, as invalid_client, never quoting the assertion.
+    let replay = with_assertion(&app, Some(&client_id), &assertion).await;
+    assert_invalid_client(&replay, "jti was already used", &assertion);
+
+    let refusals: Vec<(&str, Value, Value)> = vec![
+        (
+            "aud must be",
+            header.clone(),
+            json!({"aud": "https://elsewhere.example.com/"}),
+        ),
+        (
+            "has expired",
+            header.clone(),
+            json!({"iat": now - 600, "exp": now - 300}),
+        ),
+        ("lifetime", header.clone(), json!({"exp": now + 600})),
+        ("no exp", header.clone(), json!({"exp": null})),
+        ("no jti", header.clone(), json!({"jti": null})),
+        (
+            "iss must be the client ID",
+            header.clone(),
+            json!({"iss": "someone-else"}),
+        ),
+        (
+            "registered for ES256",
+            json!({"alg": "RS256", "kid": es_kid}),
+            json!({}),
+        ),
+        (
+            "kid names no credential",
+            json!({"alg": "ES256", "kid": "unknown-kid"}),
+            json!({}),
+        ),
+        (
+            "alg is not accepted",
+            json!({"alg": "HS256", "kid": es_kid}),
+            json!({}),
+        ),
+        (
+            "carries a key",
+            json!({"alg": "ES256", "jwk": {"kty": "EC"}}),
+            json!({}),
+        ),
+    ];
+    for (says, header, changes) in refusals {
+        let mut c = claims(&app, &client_id, now);
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                c.as_object_mut().unwrap().remove(name);
+            } else {
+                c[name] = value.clone();
+            }
+        }
+        let assertion = es.sign(&header, &c);
+        let answer = with_assertion(&app, Some(&client_id), &assertion).await;
+        assert_invalid_client(&answer, says, &assertion);
+    }
+    // Signed by a key the client did not register.
+    let stranger = ClientKey::es256().sign(&header, &claims(&app, &client_id, now));
+    assert_invalid_client(
+        &with_assertion(&app, Some(&client_id), &stranger).await,
+        "signature does not verify",
+        &stranger,
+    );
+    // client_id must match the assertion.
+    let (other_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    let assertion = es.sign(&header, &claims(&app, &client_id, now));
+    assert_invalid_client(
+        &with_assertion(&app, Some(&other_id), &assertion).await,
+        "no private_key_jwt credentials",
+        &assertion,
+    );
+    // A client with private_key_jwt credentials cannot use its secret.
+    let (status, body) = exchange(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+            ("audience", API),
+        ],
+    )
+    .await;
+    assert_invalid_client(
+        &(status, body),
+        "authenticates with private_key_jwt",
+        "x.y.z",
+    );
+    // An unsupported assertion type, or a secret beside an assertion: invalid_request.
+    let (status, body) = exchange(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", "urn:other"),
+            ("client_assertion", &assertion),
+            ("audience", API),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_request") && body.contains("client_assertion_type"));
+
+    // A credential that expired is refused as such.
+    let rs_id = rs_cred["id"].as_str().unwrap();
+    let (status, _) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("/clients/{client_id}/credentials/{rs_id}"),
+            Some(&token),
+            Some(&json!({"expires_at": warrant_server::clock::rfc3339(now + 30)})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    clock.advance(31);
+    let late = rs.sign(
+        &json!({"alg": "RS256"}),
+        &claims(&app, &client_id, clock.now()),
+    );
+    assert_invalid_client(
+        &with_assertion(&app, Some(&client_id), &late).await,
+        "credential expired",
+        &late,
+    );
+
+    // The audit log names the method and the credential.
+    let issued = logs_of(&app, &token, "seccft", 3).await;
+    let es_id = es_cred["id"].as_str().unwrap();
+    assert!(
+        issued.iter().any(|e| e["description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("private_key_jwt, credential {es_id}"))),
+        "{issued:?}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_assertions_and_their_refusals() {
+    assertions_and_their_refusals(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_assertions_and_their_refusals() {
+    assertions_and_their_refusals(Db::Postgres).await;
+}
+
+/// A replay at another instance on the same database is refused: the `jti` is recorded in the
+/// database, not in one instance's memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn a_replay_at_another_instance_is_refused() {
+    let db = PgDatabase::create().await;
+    let issuer = "https://auth.example.com/";
+    let start = |dir: std::path::PathBuf| {
+        let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
+        config.database_url = Some(Secret::new(db.url.clone()));
+        config.master_key = Some(Secret::new(MASTER_KEY));
+        config.issuer = Some(issuer.to_owned());
+        TestServer::builder().config(config).initialized().start()
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(dir_a.path().to_owned()).await.unwrap();
+    let b = start(dir_b.path().to_owned()).await.unwrap();
+    a.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = a.create_app(&[(API, &["read:data"])]).await;
+    let key = ClientKey::es256();
+    let token = a.admin_token().await;
+    register(&a, &token, &client_id, &key).await;
+    b.sync().await;
+
+    let now = warrant_server::clock::SystemClock.now();
+    let assertion = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
+    let (status, body) = with_assertion(&a, Some(&client_id), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+    let replay = with_assertion(&b, Some(&client_id), &assertion).await;
+    assert_invalid_client(&replay, "jti was already used", &assertion);
+    // A fresh assertion works at the other instance.
+    let fresh = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
+    let (status, body) = with_assertion(&b, None, &fresh).await;
+    assert_eq!(status, 200, "{body}");
+}
