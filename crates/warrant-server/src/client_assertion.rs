@@ -128,7 +128,7 @@ fn check_claims(
     };
     let aud_ok = match claims.get("aud") {
         Some(Value::String(aud)) => accepted(aud),
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str().is_some_and(|a| accepted(a))),
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str().is_some_and(accepted)),
         _ => return Err(rejected("the assertion has no aud claim")),
     };
     if !aud_ok {
