@@ -218,6 +218,10 @@ pub struct ClientView {
     pub client_metadata: std::collections::BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// When the secret just shown stops working (Unix seconds, as RFC 7591 has it); only
+    /// beside `client_secret`, and only when it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<u64>,
     /// The application's own token quota; without one, the deployment's default applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_quota: Option<TokenQuotaView>,

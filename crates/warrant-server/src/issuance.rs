@@ -345,6 +345,12 @@ impl Issuer {
                 let right = secret_matches(client.as_deref(), secret, now);
                 match client {
                     Some(client) if right => Ok((client, AuthenticatedBy::Secret)),
+                    // The holder of a secret that was right until it expired is told so.
+                    Some(client) if expired_secret(&client, secret, now) => {
+                        Err(fail(Some(Cow::Borrowed(
+                            "credential expired: this client secret's expires_at has passed; rotate it",
+                        ))))
+                    }
                     _ => Err(fail(None)),
                 }
             }
@@ -477,6 +483,18 @@ fn secret_matches(client: Option<&ClientEntry>, client_secret: &str, now: u64) -
             false
         }
     }
+}
+
+/// Whether `client_secret` is one of `client`'s secrets that stopped working (expired, or
+/// past its rotation grace period). Compared in constant time, only on the failure path.
+fn expired_secret(client: &ClientEntry, client_secret: &str, now: u64) -> bool {
+    let presented = hash_secret(client_secret);
+    let mut expired = false;
+    for (hash, expires_at) in &client.secrets {
+        let ended = expires_at.is_some_and(|at| now >= at);
+        expired |= hash.matches(&presented) & ended;
+    }
+    expired
 }
 
 /// Resolves the API `request` names, checks `client`'s grant on it and the requested scopes,

@@ -59,6 +59,7 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
         token_endpoint_auth_method: app.token_endpoint_auth_method.as_str().to_owned(),
         client_metadata: app.client_metadata.clone(),
         client_secret: client_secret.map(str::to_owned),
+        client_secret_expires_at: None,
         token_quota: app.token_quota.map(|q| TokenQuotaView {
             client_credentials: ClientCredentialsQuota {
                 enforce: !q.observe_only,

@@ -17,6 +17,8 @@ pub struct NewClient {
     pub client_metadata: Option<BTreeMap<String, String>>,
     pub token_quota: Option<TokenQuota>,
     pub grants: Vec<GrantSpec>,
+    /// When its first secret stops working (Unix seconds); `None`: never.
+    pub secret_expires_at: Option<u64>,
 }
 
 /// An application just created, with its secret in the clear (shown once).
@@ -97,7 +99,8 @@ impl Admin {
             .build_grants(&application.client_id, new.grants, now)
             .await?;
         let secret = PlainSecret::generate();
-        let stored = ClientSecret::new(&application.client_id, secret.hash(), now);
+        let mut stored = ClientSecret::new(&application.client_id, secret.hash(), now);
+        stored.expires_at = new.secret_expires_at;
         self.store
             .insert_application(&application, &stored, &built)
             .await?;
@@ -156,6 +159,18 @@ impl Admin {
         client_id: &str,
         grace_seconds: u64,
     ) -> Result<PlainSecret, AdminError> {
+        self.rotate_secret_until(client_id, grace_seconds, None)
+            .await
+    }
+
+    /// As [`rotate_secret`](Self::rotate_secret); the new secret stops working at
+    /// `expires_at` (Unix seconds; a time past expires it at once), or never.
+    pub async fn rotate_secret_until(
+        &self,
+        client_id: &str,
+        grace_seconds: u64,
+        expires_at: Option<u64>,
+    ) -> Result<PlainSecret, AdminError> {
         const MAX_GRACE: u64 = 30 * 86_400;
         if grace_seconds > MAX_GRACE {
             return Err(AdminError::Invalid(format!(
@@ -165,7 +180,8 @@ impl Admin {
         self.check_may_change(client_id).await?;
         let now = self.clock.now();
         let secret = PlainSecret::generate();
-        let stored = ClientSecret::new(client_id, secret.hash(), now);
+        let mut stored = ClientSecret::new(client_id, secret.hash(), now);
+        stored.expires_at = expires_at;
         self.store
             .rotate_secret(&stored, now + grace_seconds, now)
             .await?;

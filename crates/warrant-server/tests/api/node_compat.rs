@@ -8,6 +8,7 @@ use std::process::Command;
 
 use warrant_server::domain::SigningAlg;
 
+use crate::private_key_jwt::{ClientKey, register};
 use crate::support::{API, spawn_app};
 
 /// The folder whose `node_modules` the scripts import from.
@@ -210,4 +211,61 @@ async fn oauth4webapi_revokes_a_token() {
     assert_eq!(printed["revoked"], app.url("/oauth/revoke"));
     let after: serde_json::Value = introspect().await.unwrap().json().await.unwrap();
     assert_eq!(after, serde_json::json!({"active": false}));
+}
+
+/// oauth4webapi's `PrivateKeyJwt` (its own assertion: `aud` the issuer, a minute's lifetime,
+/// `kid` as given) gets a token with a P-256 key registered through the management API; jose
+/// verifies the token.
+const PRIVATE_KEY_JWT_THEN_VERIFY: &str = r#"
+import * as oauth from 'oauth4webapi';
+import * as jose from 'jose';
+
+const issuer = new URL(process.env.ISSUER);
+const options = { [oauth.allowInsecureRequests]: true };
+const as = await oauth
+  .discoveryRequest(issuer, options)
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+if (!as.token_endpoint_auth_methods_supported.includes('private_key_jwt')) {
+  throw new Error('discovery does not list private_key_jwt');
+}
+const client = { client_id: process.env.CLIENT_ID };
+const key = await jose.importPKCS8(process.env.PRIVATE_KEY, 'ES256');
+const auth = oauth.PrivateKeyJwt({ key, kid: process.env.KID });
+const response = await oauth.clientCredentialsGrantRequest(
+  as, client, auth, new URLSearchParams({ audience: process.env.AUDIENCE }), options,
+);
+const result = await oauth.processClientCredentialsResponse(as, client, response);
+const jwks = jose.createRemoteJWKSet(new URL(as.jwks_uri));
+const { payload } = await jose.jwtVerify(result.access_token, jwks, {
+  issuer: process.env.ISSUER,
+  audience: process.env.AUDIENCE,
+  typ: 'at+jwt',
+});
+console.log(JSON.stringify({ sub: payload.sub }));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_authenticates_with_private_key_jwt() {
+    let app = spawn_app().await;
+    let (id, _) = app.with_worker().await;
+    let key = ClientKey::es256();
+    let token = app.admin_token().await;
+    let credential = register(&app, &token, &id, &key).await;
+    let stdout = run_node(
+        PRIVATE_KEY_JWT_THEN_VERIFY,
+        vec![
+            ("ISSUER", app.issuer.clone()),
+            ("CLIENT_ID", id.clone()),
+            ("PRIVATE_KEY", key.private_pem()),
+            ("KID", credential["kid"].as_str().unwrap().to_owned()),
+            ("AUDIENCE", API.to_owned()),
+        ],
+    )
+    .await;
+    let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(claims["sub"], format!("{id}@clients"));
 }

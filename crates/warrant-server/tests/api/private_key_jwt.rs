@@ -28,9 +28,10 @@ const P256_SPKI_PREFIX: &[u8] = &[
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
-/// A key pair a client holds, with its public key in PEM.
+/// A key pair a client holds, with its public key in PEM (and for P-256 its PKCS#8 private
+/// key, for the clients in other languages).
 pub enum ClientKey {
-    Es256(EcdsaKeyPair),
+    Es256(EcdsaKeyPair, Vec<u8>),
     Rs256(RsaKeyPair),
 }
 
@@ -40,6 +41,7 @@ impl ClientKey {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         Self::Es256(
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap(),
+            pkcs8.as_ref().to_vec(),
         )
     }
 
@@ -49,7 +51,7 @@ impl ClientKey {
 
     pub fn alg(&self) -> &'static str {
         match self {
-            Self::Es256(_) => "ES256",
+            Self::Es256(..) => "ES256",
             Self::Rs256(_) => "RS256",
         }
     }
@@ -57,7 +59,7 @@ impl ClientKey {
     /// The public key, `-----BEGIN PUBLIC KEY-----`.
     pub fn public_pem(&self) -> String {
         let der = match self {
-            Self::Es256(pair) => {
+            Self::Es256(pair, _) => {
                 let mut der = P256_SPKI_PREFIX.to_vec();
                 der.extend_from_slice(pair.public_key().as_ref());
                 der
@@ -71,6 +73,14 @@ impl ClientKey {
         pem("PUBLIC KEY", &der)
     }
 
+    /// The P-256 private key, `-----BEGIN PRIVATE KEY-----` (PKCS#8).
+    pub fn private_pem(&self) -> String {
+        match self {
+            Self::Es256(_, pkcs8) => pem("PRIVATE KEY", pkcs8),
+            Self::Rs256(_) => unimplemented!("the tests hand other clients P-256 keys"),
+        }
+    }
+
     /// A compact JWS of `claims` with `header` (whose `alg` is the caller's to set).
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
         let input = format!(
@@ -80,7 +90,7 @@ impl ClientKey {
         );
         let rng = SystemRandom::new();
         let signature = match self {
-            Self::Es256(pair) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
+            Self::Es256(pair, _) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
             Self::Rs256(pair) => {
                 let mut sig = vec![0; pair.public_modulus_len()];
                 pair.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
@@ -107,7 +117,7 @@ pub fn pem(label: &str, der: &[u8]) -> String {
 
 /// Registers `key` for `client_id` and lists it in the application's private_key_jwt
 /// credentials; returns the credential as the management API answered.
-async fn register(app: &TestServer, token: &str, client_id: &str, key: &ClientKey) -> Value {
+pub async fn register(app: &TestServer, token: &str, client_id: &str, key: &ClientKey) -> Value {
     let (status, cred) = app
         .mgmt(
             Method::POST,
@@ -248,7 +258,7 @@ async fn credentials_in_auth0_shapes_and_clear_refusals() {
     let Value::String(kid) = &cred["kid"] else {
         panic!("{cred}")
     };
-    let ClientKey::Es256(pair) = &key else {
+    let ClientKey::Es256(pair, _) = &key else {
         unreachable!()
     };
     let point = pair.public_key().as_ref();
@@ -269,12 +279,7 @@ async fn credentials_in_auth0_shapes_and_clear_refusals() {
         .await;
     assert_eq!((status, &one), (200, &cred));
     let (status, patched) = app
-        .mgmt(
-            Method::PATCH,
-            &format!("{path}/{id}"),
-            t,
-            Some(&json!({"expires_at": null})),
-        )
+        .mgmt(Method::PATCH, &format!("{path}/{id}"), t, Some(&json!({})))
         .await;
     assert_eq!(status, 200, "{patched}");
     assert!(patched.get("expires_at").is_none());
@@ -332,10 +337,6 @@ async fn credentials_in_auth0_shapes_and_clear_refusals() {
         (
             json!({"credential_type": "x509_cert", "pem": key.public_pem()}),
             "credential_type",
-        ),
-        (
-            json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "ES256", "expires_at": "2001-01-01T00:00:00Z"}),
-            "future",
         ),
         (
             json!({"credential_type": "public_key", "pem": key.public_pem(), "alg": "ES256", "expires_at": "soon"}),
@@ -623,4 +624,83 @@ async fn a_replay_at_another_instance_is_refused() {
     let fresh = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
     let (status, body) = with_assertion(&b, None, &fresh).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A client secret can expire too (`client_secret_expires_at`, RFC 7591's name, at creation
+/// and at rotation): past it, the secret is refused as "credential expired".
+#[tokio::test]
+async fn client_secrets_expire_when_told() {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock)).await;
+    let token = app.admin_token().await;
+    let t = Some(token.as_str());
+    app.create_api(API, &["read:data"], None).await;
+    let now = clock.now();
+    let (status, created) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            t,
+            Some(&json!({"name": "expiring", "client_secret_expires_at": now + 60})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["client_secret_expires_at"], now + 60);
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            t,
+            Some(&json!({"client_id": id, "audience": API, "scope": ["read:data"]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let request = |secret: &str| json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "audience": API});
+    assert_eq!(app.token_json(&request(&secret)).await.status(), 200);
+    clock.advance(60);
+    let response = app.token_json(&request(&secret)).await;
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("credential expired"),
+        "{body}"
+    );
+    // A wrong secret still learns nothing more.
+    let body: Value = app
+        .token_json(&request("wrong"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!body.to_string().contains("expired"), "{body}");
+
+    // Rotation sets the new secret's expiry the same way.
+    let until = clock.now() + 30;
+    let (status, rotated) = app
+        .mgmt(
+            Method::POST,
+            &format!("/clients/{id}/rotate-secret?client_secret_expires_at={until}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated["client_secret_expires_at"], until);
+    let fresh = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.token_json(&request(&fresh)).await.status(), 200);
+    clock.advance(30);
+    let body: Value = app.token_json(&request(&fresh)).await.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("credential expired"),
+        "{body}"
+    );
 }

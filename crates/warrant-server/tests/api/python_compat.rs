@@ -9,7 +9,10 @@ use std::process::Command;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{API, spawn_app, spawn_tls};
+use warrant_server::config::Config;
+
+use crate::private_key_jwt::{ClientKey, register};
+use crate::support::{API, spawn_app, spawn_tls, spawn_with, verify_independently};
 
 const SEED_FLOW: &str = r#"
 import os, httpx, jwt
@@ -338,6 +341,13 @@ parameters = {{ "path.id" = "{api}" }}
 include-path = "/clients/{{id}}"
 include-method = "PATCH"
 parameters = {{ "path.id" = "{client}" }}
+# A public key that parses cannot be generated from a schema (a generated pem is rightly a
+# 400): adding credentials is left to private_key_jwt.rs, which covers its accepted and refused
+# bodies.
+[[operations]]
+include-path = "/clients/{{id}}/credentials"
+include-method = "POST"
+enabled = false
 "#,
             api = api["id"].as_str().unwrap(),
             client = client["client_id"].as_str().unwrap(),
@@ -392,4 +402,76 @@ parameters = {{ "path.id" = "{client}" }}
             .find(|l| l.contains("generated"))
             .map_or("", String::as_str)
     );
+}
+
+/// Authlib's `PrivateKeyJWT` (RFC 7523 client authentication, with joserfc) gets tokens with a
+/// P-256 key registered through the management API: two requests, two fresh assertions.
+/// Authlib signs assertions valid for an hour, so this server accepts that lifetime
+/// (`max_assertion_lifetime`); with the default 5 minutes it would be refused, saying so.
+const AUTHLIB_PRIVATE_KEY_JWT: &str = r#"
+import os
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from joserfc.jwk import ECKey
+
+token_endpoint = os.environ["ISSUER"] + "oauth/token"
+# Authlib reads a PEM string as an RSA key; other key types are given as joserfc keys.
+client = OAuth2Client(
+    os.environ["CLIENT_ID"], ECKey.import_key(os.environ["PRIVATE_KEY"]),
+    token_endpoint_auth_method="private_key_jwt",
+)
+client.register_client_auth_method(PrivateKeyJWT(token_endpoint, alg="ES256"))
+for _ in range(2):
+    token = client.fetch_token(
+        token_endpoint, grant_type="client_credentials", audience=os.environ["AUDIENCE"],
+    )
+    assert token["token_type"] == "Bearer", token
+    print("ACCESS_TOKEN", token["access_token"])
+print("AUTHLIB_OK")
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn authlib_authenticates_with_private_key_jwt() {
+    require_python("authlib, httpx, cryptography", "authlib httpx cryptography");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.max_assertion_lifetime = 3600;
+    let app = spawn_with(dir, config).await.unwrap();
+    let (id, _) = app.with_worker().await;
+    let key = ClientKey::es256();
+    let token = app.admin_token().await;
+    register(&app, &token, &id, &key).await;
+    let (issuer, private_key, client_id) = (app.issuer.clone(), key.private_pem(), id.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", AUTHLIB_PRIVATE_KEY_JWT])
+            .env("ISSUER", issuer)
+            .env("CLIENT_ID", client_id)
+            .env("PRIVATE_KEY", private_key)
+            .env("AUDIENCE", API)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("AUTHLIB_OK"), "{stdout}");
+    let tokens: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ACCESS_TOKEN "))
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    for access in tokens {
+        let claims = verify_independently(&app, access, API).await;
+        assert_eq!(claims["sub"], format!("{id}@clients"));
+    }
 }

@@ -19,7 +19,7 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use crate::admin::{ApplicationPatch, NewClient};
-use crate::domain::{Application, AuthMethod};
+use crate::domain::{Application, AuthMethod, MAX_CREDENTIALS};
 use crate::http::AppState;
 use crate::views::{client_view, token_quota_from_view};
 
@@ -39,6 +39,9 @@ pub struct CreateClient {
     client_metadata: Option<BTreeMap<String, String>>,
     #[serde(default)]
     token_quota: Option<TokenQuotaView>,
+    /// When the secret stops working, Unix seconds (RFC 7591); 0 or absent: never.
+    #[serde(default)]
+    client_secret_expires_at: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +81,8 @@ where
 pub struct RotateQuery {
     /// Seconds during which the previous secret keeps working (default 0).
     grace_period: Option<u64>,
+    /// When the new secret stops working, Unix seconds; 0 or absent: never.
+    client_secret_expires_at: Option<u64>,
 }
 
 /// Warrant's applications are all M2M: other app types and grant types are refused, not ignored.
@@ -181,9 +186,11 @@ pub async fn create(
             client_metadata: body.client_metadata,
             token_quota: body.token_quota.as_ref().map(token_quota_from_view),
             grants: Vec::new(),
+            secret_expires_at: body.client_secret_expires_at.filter(|at| *at != 0),
         })
         .await?;
-    let view = client_view(&created.application, Some(created.secret.expose()));
+    let mut view = client_view(&created.application, Some(created.secret.expose()));
+    view.client_secret_expires_at = body.client_secret_expires_at.filter(|at| *at != 0);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -199,6 +206,16 @@ pub async fn update(
         body.client_metadata.as_ref(),
         body.token_quota.flatten().as_ref(),
     )?;
+    let listed = body
+        .client_authentication_methods
+        .as_ref()
+        .and_then(|m| m.as_ref()?.private_key_jwt.as_ref())
+        .map_or(0, |p| p.credentials.len());
+    if listed > MAX_CREDENTIALS {
+        return Err(ApiError::bad_request(format!(
+            "Payload validation error: 'client_authentication_methods.private_key_jwt.credentials': at most {MAX_CREDENTIALS}"
+        )));
+    }
     let patch = ApplicationPatch {
         name: body.name,
         description: body.description,
@@ -238,13 +255,13 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
     QueryParams(query): QueryParams<RotateQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let expires_at = query.client_secret_expires_at.filter(|at| *at != 0);
     let secret = auth
         .admin(StatusCode::OK)
-        .rotate_secret(&id, query.grace_period.unwrap_or(0))
+        .rotate_secret_until(&id, query.grace_period.unwrap_or(0), expires_at)
         .await?;
     let details = app.admin.get_application(&id).await?;
-    Ok(Json(
-        serde_json::to_value(client_view(&details.application, Some(secret.expose())))
-            .unwrap_or_default(),
-    ))
+    let mut view = client_view(&details.application, Some(secret.expose()));
+    view.client_secret_expires_at = expires_at;
+    Ok(Json(serde_json::to_value(view).unwrap_or_default()))
 }

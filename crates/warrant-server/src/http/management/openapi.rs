@@ -372,7 +372,7 @@ fn schemas() -> Value {
     let credential_alg =
         json!({"type": "string", "enum": ["RS256", "RS384", "PS256", "ES256", "EdDSA"]});
     let auth_methods = json!({"type": "object", "additionalProperties": false, "properties": {
-        "private_key_jwt": {"type": "object", "required": ["credentials"], "additionalProperties": false, "properties": {
+        "private_key_jwt": {"type": ["object", "null"], "required": ["credentials"], "additionalProperties": false, "properties": {
             "credentials": {"type": "array", "maxItems": 5, "items": {"type": "object", "required": ["id"],
                 "additionalProperties": false, "properties": {"id": string}},
                 "description": "the application's credentials it authenticates with; while any is listed, its secret is refused"}}}}});
@@ -396,6 +396,7 @@ fn schemas() -> Value {
             "token_endpoint_auth_method": auth,
             "client_metadata": {"type": "object", "additionalProperties": string},
             "client_secret": {"type": "string", "description": "only in the answers to create and rotate-secret"},
+            "client_secret_expires_at": {"type": "integer", "description": "when the secret just shown stops working (Unix seconds); only beside client_secret, when it expires"},
             "token_quota": quota,
             "client_authentication_methods": auth_methods.clone(),
             "created_at": time, "updated_at": time}},
@@ -403,7 +404,8 @@ fn schemas() -> Value {
             "name": name, "description": nullable(text(1000)), "app_type": nullable(app_type.clone()),
             "grant_types": nullable(grant_types.clone()),
             "token_endpoint_auth_method": nullable(auth.clone()), "client_metadata": nullable(metadata.clone()),
-            "token_quota": nullable(quota.clone())}},
+            "token_quota": nullable(quota.clone()),
+            "client_secret_expires_at": nullable(json!({"type": "integer", "minimum": 0, "description": "when the secret stops working, Unix seconds (RFC 7591); 0: never; a time past expires it at once"}))}},
         "ClientUpdate": {"type": "object", "additionalProperties": false, "properties": {
             "name": nullable(name.clone()), "description": nullable(text(1000)), "app_type": nullable(app_type),
             "grant_types": nullable(grant_types), "token_endpoint_auth_method": nullable(auth),
@@ -426,9 +428,9 @@ fn schemas() -> Value {
             "pem": {"type": "string", "maxLength": 16384,
                 "description": "the public key: -----BEGIN PUBLIC KEY----- (or RSA PUBLIC KEY); private keys and certificates are refused"},
             "alg": nullable(credential_alg.clone()),
-            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "in the future"}))}},
-        "ClientCredentialUpdate": {"type": "object", "required": ["expires_at"], "additionalProperties": false, "properties": {
-            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "in the future; null: never"}))}},
+            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "null or absent: never; a time past expires it at once"}))}},
+        "ClientCredentialUpdate": {"type": "object", "additionalProperties": false, "properties": {
+            "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "null or absent: never; a time past expires it at once"}))}},
         "ClientCredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/ClientCredential"}},
         "ClientList": list("Client"),
         "ResourceServer": {"type": "object",
@@ -508,10 +510,16 @@ fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             params
         }
         ("post", "/clients/{id}/rotate-secret") => {
-            vec![query(
-                "grace_period",
-                json!({"type": "integer", "minimum": 0, "maximum": 2_592_000}),
-            )]
+            vec![
+                query(
+                    "grace_period",
+                    json!({"type": "integer", "minimum": 0, "maximum": 2_592_000}),
+                ),
+                query(
+                    "client_secret_expires_at",
+                    json!({"type": "integer", "minimum": 0, "description": "when the new secret stops working, Unix seconds; 0: never"}),
+                ),
+            ]
         }
         _ => Vec::new(),
     }
