@@ -1,6 +1,6 @@
 //! Applications (M2M clients) and their secrets, and what issuance loads of one client.
 
-use super::credentials::credential_from_row;
+use super::credentials::{auth_methods_from_row, credential_from_row};
 use super::grants::{grant_from_row, insert_grant_in};
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
@@ -50,14 +50,6 @@ fn auth_methods_json(app: &Application) -> Result<Option<String>, StoreError> {
         .as_ref()
         .map(|ids| {
             serde_json::to_string(ids).map_err(|e| corrupt("client_authentication_methods", e))
-        })
-        .transpose()
-}
-
-pub(super) fn auth_methods_from_row(row: &impl Col) -> Result<Option<Vec<String>>, StoreError> {
-    row.opt_text("client_authentication_methods")?
-        .map(|text| {
-            serde_json::from_str(&text).map_err(|e| corrupt("client_authentication_methods", e))
         })
         .transpose()
 }

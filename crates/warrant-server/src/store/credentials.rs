@@ -1,7 +1,6 @@
 //! Applications' public-key credentials (private_key_jwt), and the IDs of the client
 //! assertions already used.
 
-use super::applications::auth_methods_from_row;
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, db_err, on_engine};
@@ -9,6 +8,16 @@ use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
 
 const CREDENTIAL_COLUMNS: &str =
     "id, client_id, name, alg, kid, public_key, created_at, updated_at, expires_at";
+
+/// The IDs of the credentials an application lists under
+/// `client_authentication_methods.private_key_jwt`, if it lists any.
+pub(super) fn auth_methods_from_row(row: &impl Col) -> Result<Option<Vec<String>>, StoreError> {
+    row.opt_text("client_authentication_methods")?
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| corrupt("client_authentication_methods", e))
+        })
+        .transpose()
+}
 
 pub(super) fn credential_from_row(row: &impl Col) -> Result<PublicKeyCredential, StoreError> {
     Ok(PublicKeyCredential {
