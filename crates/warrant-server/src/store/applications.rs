@@ -322,18 +322,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let exists: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
-                    .bind(&new.client_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "application {}",
-                    new.client_id
-                )));
-            }
+            super::require_application(&mut tx, &new.client_id).await?;
             if old_expire_at <= now {
                 sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
                     .bind(&new.client_id)

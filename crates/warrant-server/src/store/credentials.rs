@@ -38,18 +38,7 @@ impl Store {
     pub async fn insert_credential(&self, cred: &PublicKeyCredential) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let exists: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
-                    .bind(&cred.client_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "application {}",
-                    cred.client_id
-                )));
-            }
+            super::require_application(&mut tx, &cred.client_id).await?;
             let count: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM client_credentials WHERE client_id = $1")
                     .bind(&cred.client_id)

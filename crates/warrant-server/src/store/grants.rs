@@ -182,15 +182,7 @@ impl Store {
         }
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let exists: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
-                    .bind(client_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!("application {client_id}")));
-            }
+            super::require_application(&mut tx, client_id).await?;
             let current = sqlx::query(
                 "SELECT id, client_id, audience, scopes, created_at FROM client_grants
                  WHERE client_id = $1 ORDER BY created_at, id",

@@ -135,6 +135,27 @@ impl<'a> From<&'a mut sqlx::Transaction<'static, sqlx::Postgres>> for Tx<'a> {
     }
 }
 
+/// Inside a write: fails with `NotFound("application …")` unless the application exists, so
+/// that a write hanging something on an application (a secret, a credential, grants) names the
+/// missing application rather than tripping over a foreign key. Here, not in
+/// `applications.rs`, because `applications.rs` itself reads `credentials.rs`.
+pub(crate) async fn require_application(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+) -> Result<(), StoreError> {
+    let exists: Option<i32> = on_tx!(tx.into(), |c| {
+        sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db_err)?
+    });
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NotFound(format!("application {client_id}"))),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the embedded SQLite database in `data_dir` and brings its
     /// schema up to date.

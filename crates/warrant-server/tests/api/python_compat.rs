@@ -41,6 +41,23 @@ assert payload["sub"] == os.environ["CLIENT_ID"] + "@clients"
 print("PYJWT_OK")
 "#;
 
+/// Runs `python3 args…` with `env` and returns what it printed; fails the test with Python's
+/// standard error, naming `what` (the library under test), when it exits with an error.
+pub async fn run_python(args: &[&str], env: Vec<(&'static str, String)>, what: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let output =
+        tokio::task::spawn_blocking(move || Command::new("python3").args(args).envs(env).output())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): install Python 3"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Fails the test, naming what to install, when python3 lacks `modules`.
 fn require_python(modules: &str, install: &str) {
     let found = Command::new("python3")
@@ -63,21 +80,17 @@ async fn the_seed_python_flow_accepts_warrant_tokens() {
     let app = spawn_app().await;
     let (id, secret) = app.with_worker().await;
     let issuer = app.issuer.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["-c", SEED_FLOW])
-            .env("ISSUER", issuer)
-            .env("CLIENT_ID", id)
-            .env("CLIENT_SECRET", secret)
-            .env("AUDIENCE", API)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python failed: {stderr}");
+    let stdout = run_python(
+        &["-c", SEED_FLOW],
+        vec![
+            ("ISSUER", issuer),
+            ("CLIENT_ID", id),
+            ("CLIENT_SECRET", secret),
+            ("AUDIENCE", API.to_owned()),
+        ],
+        "PyJWT",
+    )
+    .await;
     assert!(stdout.contains("PYJWT_OK"), "{stdout}");
 }
 
@@ -141,21 +154,17 @@ async fn pyjwt_verifies_tokens_of_every_algorithm() {
     let (id, secret) = app.create_app(&grants).await;
     let issuer = app.issuer.clone();
     let apis = serde_json::to_string(&apis).unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["-c", EVERY_ALG])
-            .env("ISSUER", issuer)
-            .env("CLIENT_ID", id)
-            .env("CLIENT_SECRET", secret)
-            .env("APIS", apis)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python failed: {stderr}");
+    let stdout = run_python(
+        &["-c", EVERY_ALG],
+        vec![
+            ("ISSUER", issuer),
+            ("CLIENT_ID", id),
+            ("CLIENT_SECRET", secret),
+            ("APIS", apis),
+        ],
+        "PyJWT",
+    )
+    .await;
     for alg in ["RS256", "PS256", "ES256", "EdDSA"] {
         assert!(stdout.contains(&format!("PYJWT_OK {alg}")), "{stdout}");
     }
@@ -178,22 +187,18 @@ async fn the_auth0_python_sdk_manages_and_gets_tokens_over_tls() {
     let ca = app.data_dir().join("tls/ca.pem");
     let (id, secret) = app.mgmt_client.clone();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/auth0_sdk.py");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .env("DOMAIN", domain)
-            .env("ADMIN_CLIENT_ID", id)
-            .env("ADMIN_CLIENT_SECRET", secret)
-            .env("SSL_CERT_FILE", &ca)
-            .env("REQUESTS_CA_BUNDLE", &ca)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the Auth0 SDK failed: {stderr}");
+    let stdout = run_python(
+        &[script],
+        vec![
+            ("DOMAIN", domain),
+            ("ADMIN_CLIENT_ID", id),
+            ("ADMIN_CLIENT_SECRET", secret),
+            ("SSL_CERT_FILE", ca.display().to_string()),
+            ("REQUESTS_CA_BUNDLE", ca.display().to_string()),
+        ],
+        "the Auth0 SDK",
+    )
+    .await;
     assert!(stdout.contains("AUTH0_SDK_OK"), "{stdout}");
 }
 
@@ -258,19 +263,12 @@ async fn authlib_validates_the_discovery_documents() {
     let app = spawn_tls().await;
     let issuer = app.issuer.clone();
     let ca = app.data_dir().join("tls/ca.pem");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["-c", AUTHLIB_METADATA])
-            .env("ISSUER", issuer)
-            .env("CA", ca)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "Authlib refused: {stderr}");
+    let stdout = run_python(
+        &["-c", AUTHLIB_METADATA],
+        vec![("ISSUER", issuer), ("CA", ca.display().to_string())],
+        "Authlib",
+    )
+    .await;
     assert!(stdout.contains("AUTHLIB_OK"), "{stdout}");
 }
 
@@ -446,24 +444,17 @@ async fn authlib_authenticates_with_private_key_jwt() {
     let token = app.admin_token().await;
     register(&app, &token, &id, &key).await;
     let (issuer, private_key, client_id) = (app.issuer.clone(), key.private_pem(), id.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["-c", AUTHLIB_PRIVATE_KEY_JWT])
-            .env("ISSUER", issuer)
-            .env("CLIENT_ID", client_id)
-            .env("PRIVATE_KEY", private_key)
-            .env("AUDIENCE", API)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_python(
+        &["-c", AUTHLIB_PRIVATE_KEY_JWT],
+        vec![
+            ("ISSUER", issuer),
+            ("CLIENT_ID", client_id),
+            ("PRIVATE_KEY", private_key),
+            ("AUDIENCE", API.to_owned()),
+        ],
+        "Authlib",
+    )
+    .await;
     assert!(stdout.contains("AUTHLIB_OK"), "{stdout}");
     let tokens: Vec<&str> = stdout
         .lines()
