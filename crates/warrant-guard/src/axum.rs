@@ -12,7 +12,10 @@
 //! [`GuardLayer::require_dpop`] (every route) or [`require_dpop`] (one route) refuse bearer
 //! tokens too. Refusals answer as RFC 9449 §7.1 says: `WWW-Authenticate: DPoP
 //! error="invalid_dpop_proof", algs="ES256 EdDSA PS256 RS256"`. A verified proof leaves a
-//! [`DpopBinding`] in the request's extensions.
+//! [`DpopBinding`] in the request's extensions, and a scope check's 403 after it challenges with
+//! `DPoP` too. With [`GuardLayer::dpop_nonces`] a proof must also carry a nonce this API issued
+//! (RFC 9449 §9): without a current one, 401 `use_dpop_nonce` with a `DPoP-Nonce` header, and
+//! every answer to a DPoP request carries a fresh `DPoP-Nonce`.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -28,7 +31,8 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use crate::{Claims, DpopError, DpopVerifier, Error, ProofCheck, Verifier};
+use crate::verifier::unix_now;
+use crate::{Claims, DpopError, DpopNonces, DpopVerifier, Error, ProofCheck, Verifier};
 
 /// Why a request was refused, as an RFC 6750 answer.
 #[derive(Debug, Clone)]
@@ -50,6 +54,9 @@ pub enum AuthError {
     /// to no key with the `DPoP` scheme, a bearer token where DPoP is required): 401
     /// `invalid_token` with a `DPoP` challenge.
     DpopRequired(&'static str),
+    /// The API uses DPoP nonces and the proof has no current one: 401 `use_dpop_nonce` with a
+    /// `DPoP` challenge (and the guard adds a `DPoP-Nonce` header).
+    UseDpopNonce,
 }
 
 /// How DPoP shapes a guard's challenges.
@@ -124,8 +131,17 @@ impl AuthError {
                     (*what).into(),
                     None,
                 ),
+                Self::UseDpopNonce => (
+                    StatusCode::UNAUTHORIZED,
+                    "use_dpop_nonce",
+                    "this API requires a nonce in the DPoP proof: use the one in DPoP-Nonce".into(),
+                    None,
+                ),
             };
-        let dpop_error = matches!(self, Self::InvalidDpopProof(_) | Self::DpopRequired(_));
+        let dpop_error = matches!(
+            self,
+            Self::InvalidDpopProof(_) | Self::DpopRequired(_) | Self::UseDpopNonce
+        );
         let algs = dpop.map_or(DEFAULT_DPOP_ALGS, |d| d.algs);
         let mut challenges = Vec::with_capacity(2);
         match &self {
@@ -233,9 +249,16 @@ fn credentials(headers: &HeaderMap, dpop: bool) -> Result<Option<(Scheme, &str)>
 struct DpopSettings {
     verifier: DpopVerifier,
     required: bool,
+    nonces: Option<DpopNonces>,
 }
 
 impl DpopSettings {
+    /// A fresh `DPoP-Nonce`, when this API uses nonces.
+    fn nonce_header(&self) -> Option<HeaderValue> {
+        let nonce = self.nonces.as_ref()?.issue_at(unix_now());
+        HeaderValue::from_str(&nonce).ok()
+    }
+
     fn challenge(&self, used: bool) -> DpopChallenge<'_> {
         DpopChallenge {
             algs: self.verifier.algs(),
@@ -262,6 +285,13 @@ impl DpopBinding {
 /// The `algs` of a guard with DPoP, for the challenges of [`require_dpop`] behind it.
 #[derive(Debug, Clone)]
 struct DpopAlgs(Arc<str>);
+
+/// The `algs` of the guard a request passed.
+fn dpop_algs(extensions: &axum::http::Extensions) -> Arc<str> {
+    extensions
+        .get::<DpopAlgs>()
+        .map_or_else(|| Arc::from(DEFAULT_DPOP_ALGS), |a| Arc::clone(&a.0))
+}
 
 /// The request's public URL, for `htu`: `public_url` and the path, else the request's absolute
 /// URI, else `http://` + `Host` + the path.
@@ -319,8 +349,10 @@ fn admit<B>(
             };
             let proof = proof_header(request.headers()).map_err(AuthError::InvalidDpopProof)?;
             let url = request_url(guard.public_url.as_deref(), request)?;
-            dpop.verifier
-                .verify(
+            let now = unix_now();
+            let checked = dpop
+                .verifier
+                .check_at(
                     proof,
                     &ProofCheck {
                         method: request.method().as_str(),
@@ -328,7 +360,18 @@ fn admit<B>(
                         access_token: Some(token),
                         bound_key: Some(jkt),
                     },
+                    now,
                 )
+                .map_err(AuthError::InvalidDpopProof)?;
+            // The nonce before the replay check: a proof refused for its nonce takes no place
+            // in the replay cache, and the client's retry is a new proof anyway.
+            if let Some(nonces) = &dpop.nonces {
+                if !checked.nonce().is_some_and(|n| nonces.accepts_at(n, now)) {
+                    return Err(AuthError::UseDpopNonce);
+                }
+            }
+            dpop.verifier
+                .record(&checked, now)
                 .map_err(AuthError::InvalidDpopProof)?;
             Ok(Some(DpopBinding {
                 jkt: Arc::from(jkt),
@@ -349,11 +392,26 @@ struct GuardSettings {
 impl GuardSettings {
     fn refuse(&self, error: AuthError, scheme: Option<Scheme>) -> Response {
         tracing::debug!(reason = ?error, "request refused");
-        let challenge = self
-            .dpop
-            .as_deref()
-            .map(|d| d.challenge(scheme == Some(Scheme::Dpop)));
-        error.respond(&self.realm, challenge)
+        let dpop_used = scheme == Some(Scheme::Dpop);
+        let challenge = self.dpop.as_deref().map(|d| d.challenge(dpop_used));
+        let nonce = match &error {
+            AuthError::UseDpopNonce => self.nonce_header(Some(Scheme::Dpop)),
+            _ => self.nonce_header(scheme),
+        };
+        let mut response = error.respond(&self.realm, challenge);
+        if let Some(nonce) = nonce {
+            response.headers_mut().insert(DPOP_NONCE, nonce);
+        }
+        response
+    }
+
+    /// A fresh `DPoP-Nonce` for the answer to a request with the `DPoP` scheme, when this API
+    /// uses nonces.
+    fn nonce_header(&self, scheme: Option<Scheme>) -> Option<HeaderValue> {
+        match scheme {
+            Some(Scheme::Dpop) => self.dpop.as_deref()?.nonce_header(),
+            _ => None,
+        }
     }
 
     fn accept<B>(&self, request: &mut Request<B>, claims: Claims, binding: Option<DpopBinding>) {
@@ -367,6 +425,9 @@ impl GuardSettings {
         }
     }
 }
+
+/// The header that carries a DPoP nonce (RFC 9449 §8.1).
+const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
 
 /// Verifies bearer tokens on every request it wraps.
 #[derive(Debug, Clone)]
@@ -392,8 +453,33 @@ impl GuardLayer {
     /// layer (and by every layer given a clone of it). Bearer tokens bound to no key stay
     /// accepted unless [`require_dpop`](Self::require_dpop).
     pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
-        let required = self.dpop.as_ref().is_some_and(|d| d.required);
-        self.dpop = Some(DpopSettings { verifier, required });
+        let (required, nonces) = self
+            .dpop
+            .take()
+            .map_or((false, None), |d| (d.required, d.nonces));
+        self.dpop = Some(DpopSettings {
+            verifier,
+            required,
+            nonces,
+        });
+        self
+    }
+
+    /// Requires a nonce this API issued in every DPoP proof (RFC 9449 §9): a proof without a
+    /// current one gets 401 `use_dpop_nonce` with a `DPoP-Nonce` header, and every answer to a
+    /// DPoP request carries a fresh `DPoP-Nonce`. Give every instance of the API the same
+    /// secret, and each accepts the others' nonces without talking to them. Turns DPoP on with
+    /// the default [`DpopVerifier`] unless [`dpop`](Self::dpop) gave one.
+    pub fn dpop_nonces(mut self, nonces: DpopNonces) -> Self {
+        let (verifier, required) = self.dpop.take().map_or_else(
+            || (DpopVerifier::default(), false),
+            |d| (d.verifier, d.required),
+        );
+        self.dpop = Some(DpopSettings {
+            verifier,
+            required,
+            nonces: Some(nonces),
+        });
         self
     }
 
@@ -401,10 +487,14 @@ impl GuardLayer {
     /// with a `DPoP` challenge. Turns DPoP on with the default [`DpopVerifier`] unless
     /// [`dpop`](Self::dpop) gave one.
     pub fn require_dpop(mut self) -> Self {
-        let verifier = self.dpop.take().map(|d| d.verifier).unwrap_or_default();
+        let (verifier, nonces) = self.dpop.take().map_or_else(
+            || (DpopVerifier::default(), None),
+            |d| (d.verifier, d.nonces),
+        );
         self.dpop = Some(DpopSettings {
             verifier,
             required: true,
+            nonces,
         });
         self
     }
@@ -487,6 +577,7 @@ where
                         settings.accept(&mut request, claims, binding);
                         GuardFuture::Ready {
                             inner: self.inner.call(request),
+                            nonce: settings.nonce_header(Some(scheme)),
                         }
                     }
                     Err(e) => GuardFuture::Refused {
@@ -516,7 +607,12 @@ where
                 match outcome {
                     Ok((claims, binding)) => {
                         settings.accept(&mut request, claims, binding);
-                        inner.call(request).await
+                        let nonce = settings.nonce_header(scheme);
+                        let mut response = inner.call(request).await?;
+                        if let Some(nonce) = nonce {
+                            response.headers_mut().insert(DPOP_NONCE, nonce);
+                        }
+                        Ok(response)
                     }
                     Err(e) => Ok(settings.refuse(e, scheme)),
                 }
@@ -533,7 +629,7 @@ pin_project_lite::pin_project! {
     #[project = GuardFutureProjection]
     #[allow(missing_debug_implementations)]
     pub enum GuardFuture<F> {
-        Ready { #[pin] inner: F },
+        Ready { #[pin] inner: F, nonce: Option<HeaderValue> },
         Verifying { verifying: Verifying },
         Refused { response: Option<Response> },
     }
@@ -547,7 +643,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            GuardFutureProjection::Ready { inner } => inner.poll(cx),
+            GuardFutureProjection::Ready { inner, nonce } => match inner.poll(cx) {
+                Poll::Ready(Ok(mut response)) => {
+                    if let Some(nonce) = nonce.take() {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    Poll::Ready(Ok(response))
+                }
+                other => other,
+            },
             GuardFutureProjection::Verifying { verifying } => verifying.as_mut().poll(cx),
             GuardFutureProjection::Refused { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response)),
@@ -605,6 +709,16 @@ impl Rejection {
         }
     }
 
+    /// The refusal of a request that passed the guard: challenged with `DPoP` when the request
+    /// came with a verified DPoP proof (RFC 9449 §7.1), with `Bearer` otherwise.
+    fn after_guard(error: AuthError, extensions: &axum::http::Extensions) -> Self {
+        let mut rejection = Self::new(error, extensions.get::<Claims>());
+        if extensions.get::<DpopBinding>().is_some() {
+            rejection.dpop_algs = Some(dpop_algs(extensions));
+        }
+        rejection
+    }
+
     pub fn error(&self) -> &AuthError {
         &self.error
     }
@@ -650,9 +764,9 @@ impl<St: Send + Sync, S: ScopeName> FromRequestParts<St> for RequireScope<S> {
         match parts.extensions.get::<Claims>() {
             None => Err(Rejection::new(AuthError::MissingCredentials, None)),
             Some(claims) if claims.has_scope(S::SCOPE) => Ok(Self(claims.clone(), PhantomData)),
-            Some(claims) => Err(Rejection::new(
+            Some(_) => Err(Rejection::after_guard(
                 AuthError::InsufficientScope(Cow::Borrowed(S::SCOPE)),
-                Some(claims),
+                &parts.extensions,
             )),
         }
     }
@@ -704,9 +818,9 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let refusal = match request.extensions().get::<Claims>() {
             None => Some(Rejection::new(AuthError::MissingCredentials, None)),
-            Some(claims) if !claims.has_scope(&self.scope) => Some(Rejection::new(
+            Some(claims) if !claims.has_scope(&self.scope) => Some(Rejection::after_guard(
                 AuthError::InsufficientScope(Cow::Owned(self.scope.to_string())),
-                Some(claims),
+                request.extensions(),
             )),
             Some(_) => None,
         };
@@ -768,11 +882,7 @@ where
         match refusal {
             Some(error) => {
                 let mut rejection = Rejection::new(error, claims);
-                rejection.dpop_algs = Some(
-                    extensions
-                        .get::<DpopAlgs>()
-                        .map_or_else(|| Arc::from(DEFAULT_DPOP_ALGS), |a| Arc::clone(&a.0)),
-                );
+                rejection.dpop_algs = Some(dpop_algs(extensions));
                 Box::pin(async move { Ok(rejection.into_response()) })
             }
             None => Box::pin(self.inner.call(request)),

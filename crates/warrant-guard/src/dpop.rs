@@ -18,8 +18,15 @@
 //! never holds more than about 40 MB with the default, whatever the load. When it is full, new
 //! proofs are refused (fail closed) until slices age out: raise the capacity for APIs that take
 //! more than capacity / (2 × window) DPoP requests a second.
+//!
+//! **The key cache**: parsing a proof's `jwk` costs more than verifying with it for RSA (the
+//! modulus is checked and set up), and a client signs every proof with the same key, so parsed
+//! keys are kept by algorithm and RFC 7638 thumbprint (which covers every public member, so a
+//! thumbprint names one key): at most 4,096 keys (16 shards of 256; a shard that is
+//! full is emptied), a key only once a proof's signature verified with it. The private-member
+//! check runs on every proof, cached key or not.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,6 +170,7 @@ struct Inner {
     window: u64,
     max_len: usize,
     replay: ReplayCache,
+    keys: KeyCache,
 }
 
 /// Configures a [`DpopVerifier`]. Every setting has a safe default.
@@ -254,9 +262,19 @@ impl DpopVerifier {
         let Some(jwk) = jws.jwk.as_ref() else {
             return Err(DpopError::BadKey);
         };
-        let key = public_key(jwk, jws.alg)?;
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+            return Err(DpopError::PrivateKey);
+        }
+        let digest = thumbprint_digest(jwk).ok_or(DpopError::BadKey)?;
+        let (key, cached) = match inner.keys.get(jws.alg, &digest) {
+            Some(key) => (key, true),
+            None => (Arc::new(public_key(jwk, jws.alg)?), false),
+        };
         key.verify_sig(jws.signing_input.as_bytes(), &jws.signature)
             .map_err(|_| DpopError::BadSignature)?;
+        if !cached {
+            inner.keys.insert(jws.alg, digest, key);
+        }
         let claims = jws::decode_object(jws.payload_b64, "payload")?;
 
         match claims.get("htm") {
@@ -268,7 +286,10 @@ impl DpopVerifier {
             Some(Value::String(htu)) => htu,
             _ => return Err(DpopError::InvalidClaim("htu")),
         };
-        if !same_url(htu, check.url) {
+        // Byte for byte the URL expected is the usual case, and needs no parsing.
+        let exact = htu == check.url
+            && (check.url.starts_with("https://") || check.url.starts_with("http://"));
+        if !exact && !same_url(htu, check.url) {
             return Err(DpopError::WrongUrl);
         }
         let iat = match claims.get("iat") {
@@ -294,7 +315,7 @@ impl DpopVerifier {
                 return Err(DpopError::WrongTokenHash);
             }
         }
-        let jkt = thumbprint(jwk).ok_or(DpopError::BadKey)?;
+        let jkt = URL_SAFE_NO_PAD.encode(digest);
         if let Some(bound) = check.bound_key {
             if verify_slices_are_equal(jkt.as_bytes(), bound.as_bytes()).is_err() {
                 return Err(DpopError::WrongKey);
@@ -385,6 +406,7 @@ impl DpopVerifierBuilder {
                 window,
                 max_len: self.max_len,
                 replay: ReplayCache::new(self.replay_capacity, window),
+                keys: KeyCache::new(),
             }),
         })
     }
@@ -393,13 +415,11 @@ impl DpopVerifierBuilder {
 /// Members that only a private (or symmetric) key has.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/// The public key of a `jwk` already checked for private members.
 fn public_key(
     jwk: &Map<String, Value>,
     alg: Algorithm,
 ) -> Result<aws_lc_rs::signature::ParsedPublicKey, DpopError> {
-    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
-        return Err(DpopError::PrivateKey);
-    }
     let member = |name: &str| match jwk.get(name) {
         Some(Value::String(v)) => Ok(Some(v.clone())),
         None => Ok(None),
@@ -423,7 +443,13 @@ fn public_key(
 
 /// The RFC 7638 thumbprint: SHA-256 of the required members, in lexicographic order, without
 /// whitespace, base64url.
+#[cfg(test)]
 pub(crate) fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
+    thumbprint_digest(jwk).map(|d| URL_SAFE_NO_PAD.encode(d))
+}
+
+/// The SHA-256 digest of RFC 7638 thumbprint's canonical JSON.
+fn thumbprint_digest(jwk: &Map<String, Value>) -> Option<[u8; 32]> {
     let members: &[&str] = match jwk.get("kty")?.as_str()? {
         "EC" => &["crv", "kty", "x", "y"],
         "OKP" => &["crv", "kty", "x"],
@@ -443,7 +469,62 @@ pub(crate) fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
         canonical.push_str(&serde_json::to_string(value).ok()?);
     }
     canonical.push('}');
-    Some(URL_SAFE_NO_PAD.encode(digest::digest(&SHA256, canonical.as_bytes())))
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&SHA256, canonical.as_bytes()).as_ref());
+    Some(out)
+}
+
+/// The most parsed proof keys a verifier keeps (about 1 KiB each for RSA, less for the others).
+const KEY_CACHE_CAPACITY: usize = 4096;
+
+type KeyMap = HashMap<(Algorithm, [u8; 32]), Arc<aws_lc_rs::signature::ParsedPublicKey>>;
+
+/// Parsed proof keys by algorithm and thumbprint digest, bounded.
+struct KeyCache {
+    shards: Box<[Mutex<KeyMap>]>,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache").finish_non_exhaustive()
+    }
+}
+
+impl KeyCache {
+    const PER_SHARD: usize = KEY_CACHE_CAPACITY / SHARDS;
+
+    fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, digest: &[u8; 32]) -> std::sync::MutexGuard<'_, KeyMap> {
+        self.shards[usize::from(digest[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(
+        &self,
+        alg: Algorithm,
+        digest: &[u8; 32],
+    ) -> Option<Arc<aws_lc_rs::signature::ParsedPublicKey>> {
+        self.shard(digest).get(&(alg, *digest)).cloned()
+    }
+
+    fn insert(
+        &self,
+        alg: Algorithm,
+        digest: [u8; 32],
+        key: Arc<aws_lc_rs::signature::ParsedPublicKey>,
+    ) {
+        let mut shard = self.shard(&digest);
+        if shard.len() >= Self::PER_SHARD {
+            shard.clear();
+        }
+        shard.insert((alg, digest), key);
+    }
 }
 
 /// Whether two URLs name the same resource for DPoP: same scheme, host, port and path after

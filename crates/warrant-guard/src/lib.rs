@@ -73,6 +73,7 @@ mod fetch;
 mod jwks;
 mod jws;
 mod keys;
+mod nonce;
 mod verifier;
 
 pub use alg::Algorithm;
@@ -81,4 +82,5 @@ pub use claims::Claims;
 pub use dpop::{DpopError, DpopProof, DpopVerifier, DpopVerifierBuilder, ProofCheck};
 pub use error::{BuildError, Error};
 pub use jwks::JwksStats;
+pub use nonce::DpopNonces;
 pub use verifier::{Verifier, VerifierBuilder};

@@ -7,8 +7,8 @@ use axum::http::Request;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use warrant_guard::axum::{DpopBinding, GuardLayer, require_dpop};
-use warrant_guard::{Claims, DpopVerifier, Verifier};
+use warrant_guard::axum::{DpopBinding, GuardLayer, RequireScope, require_dpop, require_scope};
+use warrant_guard::{Claims, DpopNonces, DpopVerifier, Verifier};
 
 use crate::support::{
     AUDIENCE, ISSUER, JwksServer, ProofKey, RsaKey, ath, b64, claims_with, now, unique_jti,
@@ -66,6 +66,8 @@ struct Answer {
     status: u16,
     challenges: Vec<String>,
     body: Value,
+    /// The `DPoP-Nonce` header.
+    nonce: Option<String>,
 }
 
 async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
@@ -82,6 +84,10 @@ async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) 
         .await
         .unwrap();
     let status = response.status().as_u16();
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .map(|v| v.to_str().unwrap().to_owned());
     let challenges = response
         .headers()
         .get_all("www-authenticate")
@@ -97,6 +103,7 @@ async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) 
         status,
         challenges,
         body,
+        nonce,
     }
 }
 
@@ -468,4 +475,134 @@ async fn the_public_url_is_what_htu_names_and_the_replay_cache_is_shared() {
         &dpop_call(&second, "POST", "/data", &token, &stale).await,
         "window",
     );
+}
+
+fn proof_with_nonce(key: &ProofKey, token: &str, nonce: &str) -> String {
+    let mut claims = key.claims("GET", URL, Some(token));
+    claims["nonce"] = json!(nonce);
+    key.sign_raw(&key.header(), &claims)
+}
+
+#[tokio::test]
+async fn an_api_with_nonces_asks_for_one_and_hands_out_fresh_ones() {
+    let api = Api::start(true).await;
+    let secret = [9u8; 32];
+    let nonces = || DpopNonces::new(&secret, DpopNonces::DEFAULT_LIFETIME).unwrap();
+    let app = app(GuardLayer::new(api.verifier.clone()).dpop_nonces(nonces()));
+    let key = ProofKey::es256();
+    let token = api.bound_token(&key);
+
+    // No nonce: 401 use_dpop_nonce (RFC 9449 §9), with one to use.
+    let proof = key.proof("GET", URL, Some(&token));
+    let answer = dpop_call(&app, "GET", "/data", &token, &proof).await;
+    assert_eq!(answer.status, 401, "{:?}", answer.body);
+    assert_eq!(answer.body["error"], "use_dpop_nonce");
+    let challenge = &answer.challenges[0];
+    assert!(
+        challenge.starts_with("DPoP realm=\"internal\", error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+    assert!(challenge.ends_with(ALGS), "{challenge}");
+    let nonce = answer.nonce.expect("a DPoP-Nonce to use");
+
+    // With it: through, with a fresh nonce.
+    let answer = dpop_call(
+        &app,
+        "GET",
+        "/data",
+        &token,
+        &proof_with_nonce(&key, &token, &nonce),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert!(answer.nonce.is_some());
+    // Another instance with the same secret accepts it; one with another secret does not.
+    let twin = self::app(GuardLayer::new(api.verifier.clone()).dpop_nonces(nonces()));
+    let answer = dpop_call(
+        &twin,
+        "GET",
+        "/data",
+        &token,
+        &proof_with_nonce(&key, &token, &nonce),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let stranger = self::app(
+        GuardLayer::new(api.verifier.clone())
+            .dpop_nonces(DpopNonces::new(&[1u8; 32], DpopNonces::DEFAULT_LIFETIME).unwrap()),
+    );
+    let answer = dpop_call(
+        &stranger,
+        "GET",
+        "/data",
+        &token,
+        &proof_with_nonce(&key, &token, &nonce),
+    )
+    .await;
+    assert_eq!(answer.body["error"], "use_dpop_nonce");
+    // Other bad proofs are still invalid_dpop_proof, with a nonce for the retry.
+    let answer = dpop_call(
+        &app,
+        "GET",
+        "/data",
+        &token,
+        &proof_with_nonce(&ProofKey::es256(), &token, &nonce),
+    )
+    .await;
+    assert_proof_refused(&answer, "another key, with a nonce");
+    assert!(answer.nonce.is_some());
+    // Bearer requests are not asked for nonces, nor given any.
+    let bearer = format!("Bearer {}", api.bearer_token());
+    let answer = call(&app, "GET", "/data", &[("authorization", &bearer)]).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.nonce.is_none());
+}
+
+warrant_guard::scope!(Everything = "delete:everything");
+
+#[tokio::test]
+async fn a_scope_refusal_after_a_dpop_request_challenges_with_dpop() {
+    let api = Api::start(false).await;
+    let app = Router::new()
+        .route(
+            "/layer",
+            get(|| async { "ok" }).route_layer(require_scope("delete:everything")),
+        )
+        .route(
+            "/extractor",
+            get(|_: RequireScope<Everything>| async { "ok" }),
+        )
+        .layer(
+            GuardLayer::new(api.verifier.clone())
+                .dpop(DpopVerifier::new())
+                .realm("internal"),
+        );
+    let key = ProofKey::es256();
+    let token = api.bound_token(&key);
+    let bearer = format!("Bearer {}", api.bearer_token());
+    for path in ["/layer", "/extractor"] {
+        let url = format!("http://api.test{path}");
+        let proof = key.proof("GET", &url, Some(&token));
+        let answer = dpop_call(&app, "GET", path, &token, &proof).await;
+        assert_eq!(answer.status, 403, "{path}: {:?}", answer.body);
+        assert_eq!(answer.challenges.len(), 1, "{path}");
+        let challenge = &answer.challenges[0];
+        assert!(
+            challenge.starts_with("DPoP realm=\"internal\", error=\"insufficient_scope\""),
+            "{path}: {challenge}"
+        );
+        assert!(
+            challenge.contains("scope=\"delete:everything\""),
+            "{challenge}"
+        );
+        // A bearer token's refusal stays a Bearer challenge.
+        let answer = call(&app, "GET", path, &[("authorization", &bearer)]).await;
+        assert_eq!(answer.status, 403);
+        assert!(
+            answer.challenges[0]
+                .starts_with("Bearer realm=\"internal\", error=\"insufficient_scope\""),
+            "{path}: {:?}",
+            answer.challenges
+        );
+    }
 }
