@@ -97,9 +97,22 @@ impl AuthorizedClient {
         };
         let value = header::HeaderValue::from_str(&authorization).map_err(|_| invalid())?;
         request.headers_mut().insert(header::AUTHORIZATION, value);
-        self.http
+        let response = self
+            .http
             .execute(request)
             .await
-            .map_err(|e| Error::Http(e.without_url().to_string()))
+            .map_err(|e| Error::Http(e.without_url().to_string()))?;
+        // An API that uses nonces hands a fresh one out with its answers (RFC 9449 §9): the
+        // next proof carries it, and needs no retry.
+        if let (Some(key), Some(nonce)) = (
+            key,
+            response
+                .headers()
+                .get("dpop-nonce")
+                .and_then(|v| v.to_str().ok()),
+        ) {
+            key.set_nonce(response.url().as_str(), nonce);
+        }
+        Ok(response)
     }
 }

@@ -59,6 +59,8 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
     /// The DPoP proof sent with the request is not valid (RFC 9449 §5).
     InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce, sent in `DPoP-Nonce` (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -77,6 +79,7 @@ impl OAuthErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -94,6 +97,7 @@ impl OAuthErrorCode {
             "too_many_requests" => Self::TooManyRequests,
             "server_error" => Self::ServerError,
             "invalid_dpop_proof" => Self::InvalidDpopProof,
+            "use_dpop_nonce" => Self::UseDpopNonce,
             "temporarily_unavailable" => Self::TemporarilyUnavailable,
             _ => return None,
         })
@@ -199,8 +203,21 @@ pub struct ResourceServerView {
     pub scopes: Vec<ScopeView>,
     pub token_lifetime: u32,
     pub signing_alg: String,
+    /// Whether its tokens are bound to the client's key (Auth0's shape); absent: as the client
+    /// chooses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_of_possession: Option<ProofOfPossessionView>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// An API's proof-of-possession setting (Auth0's `proof_of_possession`): `mechanism` is
+/// `"dpop"` (RFC 9449); `required: true` refuses a token request without a DPoP proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofOfPossessionView {
+    pub mechanism: String,
+    pub required: bool,
 }
 
 /// An M2M application (Auth0: client), in Auth0's management-API shape. The secret appears only
@@ -412,6 +429,8 @@ mod tests {
             OAuthErrorCode::TooManyRequests,
             OAuthErrorCode::ServerError,
             OAuthErrorCode::TemporarilyUnavailable,
+            OAuthErrorCode::InvalidDpopProof,
+            OAuthErrorCode::UseDpopNonce,
         ] {
             assert_eq!(OAuthErrorCode::parse(code.as_str()), Some(code));
         }

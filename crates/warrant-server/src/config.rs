@@ -87,6 +87,12 @@ pub struct ConfigLayer {
     /// The longest lifetime of a private_key_jwt client assertion, e.g. `5m` (default 5m,
     /// at most 1h).
     pub max_assertion_lifetime: Option<String>,
+    /// How far a DPoP proof's `iat` may be from now, either way, e.g. `60s` (default 60s, from
+    /// 5s to 10m).
+    pub dpop_iat_window: Option<String>,
+    /// Require a server nonce in the DPoP proofs of token requests (RFC 9449 §8; default
+    /// false). Instances with the same master key accept each other's nonces.
+    pub dpop_nonces: Option<bool>,
     /// Keep at most this many audit events (default 10000000).
     pub audit_max_events: Option<u64>,
     /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
@@ -156,6 +162,8 @@ impl ConfigLayer {
             metrics_public: self.metrics_public.or(lower.metrics_public),
             audit_retention: self.audit_retention.or(lower.audit_retention),
             max_assertion_lifetime: self.max_assertion_lifetime.or(lower.max_assertion_lifetime),
+            dpop_iat_window: self.dpop_iat_window.or(lower.dpop_iat_window),
+            dpop_nonces: self.dpop_nonces.or(lower.dpop_nonces),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
             audit_batch_delay_ms: self.audit_batch_delay_ms.or(lower.audit_batch_delay_ms),
@@ -203,7 +211,14 @@ pub struct Config {
     pub request_limits: RequestLimits,
     /// The longest private_key_jwt client assertion lifetime accepted, in seconds.
     pub max_assertion_lifetime: u64,
+    /// How far a DPoP proof's `iat` may be from now, either way.
+    pub dpop_iat_window: Duration,
+    /// Whether token requests' DPoP proofs must carry a server nonce.
+    pub dpop_nonces: bool,
 }
+
+/// The default `iat` window of DPoP proofs: ±60 s.
+pub const DEFAULT_DPOP_IAT_WINDOW: Duration = Duration::from_secs(60);
 
 impl Config {
     /// Opens the configured storage: the database URL, else the data directory's SQLite.
@@ -234,6 +249,8 @@ impl Config {
             default_token_quota: None,
             request_limits: RequestLimits::default(),
             max_assertion_lifetime: crate::issuance::DEFAULT_MAX_ASSERTION_LIFETIME,
+            dpop_iat_window: DEFAULT_DPOP_IAT_WINDOW,
+            dpop_nonces: false,
         }
     }
 
@@ -358,6 +375,13 @@ impl Config {
                 .map_or(crate::issuance::DEFAULT_MAX_ASSERTION_LIFETIME, |d| {
                     d.as_secs()
                 }),
+            dpop_iat_window: layer
+                .dpop_iat_window
+                .as_deref()
+                .map(|text| parse_duration_within(text, 5, 600, "from 5s to 10m (dpop_iat_window)"))
+                .transpose()?
+                .unwrap_or(DEFAULT_DPOP_IAT_WINDOW),
+            dpop_nonces: layer.dpop_nonces.unwrap_or(false),
             default_token_quota: {
                 let quota = TokenQuota {
                     per_hour: layer.token_quota_per_hour,

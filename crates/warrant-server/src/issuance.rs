@@ -218,6 +218,11 @@ pub enum IssueError {
         scope: String,
         audience: String,
     },
+    /// The API requires DPoP-bound tokens (`proof_of_possession.required`) and the request
+    /// has no DPoP proof.
+    DpopRequired {
+        audience: String,
+    },
     /// No signing key is loaded: the server is not ready.
     NoSigningKey,
 }
@@ -534,6 +539,12 @@ fn grant_and_sign(
         .get(audience)
         .filter(|g| g.api_id == api.id)
         .ok_or_else(not_granted)?;
+    // Told only to a client granted the API: nobody else learns how an API is set up.
+    if api.dpop_required && request.dpop_jkt.is_none() {
+        return Err(IssueError::DpopRequired {
+            audience: audience.to_owned(),
+        });
+    }
     // A granted scope counts while the API still defines it.
     let usable =
         |scope: &str| api.scopes.contains(scope) && grant.scopes.iter().any(|g| g == scope);
@@ -628,6 +639,7 @@ mod tests {
             token_lifetime: 600,
             scopes: defined.iter().map(|s| (*s).to_owned()).collect(),
             signing_key: Some(key()),
+            dpop_required: false,
         };
         Snapshot {
             version: 1,

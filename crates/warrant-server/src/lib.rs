@@ -176,7 +176,22 @@ impl Server {
                 http
             }
         });
-        let dpop = warrant_guard::DpopVerifier::new();
+        let dpop = warrant_guard::DpopVerifier::builder()
+            .iat_window(config.dpop_iat_window)
+            .build()
+            .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
+        // Nonces every instance accepts: the key comes from the master key they share, the
+        // slot from the clock; a nonce works for one to two iat windows.
+        let dpop_nonces = config
+            .dpop_nonces
+            .then(|| {
+                warrant_guard::DpopNonces::new(
+                    &master.derive("dpop nonces"),
+                    config.dpop_iat_window,
+                )
+            })
+            .transpose()
+            .map_err(|e| StartError::Config(ConfigError::Invalid(e.to_string())))?;
         let token_url = format!("{}{TOKEN_PATH}", issuer.trim_end_matches('/'));
         let metadata = server_metadata(&issuer, dpop.algorithms());
         let basic_challenge = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
@@ -237,6 +252,7 @@ impl Server {
             management,
             openapi,
             dpop,
+            dpop_nonces,
             token_url,
         });
         Ok(Self {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use warrant_proto::OAuthErrorCode;
 
 /// Every answer of the token endpoint: `issued`, or an RFC 6749 error code.
-const RESULTS: [&str; 12] = [
+const RESULTS: [&str; 14] = [
     "issued",
     "invalid_request",
     "invalid_client",
@@ -27,6 +27,8 @@ const RESULTS: [&str; 12] = [
     "too_many_requests",
     "server_error",
     "temporarily_unavailable",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
 ];
 
 fn result_index(result: Option<OAuthErrorCode>) -> usize {

@@ -4,12 +4,16 @@
 use warrant_proto::{
     ClientAuthenticationMethods, ClientCredentialView, ClientCredentialsQuota, ClientGrantView,
     ClientView, CredentialRef, GRANT_CLIENT_CREDENTIALS, LogDetailsView, LogEventView,
-    PrivateKeyJwtMethod, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
+    PrivateKeyJwtMethod, ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
+    TokenQuotaView,
 };
 
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
-use crate::domain::{Application, ClientGrant, PublicKeyCredential, ResourceServer, TokenQuota};
+use crate::domain::{
+    Application, ClientGrant, Invalid, PopMechanism, ProofOfPossession, PublicKeyCredential,
+    ResourceServer, TokenQuota,
+};
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
     certificate_thumbprint,
@@ -31,10 +35,25 @@ impl From<&ResourceServer> for ResourceServerView {
                 .collect(),
             token_lifetime: api.token_lifetime,
             signing_alg: api.signing_alg.as_str().to_owned(),
+            proof_of_possession: api.proof_of_possession.map(|p| ProofOfPossessionView {
+                mechanism: p.mechanism.as_str().to_owned(),
+                required: p.required,
+            }),
             created_at: rfc3339(api.created_at),
             updated_at: rfc3339(api.updated_at),
         }
     }
+}
+
+/// A proof-of-possession setting as the management API and the CLI send it: `mechanism`
+/// checked (only `"dpop"`; `"mtls"` refused with the reason).
+pub fn proof_of_possession_from_view(
+    view: &ProofOfPossessionView,
+) -> Result<ProofOfPossession, Invalid> {
+    Ok(ProofOfPossession {
+        mechanism: PopMechanism::parse(&view.mechanism)?,
+        required: view.required,
+    })
 }
 
 /// A quota as the management API receives it; `enforce: false` is observe mode (counted and

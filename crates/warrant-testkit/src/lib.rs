@@ -13,5 +13,7 @@ mod stand_in;
 pub use postgres::{DbProxy, PgDatabase, ProxyMode};
 pub use server::{API, Builder, TestServer};
 pub use stand_in::StandIn;
+/// Data directories for servers whose configuration a test writes ([`Builder::config`]).
+pub use tempfile;
 /// The signing algorithms an API may choose ([`TestServer::create_api_signed`]).
 pub use warrant_server::domain::SigningAlg;

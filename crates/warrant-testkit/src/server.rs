@@ -231,6 +231,7 @@ impl TestServer {
                     .collect(),
                 token_lifetime,
                 signing_alg: alg,
+                proof_of_possession: None,
             })
             .await
             .unwrap();

@@ -222,6 +222,13 @@ pub struct ServeArgs {
     /// The longest lifetime of a private_key_jwt client assertion, e.g. 5m [default: 5m]
     #[arg(long, env = "WARRANT_MAX_ASSERTION_LIFETIME", value_name = "DURATION")]
     pub max_assertion_lifetime: Option<String>,
+    /// How far a DPoP proof's iat may be from now, either way, e.g. 60s [default: 60s]
+    #[arg(long, env = "WARRANT_DPOP_IAT_WINDOW", value_name = "DURATION")]
+    pub dpop_iat_window: Option<String>,
+    /// Require a server nonce in token requests' DPoP proofs (RFC 9449 §8); instances with the
+    /// same master key accept each other's nonces
+    #[arg(long, env = "WARRANT_DPOP_NONCES")]
+    pub dpop_nonces: bool,
     /// Keep at most this many audit events [default: 10000000]
     #[arg(long, env = "WARRANT_AUDIT_MAX_EVENTS", value_name = "N")]
     pub audit_max_events: Option<u64>,
@@ -269,7 +276,21 @@ pub enum ApiCommand {
         /// EdDSA (faster, smaller tokens) [default: RS256]
         #[arg(long, value_name = "ALG")]
         signing_alg: Option<String>,
+        /// DPoP-bound tokens (RFC 9449): `required` refuses a token request without a DPoP
+        /// proof; `optional` binds a token when the client sends one (as without the flag)
+        #[arg(long, value_name = "required|optional")]
+        dpop: Option<String>,
         /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an API's settings, by id or identifier
+    Update {
+        api: String,
+        /// DPoP-bound tokens (RFC 9449): `required` refuses a token request without a DPoP
+        /// proof; `optional` binds a token when the client sends one; `off` removes the setting
+        #[arg(long, value_name = "required|optional|off")]
+        dpop: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -247,6 +247,11 @@ impl TokenProvider {
             message: e.without_url().to_string(),
             retry_after: None,
         })?;
+        // A server that uses nonces hands a fresh one out with its answers (RFC 9449 §8.2):
+        // the next proof carries it, and needs no retry.
+        if let (Some(key), Some(nonce)) = (&inner.dpop, &nonce) {
+            key.set_nonce(&endpoint, nonce);
+        }
         if !status.is_success() {
             let (error, description) = match serde_json::from_slice::<OAuthErrorBody>(&body) {
                 Ok(b) => (b.error, b.error_description),
@@ -257,8 +262,9 @@ impl TokenProvider {
                 error,
                 description,
             };
-            if let (Some(key), Some(nonce)) = (&inner.dpop, nonce) {
-                key.set_nonce(&endpoint, &nonce);
+            let asked =
+                matches!(&rejected, Error::Rejected { error, .. } if error == "use_dpop_nonce");
+            if inner.dpop.is_some() && nonce.is_some() && asked {
                 return Err(Attempt::NonceAsked(rejected));
             }
             return Err(Attempt::Fatal(rejected));

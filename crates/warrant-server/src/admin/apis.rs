@@ -3,7 +3,8 @@
 use super::followup::Change;
 use super::{Admin, AdminError};
 use crate::domain::{
-    DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope, SigningAlg, random_alphanumeric,
+    DEFAULT_TOKEN_LIFETIME, ProofOfPossession, ResourceServer, Scope, SigningAlg,
+    random_alphanumeric,
 };
 
 /// A new API, as an administrator describes it.
@@ -14,6 +15,8 @@ pub struct NewApi {
     pub scopes: Vec<Scope>,
     pub token_lifetime: Option<u32>,
     pub signing_alg: Option<SigningAlg>,
+    /// DPoP-bound tokens, required or not; `None`: as the client chooses.
+    pub proof_of_possession: Option<ProofOfPossession>,
 }
 
 /// Changes to an API; `None` leaves a field as it is.
@@ -23,6 +26,8 @@ pub struct ApiPatch {
     pub scopes: Option<Vec<Scope>>,
     pub token_lifetime: Option<u32>,
     pub signing_alg: Option<SigningAlg>,
+    /// `Some(None)` removes the setting.
+    pub proof_of_possession: Option<Option<ProofOfPossession>>,
 }
 
 impl Admin {
@@ -44,6 +49,7 @@ impl Admin {
             scopes: new.scopes,
             token_lifetime: new.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
             signing_alg: new.signing_alg.unwrap_or(SigningAlg::RS256),
+            proof_of_possession: new.proof_of_possession,
             created_at: now,
             updated_at: now,
         };
@@ -176,6 +182,9 @@ impl Admin {
         }
         if let Some(lifetime) = patch.token_lifetime {
             api.token_lifetime = lifetime;
+        }
+        if let Some(pop) = patch.proof_of_possession {
+            api.proof_of_possession = pop;
         }
         let new_alg = patch.signing_alg.filter(|alg| *alg != api.signing_alg);
         if let Some(alg) = new_alg {

@@ -82,6 +82,7 @@ impl Admin {
                         scopes,
                         token_lifetime: Some(3600),
                         signing_alg: None,
+                        proof_of_possession: None,
                     })
                     .await;
                 match created {

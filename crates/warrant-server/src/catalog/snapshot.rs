@@ -22,6 +22,8 @@ pub(crate) struct ApiEntry {
     /// The current key of the API's algorithm: what its tokens are signed with. `None` only
     /// until that algorithm's key set exists.
     pub(crate) signing_key: Option<Arc<SigningKey>>,
+    /// Whether a token for the API is refused without a DPoP proof.
+    pub(crate) dpop_required: bool,
 }
 
 /// An algorithm's current key, and since when it signs.
@@ -147,6 +149,7 @@ impl Snapshot {
                         .iter()
                         .find(|c| c.key.alg() == api.signing_alg)
                         .map(|c| Arc::clone(&c.key)),
+                    dpop_required: api.dpop_required(),
                 };
                 (api.identifier.clone(), entry)
             })

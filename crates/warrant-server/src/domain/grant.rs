@@ -68,6 +68,7 @@ mod tests {
             }],
             token_lifetime: 60,
             signing_alg: SigningAlg::RS256,
+            proof_of_possession: None,
             created_at: 0,
             updated_at: 0,
         };

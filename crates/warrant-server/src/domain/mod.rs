@@ -20,8 +20,8 @@ pub use credential::{
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};
 pub use resource_server::{
-    DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, MAX_TOKEN_LIFETIME, ResourceServer, SigningAlg,
-    validate_identifier,
+    DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, MAX_TOKEN_LIFETIME, PopMechanism, ProofOfPossession,
+    ResourceServer, SigningAlg, validate_identifier,
 };
 pub use scope::{Scope, parse_scope_param, validate_scope_value};
 

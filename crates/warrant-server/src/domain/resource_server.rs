@@ -62,6 +62,48 @@ impl SigningAlg {
     }
 }
 
+/// How an API wants its tokens bound to a key the client holds (Auth0's `proof_of_possession`).
+/// Warrant binds tokens with DPoP (RFC 9449); Auth0's other mechanism, mTLS (RFC 8705), is
+/// refused with that reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofOfPossession {
+    pub mechanism: PopMechanism,
+    /// Whether a token for the API is refused without a DPoP proof: otherwise a client chooses,
+    /// and a proof gets it a bound token.
+    pub required: bool,
+}
+
+/// A proof-of-possession mechanism: only DPoP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum PopMechanism {
+    Dpop,
+}
+
+impl PopMechanism {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dpop => "dpop",
+        }
+    }
+
+    /// `"dpop"`; `"mtls"` is refused with the reason, and so is anything else.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        match value {
+            "dpop" => Ok(Self::Dpop),
+            "mtls" => Err(Invalid(
+                "proof_of_possession.mechanism \"mtls\" is not supported: Warrant binds tokens \
+                 to keys with DPoP (RFC 9449), which needs no client certificates; use \"dpop\""
+                    .to_owned(),
+            )),
+            _ => Err(Invalid(
+                "proof_of_possession.mechanism must be \"dpop\" (RFC 9449)".to_owned(),
+            )),
+        }
+    }
+}
+
 /// An API that accepts Warrant's tokens (Auth0 calls it a resource server). Its `identifier` is
 /// the `audience` clients ask for and the `aud` of their tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,11 +114,19 @@ pub struct ResourceServer {
     pub scopes: Vec<Scope>,
     pub token_lifetime: u32,
     pub signing_alg: SigningAlg,
+    /// Whether its tokens are bound to a DPoP key; `None`: as the client chooses.
+    pub proof_of_possession: Option<ProofOfPossession>,
     pub created_at: u64,
     pub updated_at: u64,
 }
 
 impl ResourceServer {
+    /// Whether a token for this API is refused without a DPoP proof.
+    pub fn dpop_required(&self) -> bool {
+        self.proof_of_possession
+            .is_some_and(|p| p.mechanism == PopMechanism::Dpop && p.required)
+    }
+
     /// Checks every field, so that a stored API is always a valid one.
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_identifier(&self.identifier)?;
@@ -156,6 +206,7 @@ mod tests {
             }],
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             signing_alg: SigningAlg::RS256,
+            proof_of_possession: None,
             created_at: 0,
             updated_at: 0,
         }
@@ -209,5 +260,25 @@ mod tests {
         let unknown = SigningAlg::parse("es256").unwrap_err().0;
         assert!(unknown.contains(SigningAlg::ALLOWED), "{unknown}");
         assert!(SigningAlg::parse("none").is_err());
+    }
+
+    #[test]
+    fn dpop_is_the_one_mechanism() {
+        assert_eq!(PopMechanism::parse("dpop").unwrap(), PopMechanism::Dpop);
+        let mtls = PopMechanism::parse("mtls").unwrap_err().0;
+        assert!(mtls.contains("DPoP") && mtls.contains("\"dpop\""), "{mtls}");
+        assert!(PopMechanism::parse("DPoP").is_err());
+        let mut a = api();
+        assert!(!a.dpop_required());
+        a.proof_of_possession = Some(ProofOfPossession {
+            mechanism: PopMechanism::Dpop,
+            required: false,
+        });
+        assert!(!a.dpop_required());
+        a.proof_of_possession = Some(ProofOfPossession {
+            mechanism: PopMechanism::Dpop,
+            required: true,
+        });
+        assert!(a.dpop_required());
     }
 }

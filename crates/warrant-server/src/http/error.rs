@@ -138,6 +138,13 @@ impl OAuthError {
                     quoted(&audience)
                 ),
             ),
+            // RFC 9449 keeps invalid_dpop_proof for a proof that is there and wrong; a proof
+            // missing where one is required is a missing parameter (RFC 6749 §5.2).
+            IssueError::DpopRequired { audience } => Self::invalid_request(format!(
+                "the API {} requires DPoP-bound tokens: send a DPoP proof (RFC 9449) in a DPoP \
+                 header with the token request",
+                quoted(&audience)
+            )),
             IssueError::NoSigningKey => {
                 Self::temporarily_unavailable("no signing key is loaded yet; retry shortly")
             }

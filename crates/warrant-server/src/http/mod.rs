@@ -58,6 +58,8 @@ pub struct AppState {
     /// DPoP proofs sent to the token endpoint (RFC 9449 §5). Its replay cache is this
     /// instance's: see `http/token`.
     pub dpop: warrant_guard::DpopVerifier,
+    /// Server nonces for the token endpoint's DPoP proofs (RFC 9449 §8), when they are on.
+    pub dpop_nonces: Option<warrant_guard::DpopNonces>,
     /// The token endpoint's public URL (from the issuer's): what a proof's `htu` must name.
     pub token_url: String,
 }

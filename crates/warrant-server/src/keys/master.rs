@@ -3,6 +3,7 @@ use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -11,8 +12,10 @@ use crate::domain::random_bytes;
 /// The file, in the data directory, that holds the master key when none is supplied.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
-/// The 256-bit key that encrypts signing keys at rest (AES-256-GCM). `Debug` does not print it.
-pub struct MasterKey(LessSafeKey);
+/// The 256-bit key that encrypts signing keys at rest (AES-256-GCM), and from which the secrets
+/// every instance must share are derived ([`derive`](MasterKey::derive)). `Debug` does not
+/// print it.
+pub struct MasterKey(LessSafeKey, hmac::Key);
 
 /// Where the master key came from, so that an error can say which source to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +48,10 @@ impl MasterKey {
         #[allow(clippy::expect_used)]
         let key =
             UnboundKey::new(&AES_256_GCM, &bytes).expect("AES-256-GCM accepts every 32-byte key");
-        Self(LessSafeKey::new(key))
+        Self(
+            LessSafeKey::new(key),
+            hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+        )
     }
 
     /// Parses 64 hex digits or base64 (standard or URL-safe, padded or not) of 32 bytes.
@@ -124,6 +130,18 @@ impl MasterKey {
 
     /// Encrypts `plaintext`, bound to `context` (the key ID) so that sealed blobs cannot be
     /// swapped between rows. Output: nonce ‖ ciphertext ‖ tag.
+    /// A 256-bit secret for one `purpose`, the same on every instance given this master key and
+    /// unrelated to it for whoever holds the secret (HMAC-SHA256 as a PRF, over the purpose).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let tag = hmac::sign(
+            &self.1,
+            format!("warrant derived key: {purpose}").as_bytes(),
+        );
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);

@@ -4,10 +4,10 @@ use super::rows::{Col, corrupt, ts, unts};
 use super::{Store, StoreError, db_err, on_engine};
 use crate::domain::{ResourceServer, Scope, SigningAlg};
 
-const RS_COLUMNS: &str =
-    "id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at";
-pub(super) const RS_SELECT: &str =
-    "SELECT id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at
+const RS_COLUMNS: &str = "id, identifier, name, scopes, token_lifetime, signing_alg, \
+     proof_of_possession, created_at, updated_at";
+pub(super) const RS_SELECT: &str = "SELECT id, identifier, name, scopes, token_lifetime, \
+     signing_alg, proof_of_possession, created_at, updated_at
      FROM resource_servers ORDER BY created_at, id";
 
 pub(super) fn rs_from_row(row: &impl Col) -> Result<ResourceServer, StoreError> {
@@ -22,20 +22,35 @@ pub(super) fn rs_from_row(row: &impl Col) -> Result<ResourceServer, StoreError> 
             .map_err(|e| corrupt("token_lifetime", e))?,
         signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
             .map_err(|e| corrupt("signing_alg", e))?,
+        proof_of_possession: row
+            .opt_text("proof_of_possession")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| corrupt("proof_of_possession", e))?,
         created_at: unts(row.int("created_at")?),
         updated_at: unts(row.int("updated_at")?),
     })
 }
 
+/// An API's `proof_of_possession` as stored: its JSON, or NULL.
+fn pop_column(api: &ResourceServer) -> Result<Option<String>, StoreError> {
+    api.proof_of_possession
+        .map(|p| serde_json::to_string(&p))
+        .transpose()
+        .map_err(|e| corrupt("proof_of_possession", e))
+}
+
 impl Store {
     pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
         let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        let pop = pop_column(api)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             sqlx::query(
                 "INSERT INTO resource_servers
-                 (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at,
+                  proof_of_possession)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&api.id)
             .bind(&api.identifier)
@@ -45,6 +60,7 @@ impl Store {
             .bind(api.signing_alg.as_str())
             .bind(ts(api.created_at))
             .bind(ts(api.updated_at))
+            .bind(pop.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(|e| match db_err(e) {
@@ -90,11 +106,12 @@ impl Store {
 
     pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
         let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+        let pop = pop_column(api)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             let done = sqlx::query(
                 "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
-                    signing_alg = $5, updated_at = $6
+                    signing_alg = $5, updated_at = $6, proof_of_possession = $7
                  WHERE id = $1",
             )
             .bind(&api.id)
@@ -103,6 +120,7 @@ impl Store {
             .bind(i64::from(api.token_lifetime))
             .bind(api.signing_alg.as_str())
             .bind(ts(api.updated_at))
+            .bind(pop.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

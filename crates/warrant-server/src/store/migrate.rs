@@ -26,6 +26,7 @@ migrations! {
     8: "0008_signing_keys_per_alg.sql",
     9: "0009_revoked_tokens.sql",
     10: "0010_client_credentials.sql",
+    11: "0011_proof_of_possession.sql",
 }
 
 impl Store {

@@ -52,6 +52,7 @@ async fn provision(db: &PgDatabase) -> (Admin, Value) {
             }],
             token_lifetime: None,
             signing_alg: None,
+            proof_of_possession: None,
         })
         .await
         .unwrap();

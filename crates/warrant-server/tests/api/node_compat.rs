@@ -9,7 +9,7 @@ use std::process::Command;
 use warrant_server::domain::SigningAlg;
 
 use crate::private_key_jwt::{ClientKey, register};
-use crate::support::{API, spawn_app};
+use crate::support::{API, spawn_app, spawn_with};
 
 /// The folder whose `node_modules` the scripts import from.
 fn node_dir() -> PathBuf {
@@ -268,4 +268,123 @@ async fn oauth4webapi_authenticates_with_private_key_jwt() {
     .await;
     let claims: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(claims["sub"], format!("{id}@clients"));
+}
+
+/// oauth4webapi with DPoP: a key pair of its own (`generateKeyPair`), a DPoP handle that signs
+/// its proofs and keeps the nonces it is given, a DPoP-bound token from the token endpoint, then
+/// calls to an API guarded by warrant-guard with `protectedResourceRequest`. A `use_dpop_nonce`
+/// refusal (from the server or the API) is retried once, as oauth4webapi's documentation says.
+const DPOP_TOKEN_THEN_API: &str = r#"
+import * as oauth from 'oauth4webapi';
+import * as jose from 'jose';
+
+const issuer = new URL(process.env.ISSUER);
+const options = { [oauth.allowInsecureRequests]: true };
+const as = await oauth
+  .discoveryRequest(issuer, options)
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+const client = { client_id: process.env.CLIENT_ID };
+const auth = oauth.ClientSecretPost(process.env.CLIENT_SECRET);
+const keyPair = await oauth.generateKeyPair('ES256');
+const DPoP = oauth.DPoP(client, keyPair);
+let nonceRetries = 0;
+const retrying = async (attempt) => {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!oauth.isDPoPNonceError(err)) throw err;
+    nonceRetries += 1;
+    return await attempt();
+  }
+};
+const token = await retrying(async () => {
+  const response = await oauth.clientCredentialsGrantRequest(
+    as, client, auth, new URLSearchParams({ audience: process.env.AUDIENCE }), { ...options, DPoP },
+  );
+  return oauth.processClientCredentialsResponse(as, client, response);
+});
+const claims = JSON.parse(Buffer.from(token.access_token.split('.')[1], 'base64url'));
+const jkt = await jose.calculateJwkThumbprint(await jose.exportJWK(keyPair.publicKey));
+const url = new URL(process.env.API_URL);
+const calls = [];
+for (let i = 0; i < 3; i++) {
+  const response = await retrying(() =>
+    oauth.protectedResourceRequest(token.access_token, 'GET', url, undefined, undefined, { ...options, DPoP }),
+  );
+  calls.push([response.status, await response.text()]);
+}
+const bearer = await fetch(url, { headers: { authorization: `Bearer ${token.access_token}` } });
+console.log(JSON.stringify({
+  token_type: token.token_type,
+  bound_to_own_key: claims.cnf?.jkt === jkt,
+  calls,
+  nonceRetries,
+  bearer: bearer.status,
+}));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_gets_a_dpop_bound_token_and_calls_a_guarded_api_with_its_proofs() {
+    use axum::routing::get;
+    use warrant_guard::axum::GuardLayer;
+    use warrant_guard::{Claims, DpopNonces, Verifier};
+
+    for nonces in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config =
+            warrant_server::config::Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+        config.dpop_nonces = nonces;
+        let app = spawn_with(dir, config).await.unwrap();
+        let (id, secret) = app.with_worker().await;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut guard = GuardLayer::new(Verifier::builder(&app.issuer, API).build().unwrap())
+            .require_dpop()
+            .public_url(&base);
+        if nonces {
+            guard = guard
+                .dpop_nonces(DpopNonces::new(&[5u8; 32], DpopNonces::DEFAULT_LIFETIME).unwrap());
+        }
+        let router = axum::Router::new()
+            .route(
+                "/internal/data",
+                get(|claims: Claims| async move { claims.sub().to_owned() }),
+            )
+            .layer(guard);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let stdout = run_node(
+            DPOP_TOKEN_THEN_API,
+            vec![
+                ("ISSUER", app.issuer.clone()),
+                ("CLIENT_ID", id.clone()),
+                ("CLIENT_SECRET", secret),
+                ("AUDIENCE", API.to_owned()),
+                ("API_URL", format!("{base}/internal/data")),
+            ],
+        )
+        .await;
+        let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let sub = format!("{id}@clients");
+        assert!(
+            seen["token_type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("dpop")),
+            "{seen}"
+        );
+        assert_eq!(seen["bound_to_own_key"], true, "{seen}");
+        assert_eq!(
+            seen["calls"],
+            serde_json::json!([[200, sub], [200, sub], [200, sub]]),
+            "{seen}"
+        );
+        // With nonces: asked once by the server and once by the API, then kept from answers.
+        assert_eq!(seen["nonceRetries"], if nonces { 2 } else { 0 }, "{seen}");
+        assert_eq!(seen["bearer"], 401, "{seen}");
+    }
 }

@@ -98,6 +98,7 @@ fn api(identifier: &str) -> ResourceServer {
         }],
         token_lifetime: DEFAULT_TOKEN_LIFETIME,
         signing_alg: SigningAlg::RS256,
+        proof_of_possession: None,
         created_at: 10,
         updated_at: 10,
     }

@@ -1,6 +1,6 @@
 //! `warrant api`: APIs (resource servers) and their scopes.
 
-use warrant_proto::{ResourceServerView, ScopeView};
+use warrant_proto::{ProofOfPossessionView, ResourceServerView, ScopeView};
 
 use crate::cli::{ApiCommand, GlobalArgs};
 use crate::deployment;
@@ -20,11 +20,31 @@ pub(super) fn parse_scope(arg: &str) -> ScopeView {
     }
 }
 
+/// `--dpop`: `required` or `optional` (and, when changing an API, `off`: `Ok(None)`).
+fn dpop_setting(arg: &str, off_allowed: bool) -> Result<Option<ProofOfPossessionView>, String> {
+    let required = match arg {
+        "required" => true,
+        "optional" => false,
+        "off" if off_allowed => return Ok(None),
+        _ if off_allowed => return Err("--dpop takes required, optional or off".into()),
+        _ => return Err("--dpop takes required or optional".into()),
+    };
+    Ok(Some(ProofOfPossessionView {
+        mechanism: "dpop".to_owned(),
+        required,
+    }))
+}
+
 pub(super) fn print_api(api: &ResourceServerView) {
     println!("{}  ({})", api.name, api.identifier);
     println!("  id:              {}", api.id);
     println!("  token lifetime:  {} s", api.token_lifetime);
     println!("  signing alg:     {}", api.signing_alg);
+    match &api.proof_of_possession {
+        Some(pop) if pop.required => println!("  DPoP:            required"),
+        Some(_) => println!("  DPoP:            optional"),
+        None => {}
+    }
     if api.scopes.is_empty() {
         println!("  scopes:          (none)");
     }
@@ -49,8 +69,10 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
             scopes,
             token_lifetime,
             signing_alg,
+            dpop,
             json,
         } => {
+            let pop = dpop.map(|d| dpop_setting(&d, false)).transpose()?.flatten();
             let view = target
                 .create_api(
                     identifier,
@@ -58,12 +80,26 @@ pub async fn api(global: &GlobalArgs, cmd: ApiCommand) -> Result<(), String> {
                     scopes.iter().map(|s| parse_scope(s)).collect(),
                     token_lifetime,
                     signing_alg,
+                    pop,
                 )
                 .await?;
             if json {
                 print_json(&view)?;
             } else {
                 println!("Created API:");
+                print_api(&view);
+            }
+        }
+        ApiCommand::Update { api, dpop, json } => {
+            let Some(dpop) = dpop else {
+                return Err("nothing to change: give --dpop".into());
+            };
+            let pop = dpop_setting(&dpop, true)?;
+            let view = target.set_proof_of_possession(&api, pop).await?;
+            if json {
+                print_json(&view)?;
+            } else {
+                println!("Updated API:");
                 print_api(&view);
             }
         }

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 
 use warrant_proto::{
-    ClientGrantView, ClientView, LogEventView, ResourceServerView, ScopeView, SigningKeyView,
+    ClientGrantView, ClientView, LogEventView, ProofOfPossessionView, ResourceServerView,
+    ScopeView, SigningKeyView,
 };
-use warrant_server::admin::{Actor, Admin, AuditTrail, GrantSpec, NewApi};
+use warrant_server::admin::{Actor, Admin, ApiPatch, AuditTrail, GrantSpec, NewApi};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::events::AuditFilter;
 use warrant_server::domain::{Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
-use warrant_server::views::client_view;
+use warrant_server::views::{client_view, proof_of_possession_from_view};
 
 use super::{Answer, SecretInfo, Target, err};
 use crate::cli::GlobalArgs;
@@ -57,8 +58,14 @@ impl Target for Local {
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
         signing_alg: Option<String>,
+        proof_of_possession: Option<ProofOfPossessionView>,
     ) -> Answer<'_, ResourceServerView> {
         Box::pin(async move {
+            let proof_of_possession = proof_of_possession
+                .as_ref()
+                .map(proof_of_possession_from_view)
+                .transpose()
+                .map_err(|e| e.0)?;
             let signing_alg = signing_alg
                 .map(|a| SigningAlg::parse(&a))
                 .transpose()
@@ -84,9 +91,30 @@ impl Target for Local {
                         .collect(),
                     token_lifetime,
                     signing_alg,
+                    proof_of_possession,
                 })
                 .await
                 .map_err(err)?;
+            Ok(ResourceServerView::from(&api))
+        })
+    }
+
+    fn set_proof_of_possession<'a>(
+        &'a self,
+        key: &'a str,
+        proof_of_possession: Option<ProofOfPossessionView>,
+    ) -> Answer<'a, ResourceServerView> {
+        Box::pin(async move {
+            let pop = proof_of_possession
+                .as_ref()
+                .map(proof_of_possession_from_view)
+                .transpose()
+                .map_err(|e| e.0)?;
+            let patch = ApiPatch {
+                proof_of_possession: Some(pop),
+                ..ApiPatch::default()
+            };
+            let api = self.admin.update_api(key, patch).await.map_err(err)?;
             Ok(ResourceServerView::from(&api))
         })
     }

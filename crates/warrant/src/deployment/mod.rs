@@ -13,7 +13,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde_json::Value;
-use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
+use warrant_proto::{
+    ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView, ScopeView,
+    SigningKeyView,
+};
 use warrant_server::admin::GrantSpec;
 
 use crate::cli::GlobalArgs;
@@ -38,7 +41,15 @@ pub trait Target: std::fmt::Debug {
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
         signing_alg: Option<String>,
+        proof_of_possession: Option<ProofOfPossessionView>,
     ) -> Answer<'_, ResourceServerView>;
+
+    /// Sets an API's proof-of-possession setting (`None` removes it).
+    fn set_proof_of_possession<'a>(
+        &'a self,
+        key: &'a str,
+        proof_of_possession: Option<ProofOfPossessionView>,
+    ) -> Answer<'a, ResourceServerView>;
 
     fn list_apis(&self) -> Answer<'_, Vec<ResourceServerView>>;
 

@@ -8,7 +8,10 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use warrant_client::TokenProvider;
-use warrant_proto::{ClientGrantView, ClientView, ResourceServerView, ScopeView, SigningKeyView};
+use warrant_proto::{
+    ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView, ScopeView,
+    SigningKeyView,
+};
 use warrant_server::admin::{GrantSpec, management_audience};
 
 use super::{Answer, SecretInfo, Target, err};
@@ -30,9 +33,13 @@ impl Target for Remote {
         scopes: Vec<ScopeView>,
         token_lifetime: Option<u32>,
         signing_alg: Option<String>,
+        proof_of_possession: Option<ProofOfPossessionView>,
     ) -> Answer<'_, ResourceServerView> {
         Box::pin(async move {
             let mut body = json!({"identifier": identifier, "name": name, "scopes": scopes});
+            if let Some(pop) = proof_of_possession {
+                body["proof_of_possession"] = json!(pop);
+            }
             if let Some(lifetime) = token_lifetime {
                 body["token_lifetime"] = json!(lifetime);
             }
@@ -41,6 +48,22 @@ impl Target for Remote {
             }
             self.call(Method::POST, "/resource-servers", Some(body))
                 .await
+        })
+    }
+
+    fn set_proof_of_possession<'a>(
+        &'a self,
+        key: &'a str,
+        proof_of_possession: Option<ProofOfPossessionView>,
+    ) -> Answer<'a, ResourceServerView> {
+        Box::pin(async move {
+            let body = json!({ "proof_of_possession": proof_of_possession });
+            self.call(
+                Method::PATCH,
+                &format!("/resource-servers/{}", encode(key)),
+                Some(body),
+            )
+            .await
         })
     }
 

@@ -146,3 +146,64 @@ async fn cli_administers_a_running_server() {
     assert!(warrant(d, &["app", "delete", &client_id]).status.success());
     fails_with(&warrant(d, &["app", "show", &client_id]), "not found");
 }
+
+/// `warrant api create --dpop` and `warrant api update --dpop` on the data directory.
+#[test]
+fn an_api_can_require_dpop_from_the_cli() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = runtime.block_on(crate::support::initialized_data_dir());
+    let d = dir.path();
+    let created = crate::support::ok_json(crate::support::warrant(
+        d,
+        &[
+            "api",
+            "create",
+            "--identifier",
+            "https://strict.example.com",
+            "--name",
+            "Strict",
+            "--dpop",
+            "required",
+            "--json",
+        ],
+    ));
+    assert_eq!(created["proof_of_possession"]["mechanism"], "dpop");
+    assert_eq!(created["proof_of_possession"]["required"], true);
+    let shown = crate::support::warrant(d, &["api", "show", "https://strict.example.com"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("DPoP:            required"),
+        "{shown:?}"
+    );
+    let updated = crate::support::ok_json(crate::support::warrant(
+        d,
+        &[
+            "api",
+            "update",
+            "https://strict.example.com",
+            "--dpop",
+            "off",
+            "--json",
+        ],
+    ));
+    assert!(updated.get("proof_of_possession").is_none(), "{updated}");
+    crate::support::fails_with(
+        &crate::support::warrant(
+            d,
+            &[
+                "api",
+                "create",
+                "--identifier",
+                "https://x.example.com",
+                "--name",
+                "X",
+                "--dpop",
+                "off",
+            ],
+        ),
+        "required or optional",
+    );
+    crate::support::fails_with(
+        &crate::support::warrant(d, &["api", "update", "https://strict.example.com"]),
+        "--dpop",
+    );
+}

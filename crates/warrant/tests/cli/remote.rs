@@ -57,6 +57,24 @@ async fn init_then_manage_a_running_server_remotely() {
         "--json",
     ]));
     assert_eq!(api["name"], "Remote API");
+    // DPoP-bound tokens required, then optional, then as the client chooses.
+    let updated = ok_json(remote(&[
+        "api", "update", API, "--dpop", "required", "--json",
+    ]));
+    assert_eq!(
+        updated["proof_of_possession"],
+        json!({"mechanism": "dpop", "required": true})
+    );
+    let updated = ok_json(remote(&[
+        "api", "update", API, "--dpop", "optional", "--json",
+    ]));
+    assert_eq!(updated["proof_of_possession"]["required"], false);
+    let updated = ok_json(remote(&["api", "update", API, "--dpop", "off", "--json"]));
+    assert!(updated.get("proof_of_possession").is_none(), "{updated}");
+    fails_with(
+        &remote(&["api", "update", API, "--dpop", "mtls"]),
+        "required, optional or off",
+    );
     let app = ok_json(remote(&[
         "app",
         "create",

@@ -68,7 +68,7 @@ pub struct UpdateClient {
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+pub(super) fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

@@ -327,6 +327,11 @@ fn nullable(mut schema: Value) -> Value {
 
 fn schemas() -> Value {
     let string = json!({"type": "string"});
+    let pop = json!({"type": "object", "required": ["mechanism", "required"], "additionalProperties": false,
+        "description": "tokens bound to the client's key (RFC 9449 DPoP); required: true refuses a token request without a DPoP proof",
+        "properties": {
+            "mechanism": {"type": "string", "enum": ["dpop"], "description": "only dpop (Auth0's mtls is refused)"},
+            "required": {"type": "boolean"}}});
     let time = json!({"type": "string", "format": "date-time"});
     // The server's rules, stated so that a request valid here is one the server accepts
     // (unless something it names does not exist or already does: 404, 409).
@@ -433,12 +438,14 @@ fn schemas() -> Value {
             "expires_at": nullable(json!({"type": "string", "format": "date-time", "description": "null or absent: never; a time past expires it at once"}))}},
         "ClientCredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/ClientCredential"}},
         "ClientList": list("Client"),
+        "ProofOfPossession": pop.clone(),
         "ResourceServer": {"type": "object",
             "required": ["id", "identifier", "name", "scopes", "token_lifetime", "signing_alg", "created_at", "updated_at"],
             "properties": {
             "id": string, "identifier": string, "name": string,
             "scopes": {"type": "array", "items": {"$ref": "#/components/schemas/Scope"}},
             "token_lifetime": {"type": "integer"}, "signing_alg": alg,
+            "proof_of_possession": {"$ref": "#/components/schemas/ProofOfPossession"},
             "created_at": time, "updated_at": time}},
         "ResourceServerCreate": {"type": "object", "required": ["identifier"], "additionalProperties": false, "properties": {
             "identifier": identifier,
@@ -447,10 +454,15 @@ fn schemas() -> Value {
                 Value::Object(n)
             }),
             "scopes": nullable(scopes.clone()),
-            "token_lifetime": nullable(lifetime.clone()), "signing_alg": nullable(alg.clone())}},
+            "token_lifetime": nullable(lifetime.clone()), "signing_alg": nullable(alg.clone()),
+            "proof_of_possession": nullable(pop.clone())}},
         "ResourceServerUpdate": {"type": "object", "additionalProperties": false, "properties": {
             "name": nullable(name), "scopes": nullable(scopes),
-            "token_lifetime": nullable(lifetime), "signing_alg": nullable(alg)}},
+            "token_lifetime": nullable(lifetime), "signing_alg": nullable(alg),
+            "proof_of_possession": nullable(pop).as_object().cloned().map(|mut p| {
+                p.insert("description".into(), json!("null removes the setting"));
+                Value::Object(p)
+            })}},
         "ResourceServerList": list("ResourceServer"),
         "ClientGrant": {"type": "object", "required": ["id", "client_id", "audience", "scope", "created_at"], "properties": {
             "id": string, "client_id": string, "audience": string,

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use warrant_proto::{ResourceServerView, ScopeView};
+use warrant_proto::{ProofOfPossessionView, ResourceServerView, ScopeView};
 
 use super::ApiError;
 use super::auth::{
@@ -17,10 +17,14 @@ use super::auth::{
     UpdateResourceServers,
 };
 use super::body::{JsonBody, QueryParams};
+use super::clients::present;
 use super::paging::Paging;
 use crate::admin::{ApiPatch, NewApi};
-use crate::domain::{DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, ResourceServer, Scope, SigningAlg};
+use crate::domain::{
+    DEFAULT_TOKEN_LIFETIME, MAX_SCOPES, ProofOfPossession, ResourceServer, Scope, SigningAlg,
+};
 use crate::http::AppState;
+use crate::views::proof_of_possession_from_view;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +38,8 @@ pub struct CreateResourceServer {
     token_lifetime: Option<u32>,
     #[serde(default)]
     signing_alg: Option<String>,
+    #[serde(default)]
+    proof_of_possession: Option<ProofOfPossessionView>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +55,9 @@ pub struct UpdateResourceServer {
     token_lifetime: Option<u32>,
     #[serde(default)]
     signing_alg: Option<String>,
+    /// `null` removes the setting: tokens are bound as the client chooses.
+    #[serde(default, deserialize_with = "present")]
+    proof_of_possession: Option<Option<ProofOfPossessionView>>,
 }
 
 /// The scopes of a body; an entry repeated exactly (same value, same description) counts once,
@@ -81,6 +90,7 @@ fn check_fields(body: &UpdateResourceServer) -> Result<(), ApiError> {
         scopes: scopes(body.scopes.clone()).unwrap_or_default(),
         token_lifetime: body.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
         signing_alg: SigningAlg::RS256,
+        proof_of_possession: None,
         created_at: 0,
         updated_at: 0,
     };
@@ -91,6 +101,14 @@ fn check_fields(body: &UpdateResourceServer) -> Result<(), ApiError> {
 /// characters; identifiers up to 600).
 fn default_name(identifier: &str) -> String {
     identifier.chars().take(200).collect()
+}
+
+fn proof_of_possession(
+    view: Option<&ProofOfPossessionView>,
+) -> Result<Option<ProofOfPossession>, ApiError> {
+    view.map(proof_of_possession_from_view)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("Payload validation error: {e}")))
 }
 
 fn signing_alg(text: Option<String>) -> Result<Option<SigningAlg>, ApiError> {
@@ -130,6 +148,7 @@ pub async fn create(
             scopes: scopes(body.scopes).unwrap_or_default(),
             token_lifetime: body.token_lifetime,
             signing_alg: signing_alg(body.signing_alg)?,
+            proof_of_possession: proof_of_possession(body.proof_of_possession.as_ref())?,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(ResourceServerView::from(&api))).into_response())
@@ -143,6 +162,10 @@ pub async fn update(
 ) -> Result<Json<ResourceServerView>, ApiError> {
     check_fields(&body)?;
     let signing_alg = signing_alg(body.signing_alg)?;
+    let pop = body
+        .proof_of_possession
+        .map(|pop| proof_of_possession(pop.as_ref()))
+        .transpose()?;
     let current = app.admin.get_api(&id).await?;
     if body
         .identifier
@@ -158,6 +181,7 @@ pub async fn update(
         scopes: scopes(body.scopes),
         token_lifetime: body.token_lifetime,
         signing_alg,
+        proof_of_possession: pop,
     };
     let api = auth
         .admin(StatusCode::OK)

@@ -15,6 +15,12 @@
 //! nothing without the private key, which only the proof's maker holds, so sharing the cache
 //! (a database round trip on every token request) would buy nothing an API's own replay check
 //! does not already give.
+//!
+//! **Server nonces** (RFC 9449 §8, `dpop_nonces`, off by default): a proof must then carry a
+//! nonce this server issued; without a current one the answer is 400 `use_dpop_nonce` with a
+//! `DPoP-Nonce` header, and every answer to a request with a proof carries a fresh one. The
+//! nonces are an HMAC of the time slot under a key derived from the master key, so every
+//! instance accepts every other's without a database round trip.
 
 mod introspect;
 mod revoke;
@@ -56,6 +62,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     let mut seen = Seen::default();
     let ip = super::peer_ip(&parts);
     let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
+    let nonce = nonce_header(&app, &parts.headers, app.clock.now_ms());
     let error = result.as_ref().err();
     // Audiences are labels only once the client authenticated: metrics say nothing about
     // which APIs exist to whoever sends requests.
@@ -89,10 +96,16 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
         jti: seen.jti,
         count: 1,
     });
-    match result {
+    let mut response = match result {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    if let Some(nonce) = nonce {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("dpop-nonce"), nonce);
     }
+    response
 }
 
 /// What a request turned out to be about, as far as it got: for metrics and the audit log.
@@ -134,10 +147,28 @@ fn dpop_proof(
         access_token: None,
         bound_key: None,
     };
-    app.dpop
-        .check_at(proof, &check, now_ms / 1000)
-        .map(Some)
-        .map_err(|e| dpop_refused(&e))
+    let now = now_ms / 1000;
+    let proof = app
+        .dpop
+        .check_at(proof, &check, now)
+        .map_err(|e| dpop_refused(&e))?;
+    if let Some(nonces) = &app.dpop_nonces {
+        if !proof.nonce().is_some_and(|n| nonces.accepts_at(n, now)) {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::UseDpopNonce,
+                "this server requires a nonce in the DPoP proof: use the one in DPoP-Nonce",
+            ));
+        }
+    }
+    Ok(Some(proof))
+}
+
+/// A fresh `DPoP-Nonce` for the answer to a request that sent a DPoP proof, when nonces are on.
+fn nonce_header(app: &AppState, headers: &HeaderMap, now_ms: u64) -> Option<HeaderValue> {
+    let nonces = app.dpop_nonces.as_ref()?;
+    headers.contains_key("dpop").then_some(())?;
+    HeaderValue::from_str(&nonces.issue_at(now_ms / 1000)).ok()
 }
 
 /// The audit description of an issued token: how the client authenticated when not with its

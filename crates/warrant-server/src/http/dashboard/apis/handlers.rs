@@ -17,7 +17,7 @@ use super::tabs::{Tab, TabState};
 use crate::admin::operators::OperatorSession;
 use crate::admin::{ApiPatch, NewApi};
 use crate::domain::{Application, ClientGrant, ResourceServer, validate_identifier, validate_name};
-use crate::domain::{MAX_TOKEN_LIFETIME, SigningAlg};
+use crate::domain::{MAX_TOKEN_LIFETIME, PopMechanism, ProofOfPossession, SigningAlg};
 use crate::store::GrantFilter;
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +69,26 @@ fn algorithm_field(form: &Form, errors: &mut FieldErrors) -> Option<SigningAlg> 
     }
 }
 
+/// The DPoP setting: `off`, `optional` or `required`; absent leaves it as it is.
+fn dpop_field(form: &Form, errors: &mut FieldErrors) -> Option<Option<ProofOfPossession>> {
+    let pop = |required| {
+        Some(Some(ProofOfPossession {
+            mechanism: PopMechanism::Dpop,
+            required,
+        }))
+    };
+    match form.text("dpop") {
+        "" => None,
+        "off" => Some(None),
+        "optional" => pop(false),
+        "required" => pop(true),
+        _ => {
+            errors.add("dpop", "Choose off, optional or required.");
+            None
+        }
+    }
+}
+
 pub(crate) async fn create(
     SignedForm {
         operator,
@@ -91,6 +111,7 @@ pub(crate) async fn create(
             scopes: Vec::new(),
             token_lifetime: lifetime,
             signing_alg: alg,
+            proof_of_possession: None,
         })
         .await;
     match created {
@@ -218,12 +239,14 @@ pub(crate) async fn update_settings(
     errors.check("name", validate_name("name", form.text("name"), 200));
     let lifetime = lifetime_field(&form, &mut errors);
     let alg = algorithm_field(&form, &mut errors);
+    let dpop = dpop_field(&form, &mut errors);
     if errors.is_empty() {
         let patch = ApiPatch {
             name: Some(form.text("name").to_owned()),
             scopes: None,
             token_lifetime: lifetime,
             signing_alg: alg,
+            proof_of_possession: dpop,
         };
         match admin.update_api(&id, patch).await {
             Ok(_) => {

@@ -112,6 +112,49 @@ fn algorithm_select(selected: &str, error: Option<&str>) -> Markup {
     }
 }
 
+/// Whether the API's tokens are bound to a DPoP key: `selected` is `off`, `optional` or
+/// `required`.
+fn dpop_select(selected: &str, error: Option<&str>) -> Markup {
+    const CHOICES: [(&str, &str); 3] = [
+        (
+            "off",
+            "Off — bearer tokens; a client that sends a DPoP proof still gets a bound token",
+        ),
+        (
+            "optional",
+            "Optional — a client that sends a DPoP proof gets a bound token",
+        ),
+        (
+            "required",
+            "Required — a token request without a DPoP proof is refused",
+        ),
+    ];
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for="dpop" { "Sender-constrained tokens (DPoP)" }
+            select #dpop name="dpop" aria-invalid=[error.map(|_| "true")] {
+                @for (value, label) in CHOICES {
+                    option value=(value) selected[value == selected] { (label) }
+                }
+            }
+            @if let Some(error) = error {
+                p.field-error id="dpop-error" { (error) }
+            } @else {
+                p.hint { "A DPoP-bound token (RFC 9449) is worthless without the private key of the client it was issued to. Applies to token requests from now on." }
+            }
+        }
+    }
+}
+
+/// The dashboard's name for an API's proof-of-possession setting.
+pub(super) fn dpop_choice(api: &ResourceServer) -> &'static str {
+    match api.proof_of_possession {
+        None => "off",
+        Some(p) if p.required => "required",
+        Some(_) => "optional",
+    }
+}
+
 /// An API's page: its name, the tab bar, and `body`, the tab shown (422 when `state` holds
 /// a refused form's errors).
 pub(super) fn api_page(
@@ -155,17 +198,19 @@ pub(super) fn settings_tab(
     state: &TabState,
 ) -> Markup {
     let errors = &state.errors;
-    let (name, lifetime, alg) = if errors.is_empty() {
+    let (name, lifetime, alg, dpop) = if errors.is_empty() {
         (
             api.name.clone(),
             api.token_lifetime.to_string(),
             api.signing_alg.as_str().to_owned(),
+            dpop_choice(api).to_owned(),
         )
     } else {
         (
             state.form.text("name").to_owned(),
             state.form.text("token_lifetime").to_owned(),
             state.form.text("signing_alg").to_owned(),
+            state.form.text("dpop").to_owned(),
         )
     };
     html! {
@@ -175,6 +220,7 @@ pub(super) fn settings_tab(
             (field("Token lifetime (seconds)", "token_lifetime", &lifetime, errors.get("token_lifetime"),
                 Some("Tokens issued from now on get this lifetime.")))
             (algorithm_select(&alg, errors.get("signing_alg")))
+            (dpop_select(&dpop, errors.get("dpop")))
             div.actions { button.primary type="submit" { "Save" } }
         }
         section.card.danger {
