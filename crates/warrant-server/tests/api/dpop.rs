@@ -20,14 +20,14 @@ use crate::support::{
 };
 
 /// An ES256 key that signs proofs with the claims a test chooses (a nonce, an `iat`).
-struct ProofSigner(EcdsaKeyPair);
+pub(crate) struct ProofSigner(EcdsaKeyPair);
 
 impl ProofSigner {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
     }
 
-    fn proof(&self, url: &str, nonce: Option<&str>, iat: u64) -> String {
+    pub(crate) fn proof(&self, url: &str, nonce: Option<&str>, iat: u64) -> String {
         let point = self.0.public_key().as_ref();
         let jwk = json!({"kty": "EC", "crv": "P-256",
             "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])});

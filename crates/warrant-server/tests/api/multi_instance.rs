@@ -14,7 +14,17 @@ const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
 
 async fn start(db: &PgDatabase, dir: &std::path::Path, issuer: &str) -> TestServer {
+    start_with(db, dir, issuer, |_| {}).await
+}
+
+async fn start_with(
+    db: &PgDatabase,
+    dir: &std::path::Path,
+    issuer: &str,
+    change: impl FnOnce(&mut Config),
+) -> TestServer {
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
+    change(&mut config);
     config.database_url = Some(Secret::new(db.url.clone()));
     config.master_key = Some(Secret::new(MASTER_KEY));
     // One issuer for the deployment, as behind a load balancer.
@@ -380,4 +390,81 @@ async fn audit_writers_of_two_instances_never_wait_for_each_other() {
         (counts[0].client_id.as_str(), counts[0].count),
         ("busy-client", 5)
     );
+}
+
+/// DPoP on two instances of one database: an API's required setting made anywhere is in force
+/// everywhere within a second; a nonce one instance hands out works at the other (both derive
+/// the nonce key from the master key they share); a token request's proof is replay-checked per
+/// instance, as documented (a second token bound to the same key is worthless without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn dpop_settings_and_nonces_hold_across_instances() {
+    use warrant_server::admin::ApiPatch;
+    use warrant_server::clock::{Clock, SystemClock};
+    use warrant_server::domain::{PopMechanism, ProofOfPossession};
+
+    let db = PgDatabase::create().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let issuer = "https://auth.example.com/";
+    let nonces = |config: &mut Config| config.dpop_nonces = true;
+    let a = start_with(&db, dir_a.path(), issuer, nonces).await;
+    let b = start_with(&db, dir_b.path(), issuer, nonces).await;
+    let (id, secret) = a.with_worker().await;
+    let http = reqwest::Client::new();
+    let body = json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "audience": API});
+    let require = |required| ApiPatch {
+        proof_of_possession: Some(Some(ProofOfPossession {
+            mechanism: PopMechanism::Dpop,
+            required,
+        })),
+        ..ApiPatch::default()
+    };
+
+    a.admin.update_api(API, require(true)).await.unwrap();
+    for base in [&a.base, &b.base] {
+        within_a_second("an unbound token request refused", || async {
+            token_status(&http, base, &body).await == 400
+        })
+        .await;
+    }
+
+    // The proof names the deployment's public token URL, whichever instance gets it.
+    let htu = format!("{issuer}oauth/token");
+    let key = crate::dpop::ProofSigner::new();
+    let send = |base: &str, proof: String| {
+        http.post(format!("{base}/oauth/token"))
+            .header("dpop", proof)
+            .json(&body)
+            .send()
+    };
+    let asked = send(&a.base, key.proof(&htu, None, SystemClock.now()))
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 400);
+    let nonce = asked.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let proof = key.proof(&htu, Some(&nonce), SystemClock.now());
+    let at_b = send(&b.base, proof.clone()).await.unwrap();
+    assert_eq!(at_b.status(), 200, "A's nonce works at B");
+    let issued: Value = at_b.json().await.unwrap();
+    assert_eq!(issued["token_type"], "DPoP");
+    let again: Value = send(&b.base, proof.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["error"], "invalid_dpop_proof", "a replay at B");
+    // Per instance: A has not seen this proof (documented in docs/deployment.md).
+    assert_eq!(send(&a.base, proof).await.unwrap().status(), 200);
+
+    a.admin.update_api(API, require(false)).await.unwrap();
+    for base in [&a.base, &b.base] {
+        within_a_second("an unbound token request accepted again", || async {
+            token_status(&http, base, &body).await == 200
+        })
+        .await;
+    }
 }

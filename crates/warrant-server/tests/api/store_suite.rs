@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use warrant_server::domain::{
-    Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, ResourceServer, Scope,
-    SigningAlg, hash_secret,
+    Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, PopMechanism,
+    ProofOfPossession, ResourceServer, Scope, SigningAlg, hash_secret,
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
@@ -73,6 +73,7 @@ macro_rules! on_each_engine {
 
 on_each_engine!(
     records_round_trip_and_cascade,
+    an_apis_proof_of_possession_round_trips,
     grace_rotations_keep_at_most_two_secrets,
     key_rotation_is_a_compare_and_swap_and_revocation_has_rules,
     settings_are_compare_and_swap,
@@ -223,6 +224,36 @@ async fn records_round_trip_and_cascade(engine: Engine) {
                 store.insert_grant(&orphan).await,
                 Err(StoreError::NotFound(_))
             ));
+        })
+        .await;
+}
+
+/// An API's DPoP setting is stored, changed and removed.
+async fn an_apis_proof_of_possession_round_trips(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let mut api = api("https://strict.example.com");
+            api.proof_of_possession = Some(ProofOfPossession {
+                mechanism: PopMechanism::Dpop,
+                required: true,
+            });
+            store.insert_resource_server(&api).await.unwrap();
+            let stored = store.get_resource_server(&api.identifier).await.unwrap();
+            assert_eq!(stored, api);
+            assert!(stored.dpop_required());
+            api.proof_of_possession = Some(ProofOfPossession {
+                mechanism: PopMechanism::Dpop,
+                required: false,
+            });
+            store.update_resource_server(&api).await.unwrap();
+            assert_eq!(
+                store.list_resource_servers().await.unwrap(),
+                vec![api.clone()]
+            );
+            api.proof_of_possession = None;
+            store.update_resource_server(&api).await.unwrap();
+            let stored = store.get_resource_server(&api.id).await.unwrap();
+            assert_eq!(stored.proof_of_possession, None);
         })
         .await;
 }
