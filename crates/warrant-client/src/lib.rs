@@ -45,7 +45,14 @@
 //!   `Authorization: DPoP` with a fresh proof per request (method, URL, the token's hash) and
 //!   retries once when an API asks for a nonce. A token stolen from a log is worthless without
 //!   the key, which never leaves the process.
+//! - **No secret at all**: [`TokenProviderBuilder::private_key`] signs a fresh RFC 7523 client
+//!   assertion per token request with a [`ClientKey`] (RSA, P-256 or Ed25519 from PKCS#8 PEM;
+//!   Warrant holds only the public key), and [`TokenProviderBuilder::assertion_file`] sends a
+//!   token another platform keeps fresh in a file (a Kubernetes projected service-account
+//!   token, a SPIFFE JWT-SVID), read again for each token request so a rotation is picked up.
+//!   Neither the key nor an assertion is ever logged.
 
+mod assertion;
 mod dpop;
 mod error;
 mod http;
@@ -54,6 +61,7 @@ mod redirect;
 mod secret;
 mod token;
 
+pub use assertion::{AssertionType, ClientKey};
 pub use dpop::DpopKey;
 pub use error::Error;
 pub use http::AuthorizedClient;

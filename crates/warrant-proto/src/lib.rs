@@ -293,6 +293,10 @@ pub struct ClientCredentialView {
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The `client_assertion_type` of a SPIFFE JWT-SVID (draft-ietf-oauth-spiffe-client-auth).
+pub const CLIENT_ASSERTION_TYPE_JWT_SPIFFE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+
 /// Auth0's per-application token quota:
 /// `{"client_credentials": {"enforce": true, "per_hour": 100, "per_day": 1000}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

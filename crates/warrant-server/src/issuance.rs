@@ -648,6 +648,7 @@ mod tests {
             jwks_keys: warrant_proto::Jwks { keys: Vec::new() },
             jwks: bytes::Bytes::new(),
             revoked: std::collections::HashSet::new(),
+            expiries: Vec::new(),
         }
     }
 

@@ -69,7 +69,7 @@ impl Histogram {
 }
 
 /// Gauges read at scrape time from the parts that own them.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Gauges {
     pub client_cache_entries: usize,
     pub client_cache_capacity: usize,
@@ -82,6 +82,9 @@ pub struct Gauges {
     pub ready: bool,
     /// Seconds since the in-memory catalog was last confirmed current.
     pub catalog_age_seconds: f64,
+    /// Each application's seconds to its nearest credential expiry (client secrets, public
+    /// keys, federated credentials), from the catalog's snapshot: no query per scrape.
+    pub credential_expiry: Vec<(String, u64)>,
 }
 
 /// The audience a token request is counted under.
@@ -286,6 +289,18 @@ impl Metrics {
              warrant_catalog_age_seconds {:.3}",
             gauges.catalog_age_seconds
         );
+        out.push_str(
+            "# HELP warrant_credential_expiry_seconds Seconds until the application's nearest \
+             credential (client secret, public key) expires; none for credentials that never do.\n\
+             # TYPE warrant_credential_expiry_seconds gauge\n",
+        );
+        for (client_id, seconds) in &gauges.credential_expiry {
+            let _ = writeln!(
+                out,
+                "warrant_credential_expiry_seconds{{client_id=\"{}\"}} {seconds}",
+                label_value(client_id)
+            );
+        }
         let gauges: [(&str, &str, u64); 6] = [
             (
                 "warrant_client_cache_entries",

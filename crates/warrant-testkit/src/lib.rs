@@ -6,10 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod keys;
 mod postgres;
 mod server;
 mod stand_in;
 
+pub use keys::{pem, private_key_pem};
 pub use postgres::{DbProxy, PgDatabase, ProxyMode};
 pub use server::{API, Builder, TestServer};
 pub use stand_in::StandIn;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use warrant_server::admin::{Admin, GrantSpec, Initialized, NewApi};
+use warrant_server::admin::{Admin, GrantSpec, Initialized, NewApi, NewCredential};
 use warrant_server::catalog::Catalog;
 use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::config::Config;
@@ -261,6 +261,31 @@ impl TestServer {
             created.application.client_id,
             created.secret.expose().to_owned(),
         )
+    }
+
+    /// Registers the public key `pem` (for `alg`) as a credential of `client_id` and makes it
+    /// authenticate with its credentials (private_key_jwt, no longer its secret); returns the
+    /// credential's ID and `kid`. Visible to the token endpoint at once.
+    pub async fn add_public_key(&self, client_id: &str, alg: &str, pem: &str) -> (String, String) {
+        let credential = self
+            .admin
+            .create_credential(
+                client_id,
+                NewCredential {
+                    name: format!("{alg} key"),
+                    alg: alg.to_owned(),
+                    pem: pem.to_owned(),
+                    expires_at: None,
+                },
+            )
+            .await
+            .unwrap();
+        self.admin
+            .use_credential(client_id, &credential.id)
+            .await
+            .unwrap();
+        self.sync().await;
+        (credential.id, credential.kid)
     }
 
     /// The standard fixture: [`API`] with `read:data` and `delete:documents`, and an application

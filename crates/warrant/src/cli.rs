@@ -320,6 +320,9 @@ pub enum AppCommand {
         /// Authorize the application for an API: AUDIENCE=SCOPE[,SCOPE…] (repeatable)
         #[arg(long = "grant", value_name = "AUDIENCE=SCOPES")]
         grants: Vec<String>,
+        /// When the client secret stops working: an RFC 3339 time or a duration from now, e.g. 90d [default: never]
+        #[arg(long, value_name = "WHEN")]
+        secret_expires_at: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -342,8 +345,48 @@ pub enum AppCommand {
         /// Seconds during which the old secret keeps working [default: 0, it stops at once]
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         grace: u64,
+        /// When the new secret stops working: an RFC 3339 time or a duration from now, e.g. 90d [default: never]
+        #[arg(long, value_name = "WHEN")]
+        secret_expires_at: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Public keys an application authenticates with instead of a secret (private_key_jwt)
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// List an application's public-key credentials, with their kid and expiry
+    List {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a public key and authenticate the application with its keys from now on
+    /// (private_key_jwt: its secret stops working)
+    Add {
+        client_id: String,
+        /// The public key, PEM (`openssl pkey -in key.pem -pubout -out key.pub.pem`)
+        #[arg(long, value_name = "FILE")]
+        pem: PathBuf,
+        /// The algorithm the client signs with: RS256, RS384, PS256, ES256 or EdDSA
+        #[arg(long)]
+        alg: String,
+        /// A name for the credential [default: the file's name]
+        #[arg(long)]
+        name: Option<String>,
+        /// When the key stops working: an RFC 3339 time or a duration from now, e.g. 365d [default: never]
+        #[arg(long, value_name = "WHEN")]
+        expires_at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a credential (the application's last one: it authenticates with its secret again)
+    Remove {
+        client_id: String,
+        credential_id: String,
     },
 }
 
@@ -384,7 +427,24 @@ pub struct TokenArgs {
     pub client_id: String,
     /// Prefer WARRANT_CLIENT_SECRET: flags show up in process lists
     #[arg(long, env = "WARRANT_CLIENT_SECRET", hide_env_values = true)]
-    pub client_secret: String,
+    pub client_secret: Option<String>,
+    /// Authenticate with private_key_jwt instead of a secret: a PEM private key (PKCS#8, as
+    /// `openssl genpkey` writes it) whose public key is registered (`warrant app credentials add`)
+    #[arg(long, env = "WARRANT_PRIVATE_KEY_FILE", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// With --private-key: the key ID the assertion names [default: the key's RFC 7638 thumbprint, Warrant's kid]
+    #[arg(long, requires = "private_key")]
+    pub kid: Option<String>,
+    /// With --private-key: RS256 or PS256 for an RSA key [default: RS256; ES256 for P-256, EdDSA for Ed25519]
+    #[arg(long, requires = "private_key")]
+    pub alg: Option<String>,
+    /// Authenticate with the client assertion in this file instead of a secret (a Kubernetes
+    /// projected service-account token, a SPIFFE JWT-SVID)
+    #[arg(long, env = "WARRANT_ASSERTION_FILE", value_name = "FILE", conflicts_with = "private_key")]
+    pub assertion_file: Option<PathBuf>,
+    /// With --assertion-file: the client_assertion_type
+    #[arg(long, value_parser = ["jwt-bearer", "jwt-spiffe"], default_value = "jwt-bearer", requires = "assertion_file")]
+    pub assertion_type: String,
     #[arg(long, env = "WARRANT_AUDIENCE")]
     pub audience: String,
     /// Space-separated scopes to ask for [default: every granted scope]

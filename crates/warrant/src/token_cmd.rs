@@ -7,20 +7,53 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use warrant_client::TokenProvider;
+use warrant_client::{AssertionType, ClientKey, TokenProvider};
 use warrant_proto::{TOKEN_PATH, TOKEN_TYPE_BEARER, TokenResponse};
 
 use crate::cli::{DecodeArgs, TokenArgs};
 
 pub async fn token(args: TokenArgs) -> Result<(), String> {
-    crate::http::warn_if_cleartext(&args.issuer, "the client secret and the token");
     let endpoint = format!("{}{TOKEN_PATH}", args.issuer.trim_end_matches('/'));
-    let mut builder = TokenProvider::builder()
+    // The assertion's audience is the issuer, as given.
+    let builder = TokenProvider::builder()
+        .issuer(&args.issuer)
         .token_endpoint(&endpoint)
         .client_id(args.client_id)
-        .client_secret(args.client_secret)
         .audience(args.audience)
         .retry_deadline(Duration::from_secs(5));
+    // A key or an assertion file replaces the secret (which may also be in the environment).
+    let mut builder = match (args.private_key, args.assertion_file, args.client_secret) {
+        (Some(path), _, _) => {
+            crate::http::warn_if_cleartext(&args.issuer, "the client assertion and the token");
+            let mut key = ClientKey::from_pem_file(&path).map_err(|e| e.to_string())?;
+            if let Some(alg) = &args.alg {
+                key = key.with_alg(alg).map_err(|e| e.to_string())?;
+            }
+            if let Some(kid) = args.kid {
+                key = key.with_kid(kid);
+            }
+            builder.private_key(key)
+        }
+        (None, Some(path), _) => {
+            crate::http::warn_if_cleartext(&args.issuer, "the client assertion and the token");
+            let kind = match args.assertion_type.as_str() {
+                "jwt-spiffe" => AssertionType::JwtSpiffe,
+                _ => AssertionType::JwtBearer,
+            };
+            builder.assertion_file(path, kind)
+        }
+        (None, None, Some(secret)) => {
+            crate::http::warn_if_cleartext(&args.issuer, "the client secret and the token");
+            builder.client_secret(secret)
+        }
+        (None, None, None) => {
+            return Err(
+                "a client credential is required: --client-secret (or WARRANT_CLIENT_SECRET), \
+                 --private-key FILE, or --assertion-file FILE"
+                    .into(),
+            );
+        }
+    };
     if let Some(scope) = &args.scope {
         builder = builder.scopes([scope.as_str()]);
     }

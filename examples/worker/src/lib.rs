@@ -1,9 +1,24 @@
 //! The background worker of the classic M2M flow, as a library so that tests can run it
 //! in-process. See `main.rs` for how to run it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use warrant_client::{AuthorizedClient, ClientSecret, Error, TokenProvider};
+use warrant_client::{AssertionType, AuthorizedClient, ClientKey, ClientSecret, Error, TokenProvider};
+
+/// How the worker proves who it is.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// `WARRANT_CLIENT_SECRET`.
+    Secret(ClientSecret),
+    /// `WARRANT_PRIVATE_KEY_FILE`: a PEM private key whose public key is registered
+    /// (private_key_jwt; a fresh signed assertion per token request).
+    PrivateKey(PathBuf),
+    /// `WARRANT_ASSERTION_FILE`: a token another platform keeps fresh in a file (a Kubernetes
+    /// projected service-account token), read again for each token request;
+    /// `WARRANT_ASSERTION_TYPE=jwt-spiffe` for a SPIFFE JWT-SVID.
+    AssertionFile(PathBuf, AssertionType),
+}
 
 /// The worker's settings, from the environment (see [`Settings::from_env`]).
 #[derive(Debug, Clone)]
@@ -11,7 +26,7 @@ pub struct Settings {
     pub issuer: Option<String>,
     pub token_url: Option<String>,
     pub client_id: String,
-    pub client_secret: ClientSecret,
+    pub credential: Credential,
     pub audience: String,
     pub api_url: String,
     pub interval: Duration,
@@ -20,7 +35,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `WARRANT_ISSUER`, `WARRANT_CLIENT_ID`, `WARRANT_CLIENT_SECRET`, `WARRANT_AUDIENCE`,
+    /// `WARRANT_ISSUER`, `WARRANT_CLIENT_ID`, `WARRANT_CLIENT_SECRET` (or, without a secret,
+    /// `WARRANT_PRIVATE_KEY_FILE` or `WARRANT_ASSERTION_FILE`), `WARRANT_AUDIENCE`,
     /// `WARRANT_TOKEN_URL` (optional: used instead of the discovered token endpoint), `API_URL`
     /// (default `http://127.0.0.1:3000/internal/data`), `INTERVAL_MS` (default 5000),
     /// `WARRANT_DPOP=1` for DPoP-bound tokens.
@@ -38,11 +54,36 @@ impl Settings {
             })?),
             None => Duration::from_millis(5000),
         };
+        let credential = match (var("WARRANT_PRIVATE_KEY_FILE"), var("WARRANT_ASSERTION_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "set WARRANT_PRIVATE_KEY_FILE or WARRANT_ASSERTION_FILE, not both".into(),
+                );
+            }
+            (Some(key), None) => Credential::PrivateKey(key.into()),
+            (None, Some(file)) => {
+                let kind = match var("WARRANT_ASSERTION_TYPE").as_deref() {
+                    None | Some("jwt-bearer") => AssertionType::JwtBearer,
+                    Some("jwt-spiffe") => AssertionType::JwtSpiffe,
+                    Some(other) => {
+                        return Err(format!(
+                            "WARRANT_ASSERTION_TYPE must be jwt-bearer or jwt-spiffe, not {other:?}"
+                        ));
+                    }
+                };
+                Credential::AssertionFile(file.into(), kind)
+            }
+            (None, None) => Credential::Secret(ClientSecret::new(
+                var("WARRANT_CLIENT_SECRET").ok_or(
+                    "set WARRANT_CLIENT_SECRET, or WARRANT_PRIVATE_KEY_FILE or WARRANT_ASSERTION_FILE to work without a secret",
+                )?,
+            )),
+        };
         Ok(Self {
             issuer,
             token_url,
             client_id: required("WARRANT_CLIENT_ID")?,
-            client_secret: ClientSecret::new(required("WARRANT_CLIENT_SECRET")?),
+            credential,
             audience: required("WARRANT_AUDIENCE")?,
             api_url: var("API_URL").unwrap_or_else(|| "http://127.0.0.1:3000/internal/data".into()),
             interval,
@@ -53,8 +94,12 @@ impl Settings {
     pub fn provider(&self) -> Result<TokenProvider, Error> {
         let mut builder = TokenProvider::builder()
             .client_id(&self.client_id)
-            .client_secret(self.client_secret.clone())
             .audience(&self.audience);
+        builder = match &self.credential {
+            Credential::Secret(secret) => builder.client_secret(secret.clone()),
+            Credential::PrivateKey(path) => builder.private_key(ClientKey::from_pem_file(path)?),
+            Credential::AssertionFile(path, kind) => builder.assertion_file(path, *kind),
+        };
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer);
         }

@@ -5,6 +5,10 @@
 //! WARRANT_ISSUER=http://127.0.0.1:8080/ WARRANT_CLIENT_ID=… WARRANT_CLIENT_SECRET=… \
 //!     WARRANT_AUDIENCE=https://api.example.com cargo run -p worker
 //! ```
+//!
+//! Without a secret: `WARRANT_PRIVATE_KEY_FILE=key.pem` (private_key_jwt) or
+//! `WARRANT_ASSERTION_FILE=/var/run/secrets/tokens/warrant` (a token the platform rotates)
+//! instead of `WARRANT_CLIENT_SECRET`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

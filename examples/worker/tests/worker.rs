@@ -51,7 +51,7 @@ async fn many_calls(alg: SigningAlg) {
         issuer: Some(issuer),
         token_url: None,
         client_id,
-        client_secret: secret.into(),
+        credential: worker::Credential::Secret(secret.into()),
         audience: API.into(),
         api_url,
         interval: Duration::from_millis(10),
@@ -83,7 +83,7 @@ async fn with_dpop_every_call_carries_a_proof() {
         issuer: Some(server.issuer.clone()),
         token_url: None,
         client_id,
-        client_secret: secret.into(),
+        credential: worker::Credential::Secret(secret.into()),
         audience: API.into(),
         api_url: format!("{base}/internal/data"),
         interval: Duration::from_millis(10),
@@ -97,4 +97,45 @@ async fn with_dpop_every_call_carries_a_proof() {
     assert_eq!((summary.succeeded, summary.failed), (20, 0));
     assert_eq!(summary.provider.stats().token_requests, 1);
     assert!(summary.provider.token().await.unwrap().is_dpop());
+}
+
+/// `WARRANT_PRIVATE_KEY_FILE` instead of a secret: the worker signs an assertion per token
+/// request (one, for many calls); `WARRANT_ASSERTION_FILE`: it sends the file's assertion.
+#[tokio::test]
+async fn without_a_secret_from_a_key_or_an_assertion_file() {
+    let server = TestServer::start().await;
+    server.create_api(API, &["read:data"], None).await;
+    let (client_id, _secret) = server.create_app(&[(API, &["read:data"])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("worker.pem");
+    std::fs::write(&key_file, warrant_testkit::private_key_pem("ES256")).unwrap();
+    let key = warrant_client::ClientKey::from_pem_file(&key_file).unwrap();
+    server
+        .add_public_key(&client_id, "ES256", &key.public_key_pem().unwrap())
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}/internal/data", listener.local_addr().unwrap());
+    let verifier = Verifier::builder(&server.issuer, API).build().unwrap();
+    tokio::spawn(async move { axum::serve(listener, internal_api::app(verifier)).await });
+
+    let mut settings = worker::Settings {
+        issuer: Some(server.issuer.clone()),
+        token_url: None,
+        client_id: client_id.clone(),
+        credential: worker::Credential::PrivateKey(key_file),
+        audience: API.into(),
+        api_url,
+        interval: Duration::from_millis(10),
+        dpop: false,
+    };
+    let summary = worker::run(&settings, Some(20)).await.unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (20, 0));
+    assert_eq!(summary.provider.stats().token_requests, 1);
+
+    let assertion_file = dir.path().join("token");
+    std::fs::write(&assertion_file, key.assertion(&client_id, &server.issuer).unwrap()).unwrap();
+    settings.credential =
+        worker::Credential::AssertionFile(assertion_file, warrant_client::AssertionType::JwtBearer);
+    let summary = worker::run(&settings, Some(5)).await.unwrap();
+    assert_eq!((summary.succeeded, summary.failed), (5, 0));
 }

@@ -1,6 +1,7 @@
 //! [`TokenProviderBuilder`]: the provider's configuration, checked when it is built.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,7 +10,8 @@ use tokio::sync::OnceCell;
 use super::fetch::random_unit;
 use super::slot::{Slot, normalize_scopes};
 use super::token_provider::{AuthMethod, Counters, Endpoint, Inner, TokenProvider};
-use crate::{ClientSecret, DpopKey, Error};
+use crate::assertion::Authentication;
+use crate::{AssertionType, ClientKey, ClientSecret, DpopKey, Error};
 
 impl TokenProvider {
     pub fn builder() -> TokenProviderBuilder {
@@ -24,6 +26,9 @@ pub struct TokenProviderBuilder {
     token_endpoint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
+    private_key: Option<ClientKey>,
+    assertion_audience: Option<String>,
+    assertion_file: Option<(PathBuf, AssertionType)>,
     audience: Option<String>,
     scopes: Vec<String>,
     auth_method: AuthMethod,
@@ -60,6 +65,31 @@ impl TokenProviderBuilder {
 
     pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
         self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Authenticates with `private_key_jwt` (RFC 7523 §2.2) instead of a secret: each token
+    /// request carries a fresh assertion signed with `key` (`iss` = `sub` = the client ID, `aud`
+    /// the issuer, or the token endpoint when no issuer is given, a unique `jti`, valid 60 s).
+    /// Warrant holds only the public key.
+    pub fn private_key(mut self, key: ClientKey) -> Self {
+        self.private_key = Some(key);
+        self
+    }
+
+    /// The `aud` of the assertions [`private_key`](Self::private_key) signs, when it must be
+    /// something else than the issuer (or token endpoint) configured here.
+    pub fn assertion_audience(mut self, audience: impl Into<String>) -> Self {
+        self.assertion_audience = Some(audience.into());
+        self
+    }
+
+    /// Authenticates with the client assertion in the file at `path`, read again for each token
+    /// request (so a Kubernetes projected service-account token, which the kubelet replaces
+    /// before it expires, is always sent as it is now), with `client_id`. `kind` is the
+    /// `client_assertion_type`: jwt-bearer, or jwt-spiffe for a SPIFFE JWT-SVID.
+    pub fn assertion_file(mut self, path: impl Into<PathBuf>, kind: AssertionType) -> Self {
+        self.assertion_file = Some((path.into(), kind));
         self
     }
 
@@ -129,6 +159,11 @@ impl TokenProviderBuilder {
 
     pub fn build(self) -> Result<TokenProvider, Error> {
         let missing = |what: &str| Error::Config(format!("{what} is required"));
+        // An assertion's default audience: the issuer, else the token endpoint.
+        let assertion_audience = self
+            .assertion_audience
+            .or_else(|| self.issuer.clone())
+            .or_else(|| self.token_endpoint.clone());
         let endpoint = match (self.token_endpoint, self.issuer) {
             (Some(url), _) => Endpoint::Fixed(url),
             (None, Some(issuer)) => Endpoint::Discover {
@@ -138,7 +173,25 @@ impl TokenProviderBuilder {
             (None, None) => return Err(missing("an issuer or a token endpoint")),
         };
         let client_id = self.client_id.ok_or_else(|| missing("client_id"))?;
-        let secret = self.client_secret.ok_or_else(|| missing("client_secret"))?;
+        let authentication = match (self.client_secret, self.private_key, self.assertion_file) {
+            (Some(secret), None, None) => Authentication::Secret(secret),
+            (None, Some(key), None) => Authentication::Key {
+                key,
+                audience: assertion_audience.unwrap_or_default(),
+            },
+            (None, None, Some((path, kind))) => Authentication::File { path, kind },
+            (None, None, None) => {
+                return Err(missing(
+                    "a client credential (client_secret, private_key or assertion_file)",
+                ));
+            }
+            _ => {
+                return Err(Error::Config(
+                    "give one client credential: client_secret, private_key or assertion_file"
+                        .into(),
+                ));
+            }
+        };
         let audience = self.audience.ok_or_else(|| missing("audience"))?;
         let ratio = self.refresh_ratio.unwrap_or(0.8);
         if !(0.5..=0.95).contains(&ratio) {
@@ -157,7 +210,7 @@ impl TokenProviderBuilder {
             inner: Arc::new(Inner {
                 endpoint,
                 client_id,
-                secret,
+                authentication,
                 auth_method: self.auth_method,
                 http,
                 default_slot: Arc::new(Slot::new(audience, normalize_scopes(&self.scopes))),
@@ -207,5 +260,21 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("refresh_ratio"));
         assert!(!format!("{:?}", test_provider(0.8)).contains("\"s\""));
+        let err = TokenProvider::builder()
+            .token_endpoint("http://x/oauth/token")
+            .client_id("c")
+            .client_secret("s")
+            .private_key(ClientKey::generate_rsa().unwrap())
+            .audience("a")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("one client credential"), "{err}");
+        let err = TokenProvider::builder()
+            .token_endpoint("http://x/oauth/token")
+            .client_id("c")
+            .audience("a")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("client_secret, private_key or assertion_file"));
     }
 }

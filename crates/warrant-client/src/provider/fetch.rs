@@ -9,12 +9,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::time::Instant;
 use warrant_proto::{
-    GRANT_CLIENT_CREDENTIALS, OAUTH_METADATA_PATH, OAuthErrorBody, OPENID_CONFIGURATION_PATH,
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_CLIENT_CREDENTIALS, OAUTH_METADATA_PATH, OAuthErrorBody, OPENID_CONFIGURATION_PATH,
     ServerMetadata, TokenResponse,
 };
 
 use super::slot::Slot;
 use super::token_provider::{AuthMethod, Endpoint, TokenProvider};
+use crate::assertion::{Authentication, read_assertion};
 use crate::redirect::{host_of, redirect_target};
 use crate::{AccessToken, Error};
 
@@ -159,6 +160,19 @@ impl TokenProvider {
     ) -> Result<AccessToken, Attempt> {
         let endpoint = endpoint.to_owned();
         let inner = &*self.inner;
+        // A fresh assertion for every request (its jti is single-use), or the file as it is now.
+        let assertion = match &inner.authentication {
+            Authentication::Secret(_) => None,
+            Authentication::Key { key, audience } => Some((
+                key.assertion(&inner.client_id, audience)
+                    .map_err(Attempt::Fatal)?,
+                CLIENT_ASSERTION_TYPE_JWT_BEARER,
+            )),
+            Authentication::File { path, kind } => Some((
+                read_assertion(path).map_err(Attempt::Fatal)?,
+                kind.urn(),
+            )),
+        };
         // Built in a block: the serializer is not `Send` and must not live across an await.
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
@@ -167,9 +181,19 @@ impl TokenProvider {
             if let Some(scope) = &slot.scope {
                 form.append_pair("scope", scope);
             }
-            if inner.auth_method == AuthMethod::ClientSecretPost {
-                form.append_pair("client_id", &inner.client_id)
-                    .append_pair("client_secret", inner.secret.expose());
+            match (&inner.authentication, &assertion) {
+                (Authentication::Secret(secret), _)
+                    if inner.auth_method == AuthMethod::ClientSecretPost =>
+                {
+                    form.append_pair("client_id", &inner.client_id)
+                        .append_pair("client_secret", secret.expose());
+                }
+                (_, Some((assertion, kind))) => {
+                    form.append_pair("client_id", &inner.client_id)
+                        .append_pair("client_assertion_type", kind)
+                        .append_pair("client_assertion", assertion);
+                }
+                _ => {}
             }
             form.finish()
         };
@@ -182,11 +206,13 @@ impl TokenProvider {
             let proof = key.proof("POST", &endpoint, None).map_err(Attempt::Fatal)?;
             request = request.header("dpop", proof);
         }
-        if inner.auth_method == AuthMethod::ClientSecretBasic {
+        if let (Authentication::Secret(secret), AuthMethod::ClientSecretBasic) =
+            (&inner.authentication, inner.auth_method)
+        {
             let credentials = format!(
                 "{}:{}",
                 form_encode(&inner.client_id),
-                form_encode(inner.secret.expose())
+                form_encode(secret.expose())
             );
             request = request.header(
                 "authorization",

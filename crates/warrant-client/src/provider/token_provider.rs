@@ -9,9 +9,11 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::slot::{Slot, SlotKey, normalize_scopes};
-use crate::{AccessToken, ClientSecret, DpopKey, Error};
+use crate::assertion::Authentication;
+use crate::{AccessToken, DpopKey, Error};
 
-/// How the client authenticates at the token endpoint.
+/// How the client sends a client secret at the token endpoint (a provider with a private key
+/// or an assertion file sends `client_assertion` in the body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMethod {
@@ -55,7 +57,7 @@ pub(super) enum Endpoint {
 pub(super) struct Inner {
     pub(super) endpoint: Endpoint,
     pub(super) client_id: String,
-    pub(super) secret: ClientSecret,
+    pub(super) authentication: Authentication,
     pub(super) auth_method: AuthMethod,
     pub(super) http: reqwest::Client,
     pub(super) default_slot: Arc<Slot>,

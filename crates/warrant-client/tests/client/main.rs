@@ -8,3 +8,4 @@ mod caching;
 mod failures;
 mod middleware;
 mod support;
+mod without_secrets;

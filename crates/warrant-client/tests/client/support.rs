@@ -46,6 +46,14 @@ impl Fixture {
             .audience(API)
     }
 
+    /// [`provider`](Self::provider) without its credential, for another one.
+    pub fn provider_without_secret(&self) -> warrant_client::TokenProviderBuilder {
+        TokenProvider::builder()
+            .token_endpoint(self.token_endpoint())
+            .client_id(&self.client_id)
+            .audience(API)
+    }
+
     pub async fn stop(&mut self) {
         self.server.stop().await;
     }

@@ -3,7 +3,7 @@
 //! ([`ApplicationPatch::private_key_jwt`](super::ApplicationPatch)), as Auth0 has it.
 
 use super::followup::Change;
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, ApplicationPatch};
 use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential};
 
 /// A new public-key credential, as an administrator describes it.
@@ -37,6 +37,26 @@ impl Admin {
         })
         .await;
         Ok(credential)
+    }
+
+    /// Adds credential `id` to the ones `client_id` authenticates with (its private_key_jwt
+    /// list), so that the application uses its keys from now on and no longer its secret: what
+    /// `POST .../credentials` then `PATCH /clients/{id}` do in Auth0's two steps.
+    pub async fn use_credential(&self, client_id: &str, id: &str) -> Result<(), AdminError> {
+        let app = self.store.get_application(client_id).await?;
+        let mut ids = app.private_key_jwt.unwrap_or_default();
+        if !ids.iter().any(|listed| listed == id) {
+            ids.push(id.to_owned());
+        }
+        self.update_application(
+            client_id,
+            ApplicationPatch {
+                private_key_jwt: Some(Some(ids)),
+                ..ApplicationPatch::default()
+            },
+        )
+        .await
+        .map(drop)
     }
 
     /// An application's credentials; 404 when the application does not exist.

@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub(crate) jwks: Bytes,
     /// The `jti` of each revoked token not yet expired when the snapshot was built.
     pub(crate) revoked: HashSet<String>,
+    /// When credentials expire, `(client_id, expires_at)` sorted by client then time: each
+    /// secret and key that had not expired when the snapshot was built.
+    pub(crate) expiries: Vec<(String, u64)>,
 }
 
 impl Snapshot {
@@ -60,6 +63,19 @@ impl Snapshot {
     /// Whether `identifier` names an API this snapshot knows.
     pub fn knows_api(&self, identifier: &str) -> bool {
         self.apis.contains_key(identifier)
+    }
+
+    /// Each application's nearest credential expiry after `now` (Unix seconds), by client ID:
+    /// for the expiry metric and the dashboard's warnings. No query: built with the snapshot.
+    pub fn nearest_expiries(&self, now: u64) -> impl Iterator<Item = (&str, u64)> {
+        let mut last: Option<&str> = None;
+        self.expiries.iter().filter_map(move |(client_id, at)| {
+            if *at <= now || last == Some(client_id.as_str()) {
+                return None;
+            }
+            last = Some(client_id);
+            Some((client_id.as_str(), *at))
+        })
     }
 
     /// Whether the token `jti` was revoked (RFC 7009).
@@ -179,6 +195,13 @@ impl Snapshot {
             .filter(|(_, expires_at)| *expires_at > now)
             .map(|(jti, _)| jti.clone())
             .collect();
+        let mut expiries: Vec<(String, u64)> = state
+            .credential_expiries
+            .iter()
+            .filter(|(_, at)| *at > now)
+            .cloned()
+            .collect();
+        expiries.sort_unstable();
         Ok(Self {
             version: state.version,
             apis,
@@ -186,6 +209,7 @@ impl Snapshot {
             jwks_keys,
             jwks,
             revoked,
+            expiries,
         })
     }
 }

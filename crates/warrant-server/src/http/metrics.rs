@@ -11,6 +11,8 @@ use crate::metrics::Gauges;
 
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let cache = app.catalog.client_cache_stats();
+    let snapshot = app.catalog.snapshot();
+    let now = app.clock.now();
     let audit = app.audit.stats();
     let gauges = Gauges {
         client_cache_entries: cache.entries,
@@ -21,7 +23,11 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         audit_queue_capacity: audit.capacity,
         audit_dropped: audit.dropped,
         audit_written: audit.written,
-        ready: app.catalog.snapshot().has_signing_key()
+        credential_expiry: snapshot
+            .nearest_expiries(now)
+            .map(|(client_id, at)| (client_id.to_owned(), at - now))
+            .collect(),
+        ready: snapshot.has_signing_key()
             && app.catalog.storage_reachable()
             && app.catalog.is_current(),
         catalog_age_seconds: app.catalog.staleness().as_secs_f64(),

@@ -2,6 +2,7 @@
 //! version changed, and the state the token endpoint loads in one read. Also the health checks.
 
 use super::apis::{RS_SELECT, rs_from_row};
+use super::credentials::EXPIRIES_SELECT;
 use super::rows::unts;
 use super::signing_keys::{KEY_SELECT, key_from_row};
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
@@ -22,6 +23,8 @@ pub struct CatalogState {
     pub changed_clients: ChangedClients,
     /// Revoked tokens: `jti` and when the token expires.
     pub revoked_tokens: Vec<(String, u64)>,
+    /// When credentials expire: `(client_id, expires_at)` of every secret and key that does.
+    pub credential_expiries: Vec<(String, u64)>,
 }
 
 /// Which clients changed between two versions.
@@ -124,6 +127,10 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_err)?;
+            let credential_expiries: Vec<(String, i64)> = sqlx::query_as(EXPIRIES_SELECT)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;
             Ok(CatalogState {
                 version,
@@ -133,6 +140,10 @@ impl Store {
                 revoked_tokens: revoked_tokens
                     .into_iter()
                     .map(|(jti, exp)| (jti, unts(exp)))
+                    .collect(),
+                credential_expiries: credential_expiries
+                    .into_iter()
+                    .map(|(client_id, at)| (client_id, unts(at)))
                     .collect(),
             })
         })

@@ -704,3 +704,86 @@ async fn client_secrets_expire_when_told() {
         "{body}"
     );
 }
+
+/// Introspection and revocation read client authentication as the token endpoint does: a
+/// private_key_jwt client introspects and revokes its token with assertions, a spent assertion
+/// is refused there too, and so is its secret.
+#[tokio::test]
+async fn a_private_key_jwt_client_introspects_and_revokes() {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock)).await;
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
+    let key = ClientKey::es256();
+    register(&app, &app.admin_token().await, &client_id, &key).await;
+    let fresh = || key.sign(&json!({"alg": "ES256"}), &claims(&app, &client_id, clock.now()));
+    let (status, body) = with_assertion(&app, Some(&client_id), &fresh()).await;
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    let call = |path: &'static str, assertion: String, with_id: bool| {
+        let mut form = vec![
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            ("client_assertion", assertion),
+            ("token", token.clone()),
+        ];
+        if with_id {
+            form.push(("client_id", client_id.clone()));
+        }
+        let request = app.http.post(app.url(path)).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+    };
+    let (status, answer) = call("/oauth/introspect", fresh(), true).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], client_id.as_str());
+
+    // A spent assertion, a bad type, a secret: refused as at the token endpoint.
+    let spent = fresh();
+    assert_eq!(call("/oauth/introspect", spent.clone(), false).await.0, 200);
+    let (status, answer) = call("/oauth/introspect", spent.clone(), true).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")));
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("jti was already used"),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains(&spent));
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .form(&[
+            ("client_assertion_type", "urn:example:other"),
+            ("client_assertion", fresh().as_str()),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = app
+        .http
+        .post(app.url("/oauth/introspect"))
+        .form(&[
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    let (status, body) = call("/oauth/revoke", fresh(), true).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, answer) = call("/oauth/introspect", fresh(), true).await;
+    assert_eq!(answer, json!({"active": false}));
+}

@@ -8,7 +8,7 @@ use crate::cli::{AppCommand, GlobalArgs};
 use crate::deployment;
 
 use super::grants::{parse_grant, print_grant};
-use super::print_json;
+use super::{credentials, parse_when, print_json};
 
 #[derive(Serialize)]
 struct WithGrants<'a> {
@@ -26,13 +26,17 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             name,
             description,
             grants,
+            secret_expires_at,
             json,
         } => {
             let grants = grants
                 .iter()
                 .map(|g| parse_grant(g))
                 .collect::<Result<Vec<_>, _>>()?;
-            let (view, grants) = target.create_app(name, description, grants).await?;
+            let expires_at = secret_expires_at.as_deref().map(parse_when).transpose()?;
+            let (view, grants) = target
+                .create_app(name, description, grants, expires_at)
+                .await?;
             if json {
                 print_json(&WithGrants {
                     client: &view,
@@ -46,6 +50,9 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                     "  client_secret: {}",
                     view.client_secret.as_deref().unwrap_or("")
                 );
+                if let Some(at) = expires_at {
+                    println!("  secret expires: {}", rfc3339(at));
+                }
                 println!("  (the secret is shown only now: store it in your secret manager)");
                 for grant in &grants {
                     print!("  grant: ");
@@ -103,18 +110,24 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
         AppCommand::RotateSecret {
             client_id,
             grace,
+            secret_expires_at,
             json,
         } => {
-            let secret = target.rotate_secret(&client_id, grace).await?;
+            let expires_at = secret_expires_at.as_deref().map(parse_when).transpose()?;
+            let secret = target.rotate_secret(&client_id, grace, expires_at).await?;
             if json {
                 print_json(&serde_json::json!({
                     "client_id": client_id,
                     "client_secret": secret,
+                    "client_secret_expires_at": expires_at,
                     "previous_secrets_expire_in": grace,
                 }))?;
             } else {
                 println!("New client secret for {client_id}:");
                 println!("  client_secret: {secret}");
+                if let Some(at) = expires_at {
+                    println!("  It expires {}.", rfc3339(at));
+                }
                 if grace == 0 {
                     println!("  The previous secret no longer works.");
                 } else {
@@ -122,6 +135,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 }
             }
         }
+        AppCommand::Credentials(cmd) => credentials::credentials(&*target, cmd).await?,
     }
     Ok(())
 }

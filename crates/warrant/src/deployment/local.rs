@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use warrant_proto::{
-    ClientGrantView, ClientView, LogEventView, ProofOfPossessionView, ResourceServerView,
-    ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, LogEventView, ProofOfPossessionView,
+    ResourceServerView, ScopeView, SigningKeyView,
 };
-use warrant_server::admin::{Actor, Admin, ApiPatch, AuditTrail, GrantSpec, NewApi};
+use warrant_server::admin::{
+    Actor, Admin, ApiPatch, AuditTrail, GrantSpec, NewApi, NewClient, NewCredential,
+};
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::events::AuditFilter;
 use warrant_server::domain::{Scope, SigningAlg};
@@ -149,15 +151,24 @@ impl Target for Local {
         name: String,
         description: String,
         grants: Vec<GrantSpec>,
+        secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)> {
         Box::pin(async move {
             let created = self
                 .admin
-                .create_application(name, description, grants)
+                .create_client(NewClient {
+                    name,
+                    description,
+                    grants,
+                    secret_expires_at,
+                    ..NewClient::default()
+                })
                 .await
                 .map_err(err)?;
+            let mut view = client_view(&created.application, Some(created.secret.expose()));
+            view.client_secret_expires_at = secret_expires_at;
             Ok((
-                client_view(&created.application, Some(created.secret.expose())),
+                view,
                 created.grants.iter().map(ClientGrantView::from).collect(),
             ))
         })
@@ -204,16 +215,60 @@ impl Target for Local {
         Box::pin(async move { self.admin.delete_application(client_id).await.map_err(err) })
     }
 
-    fn rotate_secret<'a>(&'a self, client_id: &'a str, grace: u64) -> Answer<'a, String> {
+    fn rotate_secret<'a>(
+        &'a self,
+        client_id: &'a str,
+        grace: u64,
+        expires_at: Option<u64>,
+    ) -> Answer<'a, String> {
         Box::pin(async move {
             Ok(self
                 .admin
-                .rotate_secret(client_id, grace)
+                .rotate_secret_until(client_id, grace, expires_at)
                 .await
                 .map_err(err)?
                 .expose()
                 .to_owned())
         })
+    }
+
+    fn list_credentials<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Vec<ClientCredentialView>> {
+        Box::pin(async move {
+            Ok(self
+                .admin
+                .list_credentials(client_id)
+                .await
+                .map_err(err)?
+                .iter()
+                .map(ClientCredentialView::from)
+                .collect())
+        })
+    }
+
+    fn add_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: NewCredential,
+    ) -> Answer<'a, ClientCredentialView> {
+        Box::pin(async move {
+            let credential = self
+                .admin
+                .create_credential(client_id, new)
+                .await
+                .map_err(err)?;
+            self.admin
+                .use_credential(client_id, &credential.id)
+                .await
+                .map_err(err)?;
+            Ok(ClientCredentialView::from(&credential))
+        })
+    }
+
+    fn remove_credential<'a>(&'a self, client_id: &'a str, id: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move { self.admin.delete_credential(client_id, id).await.map_err(err) })
     }
 
     fn create_grant<'a>(

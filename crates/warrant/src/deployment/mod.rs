@@ -14,10 +14,10 @@ use std::pin::Pin;
 
 use serde_json::Value;
 use warrant_proto::{
-    ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView, ScopeView,
-    SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView,
+    ScopeView, SigningKeyView,
 };
-use warrant_server::admin::GrantSpec;
+use warrant_server::admin::{GrantSpec, NewCredential};
 
 use crate::cli::GlobalArgs;
 
@@ -59,12 +59,14 @@ pub trait Target: std::fmt::Debug {
     /// Deletes an API; returns its identifier.
     fn delete_api<'a>(&'a self, key: &'a str) -> Answer<'a, String>;
 
-    /// Creates an application with its grants (all or nothing); the view carries the secret.
+    /// Creates an application with its grants (all or nothing); the view carries the secret,
+    /// which stops working at `secret_expires_at` (Unix seconds) when given.
     fn create_app(
         &self,
         name: String,
         description: String,
         grants: Vec<GrantSpec>,
+        secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)>;
 
     fn list_apps(&self) -> Answer<'_, Vec<ClientView>>;
@@ -77,8 +79,29 @@ pub trait Target: std::fmt::Debug {
 
     fn delete_app<'a>(&'a self, client_id: &'a str) -> Answer<'a, ()>;
 
-    /// A new secret for an application; the old one stays valid for `grace` seconds.
-    fn rotate_secret<'a>(&'a self, client_id: &'a str, grace: u64) -> Answer<'a, String>;
+    /// A new secret for an application, valid until `expires_at` (Unix seconds) when given; the
+    /// old one stays valid for `grace` seconds.
+    fn rotate_secret<'a>(
+        &'a self,
+        client_id: &'a str,
+        grace: u64,
+        expires_at: Option<u64>,
+    ) -> Answer<'a, String>;
+
+    /// An application's public-key credentials (private_key_jwt).
+    fn list_credentials<'a>(&'a self, client_id: &'a str)
+    -> Answer<'a, Vec<ClientCredentialView>>;
+
+    /// Registers a public key and has the application authenticate with its keys (its
+    /// private_key_jwt list), no longer with its secret.
+    fn add_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: NewCredential,
+    ) -> Answer<'a, ClientCredentialView>;
+
+    /// Deletes a credential (and takes it off the application's private_key_jwt list).
+    fn remove_credential<'a>(&'a self, client_id: &'a str, id: &'a str) -> Answer<'a, ()>;
 
     fn create_grant<'a>(
         &'a self,

@@ -9,10 +9,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use warrant_client::TokenProvider;
 use warrant_proto::{
-    ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView, ScopeView,
-    SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, CredentialRef, ProofOfPossessionView,
+    ResourceServerView, ScopeView, SigningKeyView,
 };
-use warrant_server::admin::{GrantSpec, management_audience};
+use warrant_server::admin::{GrantSpec, NewCredential, management_audience};
+use warrant_server::clock::rfc3339;
 
 use super::{Answer, SecretInfo, Target, err};
 use crate::cli::GlobalArgs;
@@ -100,15 +101,14 @@ impl Target for Remote {
         name: String,
         description: String,
         grants: Vec<GrantSpec>,
+        secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)> {
         Box::pin(async move {
-            let client: ClientView = self
-                .call(
-                    Method::POST,
-                    "/clients",
-                    Some(json!({"name": name, "description": description})),
-                )
-                .await?;
+            let mut body = json!({"name": name, "description": description});
+            if let Some(at) = secret_expires_at {
+                body["client_secret_expires_at"] = json!(at);
+            }
+            let client: ClientView = self.call(Method::POST, "/clients", Some(body)).await?;
             let mut made = Vec::new();
             for grant in grants {
                 let body = json!({"client_id": client.client_id, "audience": grant.audience, "scope": grant.scopes});
@@ -164,13 +164,21 @@ impl Target for Remote {
         })
     }
 
-    fn rotate_secret<'a>(&'a self, client_id: &'a str, grace: u64) -> Answer<'a, String> {
+    fn rotate_secret<'a>(
+        &'a self,
+        client_id: &'a str,
+        grace: u64,
+        expires_at: Option<u64>,
+    ) -> Answer<'a, String> {
         Box::pin(async move {
+            let until = expires_at
+                .map(|at| format!("&client_secret_expires_at={at}"))
+                .unwrap_or_default();
             let client: ClientView = self
                 .call(
                     Method::POST,
                     &format!(
-                        "/clients/{}/rotate-secret?grace_period={grace}",
+                        "/clients/{}/rotate-secret?grace_period={grace}{until}",
                         encode(client_id)
                     ),
                     None,
@@ -179,6 +187,73 @@ impl Target for Remote {
             client
                 .client_secret
                 .ok_or_else(|| "the server answered without a secret".to_owned())
+        })
+    }
+
+    fn list_credentials<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Vec<ClientCredentialView>> {
+        Box::pin(async move {
+            self.call(
+                Method::GET,
+                &format!("/clients/{}/credentials", encode(client_id)),
+                None,
+            )
+            .await
+        })
+    }
+
+    fn add_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: NewCredential,
+    ) -> Answer<'a, ClientCredentialView> {
+        Box::pin(async move {
+            let path = format!("/clients/{}", encode(client_id));
+            let mut body = json!({"credential_type": "public_key", "name": new.name,
+                "pem": new.pem, "alg": new.alg});
+            if let Some(at) = new.expires_at {
+                body["expires_at"] = json!(rfc3339(at));
+            }
+            let credential: ClientCredentialView = self
+                .call(Method::POST, &format!("{path}/credentials"), Some(body))
+                .await?;
+            // Auth0's second step: list it among the credentials the client authenticates with.
+            let client: ClientView = self.call(Method::GET, &path, None).await?;
+            let mut ids: Vec<CredentialRef> = client
+                .client_authentication_methods
+                .and_then(|m| m.private_key_jwt)
+                .map(|m| m.credentials)
+                .unwrap_or_default();
+            ids.push(CredentialRef {
+                id: credential.id.clone(),
+            });
+            let patch = json!({"client_authentication_methods": {"private_key_jwt": {"credentials": ids}}});
+            if let Err(e) = self.call::<Value>(Method::PATCH, &path, Some(patch)).await {
+                // Nothing partial: a key the application does not use goes again.
+                let _ = self
+                    .call::<Value>(
+                        Method::DELETE,
+                        &format!("{path}/credentials/{}", encode(&credential.id)),
+                        None,
+                    )
+                    .await;
+                return Err(e);
+            }
+            Ok(credential)
+        })
+    }
+
+    fn remove_credential<'a>(&'a self, client_id: &'a str, id: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.call::<Value>(
+                Method::DELETE,
+                &format!("/clients/{}/credentials/{}", encode(client_id), encode(id)),
+                None,
+            )
+            .await
+            .map(drop)
         })
     }
 

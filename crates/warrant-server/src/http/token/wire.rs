@@ -47,6 +47,15 @@ enum WireCredential {
     Assertion(String),
 }
 
+impl WireCredential {
+    fn as_credential(&self) -> Credential<'_> {
+        match self {
+            Self::Secret(secret) => Credential::Secret(secret),
+            Self::Assertion(assertion) => Credential::Assertion(assertion),
+        }
+    }
+}
+
 impl ParsedRequest {
     pub fn parse(
         headers: &HeaderMap,
@@ -73,63 +82,14 @@ impl ParsedRequest {
             }
         }
 
-        let basic = basic_credentials(headers, basic_challenge)?;
-        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
-        let assertion = client_assertion(params.client_assertion_type, params.client_assertion)?;
-        let (client_id, credential) = match (basic, params.client_secret, assertion) {
-            (Some(_), Some(_), _) => {
-                return Err(OAuthError::invalid_request(
-                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-                ));
-            }
-            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "use one client authentication method: a client secret or client_assertion, not both",
-                ));
-            }
-            (Some((id, secret)), None, None) => {
-                if params
-                    .client_id
-                    .as_deref()
-                    .is_some_and(|body_id| body_id != id)
-                {
-                    return Err(OAuthError::invalid_request(
-                        "client_id in the body differs from the one in the Authorization header",
-                    ));
-                }
-                (id, WireCredential::Secret(secret))
-            }
-            (None, Some(secret), None) => match params.client_id {
-                Some(id) => (id, WireCredential::Secret(secret)),
-                None => {
-                    return Err(OAuthError::invalid_request(
-                        "client_id is required with client_secret",
-                    ));
-                }
-            },
-            (None, None, Some(assertion)) => {
-                // client_id is optional: the assertion's sub names the client (and must be
-                // the client_id when both are given; issuance checks it once verified).
-                let id = match params.client_id {
-                    Some(id) => id,
-                    None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
-                        OAuthError::invalid_request(
-                            "client_id is required: the client assertion has no readable sub",
-                        )
-                    })?,
-                };
-                (id, WireCredential::Assertion(assertion))
-            }
-            (None, None, None) => {
-                return Err(OAuthError {
-                    description: Cow::Borrowed(
-                        "client authentication is required: send client_id and client_secret in the \
-                         body, use HTTP Basic, or send client_assertion_type and client_assertion",
-                    ),
-                    ..OAuthError::invalid_client(None)
-                });
-            }
-        };
+        let (client_id, credential, challenge) = client_authentication(
+            headers,
+            basic_challenge,
+            params.client_id,
+            params.client_secret,
+            params.client_assertion_type,
+            params.client_assertion,
+        )?;
 
         if let (Some(a), Some(r)) = (&params.audience, &params.resource) {
             if a != r {
@@ -163,10 +123,7 @@ impl ParsedRequest {
         };
         TokenRequest {
             client_id: &self.client_id,
-            credential: match &self.credential {
-                WireCredential::Secret(secret) => Credential::Secret(secret),
-                WireCredential::Assertion(assertion) => Credential::Assertion(assertion),
-            },
+            credential: self.credential.as_credential(),
             target,
             scope: self.scope.as_deref(),
             from,
@@ -180,7 +137,7 @@ impl ParsedRequest {
 /// is read and ignored: Warrant has access tokens only.
 pub struct TokenCall {
     client_id: String,
-    client_secret: String,
+    credential: WireCredential,
     token: String,
     challenge: Option<HeaderValue>,
 }
@@ -203,11 +160,13 @@ impl TokenCall {
             BodyKind::Form => Params::from_form(body)?,
             BodyKind::Json => Params::from_json(body)?,
         };
-        let (client_id, client_secret, challenge) = client_credentials(
+        let (client_id, credential, challenge) = client_authentication(
             headers,
             basic_challenge,
             params.client_id,
             params.client_secret,
+            params.client_assertion_type,
+            params.client_assertion,
         )?;
         let token = params
             .token
@@ -215,7 +174,7 @@ impl TokenCall {
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
         Ok(Self {
             client_id,
-            client_secret,
+            credential,
             token,
             challenge,
         })
@@ -226,7 +185,7 @@ impl TokenCall {
     }
 
     pub fn credential(&self) -> Credential<'_> {
-        Credential::Secret(&self.client_secret)
+        self.credential.as_credential()
     }
 
     pub fn token(&self) -> &str {
@@ -239,49 +198,73 @@ impl TokenCall {
     }
 }
 
-/// The client's credentials, from HTTP Basic or the body (one of them, RFC 6749 §2.3.1), and
-/// the challenge a failure answers with when it used HTTP Basic.
-fn client_credentials(
+/// The client's authentication, as sent: HTTP Basic, `client_secret` in the body, or an RFC 7523
+/// `client_assertion` (one of them, RFC 6749 §2.3), the client ID it names, and the challenge a
+/// failure answers with when it used HTTP Basic. The token, introspection and revocation
+/// endpoints all read it here.
+fn client_authentication(
     headers: &HeaderMap,
     basic_challenge: &HeaderValue,
     body_id: Option<String>,
     body_secret: Option<String>,
-) -> Result<(String, String, Option<HeaderValue>), OAuthError> {
-    let basic = basic_credentials(headers, basic_challenge)?;
-    let challenge = basic.as_ref().map(|_| basic_challenge.clone());
-    let (client_id, client_secret) = match (basic, body_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-            ));
-        }
-        (Some((id, secret)), None) => {
-            if body_id.as_deref().is_some_and(|body_id| body_id != id) {
+    assertion_type: Option<String>,
+    assertion: Option<String>,
+) -> Result<(String, WireCredential, Option<HeaderValue>), OAuthError> {
+        let basic = basic_credentials(headers, basic_challenge)?;
+        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
+        let assertion = client_assertion(assertion_type, assertion)?;
+        let (client_id, credential) = match (basic, body_secret, assertion) {
+            (Some(_), Some(_), _) => {
                 return Err(OAuthError::invalid_request(
-                    "client_id in the body differs from the one in the Authorization header",
+                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
                 ));
             }
-            (id, secret)
-        }
-        (None, Some(secret)) => match body_id {
-            Some(id) => (id, secret),
-            None => {
+            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
                 return Err(OAuthError::invalid_request(
-                    "client_id is required with client_secret",
+                    "use one client authentication method: a client secret or client_assertion, not both",
                 ));
             }
-        },
-        (None, None) => {
-            return Err(OAuthError {
-                description: Cow::Borrowed(
-                    "client authentication is required: send client_id and client_secret in the \
-                         body, or use HTTP Basic",
-                ),
-                ..OAuthError::invalid_client(None)
-            });
-        }
-    };
-    Ok((client_id, client_secret, challenge))
+            (Some((id, secret)), None, None) => {
+                if body_id.as_deref().is_some_and(|body_id| body_id != id) {
+                    return Err(OAuthError::invalid_request(
+                        "client_id in the body differs from the one in the Authorization header",
+                    ));
+                }
+                (id, WireCredential::Secret(secret))
+            }
+            (None, Some(secret), None) => match body_id {
+                Some(id) => (id, WireCredential::Secret(secret)),
+                None => {
+                    return Err(OAuthError::invalid_request(
+                        "client_id is required with client_secret",
+                    ));
+                }
+            },
+            (None, None, Some(assertion)) => {
+                // client_id is optional: the assertion's sub names the client (and must be
+                // the client_id when both are given; issuance checks it once verified).
+                let id = match body_id {
+                    Some(id) => id,
+                    None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
+                        OAuthError::invalid_request(
+                            "client_id is required: the client assertion has no readable sub",
+                        )
+                    })?,
+                };
+                (id, WireCredential::Assertion(assertion))
+            }
+            (None, None, None) => {
+                return Err(OAuthError {
+                    description: Cow::Borrowed(
+                        "client authentication is required: send client_id and client_secret in the \
+                         body, use HTTP Basic, or send client_assertion_type and client_assertion",
+                    ),
+                    ..OAuthError::invalid_client(None)
+                });
+            }
+        };
+
+        Ok((client_id, credential, challenge))
 }
 
 /// RFC 7523's client authentication parameters: both or neither, and the one type supported.
