@@ -97,8 +97,12 @@ impl ClientKey {
     /// A key from a PEM file (see [`from_pem`](Self::from_pem)).
     pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let bytes = read_capped(path)
-            .map_err(|e| Error::Config(format!("cannot read the private key {}: {e}", path.display())))?;
+        let bytes = read_capped(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the private key {}: {e}",
+                path.display()
+            ))
+        })?;
         Self::from_pem(&bytes)
     }
 
@@ -371,8 +375,14 @@ pub(crate) fn read_assertion(path: &Path) -> Result<String, Error> {
 pub(crate) enum Authentication {
     Secret(crate::ClientSecret),
     /// A key signing an assertion to `audience` per request.
-    Key { key: ClientKey, audience: String },
-    File { path: PathBuf, kind: AssertionType },
+    Key {
+        key: ClientKey,
+        audience: String,
+    },
+    File {
+        path: PathBuf,
+        kind: AssertionType,
+    },
 }
 
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -472,7 +482,11 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused_clearly() {
-        let refused = |text: &str| ClientKey::from_pem(text.as_bytes()).unwrap_err().to_string();
+        let refused = |text: &str| {
+            ClientKey::from_pem(text.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
         assert!(refused("hello").contains("not PEM"));
         assert!(refused(&pem("PUBLIC KEY", b"xx")).contains("public key"));
         assert!(refused(&pem("ENCRYPTED PRIVATE KEY", b"xx")).contains("encrypted"));
@@ -488,7 +502,12 @@ mod tests {
         std::fs::write(&path, "a.b.c\n").unwrap();
         assert_eq!(read_assertion(&path).unwrap(), "a.b.c");
         std::fs::write(&path, "  \n").unwrap();
-        assert!(read_assertion(&path).unwrap_err().to_string().contains("empty"));
+        assert!(
+            read_assertion(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
         std::fs::write(&path, "not a jwt").unwrap();
         assert!(
             read_assertion(&path)

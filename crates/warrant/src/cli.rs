@@ -440,7 +440,12 @@ pub struct TokenArgs {
     pub alg: Option<String>,
     /// Authenticate with the client assertion in this file instead of a secret (a Kubernetes
     /// projected service-account token, a SPIFFE JWT-SVID)
-    #[arg(long, env = "WARRANT_ASSERTION_FILE", value_name = "FILE", conflicts_with = "private_key")]
+    #[arg(
+        long,
+        env = "WARRANT_ASSERTION_FILE",
+        value_name = "FILE",
+        conflicts_with = "private_key"
+    )]
     pub assertion_file: Option<PathBuf>,
     /// With --assertion-file: the client_assertion_type
     #[arg(long, value_parser = ["jwt-bearer", "jwt-spiffe"], default_value = "jwt-bearer", requires = "assertion_file")]

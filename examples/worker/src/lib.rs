@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use warrant_client::{AssertionType, AuthorizedClient, ClientKey, ClientSecret, Error, TokenProvider};
+use warrant_client::{
+    AssertionType, AuthorizedClient, ClientKey, ClientSecret, Error, TokenProvider,
+};
 
 /// How the worker proves who it is.
 #[derive(Debug, Clone)]

@@ -133,7 +133,11 @@ async fn without_a_secret_from_a_key_or_an_assertion_file() {
     assert_eq!(summary.provider.stats().token_requests, 1);
 
     let assertion_file = dir.path().join("token");
-    std::fs::write(&assertion_file, key.assertion(&client_id, &server.issuer).unwrap()).unwrap();
+    std::fs::write(
+        &assertion_file,
+        key.assertion(&client_id, &server.issuer).unwrap(),
+    )
+    .unwrap();
     settings.credential =
         worker::Credential::AssertionFile(assertion_file, warrant_client::AssertionType::JwtBearer);
     let summary = worker::run(&settings, Some(5)).await.unwrap();

@@ -275,6 +275,9 @@ mod tests {
             .audience("a")
             .build()
             .unwrap_err();
-        assert!(err.to_string().contains("client_secret, private_key or assertion_file"));
+        assert!(
+            err.to_string()
+                .contains("client_secret, private_key or assertion_file")
+        );
     }
 }

@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::time::Instant;
 use warrant_proto::{
-    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_CLIENT_CREDENTIALS, OAUTH_METADATA_PATH, OAuthErrorBody, OPENID_CONFIGURATION_PATH,
-    ServerMetadata, TokenResponse,
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_CLIENT_CREDENTIALS, OAUTH_METADATA_PATH,
+    OAuthErrorBody, OPENID_CONFIGURATION_PATH, ServerMetadata, TokenResponse,
 };
 
 use super::slot::Slot;
@@ -168,10 +168,9 @@ impl TokenProvider {
                     .map_err(Attempt::Fatal)?,
                 CLIENT_ASSERTION_TYPE_JWT_BEARER,
             )),
-            Authentication::File { path, kind } => Some((
-                read_assertion(path).map_err(Attempt::Fatal)?,
-                kind.urn(),
-            )),
+            Authentication::File { path, kind } => {
+                Some((read_assertion(path).map_err(Attempt::Fatal)?, kind.urn()))
+            }
         };
         // Built in a block: the serializer is not `Send` and must not live across an await.
         let body = {

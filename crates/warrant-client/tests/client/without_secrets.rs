@@ -41,7 +41,10 @@ async fn a_private_key_gets_tokens_with_each_algorithm() {
                 .audience(API)
                 .build()
                 .unwrap();
-            let token = provider.token().await.unwrap_or_else(|e| panic!("{alg}: {e}"));
+            let token = provider
+                .token()
+                .await
+                .unwrap_or_else(|e| panic!("{alg}: {e}"));
             assert_eq!(claims(token.as_str())["client_id"], client_id.as_str());
             // A second request signs a second assertion (a jti is single-use).
             provider.token_for(OTHER, &[]).await.unwrap();
@@ -56,8 +59,12 @@ async fn private_key_refusals_say_what_is_wrong() {
     let fx = start(None).await;
     let dir = tempfile::tempdir().unwrap();
     let registered = ClientKey::from_pem_file(key_file(dir.path(), "RS256")).unwrap();
-    fx.add_public_key(&fx.client_id, "RS256", &registered.public_key_pem().unwrap())
-        .await;
+    fx.add_public_key(
+        &fx.client_id,
+        "RS256",
+        &registered.public_key_pem().unwrap(),
+    )
+    .await;
     let refused = |key: ClientKey| {
         let provider = fx
             .provider_without_secret()
@@ -86,7 +93,10 @@ async fn private_key_refusals_say_what_is_wrong() {
     assert!(description(&e).contains("registered for RS256"), "{e}");
     // A secret no longer works once the application has keys.
     let e = fx.provider().build().unwrap().token().await.unwrap_err();
-    assert_eq!(e.oauth_error(), Some(warrant_proto::OAuthErrorCode::InvalidClient));
+    assert_eq!(
+        e.oauth_error(),
+        Some(warrant_proto::OAuthErrorCode::InvalidClient)
+    );
     // Bad key files are refused before any request, naming the file.
     let missing = ClientKey::from_pem_file(dir.path().join("absent.pem")).unwrap_err();
     assert!(missing.to_string().contains("absent.pem"), "{missing}");
@@ -112,7 +122,10 @@ async fn an_assertion_file_is_read_again_after_it_rotates() {
         .await;
     let aud = fx.token_endpoint();
     let path = dir.path().join("token");
-    rotate(&path, &format!("{}\n", key.assertion(&fx.client_id, &aud).unwrap()));
+    rotate(
+        &path,
+        &format!("{}\n", key.assertion(&fx.client_id, &aud).unwrap()),
+    );
     let provider = fx
         .provider_without_secret()
         .assertion_file(&path, AssertionType::JwtBearer)
@@ -122,7 +135,10 @@ async fn an_assertion_file_is_read_again_after_it_rotates() {
 
     // The same file again: its jti is spent, and the refusal says so.
     let e = provider.token_for(OTHER, &[]).await.unwrap_err();
-    assert_eq!(e.oauth_error(), Some(warrant_proto::OAuthErrorCode::InvalidClient));
+    assert_eq!(
+        e.oauth_error(),
+        Some(warrant_proto::OAuthErrorCode::InvalidClient)
+    );
 
     // Rotated on disk: the next request sends the new assertion.
     let fresh = key.assertion(&fx.client_id, &aud).unwrap();
@@ -133,8 +149,14 @@ async fn an_assertion_file_is_read_again_after_it_rotates() {
     let stranger = ClientKey::generate_es256().unwrap();
     let foreign = stranger.assertion(&fx.client_id, &aud).unwrap();
     rotate(&path, &foreign);
-    let e = provider.token_for(OTHER, &["write:data"]).await.unwrap_err();
-    assert_eq!(e.oauth_error(), Some(warrant_proto::OAuthErrorCode::InvalidClient));
+    let e = provider
+        .token_for(OTHER, &["write:data"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.oauth_error(),
+        Some(warrant_proto::OAuthErrorCode::InvalidClient)
+    );
     assert!(!e.to_string().contains(&foreign[..40]));
 
     // A missing file: a clear error naming it.
@@ -142,7 +164,8 @@ async fn an_assertion_file_is_read_again_after_it_rotates() {
     provider.invalidate();
     let e = provider.token().await.unwrap_err();
     assert!(
-        e.to_string().contains("cannot read the client assertion file"),
+        e.to_string()
+            .contains("cannot read the client assertion file"),
         "{e}"
     );
 }
@@ -170,6 +193,9 @@ async fn assertion_files_are_sent_with_their_type_and_client_id() {
         ),
         "{received}"
     );
-    assert!(received.contains("client_assertion=eyJh.eyJi.c2ln"), "{received}");
+    assert!(
+        received.contains("client_assertion=eyJh.eyJi.c2ln"),
+        "{received}"
+    );
     assert!(!received.contains("client_secret"));
 }

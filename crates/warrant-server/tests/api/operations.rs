@@ -412,3 +412,60 @@ async fn refusals_cannot_push_management_writes_out_of_the_log() {
         "{writes}"
     );
 }
+
+/// `warrant_credential_expiry_seconds`: each application's nearest credential expiry (secret or
+/// public key), from the catalog; applications whose credentials never expire have no series.
+#[tokio::test]
+async fn metrics_tell_the_seconds_to_each_applications_nearest_credential_expiry() {
+    use warrant_server::admin::{NewClient, NewCredential};
+    use warrant_server::clock::Clock;
+    let app = spawn_with_public_metrics().await;
+    let (forever, _) = app.with_worker().await;
+    let now = warrant_server::clock::SystemClock.now();
+    let created = app
+        .admin
+        .create_client(NewClient {
+            name: "expiring".into(),
+            secret_expires_at: Some(now + 3600),
+            ..NewClient::default()
+        })
+        .await
+        .unwrap();
+    let id = created.application.client_id;
+    app.sync().await;
+    let value = |text: &str, id: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "warrant_credential_expiry_seconds{{client_id=\"{id}\"}} "
+                ))
+            })
+            .map(|v| v.parse().unwrap())
+    };
+    let text = metrics_text(&app).await;
+    assert!(text.contains("# TYPE warrant_credential_expiry_seconds gauge"));
+    let left = value(&text, &id).unwrap();
+    assert!((3590..=3600).contains(&left), "{left}");
+    assert_eq!(value(&text, &forever), None);
+
+    // A public key expiring sooner is the nearest.
+    let pem = warrant_client::ClientKey::generate_es256()
+        .unwrap()
+        .public_key_pem()
+        .unwrap();
+    app.admin
+        .create_credential(
+            &id,
+            NewCredential {
+                name: "ci".into(),
+                alg: "ES256".into(),
+                pem,
+                expires_at: Some(now + 600),
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let left = value(&metrics_text(&app).await, &id).unwrap();
+    assert!((590..=600).contains(&left), "{left}");
+}

@@ -716,7 +716,12 @@ async fn a_private_key_jwt_client_introspects_and_revokes() {
     let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
     let key = ClientKey::es256();
     register(&app, &app.admin_token().await, &client_id, &key).await;
-    let fresh = || key.sign(&json!({"alg": "ES256"}), &claims(&app, &client_id, clock.now()));
+    let fresh = || {
+        key.sign(
+            &json!({"alg": "ES256"}),
+            &claims(&app, &client_id, clock.now()),
+        )
+    };
     let (status, body) = with_assertion(&app, Some(&client_id), &fresh()).await;
     assert_eq!(status, 200, "{body}");
     let token: Value = serde_json::from_str(&body).unwrap();
@@ -748,7 +753,10 @@ async fn a_private_key_jwt_client_introspects_and_revokes() {
     let spent = fresh();
     assert_eq!(call("/oauth/introspect", spent.clone(), false).await.0, 200);
     let (status, answer) = call("/oauth/introspect", spent.clone(), true).await;
-    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert!(
         answer["error_description"]
             .as_str()

@@ -232,10 +232,7 @@ impl Target for Local {
         })
     }
 
-    fn list_credentials<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> Answer<'a, Vec<ClientCredentialView>> {
+    fn list_credentials<'a>(&'a self, client_id: &'a str) -> Answer<'a, Vec<ClientCredentialView>> {
         Box::pin(async move {
             Ok(self
                 .admin
@@ -268,7 +265,12 @@ impl Target for Local {
     }
 
     fn remove_credential<'a>(&'a self, client_id: &'a str, id: &'a str) -> Answer<'a, ()> {
-        Box::pin(async move { self.admin.delete_credential(client_id, id).await.map_err(err) })
+        Box::pin(async move {
+            self.admin
+                .delete_credential(client_id, id)
+                .await
+                .map_err(err)
+        })
     }
 
     fn create_grant<'a>(

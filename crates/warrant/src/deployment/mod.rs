@@ -89,8 +89,7 @@ pub trait Target: std::fmt::Debug {
     ) -> Answer<'a, String>;
 
     /// An application's public-key credentials (private_key_jwt).
-    fn list_credentials<'a>(&'a self, client_id: &'a str)
-    -> Answer<'a, Vec<ClientCredentialView>>;
+    fn list_credentials<'a>(&'a self, client_id: &'a str) -> Answer<'a, Vec<ClientCredentialView>>;
 
     /// Registers a public key and has the application authenticate with its keys (its
     /// private_key_jwt list), no longer with its secret.

@@ -190,10 +190,7 @@ impl Target for Remote {
         })
     }
 
-    fn list_credentials<'a>(
-        &'a self,
-        client_id: &'a str,
-    ) -> Answer<'a, Vec<ClientCredentialView>> {
+    fn list_credentials<'a>(&'a self, client_id: &'a str) -> Answer<'a, Vec<ClientCredentialView>> {
         Box::pin(async move {
             self.call(
                 Method::GET,
@@ -229,7 +226,8 @@ impl Target for Remote {
             ids.push(CredentialRef {
                 id: credential.id.clone(),
             });
-            let patch = json!({"client_authentication_methods": {"private_key_jwt": {"credentials": ids}}});
+            let patch =
+                json!({"client_authentication_methods": {"private_key_jwt": {"credentials": ids}}});
             if let Err(e) = self.call::<Value>(Method::PATCH, &path, Some(patch)).await {
                 // Nothing partial: a key the application does not use goes again.
                 let _ = self

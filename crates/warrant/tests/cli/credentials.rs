@@ -89,7 +89,10 @@ async fn an_application_without_a_secret_from_the_command_line() {
     assert_eq!(added["alg"], "ES256");
     assert_eq!(added["name"], "ES256.pub.pem");
     assert!(added["expires_at"].as_str().is_some(), "{added}");
-    let listed = ok_json(warrant(d, &["app", "credentials", "list", &client_id, "--json"]));
+    let listed = ok_json(warrant(
+        d,
+        &["app", "credentials", "list", &client_id, "--json"],
+    ));
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], added["id"]);
     let text = warrant(d, &["app", "credentials", "list", &client_id]);
@@ -118,10 +121,22 @@ async fn an_application_without_a_secret_from_the_command_line() {
     assert_eq!(claims(&token)["client_id"], client_id.as_str());
     // Again: a second assertion (its jti is new).
     let again = warrant(d, &refs(&with_key));
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     // The environment's WARRANT_PRIVATE_KEY_FILE does the same.
-    let out = warrant_env(d, &refs(&token_args(&[])), &[("WARRANT_PRIVATE_KEY_FILE", &private)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = warrant_env(
+        d,
+        &refs(&token_args(&[])),
+        &[("WARRANT_PRIVATE_KEY_FILE", &private)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The secret no longer works, and the refusal says why.
     let refused = warrant_env(
@@ -137,7 +152,11 @@ async fn an_application_without_a_secret_from_the_command_line() {
     let mut with_file = token_args(&[]);
     with_file.extend(["--assertion-file".to_owned(), file.display().to_string()]);
     let out = warrant(d, &refs(&with_file));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Sent twice, its jti is spent.
     fails_with(&warrant(d, &refs(&with_file)), "jti");
 
@@ -155,7 +174,16 @@ async fn an_application_without_a_secret_from_the_command_line() {
     fails_with(
         &warrant(
             d,
-            &["app", "credentials", "add", &client_id, "--pem", &private, "--alg", "ES256"],
+            &[
+                "app",
+                "credentials",
+                "add",
+                &client_id,
+                "--pem",
+                &private,
+                "--alg",
+                "ES256",
+            ],
         ),
         "private key",
     );
@@ -163,8 +191,15 @@ async fn an_application_without_a_secret_from_the_command_line() {
     // Removed, the application authenticates with its secret again.
     let id = added["id"].as_str().unwrap();
     let out = warrant(d, &["app", "credentials", "remove", &client_id, id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let listed = ok_json(warrant(d, &["app", "credentials", "list", &client_id, "--json"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = ok_json(warrant(
+        d,
+        &["app", "credentials", "list", &client_id, "--json"],
+    ));
     assert_eq!(listed, serde_json::json!([]));
     token_eventually(
         d,
@@ -185,7 +220,10 @@ async fn credentials_and_expiring_secrets_through_the_management_api() {
     let env = [
         ("WARRANT_SERVER", base.as_str()),
         ("WARRANT_CLIENT_ID", init["client_id"].as_str().unwrap()),
-        ("WARRANT_CLIENT_SECRET", init["client_secret"].as_str().unwrap()),
+        (
+            "WARRANT_CLIENT_SECRET",
+            init["client_secret"].as_str().unwrap(),
+        ),
     ];
     let started = Instant::now();
     let remote = |args: &[&str]| warrant_env(d, args, &env);
@@ -223,11 +261,24 @@ async fn credentials_and_expiring_secrets_through_the_management_api() {
     assert!(until.abs_diff(now + 90 * 86_400) < 60, "{rotated}");
     let local = ok_json(warrant(
         d,
-        &["app", "rotate-secret", &client_id, "--secret-expires-at", "1h", "--json"],
+        &[
+            "app",
+            "rotate-secret",
+            &client_id,
+            "--secret-expires-at",
+            "1h",
+            "--json",
+        ],
     ));
     assert!(local["client_secret_expires_at"].as_u64().unwrap() < until);
     fails_with(
-        &remote(&["app", "rotate-secret", &client_id, "--secret-expires-at", "soon"]),
+        &remote(&[
+            "app",
+            "rotate-secret",
+            &client_id,
+            "--secret-expires-at",
+            "soon",
+        ]),
         "is neither an RFC 3339 time",
     );
     let shown = warrant(d, &["app", "show", &client_id]);
@@ -250,7 +301,13 @@ async fn credentials_and_expiring_secrets_through_the_management_api() {
     ]));
     assert_eq!(added["kid"], key.kid());
     assert_eq!(added["name"], "ci");
-    let listed = ok_json(remote(&["app", "credentials", "list", &client_id, "--json"]));
+    let listed = ok_json(remote(&[
+        "app",
+        "credentials",
+        "list",
+        &client_id,
+        "--json",
+    ]));
     assert_eq!(listed[0]["kid"], key.kid());
     let token = token_eventually(
         d,
@@ -271,7 +328,16 @@ async fn credentials_and_expiring_secrets_through_the_management_api() {
     .await;
     assert_eq!(claims(&token)["client_id"], client_id.as_str());
     fails_with(
-        &remote(&["app", "credentials", "add", &client_id, "--pem", &public, "--alg", "ES256"]),
+        &remote(&[
+            "app",
+            "credentials",
+            "add",
+            &client_id,
+            "--pem",
+            &public,
+            "--alg",
+            "ES256",
+        ]),
         "400",
     );
     let out = remote(&[
@@ -281,7 +347,17 @@ async fn credentials_and_expiring_secrets_through_the_management_api() {
         &client_id,
         added["id"].as_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let listed = ok_json(remote(&["app", "credentials", "list", &client_id, "--json"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = ok_json(remote(&[
+        "app",
+        "credentials",
+        "list",
+        &client_id,
+        "--json",
+    ]));
     assert_eq!(listed, serde_json::json!([]));
 }

@@ -210,61 +210,61 @@ fn client_authentication(
     assertion_type: Option<String>,
     assertion: Option<String>,
 ) -> Result<(String, WireCredential, Option<HeaderValue>), OAuthError> {
-        let basic = basic_credentials(headers, basic_challenge)?;
-        let challenge = basic.as_ref().map(|_| basic_challenge.clone());
-        let assertion = client_assertion(assertion_type, assertion)?;
-        let (client_id, credential) = match (basic, body_secret, assertion) {
-            (Some(_), Some(_), _) => {
+    let basic = basic_credentials(headers, basic_challenge)?;
+    let challenge = basic.as_ref().map(|_| basic_challenge.clone());
+    let assertion = client_assertion(assertion_type, assertion)?;
+    let (client_id, credential) = match (basic, body_secret, assertion) {
+        (Some(_), Some(_), _) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+            ));
+        }
+        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method: a client secret or client_assertion, not both",
+            ));
+        }
+        (Some((id, secret)), None, None) => {
+            if body_id.as_deref().is_some_and(|body_id| body_id != id) {
                 return Err(OAuthError::invalid_request(
-                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+                    "client_id in the body differs from the one in the Authorization header",
                 ));
             }
-            (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            (id, WireCredential::Secret(secret))
+        }
+        (None, Some(secret), None) => match body_id {
+            Some(id) => (id, WireCredential::Secret(secret)),
+            None => {
                 return Err(OAuthError::invalid_request(
-                    "use one client authentication method: a client secret or client_assertion, not both",
+                    "client_id is required with client_secret",
                 ));
             }
-            (Some((id, secret)), None, None) => {
-                if body_id.as_deref().is_some_and(|body_id| body_id != id) {
-                    return Err(OAuthError::invalid_request(
-                        "client_id in the body differs from the one in the Authorization header",
-                    ));
-                }
-                (id, WireCredential::Secret(secret))
-            }
-            (None, Some(secret), None) => match body_id {
-                Some(id) => (id, WireCredential::Secret(secret)),
-                None => {
-                    return Err(OAuthError::invalid_request(
-                        "client_id is required with client_secret",
-                    ));
-                }
-            },
-            (None, None, Some(assertion)) => {
-                // client_id is optional: the assertion's sub names the client (and must be
-                // the client_id when both are given; issuance checks it once verified).
-                let id = match body_id {
-                    Some(id) => id,
-                    None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
-                        OAuthError::invalid_request(
-                            "client_id is required: the client assertion has no readable sub",
-                        )
-                    })?,
-                };
-                (id, WireCredential::Assertion(assertion))
-            }
-            (None, None, None) => {
-                return Err(OAuthError {
-                    description: Cow::Borrowed(
-                        "client authentication is required: send client_id and client_secret in the \
+        },
+        (None, None, Some(assertion)) => {
+            // client_id is optional: the assertion's sub names the client (and must be
+            // the client_id when both are given; issuance checks it once verified).
+            let id = match body_id {
+                Some(id) => id,
+                None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "client_id is required: the client assertion has no readable sub",
+                    )
+                })?,
+            };
+            (id, WireCredential::Assertion(assertion))
+        }
+        (None, None, None) => {
+            return Err(OAuthError {
+                description: Cow::Borrowed(
+                    "client authentication is required: send client_id and client_secret in the \
                          body, use HTTP Basic, or send client_assertion_type and client_assertion",
-                    ),
-                    ..OAuthError::invalid_client(None)
-                });
-            }
-        };
+                ),
+                ..OAuthError::invalid_client(None)
+            });
+        }
+    };
 
-        Ok((client_id, credential, challenge))
+    Ok((client_id, credential, challenge))
 }
 
 /// RFC 7523's client authentication parameters: both or neither, and the one type supported.
