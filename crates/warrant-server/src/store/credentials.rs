@@ -9,15 +9,6 @@ use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
 const CREDENTIAL_COLUMNS: &str =
     "id, client_id, name, alg, kid, public_key, created_at, updated_at, expires_at";
 
-/// Every credential that expires, of every kind (client secrets, public keys; federated
-/// credentials join here too), as `(client_id, expires_at)`: what the catalog keeps for the
-/// expiry metric and the dashboard's warnings. Small: at most two secrets per application
-/// (rotation deletes older ones) and a handful of keys, and only those with an expiry.
-pub(super) const EXPIRIES_SELECT: &str = "SELECT client_id, expires_at FROM client_secrets \
-     WHERE expires_at IS NOT NULL \
-     UNION ALL SELECT client_id, expires_at FROM client_credentials \
-     WHERE expires_at IS NOT NULL";
-
 /// The IDs of the credentials an application lists under
 /// `client_authentication_methods.private_key_jwt`, if it lists any.
 pub(super) fn auth_methods_from_row(row: &impl Col) -> Result<Option<Vec<String>>, StoreError> {

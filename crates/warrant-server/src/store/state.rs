@@ -2,7 +2,6 @@
 //! version changed, and the state the token endpoint loads in one read. Also the health checks.
 
 use super::apis::{RS_SELECT, rs_from_row};
-use super::credentials::EXPIRIES_SELECT;
 use super::rows::unts;
 use super::signing_keys::{KEY_SELECT, key_from_row};
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
@@ -12,6 +11,15 @@ use crate::keys::StoredSigningKey;
 /// How many versions of client changes the store keeps. A server that falls further behind
 /// than this (a long partition) cannot tell which clients changed and empties its cache.
 pub const CHANGE_RETENTION: i64 = 10_000;
+
+/// Every credential that expires, of every kind (client secrets, public keys; federated
+/// credentials join here too), as `(client_id, expires_at)`: what the catalog keeps for the
+/// expiry metric and the dashboard's warnings. Small: at most two secrets per application
+/// (rotation deletes older ones) and a handful of keys, and only those with an expiry.
+const EXPIRIES_SELECT: &str = "SELECT client_id, expires_at FROM client_secrets \
+     WHERE expires_at IS NOT NULL \
+     UNION ALL SELECT client_id, expires_at FROM client_credentials \
+     WHERE expires_at IS NOT NULL";
 
 /// What the token endpoint needs beyond clients, read in one consistent transaction: every
 /// API and signing key (few), and which clients changed since the caller last looked.
