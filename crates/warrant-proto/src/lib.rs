@@ -233,6 +233,10 @@ pub struct ClientView {
     pub token_endpoint_auth_method: String,
     #[serde(default)]
     pub client_metadata: std::collections::BTreeMap<String, String>,
+    /// Claims every token of the application carries (Warrant's extension; absent: none).
+    /// A string `{{client_metadata.<key>}}` stands for that metadata value.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub custom_claims: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     /// When the secret just shown stops working (Unix seconds, as RFC 7591 has it); only
@@ -329,6 +333,10 @@ pub struct ClientGrantView {
     pub client_id: String,
     pub audience: String,
     pub scope: Vec<String>,
+    /// Claims the grant's tokens carry over the application's (Warrant's extension; absent:
+    /// none).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub custom_claims: serde_json::Map<String, serde_json::Value>,
     pub created_at: String,
 }
 

@@ -28,7 +28,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::Clock;
-use crate::domain::events::{AuditEvent, failure_reason, is_refusal, with_count};
+use crate::domain::events::{AuditEvent, failure_reason, is_refusal, types, with_count};
 use crate::store::Store;
 
 /// How many refusal sources (type, client ID, address, reason) are told apart per interval;
@@ -81,6 +81,7 @@ pub struct AuditLog {
     dropped: AtomicU64,
     written: Arc<AtomicU64>,
     refusals: Arc<Mutex<Refusals>>,
+    introspections: Arc<Mutex<Introspections>>,
     /// Requests to write everything now ([`flush`](Self::flush)), answered once written.
     flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
@@ -187,6 +188,96 @@ impl Refusals {
     }
 }
 
+/// Introspections counted since the writer last took them: per caller, per API of the active
+/// tokens (`None`: the inactive answers, which name no API). A hit costs a lock and two
+/// lookups, no allocation: introspection is a hot path.
+#[derive(Debug, Default)]
+struct Introspections {
+    by_caller: HashMap<Box<str>, Vec<Introspected>>,
+    /// How many (caller, API) pairs are told apart; past [`MAX_REFUSAL_SOURCES`], further
+    /// ones are counted in `others`.
+    pairs: usize,
+    others: Option<Introspected>,
+}
+
+#[derive(Debug)]
+struct Introspected {
+    audience: Option<Box<str>>,
+    count: u64,
+    first_ms: u64,
+}
+
+impl Introspections {
+    fn add(&mut self, caller: &str, audience: Option<&str>, now_ms: u64) {
+        if let Some(seen) = self.by_caller.get_mut(caller) {
+            if let Some(pair) = seen.iter_mut().find(|p| p.audience.as_deref() == audience) {
+                pair.count += 1;
+                return;
+            }
+        }
+        let fresh = |audience: Option<&str>| Introspected {
+            audience: audience.map(Box::from),
+            count: 1,
+            first_ms: now_ms,
+        };
+        if self.pairs >= MAX_REFUSAL_SOURCES {
+            match &mut self.others {
+                Some(others) => others.count += 1,
+                None => self.others = Some(fresh(None)),
+            }
+            return;
+        }
+        self.pairs += 1;
+        self.by_caller
+            .entry(Box::from(caller))
+            .or_default()
+            .push(fresh(audience));
+    }
+}
+
+/// Takes the introspections counted so far, as events: one per caller and API of the active
+/// tokens, one per caller for the inactive answers, with their counts.
+fn take_introspections(
+    introspections: &Mutex<Introspections>,
+    interval: Duration,
+) -> Vec<AuditEvent> {
+    let taken = std::mem::take(&mut *introspections.lock().unwrap_or_else(|p| p.into_inner()));
+    let event = |caller: Option<&str>, pair: Introspected| {
+        let what = match (&pair.audience, caller) {
+            (Some(audience), _) => format!("introspected active tokens of {audience}"),
+            (None, Some(_)) => "introspected tokens answered inactive (invalid, expired, revoked, \
+                or of an API this application may not introspect)"
+                .to_owned(),
+            (None, None) => format!(
+                "introspections by further applications and APIs (more than \
+                 {MAX_REFUSAL_SOURCES} pairs in one interval), counted together"
+            ),
+        };
+        AuditEvent {
+            date_ms: pair.first_ms,
+            kind: types::INTROSPECTION.into(),
+            description: Cow::Owned(if pair.count > 1 {
+                with_count(&what, pair.count, interval)
+            } else {
+                what
+            }),
+            client_id: caller.map(str::to_owned),
+            audience: pair.audience.map(String::from),
+            count: pair.count,
+            ..AuditEvent::default()
+        }
+    };
+    let mut events: Vec<AuditEvent> = Vec::new();
+    for (caller, pairs) in taken.by_caller {
+        for pair in pairs {
+            events.push(event(Some(&caller), pair));
+        }
+    }
+    events.extend(taken.others.map(|others| event(None, others)));
+    events.sort_by_key(|e| e.date_ms);
+    events
+}
+
 /// Takes the refusals counted so far, as events (oldest first).
 fn take_refusals(refusals: &Mutex<Refusals>, interval: Duration) -> Vec<AuditEvent> {
     let taken = std::mem::take(&mut *refusals.lock().unwrap_or_else(|p| p.into_inner()));
@@ -231,12 +322,14 @@ impl AuditLog {
         let (flushes, flush_requests) = mpsc::channel(16);
         let written = Arc::new(AtomicU64::new(0));
         let refusals = Arc::new(Mutex::new(Refusals::default()));
+        let introspections = Arc::new(Mutex::new(Introspections::default()));
         let log = Self {
             queue: tx,
             capacity,
             dropped: AtomicU64::new(0),
             written: Arc::clone(&written),
             refusals: Arc::clone(&refusals),
+            introspections: Arc::clone(&introspections),
             flushes,
         };
         let writer = AuditWriter {
@@ -246,6 +339,7 @@ impl AuditLog {
             settings,
             written,
             refusals,
+            introspections,
             flush_requests,
             id: new_writer_id(),
         };
@@ -264,6 +358,16 @@ impl AuditLog {
         } else if self.queue.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts an introspection answered to `caller` (an authenticated application): about an
+    /// active token of `audience`, or (`None`) inactive. Never waits on storage: written
+    /// aggregated with the refusals, once an interval ([`types::INTROSPECTION`]).
+    pub fn introspected(&self, caller: &str, audience: Option<&str>, now_ms: u64) {
+        self.introspections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(caller, audience, now_ms);
     }
 
     /// Waits until the writer has stored every event recorded before the call, the refusals
@@ -296,6 +400,7 @@ pub struct AuditWriter {
     settings: AuditSettings,
     written: Arc<AtomicU64>,
     refusals: Arc<Mutex<Refusals>>,
+    introspections: Arc<Mutex<Introspections>>,
     flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
     /// This writer's own activity counts are stored under it ([`new_writer_id`]).
     id: String,
@@ -368,7 +473,9 @@ impl AuditWriter {
     /// Writes the refusals counted so far: at most [`MAX_REFUSAL_SOURCES`] events and one per
     /// type, in one transaction.
     async fn write_refusals(&self, stop: &watch::Receiver<bool>) {
-        let mut events = take_refusals(&self.refusals, self.settings.refusal_interval);
+        let interval = self.settings.refusal_interval;
+        let mut events = take_refusals(&self.refusals, interval);
+        events.extend(take_introspections(&self.introspections, interval));
         if !events.is_empty() {
             self.write(&mut events, stop).await;
         }

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use warrant_guard::{Algorithm, Claims, Error as TokenError, Verifier};
 
 use crate::catalog::{Catalog, CatalogVerifier, ClientEntry, LookupError, Standing};
-use crate::domain::SigningAlg;
+use crate::domain::{RESERVED_CLAIMS, SigningAlg};
 
 /// Verified tokens each API's verifier remembers (about 1 KiB each): a gateway asking about
 /// the same token again costs a hash lookup rather than a signature check.
@@ -64,18 +64,21 @@ impl Introspector {
     }
 
     /// The RFC 7662 answer about `token` for the authenticated `caller` at `now` (Unix
-    /// seconds): the token's members with `"active": true`, or `None` for `{"active": false}`.
-    /// Fails only when a client not in memory could not be looked up.
+    /// seconds): the token's members with `"active": true` and the API it is for, or `None`
+    /// for `{"active": false}`. Fails only when a client not in memory could not be looked up.
     pub(crate) async fn introspect(
         &self,
         caller: &ClientEntry,
         token: &str,
         now: u64,
-    ) -> Result<Option<Map<String, Value>>, LookupError> {
-        Ok(self
-            .active(caller, token, now)
-            .await?
-            .map(|claims| answer(claims.raw())))
+    ) -> Result<Option<(Map<String, Value>, String)>, LookupError> {
+        Ok(self.active(caller, token, now).await?.map(|claims| {
+            let audience = claims
+                .get("aud")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (answer(claims.raw()), audience.to_owned())
+        }))
     }
 
     /// The claims of `token` if it is active and `caller` may see it (see the module's
@@ -167,13 +170,21 @@ fn guard_alg(alg: SigningAlg) -> Algorithm {
     }
 }
 
-/// The RFC 7662 members of an active token: its claims of those names, and `token_type`.
+/// The RFC 7662 members of an active token: its claims of those names, its custom claims,
+/// and `token_type`.
 fn answer(claims: &Map<String, Value>) -> Map<String, Value> {
     let mut answer = Map::new();
     answer.insert("active".into(), Value::Bool(true));
     for &name in MEMBERS {
         if let Some(value) = claims.get(name) {
             answer.insert(name.into(), value.clone());
+        }
+    }
+    // The token's custom claims (RFC 7662 §2.2 allows further members): every claim whose
+    // name no custom claim may take is Warrant's own, and left out unless a member above.
+    for (name, value) in claims {
+        if !RESERVED_CLAIMS.contains(&name.as_str()) {
+            answer.insert(name.clone(), value.clone());
         }
     }
     // RFC 9449 §6.2: a token bound to a DPoP key is of type DPoP.

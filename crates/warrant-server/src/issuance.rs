@@ -598,11 +598,19 @@ fn grant_and_sign(
             + audience.len()
             + jti.len()
             + 2 * request.client_id.len()
-            + claims.scope.map_or(0, str::len),
+            + claims.scope.map_or(0, str::len)
+            + grant.claims.len(),
     );
     // Serializing a struct of strings and integers cannot fail.
     #[allow(clippy::expect_used)]
     serde_json::to_writer(&mut claims_json, &claims).expect("claims serialize");
+    // The custom claims, rendered when the client was loaded: spliced in before the payload's
+    // closing brace, not serialized again.
+    if !grant.claims.is_empty() && claims_json.last() == Some(&b'}') {
+        claims_json.pop();
+        claims_json.extend_from_slice(&grant.claims);
+        claims_json.push(b'}');
+    }
     Ok(IssuedToken {
         access_token: key.sign_jwt(&claims_json),
         jti,
@@ -658,6 +666,7 @@ mod tests {
             api_id: api_id.into(),
             scope_claim: (!scopes.is_empty()).then(|| scopes.join(" ")),
             scopes,
+            claims: Box::default(),
         };
         ClientEntry {
             secrets: vec![(hash_secret("s3cret"), None)],

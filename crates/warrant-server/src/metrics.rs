@@ -41,6 +41,40 @@ fn result_index(result: Option<OAuthErrorCode>) -> usize {
     }
 }
 
+/// The answers of the introspection endpoint (RFC 7662): the token active or not, the caller
+/// refused (failed authentication or a malformed request), or storage unreachable.
+const INTROSPECTION_RESULTS: [&str; 4] = ["active", "inactive", "refused", "unavailable"];
+
+/// The answers of the revocation endpoint (RFC 7009): revoked; nothing to revoke (a token
+/// inactive already, or one the caller may not see: 200 all the same); another application's
+/// token (`unauthorized_client`); the caller refused; storage unreachable or the list full.
+const REVOCATION_RESULTS: [&str; 5] = [
+    "revoked",
+    "ignored",
+    "unauthorized_client",
+    "refused",
+    "unavailable",
+];
+
+/// How an introspection request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Introspection {
+    Active,
+    Inactive,
+    Refused,
+    Unavailable,
+}
+
+/// How a revocation request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    Ignored,
+    UnauthorizedClient,
+    Refused,
+    Unavailable,
+}
+
 /// Upper bounds of the issuance latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -109,6 +143,8 @@ pub struct Metrics {
     jwks_requests: AtomicU64,
     storage_errors: AtomicU64,
     throttled: AtomicU64,
+    introspections: [AtomicU64; INTROSPECTION_RESULTS.len()],
+    revocations: [AtomicU64; REVOCATION_RESULTS.len()],
 }
 
 impl Metrics {
@@ -144,6 +180,16 @@ impl Metrics {
             }
         };
         counters.0[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one introspection request.
+    pub fn introspection(&self, result: Introspection) {
+        self.introspections[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one revocation request.
+    pub fn revocation(&self, result: Revocation) {
+        self.revocations[result as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn jwks_request(&self) {
@@ -242,6 +288,27 @@ impl Metrics {
              warrant_token_request_duration_seconds_sum {sum}\n\
              warrant_token_request_duration_seconds_count {count}"
         );
+
+        for (name, help, results, counters) in [
+            (
+                "warrant_introspection_requests_total",
+                "Introspection requests (RFC 7662) by answer.",
+                &INTROSPECTION_RESULTS[..],
+                &self.introspections[..],
+            ),
+            (
+                "warrant_revocation_requests_total",
+                "Revocation requests (RFC 7009) by answer.",
+                &REVOCATION_RESULTS[..],
+                &self.revocations[..],
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (result, counter) in results.iter().zip(counters) {
+                let n = counter.load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}{{result=\"{result}\"}} {n}");
+            }
+        }
 
         let counters: [(&str, &str, u64); 6] = [
             (
@@ -380,7 +447,14 @@ mod tests {
             Duration::from_millis(30),
         );
         metrics.jwks_request();
+        metrics.introspection(Introspection::Inactive);
+        metrics.revocation(Revocation::UnauthorizedClient);
         let text = metrics.render(&Gauges::default());
+        assert!(text.contains("warrant_introspection_requests_total{result=\"inactive\"} 1"));
+        assert!(text.contains("warrant_introspection_requests_total{result=\"active\"} 0"));
+        assert!(
+            text.contains("warrant_revocation_requests_total{result=\"unauthorized_client\"} 1")
+        );
         assert!(text.contains(
             "warrant_token_requests_total{audience=\"https://a\\\"b\",result=\"issued\"} 1"
         ));

@@ -11,8 +11,8 @@ use warrant_proto::{
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
 use crate::domain::{
-    Application, ClientGrant, Invalid, PopMechanism, ProofOfPossession, PublicKeyCredential,
-    ResourceServer, TokenQuota,
+    Application, ClientGrant, CustomClaims, Invalid, PopMechanism, ProofOfPossession,
+    PublicKeyCredential, ResourceServer, TokenQuota,
 };
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
@@ -67,6 +67,22 @@ pub fn token_quota_from_view(view: &TokenQuotaView) -> TokenQuota {
     }
 }
 
+/// Custom claims as the management API shows them: a JSON object.
+pub fn claims_view(claims: &CustomClaims) -> serde_json::Map<String, serde_json::Value> {
+    claims
+        .as_map()
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// Custom claims as the management API takes them, checked: a 400's message names the claim.
+pub fn claims_from_view(
+    view: serde_json::Map<String, serde_json::Value>,
+) -> Result<CustomClaims, Invalid> {
+    CustomClaims::new(view.into_iter().collect())
+}
+
 /// An application's wire shape; `client_secret` only when it was just created or rotated.
 pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView {
     ClientView {
@@ -77,6 +93,7 @@ pub fn client_view(app: &Application, client_secret: Option<&str>) -> ClientView
         grant_types: vec![GRANT_CLIENT_CREDENTIALS.to_owned()],
         token_endpoint_auth_method: app.token_endpoint_auth_method.as_str().to_owned(),
         client_metadata: app.client_metadata.clone(),
+        custom_claims: claims_view(&app.custom_claims),
         client_secret: client_secret.map(str::to_owned),
         client_secret_expires_at: None,
         token_quota: app.token_quota.map(|q| TokenQuotaView {
@@ -123,6 +140,7 @@ impl From<&ClientGrant> for ClientGrantView {
             client_id: grant.client_id.clone(),
             audience: grant.audience.clone(),
             scope: grant.scopes.clone(),
+            custom_claims: claims_view(&grant.custom_claims),
             created_at: rfc3339(grant.created_at),
         }
     }

@@ -251,6 +251,7 @@ impl TestServer {
                     .map(|(audience, scopes)| GrantSpec {
                         audience: (*audience).to_owned(),
                         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                        custom_claims: None,
                     })
                     .collect(),
             )

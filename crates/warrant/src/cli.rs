@@ -323,6 +323,31 @@ pub enum AppCommand {
         /// When the client secret stops working: an RFC 3339 time or a duration from now, e.g. 90d [default: never]
         #[arg(long, value_name = "WHEN")]
         secret_expires_at: Option<String>,
+        /// A client_metadata entry (repeatable, at most 10)
+        #[arg(long = "metadata", value_name = "KEY=VALUE")]
+        metadata: Vec<String>,
+        /// A custom claim in every token: VALUE is JSON (3, true, ["a","b"]) or else a string;
+        /// {{client_metadata.KEY}} copies a metadata value (repeatable)
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an application's client_metadata or custom claims
+    Update {
+        client_id: String,
+        /// The new client_metadata, whole (repeatable)
+        #[arg(long = "metadata", value_name = "KEY=VALUE")]
+        metadata: Vec<String>,
+        /// Remove every client_metadata entry
+        #[arg(long, conflicts_with = "metadata")]
+        no_metadata: bool,
+        /// The new custom claims, whole (repeatable; VALUE as for `app create`)
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        /// Remove every custom claim
+        #[arg(long, conflicts_with = "claims")]
+        no_claims: bool,
         #[arg(long)]
         json: bool,
     },
@@ -402,6 +427,25 @@ pub enum GrantCommand {
         /// A granted scope (repeatable)
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
+        /// A custom claim in this grant's tokens, over the application's (repeatable; VALUE as
+        /// for `app create`)
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a grant's scopes or custom claims
+    Update {
+        grant_id: String,
+        /// The new scopes, whole (repeatable)
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The new custom claims, whole (repeatable)
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        /// Remove every custom claim of the grant
+        #[arg(long, conflicts_with = "claims")]
+        no_claims: bool,
         #[arg(long)]
         json: bool,
     },

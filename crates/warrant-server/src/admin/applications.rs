@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 
 use super::followup::Change;
+use super::grants::check_token_claims;
 use super::{Admin, AdminError, GrantSpec};
-use crate::domain::{Application, AuthMethod, ClientGrant, ClientSecret, PlainSecret, TokenQuota};
+use crate::domain::{
+    Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, PlainSecret, TokenQuota,
+};
 use crate::store::GrantFilter;
 
 /// A new application, as an administrator describes it.
@@ -15,6 +18,7 @@ pub struct NewClient {
     pub description: String,
     pub token_endpoint_auth_method: Option<AuthMethod>,
     pub client_metadata: Option<BTreeMap<String, String>>,
+    pub custom_claims: Option<CustomClaims>,
     pub token_quota: Option<TokenQuota>,
     pub grants: Vec<GrantSpec>,
     /// When its first secret stops working (Unix seconds); `None`: never.
@@ -44,6 +48,8 @@ pub struct ApplicationPatch {
     pub description: Option<String>,
     pub token_endpoint_auth_method: Option<AuthMethod>,
     pub client_metadata: Option<BTreeMap<String, String>>,
+    /// Replaces the application's custom claims.
+    pub custom_claims: Option<CustomClaims>,
     /// `Some(None)` removes the application's own quota (the default applies again).
     pub token_quota: Option<Option<TokenQuota>>,
     /// The credentials it authenticates with (private_key_jwt), by ID; `Some(None)`: none,
@@ -93,11 +99,13 @@ impl Admin {
         if let Some(metadata) = new.client_metadata {
             application.client_metadata = metadata;
         }
+        application.custom_claims = new.custom_claims.unwrap_or_default();
         application.token_quota = new.token_quota;
         application.validate()?;
         let built = self
             .build_grants(&application.client_id, new.grants, now)
             .await?;
+        check_token_claims(&application, &built)?;
         let secret = PlainSecret::generate();
         let mut stored = ClientSecret::new(&application.client_id, secret.hash(), now);
         stored.expires_at = new.secret_expires_at;
@@ -209,8 +217,13 @@ impl Admin {
         if let Some(method) = patch.token_endpoint_auth_method {
             app.token_endpoint_auth_method = method;
         }
+        // What its tokens' claims are made of: checked against its grants' claims below.
+        let claims_changed = patch.client_metadata.is_some() || patch.custom_claims.is_some();
         if let Some(metadata) = patch.client_metadata {
             app.client_metadata = metadata;
+        }
+        if let Some(claims) = patch.custom_claims {
+            app.custom_claims = claims;
         }
         if let Some(quota) = patch.token_quota {
             app.token_quota = quota;
@@ -223,6 +236,16 @@ impl Admin {
         }
         app.updated_at = self.clock.now();
         app.validate()?;
+        if claims_changed {
+            let grants = self
+                .store
+                .list_grants(&GrantFilter {
+                    client_id: Some(client_id.to_owned()),
+                    audience: None,
+                })
+                .await?;
+            check_token_claims(&app, &grants)?;
+        }
         self.store.update_application(&app).await?;
         self.followup(Change::ApplicationUpdated {
             client_id: app.client_id.clone(),

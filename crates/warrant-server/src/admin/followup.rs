@@ -72,8 +72,27 @@ impl Followups {
     }
 }
 
-/// The audit event of `change` made by `actor` at `now_ms`; none for Warrant's own changes.
+/// The audit event of `change` made by `actor` at `now_ms`; none for Warrant's own changes
+/// but a revocation, which an application makes of its own token.
 fn event(actor: &Actor, change: &Change, now_ms: u64) -> Option<AuditEvent> {
+    if let Change::TokenRevoked {
+        client_id,
+        audience,
+        jti,
+        ip,
+    } = change
+    {
+        return Some(AuditEvent {
+            date_ms: now_ms,
+            kind: types::REVOCATION.into(),
+            description: format!("revoked an access token for {audience}").into(),
+            client_id: Some(client_id.clone()),
+            audience: Some(audience.clone()),
+            ip: ip.clone(),
+            jti: Some(jti.clone()),
+            ..AuditEvent::default()
+        });
+    }
     let event = match actor {
         Actor::Warrant => return None,
         Actor::Management(caller) => AuditEvent {
@@ -181,7 +200,9 @@ pub(super) enum Change {
     /// An access token revoked by its application (RFC 7009).
     TokenRevoked {
         client_id: String,
+        audience: String,
         jti: String,
+        ip: Option<String>,
     },
     OperatorCreated {
         username: String,
@@ -265,8 +286,13 @@ impl Change {
                 format!("rotated the signing keys; current key {current}")
             }
             Self::KeyRevoked { kid } => format!("revoked signing key {kid}"),
-            Self::TokenRevoked { client_id, jti } => {
-                format!("revoked token {jti} of {client_id}")
+            Self::TokenRevoked {
+                client_id,
+                audience,
+                jti,
+                ..
+            } => {
+                format!("revoked token {jti} of {client_id} for {audience}")
             }
             Self::OperatorCreated { username } => {
                 format!("created dashboard administrator {username}")

@@ -3,14 +3,42 @@
 
 use super::followup::Change;
 use super::{Admin, AdminError};
-use crate::domain::ClientGrant;
+use crate::domain::{Application, ClientGrant, CustomClaims, Invalid, token_claims};
 use crate::store::{GrantChanges, GrantFilter};
 
 /// A grant to create along with an application, or on its own.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GrantSpec {
     pub audience: String,
     pub scopes: Vec<String>,
+    /// The claims its tokens carry over the application's. `None`: none for a new grant; in
+    /// [`Admin::set_grants`], an existing grant's stay as they are.
+    pub custom_claims: Option<CustomClaims>,
+}
+
+/// Changes to a grant; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct GrantPatch {
+    pub scopes: Option<Vec<String>>,
+    pub custom_claims: Option<CustomClaims>,
+}
+
+/// Whether the tokens of `application` through each of `grants` get custom claims that
+/// resolve and fit ([`token_claims`]); the error names the claim, and the API when a grant's
+/// claims are at fault.
+pub(super) fn check_token_claims<'a>(
+    application: &Application,
+    grants: impl IntoIterator<Item = &'a ClientGrant>,
+) -> Result<(), Invalid> {
+    for grant in grants {
+        token_claims(
+            &application.custom_claims,
+            &grant.custom_claims,
+            &application.client_metadata,
+        )
+        .map_err(|e| Invalid(format!("{} (the grant for {})", e.0, grant.audience)))?;
+    }
+    Ok(())
 }
 
 impl Admin {
@@ -23,7 +51,10 @@ impl Admin {
         let api = self.existing_api(&spec.audience).await?;
         self.check_may_change(client_id).await?;
         self.check_grantable(&api.identifier, &spec.scopes)?;
-        let grant = ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
+        let mut grant =
+            ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
+        grant.custom_claims = spec.custom_claims.unwrap_or_default();
+        check_token_claims(&application, [&grant])?;
         self.store.insert_grant(&grant).await?;
         self.followup(Change::GrantCreated {
             client_id: grant.client_id.clone(),
@@ -63,9 +94,30 @@ impl Admin {
         let application = self.store.get_application(client_id).await?;
         self.check_may_change(client_id).await?;
         let now = self.clock.now();
+        // Grants that keep their claims (`custom_claims: None`) keep those they have.
+        let current = self
+            .store
+            .list_grants(&GrantFilter {
+                client_id: Some(client_id.to_owned()),
+                audience: None,
+            })
+            .await?;
+        let grants = grants
+            .into_iter()
+            .map(|mut spec| {
+                if spec.custom_claims.is_none() {
+                    spec.custom_claims = current
+                        .iter()
+                        .find(|g| g.audience == spec.audience)
+                        .map(|g| g.custom_claims.clone());
+                }
+                spec
+            })
+            .collect();
         let built = self
             .build_grants(&application.client_id, grants, now)
             .await?;
+        check_token_claims(&application, &built)?;
         let changes = self.store.set_grants(client_id, &built).await?;
         if !changes.is_empty() {
             // In the order asked, as the administrator listed them.
@@ -90,20 +142,28 @@ impl Admin {
         Ok(changes)
     }
 
-    /// Replaces a grant's scopes; each must be one its API defines.
+    /// Changes a grant's scopes (each must be one its API defines) or custom claims.
     pub async fn update_grant(
         &self,
         id: &str,
-        scopes: Vec<String>,
+        patch: GrantPatch,
     ) -> Result<ClientGrant, AdminError> {
-        let mut grant = self.store.get_grant(id).await?;
-        let api = self.existing_api(&grant.audience).await?;
-        self.check_may_change(&grant.client_id).await?;
+        let old = self.store.get_grant(id).await?;
+        let api = self.existing_api(&old.audience).await?;
+        self.check_may_change(&old.client_id).await?;
+        let scopes = patch.scopes.unwrap_or_else(|| old.scopes.clone());
         self.check_grantable(&api.identifier, &scopes)?;
-        grant = ClientGrant::new(&grant.client_id, &api, scopes, grant.created_at)
-            .map(|g| ClientGrant { id: grant.id, ..g })?;
+        let grant = ClientGrant::new(&old.client_id, &api, scopes, old.created_at).map(|g| {
+            ClientGrant {
+                id: old.id,
+                custom_claims: patch.custom_claims.unwrap_or(old.custom_claims),
+                ..g
+            }
+        })?;
+        let application = self.store.get_application(&grant.client_id).await?;
+        check_token_claims(&application, [&grant])?;
         self.store
-            .update_grant_scopes(&grant.id, &grant.scopes)
+            .update_grant(&grant.id, &grant.scopes, &grant.custom_claims)
             .await?;
         self.followup(Change::GrantUpdated {
             client_id: grant.client_id.clone(),
@@ -136,7 +196,9 @@ impl Admin {
             }
             let api = self.existing_api(&spec.audience).await?;
             self.check_grantable(&api.identifier, &spec.scopes)?;
-            built.push(ClientGrant::new(client_id, &api, spec.scopes, now)?);
+            let mut grant = ClientGrant::new(client_id, &api, spec.scopes, now)?;
+            grant.custom_claims = spec.custom_claims.unwrap_or_default();
+            built.push(grant);
         }
         Ok(built)
     }

@@ -35,7 +35,7 @@ pub use applications::{ApplicationDetails, ApplicationPatch, CreatedApplication,
 pub use credentials::NewCredential;
 pub use followup::{AuditTrail, Refresh};
 use followup::{Change, Followups};
-pub use grants::GrantSpec;
+pub use grants::{GrantPatch, GrantSpec};
 pub use revocations::MAX_REVOKED_PER_CLIENT;
 pub use scopes::MANAGEMENT_SCOPES;
 pub use setup::Initialized;

@@ -1,5 +1,7 @@
 //! Revoked access tokens (RFC 7009): the revocation endpoint's one write.
 
+use std::net::IpAddr;
+
 use super::followup::Change;
 use super::{Admin, AdminError};
 
@@ -9,14 +11,17 @@ use super::{Admin, AdminError};
 pub const MAX_REVOKED_PER_CLIENT: i64 = 10_000;
 
 impl Admin {
-    /// Puts the token `jti` of `client_id`, valid until `expires_at`, on the revocation list
-    /// until then; this instance's catalog knows it when this returns, the others within their
-    /// poll.
+    /// Puts the token `jti` of `client_id` for `audience`, valid until `expires_at`, on the
+    /// revocation list until then; this instance's catalog knows it when this returns, the
+    /// others within their poll. The audit log records who revoked which API's token (its
+    /// `jti`, never the token), from `ip`.
     pub async fn revoke_token(
         &self,
         client_id: &str,
+        audience: &str,
         jti: &str,
         expires_at: u64,
+        ip: Option<IpAddr>,
     ) -> Result<(), AdminError> {
         let now = self.clock.now();
         let stored = self
@@ -31,7 +36,9 @@ impl Admin {
         }
         self.followup(Change::TokenRevoked {
             client_id: client_id.to_owned(),
+            audience: audience.to_owned(),
             jti: jti.to_owned(),
+            ip: ip.map(|ip| ip.to_string()),
         })
         .await;
         Ok(())

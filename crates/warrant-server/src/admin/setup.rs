@@ -118,6 +118,7 @@ impl Admin {
                         .iter()
                         .map(|(s, _)| (*s).to_owned())
                         .collect(),
+                    custom_claims: None,
                 }],
                 ..NewClient::default()
             })

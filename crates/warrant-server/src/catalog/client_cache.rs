@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use warrant_guard::PublicKey;
 
-use crate::domain::{SecretHash, TokenQuota};
+use crate::domain::{SecretHash, TokenQuota, render_token_claims};
 use crate::store::{ChangedClients, ClientRecord};
 
 /// Client IDs longer than this are never cached as unknown: real ones are 32 characters, and
@@ -51,6 +51,10 @@ pub(crate) struct GrantEntry {
     pub(crate) scopes: Vec<String>,
     /// `scopes` joined by spaces, ready for tokens that ask for no particular scope.
     pub(crate) scope_claim: Option<String>,
+    /// The custom claims its tokens carry (the application's, overridden by the grant's,
+    /// references resolved), rendered once as `,"name":value…`: spliced into each token's
+    /// payload as they are. Empty without custom claims.
+    pub(crate) claims: Box<[u8]>,
 }
 
 impl ClientEntry {
@@ -70,10 +74,16 @@ impl ClientEntry {
             .into_iter()
             .map(|(grant, api_id)| {
                 let scope_claim = (!grant.scopes.is_empty()).then(|| grant.scopes.join(" "));
+                let claims = render_token_claims(
+                    &record.custom_claims,
+                    &grant.custom_claims,
+                    &record.client_metadata,
+                );
                 let entry = GrantEntry {
                     api_id,
                     scopes: grant.scopes,
                     scope_claim,
+                    claims,
                 };
                 (grant.audience, entry)
             })

@@ -4,7 +4,9 @@ use std::fmt;
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 
-use super::{Invalid, random_alphanumeric, random_token, validate_name, validate_text};
+use super::{
+    CustomClaims, Invalid, random_alphanumeric, random_token, validate_name, validate_text,
+};
 
 /// A machine-to-machine application: a service, cron job or agent with its own credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,9 @@ pub struct Application {
     pub token_endpoint_auth_method: AuthMethod,
     /// Free-form string pairs for the operator's own bookkeeping (Auth0's `client_metadata`).
     pub client_metadata: BTreeMap<String, String>,
+    /// Claims every token of the application carries (Warrant's extension): see
+    /// [`CustomClaims`]. Its grants' claims override them name by name.
+    pub custom_claims: CustomClaims,
     /// The application's own token quota; `None`: the deployment's default.
     pub token_quota: Option<TokenQuota>,
     /// The public-key credentials it authenticates with (`private_key_jwt`), by ID: Auth0's
@@ -84,6 +89,13 @@ impl AuthMethod {
 
 const MAX_METADATA_KEYS: usize = 10;
 const MAX_METADATA_LEN: usize = 255;
+/// The characters besides ASCII letters, digits, tab and space that Auth0 allows in a
+/// `client_metadata` key.
+const METADATA_KEY_SPECIALS: &str = ":,-+=_*?\"/()<>@";
+
+fn metadata_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '\t' || c == ' ' || METADATA_KEY_SPECIALS.contains(c)
+}
 
 impl Application {
     pub fn new(name: String, description: String, now: u64) -> Result<Self, Invalid> {
@@ -93,6 +105,7 @@ impl Application {
             description,
             token_endpoint_auth_method: AuthMethod::default(),
             client_metadata: BTreeMap::new(),
+            custom_claims: CustomClaims::default(),
             token_quota: None,
             private_key_jwt: None,
             created_at: now,
@@ -120,12 +133,23 @@ impl Application {
                     "client_metadata keys must be 1 to {MAX_METADATA_LEN} characters and values at most {MAX_METADATA_LEN}"
                 )));
             }
-            if key.contains('\0') || value.contains('\0') {
+            if let Some(c) = key.chars().find(|c| !metadata_key_char(*c)) {
+                return Err(Invalid(format!(
+                    "client_metadata: the key {key:?} has {c:?}; keys are letters, digits and {METADATA_KEY_SPECIALS:?}, tab and space (Auth0's rule)"
+                )));
+            }
+            if value.contains('\0') {
                 return Err(Invalid::new(
-                    "client_metadata must not contain NUL characters",
+                    "client_metadata values must not contain NUL characters",
                 ));
             }
         }
+        // Its references resolve in its own metadata, and the claims alone fit in a token.
+        super::token_claims(
+            &self.custom_claims,
+            &CustomClaims::default(),
+            &self.client_metadata,
+        )?;
         Ok(())
     }
 }

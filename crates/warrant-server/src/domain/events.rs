@@ -28,6 +28,11 @@ pub mod types {
     pub const SIGN_IN_FAILED: &str = "f";
     /// Success Logout.
     pub const SIGN_OUT: &str = "slo";
+    /// Tokens introspected (RFC 7662), Warrant's own type: written aggregated, one event per
+    /// caller, API and outcome per interval, its `count` how many.
+    pub const INTROSPECTION: &str = "token_introspection";
+    /// An access token revoked by its application (RFC 7009), Warrant's own type.
+    pub const REVOCATION: &str = "token_revocation";
 }
 
 /// An aggregated refusal's description: what the refusals were, and how many in how long.

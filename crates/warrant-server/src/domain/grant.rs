@@ -1,4 +1,4 @@
-use super::{Invalid, ResourceServer, random_alphanumeric};
+use super::{CustomClaims, Invalid, ResourceServer, random_alphanumeric};
 
 /// Permission for one application to get tokens for one API, with a subset of its scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,6 +8,8 @@ pub struct ClientGrant {
     /// The API's identifier.
     pub audience: String,
     pub scopes: Vec<String>,
+    /// Claims the tokens of this grant carry, over the application's (Warrant's extension).
+    pub custom_claims: CustomClaims,
     pub created_at: u64,
 }
 
@@ -24,6 +26,7 @@ impl ClientGrant {
             client_id: client_id.to_owned(),
             audience: api.identifier.clone(),
             scopes: dedup(scopes),
+            custom_claims: CustomClaims::default(),
             created_at: now,
         };
         grant.check_scopes(api)?;

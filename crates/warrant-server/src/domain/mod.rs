@@ -3,6 +3,7 @@
 //! administrators as records. Plain data and validation; no HTTP, no SQL.
 
 mod application;
+mod claims;
 mod credential;
 pub mod events;
 mod grant;
@@ -13,6 +14,10 @@ mod scope;
 
 pub use application::{
     Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, TokenQuota, hash_secret,
+};
+pub use claims::{
+    CustomClaims, MAX_CLAIM_NAME, MAX_CLAIMS_BYTES, RESERVED_CLAIMS, render_token_claims,
+    token_claims,
 };
 pub use credential::{
     CREDENTIAL_ALGORITHMS, MAX_CREDENTIALS, PublicKeyCredential, decode_public_key_pem, parse_alg,

@@ -1,18 +1,23 @@
 //! Applications (M2M clients) and their secrets, and what issuance loads of one client.
 
+use std::collections::BTreeMap;
+
 use super::credentials::{auth_methods_from_row, credential_from_row};
-use super::grants::{grant_from_row, insert_grant_in};
+use super::grants::{claims_from_row, claims_json, grant_from_row, insert_grant_in};
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{
-    Application, AuthMethod, ClientGrant, ClientSecret, PublicKeyCredential, SecretHash, TokenQuota,
+    Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, PublicKeyCredential,
+    SecretHash, TokenQuota,
 };
 
 const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods";
+        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods,
+        custom_claims";
 const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
-        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods
+        token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods,
+        custom_claims
      FROM applications ORDER BY created_at, client_id";
 
 /// What issuance needs of one client: its secrets, and its grants each with the ID of the API
@@ -27,10 +32,17 @@ pub struct ClientRecord {
     pub credentials: Vec<PublicKeyCredential>,
     pub grants: Vec<(ClientGrant, String)>,
     pub token_quota: Option<TokenQuota>,
+    /// What its tokens' custom claims are made of, with its grants' claims.
+    pub client_metadata: BTreeMap<String, String>,
+    pub custom_claims: CustomClaims,
 }
 
 fn metadata_json(app: &Application) -> Result<String, StoreError> {
     serde_json::to_string(&app.client_metadata).map_err(|e| corrupt("client_metadata", e))
+}
+
+fn metadata_from_row(row: &impl Col) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(&row.text("client_metadata")?).map_err(|e| corrupt("client_metadata", e))
 }
 
 fn quota_json(quota: Option<&TokenQuota>) -> Result<Option<String>, StoreError> {
@@ -61,8 +73,8 @@ fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
         description: row.text("description")?,
         token_endpoint_auth_method: AuthMethod::parse(&row.text("token_endpoint_auth_method")?)
             .map_err(|e| corrupt("token_endpoint_auth_method", e))?,
-        client_metadata: serde_json::from_str(&row.text("client_metadata")?)
-            .map_err(|e| corrupt("client_metadata", e))?,
+        client_metadata: metadata_from_row(row)?,
+        custom_claims: claims_from_row(row)?,
         token_quota: quota_from_row(row)?,
         private_key_jwt: auth_methods_from_row(row)?,
         created_at: unts(row.int("created_at")?),
@@ -108,8 +120,8 @@ impl Store {
         on_engine!(self, |s| {
             let mut tx = s.read_tx().await?;
             let app = sqlx::query(
-                "SELECT token_quota, client_authentication_methods FROM applications
-                 WHERE client_id = $1",
+                "SELECT token_quota, client_authentication_methods, client_metadata, custom_claims
+                 FROM applications WHERE client_id = $1",
             )
             .bind(client_id)
             .fetch_optional(&mut *tx)
@@ -120,6 +132,8 @@ impl Store {
                 return Ok(None);
             };
             let token_quota = quota_from_row(&app)?;
+            let client_metadata = metadata_from_row(&app)?;
+            let custom_claims = claims_from_row(&app)?;
             let listed = auth_methods_from_row(&app)?.unwrap_or_default();
             let credentials = if listed.is_empty() {
                 Vec::new()
@@ -150,7 +164,8 @@ impl Store {
             .map(secret_from_row)
             .collect::<Result<_, _>>()?;
             let grants = sqlx::query(
-                "SELECT g.id, g.client_id, g.audience, g.scopes, g.created_at, r.id AS api_id
+                "SELECT g.id, g.client_id, g.audience, g.scopes, g.custom_claims, g.created_at,
+                    r.id AS api_id
                  FROM client_grants g JOIN resource_servers r ON r.identifier = g.audience
                  WHERE g.client_id = $1",
             )
@@ -168,6 +183,8 @@ impl Store {
                 credentials,
                 grants,
                 token_quota,
+                client_metadata,
+                custom_claims,
             }))
         })
     }
@@ -181,13 +198,14 @@ impl Store {
         let metadata = metadata_json(app)?;
         let quota = quota_json(app.token_quota.as_ref())?;
         let methods = auth_methods_json(app)?;
+        let claims = claims_json(&app.custom_claims)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             sqlx::query(
                 "INSERT INTO applications (client_id, name, description, created_at, updated_at,
                     token_endpoint_auth_method, client_metadata, token_quota,
-                    client_authentication_methods)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    client_authentication_methods, custom_claims)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&app.client_id)
             .bind(&app.name)
@@ -198,6 +216,7 @@ impl Store {
             .bind(metadata)
             .bind(quota)
             .bind(methods)
+            .bind(claims)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -269,12 +288,13 @@ impl Store {
         let metadata = metadata_json(app)?;
         let quota = quota_json(app.token_quota.as_ref())?;
         let methods = auth_methods_json(app)?;
+        let claims = claims_json(&app.custom_claims)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             let done = sqlx::query(
                 "UPDATE applications SET name = $2, description = $3,
                     token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
-                    token_quota = $7, client_authentication_methods = $8
+                    token_quota = $7, client_authentication_methods = $8, custom_claims = $9
                  WHERE client_id = $1",
             )
             .bind(&app.client_id)
@@ -285,6 +305,7 @@ impl Store {
             .bind(ts(app.updated_at))
             .bind(quota)
             .bind(methods)
+            .bind(claims)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -294,7 +315,7 @@ impl Store {
                     app.client_id
                 )));
             }
-            // Issuance reads the quota.
+            // Issuance reads the quota and the claims.
             record_client_change(&mut tx, &app.client_id).await?;
             s.commit(tx).await
         })

@@ -3,7 +3,7 @@
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
-use crate::domain::ClientGrant;
+use crate::domain::{ClientGrant, CustomClaims};
 
 /// What [`Store::set_grants`] changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,6 +30,15 @@ pub struct GrantFilter {
     pub audience: Option<String>,
 }
 
+/// Custom claims (an application's or a grant's) as stored: a JSON object.
+pub(super) fn claims_json(claims: &CustomClaims) -> Result<String, StoreError> {
+    serde_json::to_string(claims).map_err(|e| corrupt("custom_claims", e))
+}
+
+pub(super) fn claims_from_row(row: &impl Col) -> Result<CustomClaims, StoreError> {
+    serde_json::from_str(&row.text("custom_claims")?).map_err(|e| corrupt("custom_claims", e))
+}
+
 pub(super) fn grant_from_row(row: &impl Col) -> Result<ClientGrant, StoreError> {
     Ok(ClientGrant {
         id: row.text("id")?,
@@ -37,6 +46,7 @@ pub(super) fn grant_from_row(row: &impl Col) -> Result<ClientGrant, StoreError> 
         audience: row.text("audience")?,
         scopes: serde_json::from_str(&row.text("scopes")?)
             .map_err(|e| corrupt("grant scopes", e))?,
+        custom_claims: claims_from_row(row)?,
         created_at: unts(row.int("created_at")?),
     })
 }
@@ -62,16 +72,18 @@ pub(super) async fn insert_grant_in(
     grant: &ClientGrant,
 ) -> Result<(), StoreError> {
     let scopes = serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+    let claims = claims_json(&grant.custom_claims)?;
     on_tx!(tx.into(), |c| {
         sqlx::query(
-            "INSERT INTO client_grants (id, client_id, audience, scopes, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO client_grants (id, client_id, audience, scopes, created_at, custom_claims)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&grant.id)
         .bind(&grant.client_id)
         .bind(&grant.audience)
         .bind(scopes)
         .bind(ts(grant.created_at))
+        .bind(claims)
         .execute(&mut *c)
         .await
         .map_err(|e| grant_insert_error(grant, e))
@@ -92,7 +104,7 @@ impl Store {
     pub async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<ClientGrant>, StoreError> {
         on_engine!(self, |s| {
             sqlx::query(
-                "SELECT id, client_id, audience, scopes, created_at FROM client_grants
+                "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
                  WHERE (CAST($1 AS TEXT) IS NULL OR client_id = $1)
                    AND (CAST($2 AS TEXT) IS NULL OR audience = $2)
                  ORDER BY created_at, id",
@@ -111,7 +123,7 @@ impl Store {
     pub async fn get_grant(&self, id: &str) -> Result<ClientGrant, StoreError> {
         on_engine!(self, |s| {
             let row = sqlx::query(
-                "SELECT id, client_id, audience, scopes, created_at FROM client_grants WHERE id = $1",
+                "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(&s.pool)
@@ -122,15 +134,24 @@ impl Store {
         })
     }
 
-    pub async fn update_grant_scopes(&self, id: &str, scopes: &[String]) -> Result<(), StoreError> {
+    /// Replaces a grant's scopes and custom claims.
+    pub async fn update_grant(
+        &self,
+        id: &str,
+        scopes: &[String],
+        custom_claims: &CustomClaims,
+    ) -> Result<(), StoreError> {
         let scopes = serde_json::to_string(scopes).map_err(|e| corrupt("scopes", e))?;
+        let claims = claims_json(custom_claims)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             let client_id: String = sqlx::query_scalar(
-                "UPDATE client_grants SET scopes = $2 WHERE id = $1 RETURNING client_id",
+                "UPDATE client_grants SET scopes = $2, custom_claims = $3 WHERE id = $1
+                 RETURNING client_id",
             )
             .bind(id)
             .bind(scopes)
+            .bind(claims)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?
@@ -184,7 +205,7 @@ impl Store {
             let mut tx = s.write_tx().await?;
             super::require_application(&mut tx, client_id).await?;
             let current = sqlx::query(
-                "SELECT id, client_id, audience, scopes, created_at FROM client_grants
+                "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
                  WHERE client_id = $1 ORDER BY created_at, id",
             )
             .bind(client_id)
@@ -197,18 +218,26 @@ impl Store {
             let mut changes = GrantChanges::default();
             for grant in grants {
                 match current.iter().find(|g| g.audience == grant.audience) {
-                    Some(old) if old.scopes == grant.scopes => {}
+                    Some(old)
+                        if old.scopes == grant.scopes
+                            && old.custom_claims == grant.custom_claims => {}
                     Some(old) => {
                         let scopes = serde_json::to_string(&grant.scopes)
                             .map_err(|e| corrupt("scopes", e))?;
-                        sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
-                            .bind(&old.id)
-                            .bind(scopes)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
+                        let claims = claims_json(&grant.custom_claims)?;
+                        sqlx::query(
+                            "UPDATE client_grants SET scopes = $2, custom_claims = $3
+                             WHERE id = $1",
+                        )
+                        .bind(&old.id)
+                        .bind(scopes)
+                        .bind(claims)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
                         changes.changed.push(ClientGrant {
                             scopes: grant.scopes.clone(),
+                            custom_claims: grant.custom_claims.clone(),
                             ..old.clone()
                         });
                     }

@@ -27,6 +27,7 @@ migrations! {
     9: "0009_revoked_tokens.sql",
     10: "0010_client_credentials.sql",
     11: "0011_proof_of_possession.sql",
+    12: "0012_custom_claims.sql",
 }
 
 impl Store {

@@ -710,6 +710,7 @@ async fn the_grants_form_saves_all_or_nothing_and_records_one_event() {
             vec![warrant_server::admin::GrantSpec {
                 audience: crate::support::API.into(),
                 scopes: vec!["read:a".into()],
+                custom_claims: None,
             }],
         )
         .await

@@ -63,6 +63,7 @@ async fn provision(db: &PgDatabase) -> (Admin, Value) {
             vec![GrantSpec {
                 audience: API.into(),
                 scopes: vec!["read:data".into()],
+                custom_claims: None,
             }],
         )
         .await

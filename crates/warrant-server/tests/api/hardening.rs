@@ -24,6 +24,7 @@ async fn delegate(app: &TestServer, scopes: &[&str]) -> (String, String, String)
             vec![GrantSpec {
                 audience: app.mgmt_audience(),
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                custom_claims: None,
             }],
         )
         .await

@@ -12,7 +12,10 @@ use warrant_server::domain::SigningAlg;
 use warrant_server::store::GrantFilter;
 use warrant_testkit::PgDatabase;
 
-use crate::support::{API, TestServer, spawn_app, spawn_with, spawn_with_clock};
+use crate::support::{
+    API, TestServer, event_count, logs_of, spawn_app, spawn_with, spawn_with_clock,
+    verify_independently,
+};
 
 const OTHER_API: &str = "https://other.example.com";
 
@@ -420,5 +423,81 @@ async fn tokens_of_every_signing_algorithm_are_introspected() {
         assert_eq!(status, 200);
         assert_eq!(answer["active"], true, "{}: {answer}", alg.as_str());
         assert_eq!(answer["aud"], audience.as_str());
+    }
+}
+
+/// Who introspected and revoked what API's token is in the audit log (never the token):
+/// introspections aggregated per caller, API and outcome, each revocation on its own with the
+/// token's `jti`; `/metrics` counts both endpoints' answers by outcome.
+#[tokio::test]
+async fn introspections_and_revocations_are_audited_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.metrics_public = true;
+    let app = spawn_with(dir, config).await.unwrap();
+    let (worker, worker_secret) = app.with_worker().await;
+    let (gateway, gateway_secret) = app.create_app(&[(API, &[])]).await;
+    let token = app.token(&worker, &worker_secret).await;
+    for _ in 0..3 {
+        let (_, answer) = introspect(&app, &gateway, &gateway_secret, &token).await;
+        assert_eq!(answer["active"], true);
+    }
+    let (_, answer) = introspect(&app, &gateway, &gateway_secret, "not.a.token").await;
+    assert_eq!(answer, inactive());
+    let (status, _) = introspect(&app, &gateway, "wrong", &token).await;
+    assert_eq!(status, 401);
+    let (status, answer) = revoke(&app, &gateway, &gateway_secret, &token).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(revoke(&app, &worker, &worker_secret, &token).await.0, 200);
+    assert_eq!(revoke(&app, &worker, &worker_secret, &token).await.0, 200);
+
+    let admin = app.admin_token().await;
+    let events = logs_of(&app, &admin, "token_introspection", 4).await;
+    let active = events
+        .iter()
+        .find(|e| e["client_id"] == gateway.as_str() && e["audience"] == API)
+        .unwrap_or_else(|| panic!("no event of the gateway's active answers: {events:?}"));
+    assert_eq!(event_count(active), 3, "{active}");
+    let inactive_event = events
+        .iter()
+        .find(|e| e["client_id"] == gateway.as_str() && e.get("audience").is_none())
+        .unwrap_or_else(|| panic!("no event of the gateway's inactive answer: {events:?}"));
+    assert_eq!(event_count(inactive_event), 1, "{inactive_event}");
+    let revocations = logs_of(&app, &admin, "token_revocation", 1).await;
+    assert_eq!(revocations.len(), 1, "{revocations:?}");
+    let claims = verify_independently(&app, &token, API).await;
+    assert_eq!(revocations[0]["client_id"], worker.as_str());
+    assert_eq!(revocations[0]["audience"], API);
+    assert_eq!(revocations[0]["details"]["jti"], claims["jti"]);
+    assert!(
+        revocations[0]["ip"].as_str().is_some(),
+        "{}",
+        revocations[0]
+    );
+    for event in events.iter().chain(&revocations) {
+        assert!(
+            !event.to_string().contains(&token),
+            "the token leaked: {event}"
+        );
+    }
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "warrant_introspection_requests_total{result=\"active\"} 3",
+        "warrant_introspection_requests_total{result=\"inactive\"} 1",
+        "warrant_introspection_requests_total{result=\"refused\"} 1",
+        "warrant_revocation_requests_total{result=\"revoked\"} 1",
+        "warrant_revocation_requests_total{result=\"ignored\"} 1",
+        "warrant_revocation_requests_total{result=\"unauthorized_client\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in:\n{metrics}");
     }
 }

@@ -76,6 +76,7 @@ async fn a_new_application_gets_tokens_within_one_second() {
             vec![warrant_server::admin::GrantSpec {
                 audience: API.into(),
                 scopes: vec!["read:data".into()],
+                custom_claims: None,
             }],
         )
         .await

@@ -31,6 +31,7 @@ async fn every_documented_operation_needs_a_token_and_its_own_scope() {
                 vec![warrant_server::admin::GrantSpec {
                     audience: app.mgmt_audience(),
                     scopes: vec!["read:clients".into()],
+                    custom_claims: None,
                 }],
             )
             .await

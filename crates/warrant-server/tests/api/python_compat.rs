@@ -170,6 +170,89 @@ async fn pyjwt_verifies_tokens_of_every_algorithm() {
     }
 }
 
+const CUSTOM_CLAIMS: &str = r#"
+import json, os, httpx, jwt
+from jwt import PyJWKClient
+
+issuer = os.environ["ISSUER"]
+response = httpx.post(issuer + "oauth/token", json={
+    "client_id": os.environ["CLIENT_ID"], "client_secret": os.environ["CLIENT_SECRET"],
+    "audience": os.environ["AUDIENCE"], "grant_type": "client_credentials"})
+token = response.json()["access_token"]
+signing_key = PyJWKClient(issuer + ".well-known/jwks.json").get_signing_key_from_jwt(token)
+payload = jwt.decode(token, signing_key.key, algorithms=["RS256"],
+    audience=os.environ["AUDIENCE"], issuer=issuer)
+print("CLAIMS " + json.dumps(payload))
+"#;
+
+/// PyJWT decodes a token with custom claims (the application's, one copied from its
+/// client_metadata, and its grant's over them) as JSON like any other claim.
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn pyjwt_decodes_custom_claims() {
+    require_python("jwt, httpx, cryptography", "'pyjwt[crypto]' httpx");
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    app.create_api(API, &["read:data"], None).await;
+    let (status, client) = app
+        .mgmt(
+            Method::POST,
+            "/clients",
+            Some(&admin),
+            Some(
+                &json!({"name": "claims", "client_metadata": {"tenant": "ac\"me ☃"},
+                "custom_claims": {"tenant": "{{client_metadata.tenant}}", "tier": 1,
+                    "roles": ["reader", "auditor"], "beta": false, "ratio": 0.5}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{client}");
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    let secret = client["client_secret"].as_str().unwrap().to_owned();
+    let (status, grant) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&admin),
+            Some(
+                &json!({"client_id": id, "audience": API, "scope": ["read:data"],
+                "custom_claims": {"tier": 2}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{grant}");
+    let issuer = app.issuer.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .args(["-c", CUSTOM_CLAIMS])
+            .env("ISSUER", issuer)
+            .env("CLIENT_ID", id)
+            .env("CLIENT_SECRET", secret)
+            .env("AUDIENCE", API)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "python failed: {stderr}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CLAIMS "))
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(claims["tenant"], "ac\"me ☃", "{claims}");
+    assert_eq!(claims["tier"], 2, "{claims}");
+    assert_eq!(claims["roles"], json!(["reader", "auditor"]));
+    assert_eq!(claims["beta"], false);
+    assert_eq!(claims["ratio"], 0.5);
+    assert_eq!(claims["scope"], "read:data");
+}
+
 /// Auth0's own SDK, unchanged but for the domain, over TLS: `tests/compat/auth0_sdk.py`.
 #[tokio::test]
 #[cfg_attr(

@@ -155,7 +155,10 @@ async fn records_round_trip_and_cascade(engine: Engine) {
                     .is_empty()
             );
 
-            store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+            store
+                .update_grant(&grant.id, &[], &Default::default())
+                .await
+                .unwrap();
             assert!(store.get_grant(&grant.id).await.unwrap().scopes.is_empty());
             let mut renamed = app.clone();
             renamed.name = "renamed".into();
@@ -428,7 +431,10 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
             assert_eq!(changed_since(v).await, vec![one.clone()]);
 
             let v = store.version().await.unwrap();
-            store.update_grant_scopes(&grant.id, &[]).await.unwrap();
+            store
+                .update_grant(&grant.id, &[], &Default::default())
+                .await
+                .unwrap();
             assert_eq!(changed_since(v).await, vec![one.clone()]);
 
             let v = store.version().await.unwrap();

@@ -5,10 +5,12 @@ use warrant_proto::{ClientGrantView, ClientView};
 use warrant_server::clock::rfc3339;
 
 use crate::cli::{AppCommand, GlobalArgs};
-use crate::deployment;
+use crate::deployment::{self, AppFields};
 
 use super::grants::{parse_grant, print_grant};
-use super::{credentials, parse_when, print_json};
+use super::{
+    claims_line, credentials, parse_claims, parse_metadata, parse_when, print_json, replacement,
+};
 
 #[derive(Serialize)]
 struct WithGrants<'a> {
@@ -19,6 +21,21 @@ struct WithGrants<'a> {
     active_secrets: Option<usize>,
 }
 
+/// An application's metadata and custom claims, a line each when it has any.
+fn print_fields(view: &ClientView) {
+    if !view.client_metadata.is_empty() {
+        let entries: Vec<String> = view
+            .client_metadata
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        println!("  metadata:    {}", entries.join(", "));
+    }
+    if !view.custom_claims.is_empty() {
+        println!("  claims:      {}", claims_line(&view.custom_claims));
+    }
+}
+
 pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
     let target = deployment::open(global).await?;
     match cmd {
@@ -27,6 +44,8 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             description,
             grants,
             secret_expires_at,
+            metadata,
+            claims,
             json,
         } => {
             let grants = grants
@@ -34,8 +53,12 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                 .map(|g| parse_grant(g))
                 .collect::<Result<Vec<_>, _>>()?;
             let expires_at = secret_expires_at.as_deref().map(parse_when).transpose()?;
+            let fields = AppFields {
+                client_metadata: Some(parse_metadata(&metadata)?),
+                custom_claims: Some(parse_claims(&claims)?),
+            };
             let (view, grants) = target
-                .create_app(name, description, grants, expires_at)
+                .create_app(name, description, fields, grants, expires_at)
                 .await?;
             if json {
                 print_json(&WithGrants {
@@ -87,6 +110,7 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                     println!("  description: {}", view.description);
                 }
                 println!("  created:     {}", view.created_at);
+                print_fields(&view);
                 for secret in secrets.iter().flatten() {
                     match secret.expires_at {
                         Some(at) => println!(
@@ -101,6 +125,30 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
                     print!("  grant: ");
                     print_grant(grant);
                 }
+            }
+        }
+        AppCommand::Update {
+            client_id,
+            metadata,
+            no_metadata,
+            claims,
+            no_claims,
+            json,
+        } => {
+            let fields = AppFields {
+                client_metadata: replacement(
+                    !metadata.is_empty(),
+                    no_metadata,
+                    parse_metadata(&metadata)?,
+                ),
+                custom_claims: replacement(!claims.is_empty(), no_claims, parse_claims(&claims)?),
+            };
+            let view = target.update_app(&client_id, fields).await?;
+            if json {
+                print_json(&view)?;
+            } else {
+                println!("Updated application {}", view.name);
+                print_fields(&view);
             }
         }
         AppCommand::Delete { client_id } => {

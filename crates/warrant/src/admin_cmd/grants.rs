@@ -2,11 +2,12 @@
 
 use warrant_proto::ClientGrantView;
 use warrant_server::admin::GrantSpec;
+use warrant_server::views::claims_from_view;
 
 use crate::cli::{GlobalArgs, GrantCommand};
 use crate::deployment;
 
-use super::print_json;
+use super::{claims_line, parse_claims, print_json, replacement};
 
 /// `AUDIENCE=SCOPE,SCOPE`; the last `=` splits, since identifiers may contain one.
 pub(super) fn parse_grant(arg: &str) -> Result<GrantSpec, String> {
@@ -21,6 +22,7 @@ pub(super) fn parse_grant(arg: &str) -> Result<GrantSpec, String> {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
+        custom_claims: None,
     })
 }
 
@@ -34,6 +36,9 @@ pub(super) fn print_grant(grant: &ClientGrantView) {
         "{}  {} -> {}  {}",
         grant.id, grant.client_id, grant.audience, scopes
     );
+    if !grant.custom_claims.is_empty() {
+        println!("    claims: {}", claims_line(&grant.custom_claims));
+    }
 }
 
 pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String> {
@@ -43,11 +48,21 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
             client_id,
             audience,
             scopes,
+            claims,
             json,
         } => {
-            let view = target
-                .create_grant(&client_id, GrantSpec { audience, scopes })
-                .await?;
+            let custom_claims = if claims.is_empty() {
+                None
+            } else {
+                let claims = parse_claims(&claims)?;
+                Some(claims_from_view(claims).map_err(|e| e.to_string())?)
+            };
+            let spec = GrantSpec {
+                audience,
+                scopes,
+                custom_claims,
+            };
+            let view = target.create_grant(&client_id, spec).await?;
             if json {
                 print_json(&view)?;
             } else {
@@ -67,6 +82,23 @@ pub async fn grant(global: &GlobalArgs, cmd: GrantCommand) -> Result<(), String>
                 println!("No grants.");
             } else {
                 views.iter().for_each(print_grant);
+            }
+        }
+        GrantCommand::Update {
+            grant_id,
+            scopes,
+            claims,
+            no_claims,
+            json,
+        } => {
+            let scopes = (!scopes.is_empty()).then_some(scopes);
+            let claims = replacement(!claims.is_empty(), no_claims, parse_claims(&claims)?);
+            let view = target.update_grant(&grant_id, scopes, claims).await?;
+            if json {
+                print_json(&view)?;
+            } else {
+                print!("Updated grant ");
+                print_grant(&view);
             }
         }
         GrantCommand::Delete { grant_id } => {

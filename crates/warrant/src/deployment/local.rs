@@ -4,21 +4,23 @@
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, LogEventView, ProofOfPossessionView,
     ResourceServerView, ScopeView, SigningKeyView,
 };
 use warrant_server::admin::{
-    Actor, Admin, ApiPatch, AuditTrail, GrantSpec, NewApi, NewClient, NewCredential,
+    Actor, Admin, ApiPatch, ApplicationPatch, AuditTrail, GrantPatch, GrantSpec, NewApi, NewClient,
+    NewCredential,
 };
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::events::AuditFilter;
 use warrant_server::domain::{Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
-use warrant_server::views::{client_view, proof_of_possession_from_view};
+use warrant_server::views::{claims_from_view, client_view, proof_of_possession_from_view};
 
-use super::{Answer, SecretInfo, Target, err};
+use super::{Answer, AppFields, SecretInfo, Target, err};
 use crate::cli::GlobalArgs;
 use crate::serve::{data_dir, file_layer, open_store};
 
@@ -150,27 +152,51 @@ impl Target for Local {
         &self,
         name: String,
         description: String,
+        fields: AppFields,
         grants: Vec<GrantSpec>,
         secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)> {
         Box::pin(async move {
-            let created = self
-                .admin
-                .create_client(NewClient {
-                    name,
-                    description,
-                    grants,
-                    secret_expires_at,
-                    ..NewClient::default()
-                })
-                .await
-                .map_err(err)?;
+            let new = NewClient {
+                name,
+                description,
+                client_metadata: fields.client_metadata,
+                custom_claims: fields
+                    .custom_claims
+                    .map(claims_from_view)
+                    .transpose()
+                    .map_err(err)?,
+                grants,
+                secret_expires_at,
+                ..NewClient::default()
+            };
+            let created = self.admin.create_client(new).await.map_err(err)?;
             let mut view = client_view(&created.application, Some(created.secret.expose()));
             view.client_secret_expires_at = secret_expires_at;
             Ok((
                 view,
                 created.grants.iter().map(ClientGrantView::from).collect(),
             ))
+        })
+    }
+
+    fn update_app<'a>(&'a self, client_id: &'a str, fields: AppFields) -> Answer<'a, ClientView> {
+        Box::pin(async move {
+            let patch = ApplicationPatch {
+                client_metadata: fields.client_metadata,
+                custom_claims: fields
+                    .custom_claims
+                    .map(claims_from_view)
+                    .transpose()
+                    .map_err(err)?,
+                ..ApplicationPatch::default()
+            };
+            let app = self
+                .admin
+                .update_application(client_id, patch)
+                .await
+                .map_err(err)?;
+            Ok(client_view(&app, None))
         })
     }
 
@@ -306,6 +332,25 @@ impl Target for Local {
                 .iter()
                 .map(ClientGrantView::from)
                 .collect())
+        })
+    }
+
+    fn update_grant<'a>(
+        &'a self,
+        id: &'a str,
+        scopes: Option<Vec<String>>,
+        custom_claims: Option<Map<String, Value>>,
+    ) -> Answer<'a, ClientGrantView> {
+        Box::pin(async move {
+            let patch = GrantPatch {
+                scopes,
+                custom_claims: custom_claims
+                    .map(claims_from_view)
+                    .transpose()
+                    .map_err(err)?,
+            };
+            let grant = self.admin.update_grant(id, patch).await.map_err(err)?;
+            Ok(ClientGrantView::from(&grant))
         })
     }
 

@@ -12,7 +12,9 @@ pub use local::local_admin;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView,
     ScopeView, SigningKeyView,
@@ -27,6 +29,14 @@ use crate::cli::GlobalArgs;
 pub struct SecretInfo {
     pub created_at: u64,
     pub expires_at: Option<u64>,
+}
+
+/// An application's metadata and custom claims, as a command gives them: `None` leaves a
+/// field as it is (or empty, for a new application); `Some` replaces it whole.
+#[derive(Debug, Clone, Default)]
+pub struct AppFields {
+    pub client_metadata: Option<BTreeMap<String, String>>,
+    pub custom_claims: Option<Map<String, Value>>,
 }
 
 /// What a [`Target`] answers: its result later, or why it failed, in words for the user.
@@ -65,9 +75,13 @@ pub trait Target: std::fmt::Debug {
         &self,
         name: String,
         description: String,
+        fields: AppFields,
         grants: Vec<GrantSpec>,
         secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)>;
+
+    /// Replaces an application's metadata or custom claims.
+    fn update_app<'a>(&'a self, client_id: &'a str, fields: AppFields) -> Answer<'a, ClientView>;
 
     fn list_apps(&self) -> Answer<'_, Vec<ClientView>>;
 
@@ -113,6 +127,14 @@ pub trait Target: std::fmt::Debug {
         client_id: Option<String>,
         audience: Option<String>,
     ) -> Answer<'_, Vec<ClientGrantView>>;
+
+    /// Replaces a grant's scopes or custom claims (`None`: as they are).
+    fn update_grant<'a>(
+        &'a self,
+        id: &'a str,
+        scopes: Option<Vec<String>>,
+        custom_claims: Option<Map<String, Value>>,
+    ) -> Answer<'a, ClientGrantView>;
 
     fn delete_grant<'a>(&'a self, id: &'a str) -> Answer<'a, ()>;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use warrant_client::TokenProvider;
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, CredentialRef, ProofOfPossessionView,
@@ -14,10 +14,20 @@ use warrant_proto::{
 };
 use warrant_server::admin::{GrantSpec, NewCredential, management_audience};
 use warrant_server::clock::rfc3339;
+use warrant_server::views::claims_view;
 
-use super::{Answer, SecretInfo, Target, err};
+use super::{Answer, AppFields, SecretInfo, Target, err};
 use crate::cli::GlobalArgs;
 use crate::http::{http_client, warn_if_cleartext};
+
+/// The management API's body for a new grant.
+fn grant_body(client_id: &str, spec: GrantSpec) -> Value {
+    let mut body = json!({"client_id": client_id, "audience": spec.audience, "scope": spec.scopes});
+    if let Some(claims) = spec.custom_claims {
+        body["custom_claims"] = Value::Object(claims_view(&claims));
+    }
+    body
+}
 
 #[derive(Debug)]
 pub struct Remote {
@@ -100,6 +110,7 @@ impl Target for Remote {
         &self,
         name: String,
         description: String,
+        fields: AppFields,
         grants: Vec<GrantSpec>,
         secret_expires_at: Option<u64>,
     ) -> Answer<'_, (ClientView, Vec<ClientGrantView>)> {
@@ -108,10 +119,16 @@ impl Target for Remote {
             if let Some(at) = secret_expires_at {
                 body["client_secret_expires_at"] = json!(at);
             }
+            if let Some(metadata) = fields.client_metadata {
+                body["client_metadata"] = json!(metadata);
+            }
+            if let Some(claims) = fields.custom_claims {
+                body["custom_claims"] = Value::Object(claims);
+            }
             let client: ClientView = self.call(Method::POST, "/clients", Some(body)).await?;
             let mut made = Vec::new();
             for grant in grants {
-                let body = json!({"client_id": client.client_id, "audience": grant.audience, "scope": grant.scopes});
+                let body = grant_body(&client.client_id, grant);
                 match self.call(Method::POST, "/client-grants", Some(body)).await {
                     Ok(view) => made.push(view),
                     Err(e) => {
@@ -128,6 +145,24 @@ impl Target for Remote {
                 }
             }
             Ok((client, made))
+        })
+    }
+
+    fn update_app<'a>(&'a self, client_id: &'a str, fields: AppFields) -> Answer<'a, ClientView> {
+        Box::pin(async move {
+            let mut body = json!({});
+            if let Some(metadata) = fields.client_metadata {
+                body["client_metadata"] = json!(metadata);
+            }
+            if let Some(claims) = fields.custom_claims {
+                body["custom_claims"] = Value::Object(claims);
+            }
+            self.call(
+                Method::PATCH,
+                &format!("/clients/{}", encode(client_id)),
+                Some(body),
+            )
+            .await
         })
     }
 
@@ -261,9 +296,31 @@ impl Target for Remote {
         spec: GrantSpec,
     ) -> Answer<'a, ClientGrantView> {
         Box::pin(async move {
-            let body =
-                json!({"client_id": client_id, "audience": spec.audience, "scope": spec.scopes});
+            let body = grant_body(client_id, spec);
             self.call(Method::POST, "/client-grants", Some(body)).await
+        })
+    }
+
+    fn update_grant<'a>(
+        &'a self,
+        id: &'a str,
+        scopes: Option<Vec<String>>,
+        custom_claims: Option<Map<String, Value>>,
+    ) -> Answer<'a, ClientGrantView> {
+        Box::pin(async move {
+            let mut body = json!({});
+            if let Some(scopes) = scopes {
+                body["scope"] = json!(scopes);
+            }
+            if let Some(claims) = custom_claims {
+                body["custom_claims"] = Value::Object(claims);
+            }
+            self.call(
+                Method::PATCH,
+                &format!("/client-grants/{}", encode(id)),
+                Some(body),
+            )
+            .await
         })
     }
 

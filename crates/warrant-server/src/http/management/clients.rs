@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use warrant_proto::{ClientAuthenticationMethods, GRANT_CLIENT_CREDENTIALS, TokenQuotaView};
 
 use super::ApiError;
@@ -19,9 +19,10 @@ use super::auth::{
 use super::body::{JsonBody, QueryParams};
 use super::paging::Paging;
 use crate::admin::{ApplicationPatch, NewClient};
+use crate::domain::CustomClaims;
 use crate::domain::{Application, AuthMethod, MAX_CREDENTIALS};
 use crate::http::AppState;
-use crate::views::{client_view, token_quota_from_view};
+use crate::views::{claims_from_view, client_view, token_quota_from_view};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +38,8 @@ pub struct CreateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     client_metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    custom_claims: Option<Map<String, Value>>,
     #[serde(default)]
     token_quota: Option<TokenQuotaView>,
     /// When the secret stops working, Unix seconds (RFC 7591); 0 or absent: never.
@@ -59,6 +62,9 @@ pub struct UpdateClient {
     token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     client_metadata: Option<BTreeMap<String, String>>,
+    /// Replaces the application's custom claims (`{}`: none).
+    #[serde(default)]
+    custom_claims: Option<Map<String, Value>>,
     /// `null` removes the application's own quota.
     #[serde(default, deserialize_with = "present")]
     token_quota: Option<Option<TokenQuotaView>>,
@@ -116,6 +122,9 @@ fn check_fields(
         description: description.unwrap_or_default().to_owned(),
         token_endpoint_auth_method: AuthMethod::default(),
         client_metadata: client_metadata.cloned().unwrap_or_default(),
+        // Checked apart ([`custom_claims`]); references by the admin, against the stored
+        // metadata.
+        custom_claims: CustomClaims::default(),
         // Checked whether enforced or not: `per_hour: 0` is never a quota.
         token_quota: token_quota.map(token_quota_from_view),
         private_key_jwt: None,
@@ -123,6 +132,16 @@ fn check_fields(
         updated_at: 0,
     };
     probe.validate().map_err(|e| ApiError::bad_request(e.0))
+}
+
+/// Custom claims as a body gives them, checked (names, value types, size): a 400 that names
+/// the claim. Whether references resolve is the application's business ([`crate::admin`]).
+pub(super) fn custom_claims(
+    view: Option<Map<String, Value>>,
+) -> Result<Option<CustomClaims>, ApiError> {
+    view.map(claims_from_view)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("Payload validation error: {e}")))
 }
 
 fn auth_method(text: Option<String>) -> Result<Option<AuthMethod>, ApiError> {
@@ -177,6 +196,7 @@ pub async fn create(
         body.client_metadata.as_ref(),
         body.token_quota.as_ref(),
     )?;
+    let custom_claims = custom_claims(body.custom_claims)?;
     let created = auth
         .admin(StatusCode::CREATED)
         .create_client(NewClient {
@@ -184,6 +204,7 @@ pub async fn create(
             description: body.description.unwrap_or_default(),
             token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
             client_metadata: body.client_metadata,
+            custom_claims,
             token_quota: body.token_quota.as_ref().map(token_quota_from_view),
             grants: Vec::new(),
             secret_expires_at: body.client_secret_expires_at.filter(|at| *at != 0),
@@ -206,6 +227,7 @@ pub async fn update(
         body.client_metadata.as_ref(),
         body.token_quota.flatten().as_ref(),
     )?;
+    let custom_claims = custom_claims(body.custom_claims)?;
     let listed = body
         .client_authentication_methods
         .as_ref()
@@ -221,6 +243,7 @@ pub async fn update(
         description: body.description,
         token_endpoint_auth_method: auth_method(body.token_endpoint_auth_method)?,
         client_metadata: body.client_metadata,
+        custom_claims,
         token_quota: body
             .token_quota
             .map(|q| q.as_ref().map(token_quota_from_view)),

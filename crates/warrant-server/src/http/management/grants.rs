@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use warrant_proto::ClientGrantView;
 
 use super::ApiError;
@@ -15,8 +15,9 @@ use super::auth::{
     Authorized, CreateClientGrants, DeleteClientGrants, ReadClientGrants, UpdateClientGrants,
 };
 use super::body::{JsonBody, QueryParams};
+use super::clients::custom_claims;
 use super::paging::Paging;
-use crate::admin::{AdminError, GrantSpec};
+use crate::admin::{AdminError, GrantPatch, GrantSpec};
 use crate::domain::validate_scope_value;
 use crate::http::AppState;
 use crate::store::GrantFilter;
@@ -27,12 +28,18 @@ pub struct CreateGrant {
     client_id: String,
     audience: String,
     scope: Vec<String>,
+    #[serde(default)]
+    custom_claims: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGrant {
-    scope: Vec<String>,
+    #[serde(default)]
+    scope: Option<Vec<String>>,
+    /// Replaces the grant's custom claims (`{}`: none).
+    #[serde(default)]
+    custom_claims: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,10 +63,14 @@ fn check_scopes(scopes: &[String]) -> Result<(), ApiError> {
 
 /// Once [`check_scopes`] passed, the one rule a grant can still break is naming a scope its
 /// API does not define: a conflict with the API's current scopes (409), which adding the scope
-/// to the API resolves. Not a 400: the request itself is well formed.
+/// to the API resolves. Not a 400: the request itself is well formed. Custom claims that do
+/// not resolve in the application's metadata, or do not fit with the application's, are a 400
+/// (the message names the claim).
 fn scope_conflict(e: AdminError) -> ApiError {
     match e {
-        AdminError::Invalid(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+        AdminError::Invalid(message) if !message.starts_with("custom_claims") => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        }
         other => other.into(),
     }
 }
@@ -99,6 +110,7 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateGrant>,
 ) -> Result<Response, ApiError> {
     check_scopes(&body.scope)?;
+    let custom_claims = custom_claims(body.custom_claims)?;
     let grant = auth
         .admin(StatusCode::CREATED)
         .create_grant(
@@ -106,6 +118,7 @@ pub async fn create(
             GrantSpec {
                 audience: body.audience,
                 scopes: body.scope,
+                custom_claims,
             },
         )
         .await
@@ -118,10 +131,16 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateGrant>,
 ) -> Result<Json<ClientGrantView>, ApiError> {
-    check_scopes(&body.scope)?;
+    if let Some(scopes) = &body.scope {
+        check_scopes(scopes)?;
+    }
+    let patch = GrantPatch {
+        scopes: body.scope,
+        custom_claims: custom_claims(body.custom_claims)?,
+    };
     let grant = auth
         .admin(StatusCode::OK)
-        .update_grant(&id, body.scope)
+        .update_grant(&id, patch)
         .await
         .map_err(scope_conflict)?;
     Ok(Json(ClientGrantView::from(&grant)))

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::admin::{MANAGEMENT_SCOPES, scopes};
-use crate::domain::MAX_SCOPES;
+use crate::domain::{MAX_CLAIM_NAME, MAX_CLAIMS_BYTES, MAX_SCOPES, RESERVED_CLAIMS};
 use crate::http::AppState;
 
 /// One documented operation.
@@ -360,8 +360,21 @@ fn schemas() -> Value {
     let scopes = json!({"type": "array", "maxItems": MAX_SCOPES, "items": scope_item,
         "description": "at most 1000 distinct values: an entry repeated as it is counts once, one value with two descriptions is a 400"});
     let metadata = json!({"type": "object", "maxProperties": 10,
-        "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "^[^\\u0000]*$"},
-        "additionalProperties": plain(255)});
+        "propertyNames": {"minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9:,\\-+=_*?\"/()<>@\\t ]+$"},
+        "additionalProperties": plain(255),
+        "description": "Auth0's client_metadata: at most 10 keys; a key is 1 to 255 letters, digits, tab, space and :,-+=_*?\"/()<>@; a value is a string of at most 255 characters. A key a custom claim refers to cannot be removed (400)."});
+    let plain_claim = json!({"type": "string", "pattern": "^[^{}]*$"});
+    let claim_scalar = json!({"oneOf": [plain_claim, {"type": "number"}, {"type": "boolean"}]});
+    let custom_claims = json!({"type": "object",
+        "propertyNames": {"minLength": 1, "maxLength": MAX_CLAIM_NAME, "pattern": format!("^[^{refused}]*$"),
+            "not": {"enum": RESERVED_CLAIMS}},
+        "additionalProperties": {"oneOf": [
+            plain_claim,
+            {"type": "string", "pattern": "^\\{\\{client_metadata\\.[^{}]+\\}\\}$",
+                "description": "a reference: the application's client_metadata value of that key, which must exist (else 400)"},
+            {"type": "number"}, {"type": "boolean"},
+            {"type": "array", "items": claim_scalar}]},
+        "description": format!("Warrant's extension: claims every token carries. Values are strings (braces only in a reference, {{{{client_metadata.<key>}}}}, as the whole value), numbers, booleans or arrays of them. Registered and Warrant-issued names are a 400 naming the claim. A token's custom claims (the application's, overridden name by name by its grant's, references resolved) take at most {MAX_CLAIMS_BYTES} bytes of JSON (else 400).")});
     let auth = json!({"type": "string", "enum": ["client_secret_post", "client_secret_basic"]});
     let app_type = json!({"type": "string", "enum": ["non_interactive"]});
     let grant_types =
@@ -400,6 +413,7 @@ fn schemas() -> Value {
             "app_type": app_type, "grant_types": grant_types,
             "token_endpoint_auth_method": auth,
             "client_metadata": {"type": "object", "additionalProperties": string},
+            "custom_claims": {"type": "object", "description": "Warrant's extension: absent when the application has none"},
             "client_secret": {"type": "string", "description": "only in the answers to create and rotate-secret"},
             "client_secret_expires_at": {"type": "integer", "description": "when the secret just shown stops working (Unix seconds); only beside client_secret, when it expires"},
             "token_quota": quota,
@@ -409,12 +423,14 @@ fn schemas() -> Value {
             "name": name, "description": nullable(text(1000)), "app_type": nullable(app_type.clone()),
             "grant_types": nullable(grant_types.clone()),
             "token_endpoint_auth_method": nullable(auth.clone()), "client_metadata": nullable(metadata.clone()),
+            "custom_claims": nullable(custom_claims.clone()),
             "token_quota": nullable(quota.clone()),
             "client_secret_expires_at": nullable(json!({"type": "integer", "minimum": 0, "description": "when the secret stops working, Unix seconds (RFC 7591); 0: never; a time past expires it at once"}))}},
         "ClientUpdate": {"type": "object", "additionalProperties": false, "properties": {
             "name": nullable(name.clone()), "description": nullable(text(1000)), "app_type": nullable(app_type),
             "grant_types": nullable(grant_types), "token_endpoint_auth_method": nullable(auth),
             "client_metadata": nullable(metadata),
+            "custom_claims": nullable(custom_claims.clone()),
             "token_quota": nullable(quota).as_object().cloned().map(|mut q| {
                 q.insert("description".into(), json!("null removes the application's own quota"));
                 Value::Object(q)
@@ -466,11 +482,14 @@ fn schemas() -> Value {
         "ResourceServerList": list("ResourceServer"),
         "ClientGrant": {"type": "object", "required": ["id", "client_id", "audience", "scope", "created_at"], "properties": {
             "id": string, "client_id": string, "audience": string,
-            "scope": {"type": "array", "items": string}, "created_at": time}},
+            "scope": {"type": "array", "items": string},
+            "custom_claims": {"type": "object", "description": "Warrant's extension: absent when the grant has none"},
+            "created_at": time}},
         "ClientGrantCreate": {"type": "object", "required": ["client_id", "audience", "scope"], "additionalProperties": false, "properties": {
-            "client_id": string, "audience": string, "scope": grant_scope.clone()}},
-        "ClientGrantUpdate": {"type": "object", "required": ["scope"], "additionalProperties": false, "properties": {
-            "scope": grant_scope}},
+            "client_id": string, "audience": string, "scope": grant_scope.clone(),
+            "custom_claims": nullable(custom_claims.clone())}},
+        "ClientGrantUpdate": {"type": "object", "additionalProperties": false, "properties": {
+            "scope": nullable(grant_scope), "custom_claims": nullable(custom_claims)}},
         "ClientGrantList": list("ClientGrant"),
         "SigningKey": {"type": "object",
             "required": ["kid", "alg", "cert", "pkcs7", "fingerprint", "thumbprint", "current", "next", "previous", "revoked", "public_jwk"],

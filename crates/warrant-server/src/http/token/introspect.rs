@@ -17,6 +17,7 @@ use crate::catalog::ClientEntry;
 use crate::http::AppState;
 use crate::http::error::{OAuthError, no_store_json};
 use crate::issuance::Refusal;
+use crate::metrics::Introspection;
 
 pub async fn introspect(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -34,19 +35,47 @@ async fn handle(
     body: Body,
 ) -> Result<Response, OAuthError> {
     let now_ms = app.clock.now_ms();
-    let call = read_call(app, headers, body).await?;
-    let caller = authenticated(app, &call, ip, now_ms).await?;
+    let call = read_call(app, headers, body)
+        .await
+        .inspect_err(|e| app.metrics.introspection(failed(e)))?;
+    let caller = authenticated(app, &call, ip, now_ms)
+        .await
+        .inspect_err(|e| app.metrics.introspection(failed(e)))?;
     let answer = app
         .introspector
         .introspect(&caller, call.token(), now_ms / 1000)
         .await
-        .map_err(|e| OAuthError::from_lookup(&e))?;
-    let answer = answer.unwrap_or_else(|| {
-        let mut inactive = Map::new();
-        inactive.insert("active".into(), Value::Bool(false));
-        inactive
-    });
+        .map_err(|e| {
+            app.metrics.introspection(Introspection::Unavailable);
+            OAuthError::from_lookup(&e)
+        })?;
+    // Who asked about which API's token (never the token): counted, written aggregated.
+    let answer = match answer {
+        Some((answer, audience)) => {
+            app.metrics.introspection(Introspection::Active);
+            app.audit
+                .introspected(call.client_id(), Some(&audience), now_ms);
+            answer
+        }
+        None => {
+            app.metrics.introspection(Introspection::Inactive);
+            app.audit.introspected(call.client_id(), None, now_ms);
+            let mut inactive = Map::new();
+            inactive.insert("active".into(), Value::Bool(false));
+            inactive
+        }
+    };
     Ok(json_no_store(&answer))
+}
+
+/// How a request that failed before its answer is counted: refused (a bad request or failed
+/// client authentication), or unavailable (storage).
+fn failed(error: &OAuthError) -> Introspection {
+    if error.status.is_server_error() {
+        Introspection::Unavailable
+    } else {
+        Introspection::Refused
+    }
 }
 
 /// Reads and parses an introspection or revocation request (16 KiB at most).

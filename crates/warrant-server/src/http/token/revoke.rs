@@ -21,12 +21,21 @@ use super::introspect::{authenticated, read_call};
 use crate::admin::AdminError;
 use crate::http::AppState;
 use crate::http::error::OAuthError;
+use crate::metrics::Revocation;
 
 pub async fn revoke(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let ip = crate::http::peer_ip(&parts);
-    match handle(&app, &parts.headers, ip, body).await {
-        Ok(()) => (
+    let result = handle(&app, &parts.headers, ip, body).await;
+    app.metrics.revocation(match &result {
+        Ok(true) => Revocation::Revoked,
+        Ok(false) => Revocation::Ignored,
+        Err(e) if e.code == OAuthErrorCode::UnauthorizedClient => Revocation::UnauthorizedClient,
+        Err(e) if e.status.is_server_error() => Revocation::Unavailable,
+        Err(_) => Revocation::Refused,
+    });
+    match result {
+        Ok(_) => (
             StatusCode::OK,
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         )
@@ -35,12 +44,13 @@ pub async fn revoke(State(app): State<Arc<AppState>>, request: Request) -> Respo
     }
 }
 
+/// Whether a token was revoked (`false`: nothing to revoke, answered 200 all the same).
 async fn handle(
     app: &AppState,
     headers: &HeaderMap,
     ip: Option<IpAddr>,
     body: Body,
-) -> Result<(), OAuthError> {
+) -> Result<bool, OAuthError> {
     let now_ms = app.clock.now_ms();
     let call = read_call(app, headers, body).await?;
     let caller = authenticated(app, &call, ip, now_ms).await?;
@@ -50,7 +60,7 @@ async fn handle(
         .await
         .map_err(|e| OAuthError::from_lookup(&e))?
     else {
-        return Ok(());
+        return Ok(false);
     };
     if claims.client_id() != Some(call.client_id()) {
         return Err(OAuthError::new(
@@ -61,11 +71,16 @@ async fn handle(
     }
     let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
         // Every token this server issues has one; `active` answers those without inactive.
-        return Ok(());
+        return Ok(false);
     };
+    let audience = claims
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     app.admin
-        .revoke_token(call.client_id(), jti, claims.exp())
+        .revoke_token(call.client_id(), audience, jti, claims.exp(), ip)
         .await
+        .map(|()| true)
         .map_err(|e| match e {
             AdminError::Conflict(message) => OAuthError::invalid_request(message),
             other => {

@@ -11,7 +11,7 @@ use super::super::session::SignedForm;
 use super::super::{AppState, PageError, see_other};
 use super::handlers::api_page;
 use super::tabs::{Tab, TabState};
-use crate::admin::GrantSpec;
+use crate::admin::{GrantPatch, GrantSpec};
 use crate::domain::{Scope, validate_scope_value, validate_text};
 
 pub(crate) async fn add_permission(
@@ -100,10 +100,17 @@ pub(crate) async fn authorize(
             let spec = GrantSpec {
                 audience: api.identifier.clone(),
                 scopes,
+                custom_claims: None,
             };
             admin.create_grant(client_id, spec).await.map(drop)?;
         }
-        (Some(grant), true) => admin.update_grant(&grant.id, scopes).await.map(drop)?,
+        (Some(grant), true) => {
+            let patch = GrantPatch {
+                scopes: Some(scopes),
+                custom_claims: None,
+            };
+            admin.update_grant(&grant.id, patch).await.map(drop)?;
+        }
         (Some(grant), false) => admin.delete_grant(&grant.id).await?,
         (None, false) => {}
     }

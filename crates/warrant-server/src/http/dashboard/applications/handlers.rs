@@ -67,6 +67,7 @@ fn grants_from(form: &Form, apis: &[ResourceServer], ticked: Ticked) -> Vec<Gran
                 .filter(|s| ticked == Ticked::AsSent || api.has_scope(s))
                 .map(str::to_owned)
                 .collect(),
+            custom_claims: None,
         })
         .collect()
 }
