@@ -872,3 +872,118 @@ async fn an_api_chooses_its_signing_algorithm_in_the_dashboard() {
         "ES256 is not the selected algorithm"
     );
 }
+
+/// An application's metadata and custom claims, and a grant's claims, set in the dashboard:
+/// they show on the application's page, reach the Test tab's token, and a malformed value is
+/// refused on the form, naming the claim.
+#[tokio::test]
+async fn custom_claims_and_metadata_are_edited_and_shown_in_the_test_tab() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::support::API, &["read:a"], None).await;
+    let (client_id, _) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
+    let base = format!("/dashboard/applications/{client_id}");
+    let details = app.admin.get_application(&client_id).await.unwrap();
+    let name = details.application.name.clone();
+    let grant_id = details.grants[0].id.clone();
+
+    let settings = |metadata: &'static str, claims: &'static str| {
+        vec![
+            ("name", name.clone()),
+            ("description", String::new()),
+            ("client_metadata", metadata.to_owned()),
+            ("custom_claims", claims.to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, path: String| {
+        let (app, session) = (&app, &session);
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(app, session, &path, &fields).await
+        }
+    };
+    // Refused, naming the claim; nothing changes.
+    for (metadata, claims, says) in [
+        ("tenant=acme", r#"{"iss": "me"}"#, "&quot;iss&quot;"),
+        (
+            "tenant=acme",
+            r#"{"t": "{{client_metadata.nope}}"}"#,
+            "client_metadata.nope",
+        ),
+        ("tenant=acme", "[1]", "JSON object"),
+        ("no equals sign", "", "KEY=VALUE"),
+    ] {
+        let response = send(settings(metadata, claims), format!("{base}/settings")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{claims}: {:?}",
+            response.headers().get(LOCATION)
+        );
+        let html = response.text().await.unwrap();
+        assert!(html.contains(says), "{claims}: lacks {says}");
+    }
+    assert!(
+        app.admin
+            .get_application(&client_id)
+            .await
+            .unwrap()
+            .application
+            .custom_claims
+            .is_empty()
+    );
+
+    let response = send(
+        settings(
+            "tenant=acme\r\nplan=gold\r\n",
+            r#"{"tenant": "{{client_metadata.tenant}}", "tier": 1}"#,
+        ),
+        format!("{base}/settings"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = send(
+        vec![("custom_claims", r#"{"tier": 2}"#.to_owned())],
+        format!("{base}/grants/{grant_id}/claims"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = send(
+        vec![("custom_claims", r#"{"sub": "x"}"#.to_owned())],
+        format!("{base}/grants/{grant_id}/claims"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("&quot;sub&quot;"));
+
+    let html = page(&app, &session, &base).await;
+    assert!(html.contains("tenant=acme"), "the metadata is shown");
+    assert!(
+        html.contains("{{client_metadata.tenant}}"),
+        "the claims are shown"
+    );
+    assert!(
+        html.contains("&quot;tier&quot;: 2"),
+        "the grant's claims are shown"
+    );
+
+    let api = app.admin.get_api(crate::support::API).await.unwrap();
+    let html = post(
+        &app,
+        &session,
+        &format!("/dashboard/apis/{}/test", api.id),
+        &[("client_id", &client_id)],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        html.contains("&quot;tenant&quot;: &quot;acme&quot;"),
+        "no tenant in the test token"
+    );
+    assert!(
+        html.contains("&quot;tier&quot;: 2"),
+        "no grant claim in the test token"
+    );
+}

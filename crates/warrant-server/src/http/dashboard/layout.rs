@@ -137,6 +137,30 @@ pub(crate) fn field(
     }
 }
 
+/// A labelled multi-line input with its error, if any, right below it, or else its hint.
+pub(crate) fn text_area(
+    label: &str,
+    name: &str,
+    value: &str,
+    error: Option<&str>,
+    hint: &str,
+) -> Markup {
+    let error_id = format!("{name}-error");
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(name) { (label) }
+            textarea id=(name) name=(name) rows="4" spellcheck="false"
+                aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| error_id.as_str())] { (value) }
+            @if let Some(error) = error {
+                p.field-error id=(error_id) { (error) }
+            } @else {
+                p.hint { (hint) }
+            }
+        }
+    }
+}
+
 /// A value with a button that copies it (the script wires the button; without it, the value
 /// is still selectable).
 pub(crate) fn copyable(id: &str, value: &str) -> Markup {
@@ -196,6 +220,7 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "app-saved" => "Application saved.",
         "app-deleted" => "Application deleted; its secrets stopped working.",
         "grants-saved" => "Authorizations saved; they apply to the next token.",
+        "grant-claims-saved" => "Grant claims saved; they apply to the next token.",
         "grant-revoked" => {
             "Grant revoked: no new tokens for that API. Tokens already issued stay valid until they expire."
         }

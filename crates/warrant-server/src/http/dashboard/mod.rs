@@ -66,6 +66,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/applications/{id}/grants/{grant_id}/revoke",
             post(applications::revoke_grant),
         )
+        .route(
+            "/applications/{id}/grants/{grant_id}/claims",
+            post(applications::save_grant_claims),
+        )
         .route("/applications/{id}/delete", post(applications::delete))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))

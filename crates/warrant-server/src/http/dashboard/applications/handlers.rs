@@ -1,6 +1,7 @@
 //! The requests of the application pages: each reads its form or query, makes its change
 //! through the service layer, and answers with a redirect or a page from [`super::pages`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -13,9 +14,10 @@ use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, see_other};
 use super::pages::{self, GRACE_CHOICES};
 use crate::admin::operators::OperatorSession;
-use crate::admin::{ApplicationDetails, ApplicationPatch, GrantSpec, NewClient};
-use crate::domain::{PlainSecret, ResourceServer, validate_name, validate_text};
+use crate::admin::{ApplicationDetails, ApplicationPatch, GrantPatch, GrantSpec, NewClient};
+use crate::domain::{CustomClaims, PlainSecret, ResourceServer, validate_name, validate_text};
 use crate::store::GrantFilter;
+use crate::views::claims_from_view;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
@@ -181,6 +183,31 @@ async fn application_page(
     ))
 }
 
+/// `client_metadata` as the settings form sends it: one `KEY=VALUE` a line, blank lines
+/// skipped. The service layer checks the keys and values.
+fn metadata_from(text: &str) -> Result<BTreeMap<String, String>, String> {
+    text.lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match line.split_once('=') {
+            Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
+            None => Err(format!(
+                "Write one KEY=VALUE a line; {line:?} has no \"=\"."
+            )),
+        })
+        .collect()
+}
+
+/// Custom claims as a form sends them: a JSON object (blank: none), checked.
+fn claims_from(text: &str) -> Result<CustomClaims, String> {
+    if text.trim().is_empty() {
+        return Ok(CustomClaims::default());
+    }
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|_| "Write the claims as a JSON object, such as {\"tier\": 2}.".to_owned())?;
+    claims_from_view(object).map_err(|e| e.0)
+}
+
 pub(crate) async fn update_settings(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
@@ -191,11 +218,28 @@ pub(crate) async fn update_settings(
     }: SignedForm,
 ) -> Result<Response, PageError> {
     let mut errors = application_fields(&form);
+    let metadata = metadata_from(form.raw("client_metadata"))
+        .inspect_err(|e| errors.add("client_metadata", e.clone()))
+        .ok();
+    let claims = claims_from(form.raw("custom_claims"))
+        .inspect_err(|e| errors.add("custom_claims", e.clone()))
+        .ok();
     if errors.is_empty() {
         let patch = ApplicationPatch {
             name: Some(form.text("name").to_owned()),
             description: Some(form.text("description").to_owned()),
+            client_metadata: metadata,
+            custom_claims: claims,
             ..ApplicationPatch::default()
+        };
+        let field = |message: &str| {
+            if message.starts_with("client_metadata") {
+                "client_metadata"
+            } else if message.starts_with("custom_claims") {
+                "custom_claims"
+            } else {
+                "name"
+            }
         };
         match admin.update_application(&client_id, patch).await {
             Ok(_) => {
@@ -204,11 +248,55 @@ pub(crate) async fn update_settings(
                     "app-saved",
                 ));
             }
-            Err(e) => errors = FieldErrors::from_admin("name", e)?,
+            Err(e) => {
+                let at = field(&e.to_string());
+                errors = FieldErrors::from_admin(at, e)?;
+            }
         }
     }
     let details = app.admin.get_application(&client_id).await?;
     application_page(&app, &operator, details, None, None, &errors).await
+}
+
+/// Replaces one grant's custom claims (a JSON object; blank: none).
+pub(crate) async fn save_grant_claims(
+    State(app): State<Arc<AppState>>,
+    Path((client_id, grant_id)): Path<(String, String)>,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
+) -> Result<Response, PageError> {
+    let grant = app.admin.get_grant(&grant_id).await?;
+    if grant.client_id != client_id {
+        return Err(PageError::NotFound("grant"));
+    }
+    let saved = match claims_from(form.raw("custom_claims")) {
+        Ok(claims) => {
+            let patch = GrantPatch {
+                scopes: None,
+                custom_claims: Some(claims),
+            };
+            match admin.update_grant(&grant_id, patch).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(FieldErrors::from_admin("grant_claims", e)?),
+            }
+        }
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("grant_claims", message);
+            Err(errors)
+        }
+    };
+    if let Err(errors) = saved {
+        let details = app.admin.get_application(&client_id).await?;
+        return application_page(&app, &operator, details, None, None, &errors).await;
+    }
+    Ok(see_other(
+        &format!("/dashboard/applications/{client_id}"),
+        "grant-claims-saved",
+    ))
 }
 
 pub(crate) async fn rotate_secret(

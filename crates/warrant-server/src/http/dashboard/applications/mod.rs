@@ -7,5 +7,6 @@ mod handlers;
 mod pages;
 
 pub(crate) use handlers::{
-    create, delete, list, new_page, revoke_grant, rotate_secret, save_grants, show, update_settings,
+    create, delete, list, new_page, revoke_grant, rotate_secret, save_grant_claims, save_grants,
+    show, update_settings,
 };

@@ -6,10 +6,27 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::super::forms::{FieldErrors, Form};
-use super::super::layout::{self, Nav, action_button, copyable, csrf, field};
+use super::super::layout::{self, Nav, action_button, copyable, csrf, field, text_area};
 use crate::admin::ApplicationDetails;
 use crate::admin::operators::OperatorSession;
-use crate::domain::{Application, ClientGrant, PlainSecret, ResourceServer};
+use crate::domain::{Application, ClientGrant, CustomClaims, PlainSecret, ResourceServer};
+
+/// `client_metadata` as the settings form shows it: one `KEY=VALUE` a line.
+fn metadata_text(application: &Application) -> String {
+    application
+        .client_metadata
+        .iter()
+        .map(|(key, value)| format!("{key}={value}\n"))
+        .collect()
+}
+
+/// Custom claims as the forms show them: pretty JSON, blank when none.
+fn claims_text(claims: &CustomClaims) -> String {
+    if claims.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string_pretty(claims).unwrap_or_default()
+}
 
 /// Grace periods offered when rotating a secret, in seconds.
 pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
@@ -204,7 +221,7 @@ pub(super) fn application(
                 p.muted { "Not authorized for any API: it cannot get tokens yet." }
             } @else {
                 table.list #grants {
-                    thead { tr { th { "API" } th { "Permissions" } th {} } }
+                    thead { tr { th { "API" } th { "Permissions" } th { "Custom claims" } th {} } }
                     tbody {
                         @for grant in &details.grants {
                             tr {
@@ -213,6 +230,14 @@ pub(super) fn application(
                                     code.muted { (grant.audience) }
                                 }
                                 td { @for scope in &grant.scopes { code.scope { (scope) } " " } @if grant.scopes.is_empty() { span.muted { "none" } } }
+                                td {
+                                    form.grant-claims method="post" action={ (base) "/grants/" (grant.id) "/claims" } {
+                                        (csrf(operator))
+                                        textarea name="custom_claims" rows="2" spellcheck="false"
+                                            aria-label={ "Custom claims of the grant for " (grant.audience) } { (claims_text(&grant.custom_claims)) }
+                                        button.link type="submit" { "Save claims" }
+                                    }
+                                }
                                 td.right {
                                     (action_button(operator, &format!("{base}/grants/{}/revoke", grant.id), "Revoke", "link danger-text",
                                         Some("Revoke this grant? The application gets no new tokens for this API; tokens already issued stay valid until they expire.")))
@@ -222,6 +247,8 @@ pub(super) fn application(
                     }
                 }
             }
+            @if let Some(error) = errors.get("grant_claims") { p.field-error #grant-claims-error role="alert" { (error) } }
+            p.hint { "A grant's custom claims (a JSON object) override the application's of the same name in its tokens." }
             details {
                 summary { "Change authorizations" }
                 form method="post" action={ (base) "/grants" } {
@@ -240,6 +267,10 @@ pub(super) fn application(
                 (csrf(operator))
                 (field("Name", "name", &application.name, errors.get("name"), None))
                 (field("Description", "description", &application.description, errors.get("description"), None))
+                (text_area("Metadata", "client_metadata", &metadata_text(application), errors.get("client_metadata"),
+                    "client_metadata: one KEY=VALUE a line, at most 10."))
+                (text_area("Custom claims", "custom_claims", &claims_text(&application.custom_claims), errors.get("custom_claims"),
+                    "Claims in every token, as a JSON object: strings, numbers, booleans or arrays of them; \"{{client_metadata.KEY}}\" copies a metadata value."))
                 div.actions { button.primary type="submit" { "Save" } }
             }
         }
