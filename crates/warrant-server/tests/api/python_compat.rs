@@ -224,22 +224,17 @@ async fn pyjwt_decodes_custom_claims() {
         )
         .await;
     assert_eq!(status, 201, "{grant}");
-    let issuer = app.issuer.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["-c", CUSTOM_CLAIMS])
-            .env("ISSUER", issuer)
-            .env("CLIENT_ID", id)
-            .env("CLIENT_SECRET", secret)
-            .env("AUDIENCE", API)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "python failed: {stderr}");
+    let stdout = run_python(
+        &["-c", CUSTOM_CLAIMS],
+        vec![
+            ("ISSUER", app.issuer.clone()),
+            ("CLIENT_ID", id),
+            ("CLIENT_SECRET", secret),
+            ("AUDIENCE", API.to_owned()),
+        ],
+        "PyJWT decoding custom claims",
+    )
+    .await;
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("CLAIMS "))
