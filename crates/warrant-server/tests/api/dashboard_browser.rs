@@ -135,7 +135,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     assert_eq!(new.0, StatusCode::OK, "{}", refusal(&new.1));
 
     // Revoke the grant: no more tokens for that API.
-    browser.submit("#grants button[type=submit]").await;
+    browser.submit("#grants button.danger-text").await;
     assert!(browser.text(".notice").await.starts_with("Grant revoked"));
     let refused = token_response(&app.base, &client_id, &rotated).await;
     assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refusal(&refused.1));
