@@ -7,6 +7,10 @@
 //! a few dozen events at a time rather than each handful: a commit is an fsync), optionally copies them as JSON lines to stdout or a file for a log shipper, and prunes old
 //! events by age and count. Events never carry a secret or a token: only the token's `jti`.
 //!
+//! Introspections ([`AuditLog::introspected`]) are counted the same way, per caller, API and
+//! outcome (active or not), and written with the refusals: a gateway's tens of thousands of
+//! calls a second cost a counter each, not an event each.
+//!
 //! Refusals ([`is_refusal`]: failed token exchanges, throttled requests among them, failed
 //! management operations and sign-ins) are what unauthenticated traffic can produce at will, so
 //! they are not written one by one: they are counted per type, client ID, address and reason,
@@ -470,8 +474,8 @@ impl AuditWriter {
         }
     }
 
-    /// Writes the refusals counted so far: at most [`MAX_REFUSAL_SOURCES`] events and one per
-    /// type, in one transaction.
+    /// Writes the refusals and introspections counted so far (at most [`MAX_REFUSAL_SOURCES`]
+    /// events of each and one catch-all per type), in one transaction.
     async fn write_refusals(&self, stop: &watch::Receiver<bool>) {
         let interval = self.settings.refusal_interval;
         let mut events = take_refusals(&self.refusals, interval);
@@ -586,6 +590,36 @@ mod tests {
             audience: Some("https://a".into()),
             ..AuditEvent::default()
         }
+    }
+
+    #[test]
+    fn introspections_are_counted_per_caller_api_and_outcome_within_a_bound() {
+        let mut counted = Introspections::default();
+        for _ in 0..3 {
+            counted.add("gateway", Some("https://a"), 7);
+        }
+        counted.add("gateway", None, 8);
+        for i in 0..MAX_REFUSAL_SOURCES + 5 {
+            counted.add(&format!("caller-{i}"), Some("https://b"), 9);
+        }
+        let shared = Mutex::new(counted);
+        let events = take_introspections(&shared, Duration::from_secs(10));
+        // 2 pairs of the gateway and 1022 more told apart; 7 callers counted together.
+        assert_eq!(events.len(), MAX_REFUSAL_SOURCES + 1);
+        let active = events
+            .iter()
+            .find(|e| e.client_id.as_deref() == Some("gateway") && e.audience.is_some())
+            .unwrap();
+        assert_eq!(active.count, 3);
+        assert_eq!(active.kind, types::INTROSPECTION);
+        assert!(
+            active.description.contains("(3 times within 10 s)"),
+            "{}",
+            active.description
+        );
+        let others = events.iter().find(|e| e.client_id.is_none()).unwrap();
+        assert_eq!(others.count, 7);
+        assert!(take_introspections(&shared, Duration::from_secs(10)).is_empty());
     }
 
     async fn log() -> (AuditLog, AuditWriter, tempfile::TempDir) {
