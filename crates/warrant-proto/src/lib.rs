@@ -423,6 +423,54 @@ pub struct LogPageView {
     pub logs: Vec<LogEventView>,
 }
 
+/// The management API's configuration endpoints (a Warrant extension): a declarative file to
+/// plan or apply, `POST /api/v2/config/plan` and `/apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigRequest {
+    /// The file's text (TOML).
+    pub file: String,
+    /// Delete the APIs and applications the file does not name.
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// One change a configuration file makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChangeView {
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    /// `api` or `application`.
+    pub kind: String,
+    /// The API's identifier or the application's name.
+    pub key: String,
+    /// What changes in it, in words.
+    #[serde(default)]
+    pub details: Vec<String>,
+}
+
+/// An application a configuration apply created, with its secret (shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigCreatedView {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// What `/api/v2/config/plan` answers (`created` empty) and `/apply` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigResultView {
+    pub changes: Vec<ConfigChangeView>,
+    #[serde(default)]
+    pub created: Vec<ConfigCreatedView>,
+}
+
+/// What `GET /api/v2/config` answers: the current state as a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigExportView {
+    pub file: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,12 @@
 
 use warrant_proto::{
     ClientAuthenticationMethods, ClientCredentialView, ClientCredentialsQuota, ClientGrantView,
-    ClientView, CredentialRef, GRANT_CLIENT_CREDENTIALS, LogDetailsView, LogEventView,
-    PrivateKeyJwtMethod, ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
-    TokenQuotaView,
+    ClientView, ConfigChangeView, ConfigCreatedView, ConfigResultView, CredentialRef,
+    GRANT_CLIENT_CREDENTIALS, LogDetailsView, LogEventView, PrivateKeyJwtMethod,
+    ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
 };
 
+use crate::admin::{ConfigChange, CreatedSecret};
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
 use crate::domain::{
@@ -287,5 +288,32 @@ mod tests {
                 "description": "POST /api/v2/clients",
             })
         );
+    }
+}
+
+impl From<&ConfigChange> for ConfigChangeView {
+    fn from(change: &ConfigChange) -> Self {
+        Self {
+            action: change.action.as_str().to_owned(),
+            kind: change.kind.to_owned(),
+            key: change.key.clone(),
+            details: change.details.clone(),
+        }
+    }
+}
+
+/// A configuration plan (`created` empty) or apply, in its wire shape: the new applications'
+/// secrets in the clear, shown once.
+pub fn config_result_view(changes: &[ConfigChange], created: &[CreatedSecret]) -> ConfigResultView {
+    ConfigResultView {
+        changes: changes.iter().map(ConfigChangeView::from).collect(),
+        created: created
+            .iter()
+            .map(|c| ConfigCreatedView {
+                name: c.name.clone(),
+                client_id: c.client_id.clone(),
+                client_secret: c.secret.expose().to_owned(),
+            })
+            .collect(),
     }
 }

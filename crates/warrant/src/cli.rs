@@ -86,6 +86,47 @@ pub enum Command {
     Token(TokenArgs),
     /// Print a token's header and claims. Decoding is not verifying
     Decode(DecodeArgs),
+    /// Show what a configuration file (TOML) would create, update and delete; changes nothing
+    Plan(PlanArgs),
+    /// Apply a configuration file (TOML) in one transaction: all of it or nothing
+    Apply(ApplyArgs),
+    /// Write the current APIs and applications as a configuration file (no secrets)
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The configuration file (`-`: standard input)
+    pub file: PathBuf,
+    /// Also delete the APIs and applications the file does not name
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the changes as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The configuration file (`-`: standard input)
+    pub file: PathBuf,
+    /// Also delete the APIs and applications the file does not name
+    #[arg(long)]
+    pub prune: bool,
+    /// Write the new applications' secrets to this file (JSON, mode 0600) instead of printing
+    /// them once
+    #[arg(long, value_name = "PATH")]
+    pub secrets_file: Option<PathBuf>,
+    /// Print the changes (and new secrets, without --secrets-file) as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write the file here instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

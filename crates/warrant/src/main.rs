@@ -4,6 +4,7 @@
 //! cargo run --release -- serve                # serve on 127.0.0.1:8080, data in ./warrant-data
 //! warrant api create --identifier https://api.example.com --name "Internal API" --scope read:data
 //! warrant app create --name worker --grant https://api.example.com=read:data
+//! warrant apply warrant.toml --secrets-file new-secrets.json   # configuration as code
 //! warrant token --issuer http://127.0.0.1:8080/ --client-id … --client-secret … --audience …
 //! ```
 
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,
             Command::Token(args) => token_cmd::token(args).await,
             Command::Decode(args) => token_cmd::decode(&args),
+            Command::Plan(args) => admin_cmd::plan(&cli.global, args).await,
+            Command::Apply(args) => admin_cmd::apply(&cli.global, args).await,
+            Command::Export(args) => admin_cmd::export(&cli.global, args).await,
         }
     });
     match result {

@@ -45,6 +45,11 @@ pub const UPDATE_SIGNING_KEYS: &str = "update:signing_keys";
 /// Read the audit log.
 pub const READ_LOGS: &str = "read:logs";
 
+/// Plan and export declarative configuration (a Warrant extension).
+pub const READ_CONFIG: &str = "read:config";
+/// Apply declarative configuration (a Warrant extension): every change a file can make.
+pub const UPDATE_CONFIG: &str = "update:config";
+
 /// Every management scope with its description, in the order the management API lists them.
 pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     (READ_CLIENTS, "Read applications"),
@@ -68,4 +73,6 @@ pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     (CREATE_SIGNING_KEYS, "Rotate signing keys"),
     (UPDATE_SIGNING_KEYS, "Revoke signing keys"),
     (READ_LOGS, "Read the audit log"),
+    (READ_CONFIG, "Plan and export configuration files"),
+    (UPDATE_CONFIG, "Apply configuration files"),
 ];

@@ -8,7 +8,7 @@ use super::{
 use crate::domain::{PlainSecret, Scope};
 use crate::store::{GrantFilter, StoreError};
 
-const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
+pub(super) const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
 
 /// The issuer the deployment was last initialized (served) with, so that local commands run
 /// without `--issuer` act for the same deployment.

@@ -134,6 +134,28 @@ pub fn decode_public_key_pem(pem: &str, alg: Algorithm) -> Result<Vec<u8>, Inval
     Ok(der)
 }
 
+/// A stored credential's key as PEM, as an administrator would upload it: `RSA PUBLIC KEY`
+/// for a PKCS#1 key (a DER `SEQUENCE` whose first element is an `INTEGER`), else `PUBLIC KEY`.
+pub fn public_key_pem(der: &[u8]) -> String {
+    let content = match der.get(1) {
+        Some(&len) if len & 0x80 != 0 => 2 + usize::from(len & 0x7F),
+        _ => 2,
+    };
+    let label = if der.get(content) == Some(&0x02) {
+        "RSA PUBLIC KEY"
+    } else {
+        "PUBLIC KEY"
+    };
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use aws_lc_rs::encoding::AsDer;

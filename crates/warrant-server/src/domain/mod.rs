@@ -4,6 +4,7 @@
 
 mod application;
 mod claims;
+pub mod config;
 mod credential;
 pub mod events;
 mod grant;
@@ -21,6 +22,7 @@ pub use claims::{
 };
 pub use credential::{
     CREDENTIAL_ALGORITHMS, MAX_CREDENTIALS, PublicKeyCredential, decode_public_key_pem, parse_alg,
+    public_key_pem,
 };
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};

@@ -1,7 +1,7 @@
 //! APIs (resource servers).
 
 use super::rows::{Col, corrupt, ts, unts};
-use super::{Store, StoreError, db_err, on_engine};
+use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{ResourceServer, Scope, SigningAlg};
 
 const RS_COLUMNS: &str = "id, identifier, name, scopes, token_lifetime, signing_alg, \
@@ -40,36 +40,78 @@ fn pop_column(api: &ResourceServer) -> Result<Option<String>, StoreError> {
         .map_err(|e| corrupt("proof_of_possession", e))
 }
 
+/// Deletes an API (its grants go with it).
+pub(super) const DELETE_API: &str = "DELETE FROM resource_servers WHERE id = $1";
+
+pub(super) async fn insert_api_in(
+    tx: impl Into<Tx<'_>>,
+    api: &ResourceServer,
+) -> Result<(), StoreError> {
+    let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+    let pop = pop_column(api)?;
+    on_tx!(tx.into(), |c| {
+        sqlx::query(
+            "INSERT INTO resource_servers
+             (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at,
+              proof_of_possession)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&api.id)
+        .bind(&api.identifier)
+        .bind(&api.name)
+        .bind(scopes)
+        .bind(i64::from(api.token_lifetime))
+        .bind(api.signing_alg.as_str())
+        .bind(ts(api.created_at))
+        .bind(ts(api.updated_at))
+        .bind(pop.as_deref())
+        .execute(&mut *c)
+        .await
+        .map_err(|e| match db_err(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "an API with identifier {} already exists",
+                api.identifier
+            )),
+            other => other,
+        })
+        .map(drop)
+    })
+}
+
+pub(super) async fn update_api_in(
+    tx: impl Into<Tx<'_>>,
+    api: &ResourceServer,
+) -> Result<(), StoreError> {
+    let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
+    let pop = pop_column(api)?;
+    on_tx!(tx.into(), |c| {
+        let done = sqlx::query(
+            "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
+                signing_alg = $5, updated_at = $6, proof_of_possession = $7
+             WHERE id = $1",
+        )
+        .bind(&api.id)
+        .bind(&api.name)
+        .bind(scopes)
+        .bind(i64::from(api.token_lifetime))
+        .bind(api.signing_alg.as_str())
+        .bind(ts(api.updated_at))
+        .bind(pop.as_deref())
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("API {}", api.id)));
+        }
+        Ok(())
+    })
+}
+
 impl Store {
     pub async fn insert_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
-        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
-        let pop = pop_column(api)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            sqlx::query(
-                "INSERT INTO resource_servers
-                 (id, identifier, name, scopes, token_lifetime, signing_alg, created_at, updated_at,
-                  proof_of_possession)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&api.id)
-            .bind(&api.identifier)
-            .bind(&api.name)
-            .bind(scopes)
-            .bind(i64::from(api.token_lifetime))
-            .bind(api.signing_alg.as_str())
-            .bind(ts(api.created_at))
-            .bind(ts(api.updated_at))
-            .bind(pop.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db_err(e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!(
-                    "an API with identifier {} already exists",
-                    api.identifier
-                )),
-                other => other,
-            })?;
+            insert_api_in(&mut tx, api).await?;
             s.commit(tx).await
         })
     }
@@ -105,40 +147,15 @@ impl Store {
     }
 
     pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
-        let scopes = serde_json::to_string(&api.scopes).map_err(|e| corrupt("scopes", e))?;
-        let pop = pop_column(api)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let done = sqlx::query(
-                "UPDATE resource_servers SET name = $2, scopes = $3, token_lifetime = $4,
-                    signing_alg = $5, updated_at = $6, proof_of_possession = $7
-                 WHERE id = $1",
-            )
-            .bind(&api.id)
-            .bind(&api.name)
-            .bind(scopes)
-            .bind(i64::from(api.token_lifetime))
-            .bind(api.signing_alg.as_str())
-            .bind(ts(api.updated_at))
-            .bind(pop.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("API {}", api.id)));
-            }
+            update_api_in(&mut tx, api).await?;
             s.commit(tx).await
         })
     }
 
     /// Deletes an API and every grant for it.
     pub async fn delete_resource_server(&self, id: &str) -> Result<(), StoreError> {
-        self.delete_one(
-            "DELETE FROM resource_servers WHERE id = $1",
-            id,
-            "API",
-            None,
-        )
-        .await
+        self.delete_one(DELETE_API, id, "API", None).await
     }
 }

@@ -20,6 +20,9 @@ const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updat
         custom_claims
      FROM applications ORDER BY created_at, client_id";
 
+/// Deletes an application (its secrets, credentials and grants go with it).
+pub(super) const DELETE_APPLICATION: &str = "DELETE FROM applications WHERE client_id = $1";
+
 /// What issuance needs of one client: its secrets, and its grants each with the ID of the API
 /// it was granted on (an API deleted and re-created under the same identifier is another API).
 #[derive(Debug)]
@@ -114,6 +117,87 @@ async fn insert_secret(tx: impl Into<Tx<'_>>, secret: &ClientSecret) -> Result<(
     })
 }
 
+/// Inserts an application with its first secret and its grants, and names it changed.
+pub(super) async fn insert_application_in(
+    tx: impl Into<Tx<'_>>,
+    app: &Application,
+    secret: &ClientSecret,
+    grants: &[ClientGrant],
+) -> Result<(), StoreError> {
+    let metadata = metadata_json(app)?;
+    let quota = quota_json(app.token_quota.as_ref())?;
+    let methods = auth_methods_json(app)?;
+    let claims = claims_json(&app.custom_claims)?;
+    let mut tx = tx.into();
+    on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "INSERT INTO applications (client_id, name, description, created_at, updated_at,
+                token_endpoint_auth_method, client_metadata, token_quota,
+                client_authentication_methods, custom_claims)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(ts(app.created_at))
+        .bind(ts(app.updated_at))
+        .bind(app.token_endpoint_auth_method.as_str())
+        .bind(metadata)
+        .bind(quota)
+        .bind(methods)
+        .bind(claims)
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)?;
+    });
+    insert_secret(&mut tx, secret).await?;
+    for grant in grants {
+        insert_grant_in(&mut tx, grant).await?;
+    }
+    // A server may remember that this client ID did not exist.
+    record_client_change(&mut tx, &app.client_id).await
+}
+
+/// Writes an application's settings, and names it changed (issuance reads the quota and the
+/// claims).
+pub(super) async fn update_application_in(
+    tx: impl Into<Tx<'_>>,
+    app: &Application,
+) -> Result<(), StoreError> {
+    let metadata = metadata_json(app)?;
+    let quota = quota_json(app.token_quota.as_ref())?;
+    let methods = auth_methods_json(app)?;
+    let claims = claims_json(&app.custom_claims)?;
+    let mut tx = tx.into();
+    on_tx!(&mut tx, |c| {
+        let done = sqlx::query(
+            "UPDATE applications SET name = $2, description = $3,
+                token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
+                token_quota = $7, client_authentication_methods = $8, custom_claims = $9
+             WHERE client_id = $1",
+        )
+        .bind(&app.client_id)
+        .bind(&app.name)
+        .bind(&app.description)
+        .bind(app.token_endpoint_auth_method.as_str())
+        .bind(metadata)
+        .bind(ts(app.updated_at))
+        .bind(quota)
+        .bind(methods)
+        .bind(claims)
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "application {}",
+                app.client_id
+            )));
+        }
+    });
+    record_client_change(&mut tx, &app.client_id).await
+}
+
 impl Store {
     /// One client's secrets and grants by an indexed lookup; `None` when it does not exist.
     pub async fn load_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
@@ -195,37 +279,9 @@ impl Store {
         secret: &ClientSecret,
         grants: &[ClientGrant],
     ) -> Result<(), StoreError> {
-        let metadata = metadata_json(app)?;
-        let quota = quota_json(app.token_quota.as_ref())?;
-        let methods = auth_methods_json(app)?;
-        let claims = claims_json(&app.custom_claims)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            sqlx::query(
-                "INSERT INTO applications (client_id, name, description, created_at, updated_at,
-                    token_endpoint_auth_method, client_metadata, token_quota,
-                    client_authentication_methods, custom_claims)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&app.client_id)
-            .bind(&app.name)
-            .bind(&app.description)
-            .bind(ts(app.created_at))
-            .bind(ts(app.updated_at))
-            .bind(app.token_endpoint_auth_method.as_str())
-            .bind(metadata)
-            .bind(quota)
-            .bind(methods)
-            .bind(claims)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            insert_secret(&mut tx, secret).await?;
-            for grant in grants {
-                insert_grant_in(&mut tx, grant).await?;
-            }
-            // A server may remember that this client ID did not exist.
-            record_client_change(&mut tx, &app.client_id).await?;
+            insert_application_in(&mut tx, app, secret, grants).await?;
             s.commit(tx).await
         })
     }
@@ -285,38 +341,9 @@ impl Store {
     }
 
     pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
-        let metadata = metadata_json(app)?;
-        let quota = quota_json(app.token_quota.as_ref())?;
-        let methods = auth_methods_json(app)?;
-        let claims = claims_json(&app.custom_claims)?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let done = sqlx::query(
-                "UPDATE applications SET name = $2, description = $3,
-                    token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
-                    token_quota = $7, client_authentication_methods = $8, custom_claims = $9
-                 WHERE client_id = $1",
-            )
-            .bind(&app.client_id)
-            .bind(&app.name)
-            .bind(&app.description)
-            .bind(app.token_endpoint_auth_method.as_str())
-            .bind(metadata)
-            .bind(ts(app.updated_at))
-            .bind(quota)
-            .bind(methods)
-            .bind(claims)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "application {}",
-                    app.client_id
-                )));
-            }
-            // Issuance reads the quota and the claims.
-            record_client_change(&mut tx, &app.client_id).await?;
+            update_application_in(&mut tx, app).await?;
             s.commit(tx).await
         })
     }
@@ -324,7 +351,7 @@ impl Store {
     /// Deletes an application with its secrets and grants.
     pub async fn delete_application(&self, client_id: &str) -> Result<(), StoreError> {
         self.delete_one(
-            "DELETE FROM applications WHERE client_id = $1",
+            DELETE_APPLICATION,
             client_id,
             "application",
             Some(client_id),

@@ -3,7 +3,7 @@
 
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
-use super::{Store, StoreError, db_err, on_engine};
+use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
 
 const CREDENTIAL_COLUMNS: &str =
@@ -33,41 +33,127 @@ pub(super) fn credential_from_row(row: &impl Col) -> Result<PublicKeyCredential,
     })
 }
 
+/// Adds a credential to its application (at most [`MAX_CREDENTIALS`] each), and names the
+/// application changed.
+pub(super) async fn insert_credential_in(
+    tx: impl Into<Tx<'_>>,
+    cred: &PublicKeyCredential,
+) -> Result<(), StoreError> {
+    let mut tx = tx.into();
+    super::require_application(&mut tx, &cred.client_id).await?;
+    on_tx!(&mut tx, |c| {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM client_credentials WHERE client_id = $1")
+                .bind(&cred.client_id)
+                .fetch_one(&mut **c)
+                .await
+                .map_err(db_err)?;
+        if unts(count) >= MAX_CREDENTIALS as u64 {
+            return Err(StoreError::Conflict(format!(
+                "an application has at most {MAX_CREDENTIALS} credentials; delete one first"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO client_credentials (id, client_id, name, credential_type, alg, kid,
+                public_key, created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, 'public_key', $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&cred.id)
+        .bind(&cred.client_id)
+        .bind(&cred.name)
+        .bind(cred.alg.name())
+        .bind(&cred.kid)
+        .bind(&cred.der[..])
+        .bind(ts(cred.created_at))
+        .bind(ts(cred.updated_at))
+        .bind(cred.expires_at.map(ts))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)?;
+    });
+    record_client_change(&mut tx, &cred.client_id).await
+}
+
+/// Writes a credential's name and expiry (what may change of it: the key is what it is), and
+/// names its application changed.
+pub(super) async fn update_credential_in(
+    tx: impl Into<Tx<'_>>,
+    cred: &PublicKeyCredential,
+) -> Result<(), StoreError> {
+    let mut tx = tx.into();
+    on_tx!(&mut tx, |c| {
+        let done = sqlx::query(
+            "UPDATE client_credentials SET name = $3, expires_at = $4, updated_at = $5
+             WHERE client_id = $1 AND id = $2",
+        )
+        .bind(&cred.client_id)
+        .bind(&cred.id)
+        .bind(&cred.name)
+        .bind(cred.expires_at.map(ts))
+        .bind(ts(cred.updated_at))
+        .execute(&mut **c)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("credential {}", cred.id)));
+        }
+    });
+    record_client_change(&mut tx, &cred.client_id).await
+}
+
+/// Deletes a credential and takes it off the application's private_key_jwt list.
+pub(super) async fn delete_credential_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let mut tx = tx.into();
+    on_tx!(&mut tx, |c| {
+        let done = sqlx::query("DELETE FROM client_credentials WHERE client_id = $1 AND id = $2")
+            .bind(client_id)
+            .bind(id)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("credential {id}")));
+        }
+        let row = sqlx::query(
+            "SELECT client_authentication_methods FROM applications WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&mut **c)
+        .await
+        .map_err(db_err)?;
+        let listed = row
+            .as_ref()
+            .map(auth_methods_from_row)
+            .transpose()?
+            .flatten();
+        if let Some(mut ids) = listed.filter(|ids| ids.iter().any(|i| i == id)) {
+            ids.retain(|i| i != id);
+            let json = serde_json::to_string(&ids)
+                .map_err(|e| corrupt("client_authentication_methods", e))?;
+            sqlx::query(
+                "UPDATE applications SET client_authentication_methods = $2
+                 WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .bind(json)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)?;
+        }
+    });
+    record_client_change(&mut tx, client_id).await
+}
+
 impl Store {
     /// Adds a credential to its application: at most [`MAX_CREDENTIALS`] each.
     pub async fn insert_credential(&self, cred: &PublicKeyCredential) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            super::require_application(&mut tx, &cred.client_id).await?;
-            let count: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM client_credentials WHERE client_id = $1")
-                    .bind(&cred.client_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if unts(count) >= MAX_CREDENTIALS as u64 {
-                return Err(StoreError::Conflict(format!(
-                    "an application has at most {MAX_CREDENTIALS} credentials; delete one first"
-                )));
-            }
-            sqlx::query(
-                "INSERT INTO client_credentials (id, client_id, name, credential_type, alg, kid,
-                    public_key, created_at, updated_at, expires_at)
-                 VALUES ($1, $2, $3, 'public_key', $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&cred.id)
-            .bind(&cred.client_id)
-            .bind(&cred.name)
-            .bind(cred.alg.name())
-            .bind(&cred.kid)
-            .bind(&cred.der[..])
-            .bind(ts(cred.created_at))
-            .bind(ts(cred.updated_at))
-            .bind(cred.expires_at.map(ts))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            record_client_change(&mut tx, &cred.client_id).await?;
+            insert_credential_in(&mut tx, cred).await?;
             s.commit(tx).await
         })
     }
@@ -147,43 +233,7 @@ impl Store {
     pub async fn delete_credential(&self, client_id: &str, id: &str) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let done =
-                sqlx::query("DELETE FROM client_credentials WHERE client_id = $1 AND id = $2")
-                    .bind(client_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("credential {id}")));
-            }
-            let row = sqlx::query(
-                "SELECT client_authentication_methods FROM applications WHERE client_id = $1",
-            )
-            .bind(client_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let listed = row
-                .as_ref()
-                .map(auth_methods_from_row)
-                .transpose()?
-                .flatten();
-            if let Some(mut ids) = listed.filter(|ids| ids.iter().any(|i| i == id)) {
-                ids.retain(|i| i != id);
-                let json = serde_json::to_string(&ids)
-                    .map_err(|e| corrupt("client_authentication_methods", e))?;
-                sqlx::query(
-                    "UPDATE applications SET client_authentication_methods = $2
-                     WHERE client_id = $1",
-                )
-                .bind(client_id)
-                .bind(json)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            }
-            record_client_change(&mut tx, client_id).await?;
+            delete_credential_in(&mut tx, client_id, id).await?;
             s.commit(tx).await
         })
     }

@@ -91,6 +91,92 @@ pub(super) async fn insert_grant_in(
     })
 }
 
+/// [`Store::set_grants`]'s work in a transaction: the grants made `grants`, the client named
+/// changed when anything changed.
+pub(super) async fn set_grants_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+    grants: &[ClientGrant],
+) -> Result<GrantChanges, StoreError> {
+    for (i, grant) in grants.iter().enumerate() {
+        if grant.client_id != client_id {
+            return Err(StoreError::Conflict(format!(
+                "a grant for application {} cannot be given to {client_id}",
+                grant.client_id
+            )));
+        }
+        if grants[..i].iter().any(|g| g.audience == grant.audience) {
+            return Err(StoreError::Conflict(format!(
+                "two grants for {}: an application has one grant per API",
+                grant.audience
+            )));
+        }
+    }
+    let mut tx = tx.into();
+    super::require_application(&mut tx, client_id).await?;
+    let current = on_tx!(&mut tx, |c| {
+        sqlx::query(
+            "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
+             WHERE client_id = $1 ORDER BY created_at, id",
+        )
+        .bind(client_id)
+        .fetch_all(&mut **c)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(grant_from_row)
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    let mut changes = GrantChanges::default();
+    for grant in grants {
+        match current.iter().find(|g| g.audience == grant.audience) {
+            Some(old) if old.scopes == grant.scopes && old.custom_claims == grant.custom_claims => {
+            }
+            Some(old) => {
+                let scopes =
+                    serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+                let claims = claims_json(&grant.custom_claims)?;
+                on_tx!(&mut tx, |c| {
+                    sqlx::query(
+                        "UPDATE client_grants SET scopes = $2, custom_claims = $3 WHERE id = $1",
+                    )
+                    .bind(&old.id)
+                    .bind(scopes)
+                    .bind(claims)
+                    .execute(&mut **c)
+                    .await
+                    .map_err(db_err)?;
+                });
+                changes.changed.push(ClientGrant {
+                    scopes: grant.scopes.clone(),
+                    custom_claims: grant.custom_claims.clone(),
+                    ..old.clone()
+                });
+            }
+            None => {
+                insert_grant_in(&mut tx, grant).await?;
+                changes.added.push(grant.clone());
+            }
+        }
+    }
+    for old in &current {
+        if !grants.iter().any(|g| g.audience == old.audience) {
+            on_tx!(&mut tx, |c| {
+                sqlx::query("DELETE FROM client_grants WHERE id = $1")
+                    .bind(&old.id)
+                    .execute(&mut **c)
+                    .await
+                    .map_err(db_err)?;
+            });
+            changes.removed.push(old.clone());
+        }
+    }
+    if !changes.is_empty() {
+        record_client_change(&mut tx, client_id).await?;
+    }
+    Ok(changes)
+}
+
 impl Store {
     pub async fn insert_grant(&self, grant: &ClientGrant) -> Result<(), StoreError> {
         on_engine!(self, |s| {
@@ -187,82 +273,14 @@ impl Store {
         client_id: &str,
         grants: &[ClientGrant],
     ) -> Result<GrantChanges, StoreError> {
-        for (i, grant) in grants.iter().enumerate() {
-            if grant.client_id != client_id {
-                return Err(StoreError::Conflict(format!(
-                    "a grant for application {} cannot be given to {client_id}",
-                    grant.client_id
-                )));
-            }
-            if grants[..i].iter().any(|g| g.audience == grant.audience) {
-                return Err(StoreError::Conflict(format!(
-                    "two grants for {}: an application has one grant per API",
-                    grant.audience
-                )));
-            }
-        }
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            super::require_application(&mut tx, client_id).await?;
-            let current = sqlx::query(
-                "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
-                 WHERE client_id = $1 ORDER BY created_at, id",
-            )
-            .bind(client_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(grant_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-            let mut changes = GrantChanges::default();
-            for grant in grants {
-                match current.iter().find(|g| g.audience == grant.audience) {
-                    Some(old)
-                        if old.scopes == grant.scopes
-                            && old.custom_claims == grant.custom_claims => {}
-                    Some(old) => {
-                        let scopes = serde_json::to_string(&grant.scopes)
-                            .map_err(|e| corrupt("scopes", e))?;
-                        let claims = claims_json(&grant.custom_claims)?;
-                        sqlx::query(
-                            "UPDATE client_grants SET scopes = $2, custom_claims = $3
-                             WHERE id = $1",
-                        )
-                        .bind(&old.id)
-                        .bind(scopes)
-                        .bind(claims)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                        changes.changed.push(ClientGrant {
-                            scopes: grant.scopes.clone(),
-                            custom_claims: grant.custom_claims.clone(),
-                            ..old.clone()
-                        });
-                    }
-                    None => {
-                        insert_grant_in(&mut tx, grant).await?;
-                        changes.added.push(grant.clone());
-                    }
-                }
-            }
-            for old in &current {
-                if !grants.iter().any(|g| g.audience == old.audience) {
-                    sqlx::query("DELETE FROM client_grants WHERE id = $1")
-                        .bind(&old.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    changes.removed.push(old.clone());
-                }
-            }
+            let changes = set_grants_in(&mut tx, client_id, grants).await?;
             if changes.is_empty() {
                 // The version stays as it was.
                 tx.rollback().await.map_err(db_err)?;
                 return Ok(changes);
             }
-            record_client_change(&mut tx, client_id).await?;
             s.commit(tx).await?;
             Ok(changes)
         })

@@ -16,6 +16,7 @@
 
 mod apis;
 mod applications;
+mod config;
 mod credentials;
 mod events;
 mod grants;
@@ -35,6 +36,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use applications::ClientRecord;
+pub use config::ConfigWrite;
 pub use grants::{GrantChanges, GrantFilter};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -153,6 +155,16 @@ pub(crate) async fn require_application(
     match exists {
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("application {client_id}"))),
+    }
+}
+
+impl<'b> From<&'b mut Tx<'_>> for Tx<'b> {
+    /// A step's own borrow of a transaction a caller passes on to several steps.
+    fn from(tx: &'b mut Tx<'_>) -> Self {
+        match tx {
+            Tx::Sqlite(c) => Tx::Sqlite(c),
+            Tx::Postgres(c) => Tx::Postgres(c),
+        }
     }
 }
 

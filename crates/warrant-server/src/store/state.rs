@@ -168,20 +168,36 @@ impl Store {
     ) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let done = sqlx::query(sql)
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("{what} {key}")));
-            }
-            if let Some(client_id) = changes_client {
-                record_client_change(&mut tx, client_id).await?;
-            }
+            delete_one_in(&mut tx, sql, key, what, changes_client).await?;
             s.commit(tx).await
         })
     }
+}
+
+/// [`Store::delete_one`] in a transaction.
+pub(super) async fn delete_one_in(
+    tx: impl Into<Tx<'_>>,
+    sql: &'static str,
+    key: &str,
+    what: &str,
+    changes_client: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tx = tx.into();
+    let deleted = on_tx!(&mut tx, |c| {
+        sqlx::query(sql)
+            .bind(key)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+    });
+    if deleted == 0 {
+        return Err(StoreError::NotFound(format!("{what} {key}")));
+    }
+    if let Some(client_id) = changes_client {
+        record_client_change(&mut tx, client_id).await?;
+    }
+    Ok(())
 }
 
 /// Notes that this write transaction changed `client_id`, for the servers that cache it, and

@@ -1,4 +1,4 @@
-//! `warrant api|app|grant|keys|admin|init`: administration, against a data directory (the server may
+//! `warrant api|app|grant|keys|admin|init|plan|apply|export`: administration, against a data directory (the server may
 //! be running on it; it picks changes up within a second) or, with `--server`, through a running
 //! server's management API. One file per command group; each goes through [`crate::deployment`]
 //! (or, for `init` and `migrate`, the server crate) and prints the answer.
@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 mod apis;
 mod apps;
+mod config;
 mod credentials;
 mod grants;
 mod keys;
@@ -19,6 +20,7 @@ mod setup;
 
 pub use apis::api;
 pub use apps::app;
+pub use config::{apply, export, plan};
 pub use grants::grant;
 pub use keys::keys;
 pub use logs::logs;

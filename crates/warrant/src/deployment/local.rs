@@ -6,19 +6,22 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use warrant_proto::{
-    ClientCredentialView, ClientGrantView, ClientView, LogEventView, ProofOfPossessionView,
-    ResourceServerView, ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, LogEventView,
+    ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
 };
 use warrant_server::admin::{
     Actor, Admin, ApiPatch, ApplicationPatch, AuditTrail, GrantPatch, GrantSpec, NewApi, NewClient,
     NewCredential,
 };
 use warrant_server::clock::SystemClock;
+use warrant_server::domain::config;
 use warrant_server::domain::events::AuditFilter;
 use warrant_server::domain::{Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
-use warrant_server::views::{claims_from_view, client_view, proof_of_possession_from_view};
+use warrant_server::views::{
+    claims_from_view, client_view, config_result_view, proof_of_possession_from_view,
+};
 
 use super::{Answer, AppFields, SecretInfo, Target, err};
 use crate::cli::GlobalArgs;
@@ -409,6 +412,36 @@ impl Target for Local {
                 &self.admin.revoke_key(kid).await.map_err(err)?,
             ))
         })
+    }
+
+    fn plan_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+        Box::pin(async move {
+            let changes = self.admin.plan_config(file, prune).await.map_err(err)?;
+            Ok(config_result_view(&changes, &[]))
+        })
+    }
+
+    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+        Box::pin(async move {
+            // An API signed with another algorithm than RS256 may need its first keys made:
+            // that takes the master key.
+            let needs_keys = config::parse(file)
+                .map_err(err)?
+                .apis
+                .iter()
+                .any(|api| api.signing_alg != SigningAlg::RS256);
+            let admin = if needs_keys {
+                with_master_key(&self.admin, &self.global)?
+            } else {
+                self.admin.clone()
+            };
+            let applied = admin.apply_config(file, prune).await.map_err(err)?;
+            Ok(config_result_view(&applied.changes, &applied.created))
+        })
+    }
+
+    fn export_config(&self) -> Answer<'_, String> {
+        Box::pin(async move { self.admin.export_config().await.map_err(err) })
     }
 }
 

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use warrant_proto::{
-    ClientCredentialView, ClientGrantView, ClientView, ProofOfPossessionView, ResourceServerView,
-    ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, ProofOfPossessionView,
+    ResourceServerView, ScopeView, SigningKeyView,
 };
 use warrant_server::admin::{GrantSpec, NewCredential};
 
@@ -153,6 +153,15 @@ pub trait Target: std::fmt::Debug {
     fn rotate_keys<'a>(&'a self, alg: Option<&'a str>) -> Answer<'a, SigningKeyView>;
 
     fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView>;
+
+    /// What a configuration file would change (`prune`: deleting what it does not name too).
+    fn plan_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView>;
+
+    /// Applies a configuration file in one transaction; the answer holds new secrets.
+    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView>;
+
+    /// The current state as a configuration file.
+    fn export_config(&self) -> Answer<'_, String>;
 }
 
 /// The target the global arguments name: `--server`'s management API, else the local storage.

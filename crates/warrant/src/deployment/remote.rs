@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use warrant_client::TokenProvider;
 use warrant_proto::{
-    ClientCredentialView, ClientGrantView, ClientView, CredentialRef, ProofOfPossessionView,
-    ResourceServerView, ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ConfigExportView, ConfigRequest,
+    ConfigResultView, CredentialRef, ProofOfPossessionView, ResourceServerView, ScopeView,
+    SigningKeyView,
 };
 use warrant_server::admin::{GrantSpec, NewCredential, management_audience};
 use warrant_server::clock::rfc3339;
@@ -395,6 +396,35 @@ impl Target for Remote {
                 None,
             )
             .await
+        })
+    }
+
+    fn plan_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+        Box::pin(async move {
+            let body = ConfigRequest {
+                file: file.to_owned(),
+                prune,
+            };
+            self.call(Method::POST, "/config/plan", Some(json!(body)))
+                .await
+        })
+    }
+
+    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+        Box::pin(async move {
+            let body = ConfigRequest {
+                file: file.to_owned(),
+                prune,
+            };
+            self.call(Method::POST, "/config/apply", Some(json!(body)))
+                .await
+        })
+    }
+
+    fn export_config(&self) -> Answer<'_, String> {
+        Box::pin(async move {
+            let view: ConfigExportView = self.call(Method::GET, "/config", None).await?;
+            Ok(view.file)
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod arguments;
 mod claims;
+mod config;
 mod credentials;
 mod keys;
 mod local;

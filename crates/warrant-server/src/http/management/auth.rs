@@ -244,3 +244,5 @@ management_scope!(ReadSigningKeys = READ_SIGNING_KEYS);
 management_scope!(CreateSigningKeys = CREATE_SIGNING_KEYS);
 management_scope!(UpdateSigningKeys = UPDATE_SIGNING_KEYS);
 management_scope!(ReadLogs = READ_LOGS);
+management_scope!(ReadConfig = READ_CONFIG);
+management_scope!(UpdateConfig = UPDATE_CONFIG);

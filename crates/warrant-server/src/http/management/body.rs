@@ -18,11 +18,13 @@ use super::ApiError;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// A JSON body; unknown fields and wrong types are 400 with the field's path in the message, a
-/// body over [`MAX_BODY`] is 413.
+/// body over `LIMIT` bytes ([`MAX_BODY`] unless the route says) is 413.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T, const LIMIT: usize = MAX_BODY>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
@@ -37,9 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "Content-Type must be application/json",
             ));
         }
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY)
+        let bytes = axum::body::to_bytes(request.into_body(), LIMIT)
             .await
-            .map_err(|_| ApiError::payload_too_large("the body is larger than 64 KiB"))?;
+            .map_err(|_| {
+                ApiError::payload_too_large(format!("the body is larger than {} KiB", LIMIT / 1024))
+            })?;
         parse_json(&bytes).map(Self)
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod body;
 mod clients;
+mod config;
 mod credentials;
 mod error;
 mod grants;
@@ -74,6 +75,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/keys/signing/rotate", post(keys::rotate))
         .route("/keys/signing/{kid}", get(keys::get))
         .route("/keys/signing/{kid}/revoke", put(keys::revoke))
+        .route("/config", get(config::export))
+        .route("/config/plan", post(config::plan))
+        .route("/config/apply", post(config::apply))
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get))
         .route("/openapi.json", get(openapi::serve))

@@ -288,6 +288,33 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         Some("Log"),
         200,
     ),
+    op(
+        "get",
+        "/config",
+        scopes::READ_CONFIG,
+        "Warrant extension: the current APIs and applications as a declarative configuration file (TOML; no secrets, no management API, no admin application).",
+        None,
+        Some("ConfigExport"),
+        200,
+    ),
+    op(
+        "post",
+        "/config/plan",
+        scopes::READ_CONFIG,
+        "Warrant extension: what a configuration file would create, update and (with prune) delete; changes nothing. An invalid file is a 400 whose message names the line and key.",
+        Some("ConfigRequest"),
+        Some("ConfigResult"),
+        200,
+    ),
+    op(
+        "post",
+        "/config/apply",
+        scopes::UPDATE_CONFIG,
+        "Warrant extension: makes the changes a configuration file describes, in one transaction (all or nothing; applying it again changes nothing). The answer holds the secrets of the applications it created, shown only this once.",
+        Some("ConfigRequest"),
+        Some("ConfigResult"),
+        200,
+    ),
 ];
 
 /// White space (White_Space), as the body of a regex character class: with [`refused`], the
@@ -402,7 +429,7 @@ fn schemas() -> Value {
             {"type": "object", "description": "with include_totals=true: start, limit, length, total and the list"}
         ]})
     };
-    json!({
+    let mut schemas = json!({
         "Error": {"type": "object", "required": ["statusCode", "error", "message", "errorCode"], "properties": {
             "statusCode": {"type": "integer"}, "error": string, "message": string, "errorCode": string}},
         "Scope": {"type": "object", "required": ["value", "description"], "properties": {"value": string, "description": string}},
@@ -511,6 +538,32 @@ fn schemas() -> Value {
             "ip": string, "user_agent": string,
             "details": {"type": "object", "properties": {"jti": string}}}},
         "LogList": list("Log"),
+    });
+    // The configuration endpoints' schemas, apart: one `json!` this long would exceed the
+    // macro's recursion limit.
+    if let (Some(all), Value::Object(config)) = (schemas.as_object_mut(), config_schemas()) {
+        all.extend(config);
+    }
+    schemas
+}
+
+/// The schemas of `/config` (a Warrant extension).
+fn config_schemas() -> Value {
+    let string = json!({"type": "string"});
+    json!({
+        "ConfigRequest": {"type": "object", "required": ["file"], "additionalProperties": false, "properties": {
+            "file": {"type": "string", "maxLength": crate::domain::config::MAX_CONFIG_LEN,
+                "description": "the configuration file's text (TOML: [[api]] and [[application]] tables, see the README); a file holding something that looks like a secret is refused"},
+            "prune": {"type": "boolean", "description": "also delete the APIs and applications the file does not name (default false)"}}},
+        "ConfigResult": {"type": "object", "required": ["changes", "created"], "properties": {
+            "changes": {"type": "array", "items": {"type": "object", "required": ["action", "kind", "key", "details"], "properties": {
+                "action": {"type": "string", "enum": ["create", "update", "delete"]},
+                "kind": {"type": "string", "enum": ["api", "application"]},
+                "key": {"type": "string", "description": "the API's identifier or the application's name"},
+                "details": {"type": "array", "items": string}}}},
+            "created": {"type": "array", "items": {"type": "object", "required": ["name", "client_id", "client_secret"], "properties": {
+                "name": string, "client_id": string, "client_secret": string}}}}},
+        "ConfigExport": {"type": "object", "required": ["file"], "properties": {"file": string}},
     })
 }
 
@@ -577,7 +630,10 @@ pub(crate) fn openapi_document(issuer: &str) -> Bytes {
             ("409", "Conflict"),
         ];
         if operation.request.is_some() {
-            errors.push(("413", "The body is larger than 64 KiB"));
+            errors.push((
+                "413",
+                "The body is larger than 64 KiB (a configuration file: 4 MiB)",
+            ));
         }
         for (status, meaning) in errors {
             responses.insert(status.into(), json!({"description": meaning, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}));

@@ -1,0 +1,419 @@
+//! Configuration as code: `warrant plan`, `warrant apply` and `warrant export` on a data
+//! directory and, with `--server`, through the management API. The file in [`FILE`] is written
+//! as `warrant export` writes, so that apply → export gives it back byte for byte.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{fails_with, initialized_data_dir, ok_json, warrant, warrant_env};
+
+/// A public key (P-256) for a credential; its private half was thrown away.
+const PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEx3Pek+Va6k7gt4sqlEfnbox+X0hp
+Q+LD8837PdRFGNYoFrTVs/fE40oTkuPz3uLn2kIehfOp23YIIFG341gXEw==
+-----END PUBLIC KEY-----";
+
+fn file() -> String {
+    format!(
+        r#"# Warrant configuration (`warrant export`). Apply with `warrant plan FILE` and
+# `warrant apply FILE`. No secrets are kept here.
+
+[[api]]
+identifier = "https://orders.example.com"
+name = "Orders"
+token_lifetime = 3600
+signing_alg = "RS256"
+scopes = [
+  {{ value = "read:orders", description = "Read orders" }},
+  {{ value = "write:orders", description = "Change orders" }},
+]
+
+[[api]]
+identifier = "urn:example:billing"
+name = "Billing"
+token_lifetime = 600
+signing_alg = "ES256"
+scopes = [
+  {{ value = "charge", description = "" }},
+]
+
+[[application]]
+name = "order-sync"
+description = "Copies orders to the warehouse"
+client_metadata = {{ "team" = "logistics" }}
+token_quota = {{ per_hour = 100, per_day = 1000 }}
+
+[[application.grant]]
+api = "https://orders.example.com"
+scopes = ["read:orders", "write:orders"]
+
+[[application.grant]]
+api = "urn:example:billing"
+scopes = ["charge"]
+
+[[application]]
+name = "reporter"
+description = ""
+client_metadata = {{}}
+
+[[application.grant]]
+api = "https://orders.example.com"
+scopes = ["read:orders"]
+
+[[application.credential]]
+name = "ci-key"
+alg = "ES256"
+private_key_jwt = true
+pem = """
+{PUBLIC_KEY}
+"""
+"#
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn changes(result: &Value) -> Vec<(String, String, String)> {
+    result["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_owned(),
+                c["kind"].as_str().unwrap().to_owned(),
+                c["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn change(action: &str, kind: &str, key: &str) -> (String, String, String) {
+    (action.into(), kind.into(), key.into())
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "warrant failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_apply_export_on_a_data_directory() {
+    let data = initialized_data_dir().await;
+    let d = data.path();
+    let work = tempfile::tempdir().unwrap();
+    let path = write(work.path(), "warrant.toml", &file());
+
+    // Plan: everything to create, nothing changed yet.
+    let plan = ok_json(warrant(d, &["plan", &path, "--json"]));
+    assert_eq!(
+        changes(&plan),
+        [
+            change("create", "api", "https://orders.example.com"),
+            change("create", "api", "urn:example:billing"),
+            change("create", "application", "order-sync"),
+            change("create", "application", "reporter"),
+        ]
+    );
+    assert_eq!(plan["created"], json!([]));
+    assert_eq!(ok_json(warrant(d, &["app", "list", "--json"])), json!([]));
+
+    // Apply, the secrets to a private file.
+    let secrets = work.path().join("secrets.json");
+    let applied = ok_json(warrant(
+        d,
+        &[
+            "apply",
+            &path,
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(changes(&applied), changes(&plan));
+    assert_eq!(
+        applied["created"],
+        json!([]),
+        "the secrets went to the file"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secrets).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&secrets).unwrap()).unwrap();
+    let order_sync = written["order-sync"]["client_id"].as_str().unwrap();
+    assert!(
+        written["order-sync"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 20
+    );
+    let shown = ok_json(warrant(d, &["app", "show", order_sync, "--json"]));
+    assert_eq!(shown["client_metadata"], json!({"team": "logistics"}));
+    assert_eq!(shown["grants"].as_array().unwrap().len(), 2);
+    let apis = ok_json(warrant(d, &["api", "list", "--json"]));
+    let billing = apis
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["identifier"] == "urn:example:billing")
+        .unwrap();
+    assert_eq!(billing["signing_alg"], "ES256");
+
+    // A second apply changes nothing; export gives the file back, byte for byte.
+    let again = ok_json(warrant(d, &["apply", &path, "--json"]));
+    assert_eq!(again["changes"], json!([]));
+    assert_eq!(again["created"], json!([]));
+    let text = stdout(&warrant(d, &["plan", &path]));
+    assert!(text.contains("No changes"), "{text}");
+    let exported = stdout(&warrant(d, &["export"]));
+    assert_eq!(exported, file());
+
+    // Each change was audited as the CLI's.
+    let logs = ok_json(warrant(d, &["logs", "--type", "sapi", "--json"]));
+    let described: Vec<&str> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["description"].as_str().unwrap())
+        .collect();
+    assert!(
+        described
+            .iter()
+            .any(|d| d.contains("api create urn:example:billing")),
+        "{described:?}"
+    );
+    assert!(
+        described
+            .iter()
+            .any(|d| d.contains("app create \"reporter\"")),
+        "{described:?}"
+    );
+
+    // Leaving an application out deletes nothing, unless --prune.
+    let smaller = file().replace(
+        "[[application]]\nname = \"reporter\"",
+        "[[application]]\nname = \"reporter2\"",
+    );
+    let smaller_path = write(work.path(), "smaller.toml", &smaller);
+    let plan = ok_json(warrant(d, &["plan", &smaller_path, "--json"]));
+    assert_eq!(
+        changes(&plan),
+        [change("create", "application", "reporter2")]
+    );
+    let plan = ok_json(warrant(d, &["plan", &smaller_path, "--prune", "--json"]));
+    assert_eq!(
+        changes(&plan),
+        [
+            change("create", "application", "reporter2"),
+            change("delete", "application", "reporter"),
+        ]
+    );
+    // Changes are listed with what changes.
+    let changed = file()
+        .replace("token_lifetime = 3600", "token_lifetime = 7200")
+        .replace(
+            "scopes = [\"read:orders\", \"write:orders\"]",
+            "scopes = [\"read:orders\"]",
+        );
+    let changed_path = write(work.path(), "changed.toml", &changed);
+    let text = stdout(&warrant(d, &["plan", &changed_path]));
+    assert!(
+        text.contains("~ update api \"https://orders.example.com\""),
+        "{text}"
+    );
+    assert!(text.contains("token_lifetime 3600 -> 7200"), "{text}");
+    assert!(
+        text.contains("~ update application \"order-sync\""),
+        "{text}"
+    );
+    let applied = stdout(&warrant(d, &["apply", &changed_path]));
+    assert!(
+        applied.contains("Applied: 0 created, 2 updated, 0 deleted."),
+        "{applied}"
+    );
+    assert_eq!(stdout(&warrant(d, &["export"])), changed);
+
+    // Export → apply on a fresh deployment reproduces it.
+    let fresh = initialized_data_dir().await;
+    let exported = write(work.path(), "exported.toml", &changed);
+    let applied = stdout(&warrant(fresh.path(), &["apply", &exported]));
+    assert!(
+        applied.contains("client_secret: "),
+        "printed once: {applied}"
+    );
+    assert!(applied.contains("shown only now"), "{applied}");
+    assert_eq!(stdout(&warrant(fresh.path(), &["export"])), changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_file_changes_nothing_and_says_where() {
+    let data = initialized_data_dir().await;
+    let d = data.path();
+    let work = tempfile::tempdir().unwrap();
+
+    // A secret in the file: refused with its line and key, the value never echoed.
+    let leaky = write(
+        work.path(),
+        "leaky.toml",
+        "[[application]]\nname = \"a\"\nclient_secret = \"hunter2-s3cret\"\n",
+    );
+    let out = warrant(d, &["apply", &leaky]);
+    fails_with(
+        &out,
+        "leaky.toml: line 3, column 1, client_secret: this looks like a secret",
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    let private = write(
+        work.path(),
+        "private.toml",
+        "[[application]]\nname = \"a\"\n\n[[application.credential]]\nname = \"k\"\nalg = \"ES256\"\npem = \"\"\"\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n\"\"\"\n",
+    );
+    fails_with(&warrant(d, &["plan", &private]), "line 8, column 12");
+
+    // A grant of a scope its API lacks, after a valid API: nothing is created, the error names
+    // the grant.
+    let bad = format!(
+        "{}\n[[application]]\nname = \"late\"\n\n[[application.grant]]\napi = \"https://orders.example.com\"\nscopes = [\"delete:everything\"]\n",
+        file()
+    );
+    let bad_path = write(work.path(), "bad.toml", &bad);
+    let out = warrant(d, &["apply", &bad_path]);
+    let last_grant = bad
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[application.grant]]")
+        .last()
+        .unwrap()
+        .0;
+    fails_with(
+        &out,
+        &format!(
+            "bad.toml: line {}, column 1, application[2].grant[0].scopes: scope \"delete:everything\" is not defined",
+            last_grant + 1
+        ),
+    );
+    fails_with(&out, "Nothing was changed.");
+    assert_eq!(ok_json(warrant(d, &["api", "list", "--json"])), json!([]));
+    assert_eq!(ok_json(warrant(d, &["app", "list", "--json"])), json!([]));
+
+    // Bad TOML and unknown keys: the line too.
+    let typo = write(
+        work.path(),
+        "typo.toml",
+        "[[api]]\nidentifier = \"https://a.example\"\ntoken_lifetme = 60\n",
+    );
+    fails_with(&warrant(d, &["plan", &typo]), "typo.toml: line 3");
+    fails_with(&warrant(d, &["plan", &typo]), "token_lifetme");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_apply_export_through_the_management_api() {
+    let server = warrant_testkit::TestServer::start().await;
+    let (base, issuer) = (server.base.clone(), server.issuer.clone());
+    let d = server.data_dir();
+    let init = ok_json(warrant(d, &["init", "--issuer", &issuer, "--json"]));
+    let env = [
+        ("WARRANT_SERVER", base.as_str()),
+        ("WARRANT_CLIENT_ID", init["client_id"].as_str().unwrap()),
+        (
+            "WARRANT_CLIENT_SECRET",
+            init["client_secret"].as_str().unwrap(),
+        ),
+    ];
+    let remote = |args: &[&str]| warrant_env(d, args, &env);
+    let work = tempfile::tempdir().unwrap();
+    // A CI application holding the configuration scopes on the management API: by its alias.
+    let text = format!(
+        "{}\n[[application]]\nname = \"website-ci\"\ndescription = \"\"\nclient_metadata = {{}}\n\n[[application.grant]]\napi = \"urn:warrant:management-api\"\nscopes = [\"read:config\", \"update:config\"]\n",
+        file()
+    );
+    let path = write(work.path(), "warrant.toml", &text);
+
+    // The server sees the admin application within a second.
+    let started = Instant::now();
+    let plan = loop {
+        let out = remote(&["plan", &path, "--json"]);
+        if out.status.success() {
+            break serde_json::from_slice::<Value>(&out.stdout).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 5);
+
+    let applied = ok_json(remote(&["apply", &path, "--json"]));
+    assert_eq!(applied["changes"], plan["changes"]);
+    let created = applied["created"].as_array().unwrap();
+    assert_eq!(created.len(), 3);
+    let order_sync = created.iter().find(|c| c["name"] == "order-sync").unwrap();
+    // The new secret works at once: the apply refreshed the server's catalog.
+    let token = server
+        .token_for(
+            order_sync["client_id"].as_str().unwrap(),
+            order_sync["client_secret"].as_str().unwrap(),
+            "https://orders.example.com",
+        )
+        .await;
+    assert!(!token.is_empty());
+
+    let again = ok_json(remote(&["apply", &path, "--json"]));
+    assert_eq!(again["changes"], json!([]));
+    assert_eq!(stdout(&remote(&["export"])), text);
+
+    // The CI application applies with its own token (update:config), not the admin's.
+    let ci = created.iter().find(|c| c["name"] == "website-ci").unwrap();
+    let ci_env = [
+        ("WARRANT_SERVER", base.as_str()),
+        ("WARRANT_CLIENT_ID", ci["client_id"].as_str().unwrap()),
+        (
+            "WARRANT_CLIENT_SECRET",
+            ci["client_secret"].as_str().unwrap(),
+        ),
+    ];
+    let changed = text.replace("token_lifetime = 600", "token_lifetime = 900");
+    let changed_path = write(work.path(), "changed.toml", &changed);
+    let out = ok_json(warrant_env(d, &["apply", &changed_path, "--json"], &ci_env));
+    assert_eq!(
+        changes(&out),
+        [change("update", "api", "urn:example:billing")]
+    );
+
+    // Errors keep their place through the server.
+    let bad = write(
+        work.path(),
+        "bad.toml",
+        "[[api]]\nidentifier = \"https://a.example\"\nsigning_alg = \"HS256\"\n",
+    );
+    fails_with(
+        &remote(&["apply", &bad]),
+        "bad.toml: the server refused (400 Bad Request): line 3, column 15, api[0].signing_alg",
+    );
+
+    // Audited as management API changes.
+    let logs = ok_json(remote(&["logs", "--type", "sapi", "--json"]));
+    assert!(
+        logs.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["description"] == "POST /api/v2/config/apply (200)"),
+        "{logs}"
+    );
+}
