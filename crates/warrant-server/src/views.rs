@@ -194,6 +194,33 @@ impl From<&StoredEvent> for LogEventView {
     }
 }
 
+impl From<&ConfigChange> for ConfigChangeView {
+    fn from(change: &ConfigChange) -> Self {
+        Self {
+            action: change.action.as_str().to_owned(),
+            kind: change.kind.to_owned(),
+            key: change.key.clone(),
+            details: change.details.clone(),
+        }
+    }
+}
+
+/// A configuration plan (`created` empty) or apply, in its wire shape: the new applications'
+/// secrets in the clear, shown once.
+pub fn config_result_view(changes: &[ConfigChange], created: &[CreatedSecret]) -> ConfigResultView {
+    ConfigResultView {
+        changes: changes.iter().map(ConfigChangeView::from).collect(),
+        created: created
+            .iter()
+            .map(|c| ConfigCreatedView {
+                name: c.name.clone(),
+                client_id: c.client_id.clone(),
+                client_secret: c.secret.expose().to_owned(),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -288,32 +315,5 @@ mod tests {
                 "description": "POST /api/v2/clients",
             })
         );
-    }
-}
-
-impl From<&ConfigChange> for ConfigChangeView {
-    fn from(change: &ConfigChange) -> Self {
-        Self {
-            action: change.action.as_str().to_owned(),
-            kind: change.kind.to_owned(),
-            key: change.key.clone(),
-            details: change.details.clone(),
-        }
-    }
-}
-
-/// A configuration plan (`created` empty) or apply, in its wire shape: the new applications'
-/// secrets in the clear, shown once.
-pub fn config_result_view(changes: &[ConfigChange], created: &[CreatedSecret]) -> ConfigResultView {
-    ConfigResultView {
-        changes: changes.iter().map(ConfigChangeView::from).collect(),
-        created: created
-            .iter()
-            .map(|c| ConfigCreatedView {
-                name: c.name.clone(),
-                client_id: c.client_id.clone(),
-                client_secret: c.secret.expose().to_owned(),
-            })
-            .collect(),
     }
 }

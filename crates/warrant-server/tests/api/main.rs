@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client_cache;
+mod config;
 mod custom_claims;
 mod dashboard;
 mod dashboard_browser;

@@ -11,7 +11,8 @@ use warrant_server::domain::{
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
-    CHANGE_RETENTION, CatalogState, ChangedClients, GrantChanges, GrantFilter, Store, StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, ConfigWrite, GrantChanges, GrantFilter, Store,
+    StoreError,
 };
 use warrant_testkit::PgDatabase;
 
@@ -86,6 +87,7 @@ on_each_engine!(
     grants_are_replaced_all_at_once_or_not_at_all,
     reads_announce_no_change,
     revoked_tokens_are_loaded_capped_and_pruned,
+    a_configuration_is_written_all_at_once_or_not_at_all,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -1125,6 +1127,92 @@ async fn revoked_tokens_are_loaded_capped_and_pruned(engine: Engine) {
                 .collect();
             loaded.sort();
             assert_eq!(loaded, ["j1", "j3", "k1"]);
+        })
+        .await;
+}
+
+/// `warrant apply`'s one write: APIs, applications and grants created, changed and deleted in
+/// one transaction; a step failing in the middle leaves everything as it was.
+async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let (kept, doomed) = (api("https://kept"), api("https://doomed"));
+            store.insert_resource_server(&kept).await.unwrap();
+            store.insert_resource_server(&doomed).await.unwrap();
+            let old = Application::new("old".into(), String::new(), 1).unwrap();
+            let old_secret = ClientSecret::new(&old.client_id, hash_secret("s"), 1);
+            store
+                .insert_application(&old, &old_secret, &[])
+                .await
+                .unwrap();
+
+            let new_api = api("https://new");
+            let app = Application::new("new".into(), String::new(), 2).unwrap();
+            let secret = ClientSecret::new(&app.client_id, hash_secret("t"), 2);
+            let grant =
+                ClientGrant::new(&app.client_id, &new_api, vec!["read:data".into()], 2).unwrap();
+            let mut renamed = kept.clone();
+            renamed.name = "Kept, renamed".into();
+            let write = |grants: Vec<(String, Vec<ClientGrant>)>| ConfigWrite {
+                apis_created: vec![new_api.clone()],
+                apis_updated: vec![renamed.clone()],
+                applications_created: vec![(app.clone(), secret.clone())],
+                grants,
+                applications_deleted: vec![old.client_id.clone()],
+                apis_deleted: vec![doomed.id.clone()],
+                ..ConfigWrite::default()
+            };
+            let before = (
+                store.list_resource_servers().await.unwrap(),
+                store.list_applications().await.unwrap(),
+            );
+            let v = store.version().await.unwrap();
+
+            // The grants of an application that does not exist fail in the middle: after the
+            // APIs and the application were written, before the deletions.
+            let failing = write(vec![
+                (app.client_id.clone(), vec![grant.clone()]),
+                ("nobody".into(), Vec::new()),
+            ]);
+            assert!(matches!(
+                store.apply_config(&failing).await,
+                Err(StoreError::NotFound(_))
+            ));
+            let after = (
+                store.list_resource_servers().await.unwrap(),
+                store.list_applications().await.unwrap(),
+            );
+            assert_eq!(after, before);
+            assert_eq!(store.version().await.unwrap(), v);
+
+            // The same without the failing step: all of it, under one version.
+            let changes = store
+                .apply_config(&write(vec![(app.client_id.clone(), vec![grant.clone()])]))
+                .await
+                .unwrap();
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].added, vec![grant.clone()]);
+            assert_eq!(store.version().await.unwrap(), v + 1);
+            let apis: Vec<String> = store
+                .list_resource_servers()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.name + " " + &a.identifier)
+                .collect();
+            assert_eq!(apis, ["Kept, renamed https://kept", "API https://new"]);
+            let apps: Vec<String> = store
+                .list_applications()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(apps, ["new"]);
+            assert_eq!(
+                store.list_grants(&GrantFilter::default()).await.unwrap(),
+                vec![grant]
+            );
         })
         .await;
 }

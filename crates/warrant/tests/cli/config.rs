@@ -417,3 +417,50 @@ async fn plan_apply_export_through_the_management_api() {
         "{logs}"
     );
 }
+
+/// The README's example is a file a user can paste: it applies, and applies once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_example_applies() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme
+        .split("## Configuration as code")
+        .nth(1)
+        .expect("README has a Configuration as code section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has a TOML example");
+    let data = initialized_data_dir().await;
+    let d = data.path();
+    let work = tempfile::tempdir().unwrap();
+    let path = write(work.path(), "warrant.toml", example);
+    let plan = stdout(&warrant(d, &["plan", &path]));
+    assert!(
+        plan.contains("3 to create, 0 to update, 0 to delete."),
+        "{plan}"
+    );
+    for line in section
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with(['+', '3']))
+    {
+        assert!(
+            plan.contains(line),
+            "the README says {line:?}; plan printed {plan}"
+        );
+    }
+    let secrets = work.path().join("new-secrets.json");
+    stdout(&warrant(
+        d,
+        &["apply", &path, "--secrets-file", secrets.to_str().unwrap()],
+    ));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&secrets).unwrap()).unwrap();
+    assert_eq!(written.as_object().unwrap().len(), 2);
+    let again = ok_json(warrant(d, &["apply", &path, "--json"]));
+    assert_eq!(again["changes"], json!([]));
+}

@@ -1,0 +1,86 @@
+//! The store written as a configuration file: what `warrant export` prints.
+
+use crate::admin::setup::ADMIN_CLIENT_SETTING;
+use crate::admin::{Admin, AdminError};
+use crate::domain::config::{
+    self, ApiSpec, ApplicationSpec, ConfigFile, CredentialSpec, GrantSpecAt, MANAGEMENT_API_ALIAS,
+    Place,
+};
+use crate::domain::public_key_pem;
+use crate::store::GrantFilter;
+
+impl Admin {
+    /// What is stored, as a file that [`apply_config`](Self::apply_config) reads: every API
+    /// but the management API, every application but the admin one, sorted (APIs by
+    /// identifier, applications by name, grants by API).
+    pub async fn export_config(&self) -> Result<String, AdminError> {
+        let management = self.management_identifier().await?;
+        let admin_client = self.store.get_setting(ADMIN_CLIENT_SETTING).await?;
+        let mut file = ConfigFile::default();
+        for api in self.store.list_resource_servers().await? {
+            if Some(&api.identifier) == management.as_ref() {
+                continue;
+            }
+            file.apis.push(ApiSpec {
+                at: Place::default(),
+                identifier: api.identifier,
+                name: api.name,
+                scopes: api.scopes,
+                token_lifetime: api.token_lifetime,
+                signing_alg: api.signing_alg,
+            });
+        }
+        let grants = self.store.list_grants(&GrantFilter::default()).await?;
+        for app in self.store.list_applications().await? {
+            if Some(&app.client_id) == admin_client.as_ref() {
+                continue;
+            }
+            let listed = app.private_key_jwt.clone().unwrap_or_default();
+            let credentials = self
+                .store
+                .list_credentials(&app.client_id)
+                .await?
+                .into_iter()
+                .map(|c| CredentialSpec {
+                    at: Place::default(),
+                    private_key_jwt: listed.contains(&c.id),
+                    pem: public_key_pem(&c.der),
+                    name: c.name,
+                    alg: c.alg.name().to_owned(),
+                    expires_at: c.expires_at,
+                })
+                .collect();
+            file.applications.push(ApplicationSpec {
+                at: Place::default(),
+                key: None,
+                grants: grants
+                    .iter()
+                    .filter(|g| g.client_id == app.client_id)
+                    .map(|g| GrantSpecAt {
+                        at: Place::default(),
+                        api: if Some(&g.audience) == management.as_ref() {
+                            MANAGEMENT_API_ALIAS.to_owned()
+                        } else {
+                            g.audience.clone()
+                        },
+                        scopes: g.scopes.clone(),
+                    })
+                    .collect(),
+                credentials,
+                name: app.name,
+                description: app.description,
+                client_metadata: app.client_metadata,
+                token_quota: app.token_quota,
+            });
+        }
+        // In a stable order, whatever the creation times: diffs of the file stay small.
+        file.apis.sort_by(|a, b| a.identifier.cmp(&b.identifier));
+        file.applications.sort_by(|a, b| a.name.cmp(&b.name));
+        for app in &mut file.applications {
+            app.grants.sort_by(|a, b| a.api.cmp(&b.api));
+            app.credentials
+                .sort_by(|a, b| (&a.name, &a.pem).cmp(&(&b.name, &b.pem)));
+        }
+        Ok(config::render(&file))
+    }
+}
