@@ -12,7 +12,9 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{DEFAULT_TOKEN_LIFETIME, Scope, SigningAlg, TokenQuota};
+use super::{
+    DEFAULT_TOKEN_LIFETIME, PopMechanism, ProofOfPossession, Scope, SigningAlg, TokenQuota,
+};
 
 /// The longest file read: a deployment of a few thousand objects.
 pub const MAX_CONFIG_LEN: usize = 4 * 1024 * 1024;
@@ -105,6 +107,9 @@ pub struct ApiSpec {
     pub scopes: Vec<Scope>,
     pub token_lifetime: u32,
     pub signing_alg: SigningAlg,
+    /// `dpop = "required"` or `"optional"` (DPoP-bound tokens, RFC 9449); absent or `"off"`:
+    /// none.
+    pub proof_of_possession: Option<ProofOfPossession>,
 }
 
 /// An application as the file describes it; matched by `key` when it has one, else by `name`.
@@ -173,6 +178,8 @@ struct ApiDe {
     token_lifetime: Option<u32>,
     #[serde(default)]
     signing_alg: Option<Spanned<String>>,
+    #[serde(default)]
+    dpop: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +268,21 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
             })?,
             None => SigningAlg::RS256,
         };
+        let proof_of_possession = match &api.dpop {
+            None => None,
+            Some(dpop) => match dpop.get_ref().as_str() {
+                "off" => None,
+                "optional" | "required" => Some(ProofOfPossession {
+                    mechanism: PopMechanism::Dpop,
+                    required: dpop.get_ref() == "required",
+                }),
+                _ => {
+                    return Err(lines
+                        .place(&dpop.span(), &at.field("dpop").key)
+                        .error("dpop must be \"required\", \"optional\" or \"off\""));
+                }
+            },
+        };
         let identifier = api.identifier.into_inner();
         if out
             .apis
@@ -290,6 +312,7 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
             scopes,
             token_lifetime: api.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME),
             signing_alg,
+            proof_of_possession,
             at,
         });
     }
@@ -491,7 +514,8 @@ fn keys_in_line(line: &str) -> Vec<(usize, String)> {
 }
 
 /// Writes `file` as TOML that [`parse`] reads back to the same thing: what `warrant export`
-/// prints. Every field is written, defaults included, so that the file says all there is.
+/// prints. Every field is written, defaults included (`dpop` when set), so that the file says
+/// all there is.
 pub fn render(file: &ConfigFile) -> String {
     let mut out = String::from(
         "# Warrant configuration (`warrant export`). Apply with `warrant plan FILE` and\n\
@@ -503,6 +527,10 @@ pub fn render(file: &ConfigFile) -> String {
         line(&mut out, "name", &string(&api.name));
         line(&mut out, "token_lifetime", &api.token_lifetime.to_string());
         line(&mut out, "signing_alg", &string(api.signing_alg.as_str()));
+        if let Some(pop) = &api.proof_of_possession {
+            let dpop = if pop.required { "required" } else { "optional" };
+            line(&mut out, "dpop", &string(dpop));
+        }
         if api.scopes.is_empty() {
             line(&mut out, "scopes", "[]");
         } else {
@@ -618,6 +646,7 @@ mod tests {
 identifier = "https://orders.example.com"
 name = "Orders"
 token_lifetime = 3600
+dpop = "required"
 scopes = [
   { value = "read:orders", description = "Read orders" },
   { value = "write:orders" },
@@ -640,6 +669,7 @@ scopes = ["read:orders"]
         assert_eq!(file.apis[0].signing_alg, SigningAlg::RS256);
         assert_eq!(file.apis[0].scopes[1].description, "");
         assert_eq!(file.apis[0].at.line, 2);
+        assert!(file.apis[0].proof_of_possession.unwrap().required);
         let app = &file.applications[0];
         assert_eq!(app.description, "Nightly \"billing\" run");
         assert_eq!(app.token_quota.unwrap().per_hour, Some(100));
@@ -657,6 +687,11 @@ scopes = ["read:orders"]
         assert_eq!(error.place.key, "api[0].signing_alg");
         let error = parse("[[api]]\nidentifier = \"x\"\ntoken_lifetime = \"long\"\n").unwrap_err();
         assert_eq!(error.place.line, 3, "{error}");
+        let error = parse("[[api]]\nidentifier = \"x\"\ndpop = \"mtls\"\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 3, column 8, api[0].dpop: dpop must be \"required\", \"optional\" or \"off\""
+        );
         let error = parse("[[api]]\nidentifier = \"x\"\ncolour = 1\n").unwrap_err();
         assert_eq!(error.place.line, 3, "{error}");
         assert!(error.message.contains("colour"), "{error}");

@@ -35,6 +35,7 @@ identifier = "urn:example:billing"
 name = "Billing"
 token_lifetime = 600
 signing_alg = "ES256"
+dpop = "optional"
 scopes = [
   {{ value = "charge", description = "" }},
 ]
@@ -225,6 +226,7 @@ async fn plan_apply_export_on_a_data_directory() {
     // Changes are listed with what changes.
     let changed = file()
         .replace("token_lifetime = 3600", "token_lifetime = 7200")
+        .replace("dpop = \"optional\"", "dpop = \"required\"")
         .replace(
             "scopes = [\"read:orders\", \"write:orders\"]",
             "scopes = [\"read:orders\"]",
@@ -236,13 +238,14 @@ async fn plan_apply_export_on_a_data_directory() {
         "{text}"
     );
     assert!(text.contains("token_lifetime 3600 -> 7200"), "{text}");
+    assert!(text.contains("dpop optional -> required"), "{text}");
     assert!(
         text.contains("~ update application \"order-sync\""),
         "{text}"
     );
     let applied = stdout(&warrant(d, &["apply", &changed_path]));
     assert!(
-        applied.contains("Applied: 0 created, 2 updated, 0 deleted."),
+        applied.contains("Applied: 0 created, 3 updated, 0 deleted."),
         "{applied}"
     );
     assert_eq!(stdout(&warrant(d, &["export"])), changed);

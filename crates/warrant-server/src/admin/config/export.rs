@@ -28,6 +28,7 @@ impl Admin {
                 scopes: api.scopes,
                 token_lifetime: api.token_lifetime,
                 signing_alg: api.signing_alg,
+                proof_of_possession: api.proof_of_possession,
             });
         }
         let grants = self.store.list_grants(&GrantFilter::default()).await?;

@@ -171,7 +171,7 @@ impl Admin {
                 scopes: spec.scopes.clone(),
                 token_lifetime: spec.token_lifetime,
                 signing_alg: spec.signing_alg,
-                proof_of_possession: stored.and_then(|a| a.proof_of_possession),
+                proof_of_possession: spec.proof_of_possession,
                 created_at: stored.map_or(now, |a| a.created_at),
                 updated_at: now,
             };
@@ -202,6 +202,13 @@ impl Admin {
                         details.push(format!(
                             "token_lifetime {} -> {}",
                             old.token_lifetime, wanted.token_lifetime
+                        ));
+                    }
+                    if old.proof_of_possession != wanted.proof_of_possession {
+                        details.push(format!(
+                            "dpop {} -> {}",
+                            dpop_words(old),
+                            dpop_words(&wanted)
                         ));
                     }
                     if old.signing_alg != wanted.signing_alg {
@@ -332,6 +339,15 @@ fn placed(at: &Place, error: AdminError) -> AdminError {
         AdminError::Forbidden(message) => AdminError::Forbidden(at.error(message).to_string()),
         AdminError::Invalid(message) => at.error(message).into(),
         other => other,
+    }
+}
+
+/// An API's DPoP setting as the file writes it.
+fn dpop_words(api: &ResourceServer) -> &'static str {
+    match api.proof_of_possession {
+        None => "off",
+        Some(pop) if pop.required => "required",
+        Some(_) => "optional",
     }
 }
 
