@@ -310,8 +310,14 @@ impl DpopVerifier {
             let Some(Value::String(ath)) = claims.get("ath") else {
                 return Err(DpopError::InvalidClaim("ath"));
             };
-            let expected = URL_SAFE_NO_PAD.encode(digest::digest(&SHA256, token.as_bytes()));
-            if verify_slices_are_equal(expected.as_bytes(), ath.as_bytes()).is_err() {
+            // 32 bytes are 43 in base64url: encoded on the stack.
+            let mut expected = [0u8; 43];
+            let Ok(written) = URL_SAFE_NO_PAD
+                .encode_slice(digest::digest(&SHA256, token.as_bytes()), &mut expected)
+            else {
+                return Err(DpopError::WrongTokenHash);
+            };
+            if verify_slices_are_equal(&expected[..written], ath.as_bytes()).is_err() {
                 return Err(DpopError::WrongTokenHash);
             }
         }
@@ -456,21 +462,32 @@ fn thumbprint_digest(jwk: &Map<String, Value>) -> Option<[u8; 32]> {
         "RSA" => &["e", "kty", "n"],
         _ => return None,
     };
-    let mut canonical = String::with_capacity(512);
-    canonical.push('{');
+    // Hashed as it is written, without building the JSON text: base64url members (all of
+    // them, in a valid key) need no escaping; anything else is escaped as serde_json writes it.
+    let mut ctx = digest::Context::new(&SHA256);
+    ctx.update(b"{");
     for (i, name) in members.iter().enumerate() {
         let value = jwk.get(*name)?.as_str()?;
         if i > 0 {
-            canonical.push(',');
+            ctx.update(b",");
         }
-        canonical.push('"');
-        canonical.push_str(name);
-        canonical.push_str("\":");
-        canonical.push_str(&serde_json::to_string(value).ok()?);
+        ctx.update(b"\"");
+        ctx.update(name.as_bytes());
+        ctx.update(b"\":");
+        if value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            ctx.update(b"\"");
+            ctx.update(value.as_bytes());
+            ctx.update(b"\"");
+        } else {
+            ctx.update(serde_json::to_string(value).ok()?.as_bytes());
+        }
     }
-    canonical.push('}');
+    ctx.update(b"}");
     let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&SHA256, canonical.as_bytes()).as_ref());
+    out.copy_from_slice(ctx.finish().as_ref());
     Some(out)
 }
 
