@@ -60,9 +60,10 @@ wrk_script "$LUA_DIR/bearer.lua" GET "" "Bearer $TOKEN"
 if [ "$MODE" = dpop ]; then
     command -v node >/dev/null || { echo "MODE=dpop needs node (Node.js 18 or later)" >&2; exit 1; }
     DPOP_TOKEN=$(node bench/dpop-proofs.mjs token "$ISSUER" "$CLIENT_ID" "$CLIENT_SECRET" "$API" "$LUA_DIR/key.jwk")
-    # Each wrk thread sends the proofs of its own share of the lines, each once.
-    cat >"$LUA_DIR/dpop.lua" <<LUA
-wrk.method = "GET"
+    # wrk_script's method and result line, then: each wrk thread sends the proofs of its own
+    # share of the lines, each once.
+    wrk_script "$LUA_DIR/dpop.lua" GET
+    cat >>"$LUA_DIR/dpop.lua" <<LUA
 local threads = 0
 setup = function(thread)
   thread:set("id", threads)
@@ -80,11 +81,6 @@ request = function()
   sent = sent + 1
   -- Past the last proof, the last one again: a replay, refused (401), so counted as non-2xx.
   return wrk.format(nil, nil, {["Authorization"] = "DPoP $DPOP_TOKEN", ["DPoP"] = proofs[math.min(sent, count)]})
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d non2xx=%d seconds=%.2f p50_ms=%.2f p99_ms=%.2f\n",
-    summary.requests, summary.errors.status, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 LUA
 fi

@@ -987,3 +987,72 @@ async fn custom_claims_and_metadata_are_edited_and_shown_in_the_test_tab() {
         "no grant claim in the test token"
     );
 }
+
+/// An API's settings choose DPoP-bound tokens: off, optional or required (Auth0's
+/// `proof_of_possession`); the choice shows when the tab comes back, and a value that is none of
+/// the three is refused with the field's error.
+#[tokio::test]
+async fn an_api_requires_dpop_from_its_settings() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api("https://strict.example.com", &["read:data"], None)
+        .await;
+    let api = app
+        .admin
+        .get_api("https://strict.example.com")
+        .await
+        .unwrap();
+    let settings = format!("/dashboard/apis/{}/settings", api.id);
+    let tab = format!("/dashboard/apis/{}?tab=settings", api.id);
+    assert!(
+        page(&app, &session, &tab)
+            .await
+            .contains("<option value=\"off\" selected>")
+    );
+    for (choice, expected) in [
+        ("required", Some(true)),
+        ("optional", Some(false)),
+        ("off", None),
+        ("required", Some(true)),
+    ] {
+        let response = post(
+            &app,
+            &session,
+            &settings,
+            &[
+                ("name", "Strict"),
+                ("token_lifetime", "86400"),
+                ("signing_alg", "RS256"),
+                ("dpop", choice),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{choice}");
+        let stored = app.admin.get_api(&api.id).await.unwrap();
+        assert_eq!(
+            stored.proof_of_possession.map(|p| p.required),
+            expected,
+            "{choice}"
+        );
+        assert!(
+            page(&app, &session, &tab)
+                .await
+                .contains(&format!("<option value=\"{choice}\" selected>"))
+        );
+    }
+    let response = post(
+        &app,
+        &session,
+        &settings,
+        &[
+            ("name", "Strict"),
+            ("token_lifetime", "86400"),
+            ("signing_alg", "RS256"),
+            ("dpop", "mtls"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("id=\"dpop-error\""));
+    assert!(app.admin.get_api(&api.id).await.unwrap().dpop_required());
+}

@@ -68,16 +68,7 @@ async fn token_request(
     secret: &str,
     proofs: &[&str],
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new().post(app.token_endpoint()).form(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", id),
-        ("client_secret", secret),
-        ("audience", API),
-    ]);
-    for proof in proofs {
-        request = request.header("dpop", *proof);
-    }
-    request.send().await.unwrap()
+    token_request_for(app, id, secret, API, proofs).await
 }
 
 #[tokio::test]

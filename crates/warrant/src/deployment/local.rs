@@ -16,7 +16,7 @@ use warrant_server::admin::{
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::config;
 use warrant_server::domain::events::AuditFilter;
-use warrant_server::domain::{Scope, SigningAlg};
+use warrant_server::domain::{ProofOfPossession, Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_server::views::{
@@ -41,6 +41,14 @@ impl Local {
             global: global.clone(),
         })
     }
+}
+
+/// A proof-of-possession setting as the CLI gives it, checked by the domain's rules.
+fn checked(view: Option<ProofOfPossessionView>) -> Result<Option<ProofOfPossession>, String> {
+    view.as_ref()
+        .map(proof_of_possession_from_view)
+        .transpose()
+        .map_err(|e| e.0)
 }
 
 /// The service layer on the storage, acting as the CLI: each change it makes is recorded in
@@ -68,11 +76,7 @@ impl Target for Local {
         proof_of_possession: Option<ProofOfPossessionView>,
     ) -> Answer<'_, ResourceServerView> {
         Box::pin(async move {
-            let proof_of_possession = proof_of_possession
-                .as_ref()
-                .map(proof_of_possession_from_view)
-                .transpose()
-                .map_err(|e| e.0)?;
+            let proof_of_possession = checked(proof_of_possession)?;
             let signing_alg = signing_alg
                 .map(|a| SigningAlg::parse(&a))
                 .transpose()
@@ -112,13 +116,8 @@ impl Target for Local {
         proof_of_possession: Option<ProofOfPossessionView>,
     ) -> Answer<'a, ResourceServerView> {
         Box::pin(async move {
-            let pop = proof_of_possession
-                .as_ref()
-                .map(proof_of_possession_from_view)
-                .transpose()
-                .map_err(|e| e.0)?;
             let patch = ApiPatch {
-                proof_of_possession: Some(pop),
+                proof_of_possession: Some(checked(proof_of_possession)?),
                 ..ApiPatch::default()
             };
             let api = self.admin.update_api(key, patch).await.map_err(err)?;
