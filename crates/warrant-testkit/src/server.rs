@@ -270,7 +270,7 @@ impl TestServer {
     pub async fn add_public_key(&self, client_id: &str, alg: &str, pem: &str) -> (String, String) {
         let credential = self
             .admin
-            .create_credential(
+            .add_credential_in_use(
                 client_id,
                 NewCredential {
                     name: format!("{alg} key"),
@@ -279,10 +279,6 @@ impl TestServer {
                     expires_at: None,
                 },
             )
-            .await
-            .unwrap();
-        self.admin
-            .use_credential(client_id, &credential.id)
             .await
             .unwrap();
         self.sync().await;

@@ -59,6 +59,22 @@ impl Admin {
         .map(drop)
     }
 
+    /// [`create_credential`](Self::create_credential) then
+    /// [`use_credential`](Self::use_credential): a key registered and in use at once (the CLI's
+    /// and the dashboard's "add"). Should the second step fail, the key goes again.
+    pub async fn add_credential_in_use(
+        &self,
+        client_id: &str,
+        new: NewCredential,
+    ) -> Result<PublicKeyCredential, AdminError> {
+        let credential = self.create_credential(client_id, new).await?;
+        if let Err(e) = self.use_credential(client_id, &credential.id).await {
+            let _ = self.delete_credential(client_id, &credential.id).await;
+            return Err(e);
+        }
+        Ok(credential)
+    }
+
     /// An application's credentials; 404 when the application does not exist.
     pub async fn list_credentials(
         &self,

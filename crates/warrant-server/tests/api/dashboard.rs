@@ -1056,3 +1056,132 @@ async fn an_api_requires_dpop_from_its_settings() {
     assert!(response.text().await.unwrap().contains("id=\"dpop-error\""));
     assert!(app.admin.get_api(&api.id).await.unwrap().dpop_required());
 }
+
+/// An application's credentials in the dashboard: the secret with its expiry, public keys added
+/// from PEM (with an algorithm and an expiry) and removed, a place for federated credentials,
+/// and a credential expiring within 14 days flagged on the page and on the Activity page.
+#[tokio::test]
+async fn the_credentials_of_an_application_and_their_expiry() {
+    use warrant_server::clock::{Clock, SystemClock, rfc3339};
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::support::API, &["read:a"], None).await;
+    let (id, _) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
+    let path = format!("/dashboard/applications/{id}");
+    let html = page(&app, &session, &path).await;
+    assert!(html.contains("id=\"credentials\""), "{html}");
+    assert!(html.contains("id=\"no-keys\""));
+    assert!(html.contains("id=\"federated-credentials\""));
+    assert!(html.contains("never expires"));
+    assert!(!html.contains("id=\"expiry-warning\""));
+
+    // A private key is refused, saying what to send; nothing is added.
+    let key = warrant_client::ClientKey::generate_es256().unwrap();
+    let private = warrant_testkit::private_key_pem("ES256");
+    let response = post(
+        &app,
+        &session,
+        &format!("{path}/credentials"),
+        &[
+            ("key_name", "ci"),
+            ("alg", "ES256"),
+            ("pem", &private),
+            ("expires", ""),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("id=\"dpop-error\""));
+    assert!(app.admin.get_api(&api.id).await.unwrap().dpop_required());
+    let refused = response.text().await.unwrap();
+    assert!(refused.contains("private key"), "{refused}");
+    let body = private.lines().nth(1).unwrap();
+    assert!(!refused.contains(body), "the private key is not sent back");
+    assert!(app.admin.list_credentials(&id).await.unwrap().is_empty());
+
+    // A public key expiring in a week: added, used, and flagged.
+    let in_a_week = &rfc3339(SystemClock.now() + 7 * 86_400)[..10];
+    let response = post(
+        &app,
+        &session,
+        &format!("{path}/credentials"),
+        &[
+            ("key_name", "ci key"),
+            ("alg", "ES256"),
+            ("pem", &key.public_key_pem().unwrap()),
+            ("expires", in_a_week),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = page(&app, &session, &path).await;
+    let keys = &html[html.find("id=\"public-keys\"").expect("a table of keys")..];
+    assert!(
+        keys.contains(key.kid()) && keys.contains("ci key"),
+        "{keys}"
+    );
+    assert!(keys.contains("expires in"), "{keys}");
+    assert!(html.contains("id=\"expiry-warning\""));
+    assert!(html.contains("id=\"secret-refused\""));
+    let activity = page(&app, &session, "/dashboard/activity").await;
+    let expiring = &activity[activity.find("id=\"expiring\"").unwrap()..];
+    assert!(
+        expiring.contains(&format!("/dashboard/applications/{id}")),
+        "{expiring}"
+    );
+    let token = app.admin_token().await;
+    let (_, client) = app
+        .mgmt(
+            reqwest::Method::GET,
+            &format!("/clients/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let listed = &client["client_authentication_methods"]["private_key_jwt"]["credentials"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{client}");
+
+    // A bad date is named next to its field.
+    let response = post(
+        &app,
+        &session,
+        &format!("{path}/credentials"),
+        &[
+            ("key_name", "x"),
+            ("alg", "ES256"),
+            ("pem", &key.public_key_pem().unwrap()),
+            ("expires", "next week"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("YYYY-MM-DD"));
+
+    // Removed: no key, no warning, the secret works again.
+    let credential = &app.admin.list_credentials(&id).await.unwrap()[0];
+    let response = post(
+        &app,
+        &session,
+        &format!("{path}/credentials/{}/remove", credential.id),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let html = page(&app, &session, &path).await;
+    assert!(html.contains("id=\"no-keys\""));
+    assert!(!html.contains("id=\"expiry-warning\""));
+    assert!(!html.contains("id=\"secret-refused\""));
+
+    // A secret that expires shows when.
+    app.admin
+        .rotate_secret_until(&id, 0, Some(SystemClock.now() + 3 * 86_400))
+        .await
+        .unwrap();
+    let html = page(&app, &session, &path).await;
+    let secrets = &html[html.find("id=\"secrets\"").unwrap()..];
+    assert!(
+        secrets.contains("expires in 2 days") || secrets.contains("expires in 3 days"),
+        "{secrets}"
+    );
+    assert!(html.contains("id=\"expiry-warning\""));
+}

@@ -281,11 +281,7 @@ impl Target for Local {
         Box::pin(async move {
             let credential = self
                 .admin
-                .create_credential(client_id, new)
-                .await
-                .map_err(err)?;
-            self.admin
-                .use_credential(client_id, &credential.id)
+                .add_credential_in_use(client_id, new)
                 .await
                 .map_err(err)?;
             Ok(ClientCredentialView::from(&credential))

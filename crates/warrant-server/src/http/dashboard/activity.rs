@@ -1,6 +1,7 @@
 //! Activity: tokens issued over time per application (an SVG chart drawn here), failures by
-//! reason, and the applications that ask for far more tokens than their lifetime justifies.
-//! All of it is counted from the audit log.
+//! reason, and the applications that ask for far more tokens than their lifetime justifies,
+//! counted from the audit log; and the applications whose credentials expire within 14 days,
+//! from the catalog.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -42,6 +43,8 @@ const EXCESS_FACTOR: u64 = 10;
 /// Below this many tokens in its busiest hour nobody is listed.
 const EXCESS_MIN_TOKENS: u64 = 20;
 const HOUR_MS: u64 = 3_600_000;
+/// Applications with expiring credentials named on the page, soonest first.
+const MAX_EXPIRING_SHOWN: usize = 20;
 
 /// An application that fetches tokens instead of caching them.
 #[derive(Debug, PartialEq, Eq)]
@@ -149,6 +152,20 @@ pub(crate) async fn show(
         &lifetimes,
     );
 
+    // Applications with a credential expiring within 14 days, soonest first, from the catalog
+    // (no query); at most a screenful named.
+    let now = now_ms / 1000;
+    let mut expiring: Vec<(String, u64)> = app
+        .catalog
+        .snapshot()
+        .nearest_expiries(now)
+        .filter(|(_, at)| at - now <= layout::EXPIRY_WARNING)
+        .map(|(client, at)| (client.to_owned(), at))
+        .collect();
+    expiring.sort_by_key(|(_, at)| *at);
+    let expiring_total = expiring.len();
+    expiring.truncate(MAX_EXPIRING_SHOWN);
+
     let buckets = usize::try_from(window / bucket).unwrap_or(1);
     let mut series = series(&counts, start_ms, bucket_ms, buckets);
     // Names only of the applications shown: a deployment may have millions.
@@ -157,7 +174,8 @@ pub(crate) async fn show(
         .iter()
         .filter(|s| !s.other)
         .map(|s| s.label.clone())
-        .chain(overusers.iter().map(|o| o.client_id.clone()));
+        .chain(overusers.iter().map(|o| o.client_id.clone()))
+        .chain(expiring.iter().map(|(client, _)| client.clone()));
     for client in shown.collect::<Vec<_>>() {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(client) {
             let name = match app.admin.get_application(slot.key()).await {
@@ -206,6 +224,27 @@ pub(crate) async fn show(
                             (s.label) " · " (s.total)
                         }
                     }
+                }
+            }
+        }
+        section.card.warning-card[expiring_total > 0] #expiring {
+            h2 { "Credentials expiring within 14 days" }
+            @if expiring.is_empty() {
+                p.muted { "None: no client secret or public key expires in the next 14 days." }
+            } @else {
+                table.list {
+                    thead { tr { th { "Application" } th { "Nearest expiry" } } }
+                    tbody {
+                        @for (client, at) in &expiring {
+                            tr {
+                                td { a href={ "/dashboard/applications/" (client) "#credentials" } { (name_of(client)) } }
+                                td { (layout::expiry(Some(*at), now)) }
+                            }
+                        }
+                    }
+                }
+                @if expiring_total > expiring.len() {
+                    p.muted { "And " (expiring_total - expiring.len()) " more: " code { "warrant_credential_expiry_seconds" } " on /metrics lists every one." }
                 }
             }
         }

@@ -202,6 +202,35 @@ pub(crate) fn pager(path: &str, page: u64, first: u64, shown: usize, total: u64)
     }
 }
 
+/// Credentials expiring within this many seconds are flagged, on an application's page and on
+/// the Activity page.
+pub(crate) const EXPIRY_WARNING: u64 = 14 * 86_400;
+
+/// When a credential expires, as of `now`: the date, flagged when within [`EXPIRY_WARNING`]
+/// (or past).
+pub(crate) fn expiry(expires_at: Option<u64>, now: u64) -> Markup {
+    html! {
+        @match expires_at {
+            None => span.muted { "never expires" },
+            Some(at) if at <= now => span.badge.expiring { "expired " (when(at)) },
+            Some(at) if at - now <= EXPIRY_WARNING => {
+                span.badge.expiring { "expires in " (duration_left(at - now)) } " " span.muted.small { (when(at)) }
+            }
+            Some(at) => span { "expires " (when(at)) },
+        }
+    }
+}
+
+/// A time left, roughly: "3 days", "5 hours", "12 minutes".
+fn duration_left(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        s if s >= 86_400 => (s / 86_400, "day"),
+        s if s >= 3600 => (s / 3600, "hour"),
+        s => (s.div_ceil(60), "minute"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A time as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn when(unix_seconds: u64) -> String {
     let text = crate::clock::rfc3339(unix_seconds);
@@ -218,6 +247,10 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "permission-removed" => "Permission removed; tokens stop carrying it at once.",
         "authorized" => "Authorizations saved; they apply to the next token.",
         "app-saved" => "Application saved.",
+        "credential-added" => {
+            "Public key added: the application now authenticates with private_key_jwt."
+        }
+        "credential-removed" => "Public key removed.",
         "app-deleted" => "Application deleted; its secrets stopped working.",
         "grants-saved" => "Authorizations saved; they apply to the next token.",
         "grant-claims-saved" => "Grant claims saved; they apply to the next token.",

@@ -71,6 +71,14 @@ pub fn router() -> Router<Arc<AppState>> {
             post(applications::save_grant_claims),
         )
         .route("/applications/{id}/delete", post(applications::delete))
+        .route(
+            "/applications/{id}/credentials",
+            post(applications::add_credential),
+        )
+        .route(
+            "/applications/{id}/credentials/{credential_id}/remove",
+            post(applications::remove_credential),
+        )
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/keys/{kid}/revoke", post(keys::revoke))

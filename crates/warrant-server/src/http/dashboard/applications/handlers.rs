@@ -143,6 +143,7 @@ pub(crate) async fn create(
         details,
         Some("Application created."),
         Some(&created.secret),
+        &Form::default(),
         &FieldErrors::default(),
     )
     .await
@@ -161,25 +162,39 @@ pub(crate) async fn show(
         details,
         layout::notice(query.notice.as_deref()),
         None,
+        &Form::default(),
         &FieldErrors::default(),
     )
     .await
 }
 
 /// An application's page. `secret` is set only right after creation or rotation: the one
-/// time it is shown.
-async fn application_page(
+/// time it is shown; `form` is a refused form, shown again with its `errors`.
+pub(super) async fn application_page(
     app: &AppState,
     operator: &OperatorSession,
     details: ApplicationDetails,
     notice: Option<&str>,
     secret: Option<&PlainSecret>,
+    form: &Form,
     errors: &FieldErrors,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
+    let credentials = app
+        .admin
+        .list_credentials(&details.application.client_id)
+        .await?;
     let now = app.clock.now();
     Ok(pages::application(
-        operator, &details, &apis, now, notice, secret, errors,
+        operator,
+        &details,
+        &credentials,
+        &apis,
+        now,
+        notice,
+        secret,
+        form,
+        errors,
     ))
 }
 
@@ -255,7 +270,7 @@ pub(crate) async fn update_settings(
         }
     }
     let details = app.admin.get_application(&client_id).await?;
-    application_page(&app, &operator, details, None, None, &errors).await
+    application_page(&app, &operator, details, None, None, &form, &errors).await
 }
 
 /// Replaces one grant's custom claims (a JSON object; blank: none).
@@ -291,7 +306,7 @@ pub(crate) async fn save_grant_claims(
     };
     if let Err(errors) = saved {
         let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &errors).await;
+        return application_page(&app, &operator, details, None, None, &form, &errors).await;
     }
     Ok(see_other(
         &format!("/dashboard/applications/{client_id}"),
@@ -313,7 +328,7 @@ pub(crate) async fn rotate_secret(
         let mut errors = FieldErrors::default();
         errors.add("grace_seconds", "Choose one of the grace periods offered.");
         let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &errors).await;
+        return application_page(&app, &operator, details, None, None, &form, &errors).await;
     };
     let secret = admin.rotate_secret(&client_id, grace).await?;
     let details = app.admin.get_application(&client_id).await?;
@@ -323,6 +338,7 @@ pub(crate) async fn rotate_secret(
         details,
         Some("Secret rotated."),
         Some(&secret),
+        &Form::default(),
         &FieldErrors::default(),
     )
     .await
@@ -347,7 +363,7 @@ pub(crate) async fn save_grants(
     if let Err(e) = admin.set_grants(&client_id, wanted).await {
         let errors = FieldErrors::from_admin("api", e)?;
         let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &errors).await;
+        return application_page(&app, &operator, details, None, None, &form, &errors).await;
     }
     Ok(see_other(
         &format!("/dashboard/applications/{client_id}"),
@@ -387,7 +403,7 @@ pub(crate) async fn delete(
             "confirm",
             "Type the application's name exactly to confirm the deletion.",
         );
-        return application_page(&app, &operator, details, None, None, &errors).await;
+        return application_page(&app, &operator, details, None, None, &form, &errors).await;
     }
     admin.delete_application(&client_id).await?;
     Ok(see_other("/dashboard/applications", "app-deleted"))

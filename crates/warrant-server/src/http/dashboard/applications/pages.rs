@@ -6,10 +6,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::super::forms::{FieldErrors, Form};
-use super::super::layout::{self, Nav, action_button, copyable, csrf, field, text_area};
+use super::super::layout::{self, Nav, action_button, csrf, field, text_area};
 use crate::admin::ApplicationDetails;
 use crate::admin::operators::OperatorSession;
-use crate::domain::{Application, ClientGrant, CustomClaims, PlainSecret, ResourceServer};
+use crate::domain::{
+    Application, ClientGrant, CustomClaims, PlainSecret, PublicKeyCredential, ResourceServer,
+};
 
 /// `client_metadata` as the settings form shows it: one `KEY=VALUE` a line.
 fn metadata_text(application: &Application) -> String {
@@ -158,18 +160,29 @@ pub(super) fn new_form(
 /// An application's page. `secret` is set only right after creation or rotation: the one
 /// time it is shown. `apis` name the APIs it is authorized for; `now` tells its active
 /// secrets.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn application(
     operator: &OperatorSession,
     details: &ApplicationDetails,
+    credentials: &[PublicKeyCredential],
     apis: &[ResourceServer],
     now: u64,
     notice: Option<&str>,
     secret: Option<&PlainSecret>,
+    form: &Form,
     errors: &FieldErrors,
 ) -> Response {
     let application = &details.application;
     let base = format!("/dashboard/applications/{}", application.client_id);
-    let active_secrets = details.secrets.iter().filter(|s| s.is_active(now)).count();
+    // The nearest expiry of a credential still working, of any kind.
+    let nearest = details
+        .secrets
+        .iter()
+        .filter(|s| s.is_active(now))
+        .filter_map(|s| s.expires_at)
+        .chain(credentials.iter().filter_map(|c| c.expires_at))
+        .filter(|at| *at > now)
+        .min();
     let api_name = |grant: &ClientGrant| {
         apis.iter()
             .find(|a| a.identifier == grant.audience)
@@ -183,38 +196,12 @@ pub(super) fn application(
                 p.muted { "Machine to Machine · created " (layout::when(application.created_at)) }
             }
         }
-        section.card {
-            h2 { "Credentials" }
-            dl.fields {
-                dt { "Client ID" }
-                dd { (copyable("client-id", &application.client_id)) }
-                dt { "Client secret" }
-                dd {
-                    @if let Some(secret) = secret {
-                        div.secret-box #new-secret role="alert" {
-                            p { strong { "Copy this secret now." } " It is shown only this once; Warrant keeps only a hash of it." }
-                            (copyable("client-secret", secret.expose()))
-                        }
-                    } @else {
-                        span.muted { "Hidden: Warrant stores only a hash. " (active_secrets) " active secret" @if active_secrets != 1 { "s" } "." }
-                    }
-                }
-            }
-            form.row-form method="post" action={ (base) "/rotate-secret" }
-                data-confirm="Rotate the secret? Services using the old one must be updated before the grace period ends." {
-                (csrf(operator))
-                div.field {
-                    label for="grace" { "Old secret keeps working for" }
-                    select #grace name="grace_seconds" {
-                        @for (seconds, label) in GRACE_CHOICES {
-                            option value=(seconds) selected[seconds == 0] { (label) }
-                        }
-                    }
-                    @if let Some(error) = errors.get("grace_seconds") { p.field-error { (error) } }
-                }
-                button.warning #rotate-secret type="submit" { "Rotate secret" }
+        @if let Some(at) = nearest.filter(|at| at.saturating_sub(now) <= layout::EXPIRY_WARNING) {
+            div.card.warning-card #expiry-warning role="status" {
+                p { strong { "A credential of this application expires soon: " } (layout::expiry(Some(at), now)) ". Rotate it before then." }
             }
         }
+        (super::credentials::section(operator, details, credentials, now, secret, form, errors))
         section.card {
             h2 { "Authorized APIs" }
             @if details.grants.is_empty() {
