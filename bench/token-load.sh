@@ -20,6 +20,15 @@
 # metadata, an array, about 300 bytes in all) before measuring, and checks that a token carries
 # them: run it beside CLAIMS=0 in the same sitting to see what custom claims cost per token.
 #
+# AUTH=private_key_jwt also measures issuance with client assertions signed with KEY_ALG (ES256,
+# the default, or RS256) beside the secret-based rate, in the same sitting: a jti is single-use,
+# so before each such run bench/client-assertions.mjs (Node's crypto, nothing to install) makes
+# ASSERTIONS token request bodies, each with its own assertion (valid 10 minutes; the server runs
+# with --max-assertion-lifetime 15m), and wrk sends each once (no warm-up run: it would spend them).
+#
+#   AUTH=private_key_jwt KEY_ALG=ES256 ALG=ES256 ASSERTIONS=400000 bash bench/token-load.sh
+#   AUTH=private_key_jwt KEY_ALG=RS256 ASSERTIONS=100000 bash bench/token-load.sh
+#
 # ROUNDS > 1 repeats both measurements, alternating which goes first, and prints each round and
 # the medians. BUILD=0 skips `cargo build` (BIN=path runs another build of the binary).
 set -euo pipefail
@@ -32,10 +41,23 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18080}
 ROUNDS=${ROUNDS:-1}
+AUTH=${AUTH:-secret}
+KEY_ALG=${KEY_ALG:-ES256}
+ASSERTIONS=${ASSERTIONS:-300000}
 
 case "$ALG" in
     RS256 | PS256 | ES256 | EdDSA) ;;
     *) echo "ALG must be RS256, PS256, ES256 or EdDSA" >&2; exit 2 ;;
+esac
+case "$AUTH" in
+    secret) ;;
+    private_key_jwt)
+        case "$KEY_ALG" in ES256 | RS256) ;; *) echo "KEY_ALG must be ES256 or RS256" >&2; exit 2 ;; esac
+        command -v node >/dev/null || { echo "AUTH=private_key_jwt needs node (Node.js 18 or later)" >&2; exit 1; }
+        # Assertions made ahead must stay valid through the run.
+        export WARRANT_MAX_ASSERTION_LIFETIME=15m
+        ;;
+    *) echo "AUTH must be secret or private_key_jwt" >&2; exit 2 ;;
 esac
 ensure_wrk
 [ "${BUILD:-1}" = 0 ] || cargo build --release --locked -p warrant >&2
@@ -61,10 +83,53 @@ SIGNED=$(token_alg)
 LUA_DIR=$(mktemp -d)
 wrk_script "$LUA_DIR/token.lua" POST "$(token_body)"
 wrk_script "$LUA_DIR/healthz.lua" GET
+if [ "$AUTH" = private_key_jwt ]; then
+    # An application of its own: with a key, an application's secret is refused.
+    KEY_CLIENT_ID=$("$BIN" app create --data-dir "$DATA" --name bench-keys --grant "$API=read:data" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+    node bench/client-assertions.mjs key "$KEY_ALG" "$LUA_DIR/key.jwk" "$LUA_DIR/key.pub.pem"
+    "$BIN" app credentials add --data-dir "$DATA" "$KEY_CLIENT_ID" --pem "$LUA_DIR/key.pub.pem" --alg "$KEY_ALG" >/dev/null
+    sleep 1 # the server picks the change up within a second
+    # Each wrk thread sends the bodies of its own share of the lines, each once.
+    cat >"$LUA_DIR/assertion.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = 0
+setup = function(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+local bodies, sent, count = {}, 0, 0
+init = function(args)
+  local n = 0
+  for line in io.lines("$LUA_DIR/bodies.txt") do
+    if n % $THREADS == id then count = count + 1; bodies[count] = line end
+    n = n + 1
+  end
+end
+request = function()
+  sent = sent + 1
+  -- Past the last body, the last one again: a replayed jti, refused (401), so counted as non-2xx.
+  return wrk.format(nil, nil, nil, bodies[math.min(sent, count)])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d non2xx=%d seconds=%.2f p50_ms=%.2f p99_ms=%.2f\n",
+    summary.requests, summary.errors.status, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+LUA
+fi
+# run_assertions: fresh assertions (iat now), then one run that sends each once.
+run_assertions() {
+    echo "making $ASSERTIONS $KEY_ALG client assertions" >&2
+    node bench/client-assertions.mjs bodies "$KEY_ALG" "$LUA_DIR/key.jwk" "$ISSUER" "$KEY_CLIENT_ID" "$API" 600 \
+        "$ASSERTIONS" "$LUA_DIR/bodies.txt"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$LUA_DIR/assertion.lua" "${ISSUER}oauth/token" | grep '^RESULT'
+}
 rps() { python3 -c "print(round($(field "$1" requests) / $(field "$1" seconds)))"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-TOKENS=() HEALTH=() P50=() P99=()
+TOKENS=() HEALTH=() P50=() P99=() PKJ=() PKJ_P99=()
 for round in $(seq "$ROUNDS"); do
     echo "round $round: POST /oauth/token ($ALG) and GET /healthz, $CONNECTIONS connections, $THREADS wrk threads, $DURATION each" >&2
     if [ $((round % 2)) = 1 ]; then
@@ -78,6 +143,15 @@ for round in $(seq "$ROUNDS"); do
     TOKENS+=("$(rps "$TOKEN_RESULT")") HEALTH+=("$(rps "$HEALTH_RESULT")")
     P50+=("$(field "$TOKEN_RESULT" p50_ms)") P99+=("$(field "$TOKEN_RESULT" p99_ms)")
     [ "$ROUNDS" = 1 ] || echo "round $round: ${TOKENS[-1]} tokens/s (p50 ${P50[-1]} ms, p99 ${P99[-1]} ms), /healthz ${HEALTH[-1]} req/s"
+    if [ "$AUTH" = private_key_jwt ]; then
+        PKJ_RESULT=$(run_assertions)
+        [ "$(field "$PKJ_RESULT" non2xx)" = 0 ] || {
+            echo "the private_key_jwt run had $(field "$PKJ_RESULT" non2xx) non-2xx answers: the assertions ran out (raise ASSERTIONS)" >&2
+            exit 1
+        }
+        PKJ+=("$(rps "$PKJ_RESULT")") PKJ_P99+=("$(field "$PKJ_RESULT" p99_ms)")
+        [ "$ROUNDS" = 1 ] || echo "round $round: private_key_jwt ($KEY_ALG assertions) ${PKJ[-1]} tokens/s (p99 ${PKJ_P99[-1]} ms) beside ${TOKENS[-1]} with a secret"
+    fi
 done
 echo "measuring openssl speed for $ALG's key" >&2
 SIGN=$(openssl_sign_rate "$ALG")
@@ -92,5 +166,10 @@ echo "GET /healthz req/s:        $HZ  (same server, same wrk settings)"
 echo "ratio tokens / healthz:    $(python3 -c "print(f'{$TPS / $HZ:.2f}')")"
 echo "openssl sign/s:            $SIGN  (openssl speed -multi $(nproc), $ALG's key)"
 echo "ratio tokens / sign:       $(python3 -c "print(f'{$TPS / $SIGN:.2f}')")"
+if [ "$AUTH" = private_key_jwt ]; then
+    PK=$(median "${PKJ[@]}")
+    echo "private_key_jwt tokens/s:  $PK  ($KEY_ALG assertions, p99 $(median "${PKJ_P99[@]}") ms)"
+    echo "ratio private_key_jwt / secret: $(python3 -c "print(f'{$PK / $TPS:.2f}')")"
+fi
 echo "machine:                   before: $LOAD_BEFORE; after: $LOAD_AFTER"
 [ "$ROUNDS" = 1 ] || echo "(medians of $ROUNDS rounds)"
