@@ -1,23 +1,23 @@
 //! An application's credentials: its client secret (with its expiry), the public keys it
 //! authenticates with instead (private_key_jwt: list, add from PEM with an algorithm and an
 //! expiry, remove), each flagged when it expires within 14 days. Federated credentials get their
-//! section here too.
+//! section here too. The requests that change them are in [`super::handlers`].
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::response::Response;
 use maud::{Markup, html};
 
 use super::super::forms::{FieldErrors, Form};
 use super::super::layout::{self, action_button, copyable, csrf};
-use super::super::session::SignedForm;
-use super::super::{AppState, PageError, see_other};
-use super::handlers::application_page;
-use super::pages::GRACE_CHOICES;
+use crate::admin::ApplicationDetails;
 use crate::admin::operators::OperatorSession;
-use crate::admin::{ApplicationDetails, NewCredential};
 use crate::domain::{CREDENTIAL_ALGORITHMS, PlainSecret, PublicKeyCredential};
+
+/// Grace periods offered when rotating a secret, in seconds.
+pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
+    (0, "None: the old secret stops now"),
+    (3600, "1 hour"),
+    (86_400, "24 hours"),
+    (7 * 86_400, "7 days"),
+];
 
 /// The credentials section of an application's page. `secret` is set only right after
 /// creation or rotation; `form` and `errors` are a refused add-a-key form.
@@ -149,7 +149,7 @@ pub(super) fn section(
 }
 
 /// The date a form's `expires` field names, as the Unix time of its midnight (UTC).
-fn expiry_date(text: &str) -> Result<Option<u64>, &'static str> {
+pub(super) fn expiry_date(text: &str) -> Result<Option<u64>, &'static str> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -160,55 +160,4 @@ fn expiry_date(text: &str) -> Result<Option<u64>, &'static str> {
     u64::try_from(seconds)
         .map(Some)
         .map_err(|_| "Give a date as YYYY-MM-DD.")
-}
-
-/// Registers a public key from the form and has the application authenticate with its keys.
-pub(crate) async fn add(
-    State(app): State<Arc<AppState>>,
-    Path(client_id): Path<String>,
-    SignedForm {
-        operator,
-        form,
-        admin,
-    }: SignedForm,
-) -> Result<Response, PageError> {
-    let mut errors = FieldErrors::default();
-    let expires_at = match expiry_date(form.text("expires")) {
-        Ok(at) => at,
-        Err(message) => {
-            errors.add("expires", message);
-            None
-        }
-    };
-    if errors.is_empty() {
-        let new = NewCredential {
-            name: form.text("key_name").trim().to_owned(),
-            alg: form.text("alg").to_owned(),
-            pem: form.text("pem").to_owned(),
-            expires_at,
-        };
-        match admin.add_credential_in_use(&client_id, new).await {
-            Ok(_) => {
-                return Ok(see_other(
-                    &format!("/dashboard/applications/{client_id}"),
-                    "credential-added",
-                ));
-            }
-            Err(e) => errors = FieldErrors::from_admin("pem", e)?,
-        }
-    }
-    let details = app.admin.get_application(&client_id).await?;
-    application_page(&app, &operator, details, None, None, &form, &errors).await
-}
-
-pub(crate) async fn remove(
-    State(_app): State<Arc<AppState>>,
-    Path((client_id, credential_id)): Path<(String, String)>,
-    SignedForm { admin, .. }: SignedForm,
-) -> Result<Response, PageError> {
-    admin.delete_credential(&client_id, &credential_id).await?;
-    Ok(see_other(
-        &format!("/dashboard/applications/{client_id}"),
-        "credential-removed",
-    ))
 }

@@ -12,9 +12,12 @@ use super::super::forms::{FieldErrors, Form};
 use super::super::layout;
 use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, see_other};
-use super::pages::{self, GRACE_CHOICES};
+use super::credentials::{self, GRACE_CHOICES};
+use super::pages;
 use crate::admin::operators::OperatorSession;
-use crate::admin::{ApplicationDetails, ApplicationPatch, GrantPatch, GrantSpec, NewClient};
+use crate::admin::{
+    ApplicationDetails, ApplicationPatch, GrantPatch, GrantSpec, NewClient, NewCredential,
+};
 use crate::domain::{CustomClaims, PlainSecret, ResourceServer, validate_name, validate_text};
 use crate::store::GrantFilter;
 use crate::views::claims_from_view;
@@ -170,7 +173,7 @@ pub(crate) async fn show(
 
 /// An application's page. `secret` is set only right after creation or rotation: the one
 /// time it is shown; `form` is a refused form, shown again with its `errors`.
-pub(super) async fn application_page(
+async fn application_page(
     app: &AppState,
     operator: &OperatorSession,
     details: ApplicationDetails,
@@ -407,4 +410,55 @@ pub(crate) async fn delete(
     }
     admin.delete_application(&client_id).await?;
     Ok(see_other("/dashboard/applications", "app-deleted"))
+}
+
+/// Registers a public key from the form and has the application authenticate with its keys.
+pub(crate) async fn add_credential(
+    State(app): State<Arc<AppState>>,
+    Path(client_id): Path<String>,
+    SignedForm {
+        operator,
+        form,
+        admin,
+    }: SignedForm,
+) -> Result<Response, PageError> {
+    let mut errors = FieldErrors::default();
+    let expires_at = match credentials::expiry_date(form.text("expires")) {
+        Ok(at) => at,
+        Err(message) => {
+            errors.add("expires", message);
+            None
+        }
+    };
+    if errors.is_empty() {
+        let new = NewCredential {
+            name: form.text("key_name").trim().to_owned(),
+            alg: form.text("alg").to_owned(),
+            pem: form.text("pem").to_owned(),
+            expires_at,
+        };
+        match admin.add_credential_in_use(&client_id, new).await {
+            Ok(_) => {
+                return Ok(see_other(
+                    &format!("/dashboard/applications/{client_id}"),
+                    "credential-added",
+                ));
+            }
+            Err(e) => errors = FieldErrors::from_admin("pem", e)?,
+        }
+    }
+    let details = app.admin.get_application(&client_id).await?;
+    application_page(&app, &operator, details, None, None, &form, &errors).await
+}
+
+pub(crate) async fn remove_credential(
+    State(_app): State<Arc<AppState>>,
+    Path((client_id, credential_id)): Path<(String, String)>,
+    SignedForm { admin, .. }: SignedForm,
+) -> Result<Response, PageError> {
+    admin.delete_credential(&client_id, &credential_id).await?;
+    Ok(see_other(
+        &format!("/dashboard/applications/{client_id}"),
+        "credential-removed",
+    ))
 }

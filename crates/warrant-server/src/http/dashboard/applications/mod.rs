@@ -8,8 +8,7 @@ mod credentials;
 mod handlers;
 mod pages;
 
-pub(crate) use credentials::{add as add_credential, remove as remove_credential};
 pub(crate) use handlers::{
-    create, delete, list, new_page, revoke_grant, rotate_secret, save_grant_claims, save_grants,
-    show, update_settings,
+    add_credential, create, delete, list, new_page, remove_credential, revoke_grant, rotate_secret,
+    save_grant_claims, save_grants, show, update_settings,
 };

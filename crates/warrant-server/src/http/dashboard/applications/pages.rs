@@ -30,14 +30,6 @@ fn claims_text(claims: &CustomClaims) -> String {
     serde_json::to_string_pretty(claims).unwrap_or_default()
 }
 
-/// Grace periods offered when rotating a secret, in seconds.
-pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
-    (0, "None: the old secret stops now"),
-    (3600, "1 hour"),
-    (86_400, "24 hours"),
-    (7 * 86_400, "7 days"),
-];
-
 /// One page of the list: `apps` (from the `first`th, of `total`) with how many APIs each is
 /// authorized for.
 pub(super) fn list(
