@@ -13,7 +13,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    DEFAULT_TOKEN_LIFETIME, PopMechanism, ProofOfPossession, Scope, SigningAlg, TokenQuota,
+    CustomClaims, DEFAULT_TOKEN_LIFETIME, PopMechanism, ProofOfPossession, Scope, SigningAlg,
+    TokenQuota,
 };
 
 /// The longest file read: a deployment of a few thousand objects.
@@ -120,6 +121,8 @@ pub struct ApplicationSpec {
     pub name: String,
     pub description: String,
     pub client_metadata: BTreeMap<String, String>,
+    /// Claims in every token of the application (values may be `{{client_metadata.<key>}}`).
+    pub custom_claims: CustomClaims,
     pub token_quota: Option<TokenQuota>,
     pub grants: Vec<GrantSpecAt>,
     pub credentials: Vec<CredentialSpec>,
@@ -141,6 +144,8 @@ pub struct GrantSpecAt {
     pub at: Place,
     pub api: String,
     pub scopes: Vec<String>,
+    /// Claims in this grant's tokens, over the application's.
+    pub custom_claims: CustomClaims,
 }
 
 /// One public key of an application (private_key_jwt), matched by the key itself.
@@ -201,6 +206,8 @@ struct ApplicationDe {
     #[serde(default)]
     client_metadata: BTreeMap<String, String>,
     #[serde(default)]
+    custom_claims: Option<Spanned<BTreeMap<String, toml::Value>>>,
+    #[serde(default)]
     token_quota: Option<Spanned<QuotaDe>>,
     #[serde(default)]
     grant: Vec<Spanned<GrantDe>>,
@@ -225,6 +232,8 @@ struct GrantDe {
     api: String,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default)]
+    custom_claims: Option<Spanned<BTreeMap<String, toml::Value>>>,
 }
 
 #[derive(Deserialize)]
@@ -346,20 +355,19 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
                 observe_only: q.observe_only,
             }
         });
-        let grants = app
-            .grant
-            .into_iter()
-            .enumerate()
-            .map(|(j, g)| {
-                let gat = lines.place(&g.span(), &format!("{}.grant[{j}]", at.key));
-                let g = g.into_inner();
-                GrantSpecAt {
-                    at: gat,
-                    api: g.api,
-                    scopes: g.scopes,
-                }
-            })
-            .collect();
+        let mut grants = Vec::with_capacity(app.grant.len());
+        for (j, g) in app.grant.into_iter().enumerate() {
+            let gat = lines.place(&g.span(), &format!("{}.grant[{j}]", at.key));
+            let g = g.into_inner();
+            let custom_claims = claims(&lines, g.custom_claims, &gat)?;
+            grants.push(GrantSpecAt {
+                at: gat,
+                api: g.api,
+                scopes: g.scopes,
+                custom_claims,
+            });
+        }
+        let custom_claims = claims(&lines, app.custom_claims, &at)?;
         let credentials = app
             .credential
             .into_iter()
@@ -383,12 +391,36 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
             name,
             description: app.description,
             client_metadata: app.client_metadata,
+            custom_claims,
             token_quota,
             grants,
             credentials,
         });
     }
     Ok(out)
+}
+
+/// A table of custom claims, checked by the claims' rules; the error names the table's line.
+fn claims(
+    lines: &Lines,
+    table: Option<Spanned<BTreeMap<String, toml::Value>>>,
+    owner: &Place,
+) -> Result<CustomClaims, ConfigError> {
+    let Some(table) = table else {
+        return Ok(CustomClaims::default());
+    };
+    let at = lines.place(&table.span(), &owner.field("custom_claims").key);
+    let mut values = BTreeMap::new();
+    for (name, value) in table.into_inner() {
+        if matches!(value, toml::Value::Datetime(_)) {
+            return Err(at.error(format!(
+                "claim {name:?}: a date is not a JSON value; write it as a string or a number"
+            )));
+        }
+        let value = serde_json::to_value(&value).map_err(|e| at.error(e.to_string()))?;
+        values.insert(name, value);
+    }
+    CustomClaims::new(values).map_err(|e| at.error(e.0))
 }
 
 /// Line starts, to turn byte offsets into lines and columns.
@@ -563,6 +595,9 @@ pub fn render(file: &ConfigFile) -> String {
             "client_metadata",
             &format!("{{ {} }}", metadata.join(", ")).replace("{  }", "{}"),
         );
+        if !app.custom_claims.is_empty() {
+            line(&mut out, "custom_claims", &claims_table(&app.custom_claims));
+        }
         if let Some(quota) = &app.token_quota {
             let mut parts = Vec::new();
             if let Some(n) = quota.per_hour {
@@ -585,6 +620,13 @@ pub fn render(file: &ConfigFile) -> String {
             line(&mut out, "api", &string(&grant.api));
             let scopes: Vec<String> = grant.scopes.iter().map(|s| string(s)).collect();
             line(&mut out, "scopes", &format!("[{}]", scopes.join(", ")));
+            if !grant.custom_claims.is_empty() {
+                line(
+                    &mut out,
+                    "custom_claims",
+                    &claims_table(&grant.custom_claims),
+                );
+            }
         }
         for credential in &app.credentials {
             out.push_str("\n[[application.credential]]\n");
@@ -610,6 +652,38 @@ pub fn render(file: &ConfigFile) -> String {
         }
     }
     out
+}
+
+/// Custom claims as an inline table.
+fn claims_table(claims: &CustomClaims) -> String {
+    let pairs: Vec<String> = claims
+        .as_map()
+        .iter()
+        .map(|(name, value)| format!("{} = {}", string(name), json_value(value)))
+        .collect();
+    format!("{{ {} }}", pairs.join(", "))
+}
+
+/// A JSON value as TOML (claims hold no nulls).
+fn json_value(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => string(s),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(json_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let pairs: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {}", string(k), json_value(v)))
+                .collect();
+            format!("{{ {} }}", pairs.join(", "))
+        }
+        Value::Null => "\"\"".to_owned(),
+    }
 }
 
 fn line(out: &mut String, key: &str, value: &str) {
@@ -656,11 +730,13 @@ scopes = [
 name = "billing"
 description = "Nightly \"billing\" run"
 client_metadata = { tenant = "acme", "with space" = "x" }
+custom_claims = { tenant = "{{client_metadata.tenant}}", tier = 3, flags = [true, "x"], ratio = 0.5 }
 token_quota = { per_hour = 100 }
 
 [[application.grant]]
 api = "https://orders.example.com"
 scopes = ["read:orders"]
+custom_claims = { region = "eu" }
 "#;
 
     #[test]
@@ -674,6 +750,12 @@ scopes = ["read:orders"]
         assert_eq!(app.description, "Nightly \"billing\" run");
         assert_eq!(app.token_quota.unwrap().per_hour, Some(100));
         assert_eq!(app.grants[0].at.key, "application[0].grant[0]");
+        assert_eq!(app.custom_claims.as_map()["tier"], 3);
+        assert_eq!(app.grants[0].custom_claims.as_map()["region"], "eu");
+        let error =
+            parse("[[application]]\nname = \"a\"\ncustom_claims = { iss = \"me\" }\n").unwrap_err();
+        assert_eq!(error.place.line, 3, "{error}");
+        assert_eq!(error.place.key, "application[0].custom_claims", "{error}");
         let text = render(&file);
         let again = parse(&text).unwrap();
         assert_eq!(again, file);

@@ -44,11 +44,13 @@ scopes = [
 name = "order-sync"
 description = "Copies orders to the warehouse"
 client_metadata = {{ "team" = "logistics" }}
+custom_claims = {{ "team" = "{{{{client_metadata.team}}}}" }}
 token_quota = {{ per_hour = 100, per_day = 1000 }}
 
 [[application.grant]]
 api = "https://orders.example.com"
 scopes = ["read:orders", "write:orders"]
+custom_claims = {{ "region" = "eu" }}
 
 [[application.grant]]
 api = "urn:example:billing"
@@ -375,7 +377,17 @@ async fn plan_apply_export_through_the_management_api() {
             "https://orders.example.com",
         )
         .await;
-    assert!(!token.is_empty());
+    // With the claims the file gave the application (a metadata reference) and its grant.
+    let payload = {
+        use base64::Engine;
+        let part = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()
+    };
+    assert_eq!(payload["team"], "logistics", "{payload}");
+    assert_eq!(payload["region"], "eu", "{payload}");
 
     let again = ok_json(remote(&["apply", &path, "--json"]));
     assert_eq!(again["changes"], json!([]));

@@ -41,6 +41,10 @@ impl Admin {
             details.push("client_metadata".to_owned());
             app.client_metadata = spec.client_metadata.clone();
         }
+        if app.custom_claims != spec.custom_claims {
+            details.push("custom_claims".to_owned());
+            app.custom_claims = spec.custom_claims.clone();
+        }
         if app.token_quota != spec.token_quota {
             details.push("token_quota".to_owned());
             app.token_quota = spec.token_quota;
@@ -93,12 +97,17 @@ impl Admin {
             let built = ClientGrant::new(&app.client_id, api, grant.scopes.clone(), now)
                 .map_err(|e| grant.at.field_error("scopes", e.0))?;
             grants.push(match old {
-                // The stored grant, with the scopes asked: its ID and creation time stay.
+                // The stored grant, with the scopes and claims asked: its ID and creation time
+                // stay.
                 Some(old) => ClientGrant {
                     scopes: built.scopes,
+                    custom_claims: grant.custom_claims.clone(),
                     ..old.clone()
                 },
-                None => built,
+                None => ClientGrant {
+                    custom_claims: grant.custom_claims.clone(),
+                    ..built
+                },
             });
         }
         let old_grants: Vec<&ClientGrant> = current_grants
@@ -118,6 +127,10 @@ impl Admin {
                     old.scopes.join(" "),
                     grant.scopes.join(" ")
                 )),
+                Some(old) if old.custom_claims != grant.custom_claims => details.push(format!(
+                    "grant {}: custom_claims",
+                    alias(&grant.audience, management)
+                )),
                 Some(_) => {}
             }
         }
@@ -128,9 +141,11 @@ impl Admin {
         }
         let grants_change = grants.len() != old_grants.len()
             || grants.iter().any(|g| {
-                !old_grants
-                    .iter()
-                    .any(|o| o.audience == g.audience && o.scopes == g.scopes)
+                !old_grants.iter().any(|o| {
+                    o.audience == g.audience
+                        && o.scopes == g.scopes
+                        && o.custom_claims == g.custom_claims
+                })
             });
 
         // Public keys, matched by the key itself.

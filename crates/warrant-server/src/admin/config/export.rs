@@ -65,12 +65,14 @@ impl Admin {
                             g.audience.clone()
                         },
                         scopes: g.scopes.clone(),
+                        custom_claims: g.custom_claims.clone(),
                     })
                     .collect(),
                 credentials,
                 name: app.name,
                 description: app.description,
                 client_metadata: app.client_metadata,
+                custom_claims: app.custom_claims,
                 token_quota: app.token_quota,
             });
         }
