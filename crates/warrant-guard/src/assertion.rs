@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::alg::{Algorithm, KeyFamily};
+use crate::issuer_keys::IssuerKeys;
 use crate::jws::{self, HeaderPolicy, Jws, JwsKind};
 
 /// Why a public key cannot be used.
@@ -177,17 +178,43 @@ impl<'a> Assertion<'a> {
         self.jws.alg
     }
 
-    /// The `sub` claim of an assertion not verified yet: which client it claims to be, to look
-    /// that client's keys up when the request names no `client_id`. Trust nothing else of it.
-    pub fn unverified_subject(token: &str) -> Option<String> {
+    /// Checks the signature with the key its `kid` names among `keys`, an external issuer's
+    /// (workload identity federation), and returns the claims. An assertion without `kid`
+    /// is refused ([`Error::UnknownKey`]); [`Error::KeysUnavailable`] when the issuer's keys
+    /// cannot be fetched and none are cached.
+    pub async fn verify_with(&self, keys: &IssuerKeys) -> Result<Map<String, Value>, Error> {
+        let kid = self.kid().ok_or(Error::UnknownKey)?;
+        let key = keys.key(kid).await?;
+        key.verify(
+            self.jws.alg,
+            self.jws.signing_input.as_bytes(),
+            &self.jws.signature,
+        )?;
+        jws::decode_object(self.jws.payload_b64, "payload")
+    }
+
+    /// The `iss` claim of an assertion not verified yet: whose assertion it claims to be (the
+    /// client itself for private_key_jwt, a trusted issuer for a federated one). Trust nothing
+    /// else of it.
+    pub fn unverified_issuer(token: &str) -> Option<String> {
+        Self::unverified_claim(token, "iss")
+    }
+
+    fn unverified_claim(token: &str, name: &str) -> Option<String> {
         if token.len() > Self::MAX_LEN {
             return None;
         }
         let payload = token.split('.').nth(1)?;
-        match jws::decode_object(payload, "payload").ok()?.remove("sub")? {
-            Value::String(sub) => Some(sub),
+        match jws::decode_object(payload, "payload").ok()?.remove(name)? {
+            Value::String(value) => Some(value),
             _ => None,
         }
+    }
+
+    /// The `sub` claim of an assertion not verified yet: which client it claims to be, to look
+    /// that client's keys up when the request names no `client_id`. Trust nothing else of it.
+    pub fn unverified_subject(token: &str) -> Option<String> {
+        Self::unverified_claim(token, "sub")
     }
 
     /// The header's `kid`, if it has one.

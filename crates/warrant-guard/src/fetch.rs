@@ -14,6 +14,10 @@ pub(crate) enum FetchError {
     Discovery(String),
     /// A redirect to another origin, not followed: it would change whose keys are trusted.
     Redirected(String),
+    /// A URL that is not https (nor http on a loopback address where that is allowed).
+    NotHttps(String),
+    /// The bearer token file could not be read.
+    TokenFile(String),
 }
 
 impl fmt::Display for FetchError {
@@ -27,6 +31,12 @@ impl fmt::Display for FetchError {
                 f.write_str("the JWKS has no key usable with the allowed algorithms")
             }
             Self::Discovery(e) => write!(f, "discovery failed: {e}"),
+            Self::NotHttps(url) => write!(
+                f,
+                "{url} is not an https URL; keys are fetched over https only (http only from a \
+                 loopback address, where the server allows it)"
+            ),
+            Self::TokenFile(e) => write!(f, "cannot read the bearer token file: {e}"),
             Self::Redirected(to) => write!(
                 f,
                 "redirected to another origin ({to}), which is not followed: keys are taken only \
@@ -36,17 +46,56 @@ impl fmt::Display for FetchError {
     }
 }
 
-/// GET with a timeout and a size cap; returns the body and any `max-age`.
+/// Which URLs keys may be fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UrlPolicy {
+    /// Any URL the application configured (a verifier's own issuer).
+    Any,
+    /// https only; with `loopback_http`, also http to 127.0.0.0/8, `::1` or `localhost`.
+    Https { loopback_http: bool },
+}
+
+impl UrlPolicy {
+    /// Checks `url` before anything is sent to it.
+    pub(crate) fn check(self, url: &str) -> Result<(), FetchError> {
+        let Self::Https { loopback_http } = self else {
+            return Ok(());
+        };
+        let refused = || FetchError::NotHttps(url.to_owned());
+        let parsed = reqwest::Url::parse(url).map_err(|_| refused())?;
+        match parsed.scheme() {
+            "https" => Ok(()),
+            "http" if loopback_http && is_loopback(&parsed) => Ok(()),
+            _ => Err(refused()),
+        }
+    }
+}
+
+/// Whether `url`'s host is a loopback address (or `localhost`).
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// GET with a timeout and a size cap, and a bearer token when given; returns the body and any
+/// `max-age`.
 pub(crate) async fn get_capped(
     http: &reqwest::Client,
     url: &str,
     cap: usize,
     timeout: Duration,
+    bearer: Option<&str>,
 ) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
     let work = async {
-        let mut response = http
-            .get(url)
-            .header("accept", "application/json")
+        let mut request = http.get(url).header("accept", "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let mut response = request
             .send()
             .await
             .map_err(|e| FetchError::Network(e.without_url().to_string()))?;
@@ -145,6 +194,29 @@ pub(crate) fn parse_max_age(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_keys_come_over_https_or_loopback_http_when_allowed() {
+        let strict = UrlPolicy::Https {
+            loopback_http: false,
+        };
+        let loopback = UrlPolicy::Https {
+            loopback_http: true,
+        };
+        assert!(
+            strict
+                .check("https://token.actions.githubusercontent.com/.well-known/jwks")
+                .is_ok()
+        );
+        assert!(strict.check("http://127.0.0.1:8080/keys").is_err());
+        assert!(loopback.check("http://127.0.0.1:8080/keys").is_ok());
+        assert!(loopback.check("http://[::1]:8080/keys").is_ok());
+        assert!(loopback.check("http://localhost/keys").is_ok());
+        assert!(loopback.check("http://10.0.0.1/keys").is_err());
+        assert!(loopback.check("http://127.0.0.1.example.com/keys").is_err());
+        assert!(loopback.check("file:///etc/passwd").is_err());
+        assert!(UrlPolicy::Any.check("http://10.0.0.1/keys").is_ok());
+    }
 
     #[test]
     fn max_age_parsing() {

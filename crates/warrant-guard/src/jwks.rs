@@ -15,12 +15,19 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use tokio::time::Instant;
-use warrant_proto::{Jwks, ServerMetadata};
+use warrant_proto::Jwks;
 
 use crate::cache::TokenCache;
-use crate::fetch::{FetchError, get_capped};
+use crate::fetch::{FetchError, UrlPolicy, get_capped};
 use crate::keys::{Key, KeySet};
 use crate::{Algorithm, Error};
+
+/// What key discovery reads of an issuer's metadata (RFC 8414, OpenID Connect Discovery).
+#[derive(serde::Deserialize)]
+struct DiscoveredKeys {
+    issuer: String,
+    jwks_uri: String,
+}
 
 /// Where keys come from.
 #[derive(Debug, Clone)]
@@ -43,6 +50,11 @@ pub(crate) struct CacheSettings {
     pub(crate) max_staleness: Duration,
     pub(crate) fetch_timeout: Duration,
     pub(crate) max_jwks_bytes: usize,
+    /// Which URLs (configured or discovered) may be fetched.
+    pub(crate) url_policy: UrlPolicy,
+    /// A file whose content is sent as a bearer token with each fetch, re-read each time (a
+    /// Kubernetes service-account token rotates).
+    pub(crate) bearer_token_file: Option<std::path::PathBuf>,
 }
 
 impl CacheSettings {
@@ -79,6 +91,8 @@ struct State {
     last_unknown_kid_fetch: Option<Instant>,
     /// The JWKS URL, once discovered.
     url: Option<String>,
+    /// Why the last fetch failed, when it did (cleared by a success).
+    last_error: Option<String>,
 }
 
 pub(crate) struct JwksCache {
@@ -129,6 +143,7 @@ impl JwksCache {
                 last_attempt: None,
                 last_unknown_kid_fetch: None,
                 url,
+                last_error: None,
             }),
             fetch_lock: tokio::sync::Mutex::new(()),
             token_cache,
@@ -214,6 +229,11 @@ impl JwksCache {
         }
     }
 
+    /// Why the last fetch failed, if it did.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.read().last_error.clone()
+    }
+
     /// Whether the current key set lists `kid` (stale or not).
     pub(crate) fn lists(&self, kid: &str) -> bool {
         self.read().keys.keys.contains_key(kid)
@@ -234,6 +254,7 @@ impl JwksCache {
             state.keys = Arc::clone(&set);
             state.generation += 1;
             state.fetched_at = Some(Instant::now());
+            state.last_error = None;
         }
         if let Some(cache) = &self.token_cache {
             cache.retain_keys(&set);
@@ -269,6 +290,10 @@ impl JwksCache {
             }
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                self.state
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .last_error = Some(e.to_string());
                 let (stale, _) = self.usable();
                 if stale.is_some() {
                     tracing::warn!(error = %e, "JWKS fetch failed; the cached keys keep serving");
@@ -299,15 +324,20 @@ impl JwksCache {
             issuer.trim_end_matches('/'),
             warrant_proto::OPENID_CONFIGURATION_PATH
         );
+        self.settings.url_policy.check(&url)?;
+        let bearer = self.bearer_token().await?;
         let bytes = get_capped(
             &self.http,
             &url,
             self.settings.max_jwks_bytes,
             self.settings.fetch_timeout,
+            bearer.as_deref(),
         )
         .await?
         .0;
-        let metadata: ServerMetadata = serde_json::from_slice(&bytes)
+        // Only `issuer` and `jwks_uri` are read: an OpenID provider's metadata (a Kubernetes
+        // API server's, GitHub Actions') has no token endpoint or grant types.
+        let metadata: DiscoveredKeys = serde_json::from_slice(&bytes)
             .map_err(|e| FetchError::Discovery(format!("not server metadata: {e}")))?;
         // RFC 8414 §3.3: the metadata must be for the issuer we trust.
         if metadata.issuer != *issuer {
@@ -315,6 +345,8 @@ impl JwksCache {
                 "the metadata names a different issuer".into(),
             ));
         }
+        // The discovered URL passes the same rule as a configured one.
+        self.settings.url_policy.check(&metadata.jwks_uri)?;
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         state.url = Some(metadata.jwks_uri.clone());
         Ok(metadata.jwks_uri)
@@ -322,11 +354,14 @@ impl JwksCache {
 
     async fn fetch(&self) -> Result<(KeySet, Option<Duration>), FetchError> {
         let url = self.jwks_url().await?;
+        self.settings.url_policy.check(&url)?;
+        let bearer = self.bearer_token().await?;
         let (bytes, max_age) = get_capped(
             &self.http,
             &url,
             self.settings.max_jwks_bytes,
             self.settings.fetch_timeout,
+            bearer.as_deref(),
         )
         .await?;
         let jwks: Jwks =
@@ -336,6 +371,24 @@ impl JwksCache {
             return Err(FetchError::NoUsableKeys);
         }
         Ok((set, max_age))
+    }
+
+    /// The bearer token to fetch with, read from its file now (it may have rotated).
+    async fn bearer_token(&self) -> Result<Option<String>, FetchError> {
+        let Some(path) = &self.settings.bearer_token_file else {
+            return Ok(None);
+        };
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| FetchError::TokenFile(format!("{}: {e}", path.display())))?;
+        let token = text.trim();
+        if token.is_empty() || token.len() > 64 * 1024 {
+            return Err(FetchError::TokenFile(format!(
+                "{}: empty, or larger than 64 KiB",
+                path.display()
+            )));
+        }
+        Ok(Some(token.to_owned()))
     }
 
     /// Starts the background refresh once, if a tokio runtime is there to run it. It holds only
@@ -426,6 +479,8 @@ mod tests {
                 max_staleness: Duration::from_secs(60),
                 fetch_timeout: Duration::from_secs(5),
                 max_jwks_bytes: 1024,
+                url_policy: UrlPolicy::Any,
+                bearer_token_file: None,
             },
             vec![Algorithm::ES256],
             Some(Arc::clone(&tokens)),

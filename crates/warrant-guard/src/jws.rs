@@ -30,7 +30,8 @@ pub(crate) enum JwsKind {
     /// A DPoP proof (RFC 9449 §4.2): `typ` `dpop+jwt`, its own public key in `jwk`; key URLs
     /// and certificates are refused.
     DpopProof,
-    /// A client assertion (RFC 7523): no `typ`, `JWT` or `client-authentication+jwt`; its key
+    /// A client assertion (RFC 7523): no `typ`, `JWT`, `client-authentication+jwt` or `JOSE`
+    /// (a SPIFFE JWT-SVID's); its key
     /// registered in advance, named by `kid` or not at all; keys in the header are refused.
     ClientAssertion,
 }
@@ -123,7 +124,7 @@ pub(crate) fn parse<'a>(token: &'a str, policy: &HeaderPolicy) -> Result<Jws<'a>
             let typ = typ.to_ascii_lowercase();
             if !matches!(
                 typ.as_str(),
-                "jwt" | "application/jwt" | "client-authentication+jwt"
+                "jwt" | "application/jwt" | "client-authentication+jwt" | "jose"
             ) {
                 return Err(Error::WrongType);
             }

@@ -71,6 +71,8 @@ impl Verifier {
                 max_staleness: Duration::from_secs(24 * 3600),
                 fetch_timeout: Duration::from_secs(5),
                 max_jwks_bytes: 256 * 1024,
+                url_policy: crate::fetch::UrlPolicy::Any,
+                bearer_token_file: None,
             },
             http: None,
         }

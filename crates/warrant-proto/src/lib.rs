@@ -293,6 +293,105 @@ pub struct ClientCredentialView {
     pub expires_at: Option<String>,
 }
 
+/// A trusted issuer (workload identity federation), as `/api/v2/trusted-issuers` shows it: a
+/// Warrant extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedIssuerView {
+    pub id: String,
+    /// Exactly the assertions' `iss` (an https URL), or `spiffe://<trust domain>`.
+    pub issuer: String,
+    pub name: String,
+    /// `discovery`, `jwks_uri` or `inline`.
+    pub key_source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The inline JWKS, when the keys were uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    pub algorithms: Vec<String>,
+    /// Seconds.
+    pub max_assertion_lifetime: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A new trusted issuer: keys by discovery unless `jwks_uri` or `jwks` is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTrustedIssuer {
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// A JWKS object, for an issuer whose keys cannot be fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Default: RS256 and ES256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub algorithms: Vec<String>,
+    /// Seconds; default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_assertion_lifetime: Option<u64>,
+}
+
+/// A federated credential of an application, as
+/// `/api/v2/clients/{id}/federated-credentials` shows it: a Warrant extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedCredentialView {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    /// The trusted issuer's ID.
+    pub issuer_id: String,
+    /// The trusted issuer's URL (or SPIFFE trust domain).
+    #[serde(default)]
+    pub issuer: String,
+    /// Exact, or a pattern where `*` matches within one segment (segments separated by `/`
+    /// and `:`).
+    pub subject: String,
+    /// The `aud` the assertion must carry; absent: Warrant's issuer URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    #[serde(default)]
+    pub conditions: std::collections::BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+/// A new federated credential.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFederatedCredential {
+    /// The trusted issuer, by ID or issuer URL.
+    pub issuer: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Default: Warrant's issuer URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Claim = exact value.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub conditions: std::collections::BTreeMap<String, String>,
+    /// ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Required for a subject of only `*` or a Kubernetes `default` service account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_broad_subject: bool,
+}
+
 /// The `client_assertion_type` of RFC 7523 client authentication.
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -407,6 +506,25 @@ pub struct LogDetailsView {
     /// How many requests the event stands for, when more than one (aggregated refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// How the client authenticated, for an issued token (a Warrant extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_authentication: Option<ClientAuthenticationView>,
+}
+
+/// How a client authenticated for a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAuthenticationView {
+    /// `secret`, `private_key_jwt` or `federated`.
+    pub method: String,
+    /// The public-key or federated credential's ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    /// The trusted issuer of a federated assertion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The workload's subject (`sub`) of a federated assertion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// A page of the audit log with its totals (`include_totals=true`).
@@ -527,6 +645,7 @@ mod tests {
             details: Some(LogDetailsView {
                 jti: Some("j".into()),
                 count: None,
+                client_authentication: None,
             }),
         };
         assert_eq!(

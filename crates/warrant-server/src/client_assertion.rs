@@ -137,6 +137,28 @@ fn check_claims(
             rules.issuer, rules.token_endpoint
         )));
     }
+    let exp = check_times(claims, rules.now, rules.max_lifetime)?;
+    let jti = match claims.get("jti") {
+        Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti.clone(),
+        Some(_) => {
+            return Err(rejected(format!(
+                "the assertion's jti must be a string of 1 to {MAX_JTI_LEN} characters"
+            )));
+        }
+        None => return Err(rejected("the assertion has no jti claim")),
+    };
+    Ok((jti, exp))
+}
+
+/// The time rules of every client assertion (private_key_jwt and federated): `exp` required
+/// and not past, `iat` and `nbf` not in the future (with [`LEEWAY`]), and a lifetime
+/// (`exp` − `iat`, or `exp` − now without `iat`) of at most `max_lifetime` seconds. Returns
+/// `exp`.
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    now: u64,
+    max_lifetime: u64,
+) -> Result<u64, Rejected> {
     let time = |name: &'static str| -> Result<Option<u64>, Rejected> {
         match claims.get(name) {
             None => Ok(None),
@@ -150,7 +172,6 @@ fn check_claims(
             ))),
         }
     };
-    let now = rules.now;
     let exp = time("exp")?.ok_or_else(|| rejected("the assertion has no exp claim"))?;
     if now >= exp.saturating_add(LEEWAY) {
         return Err(rejected("the assertion has expired"));
@@ -163,22 +184,13 @@ fn check_claims(
         return Err(rejected("the assertion is not valid yet (nbf)"));
     }
     let lifetime = exp.saturating_sub(iat.unwrap_or(now));
-    if lifetime > rules.max_lifetime {
+    if lifetime > max_lifetime {
         return Err(rejected(format!(
             "the assertion's lifetime (exp - iat) is {lifetime} s; at most {} s is accepted",
-            rules.max_lifetime
+            max_lifetime
         )));
     }
-    let jti = match claims.get("jti") {
-        Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_LEN => jti.clone(),
-        Some(_) => {
-            return Err(rejected(format!(
-                "the assertion's jti must be a string of 1 to {MAX_JTI_LEN} characters"
-            )));
-        }
-        None => return Err(rejected("the assertion has no jti claim")),
-    };
-    Ok((jti, exp))
+    Ok(exp)
 }
 
 /// The JWS layer's refusal, in the words of a client assertion.

@@ -93,6 +93,9 @@ pub struct ConfigLayer {
     /// Require a server nonce in the DPoP proofs of token requests (RFC 9449 §8; default
     /// false). Instances with the same master key accept each other's nonces.
     pub dpop_nonces: Option<bool>,
+    /// Fetch trusted issuers' keys (workload identity federation) over plain http too, from
+    /// loopback addresses only: for a test issuer on the same machine (default false).
+    pub allow_http_issuers: Option<bool>,
     /// Keep at most this many audit events (default 10000000).
     pub audit_max_events: Option<u64>,
     /// Also write audit events as JSON lines: `-` for stdout, or a file to append to.
@@ -164,6 +167,7 @@ impl ConfigLayer {
             max_assertion_lifetime: self.max_assertion_lifetime.or(lower.max_assertion_lifetime),
             dpop_iat_window: self.dpop_iat_window.or(lower.dpop_iat_window),
             dpop_nonces: self.dpop_nonces.or(lower.dpop_nonces),
+            allow_http_issuers: self.allow_http_issuers.or(lower.allow_http_issuers),
             audit_max_events: self.audit_max_events.or(lower.audit_max_events),
             audit_log_file: self.audit_log_file.or(lower.audit_log_file),
             audit_batch_delay_ms: self.audit_batch_delay_ms.or(lower.audit_batch_delay_ms),
@@ -215,6 +219,8 @@ pub struct Config {
     pub dpop_iat_window: Duration,
     /// Whether token requests' DPoP proofs must carry a server nonce.
     pub dpop_nonces: bool,
+    /// Fetch trusted issuers' keys over http from loopback addresses too (tests only).
+    pub allow_http_issuers: bool,
 }
 
 /// The default `iat` window of DPoP proofs: ±60 s.
@@ -251,6 +257,7 @@ impl Config {
             max_assertion_lifetime: crate::issuance::DEFAULT_MAX_ASSERTION_LIFETIME,
             dpop_iat_window: DEFAULT_DPOP_IAT_WINDOW,
             dpop_nonces: false,
+            allow_http_issuers: false,
         }
     }
 
@@ -340,6 +347,7 @@ impl Config {
                 })
                 .transpose()?,
             metrics_public: layer.metrics_public.unwrap_or(false),
+            allow_http_issuers: layer.allow_http_issuers.unwrap_or(false),
             audit: {
                 let defaults = AuditSettings::default();
                 AuditSettings {

@@ -18,8 +18,10 @@ use warrant_proto::GTY_CLIENT_CREDENTIALS;
 use crate::catalog::{Catalog, ClientEntry, LookupError, Snapshot};
 use crate::client_assertion::{self, AssertionRules};
 use crate::domain::{SecretHash, TokenQuota, hash_secret, parse_scope_param, random_token};
+use crate::federation::{self, IssuerKeyRing};
 use crate::limits::{AddressKey, AuthThrottle, QuotaExceeded, QuotaState, QuotaTracker};
 use crate::store::{Store, within};
+use warrant_guard::Assertion;
 
 /// How long the single-use check of an assertion's `jti` may wait for storage.
 const REPLAY_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -61,8 +63,13 @@ pub enum Target<'a> {
 pub enum Credential<'a> {
     /// Its secret (client_secret_post or client_secret_basic).
     Secret(&'a str),
-    /// A JWT signed with its private key (private_key_jwt, RFC 7523 §2.2).
+    /// A JWT (`client_assertion_type` jwt-bearer): signed with its private key
+    /// (private_key_jwt, RFC 7523 §2.2, when the assertion's `iss` is the client ID), or by a
+    /// trusted issuer (workload identity federation).
     Assertion(&'a str),
+    /// A SPIFFE JWT-SVID (`client_assertion_type` jwt-spiffe,
+    /// draft-ietf-oauth-spiffe-client-auth): always federated.
+    SpiffeAssertion(&'a str),
     /// Nothing: a signed-in operator vouches for it (the dashboard's test token). No secret is
     /// checked, and neither throttles nor quotas count the token.
     VouchedByOperator,
@@ -73,6 +80,7 @@ impl std::fmt::Debug for Credential<'_> {
         f.write_str(match self {
             Self::Secret(_) => "Secret(..)",
             Self::Assertion(_) => "Assertion(..)",
+            Self::SpiffeAssertion(_) => "SpiffeAssertion(..)",
             Self::VouchedByOperator => "VouchedByOperator",
         })
     }
@@ -116,6 +124,8 @@ pub struct IssuerSettings {
     pub token_endpoint: String,
     /// The longest client assertion lifetime accepted, in seconds.
     pub max_assertion_lifetime: u64,
+    /// Fetch trusted issuers' keys over http from loopback addresses too (tests only).
+    pub allow_http_issuers: bool,
 }
 
 /// The longest client assertion lifetime accepted by default: 5 minutes.
@@ -128,6 +138,13 @@ pub enum AuthenticatedBy {
     /// private_key_jwt, with the ID of the credential whose key signed the assertion.
     PrivateKeyJwt {
         credential_id: String,
+    },
+    /// A federated assertion: the credential it matched, the trusted issuer and the
+    /// workload's subject.
+    Federated {
+        credential_id: String,
+        issuer: String,
+        subject: String,
     },
     VouchedByOperator,
 }
@@ -238,6 +255,8 @@ pub struct Issuer {
     quotas: Arc<QuotaTracker>,
     /// The quota of applications without one of their own.
     default_token_quota: Option<TokenQuota>,
+    /// Trusted issuers' keys, per issuer, in memory.
+    issuer_keys: IssuerKeyRing,
 }
 
 impl Issuer {
@@ -248,6 +267,7 @@ impl Issuer {
         quotas: Arc<QuotaTracker>,
         default_token_quota: Option<TokenQuota>,
     ) -> Self {
+        let issuer_keys = IssuerKeyRing::new(settings.allow_http_issuers);
         Self {
             settings,
             catalog,
@@ -255,6 +275,7 @@ impl Issuer {
             throttle: AuthThrottle::default(),
             quotas,
             default_token_quota,
+            issuer_keys,
         }
     }
 
@@ -293,7 +314,7 @@ impl Issuer {
 
         // 3. Its quota: counted now, given back if no token comes of it.
         let quota = match request.credential {
-            Credential::Secret(_) | Credential::Assertion(_) => {
+            Credential::Secret(_) | Credential::Assertion(_) | Credential::SpiffeAssertion(_) => {
                 client.token_quota.or(self.default_token_quota)
             }
             Credential::VouchedByOperator => None,
@@ -359,6 +380,18 @@ impl Issuer {
                     _ => Err(fail(None)),
                 }
             }
+            Credential::SpiffeAssertion(assertion) => {
+                self.authenticate_federated(client, assertion, now, fail)
+                    .await
+            }
+            Credential::Assertion(assertion)
+                if client
+                    .as_deref()
+                    .is_some_and(|c| is_federated(c, client_id, assertion)) =>
+            {
+                self.authenticate_federated(client, assertion, now, fail)
+                    .await
+            }
             Credential::Assertion(assertion) => {
                 let Some(client) = client.filter(|c| c.private_key_jwt) else {
                     return Err(fail(Some(Cow::Borrowed(
@@ -410,6 +443,41 @@ impl Issuer {
         }
     }
 
+    /// A federated assertion (workload identity federation), checked with the trusted issuer's
+    /// keys from memory (fetched on first use).
+    async fn authenticate_federated(
+        &self,
+        client: Option<Arc<ClientEntry>>,
+        assertion: &str,
+        now: u64,
+        fail: impl Fn(Option<Cow<'static, str>>) -> Refused,
+    ) -> Result<(Arc<ClientEntry>, AuthenticatedBy), Refused> {
+        let Some(client) = client else {
+            return Err(fail(None));
+        };
+        let snapshot = self.catalog.snapshot();
+        match federation::check(
+            &client,
+            &snapshot,
+            &self.issuer_keys,
+            assertion,
+            &self.settings.issuer,
+            now,
+        )
+        .await
+        {
+            Ok(accepted) => Ok((
+                client,
+                AuthenticatedBy::Federated {
+                    credential_id: accepted.credential_id,
+                    issuer: accepted.issuer,
+                    subject: echoed(&accepted.subject),
+                },
+            )),
+            Err(rejected) => Err(fail(Some(rejected.0))),
+        }
+    }
+
     /// A client not in memory could not be looked up. Unknown client IDs sprayed during an
     /// outage cost their address like failures: past its budget, they are throttled too.
     fn lookup_failed(&self, error: LookupError, from: Option<IpAddr>, now_ms: u64) -> Refused {
@@ -441,6 +509,19 @@ impl Issuer {
             },
             _ => Refused::BadCredentials,
         }
+    }
+}
+
+/// Whether a jwt-bearer assertion is federated rather than private_key_jwt: its `iss` is not
+/// the client ID, and the client has federated credentials (or no private_key_jwt ones, so
+/// that the refusal speaks of federation).
+fn is_federated(client: &ClientEntry, client_id: &str, assertion: &str) -> bool {
+    if client.federated.is_empty() && client.private_key_jwt {
+        return false;
+    }
+    match Assertion::unverified_issuer(assertion) {
+        Some(iss) => iss != client_id,
+        None => !client.federated.is_empty(),
     }
 }
 
@@ -657,6 +738,7 @@ mod tests {
             jwks: bytes::Bytes::new(),
             revoked: std::collections::HashSet::new(),
             expiries: Vec::new(),
+            issuers: HashMap::new(),
         }
     }
 
@@ -675,6 +757,7 @@ mod tests {
             token_quota: None,
             private_key_jwt: false,
             assertion_keys: Vec::new(),
+            federated: Vec::new(),
         }
     }
 
@@ -688,6 +771,7 @@ mod tests {
             default_audience: None,
             token_endpoint: "https://auth.example.com/oauth/token".into(),
             max_assertion_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
+            allow_http_issuers: false,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod domain;
+pub mod federation;
 pub mod http;
 pub mod introspection;
 pub mod issuance;
@@ -228,6 +229,7 @@ impl Server {
             issuer,
             default_audience: config.default_audience.clone(),
             max_assertion_lifetime: config.max_assertion_lifetime,
+            allow_http_issuers: config.allow_http_issuers,
         };
         let issuer = Issuer::new(
             settings,

@@ -2,18 +2,20 @@
 //! and the management API.
 
 use warrant_proto::{
-    ClientAuthenticationMethods, ClientCredentialView, ClientCredentialsQuota, ClientGrantView,
-    ClientView, ConfigChangeView, ConfigCreatedView, ConfigResultView, CredentialRef,
-    GRANT_CLIENT_CREDENTIALS, LogDetailsView, LogEventView, PrivateKeyJwtMethod,
-    ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView, TokenQuotaView,
+    ClientAuthenticationMethods, ClientAuthenticationView, ClientCredentialView,
+    ClientCredentialsQuota, ClientGrantView, ClientView, ConfigChangeView, ConfigCreatedView,
+    ConfigResultView, CredentialRef, FederatedCredentialView, GRANT_CLIENT_CREDENTIALS,
+    LogDetailsView, LogEventView, PrivateKeyJwtMethod, ProofOfPossessionView, ResourceServerView,
+    ScopeView, SigningKeyView, TokenQuotaView, TrustedIssuerView,
 };
 
 use crate::admin::{ConfigChange, CreatedSecret};
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
 use crate::domain::{
-    Application, ClientGrant, CustomClaims, Invalid, PopMechanism, ProofOfPossession,
-    PublicKeyCredential, ResourceServer, TokenQuota,
+    Application, ClientGrant, CustomClaims, FederatedCredential, Invalid, IssuerKeySource,
+    PopMechanism, ProofOfPossession, PublicKeyCredential, ResourceServer, TokenQuota,
+    TrustedIssuer,
 };
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
@@ -134,6 +136,54 @@ impl From<&PublicKeyCredential> for ClientCredentialView {
     }
 }
 
+impl From<&TrustedIssuer> for TrustedIssuerView {
+    fn from(issuer: &TrustedIssuer) -> Self {
+        let (jwks_uri, jwks) = match &issuer.keys {
+            IssuerKeySource::Discovery => (None, None),
+            IssuerKeySource::JwksUri(uri) => (Some(uri.clone()), None),
+            IssuerKeySource::Inline(text) => (None, serde_json::from_str(text).ok()),
+        };
+        Self {
+            id: issuer.id.clone(),
+            issuer: issuer.issuer.clone(),
+            name: issuer.name.clone(),
+            key_source: issuer.keys.kind().to_owned(),
+            jwks_uri,
+            jwks,
+            bearer_token_file: issuer.bearer_token_file.clone(),
+            ca_file: issuer.ca_file.clone(),
+            algorithms: issuer
+                .algorithms
+                .iter()
+                .map(|a| a.name().to_owned())
+                .collect(),
+            max_assertion_lifetime: issuer.max_assertion_lifetime,
+            created_at: rfc3339(issuer.created_at),
+            updated_at: rfc3339(issuer.updated_at),
+        }
+    }
+}
+
+/// A federated credential in its wire shape; `issuer` is its trusted issuer's URL.
+pub fn federated_credential_view(
+    cred: &FederatedCredential,
+    issuer: &str,
+) -> FederatedCredentialView {
+    FederatedCredentialView {
+        id: cred.id.clone(),
+        client_id: cred.client_id.clone(),
+        name: cred.name.clone(),
+        issuer_id: cred.issuer_id.clone(),
+        issuer: issuer.to_owned(),
+        subject: cred.subject.clone(),
+        audience: cred.audience.clone(),
+        conditions: cred.conditions_map(),
+        created_at: rfc3339(cred.created_at),
+        updated_at: rfc3339(cred.updated_at),
+        expires_at: cred.expires_at.map(rfc3339),
+    }
+}
+
 impl From<&ClientGrant> for ClientGrantView {
     fn from(grant: &ClientGrant) -> Self {
         Self {
@@ -186,9 +236,17 @@ impl From<&StoredEvent> for LogEventView {
             scope: e.scope.clone(),
             ip: e.ip.clone(),
             user_agent: e.user_agent.clone(),
-            details: (e.jti.is_some() || count.is_some()).then(|| LogDetailsView {
-                jti: e.jti.clone(),
-                count,
+            details: (e.jti.is_some() || count.is_some() || e.auth.is_some()).then(|| {
+                LogDetailsView {
+                    jti: e.jti.clone(),
+                    count,
+                    client_authentication: e.auth.as_ref().map(|a| ClientAuthenticationView {
+                        method: a.method.to_string(),
+                        credential_id: a.credential_id.clone(),
+                        issuer: a.issuer.clone(),
+                        subject: a.subject.clone(),
+                    }),
+                }
             }),
         }
     }
@@ -280,6 +338,7 @@ mod tests {
                 user_agent: Some("curl".into()),
                 jti: Some("j".into()),
                 count: 1,
+                auth: None,
             },
         };
         assert_eq!(

@@ -270,6 +270,10 @@ pub struct ServeArgs {
     /// same master key accept each other's nonces
     #[arg(long, env = "WARRANT_DPOP_NONCES")]
     pub dpop_nonces: bool,
+    /// Fetch trusted issuers' keys (workload identity federation) over plain http from loopback
+    /// addresses too: for a test issuer on this machine, never for production
+    #[arg(long, env = "WARRANT_ALLOW_HTTP_ISSUERS")]
+    pub allow_http_issuers: bool,
     /// Keep at most this many audit events [default: 10000000]
     #[arg(long, env = "WARRANT_AUDIT_MAX_EVENTS", value_name = "N")]
     pub audit_max_events: Option<u64>,

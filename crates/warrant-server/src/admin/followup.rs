@@ -197,6 +197,28 @@ pub(super) enum Change {
     KeyRevoked {
         kid: String,
     },
+    TrustedIssuerCreated {
+        id: String,
+        issuer: String,
+    },
+    TrustedIssuerDeleted {
+        id: String,
+        issuer: String,
+    },
+    FederatedCredentialCreated {
+        client_id: String,
+        id: String,
+        issuer: String,
+        subject: String,
+    },
+    FederatedCredentialUpdated {
+        client_id: String,
+        id: String,
+    },
+    FederatedCredentialDeleted {
+        client_id: String,
+        id: String,
+    },
     /// An access token revoked by its application (RFC 7009).
     TokenRevoked {
         client_id: String,
@@ -248,6 +270,24 @@ impl Change {
             }
             Self::CredentialDeleted { client_id, id } => {
                 format!("deleted public key {id} of {client_id}")
+            }
+            Self::TrustedIssuerCreated { id, issuer } => {
+                format!("trusted issuer {issuer} ({id})")
+            }
+            Self::TrustedIssuerDeleted { id, issuer } => {
+                format!("removed trusted issuer {issuer} ({id})")
+            }
+            Self::FederatedCredentialCreated {
+                client_id,
+                id,
+                issuer,
+                subject,
+            } => format!("bound {client_id} to {subject} of {issuer} (federated credential {id})"),
+            Self::FederatedCredentialUpdated { client_id, id } => {
+                format!("changed the expiry of federated credential {id} of {client_id}")
+            }
+            Self::FederatedCredentialDeleted { client_id, id } => {
+                format!("deleted federated credential {id} of {client_id}")
             }
             Self::GrantCreated {
                 client_id,
@@ -323,6 +363,14 @@ impl Change {
             Self::GrantDeleted { id, .. } => format!("grant delete {id}"),
             Self::KeysRotated { .. } => "keys rotate".to_owned(),
             Self::KeyRevoked { kid } => format!("keys revoke {kid}"),
+            Self::TrustedIssuerCreated { issuer, .. } => format!("issuer add {issuer}"),
+            Self::TrustedIssuerDeleted { id, .. } => format!("issuer remove {id}"),
+            Self::FederatedCredentialCreated {
+                client_id, subject, ..
+            } => format!("app federate {client_id} --subject {subject}"),
+            Self::FederatedCredentialDeleted { client_id, id } => {
+                format!("app federated remove {client_id} {id}")
+            }
             other => other.in_words(),
         }
     }
@@ -337,6 +385,9 @@ impl Change {
             | Self::CredentialCreated { client_id, .. }
             | Self::CredentialUpdated { client_id, .. }
             | Self::CredentialDeleted { client_id, .. }
+            | Self::FederatedCredentialCreated { client_id, .. }
+            | Self::FederatedCredentialUpdated { client_id, .. }
+            | Self::FederatedCredentialDeleted { client_id, .. }
             | Self::GrantCreated { client_id, .. }
             | Self::GrantUpdated { client_id, .. }
             | Self::GrantDeleted { client_id, .. }
@@ -349,6 +400,8 @@ impl Change {
             | Self::ApiDeleted { .. }
             | Self::KeysRotated { .. }
             | Self::KeyRevoked { .. }
+            | Self::TrustedIssuerCreated { .. }
+            | Self::TrustedIssuerDeleted { .. }
             | Self::OperatorCreated { .. }
             | Self::OperatorPasswordSet { .. }
             | Self::OperatorDeleted { .. } => None,

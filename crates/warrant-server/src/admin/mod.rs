@@ -21,6 +21,7 @@ mod applications;
 mod config;
 mod credentials;
 mod events;
+mod federation;
 mod followup;
 mod grants;
 mod keys;

@@ -44,6 +44,12 @@ pub const CREATE_SIGNING_KEYS: &str = "create:signing_keys";
 pub const UPDATE_SIGNING_KEYS: &str = "update:signing_keys";
 /// Read the audit log.
 pub const READ_LOGS: &str = "read:logs";
+/// Read trusted issuers (workload identity federation).
+pub const READ_TRUSTED_ISSUERS: &str = "read:trusted_issuers";
+/// Add trusted issuers.
+pub const CREATE_TRUSTED_ISSUERS: &str = "create:trusted_issuers";
+/// Remove trusted issuers.
+pub const DELETE_TRUSTED_ISSUERS: &str = "delete:trusted_issuers";
 
 /// Plan and export declarative configuration (a Warrant extension).
 pub const READ_CONFIG: &str = "read:config";
@@ -75,4 +81,7 @@ pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     (READ_LOGS, "Read the audit log"),
     (READ_CONFIG, "Plan and export configuration files"),
     (UPDATE_CONFIG, "Apply configuration files"),
+    (READ_TRUSTED_ISSUERS, "Read trusted issuers"),
+    (CREATE_TRUSTED_ISSUERS, "Add trusted issuers"),
+    (DELETE_TRUSTED_ISSUERS, "Remove trusted issuers"),
 ];

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use warrant_guard::PublicKey;
 
-use crate::domain::{SecretHash, TokenQuota, render_token_claims};
+use crate::domain::{FederatedCredential, SecretHash, TokenQuota, render_token_claims};
 use crate::store::{ChangedClients, ClientRecord};
 
 /// Client IDs longer than this are never cached as unknown: real ones are 32 characters, and
@@ -29,6 +29,8 @@ pub(crate) struct ClientEntry {
     pub(crate) private_key_jwt: bool,
     /// The public keys it signs its assertions with, parsed once.
     pub(crate) assertion_keys: Vec<AssertionKey>,
+    /// Its federated credentials (workload identity federation).
+    pub(crate) federated: Vec<FederatedCredential>,
 }
 
 /// One of a client's public-key credentials, ready to verify.
@@ -111,6 +113,7 @@ impl ClientEntry {
             token_quota: record.token_quota,
             private_key_jwt: record.private_key_jwt,
             assertion_keys,
+            federated: record.federated,
         }
     }
 
@@ -273,6 +276,7 @@ mod tests {
             token_quota: None,
             private_key_jwt: false,
             assertion_keys: Vec::new(),
+            federated: Vec::new(),
         }))
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use warrant_proto::Jwks;
 
-use crate::domain::{DEFAULT_TOKEN_LIFETIME, SigningAlg};
+use crate::domain::{DEFAULT_TOKEN_LIFETIME, SigningAlg, TrustedIssuer};
 use crate::keys::{KeyStatus, MasterKey, SigningKey, SigningKeyError};
 use crate::store::CatalogState;
 
@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// When credentials expire, `(client_id, expires_at)` sorted by client then time: each
     /// secret and key that had not expired when the snapshot was built.
     pub(crate) expiries: Vec<(String, u64)>,
+    /// The trusted issuers (workload identity federation) by issuer URL or SPIFFE trust
+    /// domain (`spiffe://<domain>`).
+    pub(crate) issuers: HashMap<String, Arc<TrustedIssuer>>,
 }
 
 impl Snapshot {
@@ -210,6 +213,11 @@ impl Snapshot {
             jwks,
             revoked,
             expiries,
+            issuers: state
+                .trusted_issuers
+                .iter()
+                .map(|i| (i.issuer.clone(), Arc::new(i.clone())))
+                .collect(),
         })
     }
 }

@@ -208,6 +208,23 @@ pub struct AuditEvent {
     /// How many requests the event stands for: more than one for aggregated refusals.
     #[serde(skip_serializing_if = "is_one")]
     pub count: u64,
+    /// How the client authenticated, for an issued token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<ClientAuthentication>,
+}
+
+/// How a client authenticated for a token: the method (`secret`, `private_key_jwt`,
+/// `federated`), the credential, and for federation the external issuer and the workload's
+/// subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ClientAuthentication {
+    pub method: Cow<'static, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 fn is_one(n: &u64) -> bool {
@@ -227,6 +244,7 @@ impl Default for AuditEvent {
             user_agent: None,
             jti: None,
             count: 1,
+            auth: None,
         }
     }
 }

@@ -7,6 +7,7 @@ mod claims;
 pub mod config;
 mod credential;
 pub mod events;
+mod federation;
 mod grant;
 pub mod operators;
 mod random;
@@ -23,6 +24,12 @@ pub use claims::{
 pub use credential::{
     CREDENTIAL_ALGORITHMS, MAX_CREDENTIALS, PublicKeyCredential, decode_public_key_pem, parse_alg,
     public_key_pem,
+};
+pub use federation::{
+    ClaimCondition, DEFAULT_FEDERATED_LIFETIME, FEDERATION_ALGORITHMS, FederatedCredential,
+    IssuerKeySource, MAX_CONDITIONS, MAX_FEDERATED_CREDENTIALS, MAX_FEDERATED_LIFETIME,
+    MAX_TRUSTED_ISSUERS, NewFederatedCredential, NewTrustedIssuer, SUBJECT_SEPARATORS,
+    TrustedIssuer, broad_subject, parse_algorithm_names, spiffe_trust_domain, subject_matches,
 };
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};

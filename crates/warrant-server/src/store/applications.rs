@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use super::credentials::{auth_methods_from_row, credential_from_row};
+use super::federation::{FEDERATED_COLUMNS, federated_from_row};
 use super::grants::{claims_from_row, claims_json, grant_from_row, insert_grant_in};
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{
-    Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, PublicKeyCredential,
-    SecretHash, TokenQuota,
+    Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, FederatedCredential,
+    PublicKeyCredential, SecretHash, TokenQuota,
 };
 
 const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
@@ -33,6 +34,8 @@ pub struct ClientRecord {
     pub private_key_jwt: bool,
     /// The public-key credentials it lists for private_key_jwt.
     pub credentials: Vec<PublicKeyCredential>,
+    /// Its federated credentials (workload identity federation).
+    pub federated: Vec<FederatedCredential>,
     pub grants: Vec<(ClientGrant, String)>,
     pub token_quota: Option<TokenQuota>,
     /// What its tokens' custom claims are made of, with its grants' claims.
@@ -260,11 +263,22 @@ impl Store {
             .iter()
             .map(|row| Ok((grant_from_row(row)?, row.text("api_id")?)))
             .collect::<Result<_, StoreError>>()?;
+            let federated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {FEDERATED_COLUMNS} FROM federated_credentials WHERE client_id = $1"
+            )))
+            .bind(client_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(federated_from_row)
+            .collect::<Result<_, _>>()?;
             tx.commit().await.map_err(db_err)?;
             Ok(Some(ClientRecord {
                 secrets,
                 private_key_jwt: !listed.is_empty(),
                 credentials,
+                federated,
                 grants,
                 token_quota,
                 client_metadata,

@@ -1,6 +1,6 @@
 //! The audit log's events, and the token activity counted from them as they are stored.
 
-use super::rows::{Col, ts, unts};
+use super::rows::{Col, corrupt, ts, unts};
 use super::{Store, StoreError, db_err, on_engine};
 use crate::domain::events::{
     ACTIVITY_BUCKET_MS, ALWAYS_KEPT, ActivityCount, AuditEvent, AuditFilter, DASHBOARD_REFUSALS,
@@ -8,7 +8,7 @@ use crate::domain::events::{
 };
 
 const AUDIT_COLUMNS: &str =
-    "seq, date_ms, type, description, client_id, audience, scope, ip, user_agent, jti, count";
+    "seq, date_ms, type, description, client_id, audience, scope, ip, user_agent, jti, count, auth";
 
 /// The WHERE clause of an audit listing; binds: type, client ID, from, to, after.
 const AUDIT_WHERE: &str = "(CAST($1 AS TEXT) IS NULL OR type = $1)
@@ -31,6 +31,10 @@ fn event_from_row(row: &impl Col) -> Result<StoredEvent, StoreError> {
             user_agent: row.opt_text("user_agent")?,
             jti: row.opt_text("jti")?,
             count: unts(row.int("count")?),
+            auth: row
+                .opt_text("auth")?
+                .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("auth", e)))
+                .transpose()?,
         },
     })
 }
@@ -52,14 +56,15 @@ impl Store {
         on_engine!(self, |s| {
             // Not a write_tx: events change nothing the token endpoint reads.
             let mut tx = s.pool.begin().await.map_err(db_err)?;
-            // Ten parameters a row; SQLite allows 32766 a statement.
+            // Eleven parameters a row; SQLite allows 32766 a statement.
             for chunk in events.chunks(256) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_events
                      (date_ms, type, description, client_id, audience, scope, ip, user_agent, jti,
-                      count) ",
+                      count, auth) ",
                 );
                 insert.push_values(chunk, |mut row, e| {
+                    let auth = e.auth.as_ref().and_then(|a| serde_json::to_string(a).ok());
                     row.push_bind(ts(e.date_ms))
                         .push_bind(e.kind.as_ref())
                         .push_bind(e.description.as_ref())
@@ -69,7 +74,8 @@ impl Store {
                         .push_bind(e.ip.as_deref())
                         .push_bind(e.user_agent.as_deref())
                         .push_bind(e.jti.as_deref())
-                        .push_bind(ts(e.count));
+                        .push_bind(ts(e.count))
+                        .push_bind(auth);
                 });
                 insert.build().execute(&mut *tx).await.map_err(db_err)?;
             }

@@ -28,6 +28,7 @@ migrations! {
     10: "0010_client_credentials.sql",
     11: "0011_proof_of_possession.sql",
     12: "0012_custom_claims.sql",
+    13: "0013_federation.sql",
 }
 
 impl Store {

@@ -6,7 +6,8 @@
 //! that client from their cache.
 //!
 //! One file per aggregate holds its SQL and the methods of [`Store`] that run it: `apis`,
-//! `applications` (with their secrets), `grants`, `signing_keys`, `events` (the audit log and
+//! `applications` (with their secrets), `credentials`, `federation` (federated credentials),
+//! `issuers` (trusted issuers), `grants`, `signing_keys`, `events` (the audit log and
 //! the token activity counted from it), `usage` (token quotas), `operators` (dashboard
 //! administrators and their sessions), `settings`, and `state` (the change counter, what the
 //! token endpoint loads, health). Each method is written once and compiled for each engine by
@@ -19,7 +20,9 @@ mod applications;
 mod config;
 mod credentials;
 mod events;
+mod federation;
 mod grants;
+mod issuers;
 mod migrate;
 mod operators;
 mod postgres;

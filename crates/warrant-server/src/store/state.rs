@@ -2,10 +2,11 @@
 //! version changed, and the state the token endpoint loads in one read. Also the health checks.
 
 use super::apis::{RS_SELECT, rs_from_row};
+use super::issuers::{ISSUER_SELECT, issuer_from_row};
 use super::rows::unts;
 use super::signing_keys::{KEY_SELECT, key_from_row};
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
-use crate::domain::ResourceServer;
+use crate::domain::{ResourceServer, TrustedIssuer};
 use crate::keys::StoredSigningKey;
 
 /// How many versions of client changes the store keeps. A server that falls further behind
@@ -33,6 +34,8 @@ pub struct CatalogState {
     pub revoked_tokens: Vec<(String, u64)>,
     /// When credentials expire: `(client_id, expires_at)` of every secret and key that does.
     pub credential_expiries: Vec<(String, u64)>,
+    /// The external issuers trusted for workload identity federation.
+    pub trusted_issuers: Vec<TrustedIssuer>,
 }
 
 /// Which clients changed between two versions.
@@ -139,8 +142,16 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_err)?;
+            let trusted_issuers = sqlx::query(ISSUER_SELECT)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(issuer_from_row)
+                .collect::<Result<_, _>>()?;
             tx.commit().await.map_err(db_err)?;
             Ok(CatalogState {
+                trusted_issuers,
                 version,
                 resource_servers,
                 signing_keys,

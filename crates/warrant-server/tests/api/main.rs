@@ -12,6 +12,7 @@ mod data_dir;
 mod db_faults;
 mod dpop;
 mod fail_static;
+mod federation;
 mod hardening;
 mod introspection;
 mod invisible_characters;

@@ -246,3 +246,6 @@ management_scope!(UpdateSigningKeys = UPDATE_SIGNING_KEYS);
 management_scope!(ReadLogs = READ_LOGS);
 management_scope!(ReadConfig = READ_CONFIG);
 management_scope!(UpdateConfig = UPDATE_CONFIG);
+management_scope!(ReadTrustedIssuers = READ_TRUSTED_ISSUERS);
+management_scope!(CreateTrustedIssuers = CREATE_TRUSTED_ISSUERS);
+management_scope!(DeleteTrustedIssuers = DELETE_TRUSTED_ISSUERS);

@@ -38,7 +38,7 @@ pub struct UpdateCredential {
 }
 
 /// Auth0's ISO 8601 `expires_at` as Unix seconds.
-fn expiry(text: Option<&str>) -> Result<Option<u64>, ApiError> {
+pub(super) fn expiry(text: Option<&str>) -> Result<Option<u64>, ApiError> {
     text.map(|t| {
         parse_rfc3339_ms(t).map(|ms| ms / 1000).ok_or_else(|| {
             ApiError::bad_request(format!(

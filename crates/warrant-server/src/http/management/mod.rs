@@ -7,6 +7,7 @@ mod clients;
 mod config;
 mod credentials;
 mod error;
+mod federation;
 mod grants;
 mod keys;
 mod logs;
@@ -53,6 +54,24 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(credentials::get)
                 .patch(credentials::update)
                 .delete(credentials::delete),
+        )
+        .route(
+            "/clients/{id}/federated-credentials",
+            get(federation::list_credentials).post(federation::create_credential),
+        )
+        .route(
+            "/clients/{id}/federated-credentials/{credential_id}",
+            get(federation::get_credential)
+                .patch(federation::update_credential)
+                .delete(federation::delete_credential),
+        )
+        .route(
+            "/trusted-issuers",
+            get(federation::list_issuers).post(federation::create_issuer),
+        )
+        .route(
+            "/trusted-issuers/{id}",
+            get(federation::get_issuer).delete(federation::delete_issuer),
         )
         .route(
             "/resource-servers",

@@ -146,6 +146,87 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/clients/{id}/federated-credentials",
+        scopes::READ_CLIENT_CREDENTIALS,
+        "List an application's federated credentials (workload identity federation; a Warrant extension).",
+        None,
+        Some("FederatedCredentialList"),
+        200,
+    ),
+    op(
+        "post",
+        "/clients/{id}/federated-credentials",
+        scopes::CREATE_CLIENT_CREDENTIALS,
+        "Bind the application to workloads of a trusted issuer: their tokens (client_assertion, jwt-bearer or jwt-spiffe) authenticate it. A subject of only * or a Kubernetes default service account needs confirm_broad_subject.",
+        Some("FederatedCredentialCreate"),
+        Some("FederatedCredential"),
+        201,
+    ),
+    op(
+        "get",
+        "/clients/{id}/federated-credentials/{credential_id}",
+        scopes::READ_CLIENT_CREDENTIALS,
+        "Get a federated credential.",
+        None,
+        Some("FederatedCredential"),
+        200,
+    ),
+    op(
+        "patch",
+        "/clients/{id}/federated-credentials/{credential_id}",
+        scopes::UPDATE_CLIENT_CREDENTIALS,
+        "Change when a federated credential expires (null: never).",
+        Some("ClientCredentialUpdate"),
+        Some("FederatedCredential"),
+        200,
+    ),
+    op(
+        "delete",
+        "/clients/{id}/federated-credentials/{credential_id}",
+        scopes::DELETE_CLIENT_CREDENTIALS,
+        "Delete a federated credential.",
+        None,
+        None,
+        204,
+    ),
+    op(
+        "get",
+        "/trusted-issuers",
+        scopes::READ_TRUSTED_ISSUERS,
+        "List the external issuers whose tokens are accepted as client assertions (a Warrant extension).",
+        None,
+        Some("TrustedIssuerList"),
+        200,
+    ),
+    op(
+        "post",
+        "/trusted-issuers",
+        scopes::CREATE_TRUSTED_ISSUERS,
+        "Trust an external issuer (https URL, or spiffe://<trust domain>); its keys come from its discovery document, jwks_uri, or an inline jwks.",
+        Some("TrustedIssuerCreate"),
+        Some("TrustedIssuer"),
+        201,
+    ),
+    op(
+        "get",
+        "/trusted-issuers/{id}",
+        scopes::READ_TRUSTED_ISSUERS,
+        "Get a trusted issuer (by ID or issuer URL).",
+        None,
+        Some("TrustedIssuer"),
+        200,
+    ),
+    op(
+        "delete",
+        "/trusted-issuers/{id}",
+        scopes::DELETE_TRUSTED_ISSUERS,
+        "Stop trusting an issuer no federated credential uses (409 otherwise).",
+        None,
+        None,
+        204,
+    ),
+    op(
+        "get",
         "/resource-servers",
         scopes::READ_RESOURCE_SERVERS,
         "List APIs (paged).",
@@ -544,6 +625,11 @@ fn schemas() -> Value {
     if let (Some(all), Value::Object(config)) = (schemas.as_object_mut(), config_schemas()) {
         all.extend(config);
     }
+    if let (Value::Object(all), Value::Object(federation)) =
+        (&mut schemas, federation_schemas(&string, &time, &text))
+    {
+        all.extend(federation);
+    }
     schemas
 }
 
@@ -564,6 +650,51 @@ fn config_schemas() -> Value {
             "created": {"type": "array", "items": {"type": "object", "required": ["name", "client_id", "client_secret"], "properties": {
                 "name": string, "client_id": string, "client_secret": string}}}}},
         "ConfigExport": {"type": "object", "required": ["file"], "properties": {"file": string}},
+    })
+}
+
+/// The schemas of workload identity federation (a Warrant extension).
+fn federation_schemas(string: &Value, time: &Value, text: &dyn Fn(u32) -> Value) -> Value {
+    json!({
+        "FederatedCredential": {"type": "object",
+            "required": ["id", "client_id", "name", "issuer_id", "issuer", "subject", "conditions", "created_at", "updated_at"],
+            "properties": {
+            "id": string, "client_id": string, "name": string, "issuer_id": string, "issuer": string,
+            "subject": {"type": "string", "description": "exact, or a pattern where * matches one or more characters within one segment (segments are separated by / and :)"},
+            "audience": {"type": "string", "description": "absent: Warrant's issuer URL"},
+            "conditions": {"type": "object", "additionalProperties": {"type": "string"}},
+            "created_at": time, "updated_at": time, "expires_at": time}},
+        "FederatedCredentialCreate": {"type": "object", "required": ["issuer", "subject"], "additionalProperties": false, "properties": {
+            "issuer": {"type": "string", "minLength": 1, "maxLength": 512, "description": "the trusted issuer's ID or URL"},
+            "subject": {"type": "string", "minLength": 1, "maxLength": 512, "description": "the assertion's sub: exact, or a pattern where * matches within one segment (/ and : separate segments)"},
+            "name": nullable(text(128)),
+            "audience": nullable(json!({"type": "string", "minLength": 1, "maxLength": 512, "description": "the aud the assertion must carry; default: Warrant's issuer URL"})),
+            "conditions": {"type": "object", "maxProperties": 16, "additionalProperties": {"type": "string", "maxLength": 512},
+                "description": "claim = exact value (a string; numbers and booleans compare by their JSON text)"},
+            "expires_at": nullable(json!({"type": "string", "format": "date-time"})),
+            "confirm_broad_subject": {"type": "boolean", "description": "required for a subject of only * or a Kubernetes default service account"}}},
+        "FederatedCredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/FederatedCredential"}},
+        "TrustedIssuer": {"type": "object",
+            "required": ["id", "issuer", "name", "key_source", "algorithms", "max_assertion_lifetime", "created_at", "updated_at"],
+            "properties": {
+            "id": string, "issuer": string, "name": string,
+            "key_source": {"type": "string", "enum": ["discovery", "jwks_uri", "inline"]},
+            "jwks_uri": string, "jwks": {"type": "object"},
+            "bearer_token_file": string, "ca_file": string,
+            "algorithms": {"type": "array", "items": string},
+            "max_assertion_lifetime": {"type": "integer"},
+            "created_at": time, "updated_at": time}},
+        "TrustedIssuerCreate": {"type": "object", "required": ["issuer"], "additionalProperties": false, "properties": {
+            "issuer": {"type": "string", "minLength": 1, "maxLength": 512, "description": "exactly the assertions' iss: an https URL (http only for a loopback address), or spiffe://<trust domain>"},
+            "name": nullable(text(128)),
+            "jwks_uri": nullable(json!({"type": "string", "maxLength": 512, "description": "absent (and no jwks): the issuer's discovery document names it"})),
+            "jwks": nullable(json!({"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}, "description": "the issuer's keys, uploaded: nothing is fetched"})),
+            "bearer_token_file": nullable(json!({"type": "string", "maxLength": 1024, "description": "absolute path of a token file sent as a bearer token when fetching keys"})),
+            "ca_file": nullable(json!({"type": "string", "maxLength": 1024, "description": "absolute path of a PEM CA bundle trusted when fetching keys"})),
+            "algorithms": {"type": "array", "items": {"type": "string", "enum": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]},
+                "description": "default: RS256 and ES256"},
+            "max_assertion_lifetime": nullable(json!({"type": "integer", "minimum": 60, "maximum": 86400, "description": "seconds; default 3600"}))}},
+        "TrustedIssuerList": {"type": "array", "items": {"$ref": "#/components/schemas/TrustedIssuer"}}
     })
 }
 

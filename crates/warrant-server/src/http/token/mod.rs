@@ -44,7 +44,7 @@ pub use self::wire::ParsedRequest;
 use super::AppState;
 use super::error::OAuthError;
 use crate::catalog::LookupError;
-use crate::domain::events::{AuditEvent, types};
+use crate::domain::events::{AuditEvent, ClientAuthentication, types};
 use crate::issuance::{AuthenticatedBy, Refusal, Refused, Throttled, cut, echoed};
 use crate::limits::{Period, QuotaExceeded};
 use crate::metrics::MetricAudience;
@@ -95,6 +95,7 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
             .map(|ua| cut(ua, MAX_USER_AGENT).to_owned()),
         jti: seen.jti,
         count: 1,
+        auth: seen.auth,
     });
     let mut response = match result {
         Ok(response) => response,
@@ -123,6 +124,8 @@ struct Seen {
     dpop_bound: bool,
     /// How the client authenticated, when not with its secret: the audit event says so.
     method: Option<String>,
+    /// How the client authenticated, for the audit event's details.
+    auth: Option<ClientAuthentication>,
 }
 
 /// The request's DPoP proof, checked (not yet recorded against replay), if it has one.
@@ -230,8 +233,40 @@ async fn handle(
     }
     seen.audience_known = true;
     seen.authenticated = true;
-    if let AuthenticatedBy::PrivateKeyJwt { credential_id } = &issued.by {
-        seen.method = Some(format!("private_key_jwt, credential {credential_id}"));
+    match issued.by {
+        AuthenticatedBy::PrivateKeyJwt { credential_id } => {
+            seen.method = Some(format!("private_key_jwt, credential {credential_id}"));
+            seen.auth = Some(ClientAuthentication {
+                method: Cow::Borrowed("private_key_jwt"),
+                credential_id: Some(credential_id),
+                issuer: None,
+                subject: None,
+            });
+        }
+        AuthenticatedBy::Federated {
+            credential_id,
+            issuer,
+            subject,
+        } => {
+            seen.method = Some(format!(
+                "federated, credential {credential_id}, {issuer} subject {subject}"
+            ));
+            seen.auth = Some(ClientAuthentication {
+                method: Cow::Borrowed("federated"),
+                credential_id: Some(credential_id),
+                issuer: Some(issuer),
+                subject: Some(subject),
+            });
+        }
+        AuthenticatedBy::Secret => {
+            seen.auth = Some(ClientAuthentication {
+                method: Cow::Borrowed("secret"),
+                credential_id: None,
+                issuer: None,
+                subject: None,
+            });
+        }
+        AuthenticatedBy::VouchedByOperator => {}
     }
     let token = issued.token;
     let token_type = if proof.is_some() {

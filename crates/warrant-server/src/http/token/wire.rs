@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserializer;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use warrant_guard::Assertion;
-use warrant_proto::{CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_CLIENT_CREDENTIALS};
+use warrant_proto::{
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, CLIENT_ASSERTION_TYPE_JWT_SPIFFE, GRANT_CLIENT_CREDENTIALS,
+};
 
 use crate::http::error::{OAuthError, quoted};
 use crate::issuance::{Credential, Target, TokenRequest};
@@ -45,6 +47,8 @@ impl fmt::Debug for ParsedRequest {
 enum WireCredential {
     Secret(String),
     Assertion(String),
+    /// A SPIFFE JWT-SVID (`client_assertion_type` jwt-spiffe).
+    Spiffe(String),
 }
 
 impl WireCredential {
@@ -52,6 +56,7 @@ impl WireCredential {
         match self {
             Self::Secret(secret) => Credential::Secret(secret),
             Self::Assertion(assertion) => Credential::Assertion(assertion),
+            Self::Spiffe(assertion) => Credential::SpiffeAssertion(assertion),
         }
     }
 }
@@ -240,9 +245,19 @@ fn client_authentication(
                 ));
             }
         },
-        (None, None, Some(assertion)) => {
+        (None, None, Some((assertion, true))) => match body_id {
+            // A JWT-SVID's sub is the workload's SPIFFE ID, not a client ID.
+            Some(id) => (id, WireCredential::Spiffe(assertion)),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "client_id is required with a jwt-spiffe client assertion: it names the application",
+                ));
+            }
+        },
+        (None, None, Some((assertion, false))) => {
             // client_id is optional: the assertion's sub names the client (and must be
-            // the client_id when both are given; issuance checks it once verified).
+            // the client_id when both are given; issuance checks it once verified). A
+            // federated assertion's sub is a workload's: its client_id is required.
             let id = match body_id {
                 Some(id) => id,
                 None => Assertion::unverified_subject(&assertion).ok_or_else(|| {
@@ -267,18 +282,22 @@ fn client_authentication(
     Ok((client_id, credential, challenge))
 }
 
-/// RFC 7523's client authentication parameters: both or neither, and the one type supported.
+/// RFC 7523's client authentication parameters: both or neither, and a supported type; with
+/// whether the assertion is a SPIFFE JWT-SVID.
 fn client_assertion(
     kind: Option<String>,
     assertion: Option<String>,
-) -> Result<Option<String>, OAuthError> {
+) -> Result<Option<(String, bool)>, OAuthError> {
     match (kind, assertion) {
         (None, None) => Ok(None),
         (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE_JWT_BEARER => {
-            Ok(Some(assertion))
+            Ok(Some((assertion, false)))
+        }
+        (Some(kind), Some(assertion)) if kind == CLIENT_ASSERTION_TYPE_JWT_SPIFFE => {
+            Ok(Some((assertion, true)))
         }
         (Some(kind), Some(_)) => Err(OAuthError::invalid_request(format!(
-            "client_assertion_type {} is not supported; use {CLIENT_ASSERTION_TYPE_JWT_BEARER}",
+            "client_assertion_type {} is not supported; use {CLIENT_ASSERTION_TYPE_JWT_BEARER} (or {CLIENT_ASSERTION_TYPE_JWT_SPIFFE} for a SPIFFE JWT-SVID)",
             quoted(&kind)
         ))),
         (Some(_), None) => Err(OAuthError::invalid_request(

@@ -1,0 +1,142 @@
+//! Workload identity federation: trusted issuers (add, list, show, remove) and the federated
+//! credentials of applications (bind, list, change the expiry, remove). A binding that is
+//! broad (a subject of only `*`, a Kubernetes `default` service account) needs the
+//! administrator's confirmation and is logged as a warning.
+
+use super::followup::Change;
+use super::{Admin, AdminError};
+use crate::domain::{
+    FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer, broad_subject,
+};
+
+impl Admin {
+    pub async fn create_trusted_issuer(
+        &self,
+        new: NewTrustedIssuer,
+    ) -> Result<TrustedIssuer, AdminError> {
+        let issuer = TrustedIssuer::new(new, self.clock.now())?;
+        self.store.insert_trusted_issuer(&issuer).await?;
+        self.followup(Change::TrustedIssuerCreated {
+            id: issuer.id.clone(),
+            issuer: issuer.issuer.clone(),
+        })
+        .await;
+        Ok(issuer)
+    }
+
+    pub async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuer>, AdminError> {
+        Ok(self.store.list_trusted_issuers().await?)
+    }
+
+    /// A trusted issuer by its ID or its issuer URL.
+    pub async fn get_trusted_issuer(&self, key: &str) -> Result<TrustedIssuer, AdminError> {
+        Ok(self.store.get_trusted_issuer(key).await?)
+    }
+
+    /// Removes a trusted issuer (by ID or issuer URL) that no federated credential uses.
+    pub async fn delete_trusted_issuer(&self, key: &str) -> Result<(), AdminError> {
+        let issuer = self.store.get_trusted_issuer(key).await?;
+        self.store.delete_trusted_issuer(&issuer.id).await?;
+        self.followup(Change::TrustedIssuerDeleted {
+            id: issuer.id,
+            issuer: issuer.issuer,
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Binds `client_id` to the workloads `new` describes.
+    pub async fn create_federated_credential(
+        &self,
+        client_id: &str,
+        new: NewFederatedCredential,
+    ) -> Result<FederatedCredential, AdminError> {
+        let issuer = self
+            .store
+            .get_trusted_issuer(&new.issuer)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => AdminError::Invalid(format!(
+                    "issuer: {:?} is not a trusted issuer; add it first (POST /api/v2/trusted-issuers)",
+                    new.issuer
+                )),
+                other => other.into(),
+            })?;
+        let credential = FederatedCredential::new(client_id, &issuer.id, new, self.clock.now())?;
+        self.store.get_application(client_id).await?;
+        self.check_may_change(client_id).await?;
+        self.store.insert_federated_credential(&credential).await?;
+        if let Some(why) = broad_subject(&credential.subject) {
+            tracing::warn!(
+                client_id,
+                credential = %credential.id,
+                issuer = %issuer.issuer,
+                subject = %credential.subject,
+                "a broad federated credential was confirmed: {why}"
+            );
+        }
+        self.followup(Change::FederatedCredentialCreated {
+            client_id: client_id.to_owned(),
+            id: credential.id.clone(),
+            issuer: issuer.issuer,
+            subject: credential.subject.clone(),
+        })
+        .await;
+        Ok(credential)
+    }
+
+    /// An application's federated credentials; 404 when the application does not exist.
+    pub async fn list_federated_credentials(
+        &self,
+        client_id: &str,
+    ) -> Result<Vec<FederatedCredential>, AdminError> {
+        self.store.get_application(client_id).await?;
+        Ok(self.store.list_federated_credentials(client_id).await?)
+    }
+
+    pub async fn get_federated_credential(
+        &self,
+        client_id: &str,
+        id: &str,
+    ) -> Result<FederatedCredential, AdminError> {
+        Ok(self.store.get_federated_credential(client_id, id).await?)
+    }
+
+    /// Sets when a federated credential stops working (`None`: never).
+    pub async fn update_federated_credential(
+        &self,
+        client_id: &str,
+        id: &str,
+        expires_at: Option<u64>,
+    ) -> Result<FederatedCredential, AdminError> {
+        let now = self.clock.now();
+        self.store.get_federated_credential(client_id, id).await?;
+        self.check_may_change(client_id).await?;
+        self.store
+            .update_federated_expiry(client_id, id, expires_at, now)
+            .await?;
+        self.followup(Change::FederatedCredentialUpdated {
+            client_id: client_id.to_owned(),
+            id: id.to_owned(),
+        })
+        .await;
+        Ok(self.store.get_federated_credential(client_id, id).await?)
+    }
+
+    pub async fn delete_federated_credential(
+        &self,
+        client_id: &str,
+        id: &str,
+    ) -> Result<(), AdminError> {
+        self.check_may_change(client_id).await?;
+        self.store
+            .delete_federated_credential(client_id, id)
+            .await?;
+        self.followup(Change::FederatedCredentialDeleted {
+            client_id: client_id.to_owned(),
+            id: id.to_owned(),
+        })
+        .await;
+        Ok(())
+    }
+}

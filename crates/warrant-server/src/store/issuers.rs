@@ -1,0 +1,151 @@
+//! Trusted issuers of workload identity federation: few, and the catalog loads them all with
+//! the APIs (`state.rs`). A trusted issuer that federated credentials use is not deleted.
+
+use super::rows::{Col, corrupt, ts, unts};
+use super::{Store, StoreError, db_err, on_engine};
+use crate::domain::{IssuerKeySource, MAX_TRUSTED_ISSUERS, TrustedIssuer, parse_algorithm_names};
+
+pub(super) const ISSUER_SELECT: &str = "SELECT id, issuer, name, key_source, jwks_uri, jwks,
+        bearer_token_file, ca_file, algorithms, max_assertion_lifetime, created_at, updated_at
+     FROM trusted_issuers";
+
+pub(super) fn issuer_from_row(row: &impl Col) -> Result<TrustedIssuer, StoreError> {
+    let keys = match row.text("key_source")?.as_str() {
+        "discovery" => IssuerKeySource::Discovery,
+        "jwks_uri" => IssuerKeySource::JwksUri(
+            row.opt_text("jwks_uri")?
+                .ok_or_else(|| corrupt("jwks_uri", "missing"))?,
+        ),
+        "inline" => IssuerKeySource::Inline(
+            row.opt_text("jwks")?
+                .ok_or_else(|| corrupt("jwks", "missing"))?,
+        ),
+        other => return Err(corrupt("key_source", other)),
+    };
+    Ok(TrustedIssuer {
+        id: row.text("id")?,
+        issuer: row.text("issuer")?,
+        name: row.text("name")?,
+        keys,
+        bearer_token_file: row.opt_text("bearer_token_file")?,
+        ca_file: row.opt_text("ca_file")?,
+        algorithms: parse_algorithm_names(&row.text("algorithms")?)
+            .map_err(|e| corrupt("algorithms", e))?,
+        max_assertion_lifetime: unts(row.int("max_assertion_lifetime")?),
+        created_at: unts(row.int("created_at")?),
+        updated_at: unts(row.int("updated_at")?),
+    })
+}
+
+impl Store {
+    /// Adds a trusted issuer: at most [`MAX_TRUSTED_ISSUERS`], each issuer URL once.
+    pub async fn insert_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
+        let (jwks_uri, jwks) = match &issuer.keys {
+            IssuerKeySource::Discovery => (None, None),
+            IssuerKeySource::JwksUri(uri) => (Some(uri.as_str()), None),
+            IssuerKeySource::Inline(jwks) => (None, Some(jwks.as_str())),
+        };
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trusted_issuers")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if unts(count) >= MAX_TRUSTED_ISSUERS as u64 {
+                return Err(StoreError::Conflict(format!(
+                    "a server trusts at most {MAX_TRUSTED_ISSUERS} issuers; remove one first"
+                )));
+            }
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT id FROM trusted_issuers WHERE issuer = $1")
+                    .bind(&issuer.issuer)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            if let Some(id) = exists {
+                return Err(StoreError::Conflict(format!(
+                    "the issuer {} is trusted already ({id})",
+                    issuer.issuer
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO trusted_issuers (id, issuer, name, key_source, jwks_uri, jwks,
+                    bearer_token_file, ca_file, algorithms, max_assertion_lifetime, created_at,
+                    updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&issuer.id)
+            .bind(&issuer.issuer)
+            .bind(&issuer.name)
+            .bind(issuer.keys.kind())
+            .bind(jwks_uri)
+            .bind(jwks)
+            .bind(issuer.bearer_token_file.as_deref())
+            .bind(issuer.ca_file.as_deref())
+            .bind(issuer.algorithm_names())
+            .bind(ts(issuer.max_assertion_lifetime))
+            .bind(ts(issuer.created_at))
+            .bind(ts(issuer.updated_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            s.commit(tx).await
+        })
+    }
+
+    /// Every trusted issuer, in creation order.
+    pub async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError> {
+        let sql = format!("{ISSUER_SELECT} ORDER BY created_at, id");
+        on_engine!(self, |s| {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&s.pool)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(issuer_from_row)
+                .collect()
+        })
+    }
+
+    /// A trusted issuer by its ID or by its issuer URL.
+    pub async fn get_trusted_issuer(&self, key: &str) -> Result<TrustedIssuer, StoreError> {
+        let sql = format!("{ISSUER_SELECT} WHERE id = $1 OR issuer = $1");
+        on_engine!(self, |s| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(key)
+                .fetch_optional(&s.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| StoreError::NotFound(format!("trusted issuer {key}")))?;
+            issuer_from_row(&row)
+        })
+    }
+
+    /// Deletes a trusted issuer no federated credential uses.
+    pub async fn delete_trusted_issuer(&self, id: &str) -> Result<(), StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let used: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM federated_credentials WHERE issuer_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if used > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{used} federated credentials use this issuer; remove them first"
+                )));
+            }
+            let done = sqlx::query("DELETE FROM trusted_issuers WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("trusted issuer {id}")));
+            }
+            s.commit(tx).await
+        })
+    }
+}

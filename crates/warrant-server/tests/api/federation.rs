@@ -1,0 +1,648 @@
+//! Workload identity federation through real HTTP, on both engines: a local issuer on
+//! 127.0.0.1 (its own keys, discovery document and JWKS) mints Kubernetes-, GitHub-Actions- and
+//! SPIFFE-shaped tokens, which applications exchange for Warrant tokens as their client
+//! assertion; every refusal says what was wrong without echoing the assertion; the audit log
+//! records the method, the credential, the issuer and the subject.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_lc_rs::signature::KeyPair;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::{Value, json};
+use warrant_server::clock::{Clock, ManualClock};
+use warrant_server::config::{Config, Secret};
+use warrant_testkit::{PgDatabase, TestServer};
+
+use crate::private_key_jwt::ClientKey;
+use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
+
+const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const JWT_SPIFFE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
+
+/// An OIDC issuer on 127.0.0.1: a discovery document shaped like GitHub Actions' (no token
+/// endpoint), a JWKS with an RSA and a P-256 key, and a switch that makes both answer 503.
+pub struct LocalIssuer {
+    pub base: String,
+    rsa: ClientKey,
+    ec: ClientKey,
+    down: Arc<AtomicBool>,
+    fetches: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+struct Published {
+    base: String,
+    jwks: Value,
+    down: Arc<AtomicBool>,
+    fetches: Arc<AtomicUsize>,
+}
+
+async fn discovery(State(p): State<Published>) -> Response {
+    if p.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Json(json!({
+        "issuer": p.base,
+        "jwks_uri": format!("{}/.well-known/jwks", p.base),
+        "subject_types_supported": ["public", "pairwise"],
+        "response_types_supported": ["id_token"],
+        "claims_supported": ["sub", "aud", "exp", "iat", "iss", "repository", "repository_owner_id"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid"]
+    }))
+    .into_response()
+}
+
+async fn jwks(State(p): State<Published>) -> Response {
+    p.fetches.fetch_add(1, Ordering::SeqCst);
+    if p.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Json(p.jwks.clone()).into_response()
+}
+
+impl LocalIssuer {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (rsa, ec) = (ClientKey::rs256(), ClientKey::es256());
+        let down = Arc::new(AtomicBool::new(false));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let published = Published {
+            base: base.clone(),
+            jwks: json!({"keys": [jwk(&rsa, "rsa-1"), jwk(&ec, "ec-1")]}),
+            down: Arc::clone(&down),
+            fetches: Arc::clone(&fetches),
+        };
+        let router = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/.well-known/jwks", get(jwks))
+            .with_state(published);
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            base,
+            rsa,
+            ec,
+            down,
+            fetches,
+        }
+    }
+
+    /// The JWKS it publishes, as a value (for an inline trusted issuer).
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [jwk(&self.rsa, "rsa-1"), jwk(&self.ec, "ec-1")]})
+    }
+
+    /// `claims` signed RS256 with its key `rsa-1`, the header as GitHub sends it.
+    pub fn mint(&self, claims: &Value) -> String {
+        self.rsa.sign(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"}),
+            claims,
+        )
+    }
+
+    /// `claims` signed ES256 with its key `ec-1`.
+    pub fn mint_es256(&self, claims: &Value) -> String {
+        self.ec.sign(
+            &json!({"alg": "ES256", "typ": "JWT", "kid": "ec-1"}),
+            claims,
+        )
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+fn jwk(key: &ClientKey, kid: &str) -> Value {
+    match key {
+        ClientKey::Rs256(pair) => {
+            let public = pair.public_key();
+            json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())})
+        }
+        ClientKey::Es256(pair, _) => {
+            let point = pair.public_key().as_ref();
+            json!({"kty": "EC", "kid": kid, "use": "sig", "crv": "P-256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+async fn start(
+    engine: Db,
+    clock: Arc<ManualClock>,
+    allow_http_issuers: bool,
+) -> (TestServer, Option<PgDatabase>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.audit.refusal_interval = Duration::from_millis(100);
+    config.allow_http_issuers = allow_http_issuers;
+    let db = match engine {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let db = PgDatabase::create().await;
+            config.database_url = Some(Secret::new(db.url.clone()));
+            config.master_key = Some(Secret::new(MASTER_KEY));
+            Some(db)
+        }
+    };
+    let app = spawn_with_clock(dir, config, clock).await.unwrap();
+    (app, db)
+}
+
+async fn exchange(
+    app: &TestServer,
+    kind: &str,
+    client_id: Option<&str>,
+    assertion: &str,
+) -> (u16, Value) {
+    let mut pairs = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", kind),
+        ("client_assertion", assertion),
+        ("audience", API),
+    ];
+    if let Some(id) = client_id {
+        pairs.push(("client_id", id));
+    }
+    let response = app.token_form(&pairs).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// Asserts an RFC 6749 `invalid_client` whose description says `what`, and that the answer
+/// does not echo the assertion.
+fn refused(answer: &(u16, Value), what: &str, assertion: &str) {
+    let (status, body) = answer;
+    assert_eq!(*status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(what),
+        "{description:?} should say {what:?}"
+    );
+    let signature = assertion.rsplit('.').next().unwrap();
+    assert!(!body.to_string().contains(signature));
+    let payload = assertion.split('.').nth(1).unwrap();
+    assert!(!body.to_string().contains(payload));
+}
+
+async fn post(app: &TestServer, token: &str, path: &str, body: Value) -> (u16, Value) {
+    app.mgmt(Method::POST, path, Some(token), Some(&body)).await
+}
+
+/// A Kubernetes projected service-account token's claims.
+fn kubernetes(issuer: &str, audience: &str, account: &str, now: u64) -> Value {
+    json!({
+        "iss": issuer, "sub": format!("system:serviceaccount:payments:{account}"),
+        "aud": [audience], "iat": now, "nbf": now, "exp": now + 3600,
+        "kubernetes.io": {"namespace": "payments",
+            "pod": {"name": "worker-7d9f", "uid": "4f1c"},
+            "serviceaccount": {"name": account, "uid": "9a2e"}}
+    })
+}
+
+/// A GitHub Actions OIDC token's claims.
+fn github(issuer: &str, repository: &str, owner_id: &str, now: u64) -> Value {
+    json!({
+        "iss": issuer, "aud": "https://github.com/acme",
+        "sub": format!("repo:{repository}:ref:refs/heads/main"),
+        "ref": "refs/heads/main", "repository": repository,
+        "repository_owner": "acme", "repository_owner_id": owner_id,
+        "workflow": "deploy", "event_name": "push", "run_id": "1234", "jti": "gh-1",
+        "iat": now, "nbf": now, "exp": now + 300
+    })
+}
+
+async fn federation_end_to_end(engine: Db) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(engine, Arc::clone(&clock), true).await;
+    let issuer = LocalIssuer::start().await;
+    let spire = LocalIssuer::start().await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    let creds = format!("/clients/{client_id}/federated-credentials");
+
+    // The trusted issuers: one by discovery (RS256 only), a SPIFFE trust domain whose keys
+    // come from a JWKS URL.
+    let (status, trusted) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": issuer.base, "name": "cluster", "algorithms": ["RS256"],
+            "max_assertion_lifetime": 3600}),
+    )
+    .await;
+    assert_eq!(status, 201, "{trusted}");
+    assert_eq!(trusted["key_source"], "discovery");
+    assert_eq!(trusted["algorithms"], json!(["RS256"]));
+    let (status, again) = post(&app, t, "/trusted-issuers", json!({"issuer": issuer.base})).await;
+    assert_eq!(status, 409, "{again}");
+    let (status, spiffe) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": "spiffe://prod.acme", "jwks_uri": format!("{}/.well-known/jwks", spire.base),
+            "algorithms": ["ES256"], "max_assertion_lifetime": 300}),
+    )
+    .await;
+    assert_eq!(status, 201, "{spiffe}");
+    let (status, list) = app
+        .mgmt(Method::GET, "/trusted-issuers", Some(t), None)
+        .await;
+    assert_eq!((status, list.as_array().unwrap().len()), (200, 2));
+
+    // The bindings: a Kubernetes service account, GitHub repositories of one owner on main,
+    // SPIFFE workloads of one namespace.
+    let (status, k8s) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": issuer.base, "subject": "system:serviceaccount:payments:worker"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{k8s}");
+    assert!(k8s["id"].as_str().unwrap().starts_with("fed_"));
+    assert_eq!(k8s["issuer"], issuer.base.as_str());
+    assert!(
+        k8s.get("audience").is_none(),
+        "default: Warrant's issuer URL"
+    );
+    let (status, gh) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": trusted["id"], "subject": "repo:acme/*:ref:refs/heads/main",
+            "audience": "https://github.com/acme", "conditions": {"repository_owner_id": "123"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{gh}");
+    assert_eq!(gh["conditions"], json!({"repository_owner_id": "123"}));
+    let (status, svid) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": "spiffe://prod.acme", "subject": "spiffe://prod.acme/ns/payments/sa/*"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{svid}");
+
+    // Broad bindings need confirmation; an unknown issuer and a used issuer's removal are
+    // refused with what to do.
+    for subject in ["*", "system:serviceaccount:payments:default"] {
+        let (status, body) = post(
+            &app,
+            t,
+            &creds,
+            json!({"issuer": issuer.base, "subject": subject}),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("confirm_broad_subject"),
+            "{body}"
+        );
+    }
+    let (status, broad) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": issuer.base, "subject": "system:serviceaccount:payments:default",
+            "confirm_broad_subject": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{broad}");
+    let (status, _) = app
+        .mgmt(
+            Method::DELETE,
+            &format!("{creds}/{}", broad["id"].as_str().unwrap()),
+            Some(t),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": "https://nobody.example", "subject": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let trusted_id = trusted["id"].as_str().unwrap();
+    let (status, body) = app
+        .mgmt(
+            Method::DELETE,
+            &format!("/trusted-issuers/{trusted_id}"),
+            Some(t),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Kubernetes: the projected token, audience Warrant's issuer, exchanged (twice: platform
+    // tokens are reused until they expire, without jti).
+    let now = clock.now();
+    let k8s_token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
+    for _ in 0..2 {
+        let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &k8s_token).await;
+        assert_eq!(status, 200, "{body}");
+        let claims = verify_independently(&app, body["access_token"].as_str().unwrap(), API).await;
+        assert_eq!(claims["sub"], format!("{client_id}@clients"));
+        assert_eq!(claims["scope"], "read:data");
+    }
+    // GitHub Actions: a repository of the owner, on main.
+    let gh_token = issuer.mint(&github(&issuer.base, "acme/api", "123", now));
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &gh_token).await;
+    assert_eq!(status, 200, "{body}");
+    // SPIFFE: a JWT-SVID (no iss: its trust domain picks the trusted issuer), jwt-spiffe.
+    let svid = spire.mint_es256(&json!({"sub": "spiffe://prod.acme/ns/payments/sa/worker",
+        "aud": [app.issuer.as_str()], "iat": now, "exp": now + 300}));
+    let (status, body) = exchange(&app, JWT_SPIFFE, Some(&client_id), &svid).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = exchange(&app, JWT_SPIFFE, None, &svid).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_id is required")
+    );
+
+    // Every refusal, in words.
+    let mut claims = kubernetes(&issuer.base, "https://elsewhere.example", "worker", now);
+    let token = issuer.mint(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "aud",
+        &token,
+    );
+    claims = kubernetes(&issuer.base, &app.issuer, "worker", now - 7200);
+    let token = issuer.mint(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "expired",
+        &token,
+    );
+    claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
+    claims["exp"] = json!(now + 7200);
+    let token = issuer.mint(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "lifetime",
+        &token,
+    );
+    let claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
+    let token = issuer.mint_es256(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "alg is not allowed",
+        &token,
+    );
+    let token = issuer
+        .rsa
+        .sign(&json!({"alg": "RS256", "kid": "rotated-away"}), &claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "kid",
+        &token,
+    );
+    let token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "intruder", now));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "sub matches no",
+        &token,
+    );
+    let token = issuer.mint(&github(&issuer.base, "acme/api", "999", now));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "claim condition on repository_owner_id",
+        &token,
+    );
+    let token = issuer.mint(&github(&issuer.base, "acme/api:x", "123", now));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "sub matches no",
+        &token,
+    );
+    let mut claims = kubernetes("https://untrusted.example", &app.issuer, "worker", now);
+    let token = issuer.mint(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "not a trusted issuer",
+        &token,
+    );
+    claims["iss"] = json!(issuer.base);
+    claims.as_object_mut().unwrap().remove("exp");
+    let token = issuer.mint(&claims);
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "no exp",
+        &token,
+    );
+
+    // Past the failure budget of 127.0.0.1: time passes, the budget refills.
+    clock.advance(120);
+    let now = clock.now();
+
+    // The credential's expiry.
+    let k8s_path = format!("{creds}/{}", k8s["id"].as_str().unwrap());
+    let (status, body) = app
+        .mgmt(
+            Method::PATCH,
+            &k8s_path,
+            Some(t),
+            Some(&json!({"expires_at": "2001-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "credential expired",
+        &token,
+    );
+    let (status, _) = app
+        .mgmt(
+            Method::PATCH,
+            &k8s_path,
+            Some(t),
+            Some(&json!({"expires_at": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // The issuer's JWKS down: the cached keys keep serving.
+    issuer.set_down(true);
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &token).await;
+    assert_eq!(status, 200, "served stale: {body}");
+    issuer.set_down(false);
+    assert!(issuer.fetches.load(Ordering::SeqCst) >= 1);
+
+    // An issuer whose keys were never reachable: a clear refusal.
+    let (status, gone) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": "https://gone.example", "jwks_uri": "http://127.0.0.1:9/keys"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{gone}");
+    let (status, _) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": "https://gone.example", "subject": "w"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let token = issuer.mint(&json!({"iss": "https://gone.example", "sub": "w",
+        "aud": app.issuer, "iat": now, "exp": now + 60}));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "the trusted issuer's keys cannot be fetched",
+        &token,
+    );
+
+    // The audit log: how each client authenticated.
+    let events = logs_of(&app, t, "seccft", 4).await;
+    let federated: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["details"]["client_authentication"]["method"] == "federated")
+        .collect();
+    assert!(federated.len() >= 4, "{events:?}");
+    let auth = &federated
+        .iter()
+        .find(|e| e["details"]["client_authentication"]["credential_id"] == k8s["id"])
+        .unwrap()["details"]["client_authentication"];
+    assert_eq!(auth["issuer"], issuer.base.as_str());
+    assert_eq!(auth["subject"], "system:serviceaccount:payments:worker");
+    assert!(federated.iter().any(|e| {
+        e["details"]["client_authentication"]["issuer"] == "spiffe://prod.acme"
+            && e["details"]["client_authentication"]["subject"]
+                == "spiffe://prod.acme/ns/payments/sa/worker"
+    }));
+    assert!(events.iter().all(|e| !e.to_string().contains(&k8s_token)));
+}
+
+#[tokio::test]
+async fn sqlite_federation_end_to_end() {
+    federation_end_to_end(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_federation_end_to_end() {
+    federation_end_to_end(Db::Postgres).await;
+}
+
+/// Without `--allow-http-issuers`, an http issuer's keys are not fetched, even on loopback;
+/// inline keys need no fetch.
+#[tokio::test]
+async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
+    let issuer = LocalIssuer::start().await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    let creds = format!("/clients/{client_id}/federated-credentials");
+    let (status, body) = post(&app, t, "/trusted-issuers", json!({"issuer": issuer.base})).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": issuer.base, "subject": "system:serviceaccount:payments:worker"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let now = clock.now();
+    let assertion = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
+    refused(
+        &exchange(&app, JWT_BEARER, Some(&client_id), &assertion).await,
+        "not an https URL",
+        &assertion,
+    );
+    assert_eq!(
+        issuer.fetches.load(Ordering::SeqCst),
+        0,
+        "nothing was fetched"
+    );
+
+    // The same issuer's keys uploaded: no fetch, no flag needed.
+    let (status, body) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": "https://cluster.internal", "jwks": issuer.jwks(), "algorithms": ["RS256"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["key_source"], "inline");
+    let (status, body) = post(&app, t, &creds, json!({"issuer": "https://cluster.internal", "subject": "system:serviceaccount:payments:worker"})).await;
+    assert_eq!(status, 201, "{body}");
+    let assertion = issuer.mint(&kubernetes(
+        "https://cluster.internal",
+        &app.issuer,
+        "worker",
+        now,
+    ));
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Management refusals: not https, both key sources, a private key path that is relative.
+    for (body, says) in [
+        (json!({"issuer": "http://cluster.example"}), "https"),
+        (
+            json!({"issuer": "https://a.example", "jwks_uri": "https://a.example/k", "jwks": issuer.jwks()}),
+            "not both",
+        ),
+        (
+            json!({"issuer": "https://a.example", "ca_file": "ca.pem"}),
+            "absolute path",
+        ),
+        (
+            json!({"issuer": "https://a.example", "algorithms": ["HS256"]}),
+            "HS256",
+        ),
+        (json!({"issuer": "spiffe://prod.acme"}), "jwks_uri"),
+    ] {
+        let (status, answer) = post(&app, t, "/trusted-issuers", body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer} should say {says}"
+        );
+    }
+}
