@@ -42,18 +42,7 @@ impl Store {
             serde_json::to_string(&cred.conditions_map()).map_err(|e| corrupt("conditions", e))?;
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let app: Option<i32> =
-                sqlx::query_scalar("SELECT 1 FROM applications WHERE client_id = $1")
-                    .bind(&cred.client_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if app.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "application {}",
-                    cred.client_id
-                )));
-            }
+            super::require_application(&mut tx, &cred.client_id).await?;
             let issuer: Option<i32> =
                 sqlx::query_scalar("SELECT 1 FROM trusted_issuers WHERE id = $1")
                     .bind(&cred.issuer_id)
