@@ -82,6 +82,10 @@ pub enum Command {
     /// Manage client grants: which application may get tokens for which API, with which scopes
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Manage trusted issuers: external issuers whose tokens applications may present instead
+    /// of a secret (workload identity federation: Kubernetes, GitHub Actions, SPIFFE)
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
     /// Fetch an access token from a running server (client credentials)
     Token(TokenArgs),
     /// Print a token's header and claims. Decoding is not verifying
@@ -424,6 +428,89 @@ pub enum AppCommand {
     /// Public keys an application authenticates with instead of a secret (private_key_jwt)
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Let workloads of a trusted issuer authenticate as the application with their platform
+    /// token (a federated credential)
+    Federate {
+        client_id: String,
+        /// The trusted issuer (ID or issuer URL)
+        #[arg(long)]
+        issuer: String,
+        /// The token's sub: exact, or a pattern where * matches within one segment (segments
+        /// are separated by / and :)
+        #[arg(long)]
+        subject: String,
+        /// The aud the token must carry [default: Warrant's issuer URL]
+        #[arg(long)]
+        audience: Option<String>,
+        /// A claim the token must carry with exactly this value: CLAIM=VALUE (repeatable)
+        #[arg(long = "condition", value_name = "CLAIM=VALUE")]
+        conditions: Vec<String>,
+        /// When the credential stops working, e.g. 2027-01-31T00:00:00Z
+        #[arg(long, value_name = "TIME")]
+        expires_at: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Accept a subject of only * or a Kubernetes default service account
+        #[arg(long)]
+        confirm_broad_subject: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the application's federated credentials
+    Federated {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a federated credential
+    Unfederate {
+        client_id: String,
+        credential_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an issuer: exactly its tokens' iss (an https URL), or spiffe://TRUST_DOMAIN; its
+    /// keys from its discovery document unless --jwks-uri or --jwks-file says otherwise
+    Add {
+        issuer: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Fetch the keys from this JWKS URL
+        #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
+        /// The keys themselves: a JWKS file, uploaded (nothing is fetched)
+        #[arg(long, value_name = "FILE")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// On the server: a file whose token is sent as a bearer token when fetching the keys
+        #[arg(long, value_name = "PATH")]
+        bearer_token_file: Option<String>,
+        /// On the server: a PEM CA bundle trusted when fetching the keys
+        #[arg(long, value_name = "PATH")]
+        ca_file: Option<String>,
+        /// An algorithm its tokens may be signed with (repeatable) [default: RS256, ES256]
+        #[arg(long = "alg", value_name = "ALG")]
+        algorithms: Vec<String>,
+        /// The longest assertion lifetime (exp - iat) accepted, in seconds [default: 3600]
+        #[arg(long, value_name = "SECONDS")]
+        max_assertion_lifetime: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the trusted issuers
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a trusted issuer (by ID or issuer URL)
+    Show {
+        issuer: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop trusting an issuer that no federated credential uses
+    Remove { issuer: String },
 }
 
 #[derive(Debug, Subcommand)]

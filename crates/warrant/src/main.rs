@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             Command::Api(cmd) => admin_cmd::api(&cli.global, cmd).await,
             Command::App(cmd) => admin_cmd::app(&cli.global, cmd).await,
             Command::Grant(cmd) => admin_cmd::grant(&cli.global, cmd).await,
+            Command::Issuer(cmd) => admin_cmd::issuer(&cli.global, cmd).await,
             Command::Token(args) => token_cmd::token(args).await,
             Command::Decode(args) => token_cmd::decode(&args),
             Command::Plan(args) => admin_cmd::plan(&cli.global, args).await,

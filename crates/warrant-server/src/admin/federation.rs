@@ -3,11 +3,59 @@
 //! broad (a subject of only `*`, a Kubernetes `default` service account) needs the
 //! administrator's confirmation and is logged as a warning.
 
+use warrant_proto::{CreateFederatedCredential, CreateTrustedIssuer};
+
 use super::followup::Change;
 use super::{Admin, AdminError};
+use crate::clock::parse_rfc3339_ms;
 use crate::domain::{
     FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer, broad_subject,
 };
+
+/// A trusted issuer as the management API and the CLI describe it, in the domain's terms.
+pub fn new_trusted_issuer(body: CreateTrustedIssuer) -> Result<NewTrustedIssuer, AdminError> {
+    let jwks = body
+        .jwks
+        .map(|jwks| serde_json::to_string(&jwks))
+        .transpose()
+        .map_err(|e| AdminError::Invalid(format!("jwks: {e}")))?;
+    Ok(NewTrustedIssuer {
+        issuer: body.issuer,
+        name: body.name,
+        jwks_uri: body.jwks_uri,
+        jwks,
+        bearer_token_file: body.bearer_token_file,
+        ca_file: body.ca_file,
+        algorithms: body.algorithms,
+        max_assertion_lifetime: body.max_assertion_lifetime,
+    })
+}
+
+/// A federated credential as the management API and the CLI describe it, in the domain's
+/// terms (`expires_at` ISO 8601).
+pub fn new_federated_credential(
+    body: CreateFederatedCredential,
+) -> Result<NewFederatedCredential, AdminError> {
+    let expires_at = body
+        .expires_at
+        .map(|text| {
+            parse_rfc3339_ms(&text).map(|ms| ms / 1000).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "expires_at: {text:?} is not an ISO 8601 date-time (e.g. 2027-01-31T00:00:00Z)"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(NewFederatedCredential {
+        name: body.name,
+        issuer: body.issuer,
+        subject: body.subject,
+        audience: body.audience,
+        conditions: body.conditions,
+        expires_at,
+        confirm_broad_subject: body.confirm_broad_subject,
+    })
+}
 
 impl Admin {
     pub async fn create_trusted_issuer(

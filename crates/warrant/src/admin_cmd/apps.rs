@@ -7,6 +7,7 @@ use warrant_server::clock::rfc3339;
 use crate::cli::{AppCommand, GlobalArgs};
 use crate::deployment::{self, AppFields};
 
+use super::federation;
 use super::grants::{parse_grant, print_grant};
 use super::{
     claims_line, credentials, parse_claims, parse_metadata, parse_when, print_json, replacement,
@@ -184,6 +185,42 @@ pub async fn app(global: &GlobalArgs, cmd: AppCommand) -> Result<(), String> {
             }
         }
         AppCommand::Credentials(cmd) => credentials::credentials(&*target, cmd).await?,
+        AppCommand::Federate {
+            client_id,
+            issuer,
+            subject,
+            audience,
+            conditions,
+            expires_at,
+            name,
+            confirm_broad_subject,
+            json,
+        } => {
+            federation::federate(
+                target.as_ref(),
+                federation::Federate {
+                    client_id,
+                    issuer,
+                    subject,
+                    audience,
+                    conditions,
+                    expires_at,
+                    name,
+                    confirm_broad_subject,
+                    json,
+                },
+            )
+            .await?;
+        }
+        AppCommand::Federated { client_id, json } => {
+            federation::federated(target.as_ref(), &client_id, json).await?;
+        }
+        AppCommand::Unfederate {
+            client_id,
+            credential_id,
+        } => {
+            federation::unfederate(target.as_ref(), &client_id, &credential_id).await?;
+        }
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `warrant api|app|grant|keys|admin|init|plan|apply|export`: administration, against a data directory (the server may
+//! `warrant api|app|grant|issuer|keys|admin|init|plan|apply|export`: administration, against a data directory (the server may
 //! be running on it; it picks changes up within a second) or, with `--server`, through a running
 //! server's management API. One file per command group; each goes through [`crate::deployment`]
 //! (or, for `init` and `migrate`, the server crate) and prints the answer.
@@ -12,6 +12,7 @@ mod apis;
 mod apps;
 mod config;
 mod credentials;
+mod federation;
 mod grants;
 mod keys;
 mod logs;
@@ -21,6 +22,7 @@ mod setup;
 pub use apis::api;
 pub use apps::app;
 pub use config::{apply, export, plan};
+pub use federation::issuer;
 pub use grants::grant;
 pub use keys::keys;
 pub use logs::logs;

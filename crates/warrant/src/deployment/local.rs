@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use warrant_proto::{
-    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, LogEventView,
-    ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, CreateFederatedCredential,
+    CreateTrustedIssuer, FederatedCredentialView, LogEventView, ProofOfPossessionView,
+    ResourceServerView, ScopeView, SigningKeyView, TrustedIssuerView,
 };
 use warrant_server::admin::{
     Actor, Admin, ApiPatch, ApplicationPatch, AuditTrail, GrantPatch, GrantSpec, NewApi, NewClient,
-    NewCredential,
+    NewCredential, new_federated_credential, new_trusted_issuer,
 };
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::config;
@@ -20,7 +21,8 @@ use warrant_server::domain::{ProofOfPossession, Scope, SigningAlg};
 use warrant_server::keys::MasterKey;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_server::views::{
-    claims_from_view, client_view, config_result_view, proof_of_possession_from_view,
+    claims_from_view, client_view, config_result_view, federated_credential_view,
+    proof_of_possession_from_view,
 };
 
 use super::{Answer, AppFields, SecretInfo, Target, err};
@@ -437,6 +439,90 @@ impl Target for Local {
 
     fn export_config(&self) -> Answer<'_, String> {
         Box::pin(async move { self.admin.export_config().await.map_err(err) })
+    }
+
+    fn create_trusted_issuer(&self, new: CreateTrustedIssuer) -> Answer<'_, TrustedIssuerView> {
+        Box::pin(async move {
+            let new = new_trusted_issuer(new).map_err(err)?;
+            let issuer = self.admin.create_trusted_issuer(new).await.map_err(err)?;
+            Ok(TrustedIssuerView::from(&issuer))
+        })
+    }
+
+    fn list_trusted_issuers(&self) -> Answer<'_, Vec<TrustedIssuerView>> {
+        Box::pin(async move {
+            let issuers = self.admin.list_trusted_issuers().await.map_err(err)?;
+            Ok(issuers.iter().map(TrustedIssuerView::from).collect())
+        })
+    }
+
+    fn get_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, TrustedIssuerView> {
+        Box::pin(async move {
+            let issuer = self.admin.get_trusted_issuer(key).await.map_err(err)?;
+            Ok(TrustedIssuerView::from(&issuer))
+        })
+    }
+
+    fn delete_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move { self.admin.delete_trusted_issuer(key).await.map_err(err) })
+    }
+
+    fn create_federated_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: CreateFederatedCredential,
+    ) -> Answer<'a, FederatedCredentialView> {
+        Box::pin(async move {
+            let new = new_federated_credential(new).map_err(err)?;
+            let credential = self
+                .admin
+                .create_federated_credential(client_id, new)
+                .await
+                .map_err(err)?;
+            let issuer = self
+                .admin
+                .get_trusted_issuer(&credential.issuer_id)
+                .await
+                .map_err(err)?;
+            Ok(federated_credential_view(&credential, &issuer.issuer))
+        })
+    }
+
+    fn list_federated_credentials<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Vec<FederatedCredentialView>> {
+        Box::pin(async move {
+            let credentials = self
+                .admin
+                .list_federated_credentials(client_id)
+                .await
+                .map_err(err)?;
+            let issuers = self.admin.list_trusted_issuers().await.map_err(err)?;
+            Ok(credentials
+                .iter()
+                .map(|c| {
+                    let issuer = issuers
+                        .iter()
+                        .find(|i| i.id == c.issuer_id)
+                        .map_or("", |i| i.issuer.as_str());
+                    federated_credential_view(c, issuer)
+                })
+                .collect())
+        })
+    }
+
+    fn delete_federated_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        id: &'a str,
+    ) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.admin
+                .delete_federated_credential(client_id, id)
+                .await
+                .map_err(err)
+        })
     }
 }
 

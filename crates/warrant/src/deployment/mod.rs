@@ -16,8 +16,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use warrant_proto::{
-    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, ProofOfPossessionView,
-    ResourceServerView, ScopeView, SigningKeyView,
+    ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, CreateFederatedCredential,
+    CreateTrustedIssuer, FederatedCredentialView, ProofOfPossessionView, ResourceServerView,
+    ScopeView, SigningKeyView, TrustedIssuerView,
 };
 use warrant_server::admin::{GrantSpec, NewCredential};
 
@@ -162,6 +163,29 @@ pub trait Target: std::fmt::Debug {
 
     /// The current state as a configuration file.
     fn export_config(&self) -> Answer<'_, String>;
+
+    fn create_trusted_issuer(&self, new: CreateTrustedIssuer) -> Answer<'_, TrustedIssuerView>;
+
+    fn list_trusted_issuers(&self) -> Answer<'_, Vec<TrustedIssuerView>>;
+
+    /// A trusted issuer by its ID or issuer URL.
+    fn get_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, TrustedIssuerView>;
+
+    fn delete_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, ()>;
+
+    fn create_federated_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: CreateFederatedCredential,
+    ) -> Answer<'a, FederatedCredentialView>;
+
+    fn list_federated_credentials<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Vec<FederatedCredentialView>>;
+
+    fn delete_federated_credential<'a>(&'a self, client_id: &'a str, id: &'a str)
+    -> Answer<'a, ()>;
 }
 
 /// The target the global arguments name: `--server`'s management API, else the local storage.

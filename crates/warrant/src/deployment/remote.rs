@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 use warrant_client::TokenProvider;
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, ConfigExportView, ConfigRequest,
-    ConfigResultView, CredentialRef, ProofOfPossessionView, ResourceServerView, ScopeView,
-    SigningKeyView,
+    ConfigResultView, CreateFederatedCredential, CreateTrustedIssuer, CredentialRef,
+    FederatedCredentialView, ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
+    TrustedIssuerView,
 };
 use warrant_server::admin::{GrantSpec, NewCredential, management_audience};
 use warrant_server::clock::rfc3339;
@@ -425,6 +426,91 @@ impl Target for Remote {
         Box::pin(async move {
             let view: ConfigExportView = self.call(Method::GET, "/config", None).await?;
             Ok(view.file)
+        })
+    }
+
+    fn create_trusted_issuer(&self, new: CreateTrustedIssuer) -> Answer<'_, TrustedIssuerView> {
+        Box::pin(async move {
+            let body = serde_json::to_value(&new).map_err(err)?;
+            self.call(Method::POST, "/trusted-issuers", Some(body))
+                .await
+        })
+    }
+
+    fn list_trusted_issuers(&self) -> Answer<'_, Vec<TrustedIssuerView>> {
+        Box::pin(self.call(Method::GET, "/trusted-issuers", None))
+    }
+
+    fn get_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, TrustedIssuerView> {
+        Box::pin(async move {
+            self.call(
+                Method::GET,
+                &format!("/trusted-issuers/{}", encode(key)),
+                None,
+            )
+            .await
+        })
+    }
+
+    fn delete_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.call::<Value>(
+                Method::DELETE,
+                &format!("/trusted-issuers/{}", encode(key)),
+                None,
+            )
+            .await
+            .map(drop)
+        })
+    }
+
+    fn create_federated_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        new: CreateFederatedCredential,
+    ) -> Answer<'a, FederatedCredentialView> {
+        Box::pin(async move {
+            let body = serde_json::to_value(&new).map_err(err)?;
+            self.call(
+                Method::POST,
+                &format!("/clients/{}/federated-credentials", encode(client_id)),
+                Some(body),
+            )
+            .await
+        })
+    }
+
+    fn list_federated_credentials<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> Answer<'a, Vec<FederatedCredentialView>> {
+        Box::pin(async move {
+            self.call(
+                Method::GET,
+                &format!("/clients/{}/federated-credentials", encode(client_id)),
+                None,
+            )
+            .await
+        })
+    }
+
+    fn delete_federated_credential<'a>(
+        &'a self,
+        client_id: &'a str,
+        id: &'a str,
+    ) -> Answer<'a, ()> {
+        Box::pin(async move {
+            self.call::<Value>(
+                Method::DELETE,
+                &format!(
+                    "/clients/{}/federated-credentials/{}",
+                    encode(client_id),
+                    encode(id)
+                ),
+                None,
+            )
+            .await
+            .map(drop)
         })
     }
 }

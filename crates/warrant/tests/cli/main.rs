@@ -8,6 +8,7 @@ mod arguments;
 mod claims;
 mod config;
 mod credentials;
+mod federation;
 mod keys;
 mod local;
 mod operators;

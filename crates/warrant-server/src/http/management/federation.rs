@@ -18,8 +18,8 @@ use super::auth::{
 };
 use super::body::JsonBody;
 use super::credentials::expiry;
-use crate::admin::{Admin, AdminError};
-use crate::domain::{FederatedCredential, NewFederatedCredential, NewTrustedIssuer};
+use crate::admin::{Admin, AdminError, new_federated_credential, new_trusted_issuer};
+use crate::domain::FederatedCredential;
 use crate::views::federated_credential_view;
 
 #[derive(Debug, Deserialize)]
@@ -33,23 +33,9 @@ pub async fn create_issuer(
     auth: Authorized<CreateTrustedIssuers>,
     JsonBody(body): JsonBody<CreateTrustedIssuer>,
 ) -> Result<Response, ApiError> {
-    let jwks = body
-        .jwks
-        .map(|jwks| serde_json::to_string(&jwks))
-        .transpose()
-        .map_err(|e| ApiError::bad_request(format!("Payload validation error: 'jwks': {e}")))?;
     let issuer = auth
         .admin(StatusCode::CREATED)
-        .create_trusted_issuer(NewTrustedIssuer {
-            issuer: body.issuer,
-            name: body.name,
-            jwks_uri: body.jwks_uri,
-            jwks,
-            bearer_token_file: body.bearer_token_file,
-            ca_file: body.ca_file,
-            algorithms: body.algorithms,
-            max_assertion_lifetime: body.max_assertion_lifetime,
-        })
+        .create_trusted_issuer(new_trusted_issuer(body)?)
         .await?;
     Ok((StatusCode::CREATED, Json(TrustedIssuerView::from(&issuer))).into_response())
 }
@@ -93,21 +79,9 @@ pub async fn create_credential(
     Path(client_id): Path<String>,
     JsonBody(body): JsonBody<CreateFederatedCredential>,
 ) -> Result<Response, ApiError> {
-    let expires_at = expiry(body.expires_at.as_deref())?;
     let admin = auth.admin(StatusCode::CREATED);
     let credential = admin
-        .create_federated_credential(
-            &client_id,
-            NewFederatedCredential {
-                name: body.name,
-                issuer: body.issuer,
-                subject: body.subject,
-                audience: body.audience,
-                conditions: body.conditions,
-                expires_at,
-                confirm_broad_subject: body.confirm_broad_subject,
-            },
-        )
+        .create_federated_credential(&client_id, new_federated_credential(body)?)
         .await?;
     let view = view(&admin, &credential).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
