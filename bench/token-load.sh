@@ -29,6 +29,15 @@
 #   AUTH=private_key_jwt KEY_ALG=ES256 ALG=ES256 ASSERTIONS=400000 bash bench/token-load.sh
 #   AUTH=private_key_jwt KEY_ALG=RS256 ASSERTIONS=100000 bash bench/token-load.sh
 #
+# AUTH=federated also measures issuance with a federated assertion (workload identity
+# federation) beside the secret-based rate: a trusted issuer whose RS256 key is uploaded inline
+# (nothing fetched during the run), an application bound to one of its subjects, and one
+# Kubernetes-shaped assertion signed with openssl, valid 50 minutes and sent with every request
+# (a federated assertion needs no jti: it is reused until it expires, as a projected
+# service-account token is).
+#
+#   AUTH=federated bash bench/token-load.sh
+#
 # ROUNDS > 1 repeats both measurements, alternating which goes first, and prints each round and
 # the medians. BUILD=0 skips `cargo build` (BIN=path runs another build of the binary).
 set -euo pipefail
@@ -57,8 +66,36 @@ case "$AUTH" in
         # Assertions made ahead must stay valid through the run.
         export WARRANT_MAX_ASSERTION_LIFETIME=15m
         ;;
-    *) echo "AUTH must be secret or private_key_jwt" >&2; exit 2 ;;
+    federated) ;;
+    *) echo "AUTH must be secret, private_key_jwt or federated" >&2; exit 2 ;;
 esac
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+
+# federate: trusts a bench issuer (its RS256 key inline), an application bound to one of its
+# subjects, and the Lua script whose every request carries the same assertion.
+federate() {
+    local issuer=https://bench-issuer.example subject=system:serviceaccount:bench:worker now n input
+    FED_CLIENT_ID=$("$BIN" app create --data-dir "$DATA" --name bench-federated --grant "$API=read:data" --json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$DATA/issuer.pem" 2>/dev/null
+    n=$(openssl rsa -in "$DATA/issuer.pem" -noout -modulus | cut -d= -f2 | xxd -r -p | b64url)
+    printf '{"keys":[{"kty":"RSA","kid":"bench-1","use":"sig","alg":"RS256","n":"%s","e":"AQAB"}]}' "$n" >"$DATA/jwks.json"
+    "$BIN" issuer add "$issuer" --data-dir "$DATA" --jwks-file "$DATA/jwks.json" --alg RS256 >/dev/null
+    "$BIN" app federate "$FED_CLIENT_ID" --data-dir "$DATA" --issuer "$issuer" --subject "$subject" >/dev/null
+    now=$(date +%s)
+    input="$(printf '{"alg":"RS256","typ":"JWT","kid":"bench-1"}' | b64url).$(printf \
+        '{"iss":"%s","sub":"%s","aud":["%s"],"iat":%d,"exp":%d,"kubernetes.io":{"namespace":"bench"}}' \
+        "$issuer" "$subject" "$ISSUER" "$now" $((now + 3000)) | b64url)"
+    local assertion
+    assertion="$input.$(printf '%s' "$input" | openssl dgst -sha256 -sign "$DATA/issuer.pem" -binary | b64url)"
+    FED_BODY=$(printf '{"client_id":"%s","client_assertion_type":"urn:ietf:params:oauth:client-assertion-type:jwt-bearer","client_assertion":"%s","audience":"%s","grant_type":"client_credentials"}' \
+        "$FED_CLIENT_ID" "$assertion" "$API")
+    sleep 1 # the server picks the new credential up within a second
+    local status
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$FED_BODY" "${ISSUER}oauth/token")
+    [ "$status" = 200 ] || { echo "the federated token request failed with $status" >&2; exit 1; }
+}
 ensure_wrk
 [ "${BUILD:-1}" = 0 ] || cargo build --release --locked -p warrant >&2
 LOAD_BEFORE=$(machine_load)
@@ -83,6 +120,10 @@ SIGNED=$(token_alg)
 LUA_DIR=$(mktemp -d)
 wrk_script "$LUA_DIR/token.lua" POST "$(token_body)"
 wrk_script "$LUA_DIR/healthz.lua" GET
+if [ "$AUTH" = federated ]; then
+    federate
+    wrk_script "$LUA_DIR/federated.lua" POST "$FED_BODY"
+fi
 if [ "$AUTH" = private_key_jwt ]; then
     # An application of its own: with a key, an application's secret is refused.
     KEY_CLIENT_ID=$("$BIN" app create --data-dir "$DATA" --name bench-keys --grant "$API=read:data" --json |
@@ -129,7 +170,7 @@ run_assertions() {
 rps() { python3 -c "print(round($(field "$1" requests) / $(field "$1" seconds)))"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-TOKENS=() HEALTH=() P50=() P99=() PKJ=() PKJ_P99=()
+TOKENS=() HEALTH=() P50=() P99=() PKJ=() PKJ_P99=() FED=() FED_P99=()
 for round in $(seq "$ROUNDS"); do
     echo "round $round: POST /oauth/token ($ALG) and GET /healthz, $CONNECTIONS connections, $THREADS wrk threads, $DURATION each" >&2
     if [ $((round % 2)) = 1 ]; then
@@ -152,6 +193,12 @@ for round in $(seq "$ROUNDS"); do
         PKJ+=("$(rps "$PKJ_RESULT")") PKJ_P99+=("$(field "$PKJ_RESULT" p99_ms)")
         [ "$ROUNDS" = 1 ] || echo "round $round: private_key_jwt ($KEY_ALG assertions) ${PKJ[-1]} tokens/s (p99 ${PKJ_P99[-1]} ms) beside ${TOKENS[-1]} with a secret"
     fi
+    if [ "$AUTH" = federated ]; then
+        FED_RESULT=$(run_wrk "$LUA_DIR/federated.lua" "${ISSUER}oauth/token")
+        [ "$(field "$FED_RESULT" non2xx)" = 0 ] || { echo "federated requests had non-2xx answers: $FED_RESULT" >&2; exit 1; }
+        FED+=("$(rps "$FED_RESULT")") FED_P99+=("$(field "$FED_RESULT" p99_ms)")
+        [ "$ROUNDS" = 1 ] || echo "round $round: federated ${FED[-1]} tokens/s (p99 ${FED_P99[-1]} ms) beside ${TOKENS[-1]} with a secret"
+    fi
 done
 echo "measuring openssl speed for $ALG's key" >&2
 SIGN=$(openssl_sign_rate "$ALG")
@@ -170,6 +217,11 @@ if [ "$AUTH" = private_key_jwt ]; then
     PK=$(median "${PKJ[@]}")
     echo "private_key_jwt tokens/s:  $PK  ($KEY_ALG assertions, p99 $(median "${PKJ_P99[@]}") ms)"
     echo "ratio private_key_jwt / secret: $(python3 -c "print(f'{$PK / $TPS:.2f}')")"
+fi
+if [ "$AUTH" = federated ]; then
+    FT=$(median "${FED[@]}")
+    echo "federated tokens/s:        $FT  (RS256 assertion, p99 $(median "${FED_P99[@]}") ms)"
+    echo "ratio federated / secret:  $(python3 -c "print(f'{$FT / $TPS:.2f}')")"
 fi
 echo "machine:                   before: $LOAD_BEFORE; after: $LOAD_AFTER"
 [ "$ROUNDS" = 1 ] || echo "(medians of $ROUNDS rounds)"

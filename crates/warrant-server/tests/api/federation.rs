@@ -646,3 +646,109 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
         );
     }
 }
+
+/// The dashboard: the Trusted issuers page (trust, list, remove) and the federated credentials
+/// on an application's page (add, list, remove), each change through the service layer.
+#[tokio::test]
+async fn the_dashboard_trusts_issuers_and_binds_workloads() {
+    use crate::support::dashboard::{app_with_admin, page, post, sign_in};
+
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let (client_id, _) = app.create_app(&[]).await;
+    let issuers = page(&app, &session, "/dashboard/issuers").await;
+    assert!(issuers.contains("No trusted issuers yet"), "{issuers}");
+
+    let answer = post(
+        &app,
+        &session,
+        "/dashboard/issuers",
+        &[
+            ("issuer", "https://token.actions.githubusercontent.com"),
+            ("jwks_uri", ""),
+            ("algorithms", "RS256, ES256"),
+            ("max_assertion_lifetime", "900"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    let refused = post(
+        &app,
+        &session,
+        "/dashboard/issuers",
+        &[("issuer", "http://cluster.example")],
+    )
+    .await;
+    assert!(refused.text().await.unwrap().contains("https"));
+    let issuers = page(&app, &session, "/dashboard/issuers").await;
+    assert!(issuers.contains("https://token.actions.githubusercontent.com"));
+    assert!(issuers.contains("RS256, ES256") && issuers.contains("900 s"));
+    let listed = app.admin.list_trusted_issuers().await.unwrap();
+    let issuer_id = listed[0].id.clone();
+
+    let app_page = format!("/dashboard/applications/{client_id}");
+    let answer = post(
+        &app,
+        &session,
+        &format!("{app_page}/federated"),
+        &[
+            ("issuer", issuer_id.as_str()),
+            ("subject", "repo:acme/*:ref:refs/heads/main"),
+            ("audience", "https://github.com/acme"),
+            ("condition", "repository_owner_id=123"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    let broad = post(
+        &app,
+        &session,
+        &format!("{app_page}/federated"),
+        &[("issuer", issuer_id.as_str()), ("subject", "*")],
+    )
+    .await;
+    assert!(
+        broad
+            .text()
+            .await
+            .unwrap()
+            .contains("confirm_broad_subject")
+    );
+    let shown = page(&app, &session, &app_page).await;
+    assert!(shown.contains("Federated credentials"));
+    assert!(shown.contains("repo:acme/*:ref:refs/heads/main"));
+    assert!(shown.contains("repository_owner_id = 123"));
+    let creds = app
+        .admin
+        .list_federated_credentials(&client_id)
+        .await
+        .unwrap();
+    assert_eq!(creds.len(), 1);
+
+    // A used issuer stays; once its credential is removed, it goes.
+    let kept = post(
+        &app,
+        &session,
+        &format!("/dashboard/issuers/{issuer_id}/remove"),
+        &[],
+    )
+    .await;
+    assert!(kept.text().await.unwrap().contains("remove them first"));
+    let answer = post(
+        &app,
+        &session,
+        &format!("{app_page}/federated/{}/remove", creds[0].id),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    let answer = post(
+        &app,
+        &session,
+        &format!("/dashboard/issuers/{issuer_id}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    assert!(app.admin.list_trusted_issuers().await.unwrap().is_empty());
+}

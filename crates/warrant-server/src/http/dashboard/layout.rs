@@ -13,6 +13,7 @@ pub(crate) enum Nav {
     Applications,
     Apis,
     Keys,
+    Issuers,
     Activity,
 }
 
@@ -84,6 +85,7 @@ pub(crate) fn page(
                             (item(Nav::Applications, "/dashboard/applications", "Applications"))
                             (item(Nav::Apis, "/dashboard/apis", "APIs"))
                             (item(Nav::Keys, "/dashboard/keys", "Signing keys"))
+                            (item(Nav::Issuers, "/dashboard/issuers", "Trusted issuers"))
                             (item(Nav::Activity, "/dashboard/activity", "Activity"))
                         }
                         form.sign-out method="post" action="/dashboard/sign-out" {
@@ -259,6 +261,14 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         }
         "keys-rotated" => "Keys rotated: new tokens are signed with the new current key.",
         "key-revoked" => "Key revoked and withdrawn from the JWKS.",
+        "issuer-added" => {
+            "Issuer trusted: bind applications to its workloads with federated credentials."
+        }
+        "issuer-removed" => "Issuer no longer trusted.",
+        "federated-added" => {
+            "Federated credential added: the workload's token now authenticates the application."
+        }
+        "federated-removed" => "Federated credential removed.",
         _ => return None,
     })
 }

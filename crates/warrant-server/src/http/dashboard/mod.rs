@@ -10,6 +10,7 @@ mod activity;
 mod apis;
 mod applications;
 mod forms;
+mod issuers;
 mod keys;
 mod layout;
 mod session;
@@ -79,6 +80,16 @@ pub fn router() -> Router<Arc<AppState>> {
             "/applications/{id}/credentials/{credential_id}/remove",
             post(applications::remove_credential),
         )
+        .route(
+            "/applications/{id}/federated",
+            post(applications::add_federated),
+        )
+        .route(
+            "/applications/{id}/federated/{credential_id}/remove",
+            post(applications::remove_federated),
+        )
+        .route("/issuers", get(issuers::list).post(issuers::create))
+        .route("/issuers/{id}/remove", post(issuers::remove))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))
         .route("/keys/{kid}/revoke", post(keys::revoke))

@@ -188,6 +188,8 @@ async fn application_page(
         .list_credentials(&details.application.client_id)
         .await?;
     let now = app.clock.now();
+    let federated =
+        super::federated::section(app, operator, &details.application.client_id).await?;
     Ok(pages::application(
         operator,
         &details,
@@ -198,6 +200,7 @@ async fn application_page(
         secret,
         form,
         errors,
+        federated,
     ))
 }
 

@@ -163,6 +163,7 @@ pub(super) fn application(
     secret: Option<&PlainSecret>,
     form: &Form,
     errors: &FieldErrors,
+    federated: Markup,
 ) -> Response {
     let application = &details.application;
     let base = format!("/dashboard/applications/{}", application.client_id);
@@ -194,6 +195,7 @@ pub(super) fn application(
             }
         }
         (super::credentials::section(operator, details, credentials, now, secret, form, errors))
+        (federated)
         section.card {
             h2 { "Authorized APIs" }
             @if details.grants.is_empty() {
