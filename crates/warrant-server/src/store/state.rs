@@ -20,6 +20,8 @@ pub const CHANGE_RETENTION: i64 = 10_000;
 const EXPIRIES_SELECT: &str = "SELECT client_id, expires_at FROM client_secrets \
      WHERE expires_at IS NOT NULL \
      UNION ALL SELECT client_id, expires_at FROM client_credentials \
+     WHERE expires_at IS NOT NULL \
+     UNION ALL SELECT client_id, expires_at FROM federated_credentials \
      WHERE expires_at IS NOT NULL";
 
 /// What the token endpoint needs beyond clients, read in one consistent transaction: every
@@ -32,7 +34,8 @@ pub struct CatalogState {
     pub changed_clients: ChangedClients,
     /// Revoked tokens: `jti` and when the token expires.
     pub revoked_tokens: Vec<(String, u64)>,
-    /// When credentials expire: `(client_id, expires_at)` of every secret and key that does.
+    /// When credentials expire: `(client_id, expires_at)` of every secret, key and federated
+    /// credential that does.
     pub credential_expiries: Vec<(String, u64)>,
     /// The external issuers trusted for workload identity federation.
     pub trusted_issuers: Vec<TrustedIssuer>,

@@ -468,4 +468,28 @@ async fn metrics_tell_the_seconds_to_each_applications_nearest_credential_expiry
     app.sync().await;
     let left = value(&metrics_text(&app).await, &id).unwrap();
     assert!((590..=600).contains(&left), "{left}");
+
+    // And a federated credential expiring sooner still.
+    app.admin
+        .create_trusted_issuer(warrant_server::domain::NewTrustedIssuer {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.admin
+        .create_federated_credential(
+            &id,
+            warrant_server::domain::NewFederatedCredential {
+                issuer: "https://token.actions.githubusercontent.com".into(),
+                subject: "repo:acme/api:ref:refs/heads/main".into(),
+                expires_at: Some(now + 300),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let left = value(&metrics_text(&app).await, &id).unwrap();
+    assert!((290..=300).contains(&left), "{left}");
 }
