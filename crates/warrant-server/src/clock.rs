@@ -96,6 +96,13 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// An RFC 3339 expiry as Unix seconds; a time before 1970 is 0 (past, as any other past time).
+pub fn parse_rfc3339_expiry(text: &str) -> Option<u64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(u64::try_from(t.unix_timestamp()).unwrap_or(0))
+}
+
 /// A duration in seconds, the way people say it.
 pub fn duration(seconds: u64) -> String {
     match seconds {

@@ -395,7 +395,7 @@ impl Issuer {
             Credential::Assertion(assertion) => {
                 let Some(client) = client.filter(|c| c.private_key_jwt) else {
                     return Err(fail(Some(Cow::Borrowed(
-                        "this client has no private_key_jwt credentials: register a public key and list it in client_authentication_methods",
+                        "this client has no private_key_jwt credentials (nor federated credentials for a workload's token): register a public key and list it in client_authentication_methods",
                     ))));
                 };
                 let rules = AssertionRules {
@@ -512,17 +512,11 @@ impl Issuer {
     }
 }
 
-/// Whether a jwt-bearer assertion is federated rather than private_key_jwt: its `iss` is not
-/// the client ID, and the client has federated credentials (or no private_key_jwt ones, so
-/// that the refusal speaks of federation).
+/// Whether a jwt-bearer assertion is federated rather than private_key_jwt: the client has
+/// federated credentials, and the assertion's `iss` is not the client ID.
 fn is_federated(client: &ClientEntry, client_id: &str, assertion: &str) -> bool {
-    if client.federated.is_empty() && client.private_key_jwt {
-        return false;
-    }
-    match Assertion::unverified_issuer(assertion) {
-        Some(iss) => iss != client_id,
-        None => !client.federated.is_empty(),
-    }
+    !client.federated.is_empty()
+        && Assertion::unverified_issuer(assertion).is_none_or(|iss| iss != client_id)
 }
 
 // A fixed hash for unknown clients, so that they cost the same comparison as known ones.

@@ -7,7 +7,7 @@ use warrant_proto::{CreateFederatedCredential, CreateTrustedIssuer};
 
 use super::followup::Change;
 use super::{Admin, AdminError};
-use crate::clock::parse_rfc3339_ms;
+use crate::clock::parse_rfc3339_expiry;
 use crate::domain::{
     FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer, broad_subject,
 };
@@ -39,7 +39,7 @@ pub fn new_federated_credential(
     let expires_at = body
         .expires_at
         .map(|text| {
-            parse_rfc3339_ms(&text).map(|ms| ms / 1000).ok_or_else(|| {
+            parse_rfc3339_expiry(&text).ok_or_else(|| {
                 AdminError::Invalid(format!(
                     "expires_at: {text:?} is not an ISO 8601 date-time (e.g. 2027-01-31T00:00:00Z)"
                 ))

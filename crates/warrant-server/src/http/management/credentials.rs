@@ -15,7 +15,7 @@ use super::auth::{
 };
 use super::body::JsonBody;
 use crate::admin::NewCredential;
-use crate::clock::parse_rfc3339_ms;
+use crate::clock::parse_rfc3339_expiry;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +40,7 @@ pub struct UpdateCredential {
 /// Auth0's ISO 8601 `expires_at` as Unix seconds.
 pub(super) fn expiry(text: Option<&str>) -> Result<Option<u64>, ApiError> {
     text.map(|t| {
-        parse_rfc3339_ms(t).map(|ms| ms / 1000).ok_or_else(|| {
+        parse_rfc3339_expiry(t).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "Payload validation error: 'expires_at': {t:?} is not an ISO 8601 date-time (e.g. 2027-01-31T00:00:00Z)"
             ))
