@@ -483,10 +483,12 @@ pub enum IssuerCommand {
         /// The keys themselves: a JWKS file, uploaded (nothing is fetched)
         #[arg(long, value_name = "FILE")]
         jwks_file: Option<std::path::PathBuf>,
-        /// On the server: a file whose token is sent as a bearer token when fetching the keys
+        /// On the server: the token sent as a bearer token when fetching the keys; only
+        /// Kubernetes' mount /var/run/secrets/kubernetes.io/serviceaccount/token
         #[arg(long, value_name = "PATH")]
         bearer_token_file: Option<String>,
-        /// On the server: a PEM CA bundle trusted when fetching the keys
+        /// On the server: the CA trusted when fetching the keys; only Kubernetes' mount
+        /// /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
         #[arg(long, value_name = "PATH")]
         ca_file: Option<String>,
         /// An algorithm its tokens may be signed with (repeatable) [default: RS256, ES256]

@@ -137,12 +137,36 @@ fn check_fetch_url(field: &str, text: &str) -> Result<(), Invalid> {
     }
 }
 
+/// The one file each of `bearer_token_file` and `ca_file` may name: Kubernetes' mount of the
+/// pod's own service-account token and cluster CA, which exist for this use. No other path:
+/// the server reads the file and sends it (as a bearer token) to a URL the same caller chooses,
+/// so a free path would let whoever holds `create:trusted_issuers` have the server send them
+/// any file it can read, its master key included.
+const ISSUER_FILES: [(&str, &str, &str); 2] = [
+    (
+        "bearer_token_file",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "service-account token",
+    ),
+    (
+        "ca_file",
+        "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+        "cluster CA",
+    ),
+];
+
 fn check_path(field: &str, path: &str) -> Result<(), Invalid> {
     validate_text(field, path, MAX_PATH_LEN)?;
-    if !path.starts_with('/') {
-        return Err(Invalid(format!("{field} must be an absolute path")));
+    match ISSUER_FILES.iter().find(|(name, _, _)| *name == field) {
+        Some((_, allowed, _)) if path == *allowed => Ok(()),
+        Some((_, allowed, what)) => Err(Invalid(format!(
+            "{field} may only be {allowed} (Kubernetes' mount of the pod's {what}): the server \
+             reads the file and sends it to the issuer's URL, so no other file may be named"
+        ))),
+        None => Err(Invalid(format!(
+            "{field} is not a file a trusted issuer may name"
+        ))),
     }
-    Ok(())
 }
 
 /// The trust domain of a SPIFFE ID (`spiffe://<trust domain>/...`), if `text` is one.
@@ -482,6 +506,25 @@ pub fn subject_matches(pattern: &str, subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_kubernetes_own_files_may_be_named() {
+        for (field, allowed, _) in ISSUER_FILES {
+            assert!(check_path(field, allowed).is_ok());
+            for path in [
+                "/var/lib/warrant/master.key",
+                "ca.pem",
+                "/var/run/secrets/kubernetes.io/serviceaccount/../../../../etc/shadow",
+                "/var/run/secrets/kubernetes.io/serviceaccount/namespace",
+            ] {
+                let refused = check_path(field, path).unwrap_err().0;
+                assert!(refused.contains(allowed), "{refused}");
+                assert!(!refused.contains(path), "{refused} echoes the path");
+            }
+        }
+        // Each field its own file: the CA is not a token to send.
+        assert!(check_path("bearer_token_file", ISSUER_FILES[1].1).is_err());
+    }
 
     #[test]
     fn subject_patterns_match_within_one_segment() {

@@ -621,7 +621,7 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
     let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_eq!(status, 200, "{body}");
 
-    // Management refusals: not https, both key sources, a private key path that is relative.
+    // Management refusals: not https, both key sources, files other than Kubernetes' own mounts.
     for (body, says) in [
         (json!({"issuer": "http://cluster.example"}), "https"),
         (
@@ -630,7 +630,12 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
         ),
         (
             json!({"issuer": "https://a.example", "ca_file": "ca.pem"}),
-            "absolute path",
+            "may only be /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+        ),
+        (
+            json!({"issuer": "https://a.example", "jwks_uri": "https://a.example/k",
+                   "bearer_token_file": "/var/lib/warrant/master.key"}),
+            "may only be /var/run/secrets/kubernetes.io/serviceaccount/token",
         ),
         (
             json!({"issuer": "https://a.example", "algorithms": ["HS256"]}),
