@@ -166,10 +166,9 @@ pub(crate) async fn check(
     let claims = match assertion.verify_with(&keys).await {
         Ok(claims) => claims,
         Err(JwsError::KeysUnavailable) => {
-            return Err(rejected(match keys.last_error() {
-                Some(why) => format!("the trusted issuer's keys cannot be fetched: {why}"),
-                None => "the trusted issuer's keys cannot be fetched".to_owned(),
-            }));
+            // What failed (the URL, the network or TLS error) is for the operator, in the log
+            // the key cache writes when a fetch fails, not for whoever sent the assertion.
+            return Err(rejected("the trusted issuer's keys cannot be fetched"));
         }
         Err(e) => return Err(describe(e, trusted)),
     };

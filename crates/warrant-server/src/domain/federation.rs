@@ -137,6 +137,31 @@ fn check_fetch_url(field: &str, text: &str) -> Result<(), Invalid> {
     }
 }
 
+/// The pod's service-account token is a credential of Warrant's own: it is sent only to the
+/// cluster's API server, named by its in-cluster name in an explicit `jwks_uri` (never found by
+/// discovery, which could name any host), so that no administrator can have it sent elsewhere.
+fn check_token_destination(keys: &IssuerKeySource) -> Result<(), Invalid> {
+    let in_cluster = match keys {
+        IssuerKeySource::JwksUri(uri) => url::Url::parse(uri).is_ok_and(|url| {
+            url.scheme() == "https"
+                && url.host_str().is_some_and(|host| {
+                    // Exactly these: `kubernetes.default.svc.<anything>` could be a public DNS
+                    // name of whoever owns `<anything>`.
+                    host.eq_ignore_ascii_case("kubernetes.default.svc")
+                        || host.eq_ignore_ascii_case("kubernetes.default.svc.cluster.local")
+                })
+        }),
+        _ => false,
+    };
+    if in_cluster {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "bearer_token_file sends the pod's service-account token, so it needs a jwks_uri on the cluster's API server (https://kubernetes.default.svc/openid/v1/jwks)",
+        ))
+    }
+}
+
 /// The one file each of `bearer_token_file` and `ca_file` may name: Kubernetes' mount of the
 /// pod's own service-account token and cluster CA, which exist for this use. No other path:
 /// the server reads the file and sends it (as a bearer token) to a URL the same caller chooses,
@@ -229,6 +254,9 @@ impl TrustedIssuer {
                     )));
                 }
             }
+        }
+        if new.bearer_token_file.is_some() {
+            check_token_destination(&keys)?;
         }
         let algorithms = if new.algorithms.is_empty() {
             vec![Algorithm::RS256, Algorithm::ES256]
@@ -524,6 +552,26 @@ mod tests {
         }
         // Each field its own file: the CA is not a token to send.
         assert!(check_path("bearer_token_file", ISSUER_FILES[1].1).is_err());
+    }
+
+    #[test]
+    fn the_service_account_token_goes_only_to_the_clusters_api_server() {
+        let uri = |u: &str| IssuerKeySource::JwksUri(u.to_owned());
+        for ok in [
+            "https://kubernetes.default.svc/openid/v1/jwks",
+            "https://kubernetes.default.svc.cluster.local/openid/v1/jwks",
+        ] {
+            assert!(check_token_destination(&uri(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            uri("https://attacker.example/jwks"),
+            uri("https://kubernetes.default.svc.attacker.example./jwks"),
+            uri("https://kubernetes.default.svc.evil@attacker.example/jwks"),
+            uri("http://kubernetes.default.svc/openid/v1/jwks"),
+            IssuerKeySource::Discovery,
+        ] {
+            assert!(check_token_destination(&refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]
