@@ -5,6 +5,7 @@
 use super::followup::Change;
 use super::{Admin, AdminError, ApplicationPatch};
 use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential};
+use crate::store::CredentialTable;
 
 /// A new public-key credential, as an administrator describes it.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +104,7 @@ impl Admin {
         self.store.get_credential(client_id, id).await?;
         self.check_may_change(client_id).await?;
         self.store
-            .update_credential_expiry(client_id, id, expires_at, now)
+            .update_expiry(CredentialTable::PublicKeys, client_id, id, expires_at, now)
             .await?;
         self.followup(Change::CredentialUpdated {
             client_id: client_id.to_owned(),

@@ -11,6 +11,7 @@ use crate::clock::parse_rfc3339_expiry;
 use crate::domain::{
     FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer, broad_subject,
 };
+use crate::store::CredentialTable;
 
 /// A trusted issuer as the management API and the CLI describe it, in the domain's terms.
 pub fn new_trusted_issuer(body: CreateTrustedIssuer) -> Result<NewTrustedIssuer, AdminError> {
@@ -161,7 +162,7 @@ impl Admin {
         self.store.get_federated_credential(client_id, id).await?;
         self.check_may_change(client_id).await?;
         self.store
-            .update_federated_expiry(client_id, id, expires_at, now)
+            .update_expiry(CredentialTable::Federated, client_id, id, expires_at, now)
             .await?;
         self.followup(Change::FederatedCredentialUpdated {
             client_id: client_id.to_owned(),

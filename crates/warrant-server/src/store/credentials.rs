@@ -199,35 +199,6 @@ impl Store {
         })
     }
 
-    /// Sets when a credential stops working (`None`: never).
-    pub async fn update_credential_expiry(
-        &self,
-        client_id: &str,
-        id: &str,
-        expires_at: Option<u64>,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        on_engine!(self, |s| {
-            let mut tx = s.write_tx().await?;
-            let done = sqlx::query(
-                "UPDATE client_credentials SET expires_at = $3, updated_at = $4
-                 WHERE client_id = $1 AND id = $2",
-            )
-            .bind(client_id)
-            .bind(id)
-            .bind(expires_at.map(ts))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("credential {id}")));
-            }
-            record_client_change(&mut tx, client_id).await?;
-            s.commit(tx).await
-        })
-    }
-
     /// Deletes a credential, and takes it off the application's private_key_jwt list in the
     /// same transaction.
     pub async fn delete_credential(&self, client_id: &str, id: &str) -> Result<(), StoreError> {

@@ -132,35 +132,6 @@ impl Store {
         })
     }
 
-    /// Sets when a federated credential stops working (`None`: never).
-    pub async fn update_federated_expiry(
-        &self,
-        client_id: &str,
-        id: &str,
-        expires_at: Option<u64>,
-        now: u64,
-    ) -> Result<(), StoreError> {
-        on_engine!(self, |s| {
-            let mut tx = s.write_tx().await?;
-            let done = sqlx::query(
-                "UPDATE federated_credentials SET expires_at = $3, updated_at = $4
-                 WHERE client_id = $1 AND id = $2",
-            )
-            .bind(client_id)
-            .bind(id)
-            .bind(expires_at.map(ts))
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("federated credential {id}")));
-            }
-            record_client_change(&mut tx, client_id).await?;
-            s.commit(tx).await
-        })
-    }
-
     pub async fn delete_federated_credential(
         &self,
         client_id: &str,

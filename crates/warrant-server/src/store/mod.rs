@@ -171,6 +171,55 @@ impl<'b> From<&'b mut Tx<'_>> for Tx<'b> {
     }
 }
 
+/// The credential tables of an application whose rows carry an expiry.
+#[derive(Clone, Copy)]
+pub(crate) enum CredentialTable {
+    PublicKeys,
+    Federated,
+}
+
+impl Store {
+    /// Sets when one of an application's credentials stops working (`None`: never), and marks
+    /// the client changed so every instance reloads it; `NotFound` names `what` and the ID.
+    pub(crate) async fn update_expiry(
+        &self,
+        table: CredentialTable,
+        client_id: &str,
+        id: &str,
+        expires_at: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let (sql, what) = match table {
+            CredentialTable::PublicKeys => (
+                "UPDATE client_credentials SET expires_at = $3, updated_at = $4
+                 WHERE client_id = $1 AND id = $2",
+                "credential",
+            ),
+            CredentialTable::Federated => (
+                "UPDATE federated_credentials SET expires_at = $3, updated_at = $4
+                 WHERE client_id = $1 AND id = $2",
+                "federated credential",
+            ),
+        };
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done = sqlx::query(sql)
+                .bind(client_id)
+                .bind(id)
+                .bind(expires_at.map(rows::ts))
+                .bind(rows::ts(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!("{what} {id}")));
+            }
+            state::record_client_change(&mut tx, client_id).await?;
+            s.commit(tx).await
+        })
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the embedded SQLite database in `data_dir` and brings its
     /// schema up to date.
