@@ -93,6 +93,16 @@ fn event(actor: &Actor, change: &Change, now_ms: u64) -> Option<AuditEvent> {
             ..AuditEvent::default()
         });
     }
+    if let Change::AdminScopesUpgraded { client_id, .. } = change {
+        // Warrant's own change, but one that widens a grant: on the record, whoever ran it.
+        return Some(AuditEvent {
+            date_ms: now_ms,
+            kind: types::MANAGEMENT_OK.into(),
+            description: format!("Warrant upgrade: {}", change.in_words()).into(),
+            client_id: Some(client_id.clone()),
+            ..AuditEvent::default()
+        });
+    }
     let event = match actor {
         Actor::Warrant => return None,
         Actor::Management(caller) => AuditEvent {
@@ -190,6 +200,12 @@ pub(super) enum Change {
         client_id: String,
         set: Vec<ClientGrant>,
         removed: Vec<ClientGrant>,
+    },
+    /// The admin application Warrant created given the management scopes added by an upgrade.
+    AdminScopesUpgraded {
+        client_id: String,
+        audience: String,
+        added: Vec<String>,
     },
     KeysRotated {
         current: String,
@@ -322,6 +338,15 @@ impl Change {
                     .collect();
                 format!("changed the grants of {client_id}: {}", changes.join(", "))
             }
+            Self::AdminScopesUpgraded {
+                client_id,
+                audience,
+                added,
+            } => format!(
+                "granted the admin application {client_id} the management scopes added since \
+                 it was created, on {audience} ({})",
+                added.join(" ")
+            ),
             Self::KeysRotated { current } => {
                 format!("rotated the signing keys; current key {current}")
             }
@@ -392,6 +417,7 @@ impl Change {
             | Self::GrantUpdated { client_id, .. }
             | Self::GrantDeleted { client_id, .. }
             | Self::GrantsSet { client_id, .. }
+            | Self::AdminScopesUpgraded { client_id, .. }
             | Self::TokenRevoked { client_id, .. } => Some(client_id),
             Self::ApiCreated { .. }
             | Self::ApiUpdated { .. }

@@ -1,6 +1,7 @@
 //! Making a deployment manageable: the management API and its admin application, created
 //! once; the issuer the deployment was last initialized with.
 
+use super::followup::Change;
 use super::{
     Admin, AdminError, ApiPatch, GrantSpec, MANAGEMENT_SCOPES, NewApi, NewClient,
     management_audience,
@@ -28,9 +29,10 @@ pub enum Initialized {
 
 impl Admin {
     /// Makes the deployment manageable: the management API (`<issuer>api/v2/`) with Auth0's
-    /// scopes, and an admin application granted all of them, created once. Idempotent; safe
-    /// when several processes run it at once. Warrant's own maintenance: not audited, whoever
-    /// runs it.
+    /// scopes, and an admin application granted all of them, created once; on a deployment
+    /// made by an older Warrant, that application gets the scopes added since (the one part
+    /// audited, see `upgrade_admin_grant`). Idempotent; safe when several processes run it at
+    /// once. Otherwise Warrant's own maintenance: not audited, whoever runs it.
     pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
         let outcome = self.set_up_management(issuer).await;
         self.followups.refresh().await;
@@ -103,6 +105,7 @@ impl Admin {
                 })
                 .await?;
             if !granted.is_empty() {
+                self.upgrade_admin_grant(client_id, &audience).await?;
                 return Ok(Initialized::Already {
                     client_id: client_id.clone(),
                 });
@@ -143,6 +146,35 @@ impl Admin {
                 .unwrap_or_default();
             Ok(Initialized::Already { client_id })
         }
+    }
+
+    /// An upgrade's step: the admin application Warrant created (the one the
+    /// `admin_client_id` setting names) gets the management scopes added since it was created
+    /// (trusted issuers, configuration, credentials, ...), so that a deployment made by an
+    /// older Warrant can use the newer management routes. One transaction, one audit event
+    /// naming the scopes added; nothing when it has them all. No other application's grant is
+    /// touched.
+    async fn upgrade_admin_grant(&self, client_id: &str, audience: &str) -> Result<(), AdminError> {
+        let every: Vec<&str> = MANAGEMENT_SCOPES.iter().map(|(s, _)| *s).collect();
+        let added = self
+            .store
+            .add_grant_scopes(client_id, audience, &every)
+            .await?;
+        if !added.is_empty() {
+            tracing::info!(
+                client_id = %client_id,
+                scopes = %added.join(" "),
+                "upgrade: the admin application now holds the management scopes added since it \
+                 was created"
+            );
+            self.followup(Change::AdminScopesUpgraded {
+                client_id: client_id.to_owned(),
+                audience: audience.to_owned(),
+                added,
+            })
+            .await;
+        }
+        Ok(())
     }
 
     /// The issuer this deployment was last served or initialized with, if any.

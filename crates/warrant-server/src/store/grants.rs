@@ -247,6 +247,54 @@ impl Store {
         })
     }
 
+    /// Adds to an application's grant for `audience` those of `scopes` it lacks (after its own,
+    /// in the order given), in one transaction that reads and writes the grant; returns the
+    /// scopes added, none when it had them all (nothing written then). `NotFound` without such
+    /// a grant.
+    pub async fn add_grant_scopes(
+        &self,
+        client_id: &str,
+        audience: &str,
+        scopes: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let row = sqlx::query(
+                "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
+                 WHERE client_id = $1 AND audience = $2",
+            )
+            .bind(client_id)
+            .bind(audience)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("grant of application {client_id} for {audience}"))
+            })?;
+            let mut grant = grant_from_row(&row)?;
+            let added: Vec<String> = scopes
+                .iter()
+                .filter(|s| !grant.scopes.iter().any(|held| held.as_str() == **s))
+                .map(|s| (*s).to_owned())
+                .collect();
+            if added.is_empty() {
+                tx.rollback().await.map_err(db_err)?;
+                return Ok(added);
+            }
+            grant.scopes.extend(added.iter().cloned());
+            let json = serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+            sqlx::query("UPDATE client_grants SET scopes = $2 WHERE id = $1")
+                .bind(&grant.id)
+                .bind(json)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            record_client_change(&mut tx, client_id).await?;
+            s.commit(tx).await?;
+            Ok(added)
+        })
+    }
+
     pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;

@@ -31,4 +31,5 @@ mod store_suite;
 mod support;
 mod token_errors;
 mod token_success;
+mod upgrade;
 mod wire_compat;

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use warrant_server::StartError;
 use warrant_server::clock::Clock;
 use warrant_server::config::{Config, Secret};
-pub use warrant_testkit::{API, TestServer};
+pub use warrant_testkit::{API, PgDatabase, TestServer};
 
 /// An initialized server (the management API and its admin application) on a fresh data
 /// directory.
@@ -29,6 +29,40 @@ pub async fn spawn_in(dir: TempDir, master_key: Option<&str>) -> Result<TestServ
     // Refusals are written aggregated once an interval: tests read them within moments.
     config.audit.refusal_interval = Duration::from_millis(100);
     spawn_with(dir, config).await
+}
+
+/// The storage engines a story runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// A fresh database for this engine: none for SQLite, whose data directory holds it.
+    pub async fn database(self) -> Option<PgDatabase> {
+        match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(PgDatabase::create().await),
+        }
+    }
+}
+
+/// The master key servers on a shared PostgreSQL database are given.
+const PG_MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
+
+/// Starts (or restarts, on the same `dir` and `db`) an initialized server: on `db`, or on
+/// SQLite in `dir` without one. Its issuer is a deployment's, the same at every start (a
+/// server's own address would change with its port, and the management API's with it).
+pub async fn spawn_on(dir: TempDir, db: Option<&PgDatabase>) -> TestServer {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.issuer = Some("https://auth.example.com/".to_owned());
+    config.audit.refusal_interval = Duration::from_millis(100);
+    if let Some(db) = db {
+        config.database_url = Some(Secret::new(db.url.clone()));
+        config.master_key = Some(Secret::new(PG_MASTER_KEY));
+    }
+    spawn_with(dir, config).await.unwrap()
 }
 
 /// Starts a server serving HTTPS with a self-signed certificate; its `http` trusts its CA.
