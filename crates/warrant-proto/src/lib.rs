@@ -319,6 +319,59 @@ pub struct TrustedIssuerView {
     pub updated_at: String,
 }
 
+/// For `#[serde(default, deserialize_with = "warrant_proto::present")]` on an
+/// `Option<Option<T>>`: tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+pub fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+/// Changes to a trusted issuer (`PATCH /api/v2/trusted-issuers/{id}`): a field left out stays
+/// as it is, `null` clears it. The issuer URL cannot change (`issuer` is accepted only with its
+/// current value). A `jwks_uri` replaces inline keys and a `jwks` replaces a `jwks_uri`; `null`
+/// for the one in use goes back to discovery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTrustedIssuer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks_uri: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub jwks: Option<Option<serde_json::Value>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bearer_token_file: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ca_file: Option<Option<String>>,
+    /// Empty: RS256 and ES256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithms: Option<Vec<String>>,
+    /// Seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_assertion_lifetime: Option<u64>,
+}
+
 /// A new trusted issuer: keys by discovery unless `jwks_uri` or `jwks` is given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

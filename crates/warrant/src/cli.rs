@@ -511,6 +511,46 @@ pub enum IssuerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a trusted issuer (by ID or issuer URL): where its keys come from, its
+    /// algorithms, its lifetime cap, its name; checked as `add` checks. Its URL cannot change
+    /// (trust the new one, move the federated credentials, remove the old one). Every server
+    /// instance uses the new keys without a restart
+    Update {
+        issuer: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Fetch the keys from this JWKS URL from now on (uploaded keys are dropped)
+        #[arg(long, value_name = "URL", conflicts_with_all = ["jwks_file", "discovery"])]
+        jwks_uri: Option<String>,
+        /// Use the keys of this JWKS file from now on, uploaded (a JWKS URL is dropped)
+        #[arg(long, value_name = "FILE", conflicts_with = "discovery")]
+        jwks_file: Option<std::path::PathBuf>,
+        /// Find the keys through the issuer's discovery document from now on
+        #[arg(long)]
+        discovery: bool,
+        /// The token sent when fetching the keys; only Kubernetes' mount
+        /// /var/run/secrets/kubernetes.io/serviceaccount/token
+        #[arg(long, value_name = "PATH", conflicts_with = "no_bearer_token_file")]
+        bearer_token_file: Option<String>,
+        /// Send no bearer token when fetching the keys
+        #[arg(long)]
+        no_bearer_token_file: bool,
+        /// The CA trusted when fetching the keys; only Kubernetes' mount
+        /// /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+        #[arg(long, value_name = "PATH", conflicts_with = "no_ca_file")]
+        ca_file: Option<String>,
+        /// Trust the system's CAs when fetching the keys
+        #[arg(long)]
+        no_ca_file: bool,
+        /// The algorithms its tokens may be signed with, replacing the current ones (repeatable)
+        #[arg(long = "alg", value_name = "ALG")]
+        algorithms: Vec<String>,
+        /// The longest assertion lifetime (exp - iat) accepted, in seconds
+        #[arg(long, value_name = "SECONDS")]
+        max_assertion_lifetime: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stop trusting an issuer that no federated credential uses
     Remove { issuer: String },
 }

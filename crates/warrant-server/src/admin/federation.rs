@@ -1,15 +1,16 @@
-//! Workload identity federation: trusted issuers (add, list, show, remove) and the federated
+//! Workload identity federation: trusted issuers (add, list, show, change, remove) and the federated
 //! credentials of applications (bind, list, change the expiry, remove). A binding that is
 //! broad (a subject of only `*`, a Kubernetes `default` service account) needs the
 //! administrator's confirmation and is logged as a warning.
 
-use warrant_proto::{CreateFederatedCredential, CreateTrustedIssuer};
+use warrant_proto::{CreateFederatedCredential, CreateTrustedIssuer, UpdateTrustedIssuer};
 
 use super::followup::Change;
 use super::{Admin, AdminError};
 use crate::clock::parse_rfc3339_expiry;
 use crate::domain::{
-    FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer, broad_subject,
+    FederatedCredential, NewFederatedCredential, NewTrustedIssuer, TrustedIssuer,
+    TrustedIssuerPatch, broad_subject,
 };
 use crate::store::CredentialTable;
 
@@ -21,6 +22,26 @@ pub fn new_trusted_issuer(body: CreateTrustedIssuer) -> Result<NewTrustedIssuer,
         .transpose()
         .map_err(|e| AdminError::Invalid(format!("jwks: {e}")))?;
     Ok(NewTrustedIssuer {
+        issuer: body.issuer,
+        name: body.name,
+        jwks_uri: body.jwks_uri,
+        jwks,
+        bearer_token_file: body.bearer_token_file,
+        ca_file: body.ca_file,
+        algorithms: body.algorithms,
+        max_assertion_lifetime: body.max_assertion_lifetime,
+    })
+}
+
+/// Changes to a trusted issuer as the management API and the CLI describe them, in the
+/// domain's terms.
+pub fn trusted_issuer_patch(body: UpdateTrustedIssuer) -> Result<TrustedIssuerPatch, AdminError> {
+    let jwks = body
+        .jwks
+        .map(|jwks| jwks.map(|jwks| serde_json::to_string(&jwks)).transpose())
+        .transpose()
+        .map_err(|e| AdminError::Invalid(format!("jwks: {e}")))?;
+    Ok(TrustedIssuerPatch {
         issuer: body.issuer,
         name: body.name,
         jwks_uri: body.jwks_uri,
@@ -80,6 +101,26 @@ impl Admin {
     /// A trusted issuer by its ID or its issuer URL.
     pub async fn get_trusted_issuer(&self, key: &str) -> Result<TrustedIssuer, AdminError> {
         Ok(self.store.get_trusted_issuer(key).await?)
+    }
+
+    /// Changes a trusted issuer (by ID or issuer URL): its keys' source, algorithms, lifetime
+    /// cap or name, checked as a new one is (see [`TrustedIssuer::patched`]). Every instance
+    /// uses the new keys and algorithms from its next catalog load, without a restart.
+    pub async fn update_trusted_issuer(
+        &self,
+        key: &str,
+        patch: TrustedIssuerPatch,
+    ) -> Result<TrustedIssuer, AdminError> {
+        patch.check()?;
+        let old = self.store.get_trusted_issuer(key).await?;
+        let issuer = old.patched(patch, self.clock.now())?;
+        self.store.update_trusted_issuer(&issuer).await?;
+        self.followup(Change::TrustedIssuerUpdated {
+            id: issuer.id.clone(),
+            issuer: issuer.issuer.clone(),
+        })
+        .await;
+        Ok(issuer)
     }
 
     /// Removes a trusted issuer (by ID or issuer URL) that no federated credential uses.

@@ -217,6 +217,10 @@ pub(super) enum Change {
         id: String,
         issuer: String,
     },
+    TrustedIssuerUpdated {
+        id: String,
+        issuer: String,
+    },
     TrustedIssuerDeleted {
         id: String,
         issuer: String,
@@ -289,6 +293,9 @@ impl Change {
             }
             Self::TrustedIssuerCreated { id, issuer } => {
                 format!("trusted issuer {issuer} ({id})")
+            }
+            Self::TrustedIssuerUpdated { id, issuer } => {
+                format!("changed trusted issuer {issuer} ({id})")
             }
             Self::TrustedIssuerDeleted { id, issuer } => {
                 format!("removed trusted issuer {issuer} ({id})")
@@ -389,6 +396,7 @@ impl Change {
             Self::KeysRotated { .. } => "keys rotate".to_owned(),
             Self::KeyRevoked { kid } => format!("keys revoke {kid}"),
             Self::TrustedIssuerCreated { issuer, .. } => format!("issuer add {issuer}"),
+            Self::TrustedIssuerUpdated { id, .. } => format!("issuer update {id}"),
             Self::TrustedIssuerDeleted { id, .. } => format!("issuer remove {id}"),
             Self::FederatedCredentialCreated {
                 client_id, subject, ..
@@ -427,6 +435,7 @@ impl Change {
             | Self::KeysRotated { .. }
             | Self::KeyRevoked { .. }
             | Self::TrustedIssuerCreated { .. }
+            | Self::TrustedIssuerUpdated { .. }
             | Self::TrustedIssuerDeleted { .. }
             | Self::OperatorCreated { .. }
             | Self::OperatorPasswordSet { .. }

@@ -36,7 +36,7 @@ pub use apis::{ApiPatch, NewApi};
 pub use applications::{ApplicationDetails, ApplicationPatch, CreatedApplication, NewClient};
 pub use config::{AppliedConfig, ConfigAction, ConfigChange, CreatedSecret};
 pub use credentials::NewCredential;
-pub use federation::{new_federated_credential, new_trusted_issuer};
+pub use federation::{new_federated_credential, new_trusted_issuer, trusted_issuer_patch};
 pub use followup::{AuditTrail, Refresh};
 use followup::{Change, Followups};
 pub use grants::{GrantPatch, GrantSpec};

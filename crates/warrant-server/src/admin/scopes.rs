@@ -48,6 +48,8 @@ pub const READ_LOGS: &str = "read:logs";
 pub const READ_TRUSTED_ISSUERS: &str = "read:trusted_issuers";
 /// Add trusted issuers.
 pub const CREATE_TRUSTED_ISSUERS: &str = "create:trusted_issuers";
+/// Change trusted issuers (their keys' source, algorithms, lifetime cap, name).
+pub const UPDATE_TRUSTED_ISSUERS: &str = "update:trusted_issuers";
 /// Remove trusted issuers.
 pub const DELETE_TRUSTED_ISSUERS: &str = "delete:trusted_issuers";
 
@@ -83,5 +85,6 @@ pub const MANAGEMENT_SCOPES: &[(&str, &str)] = &[
     (UPDATE_CONFIG, "Apply configuration files"),
     (READ_TRUSTED_ISSUERS, "Read trusted issuers"),
     (CREATE_TRUSTED_ISSUERS, "Add trusted issuers"),
+    (UPDATE_TRUSTED_ISSUERS, "Change trusted issuers"),
     (DELETE_TRUSTED_ISSUERS, "Remove trusted issuers"),
 ];

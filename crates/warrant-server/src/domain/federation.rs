@@ -106,6 +106,27 @@ pub struct NewTrustedIssuer {
     pub max_assertion_lifetime: Option<u64>,
 }
 
+/// Changes to a trusted issuer; `None` leaves a field as it is, `Some(None)` clears it. The
+/// issuer URL is not among them: federated credentials and the assertions' `iss` name it, so a
+/// different URL is a different issuer (trust it, move the credentials, remove this one).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedIssuerPatch {
+    /// Accepted only as the issuer's current URL (a client may send the whole record back).
+    pub issuer: Option<String>,
+    pub name: Option<String>,
+    /// A URL switches to these keys (inline keys dropped unless `jwks` is given too, which is
+    /// refused); `Some(None)` with no inline keys: back to discovery.
+    pub jwks_uri: Option<Option<String>>,
+    /// JWKS JSON text: switches to these keys (a `jwks_uri` dropped unless given too);
+    /// `Some(None)` with no `jwks_uri`: back to discovery.
+    pub jwks: Option<Option<String>>,
+    pub bearer_token_file: Option<Option<String>>,
+    pub ca_file: Option<Option<String>>,
+    /// JOSE names; empty: RS256 and ES256.
+    pub algorithms: Option<Vec<String>>,
+    pub max_assertion_lifetime: Option<u64>,
+}
+
 /// Whether `url` is an http(s) URL Warrant may fetch from: https, or http to a loopback
 /// address (the server still refuses to fetch it unless started with
 /// `--allow-http-issuers`).
@@ -165,8 +186,8 @@ fn check_token_destination(keys: &IssuerKeySource) -> Result<(), Invalid> {
 /// The one file each of `bearer_token_file` and `ca_file` may name: Kubernetes' mount of the
 /// pod's own service-account token and cluster CA, which exist for this use. No other path:
 /// the server reads the file and sends it (as a bearer token) to a URL the same caller chooses,
-/// so a free path would let whoever holds `create:trusted_issuers` have the server send them
-/// any file it can read, its master key included.
+/// so a free path would let whoever holds `create:` or `update:trusted_issuers` have the server
+/// send them any file it can read, its master key included.
 const ISSUER_FILES: [(&str, &str, &str); 2] = [
     (
         "bearer_token_file",
@@ -258,32 +279,11 @@ impl TrustedIssuer {
         if new.bearer_token_file.is_some() {
             check_token_destination(&keys)?;
         }
-        let algorithms = if new.algorithms.is_empty() {
-            vec![Algorithm::RS256, Algorithm::ES256]
-        } else {
-            let mut algorithms = Vec::new();
-            for name in &new.algorithms {
-                let alg = Algorithm::from_name(name)
-                    .filter(|a| FEDERATION_ALGORITHMS.contains(a))
-                    .ok_or_else(|| {
-                        Invalid(format!(
-                            "algorithms: {name:?} is not supported; use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA"
-                        ))
-                    })?;
-                if !algorithms.contains(&alg) {
-                    algorithms.push(alg);
-                }
-            }
-            algorithms
-        };
+        let algorithms = parse_algorithms(&new.algorithms)?;
         let max_assertion_lifetime = new
             .max_assertion_lifetime
             .unwrap_or(DEFAULT_FEDERATED_LIFETIME);
-        if !(60..=MAX_FEDERATED_LIFETIME).contains(&max_assertion_lifetime) {
-            return Err(Invalid(format!(
-                "max_assertion_lifetime must be from 60 to {MAX_FEDERATED_LIFETIME} seconds"
-            )));
-        }
+        check_lifetime(max_assertion_lifetime)?;
         Ok(Self {
             id: format!("tis_{}", random_alphanumeric(22)),
             issuer: new.issuer,
@@ -295,6 +295,75 @@ impl TrustedIssuer {
             max_assertion_lifetime,
             created_at: now,
             updated_at: now,
+        })
+    }
+
+    /// This issuer with `patch` applied at `now`, checked by every rule of [`new`](Self::new)
+    /// (the issuer as it would be, not the patch alone: a patch cannot make a combination that
+    /// creating it would refuse, e.g. a bearer token file sent to a URL found by discovery).
+    /// Its `updated_at` always moves forward, since it is what tells each instance's key
+    /// cache to rebuild the issuer's keys.
+    pub fn patched(&self, patch: TrustedIssuerPatch, now: u64) -> Result<Self, Invalid> {
+        if patch.issuer.as_ref().is_some_and(|url| *url != self.issuer) {
+            return Err(Invalid(format!(
+                "issuer cannot be changed ({} is named by the federated credentials and the \
+                 assertions' iss): trust the new issuer, move the federated credentials to it, \
+                 then remove this one",
+                self.issuer
+            )));
+        }
+        let (mut jwks_uri, mut jwks) = match &self.keys {
+            IssuerKeySource::Discovery => (None, None),
+            IssuerKeySource::JwksUri(uri) => (Some(uri.clone()), None),
+            IssuerKeySource::Inline(text) => (None, Some(text.clone())),
+        };
+        match (patch.jwks_uri, patch.jwks) {
+            (Some(uri), Some(keys)) => (jwks_uri, jwks) = (uri, keys),
+            (Some(uri), None) => {
+                if uri.is_some() {
+                    jwks = None;
+                }
+                jwks_uri = uri;
+            }
+            (None, Some(keys)) => {
+                if keys.is_some() {
+                    jwks_uri = None;
+                }
+                jwks = keys;
+            }
+            (None, None) => {}
+        }
+        let patched = Self::new(
+            NewTrustedIssuer {
+                issuer: self.issuer.clone(),
+                name: Some(patch.name.unwrap_or_else(|| self.name.clone())),
+                jwks_uri,
+                jwks,
+                bearer_token_file: patch
+                    .bearer_token_file
+                    .unwrap_or_else(|| self.bearer_token_file.clone()),
+                ca_file: patch.ca_file.unwrap_or_else(|| self.ca_file.clone()),
+                algorithms: patch.algorithms.unwrap_or_else(|| {
+                    self.algorithms
+                        .iter()
+                        .map(|a| a.name().to_owned())
+                        .collect()
+                }),
+                max_assertion_lifetime: Some(
+                    patch
+                        .max_assertion_lifetime
+                        .unwrap_or(self.max_assertion_lifetime),
+                ),
+            },
+            now,
+        )?;
+        Ok(Self {
+            id: self.id.clone(),
+            created_at: self.created_at,
+            // Time has one-second resolution: a change within the second it was made in must
+            // still read as a change.
+            updated_at: now.max(self.updated_at + 1),
+            ..patched
         })
     }
 
@@ -310,6 +379,77 @@ impl TrustedIssuer {
             .map(|a| a.name())
             .collect::<Vec<_>>()
             .join(",")
+    }
+}
+
+/// The algorithms an administrator names (JOSE names, each once); none: RS256 and ES256.
+fn parse_algorithms(names: &[String]) -> Result<Vec<Algorithm>, Invalid> {
+    if names.is_empty() {
+        return Ok(vec![Algorithm::RS256, Algorithm::ES256]);
+    }
+    let mut algorithms = Vec::new();
+    for name in names {
+        let alg = Algorithm::from_name(name)
+            .filter(|a| FEDERATION_ALGORITHMS.contains(a))
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "algorithms: {name:?} is not supported; use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA"
+                ))
+            })?;
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    Ok(algorithms)
+}
+
+fn check_lifetime(seconds: u64) -> Result<(), Invalid> {
+    if (60..=MAX_FEDERATED_LIFETIME).contains(&seconds) {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "max_assertion_lifetime must be from 60 to {MAX_FEDERATED_LIFETIME} seconds"
+        )))
+    }
+}
+
+impl TrustedIssuerPatch {
+    /// The rules each field given keeps whatever the issuer it changes (the name, the files,
+    /// the algorithms, the lifetime cap): a request's own mistakes are named before whether
+    /// the issuer exists. [`TrustedIssuer::patched`] then checks the issuer as it would be.
+    pub fn check(&self) -> Result<(), Invalid> {
+        if let Some(name) = &self.name {
+            validate_name("name", name, 128)?;
+        }
+        if let Some(Some(uri)) = &self.jwks_uri {
+            if uri.len() > MAX_URL_LEN {
+                return Err(Invalid(format!(
+                    "jwks_uri must be at most {MAX_URL_LEN} characters"
+                )));
+            }
+        }
+        if let Some(Some(jwks)) = &self.jwks {
+            let shaped = serde_json::from_str::<Value>(jwks)
+                .is_ok_and(|v| v.get("keys").is_some_and(Value::is_array));
+            if !shaped {
+                return Err(Invalid::new("jwks is not a JWKS ({\"keys\": [...]})"));
+            }
+        }
+        for (field, path) in [
+            ("bearer_token_file", &self.bearer_token_file),
+            ("ca_file", &self.ca_file),
+        ] {
+            if let Some(Some(path)) = path {
+                check_path(field, path)?;
+            }
+        }
+        if let Some(names) = &self.algorithms {
+            parse_algorithms(names)?;
+        }
+        if let Some(seconds) = self.max_assertion_lifetime {
+            check_lifetime(seconds)?;
+        }
+        Ok(())
     }
 }
 

@@ -29,7 +29,8 @@ pub use federation::{
     ClaimCondition, DEFAULT_FEDERATED_LIFETIME, FEDERATION_ALGORITHMS, FederatedCredential,
     IssuerKeySource, MAX_CONDITIONS, MAX_FEDERATED_CREDENTIALS, MAX_FEDERATED_LIFETIME,
     MAX_TRUSTED_ISSUERS, NewFederatedCredential, NewTrustedIssuer, SUBJECT_SEPARATORS,
-    TrustedIssuer, broad_subject, parse_algorithm_names, spiffe_trust_domain, subject_matches,
+    TrustedIssuer, TrustedIssuerPatch, broad_subject, parse_algorithm_names, spiffe_trust_domain,
+    subject_matches,
 };
 pub use grant::ClientGrant;
 pub use random::{random_alphanumeric, random_bytes, random_token};

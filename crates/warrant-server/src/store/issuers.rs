@@ -37,14 +37,19 @@ pub(super) fn issuer_from_row(row: &impl Col) -> Result<TrustedIssuer, StoreErro
     })
 }
 
+/// The stored `jwks_uri` and `jwks` columns of a key source.
+fn key_columns(keys: &IssuerKeySource) -> (Option<&str>, Option<&str>) {
+    match keys {
+        IssuerKeySource::Discovery => (None, None),
+        IssuerKeySource::JwksUri(uri) => (Some(uri.as_str()), None),
+        IssuerKeySource::Inline(jwks) => (None, Some(jwks.as_str())),
+    }
+}
+
 impl Store {
     /// Adds a trusted issuer: at most [`MAX_TRUSTED_ISSUERS`], each issuer URL once.
     pub async fn insert_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
-        let (jwks_uri, jwks) = match &issuer.keys {
-            IssuerKeySource::Discovery => (None, None),
-            IssuerKeySource::JwksUri(uri) => (Some(uri.as_str()), None),
-            IssuerKeySource::Inline(jwks) => (None, Some(jwks.as_str())),
-        };
+        let (jwks_uri, jwks) = key_columns(&issuer.keys);
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trusted_issuers")
@@ -89,6 +94,41 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            s.commit(tx).await
+        })
+    }
+
+    /// Replaces what may change of a trusted issuer (all but its ID, URL and creation time);
+    /// every instance's catalog reloads it, and its key cache follows `updated_at`.
+    pub async fn update_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
+        let (jwks_uri, jwks) = key_columns(&issuer.keys);
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE trusted_issuers SET name = $2, key_source = $3, jwks_uri = $4, jwks = $5,
+                    bearer_token_file = $6, ca_file = $7, algorithms = $8,
+                    max_assertion_lifetime = $9, updated_at = $10
+                 WHERE id = $1",
+            )
+            .bind(&issuer.id)
+            .bind(&issuer.name)
+            .bind(issuer.keys.kind())
+            .bind(jwks_uri)
+            .bind(jwks)
+            .bind(issuer.bearer_token_file.as_deref())
+            .bind(issuer.ca_file.as_deref())
+            .bind(issuer.algorithm_names())
+            .bind(ts(issuer.max_assertion_lifetime))
+            .bind(ts(issuer.updated_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "trusted issuer {}",
+                    issuer.id
+                )));
+            }
             s.commit(tx).await
         })
     }

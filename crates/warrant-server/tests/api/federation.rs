@@ -663,6 +663,274 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
     }
 }
 
+async fn patch(app: &TestServer, token: &str, id: &str, body: Value) -> (u16, Value) {
+    app.mgmt(
+        Method::PATCH,
+        &format!("/trusted-issuers/{id}"),
+        Some(token),
+        Some(&body),
+    )
+    .await
+}
+
+/// Polls the token endpoint of `app` until the exchange answers `status` (another instance
+/// follows a change within its LISTEN/NOTIFY round trip).
+async fn exchange_until(app: &TestServer, client_id: &str, assertion: &str, status: u16) {
+    let started = std::time::Instant::now();
+    loop {
+        let (got, body) = exchange(app, JWT_BEARER, Some(client_id), assertion).await;
+        if got == status {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "still {got} ({body}) after 3 s, waiting for {status}"
+        );
+        // Real time under test: how long the change takes to reach the other instance.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `PATCH /api/v2/trusted-issuers/{id}`: the key source and the algorithms change without a
+/// restart, on this instance at once and on another one sharing the database; a patch is held
+/// to every rule of a new issuer (the files, where the service-account token may go), and a
+/// refused one changes nothing.
+async fn trusted_issuer_changes(engine: Db) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, db) = start(engine, Arc::clone(&clock), true).await;
+    let issuer = LocalIssuer::start().await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    // An explicit audience, so that an assertion is good at either instance.
+    let audience = "https://warrant.example.com";
+
+    // Trusted with only its P-256 key, uploaded, ES256 only.
+    let ec_only = json!({"keys": [issuer.jwks()["keys"][1].clone()]});
+    let (status, created) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": issuer.base, "jwks": ec_only, "algorithms": ["ES256"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, body) = post(
+        &app,
+        t,
+        &format!("/clients/{client_id}/federated-credentials"),
+        json!({"issuer": id, "subject": "system:serviceaccount:payments:worker",
+            "audience": audience}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let claims = kubernetes(&issuer.base, audience, "worker", clock.now());
+    let (rs256, es256) = (issuer.mint(&claims), issuer.mint_es256(&claims));
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    assert_eq!(status, 401);
+
+    // On PostgreSQL, a second instance on the same database, which has used the old keys.
+    let other = match &db {
+        Some(db) => {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+            config.allow_http_issuers = true;
+            config.database_url = Some(Secret::new(db.url.clone()));
+            config.master_key = Some(Secret::new(MASTER_KEY));
+            let other = spawn_with_clock(dir, config, Arc::clone(&clock) as Arc<dyn Clock>)
+                .await
+                .unwrap();
+            exchange_until(&other, &client_id, &es256, 200).await;
+            Some(other)
+        }
+        None => None,
+    };
+
+    // Both keys uploaded, RS256 only: the RSA-signed token passes at once, the P-256 one no
+    // longer does, though its key is still published.
+    let (status, changed) = patch(
+        &app,
+        t,
+        &id,
+        json!({"jwks": issuer.jwks(), "algorithms": ["RS256"], "name": "cluster"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["key_source"], "inline");
+    assert_eq!(changed["algorithms"], json!(["RS256"]));
+    assert_eq!(changed["name"], "cluster");
+    assert_eq!(changed["issuer"], issuer.base.as_str());
+    assert_eq!(changed["created_at"], created["created_at"]);
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    assert_eq!(status, 401);
+    if let Some(other) = &other {
+        exchange_until(other, &client_id, &rs256, 200).await;
+        exchange_until(other, &client_id, &es256, 401).await;
+    }
+
+    // Back to its discovery document (the uploaded keys dropped), both algorithms: the keys
+    // are fetched now.
+    let fetches = issuer.fetches.load(Ordering::SeqCst);
+    let (status, changed) = patch(
+        &app,
+        t,
+        &id,
+        json!({"jwks": null, "algorithms": ["RS256", "ES256"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["key_source"], "discovery");
+    assert!(changed.get("jwks").is_none(), "{changed}");
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(issuer.fetches.load(Ordering::SeqCst) > fetches);
+    if let Some(other) = &other {
+        exchange_until(other, &client_id, &es256, 200).await;
+    }
+
+    // A patch is held to a new issuer's rules, on the issuer as it would be.
+    let token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    let in_cluster = "https://kubernetes.default.svc/openid/v1/jwks";
+    let (_, before) = app
+        .mgmt(
+            Method::GET,
+            &format!("/trusted-issuers/{id}"),
+            Some(t),
+            None,
+        )
+        .await;
+    for (body, says) in [
+        (
+            json!({"bearer_token_file": token_file}),
+            "needs a jwks_uri on the cluster's API server",
+        ),
+        (
+            json!({"jwks_uri": "https://elsewhere.example/jwks", "bearer_token_file": token_file}),
+            "needs a jwks_uri on the cluster's API server",
+        ),
+        (
+            json!({"jwks_uri": in_cluster, "bearer_token_file": "/var/lib/warrant/master.key"}),
+            "may only be /var/run/secrets/kubernetes.io/serviceaccount/token",
+        ),
+        (
+            json!({"ca_file": "/etc/passwd"}),
+            "may only be /var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+        ),
+        (json!({"jwks_uri": "http://cluster.example/jwks"}), "https"),
+        (
+            json!({"jwks_uri": in_cluster, "jwks": issuer.jwks()}),
+            "not both",
+        ),
+        (json!({"jwks": {"keys": []}}), "no keys"),
+        (json!({"algorithms": ["HS256"]}), "HS256"),
+        (
+            json!({"max_assertion_lifetime": 30}),
+            "max_assertion_lifetime",
+        ),
+        (json!({"name": " "}), "name"),
+        (
+            json!({"issuer": "https://other.example.com"}),
+            "issuer cannot be changed",
+        ),
+    ] {
+        let (status, answer) = patch(&app, t, &id, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{body}: {answer} should say {says}"
+        );
+    }
+    let (status, unknown) = patch(&app, t, &id, json!({"keys": "discovery"})).await;
+    assert_eq!(status, 400, "{unknown}");
+    let (_, after) = app
+        .mgmt(
+            Method::GET,
+            &format!("/trusted-issuers/{id}"),
+            Some(t),
+            None,
+        )
+        .await;
+    assert_eq!(after, before, "a refused patch changes nothing");
+
+    // The in-cluster shape is accepted; then the token's destination cannot be moved away,
+    // nor the keys uploaded while a token file is set, until the file is cleared.
+    let (status, changed) = patch(
+        &app,
+        t,
+        &id,
+        json!({"jwks_uri": in_cluster, "bearer_token_file": token_file,
+            "ca_file": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            "issuer": issuer.base}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["key_source"], "jwks_uri");
+    for (body, says) in [
+        (
+            json!({"jwks_uri": "https://elsewhere.example/jwks"}),
+            "needs a jwks_uri on the cluster's API server",
+        ),
+        (json!({"jwks_uri": null}), "needs a jwks_uri"),
+        (
+            json!({"jwks": issuer.jwks()}),
+            "inline keys are not fetched",
+        ),
+    ] {
+        let (status, answer) = patch(&app, t, &id, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{body}: {answer} should say {says}"
+        );
+    }
+    let (status, changed) = patch(
+        &app,
+        t,
+        &id,
+        json!({"jwks": issuer.jwks(), "bearer_token_file": null, "ca_file": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["key_source"], "inline");
+    assert!(changed.get("bearer_token_file").is_none(), "{changed}");
+    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, missing) = patch(&app, t, "tis_nope", json!({"name": "x"})).await;
+    assert_eq!(status, 404, "{missing}");
+    // Each change is on the record.
+    let events = logs_of(&app, t, "sapi", 1).await;
+    let patches = events
+        .iter()
+        .filter(|e| {
+            e["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("PATCH /api/v2/trusted-issuers/"))
+        })
+        .count();
+    assert_eq!(patches, 4, "{events:?}");
+}
+
+#[tokio::test]
+async fn sqlite_trusted_issuers_change_without_a_restart() {
+    trusted_issuer_changes(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_trusted_issuers_change_without_a_restart_on_every_instance() {
+    trusted_issuer_changes(Db::Postgres).await;
+}
+
 /// The dashboard: the Trusted issuers page (trust, list, remove) and the federated credentials
 /// on an application's page (add, list, remove), each change through the service layer.
 #[tokio::test]
@@ -701,6 +969,66 @@ async fn the_dashboard_trusts_issuers_and_binds_workloads() {
     assert!(issuers.contains("RS256, ES256") && issuers.contains("900 s"));
     let listed = app.admin.list_trusted_issuers().await.unwrap();
     let issuer_id = listed[0].id.clone();
+
+    // Its page changes it: keys from a JWKS URL, RS256 only; a refusal is shown on the form,
+    // with what was typed, and changes nothing.
+    let edit = page(&app, &session, &format!("/dashboard/issuers/{issuer_id}")).await;
+    assert!(
+        edit.contains("edit-issuer") && edit.contains("cannot change"),
+        "{edit}"
+    );
+    let refused = post(
+        &app,
+        &session,
+        &format!("/dashboard/issuers/{issuer_id}"),
+        &[
+            ("name", "GitHub"),
+            ("keys", "jwks_uri"),
+            ("jwks_uri", "http://elsewhere.example/jwks"),
+            ("algorithms", "RS256"),
+            ("max_assertion_lifetime", "900"),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(refused.contains("https"), "{refused}");
+    assert!(
+        refused.contains("http://elsewhere.example/jwks"),
+        "{refused}"
+    );
+    assert_eq!(app.admin.list_trusted_issuers().await.unwrap(), listed);
+    let answer = post(
+        &app,
+        &session,
+        &format!("/dashboard/issuers/{issuer_id}"),
+        &[
+            ("name", "GitHub"),
+            ("keys", "jwks_uri"),
+            (
+                "jwks_uri",
+                "https://token.actions.githubusercontent.com/.well-known/jwks",
+            ),
+            ("jwks", ""),
+            ("algorithms", "RS256"),
+            ("max_assertion_lifetime", "600"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status(), 303);
+    let saved = app.admin.get_trusted_issuer(&issuer_id).await.unwrap();
+    assert_eq!(
+        saved.keys,
+        warrant_server::domain::IssuerKeySource::JwksUri(
+            "https://token.actions.githubusercontent.com/.well-known/jwks".into()
+        )
+    );
+    assert_eq!(saved.algorithm_names(), "RS256");
+    assert_eq!(
+        (saved.max_assertion_lifetime, saved.name.as_str()),
+        (600, "GitHub")
+    );
 
     let app_page = format!("/dashboard/applications/{client_id}");
     let answer = post(

@@ -88,7 +88,7 @@ async fn every_documented_operation_needs_a_token_and_its_own_scope() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 39, "every operation of the document was checked");
+    assert_eq!(checked, 40, "every operation of the document was checked");
     let (status, body) = app.mgmt(Method::GET, "/nope", Some(&narrow), None).await;
     assert_eq!(status, 404);
     assert_auth0_error(&body, 404, "inexistent_resource");

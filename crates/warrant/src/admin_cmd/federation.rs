@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use warrant_proto::{
     CreateFederatedCredential, CreateTrustedIssuer, FederatedCredentialView, TrustedIssuerView,
+    UpdateTrustedIssuer,
 };
 
 use crate::cli::{GlobalArgs, IssuerCommand};
@@ -26,14 +27,7 @@ pub async fn issuer(global: &GlobalArgs, cmd: IssuerCommand) -> Result<(), Strin
             max_assertion_lifetime,
             json,
         } => {
-            let jwks = jwks_file
-                .map(|path| {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                    serde_json::from_str::<serde_json::Value>(&text)
-                        .map_err(|e| format!("{} is not JSON: {e}", path.display()))
-                })
-                .transpose()?;
+            let jwks = jwks_file.map(read_jwks).transpose()?;
             let view = target
                 .create_trusted_issuer(CreateTrustedIssuer {
                     issuer,
@@ -80,6 +74,52 @@ pub async fn issuer(global: &GlobalArgs, cmd: IssuerCommand) -> Result<(), Strin
                 print_issuer(&view);
             }
         }
+        IssuerCommand::Update {
+            issuer,
+            name,
+            jwks_uri,
+            jwks_file,
+            discovery,
+            bearer_token_file,
+            no_bearer_token_file,
+            ca_file,
+            no_ca_file,
+            algorithms,
+            max_assertion_lifetime,
+            json,
+        } => {
+            let jwks = jwks_file.map(read_jwks).transpose()?;
+            // --discovery clears both key sources; otherwise the one given replaces the other.
+            let (jwks_uri, jwks) = if discovery {
+                (Some(None), Some(None))
+            } else {
+                (jwks_uri.map(Some), jwks.map(Some))
+            };
+            let cleared = |clear: bool, value: Option<String>| {
+                if clear { Some(None) } else { value.map(Some) }
+            };
+            let view = target
+                .update_trusted_issuer(
+                    &issuer,
+                    UpdateTrustedIssuer {
+                        issuer: None,
+                        name,
+                        jwks_uri,
+                        jwks,
+                        bearer_token_file: cleared(no_bearer_token_file, bearer_token_file),
+                        ca_file: cleared(no_ca_file, ca_file),
+                        algorithms: (!algorithms.is_empty()).then_some(algorithms),
+                        max_assertion_lifetime,
+                    },
+                )
+                .await?;
+            if json {
+                print_json(&view)?;
+            } else {
+                println!("Changed trusted issuer {}", view.issuer);
+                print_issuer(&view);
+            }
+        }
         IssuerCommand::Remove { issuer } => {
             let view = target.get_trusted_issuer(&issuer).await?;
             target.delete_trusted_issuer(&view.id).await?;
@@ -87,6 +127,13 @@ pub async fn issuer(global: &GlobalArgs, cmd: IssuerCommand) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// A JWKS file's JSON, for `--jwks-file`.
+fn read_jwks(path: std::path::PathBuf) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
 }
 
 fn print_issuer(view: &TrustedIssuerView) {

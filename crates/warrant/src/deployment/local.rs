@@ -8,11 +8,11 @@ use serde_json::{Map, Value};
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, CreateFederatedCredential,
     CreateTrustedIssuer, FederatedCredentialView, LogEventView, ProofOfPossessionView,
-    ResourceServerView, ScopeView, SigningKeyView, TrustedIssuerView,
+    ResourceServerView, ScopeView, SigningKeyView, TrustedIssuerView, UpdateTrustedIssuer,
 };
 use warrant_server::admin::{
     Actor, Admin, ApiPatch, ApplicationPatch, AuditTrail, GrantPatch, GrantSpec, NewApi, NewClient,
-    NewCredential, new_federated_credential, new_trusted_issuer,
+    NewCredential, new_federated_credential, new_trusted_issuer, trusted_issuer_patch,
 };
 use warrant_server::clock::SystemClock;
 use warrant_server::domain::config;
@@ -459,6 +459,22 @@ impl Target for Local {
     fn get_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, TrustedIssuerView> {
         Box::pin(async move {
             let issuer = self.admin.get_trusted_issuer(key).await.map_err(err)?;
+            Ok(TrustedIssuerView::from(&issuer))
+        })
+    }
+
+    fn update_trusted_issuer<'a>(
+        &'a self,
+        key: &'a str,
+        patch: UpdateTrustedIssuer,
+    ) -> Answer<'a, TrustedIssuerView> {
+        Box::pin(async move {
+            let patch = trusted_issuer_patch(patch).map_err(err)?;
+            let issuer = self
+                .admin
+                .update_trusted_issuer(key, patch)
+                .await
+                .map_err(err)?;
             Ok(TrustedIssuerView::from(&issuer))
         })
     }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, ConfigResultView, CreateFederatedCredential,
     CreateTrustedIssuer, FederatedCredentialView, ProofOfPossessionView, ResourceServerView,
-    ScopeView, SigningKeyView, TrustedIssuerView,
+    ScopeView, SigningKeyView, TrustedIssuerView, UpdateTrustedIssuer,
 };
 use warrant_server::admin::{GrantSpec, NewCredential};
 
@@ -171,6 +171,12 @@ pub trait Target: std::fmt::Debug {
     /// A trusted issuer by its ID or issuer URL.
     fn get_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, TrustedIssuerView>;
 
+    /// Changes a trusted issuer (by ID or issuer URL).
+    fn update_trusted_issuer<'a>(
+        &'a self,
+        key: &'a str,
+        patch: UpdateTrustedIssuer,
+    ) -> Answer<'a, TrustedIssuerView>;
     fn delete_trusted_issuer<'a>(&'a self, key: &'a str) -> Answer<'a, ()>;
 
     fn create_federated_credential<'a>(

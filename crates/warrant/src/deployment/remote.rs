@@ -12,7 +12,7 @@ use warrant_proto::{
     ClientCredentialView, ClientGrantView, ClientView, ConfigExportView, ConfigRequest,
     ConfigResultView, CreateFederatedCredential, CreateTrustedIssuer, CredentialRef,
     FederatedCredentialView, ProofOfPossessionView, ResourceServerView, ScopeView, SigningKeyView,
-    TrustedIssuerView,
+    TrustedIssuerView, UpdateTrustedIssuer,
 };
 use warrant_server::admin::{GrantSpec, NewCredential, management_audience};
 use warrant_server::clock::rfc3339;
@@ -447,6 +447,22 @@ impl Target for Remote {
                 Method::GET,
                 &format!("/trusted-issuers/{}", encode(key)),
                 None,
+            )
+            .await
+        })
+    }
+
+    fn update_trusted_issuer<'a>(
+        &'a self,
+        key: &'a str,
+        patch: UpdateTrustedIssuer,
+    ) -> Answer<'a, TrustedIssuerView> {
+        Box::pin(async move {
+            let body = serde_json::to_value(&patch).map_err(err)?;
+            self.call(
+                Method::PATCH,
+                &format!("/trusted-issuers/{}", encode(key)),
+                Some(body),
             )
             .await
         })

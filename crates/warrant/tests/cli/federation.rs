@@ -38,6 +38,72 @@ fn story(run: &dyn Fn(&[&str]) -> std::process::Output, client_id: &str) {
     assert_eq!(shown["id"], id.as_str());
     fails_with(&run(&["issuer", "add", "http://cluster.example"]), "https");
 
+    // `issuer update`: keys from a JWKS URL, other algorithms and cap, then back to discovery;
+    // refused as `add` refuses, the issuer unchanged then.
+    let jwks_uri = "https://token.actions.githubusercontent.com/.well-known/jwks";
+    let updated = ok_json(run(&[
+        "issuer",
+        "update",
+        GITHUB,
+        "--jwks-uri",
+        jwks_uri,
+        "--alg",
+        "ES256",
+        "--alg",
+        "RS256",
+        "--max-assertion-lifetime",
+        "600",
+        "--name",
+        "GitHub Actions",
+        "--json",
+    ]));
+    assert_eq!(updated["id"], id.as_str());
+    assert_eq!(updated["key_source"], "jwks_uri");
+    assert_eq!(updated["jwks_uri"], jwks_uri);
+    assert_eq!(updated["algorithms"], serde_json::json!(["ES256", "RS256"]));
+    assert_eq!(updated["max_assertion_lifetime"], 600);
+    assert_eq!(updated["name"], "GitHub Actions");
+    fails_with(
+        &run(&[
+            "issuer",
+            "update",
+            &id,
+            "--bearer-token-file",
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        ]),
+        "kubernetes.default.svc",
+    );
+    fails_with(
+        &run(&["issuer", "update", &id, "--ca-file", "/etc/passwd"]),
+        "ca_file may only be",
+    );
+    fails_with(
+        &run(&["issuer", "update", &id, "--max-assertion-lifetime", "5"]),
+        "max_assertion_lifetime",
+    );
+    let shown = ok_json(run(&["issuer", "show", &id, "--json"]));
+    assert_eq!(shown, updated, "a refused update changes nothing");
+    let back = ok_json(run(&[
+        "issuer",
+        "update",
+        &id,
+        "--discovery",
+        "--alg",
+        "RS256",
+        "--max-assertion-lifetime",
+        "900",
+        "--json",
+    ]));
+    assert_eq!(back["key_source"], "discovery");
+    assert!(back.get("jwks_uri").is_none(), "{back}");
+    assert_eq!(back["algorithms"], serde_json::json!(["RS256"]));
+    let text = run(&["issuer", "update", GITHUB, "--name", "GitHub"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("Changed trusted issuer"),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+
     let cred = ok_json(run(&[
         "app",
         "federate",

@@ -1,5 +1,6 @@
 //! Trusted issuers (workload identity federation): the external issuers whose tokens
-//! applications may present instead of a secret; add one, remove one nobody uses.
+//! applications may present instead of a secret; add one, change one (its own page), remove
+//! one nobody uses.
 
 use std::sync::Arc;
 
@@ -8,11 +9,13 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::layout::{self, Nav, action_button, csrf, field};
+use super::forms::{FieldErrors, Form};
+use super::layout::{self, Nav, action_button, csrf, field, text_area};
 use super::session::{Operator, SignedForm};
 use super::{AppState, PageError, see_other};
 use crate::admin::AdminError;
-use crate::domain::{IssuerKeySource, NewTrustedIssuer};
+use crate::admin::operators::OperatorSession;
+use crate::domain::{IssuerKeySource, NewTrustedIssuer, TrustedIssuer, TrustedIssuerPatch};
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
@@ -47,6 +50,8 @@ pub(crate) async fn list(
                             td { (issuer.algorithm_names().replace(',', ", ")) }
                             td { (issuer.max_assertion_lifetime) " s" }
                             td.right {
+                                a.button href=(format!("/dashboard/issuers/{}", issuer.id)) { "Edit" }
+                                " "
                                 (action_button(&operator, &format!("/dashboard/issuers/{}/remove", issuer.id), "Remove", "danger",
                                     Some("Stop trusting this issuer? Its workloads can no longer authenticate.")))
                             }
@@ -77,6 +82,15 @@ pub(crate) async fn list(
     .into_response())
 }
 
+/// The algorithms field, comma-separated, as names.
+fn algorithm_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 pub(crate) async fn create(
     SignedForm { admin, form, .. }: SignedForm,
 ) -> Result<Response, PageError> {
@@ -99,13 +113,7 @@ pub(crate) async fn create(
     let new = NewTrustedIssuer {
         issuer: form.text("issuer").to_owned(),
         jwks_uri,
-        algorithms: form
-            .text("algorithms")
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        algorithms: algorithm_list(form.text("algorithms")),
         max_assertion_lifetime,
         ..NewTrustedIssuer::default()
     };
@@ -116,6 +124,144 @@ pub(crate) async fn create(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The edit form's values: as stored, or as posted when the change was refused.
+struct EditValues {
+    name: String,
+    keys: String,
+    jwks_uri: String,
+    jwks: String,
+    algorithms: String,
+    max_assertion_lifetime: String,
+}
+
+impl EditValues {
+    fn of(issuer: &TrustedIssuer) -> Self {
+        let (jwks_uri, jwks) = match &issuer.keys {
+            IssuerKeySource::Discovery => (String::new(), String::new()),
+            IssuerKeySource::JwksUri(uri) => (uri.clone(), String::new()),
+            IssuerKeySource::Inline(text) => (String::new(), text.clone()),
+        };
+        Self {
+            name: issuer.name.clone(),
+            keys: issuer.keys.kind().to_owned(),
+            jwks_uri,
+            jwks,
+            algorithms: issuer.algorithm_names().replace(',', ", "),
+            max_assertion_lifetime: issuer.max_assertion_lifetime.to_string(),
+        }
+    }
+
+    fn posted(form: &Form) -> Self {
+        Self {
+            name: form.text("name").to_owned(),
+            keys: form.text("keys").to_owned(),
+            jwks_uri: form.text("jwks_uri").to_owned(),
+            jwks: form.text("jwks").to_owned(),
+            algorithms: form.text("algorithms").to_owned(),
+            max_assertion_lifetime: form.text("max_assertion_lifetime").to_owned(),
+        }
+    }
+}
+
+fn edit_page(
+    operator: &OperatorSession,
+    issuer: &TrustedIssuer,
+    values: &EditValues,
+    errors: &FieldErrors,
+) -> Response {
+    const SOURCES: [(&str, &str); 3] = [
+        ("discovery", "From the issuer's discovery document"),
+        ("jwks_uri", "From the JWKS URL below"),
+        ("inline", "The JWKS below, uploaded (nothing is fetched)"),
+    ];
+    let content = html! {
+        h1 { "Trusted issuer " code { (issuer.issuer) } }
+        p.muted { "The issuer URL cannot change: for another one, trust it, move the federated credentials to it, then remove this one. A change applies to the next token request, on every instance." }
+        @if let Some(error) = errors.get("") { p.error role="alert" { (error) } }
+        section.card {
+            form #edit-issuer method="post" action=(format!("/dashboard/issuers/{}", issuer.id)) {
+                (csrf(operator))
+                (field("Name", "name", &values.name, errors.get("name"), None))
+                div.field {
+                    label for="keys" { "Keys" }
+                    select #keys name="keys" {
+                        @for (value, label) in SOURCES {
+                            option value=(value) selected[value == values.keys] { (label) }
+                        }
+                    }
+                }
+                (field("JWKS URL", "jwks_uri", &values.jwks_uri, errors.get("jwks_uri"), Some("an https URL")))
+                (text_area("JWKS", "jwks", &values.jwks, errors.get("jwks"), "{\"keys\": [...]}, each key with its kid"))
+                @if let Some(path) = &issuer.bearer_token_file { p.hint { "Bearer token file: " code { (path) } " (change it with the CLI or the management API)" } }
+                @if let Some(path) = &issuer.ca_file { p.hint { "CA file: " code { (path) } " (change it with the CLI or the management API)" } }
+                (field("Algorithms", "algorithms", &values.algorithms, errors.get("algorithms"), Some("comma-separated: RS256, ES256, …")))
+                (field("Longest assertion lifetime (seconds)", "max_assertion_lifetime", &values.max_assertion_lifetime, errors.get("max_assertion_lifetime"), Some("60 to 86400")))
+                button.primary type="submit" { "Save" }
+                " "
+                a href="/dashboard/issuers" { "Cancel" }
+            }
+        }
+    };
+    layout::page("Trusted issuer", operator, Nav::Issuers, None, content).into_response()
+}
+
+pub(crate) async fn edit(
+    State(app): State<Arc<AppState>>,
+    Operator(operator): Operator,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let issuer = app.admin.get_trusted_issuer(&id).await?;
+    Ok(edit_page(
+        &operator,
+        &issuer,
+        &EditValues::of(&issuer),
+        &FieldErrors::default(),
+    ))
+}
+
+pub(crate) async fn update(
+    Path(id): Path<String>,
+    SignedForm {
+        operator,
+        admin,
+        form,
+    }: SignedForm,
+) -> Result<Response, PageError> {
+    let issuer = admin.get_trusted_issuer(&id).await?;
+    let values = EditValues::posted(&form);
+    let mut errors = FieldErrors::default();
+    let max_assertion_lifetime = match values.max_assertion_lifetime.parse() {
+        Ok(seconds) => Some(seconds),
+        Err(_) => {
+            errors.add(
+                "max_assertion_lifetime",
+                "the longest assertion lifetime is a number of seconds",
+            );
+            None
+        }
+    };
+    let (jwks_uri, jwks) = match values.keys.as_str() {
+        "jwks_uri" => (Some(Some(values.jwks_uri.clone())), Some(None)),
+        "inline" => (Some(None), Some(Some(values.jwks.clone()))),
+        _ => (Some(None), Some(None)),
+    };
+    if errors.is_empty() {
+        let patch = TrustedIssuerPatch {
+            name: Some(values.name.clone()),
+            jwks_uri,
+            jwks,
+            algorithms: Some(algorithm_list(&values.algorithms)),
+            max_assertion_lifetime,
+            ..TrustedIssuerPatch::default()
+        };
+        match admin.update_trusted_issuer(&issuer.id, patch).await {
+            Ok(_) => return Ok(see_other("/dashboard/issuers", "issuer-saved")),
+            Err(e) => errors = FieldErrors::from_admin("", e)?,
+        }
+    }
+    Ok(edit_page(&operator, &issuer, &values, &errors))
 }
 
 pub(crate) async fn remove(

@@ -264,6 +264,7 @@ pub(crate) fn notice(code: Option<&str>) -> Option<&'static str> {
         "issuer-added" => {
             "Issuer trusted: bind applications to its workloads with federated credentials."
         }
+        "issuer-saved" => "Issuer saved: the next token request uses its new keys and rules.",
         "issuer-removed" => "Issuer no longer trusted.",
         "federated-added" => {
             "Federated credential added: the workload's token now authenticates the application."

@@ -89,6 +89,7 @@ pub fn router() -> Router<Arc<AppState>> {
             post(applications::remove_federated),
         )
         .route("/issuers", get(issuers::list).post(issuers::create))
+        .route("/issuers/{id}", get(issuers::edit).post(issuers::update))
         .route("/issuers/{id}/remove", post(issuers::remove))
         .route("/keys", get(keys::list))
         .route("/keys/rotate", post(keys::rotate))

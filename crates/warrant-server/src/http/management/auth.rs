@@ -248,4 +248,5 @@ management_scope!(ReadConfig = READ_CONFIG);
 management_scope!(UpdateConfig = UPDATE_CONFIG);
 management_scope!(ReadTrustedIssuers = READ_TRUSTED_ISSUERS);
 management_scope!(CreateTrustedIssuers = CREATE_TRUSTED_ISSUERS);
+management_scope!(UpdateTrustedIssuers = UPDATE_TRUSTED_ISSUERS);
 management_scope!(DeleteTrustedIssuers = DELETE_TRUSTED_ISSUERS);

@@ -66,20 +66,11 @@ pub struct UpdateClient {
     #[serde(default)]
     custom_claims: Option<Map<String, Value>>,
     /// `null` removes the application's own quota.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "warrant_proto::present")]
     token_quota: Option<Option<TokenQuotaView>>,
     /// `null` (or no `private_key_jwt`) goes back to the secret.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "warrant_proto::present")]
     client_authentication_methods: Option<Option<ClientAuthenticationMethods>>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-pub(super) fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,16 +9,20 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use warrant_proto::{
     CreateFederatedCredential, CreateTrustedIssuer, FederatedCredentialView, TrustedIssuerView,
+    UpdateTrustedIssuer,
 };
 
 use super::ApiError;
 use super::auth::{
     Authorized, CreateClientCredentials, CreateTrustedIssuers, DeleteClientCredentials,
     DeleteTrustedIssuers, ReadClientCredentials, ReadTrustedIssuers, UpdateClientCredentials,
+    UpdateTrustedIssuers,
 };
 use super::body::JsonBody;
 use super::credentials::expiry;
-use crate::admin::{Admin, AdminError, new_federated_credential, new_trusted_issuer};
+use crate::admin::{
+    Admin, AdminError, new_federated_credential, new_trusted_issuer, trusted_issuer_patch,
+};
 use crate::domain::FederatedCredential;
 use crate::views::federated_credential_view;
 
@@ -52,6 +56,18 @@ pub async fn get_issuer(
     Path(id): Path<String>,
 ) -> Result<Json<TrustedIssuerView>, ApiError> {
     let issuer = auth.admin(StatusCode::OK).get_trusted_issuer(&id).await?;
+    Ok(Json((&issuer).into()))
+}
+
+pub async fn update_issuer(
+    auth: Authorized<UpdateTrustedIssuers>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateTrustedIssuer>,
+) -> Result<Json<TrustedIssuerView>, ApiError> {
+    let issuer = auth
+        .admin(StatusCode::OK)
+        .update_trusted_issuer(&id, trusted_issuer_patch(body)?)
+        .await?;
     Ok(Json((&issuer).into()))
 }
 

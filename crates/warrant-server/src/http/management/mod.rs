@@ -71,7 +71,9 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route(
             "/trusted-issuers/{id}",
-            get(federation::get_issuer).delete(federation::delete_issuer),
+            get(federation::get_issuer)
+                .patch(federation::update_issuer)
+                .delete(federation::delete_issuer),
         )
         .route(
             "/resource-servers",

@@ -217,6 +217,15 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         200,
     ),
     op(
+        "patch",
+        "/trusted-issuers/{id}",
+        scopes::UPDATE_TRUSTED_ISSUERS,
+        "Change a trusted issuer (by ID or issuer URL): its keys' source (jwks_uri, inline jwks, or null for both: discovery), bearer_token_file, ca_file, algorithms, max_assertion_lifetime, name. Checked as a new one is; the issuer URL cannot change. Every instance uses the new keys and algorithms without a restart.",
+        Some("TrustedIssuerUpdate"),
+        Some("TrustedIssuer"),
+        200,
+    ),
+    op(
         "delete",
         "/trusted-issuers/{id}",
         scopes::DELETE_TRUSTED_ISSUERS,
@@ -451,6 +460,11 @@ fn schemas() -> Value {
         json!({"type": "string", "maxLength": max, "pattern": format!("^[^{refused}]*$"),
         "description": "no control or format characters (Unicode Cc, Cf)"})
     };
+    // A trusted issuer's name: as an application's, at most 128 characters.
+    let mut issuer_name = name.clone();
+    issuer_name["maxLength"] = json!(128);
+    issuer_name["description"] =
+        json!("1 to 128 characters, not blank, no control or format characters (Unicode Cc, Cf)");
     let plain = |max: u32| json!({"type": "string", "maxLength": max, "pattern": "^[^\\u0000]*$"});
     let scope_value = json!({"type": "string", "minLength": 1, "maxLength": 280,
         "pattern": "^[\\u0021\\u0023-\\u005B\\u005D-\\u007E]+$",
@@ -625,9 +639,10 @@ fn schemas() -> Value {
     if let (Some(all), Value::Object(config)) = (schemas.as_object_mut(), config_schemas()) {
         all.extend(config);
     }
-    if let (Value::Object(all), Value::Object(federation)) =
-        (&mut schemas, federation_schemas(&string, &time, &text))
-    {
+    if let (Value::Object(all), Value::Object(federation)) = (
+        &mut schemas,
+        federation_schemas(&string, &time, &text, &issuer_name),
+    ) {
         all.extend(federation);
     }
     schemas
@@ -654,7 +669,12 @@ fn config_schemas() -> Value {
 }
 
 /// The schemas of workload identity federation (a Warrant extension).
-fn federation_schemas(string: &Value, time: &Value, text: &dyn Fn(u32) -> Value) -> Value {
+fn federation_schemas(
+    string: &Value,
+    time: &Value,
+    text: &dyn Fn(u32) -> Value,
+    issuer_name: &Value,
+) -> Value {
     json!({
         "FederatedCredential": {"type": "object",
             "required": ["id", "client_id", "name", "issuer_id", "issuer", "subject", "conditions", "created_at", "updated_at"],
@@ -694,6 +714,16 @@ fn federation_schemas(string: &Value, time: &Value, text: &dyn Fn(u32) -> Value)
             "algorithms": {"type": "array", "items": {"type": "string", "enum": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]},
                 "description": "default: RS256 and ES256"},
             "max_assertion_lifetime": nullable(json!({"type": "integer", "minimum": 60, "maximum": 86400, "description": "seconds; default 3600"}))}},
+        "TrustedIssuerUpdate": {"type": "object", "additionalProperties": false, "properties": {
+            "issuer": nullable(json!({"type": "string", "description": "only the issuer's current URL: it cannot change"})),
+            "name": nullable(issuer_name.clone()),
+            "jwks_uri": nullable(json!({"type": "string", "maxLength": 512, "description": "replaces inline keys; null (with no jwks): back to discovery"})),
+            "jwks": nullable(json!({"type": "object", "required": ["keys"], "properties": {"keys": {"type": "array"}}, "description": "replaces a jwks_uri; null (with no jwks_uri): back to discovery"})),
+            "bearer_token_file": nullable(json!({"type": "string", "enum": ["/var/run/secrets/kubernetes.io/serviceaccount/token"], "description": "null: none"})),
+            "ca_file": nullable(json!({"type": "string", "enum": ["/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"], "description": "null: none"})),
+            "algorithms": nullable(json!({"type": "array", "items": {"type": "string", "enum": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]},
+                "description": "empty: RS256 and ES256"})),
+            "max_assertion_lifetime": nullable(json!({"type": "integer", "minimum": 60, "maximum": 86400, "description": "seconds"}))}},
         "TrustedIssuerList": {"type": "array", "items": {"$ref": "#/components/schemas/TrustedIssuer"}}
     })
 }

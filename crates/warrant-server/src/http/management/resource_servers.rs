@@ -17,7 +17,6 @@ use super::auth::{
     UpdateResourceServers,
 };
 use super::body::{JsonBody, QueryParams};
-use super::clients::present;
 use super::paging::Paging;
 use crate::admin::{ApiPatch, NewApi};
 use crate::domain::{
@@ -56,7 +55,7 @@ pub struct UpdateResourceServer {
     #[serde(default)]
     signing_alg: Option<String>,
     /// `null` removes the setting: tokens are bound as the client chooses.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "warrant_proto::present")]
     proof_of_possession: Option<Option<ProofOfPossessionView>>,
 }
 
