@@ -134,7 +134,10 @@ pub const DEFAULT_MAX_ASSERTION_LIFETIME: u64 = 300;
 /// How a client proved who it is, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthenticatedBy {
-    Secret,
+    /// A client secret, with the ID of its stored row (not derived from the secret).
+    Secret {
+        secret_id: Arc<str>,
+    },
     /// private_key_jwt, with the ID of the credential whose key signed the assertion.
     PrivateKeyJwt {
         credential_id: String,
@@ -368,11 +371,13 @@ impl Issuer {
                         "this application authenticates with private_key_jwt: send client_assertion_type and client_assertion, not a client secret",
                     ))));
                 }
-                let right = secret_matches(client.as_deref(), secret, now);
-                match client {
-                    Some(client) if right => Ok((client, AuthenticatedBy::Secret)),
+                let matched = secret_matches(client.as_deref(), secret, now).cloned();
+                match (client, matched) {
+                    (Some(client), Some(secret_id)) => {
+                        Ok((client, AuthenticatedBy::Secret { secret_id }))
+                    }
                     // The holder of a secret that was right until it expired is told so.
-                    Some(client) if expired_secret(&client, secret, now) => {
+                    (Some(client), None) if expired_secret(&client, secret, now) => {
                         Err(fail(Some(Cow::Borrowed(
                             "credential expired: this client secret's expires_at has passed; rotate it",
                         ))))
@@ -547,20 +552,28 @@ struct Confirmation<'a> {
 
 /// Whether `client_secret` is the client's: the secret is hashed and compared in constant time
 /// against each active secret, and an unknown client does the same work against a dummy.
-fn secret_matches(client: Option<&ClientEntry>, client_secret: &str, now: u64) -> bool {
+/// The ID of `client`'s active secret that `client_secret` is, if any. Every stored hash is
+/// compared (in constant time), whichever matches.
+fn secret_matches<'c>(
+    client: Option<&'c ClientEntry>,
+    client_secret: &str,
+    now: u64,
+) -> Option<&'c Arc<str>> {
     let presented = hash_secret(client_secret);
     match client {
         Some(client) => {
-            let mut ok = false;
-            for (hash, expires_at) in &client.secrets {
+            let mut matched = None;
+            for (hash, expires_at, id) in &client.secrets {
                 let active = expires_at.is_none_or(|at| now < at);
-                ok |= hash.matches(&presented) & active;
+                if hash.matches(&presented) & active {
+                    matched = Some(id);
+                }
             }
-            ok
+            matched
         }
         None => {
             let _ = DUMMY_HASH.matches(&presented);
-            false
+            None
         }
     }
 }
@@ -570,7 +583,7 @@ fn secret_matches(client: Option<&ClientEntry>, client_secret: &str, now: u64) -
 fn expired_secret(client: &ClientEntry, client_secret: &str, now: u64) -> bool {
     let presented = hash_secret(client_secret);
     let mut expired = false;
-    for (hash, expires_at) in &client.secrets {
+    for (hash, expires_at, _) in &client.secrets {
         let ended = expires_at.is_some_and(|at| now >= at);
         expired |= hash.matches(&presented) & ended;
     }
@@ -745,7 +758,7 @@ mod tests {
             claims: Box::default(),
         };
         ClientEntry {
-            secrets: vec![(hash_secret("s3cret"), None)],
+            secrets: vec![(hash_secret("s3cret"), None, Arc::from("sec-1"))],
             secret_periods: vec![(0, None)],
             grants: HashMap::from([(AUDIENCE.to_owned(), grant)]),
             token_quota: None,
@@ -841,17 +854,20 @@ mod tests {
             now in 0u64..2_000,
         ) {
             let mut client = client(&[], "api-1");
-            client.secrets = vec![(hash_secret("s3cret"), expires_at)];
+            client.secrets = vec![
+                (hash_secret("old"), Some(1), Arc::from("sec-old")),
+                (hash_secret("s3cret"), expires_at, Arc::from("sec-1")),
+            ];
             let active = expires_at.is_none_or(|at| now < at);
             prop_assert_eq!(
-                secret_matches(Some(&client), "s3cret", now),
-                active
+                secret_matches(Some(&client), "s3cret", now).map(|id| &**id),
+                active.then_some("sec-1")
             );
             prop_assert_eq!(
-                secret_matches(Some(&client), &presented, now),
-                active && presented == "s3cret"
+                secret_matches(Some(&client), &presented, now).map(|id| &**id),
+                (active && presented == "s3cret").then_some("sec-1")
             );
-            prop_assert!(!secret_matches(None, &presented, now));
+            prop_assert_eq!(secret_matches(None, &presented, now), None);
         }
     }
 

@@ -18,7 +18,9 @@ const MAX_CACHED_UNKNOWN_ID: usize = 64;
 /// What issuance needs of one client.
 #[derive(Debug)]
 pub(crate) struct ClientEntry {
-    pub(crate) secrets: Vec<(SecretHash, Option<u64>)>,
+    /// Each secret's hash, expiry and row ID (random, not derived from the secret: what the
+    /// audit log names the secret that authenticated by).
+    pub(crate) secrets: Vec<(SecretHash, Option<u64>, Arc<str>)>,
     /// When each secret was created and until when it works (`secrets`' order): what tells
     /// whether a rotation revoked a token (see [`Catalog::standing`](super::Catalog::standing)).
     pub(crate) secret_periods: Vec<(u64, Option<u64>)>,
@@ -69,7 +71,7 @@ impl ClientEntry {
         let secrets = record
             .secrets
             .into_iter()
-            .map(|s| (s.hash, s.expires_at))
+            .map(|s| (s.hash, s.expires_at, Arc::from(s.id)))
             .collect();
         let grants = record
             .grants

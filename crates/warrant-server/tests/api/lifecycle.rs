@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warrant_server::store::GrantFilter;
 
-use crate::support::{API, spawn_app, spawn_in};
+use crate::support::{API, Engine, logs_of, spawn_app, spawn_in, spawn_on};
 
 /// Polls the token endpoint until it answers `status`; returns how long that took.
 async fn time_until_status(
@@ -166,4 +166,87 @@ async fn the_private_key_is_not_stored_in_the_clear() {
     let keys = app.store.list_signing_keys().await.unwrap();
     assert_eq!(keys.len(), 2, "current and next");
     assert!(keys.iter().all(|k| k.sealed_private_key.len() > 1000));
+}
+
+/// An issued token's audit event names the secret that authenticated by its stored row's ID:
+/// the same for every token of one secret, another for the secret a rotation issues (so a
+/// grace period shows who still uses the old one), and nothing of the secret or its hash.
+async fn the_audit_log_names_the_secret_used(engine: Engine) {
+    let db = engine.database().await;
+    let app = spawn_on(tempfile::tempdir().unwrap(), db.as_ref()).await;
+    let (id, old) = app.with_worker().await;
+    let stored = app.admin.get_application(&id).await.unwrap().secrets;
+    assert_eq!(stored.len(), 1);
+    let old_id = stored[0].id.clone();
+    app.token(&id, &old).await;
+    app.token(&id, &old).await;
+    let new = app.admin.rotate_secret(&id, 3600).await.unwrap();
+    app.sync().await;
+    let new = new.expose().to_owned();
+    app.token(&id, &new).await;
+    app.token(&id, &old).await;
+    let new_id = app
+        .admin
+        .get_application(&id)
+        .await
+        .unwrap()
+        .secrets
+        .into_iter()
+        .map(|s| s.id)
+        .find(|s| *s != old_id)
+        .unwrap();
+
+    let token = app.admin_token().await;
+    let events = logs_of(&app, &token, "seccft", 5).await;
+    let used: Vec<&str> = events
+        .iter()
+        .filter(|e| e["client_id"] == id.as_str())
+        .map(|e| {
+            let auth = &e["details"]["client_authentication"];
+            assert_eq!(auth["method"], "secret", "{e}");
+            auth["credential_id"].as_str().unwrap()
+        })
+        .collect();
+    // Newest first.
+    assert_eq!(
+        used,
+        [
+            old_id.as_str(),
+            new_id.as_str(),
+            old_id.as_str(),
+            old_id.as_str()
+        ]
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    let hashes: Vec<String> = [&old, &new]
+        .iter()
+        .map(|s| hex(&warrant_server::domain::hash_secret(s).0))
+        .collect();
+    for secret in [&old, &new] {
+        assert!(!text.contains(secret.as_str()));
+    }
+    for hash in &hashes {
+        assert!(
+            !text.contains(&hash[..12]),
+            "no part of a secret's hash is logged"
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn sqlite_the_audit_log_names_the_secret_used() {
+    the_audit_log_names_the_secret_used(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_the_audit_log_names_the_secret_used() {
+    the_audit_log_names_the_secret_used(Engine::Postgres).await;
 }

@@ -258,10 +258,10 @@ async fn handle(
                 subject: Some(subject),
             });
         }
-        AuthenticatedBy::Secret => {
+        AuthenticatedBy::Secret { secret_id } => {
             seen.auth = Some(ClientAuthentication {
                 method: Cow::Borrowed("secret"),
-                credential_id: None,
+                credential_id: Some(secret_id.to_string()),
                 issuer: None,
                 subject: None,
             });

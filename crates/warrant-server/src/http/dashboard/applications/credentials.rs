@@ -63,7 +63,7 @@ pub(super) fn section(
                     }
                     ul.plain #secrets {
                         @for s in &active {
-                            li { "Created " (layout::when(s.created_at)) " · " (layout::expiry(s.expires_at, now)) }
+                            li { "Created " (layout::when(s.created_at)) " · " (layout::expiry(s.expires_at, now)) " · ID " code { (s.id) } }
                         }
                     }
                 }
