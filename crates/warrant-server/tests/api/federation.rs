@@ -1096,3 +1096,49 @@ async fn the_dashboard_trusts_issuers_and_binds_workloads() {
     assert_eq!(answer.status(), 303);
     assert!(app.admin.list_trusted_issuers().await.unwrap().is_empty());
 }
+
+/// The Activity page names an application whose only credential expiring within 14 days is a
+/// federated one.
+#[tokio::test]
+async fn the_activity_page_names_expiring_federated_credentials() {
+    use crate::support::dashboard::{app_with_admin, page, sign_in};
+
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    let (client_id, _) = app.create_app(&[]).await;
+    let activity = page(&app, &session, "/dashboard/activity").await;
+    let expiring = &activity[activity.find("id=\"expiring\"").unwrap()..];
+    assert!(
+        expiring.contains("federated credential expires"),
+        "{expiring}"
+    );
+    assert!(!expiring.contains(&client_id), "{expiring}");
+
+    let issuer = app
+        .admin
+        .create_trusted_issuer(warrant_server::domain::NewTrustedIssuer {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.admin
+        .create_federated_credential(
+            &client_id,
+            warrant_server::domain::NewFederatedCredential {
+                issuer: issuer.id,
+                subject: "repo:acme/deploy:ref:refs/heads/main".into(),
+                expires_at: Some(app.admin.now() + 3 * 86_400),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.sync().await;
+    let activity = page(&app, &session, "/dashboard/activity").await;
+    let expiring = &activity[activity.find("id=\"expiring\"").unwrap()..];
+    assert!(
+        expiring.contains(&format!("/dashboard/applications/{client_id}")),
+        "{expiring}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Activity: tokens issued over time per application (an SVG chart drawn here), failures by
 //! reason, and the applications that ask for far more tokens than their lifetime justifies,
-//! counted from the audit log; and the applications whose credentials expire within 14 days,
-//! from the catalog.
+//! counted from the audit log; and the applications whose credentials (secrets, public keys,
+//! federated credentials) expire within 14 days, from the catalog.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -230,7 +230,7 @@ pub(crate) async fn show(
         section.card.warning-card[expiring_total > 0] #expiring {
             h2 { "Credentials expiring within 14 days" }
             @if expiring.is_empty() {
-                p.muted { "None: no client secret or public key expires in the next 14 days." }
+                p.muted { "None: no client secret, public key or federated credential expires in the next 14 days." }
             } @else {
                 table.list {
                     thead { tr { th { "Application" } th { "Nearest expiry" } } }
