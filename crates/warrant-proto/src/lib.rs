@@ -601,9 +601,14 @@ pub struct LogPageView {
 pub struct ConfigRequest {
     /// The file's text (TOML).
     pub file: String,
-    /// Delete the APIs and applications the file does not name.
+    /// Delete the APIs, trusted issuers and applications the file does not name (and the
+    /// federated credentials of the applications it names that it does not list).
     #[serde(default)]
     pub prune: bool,
+    /// Apply only if the deployment's fingerprint is still this one (what the plan answered);
+    /// else a 409 and nothing changes. Ignored by a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
 }
 
 /// One change a configuration file makes.
@@ -611,9 +616,9 @@ pub struct ConfigRequest {
 pub struct ConfigChangeView {
     /// `create`, `update` or `delete`.
     pub action: String,
-    /// `api` or `application`.
+    /// `api`, `trusted_issuer` or `application`.
     pub kind: String,
-    /// The API's identifier or the application's name.
+    /// The API's identifier, the trusted issuer's URL or the application's name.
     pub key: String,
     /// What changes in it, in words.
     #[serde(default)]
@@ -634,6 +639,10 @@ pub struct ConfigResultView {
     pub changes: Vec<ConfigChangeView>,
     #[serde(default)]
     pub created: Vec<ConfigCreatedView>,
+    /// A plan's: the fingerprint of the state it compared the file with, for an apply's
+    /// `expect`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 /// What `GET /api/v2/config` answers: the current state as a configuration file.

@@ -13,9 +13,8 @@ use crate::admin::{ConfigChange, CreatedSecret};
 use crate::clock::{rfc3339, rfc3339_ms};
 use crate::domain::events::StoredEvent;
 use crate::domain::{
-    Application, ClientGrant, CustomClaims, FederatedCredential, Invalid, IssuerKeySource,
-    PopMechanism, ProofOfPossession, PublicKeyCredential, ResourceServer, TokenQuota,
-    TrustedIssuer,
+    Application, ClientGrant, CustomClaims, FederatedCredential, Invalid, PopMechanism,
+    ProofOfPossession, PublicKeyCredential, ResourceServer, TokenQuota, TrustedIssuer,
 };
 use crate::keys::{
     KeyStatus, StoredSigningKey, certificate_fingerprint, certificate_pem, certificate_pkcs7_pem,
@@ -138,11 +137,9 @@ impl From<&PublicKeyCredential> for ClientCredentialView {
 
 impl From<&TrustedIssuer> for TrustedIssuerView {
     fn from(issuer: &TrustedIssuer) -> Self {
-        let (jwks_uri, jwks) = match &issuer.keys {
-            IssuerKeySource::Discovery => (None, None),
-            IssuerKeySource::JwksUri(uri) => (Some(uri.clone()), None),
-            IssuerKeySource::Inline(text) => (None, serde_json::from_str(text).ok()),
-        };
+        let (jwks_uri, jwks) = issuer.keys.parts();
+        let jwks_uri = jwks_uri.map(str::to_owned);
+        let jwks = jwks.and_then(|text| serde_json::from_str(text).ok());
         Self {
             id: issuer.id.clone(),
             issuer: issuer.issuer.clone(),
@@ -263,10 +260,15 @@ impl From<&ConfigChange> for ConfigChangeView {
     }
 }
 
-/// A configuration plan (`created` empty) or apply, in its wire shape: the new applications'
-/// secrets in the clear, shown once.
-pub fn config_result_view(changes: &[ConfigChange], created: &[CreatedSecret]) -> ConfigResultView {
+/// A configuration plan (`created` empty, its fingerprint) or apply, in its wire shape: the
+/// new applications' secrets in the clear, shown once.
+pub fn config_result_view(
+    changes: &[ConfigChange],
+    created: &[CreatedSecret],
+    fingerprint: Option<String>,
+) -> ConfigResultView {
     ConfigResultView {
+        fingerprint,
         changes: changes.iter().map(ConfigChangeView::from).collect(),
         created: created
             .iter()

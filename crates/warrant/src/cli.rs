@@ -94,7 +94,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply a configuration file (TOML) in one transaction: all of it or nothing
     Apply(ApplyArgs),
-    /// Write the current APIs and applications as a configuration file (no secrets)
+    /// Write the current APIs, trusted issuers and applications as a configuration file (no
+    /// secrets)
     Export(ExportArgs),
 }
 
@@ -102,7 +103,8 @@ pub enum Command {
 pub struct PlanArgs {
     /// The configuration file (`-`: standard input)
     pub file: PathBuf,
-    /// Also delete the APIs and applications the file does not name
+    /// Also delete the APIs, trusted issuers and applications the file does not name, and the
+    /// federated credentials a named application does not list
     #[arg(long)]
     pub prune: bool,
     /// Print the changes as JSON
@@ -114,13 +116,18 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     /// The configuration file (`-`: standard input)
     pub file: PathBuf,
-    /// Also delete the APIs and applications the file does not name
+    /// Also delete the APIs, trusted issuers and applications the file does not name, and the
+    /// federated credentials a named application does not list
     #[arg(long)]
     pub prune: bool,
     /// Write the new applications' secrets to this file (JSON, mode 0600) instead of printing
     /// them once
     #[arg(long, value_name = "PATH")]
     pub secrets_file: Option<PathBuf>,
+    /// Apply only if the deployment is still in the state `warrant plan` showed (the
+    /// fingerprint it printed); refused, changing nothing, if anything changed since
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub expect: Option<String>,
     /// Print the changes (and new secrets, without --secrets-file) as JSON
     #[arg(long)]
     pub json: bool,

@@ -45,6 +45,13 @@ pub(super) struct Followups {
 impl Followups {
     /// Records `change`, made by `actor` at `now_ms`, and refreshes the catalog.
     pub(super) async fn after(&self, store: &Store, actor: &Actor, change: Change, now_ms: u64) {
+        self.record(store, actor, change, now_ms).await;
+        self.refresh().await;
+    }
+
+    /// Records `change`'s audit event only: for a write of many changes (a configuration
+    /// apply), which refreshes the catalog once after recording them all.
+    pub(super) async fn record(&self, store: &Store, actor: &Actor, change: Change, now_ms: u64) {
         if let Some(event) = event(actor, &change, now_ms) {
             match &self.audit {
                 AuditTrail::None => {}
@@ -59,7 +66,6 @@ impl Followups {
                 }
             }
         }
-        self.refresh().await;
     }
 
     /// Refreshes the catalog, if there is one.

@@ -34,7 +34,7 @@ mod setup;
 pub use actor::{Actor, ManagementCaller, Rights};
 pub use apis::{ApiPatch, NewApi};
 pub use applications::{ApplicationDetails, ApplicationPatch, CreatedApplication, NewClient};
-pub use config::{AppliedConfig, ConfigAction, ConfigChange, CreatedSecret};
+pub use config::{AppliedConfig, ConfigAction, ConfigChange, CreatedSecret, PlannedConfig};
 pub use credentials::NewCredential;
 pub use federation::{new_federated_credential, new_trusted_issuer, trusted_issuer_patch};
 pub use followup::{AuditTrail, Refresh};
@@ -176,6 +176,17 @@ impl Admin {
         self.followups
             .after(&self.store, &self.actor, change, now_ms)
             .await;
+    }
+
+    /// Records each of `changes` (one audit event each), then refreshes the catalog once.
+    async fn followup_all(&self, changes: impl IntoIterator<Item = Change>) {
+        for change in changes {
+            let now_ms = self.clock.now_ms();
+            self.followups
+                .record(&self.store, &self.actor, change, now_ms)
+                .await;
+        }
+        self.followups.refresh().await;
     }
 
     pub fn now(&self) -> u64 {

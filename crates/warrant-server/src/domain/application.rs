@@ -28,6 +28,9 @@ pub struct Application {
     /// `client_authentication_methods.private_key_jwt.credentials`. `None`: not set. While it
     /// lists any, the application's secret is refused.
     pub private_key_jwt: Option<Vec<String>>,
+    /// The stable key a configuration file names it by (`key = "…"`), so that the file may
+    /// rename it; set only by `warrant apply`, unique where set.
+    pub config_key: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -108,6 +111,7 @@ impl Application {
             custom_claims: CustomClaims::default(),
             token_quota: None,
             private_key_jwt: None,
+            config_key: None,
             created_at: now,
             updated_at: now,
         };
@@ -118,6 +122,9 @@ impl Application {
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_name("name", &self.name, 200)?;
         validate_text("description", &self.description, 1_000)?;
+        if let Some(key) = &self.config_key {
+            validate_config_key(key)?;
+        }
         if self.client_metadata.len() > MAX_METADATA_KEYS {
             return Err(Invalid(format!(
                 "client_metadata may hold at most {MAX_METADATA_KEYS} keys"
@@ -171,6 +178,27 @@ impl SecretHash {
 impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretHash(..)")
+    }
+}
+
+/// The longest key a configuration file may give an application.
+pub const MAX_CONFIG_KEY_LEN: usize = 128;
+
+/// A configuration key: 1 to [`MAX_CONFIG_KEY_LEN`] ASCII letters, digits, `-`, `_`, `.`, `:`
+/// or `/` (a slug, or a path in the team's repository), so that it reads the same in a file,
+/// a diff and a log.
+pub fn validate_config_key(key: &str) -> Result<(), Invalid> {
+    let valid = !key.is_empty()
+        && key.len() <= MAX_CONFIG_KEY_LEN
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "key must be 1 to {MAX_CONFIG_KEY_LEN} ASCII letters, digits, '-', '_', '.', ':' or '/'"
+        )))
     }
 }
 

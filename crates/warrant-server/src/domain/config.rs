@@ -1,6 +1,7 @@
 //! Declarative configuration: the TOML file `warrant plan`, `warrant apply` and `warrant export`
-//! read and write. It names APIs (matched by identifier) and applications (matched by an
-//! explicit `key`, else by name), each object whole: what a table leaves out takes its default.
+//! read and write. It names APIs (matched by identifier), trusted issuers (by issuer URL) and
+//! applications (by an explicit `key`, else by name) with their federated credentials (by
+//! issuer, subject and audience), each object whole: what a table leaves out takes its default.
 //! Parsing keeps where each object and field was written, so that every error names its line,
 //! column and key; a file holding something that looks like a secret is refused before it is
 //! read. Plain data: comparing with what is stored, and writing, is `admin/config.rs`.
@@ -13,8 +14,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    CustomClaims, DEFAULT_TOKEN_LIFETIME, PopMechanism, ProofOfPossession, Scope, SigningAlg,
-    TokenQuota,
+    CustomClaims, DEFAULT_TOKEN_LIFETIME, NewFederatedCredential, NewTrustedIssuer, PopMechanism,
+    ProofOfPossession, Scope, SigningAlg, TokenQuota, validate_config_key,
 };
 
 /// The longest file read: a deployment of a few thousand objects.
@@ -96,7 +97,38 @@ impl std::error::Error for ConfigError {}
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigFile {
     pub apis: Vec<ApiSpec>,
+    pub trusted_issuers: Vec<TrustedIssuerSpec>,
     pub applications: Vec<ApplicationSpec>,
+}
+
+/// A trusted issuer of workload identity federation as the file describes it; matched by
+/// its issuer URL (or `spiffe://<trust domain>`). The fields, their defaults and their rules
+/// are the management API's (`POST /api/v2/trusted-issuers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedIssuerSpec {
+    pub at: Place,
+    pub fields: NewTrustedIssuer,
+}
+
+/// One federated credential of an application, matched by its issuer (URL), subject and
+/// audience together: changing any of them replaces the credential (it holds no secret, so
+/// nothing is lost); its name, conditions and expiry change in place. The fields are the
+/// management API's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedCredentialSpec {
+    pub at: Place,
+    pub fields: NewFederatedCredential,
+}
+
+impl FederatedCredentialSpec {
+    /// What the credential is matched by, in words.
+    pub fn matched_by(&self) -> String {
+        let f = &self.fields;
+        match &f.audience {
+            Some(audience) => format!("{} of {} for {audience}", f.subject, f.issuer),
+            None => format!("{} of {}", f.subject, f.issuer),
+        }
+    }
 }
 
 /// An API as the file describes it; matched by `identifier`.
@@ -126,6 +158,7 @@ pub struct ApplicationSpec {
     pub token_quota: Option<TokenQuota>,
     pub grants: Vec<GrantSpecAt>,
     pub credentials: Vec<CredentialSpec>,
+    pub federated_credentials: Vec<FederatedCredentialSpec>,
 }
 
 impl ApplicationSpec {
@@ -168,7 +201,46 @@ struct FileDe {
     #[serde(default)]
     api: Vec<Spanned<ApiDe>>,
     #[serde(default)]
+    trusted_issuer: Vec<Spanned<IssuerDe>>,
+    #[serde(default)]
     application: Vec<Spanned<ApplicationDe>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerDe {
+    issuer: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    jwks: Option<String>,
+    #[serde(default)]
+    bearer_token_file: Option<String>,
+    #[serde(default)]
+    ca_file: Option<String>,
+    #[serde(default)]
+    algorithms: Vec<String>,
+    #[serde(default)]
+    max_assertion_lifetime: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FederatedDe {
+    #[serde(default)]
+    name: Option<String>,
+    issuer: String,
+    subject: String,
+    #[serde(default)]
+    audience: Option<String>,
+    #[serde(default)]
+    conditions: BTreeMap<String, String>,
+    #[serde(default)]
+    expires_at: Option<u64>,
+    #[serde(default)]
+    confirm_broad_subject: bool,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +285,8 @@ struct ApplicationDe {
     grant: Vec<Spanned<GrantDe>>,
     #[serde(default)]
     credential: Vec<Spanned<CredentialDe>>,
+    #[serde(default)]
+    federated_credential: Vec<Spanned<FederatedDe>>,
 }
 
 #[derive(Deserialize)]
@@ -325,9 +399,40 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
             at,
         });
     }
+    for (i, issuer) in file.trusted_issuer.into_iter().enumerate() {
+        let at = lines.place(&issuer.span(), &format!("trusted_issuer[{i}]"));
+        let issuer = issuer.into_inner();
+        if out
+            .trusted_issuers
+            .iter()
+            .any(|t| t.fields.issuer == issuer.issuer)
+        {
+            return Err(at.field("issuer").error(format!(
+                "the issuer {} is named twice in the file",
+                issuer.issuer
+            )));
+        }
+        out.trusted_issuers.push(TrustedIssuerSpec {
+            at,
+            fields: NewTrustedIssuer {
+                issuer: issuer.issuer,
+                name: issuer.name,
+                jwks_uri: issuer.jwks_uri,
+                jwks: issuer.jwks,
+                bearer_token_file: issuer.bearer_token_file,
+                ca_file: issuer.ca_file,
+                algorithms: issuer.algorithms,
+                max_assertion_lifetime: issuer.max_assertion_lifetime,
+            },
+        });
+    }
     for (i, app) in file.application.into_iter().enumerate() {
         let at = lines.place(&app.span(), &format!("application[{i}]"));
         let app = app.into_inner();
+        if let Some(key) = &app.key {
+            validate_config_key(key.get_ref())
+                .map_err(|e| lines.place(&key.span(), &at.field("key").key).error(e.0))?;
+        }
         let key = app.key.map(Spanned::into_inner);
         let name = app.name.into_inner();
         let twice = out
@@ -385,6 +490,35 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
                 }
             })
             .collect();
+        let mut federated_credentials: Vec<FederatedCredentialSpec> = Vec::new();
+        for (j, f) in app.federated_credential.into_iter().enumerate() {
+            let fat = lines.place(&f.span(), &format!("{}.federated_credential[{j}]", at.key));
+            let f = f.into_inner();
+            let spec = FederatedCredentialSpec {
+                at: fat,
+                fields: NewFederatedCredential {
+                    name: f.name,
+                    issuer: f.issuer,
+                    subject: f.subject,
+                    audience: f.audience,
+                    conditions: f.conditions,
+                    expires_at: f.expires_at,
+                    confirm_broad_subject: f.confirm_broad_subject,
+                },
+            };
+            let same = |o: &FederatedCredentialSpec| {
+                let (a, b) = (&o.fields, &spec.fields);
+                (&a.issuer, &a.subject, &a.audience) == (&b.issuer, &b.subject, &b.audience)
+            };
+            if federated_credentials.iter().any(same) {
+                return Err(spec.at.field("subject").error(format!(
+                    "the federated credential {} is listed twice for the application: each is \
+                     matched by its issuer, subject and audience",
+                    spec.matched_by()
+                )));
+            }
+            federated_credentials.push(spec);
+        }
         out.applications.push(ApplicationSpec {
             at,
             key,
@@ -395,6 +529,7 @@ pub fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
             token_quota,
             grants,
             credentials,
+            federated_credentials,
         });
     }
     Ok(out)
@@ -578,6 +713,29 @@ pub fn render(file: &ConfigFile) -> String {
             out.push_str("]\n");
         }
     }
+    for issuer in &file.trusted_issuers {
+        let issuer = &issuer.fields;
+        out.push_str("\n[[trusted_issuer]]\n");
+        line(&mut out, "issuer", &string(&issuer.issuer));
+        optional(&mut out, "name", issuer.name.as_deref());
+        optional(&mut out, "jwks_uri", issuer.jwks_uri.as_deref());
+        optional(&mut out, "jwks", issuer.jwks.as_deref());
+        optional(
+            &mut out,
+            "bearer_token_file",
+            issuer.bearer_token_file.as_deref(),
+        );
+        optional(&mut out, "ca_file", issuer.ca_file.as_deref());
+        let algorithms: Vec<String> = issuer.algorithms.iter().map(|a| string(a)).collect();
+        line(
+            &mut out,
+            "algorithms",
+            &format!("[{}]", algorithms.join(", ")),
+        );
+        if let Some(seconds) = issuer.max_assertion_lifetime {
+            line(&mut out, "max_assertion_lifetime", &seconds.to_string());
+        }
+    }
     for app in &file.applications {
         out.push_str("\n[[application]]\n");
         if let Some(key) = &app.key {
@@ -650,8 +808,41 @@ pub fn render(file: &ConfigFile) -> String {
                 line(&mut out, "pem", &string(pem));
             }
         }
+        for federated in &app.federated_credentials {
+            let federated = &federated.fields;
+            out.push_str("\n[[application.federated_credential]]\n");
+            optional(&mut out, "name", federated.name.as_deref());
+            line(&mut out, "issuer", &string(&federated.issuer));
+            line(&mut out, "subject", &string(&federated.subject));
+            optional(&mut out, "audience", federated.audience.as_deref());
+            if !federated.conditions.is_empty() {
+                let pairs: Vec<String> = federated
+                    .conditions
+                    .iter()
+                    .map(|(claim, value)| format!("{} = {}", string(claim), string(value)))
+                    .collect();
+                line(
+                    &mut out,
+                    "conditions",
+                    &format!("{{ {} }}", pairs.join(", ")),
+                );
+            }
+            if let Some(at) = federated.expires_at {
+                line(&mut out, "expires_at", &at.to_string());
+            }
+            if federated.confirm_broad_subject {
+                line(&mut out, "confirm_broad_subject", "true");
+            }
+        }
     }
     out
+}
+
+/// `key = "value"` when there is a value.
+fn optional(out: &mut String, key: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        line(out, key, &string(value));
+    }
 }
 
 /// Custom claims as an inline table.
@@ -760,6 +951,74 @@ custom_claims = { region = "eu" }
         let again = parse(&text).unwrap();
         assert_eq!(again, file);
         assert_eq!(render(&again), text);
+    }
+
+    #[test]
+    fn issuers_federated_credentials_and_keys_are_read_and_rendered_back() {
+        let text = r#"
+[[trusted_issuer]]
+issuer = "https://token.actions.githubusercontent.com"
+algorithms = ["RS256"]
+
+[[trusted_issuer]]
+issuer = "spiffe://prod.acme"
+jwks = '{"keys": []}'
+
+[[application]]
+key = "team/deployer"
+name = "deployer"
+
+[[application.federated_credential]]
+issuer = "https://token.actions.githubusercontent.com"
+subject = "repo:acme/*:ref:refs/heads/main"
+conditions = { repository_owner_id = "123" }
+expires_at = 1893456000
+
+[[application.federated_credential]]
+issuer = "https://token.actions.githubusercontent.com"
+subject = "repo:acme/*:ref:refs/heads/main"
+audience = "https://warrant.example.com"
+"#;
+        let file = parse(text).unwrap();
+        assert_eq!(
+            file.trusted_issuers[1].fields.jwks.as_deref(),
+            Some("{\"keys\": []}")
+        );
+        assert_eq!(file.trusted_issuers[0].fields.name, None);
+        let app = &file.applications[0];
+        assert_eq!(app.key.as_deref(), Some("team/deployer"));
+        let federated = &app.federated_credentials;
+        assert_eq!(federated[0].fields.conditions["repository_owner_id"], "123");
+        assert_eq!(federated[0].fields.expires_at, Some(1_893_456_000));
+        assert_eq!(
+            federated[0].at.key,
+            "application[0].federated_credential[0]"
+        );
+        assert_eq!(federated[0].at.line, 14);
+        let rendered = render(&file);
+        assert_eq!(parse(&rendered).unwrap(), file);
+
+        // The same issuer, subject and audience twice; an issuer twice; a bad key.
+        let twice = text.replace("audience = \"https://warrant.example.com\"\n", "");
+        let error = parse(&twice).unwrap_err();
+        assert_eq!(error.place.line, 20, "{error}");
+        assert!(error.message.contains("listed twice"), "{error}");
+        let error = parse(&text.replace(
+            "spiffe://prod.acme",
+            "https://token.actions.githubusercontent.com",
+        ))
+        .unwrap_err();
+        assert_eq!(error.place.key, "trusted_issuer[1].issuer", "{error}");
+        let error = parse(&text.replace("team/deployer", "team deployer")).unwrap_err();
+        assert_eq!(
+            (
+                error.place.line,
+                error.place.column,
+                error.place.key.as_str()
+            ),
+            (11, 7, "application[0].key"),
+            "{error}"
+        );
     }
 
     #[test]

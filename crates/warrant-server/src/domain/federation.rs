@@ -56,6 +56,16 @@ pub enum IssuerKeySource {
 }
 
 impl IssuerKeySource {
+    /// The `jwks_uri` and the inline `jwks` (JSON text), as an administrator gives them: both
+    /// `None` for discovery.
+    pub fn parts(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::Discovery => (None, None),
+            Self::JwksUri(uri) => (Some(uri), None),
+            Self::Inline(jwks) => (None, Some(jwks)),
+        }
+    }
+
     /// The stored kind: `discovery`, `jwks_uri` or `inline`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -90,7 +100,7 @@ pub struct TrustedIssuer {
 }
 
 /// A trusted issuer as an administrator describes it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewTrustedIssuer {
     pub issuer: String,
     pub name: Option<String>,
@@ -220,6 +230,28 @@ pub fn spiffe_trust_domain(text: &str) -> Option<&str> {
     let rest = text.strip_prefix("spiffe://")?;
     let domain = rest.split('/').next()?;
     (!domain.is_empty()).then_some(domain)
+}
+
+impl From<&TrustedIssuer> for NewTrustedIssuer {
+    /// The description that makes `issuer` again, every default written out (what `warrant
+    /// export` writes).
+    fn from(issuer: &TrustedIssuer) -> Self {
+        let (jwks_uri, jwks) = issuer.keys.parts();
+        Self {
+            issuer: issuer.issuer.clone(),
+            name: Some(issuer.name.clone()),
+            jwks_uri: jwks_uri.map(str::to_owned),
+            jwks: jwks.map(str::to_owned),
+            bearer_token_file: issuer.bearer_token_file.clone(),
+            ca_file: issuer.ca_file.clone(),
+            algorithms: issuer
+                .algorithms
+                .iter()
+                .map(|a| a.name().to_owned())
+                .collect(),
+            max_assertion_lifetime: Some(issuer.max_assertion_lifetime),
+        }
+    }
 }
 
 impl TrustedIssuer {
@@ -524,7 +556,7 @@ pub struct FederatedCredential {
 }
 
 /// A federated credential as an administrator describes it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewFederatedCredential {
     pub name: Option<String>,
     /// The trusted issuer, by ID or by its issuer URL.

@@ -15,7 +15,8 @@ mod resource_server;
 mod scope;
 
 pub use application::{
-    Application, AuthMethod, ClientSecret, PlainSecret, SecretHash, TokenQuota, hash_secret,
+    Application, AuthMethod, ClientSecret, MAX_CONFIG_KEY_LEN, PlainSecret, SecretHash, TokenQuota,
+    hash_secret, validate_config_key,
 };
 pub use claims::{
     CustomClaims, MAX_CLAIM_NAME, MAX_CLAIMS_BYTES, RESERVED_CLAIMS, render_token_claims,

@@ -15,10 +15,10 @@ use crate::domain::{
 
 const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
         token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods,
-        custom_claims";
+        custom_claims, config_key";
 const APP_SELECT: &str = "SELECT client_id, name, description, created_at, updated_at,
         token_endpoint_auth_method, client_metadata, token_quota, client_authentication_methods,
-        custom_claims
+        custom_claims, config_key
      FROM applications ORDER BY created_at, client_id";
 
 /// Deletes an application (its secrets, credentials and grants go with it).
@@ -83,6 +83,7 @@ fn app_from_row(row: &impl Col) -> Result<Application, StoreError> {
         custom_claims: claims_from_row(row)?,
         token_quota: quota_from_row(row)?,
         private_key_jwt: auth_methods_from_row(row)?,
+        config_key: row.opt_text("config_key")?,
         created_at: unts(row.int("created_at")?),
         updated_at: unts(row.int("updated_at")?),
     })
@@ -136,8 +137,8 @@ pub(super) async fn insert_application_in(
         sqlx::query(
             "INSERT INTO applications (client_id, name, description, created_at, updated_at,
                 token_endpoint_auth_method, client_metadata, token_quota,
-                client_authentication_methods, custom_claims)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                client_authentication_methods, custom_claims, config_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&app.client_id)
         .bind(&app.name)
@@ -149,6 +150,7 @@ pub(super) async fn insert_application_in(
         .bind(quota)
         .bind(methods)
         .bind(claims)
+        .bind(app.config_key.as_deref())
         .execute(&mut **c)
         .await
         .map_err(db_err)?;
@@ -176,7 +178,8 @@ pub(super) async fn update_application_in(
         let done = sqlx::query(
             "UPDATE applications SET name = $2, description = $3,
                 token_endpoint_auth_method = $4, client_metadata = $5, updated_at = $6,
-                token_quota = $7, client_authentication_methods = $8, custom_claims = $9
+                token_quota = $7, client_authentication_methods = $8, custom_claims = $9,
+                config_key = $10
              WHERE client_id = $1",
         )
         .bind(&app.client_id)
@@ -188,6 +191,7 @@ pub(super) async fn update_application_in(
         .bind(quota)
         .bind(methods)
         .bind(claims)
+        .bind(app.config_key.as_deref())
         .execute(&mut **c)
         .await
         .map_err(db_err)?;

@@ -2,7 +2,7 @@
 //! the APIs (`state.rs`). A trusted issuer that federated credentials use is not deleted.
 
 use super::rows::{Col, corrupt, ts, unts};
-use super::{Store, StoreError, db_err, on_engine};
+use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{IssuerKeySource, MAX_TRUSTED_ISSUERS, TrustedIssuer, parse_algorithm_names};
 
 pub(super) const ISSUER_SELECT: &str = "SELECT id, issuer, name, key_source, jwks_uri, jwks,
@@ -37,63 +37,136 @@ pub(super) fn issuer_from_row(row: &impl Col) -> Result<TrustedIssuer, StoreErro
     })
 }
 
-/// The stored `jwks_uri` and `jwks` columns of a key source.
-fn key_columns(keys: &IssuerKeySource) -> (Option<&str>, Option<&str>) {
-    match keys {
-        IssuerKeySource::Discovery => (None, None),
-        IssuerKeySource::JwksUri(uri) => (Some(uri.as_str()), None),
-        IssuerKeySource::Inline(jwks) => (None, Some(jwks.as_str())),
+/// Adds a trusted issuer in a transaction: at most [`MAX_TRUSTED_ISSUERS`], each issuer URL
+/// once.
+pub(super) async fn insert_trusted_issuer_in(
+    tx: impl Into<Tx<'_>>,
+    issuer: &TrustedIssuer,
+) -> Result<(), StoreError> {
+    let (jwks_uri, jwks) = issuer.keys.parts();
+    on_tx!(tx.into(), |c| {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trusted_issuers")
+            .fetch_one(&mut *c)
+            .await
+            .map_err(db_err)?;
+        if unts(count) >= MAX_TRUSTED_ISSUERS as u64 {
+            return Err(StoreError::Conflict(format!(
+                "a server trusts at most {MAX_TRUSTED_ISSUERS} issuers; remove one first"
+            )));
+        }
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT id FROM trusted_issuers WHERE issuer = $1")
+                .bind(&issuer.issuer)
+                .fetch_optional(&mut *c)
+                .await
+                .map_err(db_err)?;
+        if let Some(id) = exists {
+            return Err(StoreError::Conflict(format!(
+                "the issuer {} is trusted already ({id})",
+                issuer.issuer
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO trusted_issuers (id, issuer, name, key_source, jwks_uri, jwks,
+                bearer_token_file, ca_file, algorithms, max_assertion_lifetime, created_at,
+                updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&issuer.id)
+        .bind(&issuer.issuer)
+        .bind(&issuer.name)
+        .bind(issuer.keys.kind())
+        .bind(jwks_uri)
+        .bind(jwks)
+        .bind(issuer.bearer_token_file.as_deref())
+        .bind(issuer.ca_file.as_deref())
+        .bind(issuer.algorithm_names())
+        .bind(ts(issuer.max_assertion_lifetime))
+        .bind(ts(issuer.created_at))
+        .bind(ts(issuer.updated_at))
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?;
+    });
+    Ok(())
+}
+
+/// Writes everything of a trusted issuer but its ID, issuer URL and creation time, in a
+/// transaction.
+pub(super) async fn update_trusted_issuer_in(
+    tx: impl Into<Tx<'_>>,
+    issuer: &TrustedIssuer,
+) -> Result<(), StoreError> {
+    let (jwks_uri, jwks) = issuer.keys.parts();
+    let affected = on_tx!(tx.into(), |c| {
+        sqlx::query(
+            "UPDATE trusted_issuers SET name = $2, key_source = $3, jwks_uri = $4, jwks = $5,
+                bearer_token_file = $6, ca_file = $7, algorithms = $8,
+                max_assertion_lifetime = $9, updated_at = $10
+             WHERE id = $1",
+        )
+        .bind(&issuer.id)
+        .bind(&issuer.name)
+        .bind(issuer.keys.kind())
+        .bind(jwks_uri)
+        .bind(jwks)
+        .bind(issuer.bearer_token_file.as_deref())
+        .bind(issuer.ca_file.as_deref())
+        .bind(issuer.algorithm_names())
+        .bind(ts(issuer.max_assertion_lifetime))
+        .bind(ts(issuer.updated_at))
+        .execute(&mut *c)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+    });
+    if affected == 0 {
+        return Err(StoreError::NotFound(format!(
+            "trusted issuer {}",
+            issuer.id
+        )));
     }
+    Ok(())
+}
+
+/// Deletes a trusted issuer no federated credential uses, in a transaction.
+pub(super) async fn delete_trusted_issuer_in(
+    tx: impl Into<Tx<'_>>,
+    id: &str,
+) -> Result<(), StoreError> {
+    let mut tx = tx.into();
+    let used: i64 = on_tx!(&mut tx, |c| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM federated_credentials WHERE issuer_id = $1")
+            .bind(id)
+            .fetch_one(&mut **c)
+            .await
+            .map_err(db_err)?
+    });
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "{used} federated credentials use this issuer; remove them first"
+        )));
+    }
+    let affected = on_tx!(&mut tx, |c| {
+        sqlx::query("DELETE FROM trusted_issuers WHERE id = $1")
+            .bind(id)
+            .execute(&mut **c)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+    });
+    if affected == 0 {
+        return Err(StoreError::NotFound(format!("trusted issuer {id}")));
+    }
+    Ok(())
 }
 
 impl Store {
     /// Adds a trusted issuer: at most [`MAX_TRUSTED_ISSUERS`], each issuer URL once.
     pub async fn insert_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
-        let (jwks_uri, jwks) = key_columns(&issuer.keys);
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trusted_issuers")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if unts(count) >= MAX_TRUSTED_ISSUERS as u64 {
-                return Err(StoreError::Conflict(format!(
-                    "a server trusts at most {MAX_TRUSTED_ISSUERS} issuers; remove one first"
-                )));
-            }
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT id FROM trusted_issuers WHERE issuer = $1")
-                    .bind(&issuer.issuer)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            if let Some(id) = exists {
-                return Err(StoreError::Conflict(format!(
-                    "the issuer {} is trusted already ({id})",
-                    issuer.issuer
-                )));
-            }
-            sqlx::query(
-                "INSERT INTO trusted_issuers (id, issuer, name, key_source, jwks_uri, jwks,
-                    bearer_token_file, ca_file, algorithms, max_assertion_lifetime, created_at,
-                    updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&issuer.id)
-            .bind(&issuer.issuer)
-            .bind(&issuer.name)
-            .bind(issuer.keys.kind())
-            .bind(jwks_uri)
-            .bind(jwks)
-            .bind(issuer.bearer_token_file.as_deref())
-            .bind(issuer.ca_file.as_deref())
-            .bind(issuer.algorithm_names())
-            .bind(ts(issuer.max_assertion_lifetime))
-            .bind(ts(issuer.created_at))
-            .bind(ts(issuer.updated_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            insert_trusted_issuer_in(&mut tx, issuer).await?;
             s.commit(tx).await
         })
     }
@@ -101,34 +174,9 @@ impl Store {
     /// Replaces what may change of a trusted issuer (all but its ID, URL and creation time);
     /// every instance's catalog reloads it, and its key cache follows `updated_at`.
     pub async fn update_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
-        let (jwks_uri, jwks) = key_columns(&issuer.keys);
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let done = sqlx::query(
-                "UPDATE trusted_issuers SET name = $2, key_source = $3, jwks_uri = $4, jwks = $5,
-                    bearer_token_file = $6, ca_file = $7, algorithms = $8,
-                    max_assertion_lifetime = $9, updated_at = $10
-                 WHERE id = $1",
-            )
-            .bind(&issuer.id)
-            .bind(&issuer.name)
-            .bind(issuer.keys.kind())
-            .bind(jwks_uri)
-            .bind(jwks)
-            .bind(issuer.bearer_token_file.as_deref())
-            .bind(issuer.ca_file.as_deref())
-            .bind(issuer.algorithm_names())
-            .bind(ts(issuer.max_assertion_lifetime))
-            .bind(ts(issuer.updated_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "trusted issuer {}",
-                    issuer.id
-                )));
-            }
+            update_trusted_issuer_in(&mut tx, issuer).await?;
             s.commit(tx).await
         })
     }
@@ -165,26 +213,7 @@ impl Store {
     pub async fn delete_trusted_issuer(&self, id: &str) -> Result<(), StoreError> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let used: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM federated_credentials WHERE issuer_id = $1",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if used > 0 {
-                return Err(StoreError::Conflict(format!(
-                    "{used} federated credentials use this issuer; remove them first"
-                )));
-            }
-            let done = sqlx::query("DELETE FROM trusted_issuers WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("trusted issuer {id}")));
-            }
+            delete_trusted_issuer_in(&mut tx, id).await?;
             s.commit(tx).await
         })
     }

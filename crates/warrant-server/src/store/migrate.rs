@@ -29,6 +29,7 @@ migrations! {
     11: "0011_proof_of_possession.sql",
     12: "0012_custom_claims.sql",
     13: "0013_federation.sql",
+    14: "0014_application_keys.sql",
 }
 
 impl Store {

@@ -209,3 +209,292 @@ async fn a_caller_grants_only_what_it_holds_and_a_bad_file_changes_nothing() {
         "only the management API: {apis}"
     );
 }
+
+/// A file with a trusted issuer (inline keys) and an application bound to its workloads:
+/// planned, applied only while the plan's fingerprint holds, then a workload's token is
+/// exchanged for a Warrant token at once; the issuer's and the credential's rules are the
+/// management API's, refused with their place.
+#[tokio::test]
+async fn trusted_issuers_and_federated_credentials_from_a_file() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let issuer = crate::federation::LocalIssuer::start().await;
+    let jwks = issuer.jwks().to_string().replace('\'', "");
+    let file = format!(
+        r#"
+[[api]]
+identifier = "https://orders.example.com"
+scopes = [{{ value = "read:orders" }}]
+
+[[trusted_issuer]]
+issuer = "{base}"
+name = "ci"
+jwks = '{jwks}'
+algorithms = ["RS256"]
+max_assertion_lifetime = 600
+
+[[application]]
+key = "deployer"
+name = "deployer"
+
+[[application.grant]]
+api = "https://orders.example.com"
+scopes = ["read:orders"]
+
+[[application.federated_credential]]
+name = "main"
+issuer = "{base}"
+subject = "repo:acme/orders:ref:refs/heads/main"
+audience = "https://github.com/acme"
+conditions = {{ repository_owner_id = "123" }}
+expires_at = 4102444800
+"#,
+        base = issuer.base
+    );
+    let body = |expect: Option<&str>| json!({"file": file, "expect": expect});
+
+    let (status, plan) = app
+        .mgmt(
+            Method::POST,
+            "/config/plan",
+            Some(&admin),
+            Some(&body(None)),
+        )
+        .await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(
+        keys(&plan),
+        [
+            "create api https://orders.example.com".to_owned(),
+            format!("create trusted_issuer {}", issuer.base),
+            "create application deployer".to_owned(),
+        ]
+    );
+    let details = plan["changes"][2]["details"].to_string();
+    assert!(details.contains("add federated credential"), "{details}");
+    let fingerprint = plan["fingerprint"].as_str().unwrap().to_owned();
+
+    // Another change lands between the plan and the apply: a 409, and nothing written.
+    let (status, _) = app
+        .mgmt(
+            Method::POST,
+            "/resource-servers",
+            Some(&admin),
+            Some(&json!({"identifier": "https://meanwhile.example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, stale) = app
+        .mgmt(
+            Method::POST,
+            "/config/apply",
+            Some(&admin),
+            Some(&body(Some(&fingerprint))),
+        )
+        .await;
+    assert_eq!(status, 409, "{stale}");
+    assert_eq!(stale["statusCode"], 409);
+    assert!(
+        stale["message"]
+            .as_str()
+            .unwrap()
+            .contains("the deployment changed since the plan"),
+        "{stale}"
+    );
+    let (_, issuers) = app
+        .mgmt(Method::GET, "/trusted-issuers", Some(&admin), None)
+        .await;
+    assert_eq!(issuers, json!([]), "nothing was applied");
+
+    // Planned again: applied with that plan's fingerprint.
+    let (_, plan) = app
+        .mgmt(
+            Method::POST,
+            "/config/plan",
+            Some(&admin),
+            Some(&body(None)),
+        )
+        .await;
+    let fingerprint = plan["fingerprint"].as_str().unwrap().to_owned();
+    let (status, applied) = app
+        .mgmt(
+            Method::POST,
+            "/config/apply",
+            Some(&admin),
+            Some(&body(Some(&fingerprint))),
+        )
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(applied["created"][0]["name"], "deployer", "{applied}");
+    let client_id = {
+        let (_, clients) = app.mgmt(Method::GET, "/clients", Some(&admin), None).await;
+        clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "deployer")
+            .unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (_, federated) = app
+        .mgmt(
+            Method::GET,
+            &format!("/clients/{client_id}/federated-credentials"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(federated[0]["expires_at"], "2100-01-01T00:00:00Z");
+    assert_eq!(
+        federated[0]["conditions"],
+        json!({"repository_owner_id": "123"})
+    );
+
+    // The workload's own token works at once (one refresh after the apply).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let assertion = issuer.mint(&json!({
+        "iss": issuer.base, "aud": "https://github.com/acme",
+        "sub": "repo:acme/orders:ref:refs/heads/main", "repository_owner_id": "123",
+        "iat": now, "exp": now + 300
+    }));
+    let response = app
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+            ("client_id", &client_id),
+            ("audience", "https://orders.example.com"),
+        ])
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    // Applied again: nothing; exported: the issuer and the credential, which apply as they
+    // are.
+    let (_, again) = app
+        .mgmt(
+            Method::POST,
+            "/config/apply",
+            Some(&admin),
+            Some(&body(None)),
+        )
+        .await;
+    assert_eq!(again["changes"], json!([]));
+    let (_, export) = app.mgmt(Method::GET, "/config", Some(&admin), None).await;
+    let exported = export["file"].as_str().unwrap();
+    assert!(exported.contains("[[trusted_issuer]]"), "{exported}");
+    assert!(exported.contains("key = \"deployer\""), "{exported}");
+    assert!(exported.contains("expires_at = 4102444800"), "{exported}");
+    let (_, plan) = app
+        .mgmt(
+            Method::POST,
+            "/config/plan",
+            Some(&admin),
+            Some(&json!({"file": exported, "prune": true})),
+        )
+        .await;
+    assert_eq!(keys(&plan), Vec::<String>::new(), "{plan}");
+
+    // The management API's rules, with the file's place.
+    for (from, to, at) in [
+        (
+            "max_assertion_lifetime = 600",
+            "max_assertion_lifetime = 600\nbearer_token_file = \"/etc/warrant/master.key\"",
+            "trusted_issuer[0]: bearer_token_file may only be /var/run/secrets/kubernetes.io/serviceaccount/token",
+        ),
+        (
+            "subject = \"repo:acme/orders:ref:refs/heads/main\"",
+            "subject = \"*\"",
+            "application[0].federated_credential[0]: subject: the subject matches any workload",
+        ),
+        (
+            "issuer = \"http",
+            "issuer = \"https://unknown.example.com\"\n# ",
+            "application[0].federated_credential[0].issuer: https://unknown.example.com is not a trusted issuer",
+        ),
+    ] {
+        let bad = if at.starts_with("application[0].federated_credential[0].issuer") {
+            // Only the credential's issuer, not the trusted issuer's.
+            let i = file.rfind(from).unwrap();
+            format!("{}{to}{}", &file[..i], &file[i + from.len()..])
+        } else {
+            file.replacen(from, to, 1)
+        };
+        let (status, error) = app
+            .mgmt(
+                Method::POST,
+                "/config/apply",
+                Some(&admin),
+                Some(&json!({"file": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("line ") && message.contains(at),
+            "{message} should say {at}"
+        );
+    }
+}
+
+/// Counts the catalog refreshes an admin asks for.
+#[derive(Debug, Default)]
+struct CountingCatalog(std::sync::atomic::AtomicUsize);
+
+impl warrant_server::admin::Refresh for CountingCatalog {
+    fn refresh(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// An apply of many changes records one audit event per change but refreshes the catalog
+/// once, after its one transaction.
+#[tokio::test]
+async fn an_apply_refreshes_the_catalog_once_and_audits_each_change() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use warrant_server::admin::{Actor, Admin, AuditTrail};
+    use warrant_server::domain::events::AuditFilter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = warrant_server::store::Store::open_data_dir(dir.path())
+        .await
+        .unwrap();
+    let catalog = Arc::new(CountingCatalog::default());
+    let admin = Admin::new(store.clone(), Arc::new(warrant_server::clock::SystemClock))
+        .refreshing(Arc::clone(&catalog) as Arc<dyn warrant_server::admin::Refresh>)
+        .recording(AuditTrail::Store {
+            unrecorded: |e| panic!("an audit event was not recorded: {e}"),
+        })
+        .acting_as(Actor::Cli {
+            user_agent: "warrant-cli/test".into(),
+        });
+    let file = format!(
+        "{FILE}\n[[application]]\nname = \"second\"\n\n[[application]]\nname = \"third\"\n"
+    );
+    let applied = admin.apply_config(&file, false, None).await.unwrap();
+    // An API, three applications, and one application's grants.
+    assert_eq!(applied.changes.len(), 4, "{:?}", applied.changes);
+    assert_eq!(catalog.0.load(Ordering::SeqCst), 1, "one refresh per apply");
+    let events = store
+        .count_audit_events(&AuditFilter {
+            kind: Some("sapi".into()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events, 5, "one event per change, the grants' too");
+    // Nothing to apply: no refresh at all.
+    admin.apply_config(&file, false, None).await.unwrap();
+    assert_eq!(catalog.0.load(Ordering::SeqCst), 1);
+}

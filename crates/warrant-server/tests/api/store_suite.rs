@@ -6,8 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use warrant_server::domain::{
-    Application, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME, PopMechanism,
-    ProofOfPossession, ResourceServer, Scope, SigningAlg, hash_secret,
+    Application, ClaimCondition, ClientGrant, ClientSecret, DEFAULT_TOKEN_LIFETIME,
+    FederatedCredential, NewFederatedCredential, NewTrustedIssuer, PopMechanism, ProofOfPossession,
+    ResourceServer, Scope, SigningAlg, TrustedIssuer, hash_secret,
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
@@ -1131,8 +1132,10 @@ async fn revoked_tokens_are_loaded_capped_and_pruned(engine: Engine) {
         .await;
 }
 
-/// `warrant apply`'s one write: APIs, applications and grants created, changed and deleted in
-/// one transaction; a step failing in the middle leaves everything as it was.
+/// `warrant apply`'s one write: APIs, trusted issuers, applications (with their keys), their
+/// federated credentials and grants created, changed and deleted in one transaction; a step
+/// failing in the middle leaves everything as it was, and a write planned at a version since
+/// passed writes nothing.
 async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
     engine
         .run(|store| async move {
@@ -1147,8 +1150,29 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
                 .unwrap();
 
             let new_api = api("https://new");
-            let app = Application::new("new".into(), String::new(), 2).unwrap();
+            let mut app = Application::new("new".into(), String::new(), 2).unwrap();
+            app.config_key = Some("team/new".into());
             let secret = ClientSecret::new(&app.client_id, hash_secret("t"), 2);
+            let issuer = TrustedIssuer::new(
+                NewTrustedIssuer {
+                    issuer: "https://ci.example.com".into(),
+                    ..NewTrustedIssuer::default()
+                },
+                2,
+            )
+            .unwrap();
+            let federated = FederatedCredential::new(
+                &app.client_id,
+                &issuer.id,
+                NewFederatedCredential {
+                    issuer: issuer.issuer.clone(),
+                    subject: "repo:acme/new:ref:refs/heads/main".into(),
+                    expires_at: Some(5_000),
+                    ..NewFederatedCredential::default()
+                },
+                2,
+            )
+            .unwrap();
             let grant =
                 ClientGrant::new(&app.client_id, &new_api, vec!["read:data".into()], 2).unwrap();
             let mut renamed = kept.clone();
@@ -1157,6 +1181,8 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
                 apis_created: vec![new_api.clone()],
                 apis_updated: vec![renamed.clone()],
                 applications_created: vec![(app.clone(), secret.clone())],
+                issuers_created: vec![issuer.clone()],
+                federated_created: vec![federated.clone()],
                 grants,
                 applications_deleted: vec![old.client_id.clone()],
                 apis_deleted: vec![doomed.id.clone()],
@@ -1184,12 +1210,27 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
             );
             assert_eq!(after, before);
             assert_eq!(store.version().await.unwrap(), v);
+            assert_eq!(store.list_trusted_issuers().await.unwrap(), vec![]);
 
-            // The same without the failing step: all of it, under one version.
+            // The same without the failing step, but planned at a version something else
+            // wrote after: nothing written, and told so.
+            let stale = ConfigWrite {
+                unchanged_since: Some(v - 1),
+                ..write(vec![(app.client_id.clone(), vec![grant.clone()])])
+            };
+            assert!(store.apply_config(&stale).await.unwrap().is_none());
+            assert_eq!(store.version().await.unwrap(), v);
+            assert_eq!(store.list_applications().await.unwrap(), before.1);
+
+            // Planned at the current version: all of it, under one version.
             let changes = store
-                .apply_config(&write(vec![(app.client_id.clone(), vec![grant.clone()])]))
+                .apply_config(&ConfigWrite {
+                    unchanged_since: Some(v),
+                    ..write(vec![(app.client_id.clone(), vec![grant.clone()])])
+                })
                 .await
-                .unwrap();
+                .unwrap()
+                .expect("nothing was written since the version the write names");
             assert_eq!(changes.len(), 1);
             assert_eq!(changes[0].added, vec![grant.clone()]);
             assert_eq!(store.version().await.unwrap(), v + 1);
@@ -1212,6 +1253,109 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
             assert_eq!(
                 store.list_grants(&GrantFilter::default()).await.unwrap(),
                 vec![grant]
+            );
+            assert_eq!(
+                store
+                    .get_application(&app.client_id)
+                    .await
+                    .unwrap()
+                    .config_key,
+                Some("team/new".to_owned())
+            );
+            assert_eq!(
+                store.list_trusted_issuers().await.unwrap(),
+                vec![issuer.clone()]
+            );
+            assert_eq!(
+                store
+                    .list_federated_credentials(&app.client_id)
+                    .await
+                    .unwrap(),
+                vec![federated.clone()]
+            );
+
+            // A key is unique: another application cannot take it.
+            let mut twin = Application::new("twin".into(), String::new(), 3).unwrap();
+            twin.config_key = app.config_key.clone();
+            let twin_secret = ClientSecret::new(&twin.client_id, hash_secret("u"), 3);
+            assert!(matches!(
+                store.insert_application(&twin, &twin_secret, &[]).await,
+                Err(StoreError::Conflict(_))
+            ));
+
+            // Changed in place: the issuer's settings, the credential's name, conditions and
+            // expiry, the application's name (by its key); an issuer still used is not
+            // deleted, and then nothing of the write is.
+            let mut renamed_issuer = issuer.clone();
+            renamed_issuer.name = "CI".into();
+            renamed_issuer.max_assertion_lifetime = 600;
+            renamed_issuer.updated_at = 3;
+            let mut changed = federated.clone();
+            changed.name = "deploy".into();
+            changed.expires_at = None;
+            changed.conditions = vec![ClaimCondition {
+                claim: "repository_owner_id".into(),
+                value: "123".into(),
+            }];
+            changed.updated_at = 3;
+            let mut renamed_app = store.get_application(&app.client_id).await.unwrap();
+            renamed_app.name = "renamed".into();
+            let update = || ConfigWrite {
+                issuers_updated: vec![renamed_issuer.clone()],
+                federated_updated: vec![changed.clone()],
+                applications_updated: vec![renamed_app.clone()],
+                ..ConfigWrite::default()
+            };
+            let refused = ConfigWrite {
+                issuers_deleted: vec![issuer.id.clone()],
+                ..update()
+            };
+            assert!(matches!(
+                store.apply_config(&refused).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert_eq!(
+                store
+                    .list_federated_credentials(&app.client_id)
+                    .await
+                    .unwrap(),
+                vec![federated.clone()]
+            );
+            store.apply_config(&update()).await.unwrap().unwrap();
+            assert_eq!(
+                store.list_trusted_issuers().await.unwrap(),
+                vec![renamed_issuer.clone()]
+            );
+            assert_eq!(
+                store
+                    .list_federated_credentials(&app.client_id)
+                    .await
+                    .unwrap(),
+                vec![changed.clone()]
+            );
+            let stored = store.get_application(&app.client_id).await.unwrap();
+            assert_eq!(
+                (stored.name.as_str(), stored.config_key.as_deref()),
+                ("renamed", Some("team/new"))
+            );
+
+            // The credential and then its issuer deleted, in one write.
+            store
+                .apply_config(&ConfigWrite {
+                    federated_deleted: vec![changed],
+                    issuers_deleted: vec![issuer.id.clone()],
+                    ..ConfigWrite::default()
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(store.list_trusted_issuers().await.unwrap(), vec![]);
+            assert_eq!(
+                store
+                    .list_federated_credentials(&app.client_id)
+                    .await
+                    .unwrap(),
+                vec![]
             );
         })
         .await;

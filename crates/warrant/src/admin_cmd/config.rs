@@ -23,8 +23,15 @@ pub async fn plan(global: &GlobalArgs, args: PlanArgs) -> Result<(), String> {
         return print_json(&result);
     }
     print_changes(&result, false);
-    if !result.changes.is_empty() {
-        println!("Apply with `warrant apply {}`.", args.file.display());
+    if let Some(fingerprint) = &result.fingerprint {
+        println!("Fingerprint of the deployment: {fingerprint}");
+        if !result.changes.is_empty() {
+            println!(
+                "Apply these changes, and only if nothing changed since, with `warrant apply {} \
+                 --expect {fingerprint}`.",
+                args.file.display()
+            );
+        }
     }
     Ok(())
 }
@@ -35,7 +42,7 @@ pub async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<(), String> {
     let mut secrets_file = args.secrets_file.as_deref().map(open_private).transpose()?;
     let target = deployment::open(global).await?;
     let result = target
-        .apply_config(&file, args.prune)
+        .apply_config(&file, args.prune, args.expect.as_deref())
         .await
         .map_err(|e| in_file(&args.file, &e))?;
     if let (Some(out), Some(path)) = (secrets_file.as_mut(), &args.secrets_file) {
@@ -55,6 +62,7 @@ pub async fn apply(global: &GlobalArgs, args: ApplyArgs) -> Result<(), String> {
             } else {
                 result.created.clone()
             },
+            fingerprint: None,
         };
         return print_json(&shown);
     }

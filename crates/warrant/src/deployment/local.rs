@@ -413,12 +413,21 @@ impl Target for Local {
 
     fn plan_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
         Box::pin(async move {
-            let changes = self.admin.plan_config(file, prune).await.map_err(err)?;
-            Ok(config_result_view(&changes, &[]))
+            let planned = self.admin.plan_config(file, prune).await.map_err(err)?;
+            Ok(config_result_view(
+                &planned.changes,
+                &[],
+                Some(planned.fingerprint),
+            ))
         })
     }
 
-    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+    fn apply_config<'a>(
+        &'a self,
+        file: &'a str,
+        prune: bool,
+        expect: Option<&'a str>,
+    ) -> Answer<'a, ConfigResultView> {
         Box::pin(async move {
             // An API signed with another algorithm than RS256 may need its first keys made:
             // that takes the master key.
@@ -432,8 +441,8 @@ impl Target for Local {
             } else {
                 self.admin.clone()
             };
-            let applied = admin.apply_config(file, prune).await.map_err(err)?;
-            Ok(config_result_view(&applied.changes, &applied.created))
+            let applied = admin.apply_config(file, prune, expect).await.map_err(err)?;
+            Ok(config_result_view(&applied.changes, &applied.created, None))
         })
     }
 

@@ -155,11 +155,18 @@ pub trait Target: std::fmt::Debug {
 
     fn revoke_key<'a>(&'a self, kid: &'a str) -> Answer<'a, SigningKeyView>;
 
-    /// What a configuration file would change (`prune`: deleting what it does not name too).
+    /// What a configuration file would change (`prune`: deleting what it does not name too),
+    /// with the fingerprint of the state compared with.
     fn plan_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView>;
 
-    /// Applies a configuration file in one transaction; the answer holds new secrets.
-    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView>;
+    /// Applies a configuration file in one transaction; the answer holds new secrets. With
+    /// `expect`, only if the deployment's fingerprint is still that one.
+    fn apply_config<'a>(
+        &'a self,
+        file: &'a str,
+        prune: bool,
+        expect: Option<&'a str>,
+    ) -> Answer<'a, ConfigResultView>;
 
     /// The current state as a configuration file.
     fn export_config(&self) -> Answer<'_, String>;

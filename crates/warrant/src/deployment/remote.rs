@@ -405,17 +405,24 @@ impl Target for Remote {
             let body = ConfigRequest {
                 file: file.to_owned(),
                 prune,
+                expect: None,
             };
             self.call(Method::POST, "/config/plan", Some(json!(body)))
                 .await
         })
     }
 
-    fn apply_config<'a>(&'a self, file: &'a str, prune: bool) -> Answer<'a, ConfigResultView> {
+    fn apply_config<'a>(
+        &'a self,
+        file: &'a str,
+        prune: bool,
+        expect: Option<&'a str>,
+    ) -> Answer<'a, ConfigResultView> {
         Box::pin(async move {
             let body = ConfigRequest {
                 file: file.to_owned(),
                 prune,
+                expect: expect.map(str::to_owned),
             };
             self.call(Method::POST, "/config/apply", Some(json!(body)))
                 .await

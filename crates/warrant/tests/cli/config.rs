@@ -40,7 +40,23 @@ scopes = [
   {{ value = "charge", description = "" }},
 ]
 
+[[trusted_issuer]]
+issuer = "https://kubernetes.default.svc.cluster.local"
+name = "cluster"
+jwks_uri = "https://kubernetes.default.svc/openid/v1/jwks"
+bearer_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+algorithms = ["RS256", "ES256"]
+max_assertion_lifetime = 3600
+
+[[trusted_issuer]]
+issuer = "https://token.actions.githubusercontent.com"
+name = "GitHub Actions"
+algorithms = ["RS256"]
+max_assertion_lifetime = 600
+
 [[application]]
+key = "sync"
 name = "order-sync"
 description = "Copies orders to the warehouse"
 client_metadata = {{ "team" = "logistics" }}
@@ -55,6 +71,20 @@ custom_claims = {{ "region" = "eu" }}
 [[application.grant]]
 api = "urn:example:billing"
 scopes = ["charge"]
+
+[[application.federated_credential]]
+name = "in-cluster"
+issuer = "https://kubernetes.default.svc.cluster.local"
+subject = "system:serviceaccount:logistics:default"
+confirm_broad_subject = true
+
+[[application.federated_credential]]
+name = "deploy"
+issuer = "https://token.actions.githubusercontent.com"
+subject = "repo:acme/orders:ref:refs/heads/main"
+audience = "https://warrant.example.com"
+conditions = {{ "repository_owner_id" = "123" }}
+expires_at = 1893456000
 
 [[application]]
 name = "reporter"
@@ -124,11 +154,26 @@ async fn plan_apply_export_on_a_data_directory() {
         [
             change("create", "api", "https://orders.example.com"),
             change("create", "api", "urn:example:billing"),
+            change(
+                "create",
+                "trusted_issuer",
+                "https://kubernetes.default.svc.cluster.local"
+            ),
+            change(
+                "create",
+                "trusted_issuer",
+                "https://token.actions.githubusercontent.com"
+            ),
             change("create", "application", "order-sync"),
             change("create", "application", "reporter"),
         ]
     );
     assert_eq!(plan["created"], json!([]));
+    assert_eq!(
+        plan["fingerprint"].as_str().map(str::len),
+        Some(43),
+        "{plan}"
+    );
     assert_eq!(ok_json(warrant(d, &["app", "list", "--json"])), json!([]));
 
     // Apply, the secrets to a private file.
@@ -166,6 +211,27 @@ async fn plan_apply_export_on_a_data_directory() {
     );
     let shown = ok_json(warrant(d, &["app", "show", order_sync, "--json"]));
     assert_eq!(shown["client_metadata"], json!({"team": "logistics"}));
+    // The issuers and federated credentials are those `warrant issuer` and `warrant app
+    // federate` show.
+    let issuers = ok_json(warrant(d, &["issuer", "list", "--json"]));
+    let github = issuers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["issuer"] == "https://token.actions.githubusercontent.com")
+        .unwrap();
+    assert_eq!(github["algorithms"], json!(["RS256"]));
+    assert_eq!(github["max_assertion_lifetime"], 600);
+    let federated = ok_json(warrant(d, &["app", "federated", order_sync, "--json"]));
+    let deploy = federated
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "deploy")
+        .unwrap();
+    assert_eq!(deploy["conditions"], json!({"repository_owner_id": "123"}));
+    assert_eq!(deploy["audience"], "https://warrant.example.com");
+    assert_eq!(deploy["expires_at"], "2030-01-01T00:00:00Z");
     assert_eq!(shown["grants"].as_array().unwrap().len(), 2);
     let apis = ok_json(warrant(d, &["api", "list", "--json"]));
     let billing = apis
@@ -262,6 +328,142 @@ async fn plan_apply_export_on_a_data_directory() {
     );
     assert!(applied.contains("shown only now"), "{applied}");
     assert_eq!(stdout(&warrant(fresh.path(), &["export"])), changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_renames_an_application_and_a_stale_plan_is_refused() {
+    let data = initialized_data_dir().await;
+    let d = data.path();
+    let work = tempfile::tempdir().unwrap();
+    let path = write(work.path(), "warrant.toml", &file());
+    stdout(&warrant(d, &["apply", &path]));
+    let apps = ok_json(warrant(d, &["app", "list", "--json"]));
+    let client_id = |apps: &Value, name: &str| {
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .map(|a| a["client_id"].as_str().unwrap().to_owned())
+    };
+    let order_sync = client_id(&apps, "order-sync").unwrap();
+
+    // The same key, another name: the same application, renamed, its credentials kept.
+    let renamed = file().replace("name = \"order-sync\"", "name = \"order-sync-v2\"");
+    let renamed_path = write(work.path(), "renamed.toml", &renamed);
+    let plan = stdout(&warrant(d, &["plan", &renamed_path]));
+    assert!(
+        plan.contains("~ update application \"order-sync-v2\""),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("name \"order-sync\" -> \"order-sync-v2\""),
+        "{plan}"
+    );
+    assert!(plan.contains("1 to update"), "{plan}");
+    let fingerprint = plan
+        .lines()
+        .find_map(|l| l.strip_prefix("Fingerprint of the deployment: "))
+        .unwrap()
+        .to_owned();
+    assert!(
+        plan.contains(&format!("--expect {fingerprint}")),
+        "the plan says how to apply exactly it: {plan}"
+    );
+
+    // Something changes between the plan and the apply: the apply is refused, and changes
+    // nothing.
+    stdout(&warrant(d, &["app", "create", "--name", "intruder"]));
+    let out = warrant(d, &["apply", &renamed_path, "--expect", &fingerprint]);
+    fails_with(&out, "the deployment changed since the plan");
+    fails_with(&out, "Nothing was changed.");
+    let apps = ok_json(warrant(d, &["app", "list", "--json"]));
+    assert_eq!(client_id(&apps, "order-sync"), Some(order_sync.clone()));
+
+    // Planned again, applied with its fingerprint: renamed in place.
+    let plan = ok_json(warrant(d, &["plan", &renamed_path, "--json"]));
+    let fingerprint = plan["fingerprint"].as_str().unwrap();
+    let applied = ok_json(warrant(
+        d,
+        &["apply", &renamed_path, "--expect", fingerprint, "--json"],
+    ));
+    assert_eq!(
+        changes(&applied),
+        [change("update", "application", "order-sync-v2")]
+    );
+    let apps = ok_json(warrant(d, &["app", "list", "--json"]));
+    assert_eq!(client_id(&apps, "order-sync-v2"), Some(order_sync.clone()));
+    assert_eq!(client_id(&apps, "order-sync"), None);
+    let federated = ok_json(warrant(d, &["app", "federated", &order_sync, "--json"]));
+    assert_eq!(federated.as_array().unwrap().len(), 2);
+    // The fingerprint is the state's: nothing changed, the same fingerprint.
+    let again = ok_json(warrant(d, &["plan", &renamed_path, "--json"]));
+    assert_eq!(again["changes"], json!([]));
+    assert_eq!(
+        ok_json(warrant(d, &["plan", &renamed_path, "--json"]))["fingerprint"],
+        again["fingerprint"]
+    );
+
+    // Without --prune a federated credential left out stays; with it, it goes, and so does
+    // a trusted issuer nothing uses any more. One still used is not pruned: the plan says why.
+    let start = renamed
+        .find("[[application.federated_credential]]\nname = \"deploy\"")
+        .unwrap();
+    let end = start
+        + renamed[start..].find("expires_at = 1893456000\n").unwrap()
+        + "expires_at = 1893456000\n".len();
+    let without_deploy = format!("{}{}", &renamed[..start], &renamed[end..]);
+    let without_deploy_path = write(work.path(), "without.toml", &without_deploy);
+    let plan = ok_json(warrant(d, &["plan", &without_deploy_path, "--json"]));
+    assert_eq!(plan["changes"], json!([]), "{plan}");
+    let plan = ok_json(warrant(
+        d,
+        &["plan", &without_deploy_path, "--prune", "--json"],
+    ));
+    assert_eq!(
+        changes(&plan),
+        [
+            change("update", "application", "order-sync-v2"),
+            change("delete", "application", "intruder"),
+        ]
+    );
+    let github = without_deploy
+        .find("[[trusted_issuer]]\nissuer = \"https://token")
+        .unwrap();
+    let github_end = github + without_deploy[github..].find("\n\n").unwrap() + 2;
+    let no_issuers = format!(
+        "{}{}",
+        &without_deploy[..github],
+        &without_deploy[github_end..]
+    );
+    let no_issuers_path = write(work.path(), "no-issuers.toml", &no_issuers);
+    let plan = ok_json(warrant(d, &["plan", &no_issuers_path, "--prune", "--json"]));
+    assert!(
+        changes(&plan).contains(&change(
+            "delete",
+            "trusted_issuer",
+            "https://token.actions.githubusercontent.com"
+        )),
+        "{plan}"
+    );
+    let cluster = no_issuers.find("[[trusted_issuer]]").unwrap();
+    let cluster_end = cluster + no_issuers[cluster..].find("\n\n").unwrap() + 2;
+    let no_cluster = format!("{}{}", &no_issuers[..cluster], &no_issuers[cluster_end..]);
+    let no_cluster_path = write(work.path(), "no-cluster.toml", &no_cluster);
+    let out = warrant(d, &["plan", &no_cluster_path, "--prune"]);
+    fails_with(
+        &out,
+        "the trusted issuer https://kubernetes.default.svc.cluster.local is not in the file, so \
+         --prune would delete it, but the federated credential \"in-cluster\"",
+    );
+    let out = warrant(d, &["apply", &no_issuers_path, "--prune"]);
+    stdout(&out);
+    assert_eq!(
+        ok_json(warrant(d, &["issuer", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -362,9 +564,32 @@ async fn plan_apply_export_through_the_management_api() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 5);
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 7);
 
-    let applied = ok_json(remote(&["apply", &path, "--json"]));
+    // A plan's fingerprint goes stale when anything changes before the apply: refused with a
+    // 409, nothing written.
+    let fingerprint = plan["fingerprint"].as_str().unwrap().to_owned();
+    let early = write(
+        work.path(),
+        "early.toml",
+        "[[api]]\nidentifier = \"https://early.example.com\"\n",
+    );
+    ok_json(remote(&["apply", &early, "--json"]));
+    let out = remote(&["apply", &path, "--expect", &fingerprint, "--json"]);
+    fails_with(&out, "the server refused (409 Conflict)");
+    fails_with(&out, "the deployment changed since the plan");
+    let plan = ok_json(remote(&["plan", &path, "--json"]));
+    assert_ne!(plan["fingerprint"], fingerprint.as_str());
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 7, "{plan}");
+    let fingerprint = plan["fingerprint"].as_str().unwrap().to_owned();
+
+    let applied = ok_json(remote(&[
+        "apply",
+        &path,
+        "--expect",
+        &fingerprint,
+        "--json",
+    ]));
     assert_eq!(applied["changes"], plan["changes"]);
     let created = applied["created"].as_array().unwrap();
     assert_eq!(created.len(), 3);
@@ -391,7 +616,10 @@ async fn plan_apply_export_through_the_management_api() {
 
     let again = ok_json(remote(&["apply", &path, "--json"]));
     assert_eq!(again["changes"], json!([]));
-    assert_eq!(stdout(&remote(&["export"])), text);
+    let early_api = "\n[[api]]\nidentifier = \"https://early.example.com\"\nname = \"https://early.example.com\"\ntoken_lifetime = 86400\nsigning_alg = \"RS256\"\nscopes = []\n";
+    let (head, tail) = text.split_at(text.find("\n[[api]]").unwrap());
+    let with_early = format!("{head}{early_api}{tail}");
+    assert_eq!(stdout(&remote(&["export"])), with_early);
 
     // The CI application applies with its own token (update:config), not the admin's.
     let ci = created.iter().find(|c| c["name"] == "website-ci").unwrap();
@@ -453,7 +681,7 @@ async fn the_readme_example_applies() {
     let path = write(work.path(), "warrant.toml", example);
     let plan = stdout(&warrant(d, &["plan", &path]));
     assert!(
-        plan.contains("3 to create, 0 to update, 0 to delete."),
+        plan.contains("4 to create, 0 to update, 0 to delete."),
         "{plan}"
     );
     for line in section
@@ -462,7 +690,7 @@ async fn the_readme_example_applies() {
         .unwrap()
         .lines()
         .filter_map(|l| l.strip_prefix("# "))
-        .filter(|l| l.starts_with(['+', '3']))
+        .filter(|l| l.starts_with(['+', '4']))
     {
         assert!(
             plan.contains(line),

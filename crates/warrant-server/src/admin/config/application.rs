@@ -1,5 +1,5 @@
-//! One application of a configuration file compared with the stored one: its settings, grants
-//! and public keys, and what writing the difference takes.
+//! One application of a configuration file compared with the stored one: its settings, grants,
+//! public keys and federated credentials, and what writing the difference takes.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,8 @@ use crate::admin::followup::Change;
 use crate::admin::{Admin, AdminError};
 use crate::domain::config::{ApplicationSpec, MANAGEMENT_API_ALIAS};
 use crate::domain::{
-    Application, ClientGrant, ClientSecret, MAX_CREDENTIALS, PlainSecret, PublicKeyCredential,
-    ResourceServer,
+    Application, ClientGrant, ClientSecret, FederatedCredential, MAX_CREDENTIALS,
+    MAX_FEDERATED_CREDENTIALS, PlainSecret, PublicKeyCredential, ResourceServer, TrustedIssuer,
 };
 
 impl Admin {
@@ -23,7 +23,9 @@ impl Admin {
         stored: Option<&Application>,
         current_grants: &[ClientGrant],
         apis: &BTreeMap<String, ResourceServer>,
+        issuers: &BTreeMap<String, TrustedIssuer>,
         management: Option<&str>,
+        prune: bool,
         now: u64,
     ) -> Result<(), AdminError> {
         let mut app = match stored {
@@ -33,6 +35,24 @@ impl Admin {
         };
         let mut details = Vec::new();
         let mut settings_change = false;
+        if app.name != spec.name {
+            details.push(format!("name {:?} -> {:?}", app.name, spec.name));
+            app.name = spec.name.clone();
+        }
+        if stored.is_none() {
+            app.config_key = spec.key.clone();
+        } else if app.config_key != spec.key {
+            details.push(format!(
+                "key {} -> {}",
+                app.config_key
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |k| format!("{k:?}")),
+                spec.key
+                    .as_ref()
+                    .map_or_else(|| "none".to_owned(), |k| format!("{k:?}"))
+            ));
+            app.config_key = spec.key.clone();
+        }
         if app.description != spec.description {
             details.push("description".to_owned());
             app.description = spec.description.clone();
@@ -229,7 +249,6 @@ impl Admin {
                 plan.write.credentials_deleted.push(old.clone());
             }
         }
-        let credentials_change = !credential_changes.is_empty();
         let listed = (!listed.is_empty()).then_some(listed);
         if app.private_key_jwt.as_ref().is_some_and(Vec::is_empty) && listed.is_none() {
             // `[]` and none say the same: the secret.
@@ -241,6 +260,109 @@ impl Admin {
             app.private_key_jwt = listed;
             settings_change = true;
         }
+
+        // Federated credentials, matched by issuer, subject and audience; those the file
+        // does not list go only with prune.
+        let old_federated = match stored {
+            Some(app) => {
+                self.store
+                    .list_federated_credentials(&app.client_id)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        if spec.federated_credentials.len() > MAX_FEDERATED_CREDENTIALS {
+            return Err(spec
+                .at
+                .field_error(
+                    "federated_credential",
+                    format!(
+                        "an application has at most {MAX_FEDERATED_CREDENTIALS} federated credentials"
+                    ),
+                )
+                .into());
+        }
+        let mut federated_kept: Vec<&str> = Vec::new();
+        for federated in &spec.federated_credentials {
+            let Some(issuer) = issuers.get(&federated.fields.issuer) else {
+                return Err(federated
+                    .at
+                    .field_error(
+                        "issuer",
+                        format!(
+                            "{} is not a trusted issuer: add it to the file as a [[trusted_issuer]]",
+                            federated.fields.issuer
+                        ),
+                    )
+                    .into());
+            };
+            let new = federated.fields.clone();
+            let built = FederatedCredential::new(&app.client_id, &issuer.id, new, now)
+                .map_err(|e| federated.at.error(e.0))?;
+            let old = old_federated.iter().find(|c| {
+                !federated_kept.contains(&c.id.as_str())
+                    && (&c.issuer_id, &c.subject, &c.audience)
+                        == (&built.issuer_id, &built.subject, &built.audience)
+            });
+            match old {
+                Some(old)
+                    if old.name == built.name
+                        && old.conditions_map() == built.conditions_map()
+                        && old.expires_at == built.expires_at =>
+                {
+                    federated_kept.push(&old.id);
+                }
+                Some(old) => {
+                    federated_kept.push(&old.id);
+                    details.push(format!(
+                        "federated credential {:?} ({})",
+                        built.name,
+                        federated.matched_by()
+                    ));
+                    credential_changes.push(Change::FederatedCredentialUpdated {
+                        client_id: app.client_id.clone(),
+                        id: old.id.clone(),
+                    });
+                    plan.write.federated_updated.push(FederatedCredential {
+                        name: built.name,
+                        conditions: built.conditions,
+                        expires_at: built.expires_at,
+                        updated_at: now,
+                        ..old.clone()
+                    });
+                }
+                None => {
+                    details.push(format!(
+                        "add federated credential {:?} ({})",
+                        built.name,
+                        federated.matched_by()
+                    ));
+                    credential_changes.push(Change::FederatedCredentialCreated {
+                        client_id: app.client_id.clone(),
+                        id: built.id.clone(),
+                        issuer: issuer.issuer.clone(),
+                        subject: built.subject.clone(),
+                    });
+                    plan.write.federated_created.push(built);
+                }
+            }
+        }
+        if prune {
+            for old in &old_federated {
+                if !federated_kept.contains(&old.id.as_str()) {
+                    details.push(format!(
+                        "remove federated credential {:?} ({})",
+                        old.name, old.subject
+                    ));
+                    credential_changes.push(Change::FederatedCredentialDeleted {
+                        client_id: app.client_id.clone(),
+                        id: old.id.clone(),
+                    });
+                    plan.write.federated_deleted.push(old.clone());
+                }
+            }
+        }
+        let credentials_change = !credential_changes.is_empty();
 
         match stored {
             None => {

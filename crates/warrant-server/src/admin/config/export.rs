@@ -3,16 +3,17 @@
 use crate::admin::setup::ADMIN_CLIENT_SETTING;
 use crate::admin::{Admin, AdminError};
 use crate::domain::config::{
-    self, ApiSpec, ApplicationSpec, ConfigFile, CredentialSpec, GrantSpecAt, MANAGEMENT_API_ALIAS,
-    Place,
+    self, ApiSpec, ApplicationSpec, ConfigFile, CredentialSpec, FederatedCredentialSpec,
+    GrantSpecAt, MANAGEMENT_API_ALIAS, Place, TrustedIssuerSpec,
 };
-use crate::domain::public_key_pem;
-use crate::store::GrantFilter;
+use crate::domain::{NewFederatedCredential, broad_subject, public_key_pem};
+use crate::store::{GrantFilter, StoreError};
 
 impl Admin {
     /// What is stored, as a file that [`apply_config`](Self::apply_config) reads: every API
-    /// but the management API, every application but the admin one, sorted (APIs by
-    /// identifier, applications by name, grants by API).
+    /// but the management API, every trusted issuer, every application but the admin one with
+    /// its federated credentials, sorted (APIs by identifier, issuers by URL, applications by
+    /// name, grants by API, federated credentials by issuer, subject and audience).
     pub async fn export_config(&self) -> Result<String, AdminError> {
         let management = self.management_identifier().await?;
         let admin_client = self.store.get_setting(ADMIN_CLIENT_SETTING).await?;
@@ -29,6 +30,13 @@ impl Admin {
                 token_lifetime: api.token_lifetime,
                 signing_alg: api.signing_alg,
                 proof_of_possession: api.proof_of_possession,
+            });
+        }
+        let issuers = self.store.list_trusted_issuers().await?;
+        for issuer in &issuers {
+            file.trusted_issuers.push(TrustedIssuerSpec {
+                at: Place::default(),
+                fields: issuer.into(),
             });
         }
         let grants = self.store.list_grants(&GrantFilter::default()).await?;
@@ -51,9 +59,38 @@ impl Admin {
                     expires_at: c.expires_at,
                 })
                 .collect();
+            let mut federated_credentials = Vec::new();
+            for c in self
+                .store
+                .list_federated_credentials(&app.client_id)
+                .await?
+            {
+                let issuer = issuers
+                    .iter()
+                    .find(|i| i.id == c.issuer_id)
+                    .ok_or_else(|| {
+                        AdminError::Store(StoreError::Corrupt(format!(
+                            "federated credential {} names a trusted issuer that does not exist",
+                            c.id
+                        )))
+                    })?;
+                federated_credentials.push(FederatedCredentialSpec {
+                    at: Place::default(),
+                    fields: NewFederatedCredential {
+                        confirm_broad_subject: broad_subject(&c.subject).is_some(),
+                        conditions: c.conditions_map(),
+                        name: Some(c.name),
+                        issuer: issuer.issuer.clone(),
+                        subject: c.subject,
+                        audience: c.audience,
+                        expires_at: c.expires_at,
+                    },
+                });
+            }
             file.applications.push(ApplicationSpec {
+                federated_credentials,
                 at: Place::default(),
-                key: None,
+                key: app.config_key,
                 grants: grants
                     .iter()
                     .filter(|g| g.client_id == app.client_id)
@@ -78,11 +115,18 @@ impl Admin {
         }
         // In a stable order, whatever the creation times: diffs of the file stay small.
         file.apis.sort_by(|a, b| a.identifier.cmp(&b.identifier));
-        file.applications.sort_by(|a, b| a.name.cmp(&b.name));
+        file.trusted_issuers
+            .sort_by(|a, b| a.fields.issuer.cmp(&b.fields.issuer));
+        file.applications
+            .sort_by(|a, b| (&a.name, &a.key).cmp(&(&b.name, &b.key)));
         for app in &mut file.applications {
             app.grants.sort_by(|a, b| a.api.cmp(&b.api));
             app.credentials
                 .sort_by(|a, b| (&a.name, &a.pem).cmp(&(&b.name, &b.pem)));
+            app.federated_credentials.sort_by(|a, b| {
+                let (a, b) = (&a.fields, &b.fields);
+                (&a.issuer, &a.subject, &a.audience).cmp(&(&b.issuer, &b.subject, &b.audience))
+            });
         }
         Ok(config::render(&file))
     }

@@ -1,29 +1,43 @@
 //! Declarative configuration (`warrant plan`, `warrant apply`, `warrant export`, and
-//! `/api/v2/config/*`): a file describing APIs and applications ([`crate::domain::config`])
-//! compared with what is stored, and the difference written in one transaction.
+//! `/api/v2/config/*`): a file describing APIs, trusted issuers and applications
+//! ([`crate::domain::config`]) compared with what is stored, and the difference written in one
+//! transaction.
 //!
-//! APIs are matched by identifier, applications by name. What the file names it describes
+//! APIs are matched by identifier, trusted issuers by issuer URL, applications by their `key`
+//! (which the file sets, so that it may rename them), else by name; an application's
+//! federated credentials by issuer, subject and audience. What the file names it describes
 //! whole: a field left out takes its default, and an application's grants and public keys are
-//! those the file lists. What the file does not name stays, unless `prune`. The management API
-//! (Warrant's own) is never in a file, nor deleted, and the admin application `warrant init`
-//! made is neither exported nor pruned. A grant on the management API names it
+//! those the file lists. What the file does not name stays unless `prune`: APIs, trusted
+//! issuers, applications, and the federated credentials of the applications it names. The
+//! management API (Warrant's own) is never in a file, nor deleted, and the admin application
+//! `warrant init` made is neither exported nor pruned. A grant on the management API names it
 //! [`MANAGEMENT_API_ALIAS`], so that an exported file applies at another issuer.
 //!
-//! `application.rs` compares one application; `export.rs` writes the store as a file.
+//! `application.rs` compares one application, `issuer.rs` the trusted issuers; `export.rs`
+//! writes the store as a file.
 //!
 //! The whole file is checked before anything is written; an error names the line and key.
-//! Each change is then audited as the same change made one by one would be.
+//! Each change is then audited as the same change made one by one would be, and the catalog
+//! refreshed once. A plan answers the fingerprint of the state it compared the file with; an
+//! apply given that fingerprint writes only if the state is still that one (checked in the
+//! write's transaction).
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 mod application;
 mod export;
+mod issuer;
 
 use super::followup::Change;
 use super::setup::ADMIN_CLIENT_SETTING;
 use super::{Admin, AdminError, management_audience};
 use crate::domain::config::{self, ConfigError, MANAGEMENT_API_ALIAS, Place};
-use crate::domain::{PlainSecret, ResourceServer, SigningAlg, random_alphanumeric};
+use crate::domain::{
+    Application, PlainSecret, ResourceServer, SigningAlg, broad_subject, random_alphanumeric,
+};
 use crate::store::{ConfigWrite, GrantFilter};
 
 /// What a change does to its object.
@@ -49,7 +63,7 @@ impl ConfigAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigChange {
     pub action: ConfigAction,
-    /// `api` or `application`.
+    /// `api`, `trusted_issuer` or `application`.
     pub kind: &'static str,
     pub key: String,
     pub details: Vec<String>,
@@ -82,46 +96,139 @@ struct Plan {
     algorithms: Vec<SigningAlg>,
 }
 
+/// Another writer kept changing the deployment while a plan or a checked apply read it.
+fn still_changing() -> AdminError {
+    AdminError::Conflict(
+        "the deployment kept changing while the file was compared with it; try again".into(),
+    )
+}
+
 impl From<ConfigError> for AdminError {
     fn from(e: ConfigError) -> Self {
         Self::Invalid(e.to_string())
     }
 }
 
+/// What a plan answers: the changes, and the fingerprint of the state they were computed
+/// from (what `apply` with `expect` checks).
+#[derive(Debug, Default)]
+pub struct PlannedConfig {
+    pub changes: Vec<ConfigChange>,
+    pub fingerprint: String,
+}
+
+/// How many times a plan or a checked apply starts again when another write lands while it
+/// reads: each retry needs a write in the few milliseconds between two reads.
+const ATTEMPTS: usize = 5;
+
 impl Admin {
-    /// The changes `file` would make (`prune`: and the deletions of what it does not name).
-    pub async fn plan_config(
-        &self,
-        file: &str,
-        prune: bool,
-    ) -> Result<Vec<ConfigChange>, AdminError> {
-        Ok(self.plan(file, prune).await?.changes)
+    /// The changes `file` would make (`prune`: and the deletions of what it does not name),
+    /// with the fingerprint of the state they were computed from.
+    pub async fn plan_config(&self, file: &str, prune: bool) -> Result<PlannedConfig, AdminError> {
+        for _ in 0..ATTEMPTS {
+            let version = self.store.version().await?;
+            let fingerprint = self.config_fingerprint().await?;
+            let plan = self.plan(file, prune).await?;
+            // The fingerprint and the plan describe one state only if nothing was written
+            // between their reads.
+            if self.store.version().await? == version {
+                return Ok(PlannedConfig {
+                    changes: plan.changes,
+                    fingerprint,
+                });
+            }
+        }
+        Err(still_changing())
+    }
+
+    /// The fingerprint of the state a file is compared with: the SHA-256 of what
+    /// [`export_config`](Self::export_config) writes (base64url), so that it changes with
+    /// anything a file can say and with nothing else.
+    pub async fn config_fingerprint(&self) -> Result<String, AdminError> {
+        let text = self.export_config().await?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+        Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
     }
 
     /// Makes the changes `file` describes, in one transaction; nothing when the file is
-    /// invalid or any change fails. Applying the same file again changes nothing.
-    pub async fn apply_config(&self, file: &str, prune: bool) -> Result<AppliedConfig, AdminError> {
-        let plan = self.plan(file, prune).await?;
-        if plan.write.is_empty() {
-            return Ok(AppliedConfig::default());
-        }
+    /// invalid or any change fails. Applying the same file again changes nothing. With
+    /// `expect` (a fingerprint [`plan_config`](Self::plan_config) gave), only if the state is
+    /// still the one planned: else a conflict, and nothing changes.
+    pub async fn apply_config(
+        &self,
+        file: &str,
+        prune: bool,
+        expect: Option<&str>,
+    ) -> Result<AppliedConfig, AdminError> {
+        let mut plan = self.plan(file, prune).await?;
+        // A new algorithm's first keys: not part of the state a file describes, so made
+        // before the state is read (and checked) again.
         for alg in &plan.algorithms {
             self.ensure_key_set(*alg).await?;
         }
-        let grant_changes = self.store.apply_config(&plan.write).await?;
-        for change in plan.followups {
-            self.followup(change).await;
-        }
-        for ((client_id, _), changes) in plan.write.grants.iter().zip(grant_changes) {
-            if !changes.is_empty() {
-                self.followup(Change::GrantsSet {
-                    client_id: client_id.clone(),
-                    set: changes.added.into_iter().chain(changes.changed).collect(),
-                    removed: changes.removed,
-                })
-                .await;
+        let grant_changes = match expect {
+            None => {
+                if plan.write.is_empty() {
+                    return Ok(AppliedConfig::default());
+                }
+                self.store
+                    .apply_config(&plan.write)
+                    .await?
+                    .ok_or_else(still_changing)?
+            }
+            Some(expected) => {
+                let mut written = None;
+                for _ in 0..ATTEMPTS {
+                    let version = self.store.version().await?;
+                    let fingerprint = self.config_fingerprint().await?;
+                    if fingerprint != expected {
+                        return Err(AdminError::Conflict(format!(
+                            "the deployment changed since the plan (its fingerprint is now {fingerprint}, \
+                             not {expected}): nothing was applied; run `warrant plan` again \
+                             and review its changes"
+                        )));
+                    }
+                    plan = self.plan(file, prune).await?;
+                    if plan.write.is_empty() {
+                        return Ok(AppliedConfig::default());
+                    }
+                    // Written only if nothing else was since `version`: checked in the
+                    // write's own transaction.
+                    plan.write.unchanged_since = Some(version);
+                    written = self.store.apply_config(&plan.write).await?;
+                    if written.is_some() {
+                        break;
+                    }
+                }
+                written.ok_or_else(still_changing)?
+            }
+        };
+        let grants =
+            plan.write
+                .grants
+                .iter()
+                .zip(grant_changes)
+                .filter_map(|((client_id, _), changes)| {
+                    (!changes.is_empty()).then(|| Change::GrantsSet {
+                        client_id: client_id.clone(),
+                        set: changes.added.into_iter().chain(changes.changed).collect(),
+                        removed: changes.removed,
+                    })
+                });
+        for cred in &plan.write.federated_created {
+            if let Some(why) = broad_subject(&cred.subject) {
+                tracing::warn!(
+                    client_id = %cred.client_id,
+                    credential = %cred.id,
+                    issuer = %cred.issuer_id,
+                    subject = %cred.subject,
+                    "a broad federated credential was confirmed: {why}"
+                );
             }
         }
+        // One audit event per change, one catalog refresh for them all.
+        let followups: Vec<Change> = plan.followups.into_iter().chain(grants).collect();
+        self.followup_all(followups).await;
         Ok(AppliedConfig {
             changes: plan.changes,
             created: plan.created,
@@ -256,37 +363,67 @@ impl Admin {
             plan.write.apis_deleted.push(api.id.clone());
         }
 
-        // Applications, matched by name.
+        // Trusted issuers, matched by issuer URL (deleted with prune once the applications
+        // are planned: only one no federated credential keeps using).
+        let current_issuers = self.store.list_trusted_issuers().await?;
+        let issuers = plan.plan_issuers(&file.trusted_issuers, &current_issuers, now)?;
+
+        // Applications, matched by key, else by name among those no key of the file claims
+        // (an application with another key is another object).
         let current_apps = self.store.list_applications().await?;
         let current_grants = self.store.list_grants(&GrantFilter::default()).await?;
         let admin_client = self.store.get_setting(ADMIN_CLIENT_SETTING).await?;
+        let claimed = |app: &Application| {
+            app.config_key
+                .as_ref()
+                .is_some_and(|k| file.applications.iter().any(|s| s.key.as_ref() == Some(k)))
+        };
         let mut matched: Vec<&str> = Vec::new();
         for spec in &file.applications {
-            if spec.key.is_some() {
-                return Err(spec
-                    .at
-                    .field_error(
-                        "key",
-                        "`key` is not supported yet: applications are matched by name",
-                    )
-                    .into());
-            }
-            let mut named = current_apps.iter().filter(|a| a.name == spec.name);
-            let stored = named.next();
-            if named.next().is_some() {
-                return Err(spec
-                    .at
-                    .field_error(
-                        "name",
-                        format!(
-                            "several applications are named {:?}, so the file cannot tell which it \
-                         describes: rename all but one first",
-                            spec.name
-                        ),
-                    )
-                    .into());
-            }
+            let by_key = spec.key.as_ref().and_then(|key| {
+                current_apps
+                    .iter()
+                    .find(|a| a.config_key.as_ref() == Some(key))
+            });
+            let stored = match by_key {
+                Some(app) => Some(app),
+                None => {
+                    let mut named = current_apps.iter().filter(|a| {
+                        a.name == spec.name
+                            && !claimed(a)
+                            && (spec.key.is_none() || a.config_key.is_none())
+                    });
+                    let stored = named.next();
+                    if named.next().is_some() {
+                        return Err(spec
+                            .at
+                            .field_error(
+                                "name",
+                                format!(
+                                    "several applications are named {:?}, so the file cannot \
+                                     tell which it describes: rename all but one first",
+                                    spec.name
+                                ),
+                            )
+                            .into());
+                    }
+                    stored
+                }
+            };
             if let Some(app) = stored {
+                if matched.contains(&app.client_id.as_str()) {
+                    return Err(spec
+                        .at
+                        .field_error(
+                            if spec.key.is_some() { "key" } else { "name" },
+                            format!(
+                                "the application {:?} ({}) is described twice in the file: give \
+                                 the other table its key",
+                                app.name, app.client_id
+                            ),
+                        )
+                        .into());
+                }
                 matched.push(&app.client_id);
             }
             self.plan_application(
@@ -295,7 +432,9 @@ impl Admin {
                 stored,
                 &current_grants,
                 &apis,
+                &issuers,
                 management.as_deref(),
+                prune,
                 now,
             )
             .await?;
@@ -319,6 +458,13 @@ impl Admin {
                 });
                 plan.write.applications_deleted.push(app.client_id.clone());
             }
+            self.prune_issuers(
+                &mut plan,
+                &current_issuers,
+                &file.trusted_issuers,
+                &current_apps,
+            )
+            .await?;
         }
         Ok(plan)
     }

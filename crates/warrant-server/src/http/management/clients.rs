@@ -119,6 +119,7 @@ fn check_fields(
         // Checked whether enforced or not: `per_hour: 0` is never a quota.
         token_quota: token_quota.map(token_quota_from_view),
         private_key_jwt: None,
+        config_key: None,
         created_at: 0,
         updated_at: 0,
     };

@@ -1,6 +1,7 @@
 //! `/api/v2/config`: declarative configuration, a Warrant extension. `GET` exports the current
 //! state as a file; `POST /plan` says what a file would change and `POST /apply` makes those
-//! changes in one transaction (the service layer's [`crate::admin`] `plan_config`,
+//! changes in one transaction, refused with a 409 when `expect` names a fingerprint the
+//! deployment no longer has (the service layer's [`crate::admin`] `plan_config`,
 //! `apply_config`, `export_config`: the CLI on a data directory calls the same).
 
 use std::sync::Arc;
@@ -32,11 +33,15 @@ pub async fn plan(
     auth: Authorized<ReadConfig>,
     JsonBody(body): JsonBody<ConfigRequest, MAX_CONFIG_BODY>,
 ) -> Result<Json<ConfigResultView>, ApiError> {
-    let changes = auth
+    let planned = auth
         .admin(StatusCode::OK)
         .plan_config(&body.file, body.prune)
         .await?;
-    Ok(Json(config_result_view(&changes, &[])))
+    Ok(Json(config_result_view(
+        &planned.changes,
+        &[],
+        Some(planned.fingerprint),
+    )))
 }
 
 pub async fn apply(
@@ -45,7 +50,11 @@ pub async fn apply(
 ) -> Result<Json<ConfigResultView>, ApiError> {
     let applied = auth
         .admin(StatusCode::OK)
-        .apply_config(&body.file, body.prune)
+        .apply_config(&body.file, body.prune, body.expect.as_deref())
         .await?;
-    Ok(Json(config_result_view(&applied.changes, &applied.created)))
+    Ok(Json(config_result_view(
+        &applied.changes,
+        &applied.created,
+        None,
+    )))
 }

@@ -391,7 +391,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "post",
         "/config/plan",
         scopes::READ_CONFIG,
-        "Warrant extension: what a configuration file would create, update and (with prune) delete; changes nothing. An invalid file is a 400 whose message names the line and key.",
+        "Warrant extension: what a configuration file would create, update and (with prune) delete; changes nothing; the answer's fingerprint identifies the state compared with. An invalid file is a 400 whose message names the line and key.",
         Some("ConfigRequest"),
         Some("ConfigResult"),
         200,
@@ -400,7 +400,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "post",
         "/config/apply",
         scopes::UPDATE_CONFIG,
-        "Warrant extension: makes the changes a configuration file describes, in one transaction (all or nothing; applying it again changes nothing). The answer holds the secrets of the applications it created, shown only this once.",
+        "Warrant extension: makes the changes a configuration file describes, in one transaction (all or nothing; applying it again changes nothing). The answer holds the secrets of the applications it created, shown only this once. With expect, a 409 when the deployment's fingerprint is no longer the one planned.",
         Some("ConfigRequest"),
         Some("ConfigResult"),
         200,
@@ -655,15 +655,17 @@ fn config_schemas() -> Value {
         "ConfigRequest": {"type": "object", "required": ["file"], "additionalProperties": false, "properties": {
             "file": {"type": "string", "maxLength": crate::domain::config::MAX_CONFIG_LEN,
                 "description": "the configuration file's text (TOML: [[api]] and [[application]] tables, see the README); a file holding something that looks like a secret is refused"},
-            "prune": {"type": "boolean", "description": "also delete the APIs and applications the file does not name (default false)"}}},
+            "prune": {"type": "boolean", "description": "also delete the APIs and applications the file does not name (default false)"},
+            "expect": {"type": "string", "description": "apply only: the fingerprint a plan answered; when the deployment no longer has it (something changed since the plan), a 409 and nothing changes"}}},
         "ConfigResult": {"type": "object", "required": ["changes", "created"], "properties": {
             "changes": {"type": "array", "items": {"type": "object", "required": ["action", "kind", "key", "details"], "properties": {
                 "action": {"type": "string", "enum": ["create", "update", "delete"]},
-                "kind": {"type": "string", "enum": ["api", "application"]},
-                "key": {"type": "string", "description": "the API's identifier or the application's name"},
+                "kind": {"type": "string", "enum": ["api", "trusted_issuer", "application"]},
+                "key": {"type": "string", "description": "the API's identifier, the trusted issuer's URL or the application's name"},
                 "details": {"type": "array", "items": string}}}},
             "created": {"type": "array", "items": {"type": "object", "required": ["name", "client_id", "client_secret"], "properties": {
-                "name": string, "client_id": string, "client_secret": string}}}}},
+                "name": string, "client_id": string, "client_secret": string}}},
+            "fingerprint": {"type": "string", "description": "a plan's: the SHA-256 (base64url) of the exported state the file was compared with, for an apply's expect"}}},
         "ConfigExport": {"type": "object", "required": ["file"], "properties": {"file": string}},
     })
 }

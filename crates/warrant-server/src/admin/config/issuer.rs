@@ -1,0 +1,163 @@
+//! The trusted issuers of a configuration file compared with the stored ones: each checked by
+//! the management API's rules ([`TrustedIssuer::new`]), created or changed in place, and with
+//! prune, those the file does not name deleted once no federated credential keeps using them.
+
+use std::collections::BTreeMap;
+
+use super::{ConfigAction, ConfigChange, Plan};
+use crate::admin::followup::Change;
+use crate::admin::{Admin, AdminError};
+use crate::domain::config::TrustedIssuerSpec;
+use crate::domain::{Application, TrustedIssuer};
+
+impl Plan {
+    /// Plans the file's trusted issuers; answers every issuer there will be, by issuer URL
+    /// (the file's as it wants them, and the stored ones it does not name).
+    pub(super) fn plan_issuers(
+        &mut self,
+        specs: &[TrustedIssuerSpec],
+        current: &[TrustedIssuer],
+        now: u64,
+    ) -> Result<BTreeMap<String, TrustedIssuer>, AdminError> {
+        let mut issuers: BTreeMap<String, TrustedIssuer> = current
+            .iter()
+            .map(|i| (i.issuer.clone(), i.clone()))
+            .collect();
+        for spec in specs {
+            let built =
+                TrustedIssuer::new(spec.fields.clone(), now).map_err(|e| spec.at.error(e.0))?;
+            let Some(old) = current.iter().find(|i| i.issuer == built.issuer) else {
+                self.changes.push(ConfigChange {
+                    action: ConfigAction::Create,
+                    kind: "trusted_issuer",
+                    key: built.issuer.clone(),
+                    details: vec![format!("keys by {}", built.keys.kind())],
+                });
+                self.followups.push(Change::TrustedIssuerCreated {
+                    id: built.id.clone(),
+                    issuer: built.issuer.clone(),
+                });
+                self.write.issuers_created.push(built.clone());
+                issuers.insert(built.issuer.clone(), built);
+                continue;
+            };
+            let wanted = TrustedIssuer {
+                id: old.id.clone(),
+                created_at: old.created_at,
+                updated_at: now,
+                ..built
+            };
+            let mut details = Vec::new();
+            if old.name != wanted.name {
+                details.push(format!("name {:?} -> {:?}", old.name, wanted.name));
+            }
+            if old.keys != wanted.keys {
+                details.push(format!(
+                    "keys by {} -> {}",
+                    old.keys.kind(),
+                    wanted.keys.kind()
+                ));
+            }
+            for (field, was, is) in [
+                (
+                    "bearer_token_file",
+                    &old.bearer_token_file,
+                    &wanted.bearer_token_file,
+                ),
+                ("ca_file", &old.ca_file, &wanted.ca_file),
+            ] {
+                if was != is {
+                    details.push(format!("{field} {was:?} -> {is:?}"));
+                }
+            }
+            if old.algorithms != wanted.algorithms {
+                details.push(format!(
+                    "algorithms {} -> {}",
+                    old.algorithm_names(),
+                    wanted.algorithm_names()
+                ));
+            }
+            if old.max_assertion_lifetime != wanted.max_assertion_lifetime {
+                details.push(format!(
+                    "max_assertion_lifetime {} -> {}",
+                    old.max_assertion_lifetime, wanted.max_assertion_lifetime
+                ));
+            }
+            if !details.is_empty() {
+                self.changes.push(ConfigChange {
+                    action: ConfigAction::Update,
+                    kind: "trusted_issuer",
+                    key: wanted.issuer.clone(),
+                    details,
+                });
+                self.followups.push(Change::TrustedIssuerUpdated {
+                    id: wanted.id.clone(),
+                    issuer: wanted.issuer.clone(),
+                });
+                self.write.issuers_updated.push(wanted.clone());
+            }
+            issuers.insert(wanted.issuer.clone(), wanted);
+        }
+        Ok(issuers)
+    }
+}
+
+impl Admin {
+    /// With prune, once the applications are planned: deletes the stored trusted issuers the
+    /// file does not name, refusing (with the application that uses it) one a federated
+    /// credential would keep using.
+    pub(super) async fn prune_issuers(
+        &self,
+        plan: &mut Plan,
+        current: &[TrustedIssuer],
+        specs: &[TrustedIssuerSpec],
+        current_apps: &[Application],
+    ) -> Result<(), AdminError> {
+        let doomed: Vec<&TrustedIssuer> = current
+            .iter()
+            .filter(|i| !specs.iter().any(|s| s.fields.issuer == i.issuer))
+            .collect();
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        // The federated credentials there will be: the stored ones of applications that stay,
+        // but those deleted, and those created.
+        let mut kept = plan.write.federated_created.clone();
+        for app in current_apps {
+            if plan.write.applications_deleted.contains(&app.client_id) {
+                continue;
+            }
+            for cred in self
+                .store
+                .list_federated_credentials(&app.client_id)
+                .await?
+            {
+                if !plan.write.federated_deleted.iter().any(|d| d.id == cred.id) {
+                    kept.push(cred);
+                }
+            }
+        }
+        for issuer in doomed {
+            if let Some(user) = kept.iter().find(|c| c.issuer_id == issuer.id) {
+                return Err(AdminError::Invalid(format!(
+                    "the trusted issuer {} is not in the file, so --prune would delete it, but \
+                     the federated credential {:?} of application {} uses it: add the issuer to \
+                     the file (`warrant export` writes it), or remove that credential",
+                    issuer.issuer, user.name, user.client_id
+                )));
+            }
+            plan.changes.push(ConfigChange {
+                action: ConfigAction::Delete,
+                kind: "trusted_issuer",
+                key: issuer.issuer.clone(),
+                details: Vec::new(),
+            });
+            plan.followups.push(Change::TrustedIssuerDeleted {
+                id: issuer.id.clone(),
+                issuer: issuer.issuer.clone(),
+            });
+            plan.write.issuers_deleted.push(issuer.id.clone());
+        }
+        Ok(())
+    }
+}
