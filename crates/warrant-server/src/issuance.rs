@@ -19,12 +19,9 @@ use crate::catalog::{Catalog, ClientEntry, LookupError, Snapshot};
 use crate::client_assertion::{self, AssertionRules};
 use crate::domain::{SecretHash, TokenQuota, hash_secret, parse_scope_param, random_token};
 use crate::federation::{self, IssuerKeyRing};
+use crate::jti_recorder::{JtiOutcome, JtiRecorder};
 use crate::limits::{AddressKey, AuthThrottle, QuotaExceeded, QuotaState, QuotaTracker};
-use crate::store::{Store, within};
 use warrant_guard::Assertion;
-
-/// How long the single-use check of an assertion's `jti` may wait for storage.
-const REPLAY_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Client IDs are cut to this length in metrics, the audit log and the per-client throttle, so
 /// that a request cannot make an event or a throttle key grow.
@@ -253,7 +250,7 @@ pub struct Issuer {
     settings: IssuerSettings,
     catalog: Arc<Catalog>,
     /// Where used assertion IDs are recorded, for every instance on the database.
-    store: Store,
+    jtis: JtiRecorder,
     throttle: AuthThrottle,
     quotas: Arc<QuotaTracker>,
     /// The quota of applications without one of their own.
@@ -266,7 +263,7 @@ impl Issuer {
     pub fn new(
         settings: IssuerSettings,
         catalog: Arc<Catalog>,
-        store: Store,
+        jtis: JtiRecorder,
         quotas: Arc<QuotaTracker>,
         default_token_quota: Option<TokenQuota>,
     ) -> Self {
@@ -274,7 +271,7 @@ impl Issuer {
         Self {
             settings,
             catalog,
-            store,
+            jtis,
             throttle: AuthThrottle::default(),
             quotas,
             default_token_quota,
@@ -414,31 +411,24 @@ impl Issuer {
                     Ok(accepted) => accepted,
                     Err(rejected) => return Err(fail(Some(rejected.0))),
                 };
-                // Single use, across every instance on the database: the insert is the check.
-                let first_use = within(
-                    REPLAY_CHECK_DEADLINE,
-                    self.store.use_assertion_jti(
-                        client_id,
-                        &accepted.jti,
-                        accepted.exp + client_assertion::LEEWAY,
-                        now,
-                    ),
-                )
-                .await;
-                match first_use {
-                    Ok(true) => Ok((
+                // Single use, across every instance on the database: the insert is the check,
+                // batched with other requests' (one commit for many).
+                let expires_at = accepted.exp + client_assertion::LEEWAY;
+                match self
+                    .jtis
+                    .record(client_id, accepted.jti, expires_at, now)
+                    .await
+                {
+                    JtiOutcome::FirstUse => Ok((
                         client,
                         AuthenticatedBy::PrivateKeyJwt {
                             credential_id: accepted.credential_id,
                         },
                     )),
-                    Ok(false) => Err(fail(Some(Cow::Borrowed(
+                    JtiOutcome::Replay => Err(fail(Some(Cow::Borrowed(
                         "the assertion's jti was already used: sign a fresh assertion for each request",
                     )))),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot record a client assertion's jti");
-                        Err(Refused::ReplayCheckUnavailable)
-                    }
+                    JtiOutcome::Unavailable => Err(Refused::ReplayCheckUnavailable),
                 }
             }
             Credential::VouchedByOperator => match client {

@@ -35,6 +35,7 @@ pub mod federation;
 pub mod http;
 pub mod introspection;
 pub mod issuance;
+pub mod jti_recorder;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
@@ -96,13 +97,16 @@ pub struct Server {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: Arc<AppState>,
-    /// The one store: the catalog, the admin, the audit log and the quotas each hold a clone.
+    /// The one store: the catalog, the admin, the audit log, the quotas and the jti recorder
+    /// each hold a clone.
     store: Store,
     /// Token counts per client: the issuer counts, a background task stores them.
     quotas: Arc<limits::QuotaTracker>,
     config: Config,
     tls: Option<tls::Tls>,
     audit_writer: audit::AuditWriter,
+    /// Records private_key_jwt assertions' `jti`s for the issuer, many per commit.
+    jti_writer: jti_recorder::JtiWriter,
 }
 
 impl Server {
@@ -231,10 +235,11 @@ impl Server {
             max_assertion_lifetime: config.max_assertion_lifetime,
             allow_http_issuers: config.allow_http_issuers,
         };
+        let (jtis, jti_writer) = jti_recorder::JtiRecorder::new(store.clone());
         let issuer = Issuer::new(
             settings,
             Arc::clone(&catalog),
-            store.clone(),
+            jtis,
             Arc::clone(&quotas),
             config.default_token_quota,
         );
@@ -266,6 +271,7 @@ impl Server {
             config,
             tls,
             audit_writer,
+            jti_writer,
         })
     }
 
@@ -353,6 +359,7 @@ impl Server {
             "warrant is serving"
         );
         let audit_writer = tokio::spawn(self.audit_writer.run(stop_tx.subscribe()));
+        let jti_writer = tokio::spawn(self.jti_writer.run(stop_tx.subscribe()));
         let quotas = tokio::spawn(Arc::clone(&self.quotas).run(
             self.store.clone(),
             Arc::clone(&self.state.clock),
@@ -391,6 +398,7 @@ impl Server {
         let tasks = [
             ("catalog watcher", Some(watcher)),
             ("audit writer", Some(audit_writer)),
+            ("client assertion jti writer", Some(jti_writer)),
             ("token quota flush", Some(quotas)),
             ("metrics listener", metrics_server),
             ("key rotation", rotator),

@@ -6,6 +6,20 @@ use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
 
+/// How many assertion IDs one statement records at most: three parameters each, far below
+/// either engine's limit.
+pub const JTI_CHUNK: usize = 256;
+
+/// A client assertion's ID to record as used: whose, and until when it counts
+/// (see [`Store::use_assertion_jtis`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JtiUse<'a> {
+    pub client_id: &'a str,
+    pub jti: &'a str,
+    /// Unix seconds; a later use of the same ID after this is a first use again.
+    pub expires_at: u64,
+}
+
 const CREDENTIAL_COLUMNS: &str =
     "id, client_id, name, alg, kid, public_key, created_at, updated_at, expires_at";
 
@@ -209,33 +223,61 @@ impl Store {
         })
     }
 
-    /// Records that `client_id` used the assertion `jti`, valid until `expires_at`: `true` the
-    /// first time, `false` for a replay while the first use has not expired. One statement, so
-    /// that two instances on one database cannot both see a first use. Changes nothing the
-    /// catalog follows.
-    pub async fn use_assertion_jti(
+    /// Records the client assertion IDs `uses` (a batch of concurrent token requests' `jti`s)
+    /// at `now`: per entry, `true` for its first use, `false` for a replay while an earlier use
+    /// has not expired (an expired row with the same ID is taken over). Of the same
+    /// client ID and `jti` twice in `uses`, the first is the use and the later ones replays.
+    /// Each chunk of [`JTI_CHUNK`] is one statement whose `RETURNING` names the rows it wrote,
+    /// so that two instances on one database cannot both see a first use; all of them commit
+    /// together. Changes nothing the catalog follows.
+    pub async fn use_assertion_jtis(
         &self,
-        client_id: &str,
-        jti: &str,
-        expires_at: u64,
+        uses: &[JtiUse<'_>],
         now: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<bool>, StoreError> {
+        // The first of each (client ID, jti) goes in; in that order, so that instances
+        // writing overlapping batches on PostgreSQL take the rows' locks in the same order
+        // (no deadlock). A statement may not touch one row twice anyway.
+        let mut order: Vec<usize> = (0..uses.len()).collect();
+        order.sort_by_key(|&i| (uses[i].client_id, uses[i].jti, i));
+        order.dedup_by_key(|i| (uses[*i].client_id, uses[*i].jti));
+        let mut fresh = vec![false; uses.len()];
+        if order.is_empty() {
+            return Ok(fresh);
+        }
         on_engine!(self, |s| {
-            // An expired row with the same ID is taken over; a live one is a replay.
-            let done = sqlx::query(
-                "INSERT INTO client_assertion_jtis (client_id, jti, expires_at)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
-                 WHERE client_assertion_jtis.expires_at <= $4",
-            )
-            .bind(client_id)
-            .bind(jti)
-            .bind(ts(expires_at))
-            .bind(ts(now))
-            .execute(&s.pool)
-            .await
-            .map_err(db_err)?;
-            Ok(done.rows_affected() == 1)
+            // Not a write_tx: used IDs change nothing the token endpoint reads.
+            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            for chunk in order.chunks(JTI_CHUNK) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) ",
+                );
+                insert.push_values(chunk, |mut row, &i| {
+                    row.push_bind(uses[i].client_id)
+                        .push_bind(uses[i].jti)
+                        .push_bind(ts(uses[i].expires_at));
+                });
+                insert
+                    .push(
+                        " ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
+                         WHERE client_assertion_jtis.expires_at <= ",
+                    )
+                    .push_bind(ts(now))
+                    .push(" RETURNING client_id, jti");
+                let written = insert.build().fetch_all(&mut *tx).await.map_err(db_err)?;
+                for row in &written {
+                    let (client_id, jti) = (row.text("client_id")?, row.text("jti")?);
+                    // The chunk is sorted and deduplicated: one entry is this row.
+                    let found = chunk.binary_search_by(|&i| {
+                        (uses[i].client_id, uses[i].jti).cmp(&(client_id.as_str(), jti.as_str()))
+                    });
+                    if let Ok(at) = found {
+                        fresh[chunk[at]] = true;
+                    }
+                }
+            }
+            tx.commit().await.map_err(db_err)?;
+            Ok(fresh)
         })
     }
 

@@ -40,6 +40,7 @@ use std::time::Duration;
 
 pub use applications::ClientRecord;
 pub use config::ConfigWrite;
+pub use credentials::{JTI_CHUNK, JtiUse};
 pub use grants::{GrantChanges, GrantFilter};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::Connection;
-use warrant_server::admin::{Admin, GrantSpec, NewApi};
+use warrant_server::admin::{Admin, GrantSpec, NewApi, NewCredential};
 use warrant_server::catalog::MAX_CONCURRENT_LOOKUPS;
-use warrant_server::clock::SystemClock;
+use warrant_server::clock::{Clock, SystemClock};
 use warrant_server::config::{Config, Secret};
 use warrant_server::domain::Scope;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_testkit::{DbProxy, PgDatabase, ProxyMode, TestServer};
+
+use crate::private_key_jwt::{ClientKey, JWT_BEARER};
 
 const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "ZGF0YWJhc2UgZmF1bHRzIHRlc3QgbWFzdGVyIGtleSA=";
@@ -396,5 +398,80 @@ async fn unknown_clients_during_an_outage_are_refused_at_once_and_leave_known_on
     assert_eq!(throttled.status(), 429);
     assert!(throttled.headers().contains_key("retry-after"));
     assert_eq!(token(&warm, &instance.base, &body).await.status(), 200);
+    proxy.set(ProxyMode::Cut);
+}
+
+/// private_key_jwt while the database is silent: an assertion's `jti` cannot be recorded, so
+/// the request is refused as 503 "try again" within the replay check's deadline (never a token
+/// without the single-use check, never a longer wait), requests queued behind the silent batch
+/// included; once the database is back, fresh assertions get tokens again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn assertions_whose_jti_cannot_be_recorded_are_refused_for_a_retry() {
+    let db = PgDatabase::create().await;
+    let proxy = DbProxy::start(&db.url).await;
+    let (admin, body) = provision(&db).await;
+    let client_id = body["client_id"].as_str().unwrap().to_owned();
+    let key = ClientKey::es256();
+    let new = NewCredential {
+        name: "worker key".into(),
+        alg: "ES256".into(),
+        pem: key.public_pem(),
+        expires_at: None,
+    };
+    admin.add_credential_in_use(&client_id, new).await.unwrap();
+    let instance = start(&proxy, |_| {}).await;
+    let request = || {
+        let now = SystemClock.now();
+        let claims = json!({"iss": client_id, "sub": client_id, "iat": now, "exp": now + 60,
+            "aud": format!("{}oauth/token", instance.issuer),
+            "jti": warrant_server::domain::random_token::<16>()});
+        json!({"grant_type": "client_credentials", "audience": API,
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": key.sign(&json!({"alg": "ES256"}), &claims)})
+    };
+    let http = reqwest::Client::new();
+    assert_eq!(token(&http, &instance.base, &request()).await.status(), 200);
+
+    proxy.set(ProxyMode::Freeze);
+    let waiting: Vec<_> = (0..8)
+        .map(|_| {
+            let (http, base, body) = (http.clone(), instance.base.clone(), request());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let response = token(&http, &base, &body).await;
+                let retry_after = response.headers().contains_key("retry-after");
+                let status = response.status().as_u16();
+                let error: Value = response.json().await.unwrap();
+                (status, retry_after, error, started.elapsed())
+            })
+        })
+        .collect();
+    for request in waiting {
+        let (status, retry_after, error, took) = request.await.unwrap();
+        assert_eq!(status, 503, "{error}");
+        assert!(retry_after, "a 503 without Retry-After");
+        assert_eq!(error["error"], "temporarily_unavailable");
+        assert!(
+            error["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be checked for reuse"),
+            "{error}"
+        );
+        // The deadline is 2 s, queueing included.
+        assert!(took < Duration::from_secs(4), "refused after {took:?}");
+    }
+
+    proxy.set(ProxyMode::Pass);
+    until(
+        "assertions are accepted again",
+        Duration::from_secs(15),
+        || async { token(&http, &instance.base, &request()).await.status() == 200 },
+    )
+    .await;
     proxy.set(ProxyMode::Cut);
 }

@@ -22,7 +22,7 @@ use warrant_testkit::{PgDatabase, TestServer};
 use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
 
 const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const P256_SPKI_PREFIX: &[u8] = &[
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
@@ -587,6 +587,72 @@ async fn postgres_assertions_and_their_refusals() {
     assertions_and_their_refusals(Db::Postgres).await;
 }
 
+/// Many token requests at once, as a busy worker pool sends them: their `jti`s are recorded
+/// together (a group commit), and each request still gets its own answer: every fresh
+/// assertion a token, and of one assertion sent many times at once, exactly one.
+async fn concurrent_assertions_each_count_once(engine: Db) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(engine, Arc::clone(&clock)).await;
+    let token = app.admin_token().await;
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    let key = ClientKey::es256();
+    register(&app, &token, &client_id, &key).await;
+    let now = clock.now();
+    let header = json!({"alg": "ES256"});
+    let send = |assertion: String| {
+        let request = app.http.post(app.token_endpoint()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion.as_str()),
+            ("audience", API),
+        ]);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    // The client in memory first: lookups of clients not in memory are capped on their own.
+    let (status, body) = send(key.sign(&header, &claims(&app, &client_id, now))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut fresh = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        fresh.spawn(send(key.sign(&header, &claims(&app, &client_id, now))));
+    }
+    for (status, body) in fresh.join_all().await {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // 16 at once: 15 failures stay under an address's failure budget (20), so that each
+    // refusal is the replay's own answer, not a throttle's.
+    let assertion = key.sign(&header, &claims(&app, &client_id, now));
+    let mut same = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        same.spawn(send(assertion.clone()));
+    }
+    let answers = same.join_all().await;
+    let issued = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(issued, 1, "{answers:?}");
+    for answer in answers.iter().filter(|(status, _)| *status != 200) {
+        assert_invalid_client(answer, "jti was already used", &assertion);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_assertions_each_count_once() {
+    concurrent_assertions_each_count_once(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_concurrent_assertions_each_count_once() {
+    concurrent_assertions_each_count_once(Db::Postgres).await;
+}
+
 /// A replay at another instance on the same database is refused: the `jti` is recorded in the
 /// database, not in one instance's memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -624,6 +690,22 @@ async fn a_replay_at_another_instance_is_refused() {
     let fresh = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
     let (status, body) = with_assertion(&b, None, &fresh).await;
     assert_eq!(status, 200, "{body}");
+
+    // One assertion sent to both at once, in each instance's batches: one token in all.
+    let raced = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
+    let mut race = tokio::task::JoinSet::new();
+    for instance in [&a, &b, &a, &b, &a, &b, &a, &b] {
+        let request = instance.http.post(instance.token_endpoint()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", raced.as_str()),
+            ("audience", API),
+        ]);
+        race.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let mut statuses = race.join_all().await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
 }
 
 /// A client secret can expire too (`client_secret_expires_at`, RFC 7591's name, at creation

@@ -12,8 +12,8 @@ use warrant_server::domain::{
 };
 use warrant_server::keys::{KeyStatus, MasterKey, SigningKey};
 use warrant_server::store::{
-    CHANGE_RETENTION, CatalogState, ChangedClients, ConfigWrite, GrantChanges, GrantFilter, Store,
-    StoreError,
+    CHANGE_RETENTION, CatalogState, ChangedClients, ConfigWrite, GrantChanges, GrantFilter,
+    JTI_CHUNK, JtiUse, Store, StoreError,
 };
 use warrant_testkit::PgDatabase;
 
@@ -89,6 +89,7 @@ on_each_engine!(
     reads_announce_no_change,
     revoked_tokens_are_loaded_capped_and_pruned,
     a_configuration_is_written_all_at_once_or_not_at_all,
+    assertion_jtis_are_recorded_many_at_a_time_each_once,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -1356,6 +1357,75 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
                     .await
                     .unwrap(),
                 vec![]
+            );
+        })
+        .await;
+}
+
+/// The group commit of private_key_jwt assertions' `jti`s: a batch is recorded at once, and
+/// each entry is told whether it was the first use: a duplicate within the batch loses to the
+/// first, a live `jti` recorded before is a replay, an expired one is taken over.
+async fn assertion_jtis_are_recorded_many_at_a_time_each_once(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let jti = |client_id, jti, expires_at| JtiUse {
+                client_id,
+                jti,
+                expires_at,
+            };
+            assert!(store.use_assertion_jtis(&[], 100).await.unwrap().is_empty());
+            let first = [jti("a", "live", 200), jti("a", "short", 150)];
+            assert_eq!(
+                store.use_assertion_jtis(&first, 100).await.unwrap(),
+                [true, true]
+            );
+            let v = store.version().await.unwrap();
+
+            // At 160: "live" is a replay, "short" expired and is taken over; the same jti is
+            // another client's own; the batch's duplicates lose to their first.
+            let batch = [
+                jti("a", "live", 300),
+                jti("a", "fresh", 300),
+                jti("a", "short", 300),
+                jti("b", "live", 300),
+                jti("a", "fresh", 300),
+                jti("a", "live", 300),
+                jti("b", "live", 300),
+            ];
+            assert_eq!(
+                store.use_assertion_jtis(&batch, 160).await.unwrap(),
+                [false, true, true, true, false, false, false]
+            );
+            // The taken-over "short" counts until its new expiry.
+            assert_eq!(
+                store
+                    .use_assertion_jtis(&[jti("a", "short", 400)], 250)
+                    .await
+                    .unwrap(),
+                [false]
+            );
+            // Used IDs change nothing the token endpoint reads.
+            assert_eq!(store.version().await.unwrap(), v);
+
+            // Past one statement's chunk: every entry answered, in its place.
+            let ids: Vec<String> = (0..JTI_CHUNK * 2 + 3).map(|i| format!("j{i}")).collect();
+            let mut many: Vec<JtiUse<'_>> = ids.iter().map(|id| jti("c", id, 500)).collect();
+            many.push(jti("c", "j7", 500));
+            let fresh = store.use_assertion_jtis(&many, 300).await.unwrap();
+            assert_eq!(fresh.len(), many.len());
+            assert!(fresh[..ids.len()].iter().all(|f| *f));
+            assert!(!fresh[ids.len()]);
+            let again = store.use_assertion_jtis(&many[..5], 300).await.unwrap();
+            assert_eq!(again, [false; 5]);
+
+            // Pruned once expired: then the ID is new again.
+            assert_eq!(store.prune_assertion_jtis(450).await.unwrap(), 4);
+            assert_eq!(
+                store
+                    .use_assertion_jtis(&[jti("a", "live", 600)], 450)
+                    .await
+                    .unwrap(),
+                [true]
             );
         })
         .await;

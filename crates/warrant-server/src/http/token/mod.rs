@@ -360,7 +360,7 @@ fn refused(
         Refused::ReplayCheckUnavailable => {
             app.metrics.storage_error();
             OAuthError::temporarily_unavailable(
-                "the client assertion cannot be checked for reuse while the database is unreachable; retry shortly",
+                "the client assertion cannot be checked for reuse while the database is unreachable or behind; retry shortly with a fresh assertion",
             )
         }
         // The same beyond a failure budget: 429 instead.
