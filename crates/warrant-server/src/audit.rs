@@ -11,8 +11,8 @@
 //! outcome (active or not), and written with the refusals: a gateway's tens of thousands of
 //! calls a second cost a counter each, not an event each.
 //!
-//! Refusals ([`is_refusal`]: failed token exchanges, throttled requests among them, failed
-//! management operations and sign-ins) are what unauthenticated traffic can produce at will, so
+//! Refusals ([`is_refusal`]: failed token exchanges, throttled requests among them, refused
+//! introspections and revocations, failed management operations and sign-ins) are what unauthenticated traffic can produce at will, so
 //! they are not written one by one: they are counted per type, client ID, address and reason,
 //! and written as one event per such source with its `count` once an interval
 //! ([`AuditSettings::refusal_interval`]). At most [`MAX_REFUSAL_SOURCES`] sources are told

@@ -33,6 +33,12 @@ pub mod types {
     pub const INTROSPECTION: &str = "token_introspection";
     /// An access token revoked by its application (RFC 7009), Warrant's own type.
     pub const REVOCATION: &str = "token_revocation";
+    /// A refused introspection request (a failed client authentication, a bad request),
+    /// Warrant's own type; aggregated like the other refusals.
+    pub const INTROSPECTION_FAILED: &str = "token_introspection_failed";
+    /// A refused revocation request (a failed client authentication, a bad request, another
+    /// application's token), Warrant's own type; aggregated like the other refusals.
+    pub const REVOCATION_FAILED: &str = "token_revocation_failed";
 }
 
 /// An aggregated refusal's description: what the refusals were, and how many in how long.
@@ -68,7 +74,11 @@ fn without_count(description: &str) -> &str {
 pub fn is_refusal(kind: &str) -> bool {
     matches!(
         kind,
-        types::TOKEN_FAILED | types::MANAGEMENT_FAILED | types::SIGN_IN_FAILED
+        types::TOKEN_FAILED
+            | types::MANAGEMENT_FAILED
+            | types::SIGN_IN_FAILED
+            | types::INTROSPECTION_FAILED
+            | types::REVOCATION_FAILED
     )
 }
 

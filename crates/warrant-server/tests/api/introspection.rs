@@ -501,3 +501,133 @@ async fn introspections_and_revocations_are_audited_and_counted() {
         assert!(metrics.contains(line), "{line} not in:\n{metrics}");
     }
 }
+
+/// On the server `app` (on a clock that stands still, its refusals written only when flushed):
+/// a wrong secret at either endpoint, and a garbled assertion, are audit events with the client
+/// ID the caller claimed, its address and the reason, never the secret, the assertion or the
+/// token; 1,000 more bad attempts at introspection are counted in a few aggregated events.
+async fn failed_authentications_story(app: TestServer) {
+    let (id, secret) = app.with_worker().await;
+    let token = app.token(&id, &secret).await;
+    let (status, _) = introspect(&app, &id, "wrong-secret-at-introspect", &token).await;
+    assert_eq!(status, 401);
+    let (status, _) = revoke(&app, &id, "wrong-secret-at-revoke", &token).await;
+    assert_eq!(status, 401);
+    let garbled = "garbled-assertion-text";
+    let response = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .form(&[
+            ("client_id", id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", garbled),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    let admin = app.admin_token().await;
+    let introspections = logs_of(&app, &admin, "token_introspection_failed", 1).await;
+    let revocations = logs_of(&app, &admin, "token_revocation_failed", 2).await;
+    assert_eq!(introspections.len(), 1, "{introspections:?}");
+    for event in introspections.iter().chain(&revocations) {
+        assert_eq!(event["client_id"], id.as_str(), "{event}");
+        assert_eq!(event["ip"], "127.0.0.1", "{event}");
+        let text = event.to_string();
+        for secret in [
+            "wrong-secret-at-introspect",
+            "wrong-secret-at-revoke",
+            garbled,
+            &secret,
+            &token,
+        ] {
+            assert!(!text.contains(secret), "{secret} leaked: {event}");
+        }
+    }
+    assert!(
+        introspections[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("wrong secret"),
+        "{}",
+        introspections[0]
+    );
+    let wrong_secret = revocations
+        .iter()
+        .find(|e| e["description"].as_str().unwrap().contains("wrong secret"))
+        .unwrap_or_else(|| panic!("no wrong-secret refusal: {revocations:?}"));
+    assert_eq!(event_count(wrong_secret), 1, "{wrong_secret}");
+    assert_eq!(
+        revocations.iter().map(event_count).sum::<u64>(),
+        2,
+        "{revocations:?}"
+    );
+
+    // A flood: refused 401 until the address's failure budget is spent, 429 after; every one
+    // of them counted, in a handful of rows.
+    for _ in 0..20 {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let request = app.http.post(app.url("/oauth/introspect")).form(&[
+                ("client_id", id.as_str()),
+                ("client_secret", "guess"),
+                ("token", token.as_str()),
+            ]);
+            requests.spawn(async move { request.send().await.unwrap().status() });
+        }
+        for status in requests.join_all().await {
+            assert!(matches!(status.as_u16(), 401 | 429), "{status}");
+        }
+    }
+    let events = logs_of(&app, &admin, "token_introspection_failed", 1_001).await;
+    assert_eq!(events.iter().map(event_count).sum::<u64>(), 1_001);
+    assert!(
+        events.len() <= 4,
+        "1,001 refusals written as {} events: {events:?}",
+        events.len()
+    );
+    assert!(
+        events.iter().any(|e| e["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("too many failed client authentications from this address")
+            && e.get("client_id").is_none()),
+        "throttled for the address, counted under the address alone: {events:?}"
+    );
+}
+
+/// A server for [`failed_authentications_story`]: a clock that stands still (a throttled
+/// request's "retry in N s" stays the same) and refusals written when the test flushes.
+async fn standing_still(config: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    settings.audit.refusal_interval = std::time::Duration::from_secs(3_600);
+    config(&mut settings);
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    spawn_with_clock(dir, settings, clock).await.unwrap()
+}
+
+#[tokio::test]
+async fn failed_client_authentications_are_audited_aggregated() {
+    failed_authentications_story(standing_still(|_| {}).await).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn failed_client_authentications_are_audited_aggregated_on_postgres() {
+    let db = PgDatabase::create().await;
+    let app = standing_still(|config| {
+        config.database_url = Some(Secret::new(db.url.clone()));
+        config.master_key = Some(Secret::new("aW50cm9zcGVjdGlvbiBvbiBwb3N0Z3JlcyB0ZXN0cyE="));
+    })
+    .await;
+    failed_authentications_story(app).await;
+}

@@ -628,7 +628,7 @@ fn schemas() -> Value {
         "SigningKeyList": {"type": "array", "items": {"$ref": "#/components/schemas/SigningKey"}},
         "Log": {"type": "object", "required": ["log_id", "date", "type"], "properties": {
             "log_id": string, "date": time,
-            "type": {"type": "string", "description": "seccft, feccft, sapi, fapi, api_limit, api_limit_warning"},
+            "type": {"type": "string", "description": "seccft, feccft, sapi, fapi, s, f, slo, api_limit, api_limit_warning, token_introspection, token_introspection_failed, token_revocation, token_revocation_failed"},
             "description": string, "client_id": string, "audience": string, "scope": string,
             "ip": string, "user_agent": string,
             "details": {"type": "object", "properties": {"jti": string}}}},

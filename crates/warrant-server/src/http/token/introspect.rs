@@ -1,6 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662): the caller authenticates as at the token endpoint (same
 //! parsing, same throttles), and gets the answer
-//! [`Introspector::introspect`](crate::introspection::Introspector::introspect) gives.
+//! [`Introspector::introspect`](crate::introspection::Introspector::introspect) gives. Refusals
+//! are audit events (`token_introspection_failed`), aggregated as the token endpoint's are.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,19 +13,34 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::wire::TokenCall;
-use super::{MAX_BODY_BYTES, Seen, refused};
+use super::{MAX_BODY_BYTES, Seen, audit_request, refused};
 use crate::catalog::ClientEntry;
+use crate::domain::events::types;
 use crate::http::AppState;
 use crate::http::error::{OAuthError, no_store_json};
-use crate::issuance::Refusal;
+use crate::issuance::{Refusal, echoed};
 use crate::metrics::Introspection;
 
 pub async fn introspect(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let ip = crate::http::peer_ip(&parts);
-    match handle(&app, &parts.headers, ip, body).await {
+    let mut seen = Seen::default();
+    match handle(&app, &parts.headers, ip, body, &mut seen).await {
         Ok(answer) => answer,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            // Aggregated as the token endpoint's refusals (per client ID, address and reason an
+            // interval): a flood of bad credentials costs a counter each, not a row each.
+            let description = error.description.clone();
+            audit_request(
+                &app,
+                types::INTROSPECTION_FAILED,
+                description,
+                seen,
+                ip,
+                &parts.headers,
+            );
+            error.into_response()
+        }
     }
 }
 
@@ -33,12 +49,13 @@ async fn handle(
     headers: &HeaderMap,
     ip: Option<IpAddr>,
     body: Body,
+    seen: &mut Seen,
 ) -> Result<Response, OAuthError> {
     let now_ms = app.clock.now_ms();
     let call = read_call(app, headers, body)
         .await
         .inspect_err(|e| app.metrics.introspection(failed(e)))?;
-    let caller = authenticated(app, &call, ip, now_ms)
+    let caller = authenticated(app, &call, ip, now_ms, seen)
         .await
         .inspect_err(|e| app.metrics.introspection(failed(e)))?;
     let answer = app
@@ -96,13 +113,16 @@ pub(super) async fn read_call(
     TokenCall::parse(headers, &bytes, &app.basic_challenge)
 }
 
-/// The caller, authenticated as at the token endpoint; a failure is answered as there.
+/// The caller, authenticated as at the token endpoint; a failure is answered as there, and
+/// `seen` names the client ID it claimed unless it was throttled for its address.
 pub(super) async fn authenticated(
     app: &AppState,
     call: &TokenCall,
     ip: Option<IpAddr>,
     now_ms: u64,
+    seen: &mut Seen,
 ) -> Result<Arc<ClientEntry>, OAuthError> {
+    seen.client_id = Some(echoed(call.client_id()));
     app.issuer
         .authenticate(call.client_id(), call.credential(), ip, now_ms)
         .await
@@ -112,7 +132,7 @@ pub(super) async fn authenticated(
                 reason,
                 audience_known: false,
             };
-            refused(app, refusal, call.challenge(), &mut Seen::default(), now_ms)
+            refused(app, refusal, call.challenge(), seen, now_ms)
         })
 }
 

@@ -73,30 +73,14 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
     };
     app.metrics
         .token_request(audience, error.map(|e| e.code), started.elapsed());
-    app.audit.record(AuditEvent {
-        date_ms: app.clock.now_ms(),
-        kind: Cow::Borrowed(if error.is_some() {
-            types::TOKEN_FAILED
-        } else {
-            types::TOKEN_ISSUED
-        }),
-        description: match error {
-            Some(e) => e.description.clone(),
-            None => issued_description(seen.method.as_deref(), seen.dpop_bound),
-        },
-        client_id: seen.client_id,
-        audience: seen.audience,
-        scope: seen.scope,
-        ip: ip.map(|ip| ip.to_string()),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| cut(ua, MAX_USER_AGENT).to_owned()),
-        jti: seen.jti,
-        count: 1,
-        auth: seen.auth,
-    });
+    let (kind, description) = match error {
+        Some(e) => (types::TOKEN_FAILED, e.description.clone()),
+        None => (
+            types::TOKEN_ISSUED,
+            issued_description(seen.method.as_deref(), seen.dpop_bound),
+        ),
+    };
+    audit_request(&app, kind, description, seen, ip, &parts.headers);
     let mut response = match result {
         Ok(response) => response,
         Err(error) => error.into_response(),
@@ -107,6 +91,35 @@ pub async fn token(State(app): State<Arc<AppState>>, request: Request) -> Respon
             .insert(HeaderName::from_static("dpop-nonce"), nonce);
     }
     response
+}
+
+/// Records the audit event of a request to the token, introspection or revocation endpoint:
+/// what it was about as far as it got (`seen`), where it came from, and the outcome (`kind`,
+/// `description`). Refusals are aggregated by the audit log ([`crate::audit`]).
+fn audit_request(
+    app: &AppState,
+    kind: &'static str,
+    description: Cow<'static, str>,
+    seen: Seen,
+    ip: Option<IpAddr>,
+    headers: &HeaderMap,
+) {
+    app.audit.record(AuditEvent {
+        date_ms: app.clock.now_ms(),
+        kind: Cow::Borrowed(kind),
+        description,
+        client_id: seen.client_id,
+        audience: seen.audience,
+        scope: seen.scope,
+        ip: ip.map(|ip| ip.to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| cut(ua, MAX_USER_AGENT).to_owned()),
+        jti: seen.jti,
+        count: 1,
+        auth: seen.auth,
+    });
 }
 
 /// What a request turned out to be about, as far as it got: for metrics and the audit log.

@@ -5,7 +5,8 @@
 //!
 //! As RFC 7009 §2.2 says, a token that is invalid, expired or revoked already is answered 200
 //! all the same; so is one the caller may not introspect (it learns nothing). A valid token of
-//! another application is refused (§2.1), with `unauthorized_client`.
+//! another application is refused (§2.1), with `unauthorized_client`. Refusals are audit events
+//! (`token_revocation_failed`), aggregated as the token endpoint's are.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use serde_json::Value;
 use warrant_proto::OAuthErrorCode;
 
 use super::introspect::{authenticated, read_call};
+use super::{Seen, audit_request};
 use crate::admin::AdminError;
+use crate::domain::events::types;
 use crate::http::AppState;
 use crate::http::error::OAuthError;
 use crate::metrics::Revocation;
@@ -26,7 +29,8 @@ use crate::metrics::Revocation;
 pub async fn revoke(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let ip = crate::http::peer_ip(&parts);
-    let result = handle(&app, &parts.headers, ip, body).await;
+    let mut seen = Seen::default();
+    let result = handle(&app, &parts.headers, ip, body, &mut seen).await;
     app.metrics.revocation(match &result {
         Ok(true) => Revocation::Revoked,
         Ok(false) => Revocation::Ignored,
@@ -40,7 +44,19 @@ pub async fn revoke(State(app): State<Arc<AppState>>, request: Request) -> Respo
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         )
             .into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => {
+            // Aggregated as introspection's refusals are.
+            let description = error.description.clone();
+            audit_request(
+                &app,
+                types::REVOCATION_FAILED,
+                description,
+                seen,
+                ip,
+                &parts.headers,
+            );
+            error.into_response()
+        }
     }
 }
 
@@ -50,10 +66,11 @@ async fn handle(
     headers: &HeaderMap,
     ip: Option<IpAddr>,
     body: Body,
+    seen: &mut Seen,
 ) -> Result<bool, OAuthError> {
     let now_ms = app.clock.now_ms();
     let call = read_call(app, headers, body).await?;
-    let caller = authenticated(app, &call, ip, now_ms).await?;
+    let caller = authenticated(app, &call, ip, now_ms, seen).await?;
     let Some(claims) = app
         .introspector
         .active(&caller, call.token(), now_ms / 1000)
