@@ -15,7 +15,10 @@
 //! [`DpopBinding`] in the request's extensions, and a scope check's 403 after it challenges with
 //! `DPoP` too. With [`GuardLayer::dpop_nonces`] a proof must also carry a nonce this API issued
 //! (RFC 9449 §9): without a current one, 401 `use_dpop_nonce` with a `DPoP-Nonce` header, and
-//! every answer to a DPoP request carries a fresh `DPoP-Nonce`.
+//! every answer to a DPoP request carries a fresh `DPoP-Nonce`. When the replay cache is full
+//! (more DPoP requests than it holds), proofs are refused with 503 `temporarily_unavailable`
+//! (the API is overloaded, the proof is not at fault); [`GuardLayer::dpop_replay_stats`] shows
+//! how full it is.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -57,6 +60,10 @@ pub enum AuthError {
     /// The API uses DPoP nonces and the proof has no current one: 401 `use_dpop_nonce` with a
     /// `DPoP` challenge (and the guard adds a `DPoP-Nonce` header).
     UseDpopNonce,
+    /// The DPoP replay cache is full, so no proof can be accepted now
+    /// ([`DpopError::ReplayCacheFull`]): 503 `temporarily_unavailable` with `Retry-After`, the
+    /// proof not being at fault. See [`GuardLayer::dpop_replay_stats`].
+    DpopOverloaded,
 }
 
 /// How DPoP shapes a guard's challenges.
@@ -119,6 +126,12 @@ impl AuthError {
                     Error::KeysUnavailable.to_string().into(),
                     None,
                 ),
+                Self::DpopOverloaded => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    DpopError::ReplayCacheFull.to_string().into(),
+                    None,
+                ),
                 Self::InvalidDpopProof(e) => (
                     StatusCode::UNAUTHORIZED,
                     "invalid_dpop_proof",
@@ -145,7 +158,7 @@ impl AuthError {
         let algs = dpop.map_or(DEFAULT_DPOP_ALGS, |d| d.algs);
         let mut challenges = Vec::with_capacity(2);
         match &self {
-            Self::MissingCredentials | Self::Unavailable => {
+            Self::MissingCredentials | Self::Unavailable | Self::DpopOverloaded => {
                 if !dpop.is_some_and(|d| d.required) {
                     challenges.push(format!("Bearer realm=\"{realm}\""));
                 }
@@ -173,7 +186,7 @@ impl AuthError {
                     .append(header::WWW_AUTHENTICATE, value);
             }
         }
-        if matches!(self, Self::Unavailable) {
+        if matches!(self, Self::Unavailable | Self::DpopOverloaded) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -370,9 +383,10 @@ fn admit<B>(
                     return Err(AuthError::UseDpopNonce);
                 }
             }
-            dpop.verifier
-                .record(&checked, now)
-                .map_err(AuthError::InvalidDpopProof)?;
+            dpop.verifier.record(&checked, now).map_err(|e| match e {
+                DpopError::ReplayCacheFull => AuthError::DpopOverloaded,
+                other => AuthError::InvalidDpopProof(other),
+            })?;
             Ok(Some(DpopBinding {
                 jkt: Arc::from(jkt),
             }))
@@ -507,6 +521,14 @@ impl GuardLayer {
     pub fn public_url(mut self, base: &str) -> Self {
         self.public_url = Some(base.trim_end_matches('/').to_owned());
         self
+    }
+
+    /// How full the DPoP replay cache behind this layer is, and how many proofs it refused for
+    /// want of room (answered 503); `None` without DPoP. Clones of the layer (and of the
+    /// [`DpopVerifier`] given to [`dpop`](Self::dpop)) share the cache: keep one to read it,
+    /// e.g. for a metrics endpoint.
+    pub fn dpop_replay_stats(&self) -> Option<crate::ReplayCacheStats> {
+        self.dpop.as_ref().map(|d| d.verifier.replay_stats())
     }
 
     /// The realm named in every `WWW-Authenticate` challenge of this guard and of the scope

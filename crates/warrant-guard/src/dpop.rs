@@ -16,8 +16,11 @@
 //! [`replay_capacity`](DpopVerifierBuilder::replay_capacity) proofs (default 1,000,000) as
 //! 16-byte hashes, in 16 shards; a hash table costs at most about 40 bytes an entry, so the cache
 //! never holds more than about 40 MB with the default, whatever the load. When it is full, new
-//! proofs are refused (fail closed) until slices age out: raise the capacity for APIs that take
-//! more than capacity / (2 × window) DPoP requests a second.
+//! proofs are refused (fail closed, [`DpopError::ReplayCacheFull`], which the axum layer answers
+//! 503: the service is overloaded, the proof was not at fault) until slices age out: raise the
+//! capacity for APIs that take more than capacity / (2 × window) DPoP requests a second.
+//! [`DpopVerifier::replay_stats`] tells how full it is and how many proofs it refused for want
+//! of room; while it is full, a `tracing` warning says so once a window.
 //!
 //! **The key cache**: parsing a proof's `jwk` costs more than verifying with it for RSA (the
 //! modulus is checked and set up), and a client signs every proof with the same key, so parsed
@@ -27,6 +30,7 @@
 //! check runs on every proof, cached key or not.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,8 +103,12 @@ pub enum DpopError {
     /// This proof (its `jti`) was accepted before.
     #[error("the DPoP proof has been used before")]
     Replayed,
-    /// The replay cache is full: the proof could not be recorded, so it is refused.
-    #[error("too many DPoP proofs at once; try again shortly")]
+    /// The replay cache is full: the proof could not be recorded, so it is refused. Not the
+    /// proof's fault: the service is overloaded (the axum layer answers 503).
+    #[error(
+        "the service is overloaded: it cannot remember more DPoP proofs against replay right \
+         now; retry shortly with a fresh proof"
+    )]
     ReplayCacheFull,
 }
 
@@ -154,6 +162,22 @@ impl DpopProof {
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
     }
+}
+
+/// How full a [`DpopVerifier`]'s replay cache is: for an operator's metrics and alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReplayCacheStats {
+    /// Proofs held that could still be replayed (their `iat` window has not passed).
+    pub held: usize,
+    /// How many proofs it holds at most ([`DpopVerifierBuilder::replay_capacity`], rounded up
+    /// to its 16 shards). Proofs are spread over the shards by hash, so a shard can fill a
+    /// little before `held` reaches it.
+    pub capacity: usize,
+    /// Proofs refused because the cache was full ([`DpopError::ReplayCacheFull`]), since the
+    /// verifier was built. Anything above zero means the API took more DPoP requests than the
+    /// cache holds: raise `replay_capacity` or shorten `iat_window`.
+    pub refused_full: u64,
 }
 
 /// Verifies DPoP proofs. Cheap to clone; clones share the replay cache, so one verifier (and its
@@ -345,11 +369,22 @@ impl DpopVerifier {
     }
 
     /// Records a checked proof against replay: [`DpopError::Replayed`] if it was recorded
-    /// before (within its `iat` window).
+    /// before (within its `iat` window), [`DpopError::ReplayCacheFull`] if there is no room.
     pub fn record(&self, proof: &DpopProof, now: u64) -> Result<(), DpopError> {
         self.inner
             .replay
             .record(&proof.jkt, &proof.jti, proof.iat, now)
+    }
+
+    /// How full the replay cache is now, and how many proofs it refused for want of room.
+    /// Takes each of its 16 shards' locks in turn: for a metrics scrape, not for every request.
+    pub fn replay_stats(&self) -> ReplayCacheStats {
+        self.replay_stats_at(unix_now())
+    }
+
+    /// [`replay_stats`](Self::replay_stats) as of `now` (seconds since the Unix epoch).
+    pub fn replay_stats_at(&self, now: u64) -> ReplayCacheStats {
+        self.inner.replay.stats(now)
     }
 }
 
@@ -371,7 +406,9 @@ impl DpopVerifierBuilder {
     }
 
     /// How many proofs the replay cache holds at most (default 1,000,000, about 40 MB at
-    /// most); past it, proofs are refused until older ones age out.
+    /// most); past it, proofs are refused until older ones age out. A proof is held one to
+    /// two `iat` windows, so the cache takes about capacity / (2 × window) DPoP requests a
+    /// second (8,300 with the defaults); [`DpopVerifier::replay_stats`] shows how close it is.
     pub fn replay_capacity(mut self, proofs: usize) -> Self {
         self.replay_capacity = proofs;
         self
@@ -611,6 +648,11 @@ struct ReplayCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
     window: u64,
+    /// Proofs refused for want of room.
+    refused_full: AtomicU64,
+    /// One past the last window (`now / window`) in which a full cache was logged: the warning
+    /// goes out once a window, however many proofs are refused.
+    warned: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -626,6 +668,53 @@ impl ReplayCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             window: window.max(1),
+            refused_full: AtomicU64::new(0),
+            warned: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a proof refused for want of room; the first in a window is logged, with what to
+    /// do. Returns whether it was.
+    fn refused_for_room(&self, now: u64) -> bool {
+        let refused = self.refused_full.fetch_add(1, Ordering::Relaxed) + 1;
+        let slot = now / self.window + 1;
+        let first = self.warned.fetch_max(slot, Ordering::Relaxed) < slot;
+        if first {
+            let capacity = self.per_shard * SHARDS;
+            tracing::warn!(
+                capacity,
+                refused_full = refused,
+                "the DPoP replay cache is full: DPoP requests are refused with 503 until proofs \
+                 age out (each is held one to two iat windows of {} s). The API takes more DPoP \
+                 requests than it holds (about {} a second): raise the DpopVerifier's \
+                 replay_capacity or shorten its iat_window",
+                self.window,
+                capacity as u64 / (2 * self.window),
+            );
+        }
+        first
+    }
+
+    /// The proofs held that could still be replayed at `now`, and the counts.
+    fn stats(&self, now: u64) -> ReplayCacheStats {
+        let current = now / self.window;
+        let held = self
+            .shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock().unwrap_or_else(|p| p.into_inner());
+                shard
+                    .slices
+                    .iter()
+                    .filter(|(slice, _)| slice + 2 > current)
+                    .map(|(_, set)| set.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        ReplayCacheStats {
+            held,
+            capacity: self.per_shard * SHARDS,
+            refused_full: self.refused_full.load(Ordering::Relaxed),
         }
     }
 
@@ -657,6 +746,8 @@ impl ReplayCache {
             return Err(DpopError::Replayed);
         }
         if shard.len >= self.per_shard {
+            drop(shard);
+            self.refused_for_room(now);
             return Err(DpopError::ReplayCacheFull);
         }
         let slice = iat / self.window;
@@ -764,5 +855,37 @@ mod tests {
                 .unwrap();
         }
         assert!(cache.len() <= 160, "{}", cache.len());
+    }
+
+    #[test]
+    fn a_full_cache_counts_its_refusals_and_warns_once_a_window() {
+        let cache = ReplayCache::new(16, 60);
+        let now = 6000;
+        let mut accepted = 0;
+        for i in 0..100 {
+            if cache.record("k", &format!("jti-{i}"), now, now).is_ok() {
+                accepted += 1;
+            }
+        }
+        let stats = cache.stats(now);
+        assert_eq!(stats.capacity, 16);
+        assert_eq!(stats.held, accepted);
+        assert_eq!(stats.refused_full, 100 - accepted as u64);
+        assert!(stats.refused_full > 0, "{stats:?}");
+        // Warned at the first refusal of this window (6000 / 60), not at the others.
+        assert!(!cache.refused_for_room(now + 59));
+        assert!(
+            cache.refused_for_room(now + 60),
+            "the next window warns again"
+        );
+        assert!(!cache.refused_for_room(now + 61));
+        assert_eq!(cache.stats(now).refused_full, stats.refused_full + 3);
+        // Two windows on, none of those proofs can be replayed: none held (the slices go at
+        // the next record), the refusals still counted.
+        let later = cache.stats(now + 120);
+        assert_eq!(
+            (later.held, later.refused_full),
+            (0, stats.refused_full + 3)
+        );
     }
 }

@@ -80,7 +80,9 @@ mod verifier;
 pub use alg::Algorithm;
 pub use assertion::{Assertion, KeyError, PublicKey};
 pub use claims::Claims;
-pub use dpop::{DpopError, DpopProof, DpopVerifier, DpopVerifierBuilder, ProofCheck};
+pub use dpop::{
+    DpopError, DpopProof, DpopVerifier, DpopVerifierBuilder, ProofCheck, ReplayCacheStats,
+};
 pub use error::{BuildError, Error};
 pub use issuer_keys::{IssuerKeySource, IssuerKeys, IssuerKeysBuilder};
 pub use jwks::JwksStats;

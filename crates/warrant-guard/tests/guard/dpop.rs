@@ -606,3 +606,96 @@ async fn a_scope_refusal_after_a_dpop_request_challenges_with_dpop() {
         );
     }
 }
+
+/// More DPoP requests than the replay cache holds: the layer answers 503
+/// `temporarily_unavailable` with `Retry-After` and a description that says the API is
+/// overloaded (not 401 `invalid_dpop_proof`: the proof was good), and
+/// [`GuardLayer::dpop_replay_stats`] shows the cache full and counts those refusals.
+#[tokio::test]
+async fn a_full_replay_cache_answers_overloaded_and_shows_in_the_stats() {
+    let api = Api::start(false).await;
+    // 16 proofs at most (one per shard): full after a few.
+    let dpop = DpopVerifier::builder().replay_capacity(16).build().unwrap();
+    let layer = GuardLayer::new(api.verifier.clone()).dpop(dpop);
+    assert!(
+        GuardLayer::new(api.verifier.clone())
+            .dpop_replay_stats()
+            .is_none(),
+        "no DPoP, no replay cache"
+    );
+    let empty = layer.dpop_replay_stats().unwrap();
+    assert_eq!((empty.held, empty.capacity, empty.refused_full), (0, 16, 0));
+    let app = app(layer.clone());
+    let key = ProofKey::es256();
+    let token = api.bound_token(&key);
+    let (mut accepted, mut overloaded) = (0, 0);
+    for _ in 0..60 {
+        let proof = key.proof("GET", URL, Some(&token));
+        let answer = dpop_call(&app, "GET", "/data", &token, &proof).await;
+        match answer.status {
+            200 => accepted += 1,
+            503 => {
+                overloaded += 1;
+                assert_eq!(answer.body["error"], "temporarily_unavailable");
+                let description = answer.body["error_description"].as_str().unwrap();
+                assert!(description.contains("overloaded"), "{description}");
+                assert!(!description.contains("invalid"), "{description}");
+                assert_eq!(
+                    answer.challenges,
+                    [
+                        "Bearer realm=\"internal\"".to_owned(),
+                        format!("DPoP realm=\"internal\", {ALGS}")
+                    ]
+                );
+            }
+            other => panic!("{other}: {:?}", answer.body),
+        }
+    }
+    assert!(overloaded > 0, "a cache of 16 took 60 proofs");
+    assert!(accepted <= 16, "{accepted}");
+    let stats = layer.dpop_replay_stats().unwrap();
+    assert_eq!(stats.held, accepted);
+    assert_eq!(stats.refused_full, overloaded);
+}
+
+/// The replay cache's stats follow time: proofs are held until their `iat` window has passed,
+/// then the room is back (time given as a parameter, as the verifier takes it).
+#[test]
+fn the_replay_cache_frees_its_room_once_proofs_age_out() {
+    let dpop = DpopVerifier::builder()
+        .iat_window(std::time::Duration::from_secs(10))
+        .replay_capacity(16)
+        .build()
+        .unwrap();
+    let key = ProofKey::es256();
+    let at = 1_000_000;
+    let proof_at = |iat: u64| {
+        let mut claims = key.claims("GET", URL, None);
+        claims["iat"] = json!(iat);
+        key.sign_raw(&key.header(), &claims)
+    };
+    let check = warrant_guard::ProofCheck {
+        method: "GET",
+        url: URL,
+        access_token: None,
+        bound_key: None,
+    };
+    let mut refused = 0;
+    for _ in 0..60 {
+        match dpop.verify_at(&proof_at(at), &check, at) {
+            Ok(_) => {}
+            Err(warrant_guard::DpopError::ReplayCacheFull) => refused += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    let full = dpop.replay_stats_at(at);
+    assert_eq!(full.refused_full, refused);
+    assert_eq!(full.held as u64 + refused, 60);
+    // Still within reach of a replay a window later: held.
+    assert_eq!(dpop.replay_stats_at(at + 10).held, full.held);
+    // Two windows later none can be replayed: nothing held, and new proofs are taken again.
+    assert_eq!(dpop.replay_stats_at(at + 20).held, 0);
+    dpop.verify_at(&proof_at(at + 20), &check, at + 20).unwrap();
+    let after = dpop.replay_stats_at(at + 20);
+    assert_eq!((after.held, after.refused_full), (1, refused));
+}

@@ -208,6 +208,19 @@ fn dpop_refused(error: &warrant_guard::DpopError) -> OAuthError {
     )
 }
 
+/// A proof that passed every check but could not be recorded against replay: replayed (400
+/// `invalid_dpop_proof`), or the replay cache is full, which is not the proof's fault (503
+/// `temporarily_unavailable`, the server is overloaded).
+fn not_recorded(error: &warrant_guard::DpopError) -> OAuthError {
+    match error {
+        warrant_guard::DpopError::ReplayCacheFull => OAuthError {
+            description: Cow::Owned(error.to_string()),
+            ..OAuthError::temporarily_unavailable("")
+        },
+        other => dpop_refused(other),
+    }
+}
+
 /// Parse, issue, answer.
 async fn handle(
     app: &AppState,
@@ -241,7 +254,7 @@ async fn handle(
         // Only now that the client authenticated does its proof take a place in the cache.
         app.dpop
             .record(proof, now_ms / 1000)
-            .map_err(|e| dpop_refused(&e))?;
+            .map_err(|e| not_recorded(&e))?;
         seen.dpop_bound = true;
     }
     seen.audience_known = true;
@@ -510,6 +523,21 @@ mod tests {
     use warrant_proto::TokenResponse;
 
     use super::*;
+
+    #[test]
+    fn a_full_replay_cache_is_the_servers_overload_not_a_bad_proof() {
+        let full = not_recorded(&warrant_guard::DpopError::ReplayCacheFull);
+        assert_eq!(full.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(full.code, OAuthErrorCode::TemporarilyUnavailable);
+        assert!(
+            full.description.contains("overloaded"),
+            "{}",
+            full.description
+        );
+        let replayed = not_recorded(&warrant_guard::DpopError::Replayed);
+        assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
+        assert_eq!(replayed.code, OAuthErrorCode::InvalidDpopProof);
+    }
 
     /// The body written by hand is byte for byte what serializing `TokenResponse` gives.
     #[test]
