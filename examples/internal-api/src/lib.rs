@@ -7,7 +7,7 @@ use axum::extract::Path;
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
 use warrant_guard::axum::{GuardLayer, RequireScope};
-use warrant_guard::{Algorithm, Claims, Verifier};
+use warrant_guard::{Algorithm, Claims, DpopNonces, DpopVerifier, Verifier};
 
 warrant_guard::scope!(pub DeleteDocuments = "delete:documents");
 
@@ -33,6 +33,46 @@ pub fn algorithms(list: &str) -> Result<Vec<Algorithm>, String> {
                 Ok(algs)
             }
         })
+}
+
+/// The guard's DPoP settings from `WARRANT_DPOP` (`mode`: `required` refuses every request
+/// without a DPoP-bound token and its proof, `optional` accepts both, unset or empty is off) and
+/// `WARRANT_DPOP_NONCE_SECRET` (`nonce_secret`, at least 16 bytes: proofs must then carry a nonce
+/// this API issued, RFC 9449 §9; give every instance the same secret and each accepts the
+/// others' nonces). Returns the guard and how DPoP is set, for the log.
+pub fn with_dpop(
+    guard: GuardLayer,
+    mode: Option<&str>,
+    nonce_secret: Option<&str>,
+) -> Result<(GuardLayer, &'static str), String> {
+    let (guard, required) = match mode.unwrap_or_default() {
+        "required" => (guard.require_dpop(), true),
+        "optional" => (guard.dpop(DpopVerifier::new()), false),
+        "" if nonce_secret.is_some_and(|s| !s.is_empty()) => {
+            return Err(
+                "WARRANT_DPOP_NONCE_SECRET needs DPoP on: set WARRANT_DPOP=required or optional"
+                    .to_owned(),
+            );
+        }
+        "" => return Ok((guard, "off")),
+        other => {
+            return Err(format!(
+                "WARRANT_DPOP must be required or optional, not {other:?}"
+            ));
+        }
+    };
+    let Some(secret) = nonce_secret.filter(|s| !s.is_empty()) else {
+        return Ok((guard, if required { "required" } else { "optional" }));
+    };
+    let nonces = DpopNonces::new(secret.as_bytes(), DpopNonces::DEFAULT_LIFETIME).map_err(|e| {
+        format!("WARRANT_DPOP_NONCE_SECRET: {e}; e.g. the output of `openssl rand -base64 32`")
+    })?;
+    let how = if required {
+        "required, with nonces"
+    } else {
+        "optional, with nonces"
+    };
+    Ok((guard.dpop_nonces(nonces), how))
 }
 
 /// `GET /internal/data` for any valid token; `DELETE /internal/documents/{doc_id}` only with

@@ -8,6 +8,9 @@
 //! `WARRANT_DPOP=required` refuses every request without a DPoP-bound token and its proof;
 //! `WARRANT_DPOP=optional` accepts both. `PUBLIC_URL` is the URL callers use to reach it
 //! (default `http://` + the listen address), which their DPoP proofs name.
+//! `WARRANT_DPOP_NONCE_SECRET` (at least 16 bytes, the same for every instance, with
+//! `WARRANT_DPOP` set) makes the API issue DPoP nonces and require one in every proof
+//! (RFC 9449 §9); warrant-client retries once with the nonce it is given.
 //!
 //! For an API whose tokens are signed with another algorithm than RS256, say which:
 //! `WARRANT_ALGORITHMS=ES256` (or `EdDSA`, `PS256`, a comma-separated list).
@@ -18,8 +21,8 @@ use std::process::ExitCode;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use warrant_guard::Verifier;
 use warrant_guard::axum::GuardLayer;
-use warrant_guard::{DpopVerifier, Verifier};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -78,16 +81,11 @@ async fn run() -> Result<(), String> {
     }
     let public_url = std::env::var("PUBLIC_URL").unwrap_or_else(|_| format!("http://{listen}"));
     let guard = GuardLayer::new(verifier).public_url(&public_url);
-    let (guard, dpop) = match std::env::var("WARRANT_DPOP").as_deref() {
-        Ok("required") => (guard.require_dpop(), "required"),
-        Ok("optional") => (guard.dpop(DpopVerifier::new()), "optional"),
-        Ok("") | Err(_) => (guard, "off"),
-        Ok(other) => {
-            return Err(format!(
-                "WARRANT_DPOP must be required or optional, not {other:?}"
-            ));
-        }
-    };
+    let (guard, dpop) = internal_api::with_dpop(
+        guard,
+        std::env::var("WARRANT_DPOP").ok().as_deref(),
+        std::env::var("WARRANT_DPOP_NONCE_SECRET").ok().as_deref(),
+    )?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
