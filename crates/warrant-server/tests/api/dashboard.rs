@@ -278,7 +278,10 @@ async fn the_secret_is_shown_once_and_never_in_a_url() {
     let again = page(
         &app,
         &session,
-        &format!("/dashboard/applications/{}", created.client_id),
+        &format!(
+            "/dashboard/applications/{}?tab=credentials",
+            created.client_id
+        ),
     )
     .await;
     assert!(!again.contains(&secret), "the secret is shown twice");
@@ -956,12 +959,14 @@ async fn custom_claims_and_metadata_are_edited_and_shown_in_the_test_tab() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(response.text().await.unwrap().contains("&quot;sub&quot;"));
 
+    // Settings is the page's first tab.
     let html = page(&app, &session, &base).await;
     assert!(html.contains("tenant=acme"), "the metadata is shown");
     assert!(
         html.contains("{{client_metadata.tenant}}"),
         "the claims are shown"
     );
+    let html = page(&app, &session, &format!("{base}?tab=apis")).await;
     assert!(
         html.contains("&quot;tier&quot;: 2"),
         "the grant's claims are shown"
@@ -1068,8 +1073,19 @@ async fn the_credentials_of_an_application_and_their_expiry() {
     app.create_api(crate::support::API, &["read:a"], None).await;
     let (id, _) = app.create_app(&[(crate::support::API, &["read:a"])]).await;
     let path = format!("/dashboard/applications/{id}");
-    let html = page(&app, &session, &path).await;
+    let tab = format!("{path}?tab=credentials");
+    // The Credentials tab, not Settings, holds them; the tab bar says which tab is shown.
+    let settings = page(&app, &session, &path).await;
+    assert!(!settings.contains("id=\"credentials\""), "{settings}");
+    assert!(settings.contains(&format!("href=\"{tab}\"")), "{settings}");
+    let html = page(&app, &session, &tab).await;
     assert!(html.contains("id=\"credentials\""), "{html}");
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{tab}\" aria-current=\"page\">Credentials</a>"
+        )),
+        "{html}"
+    );
     assert!(html.contains("id=\"no-keys\""));
     assert!(html.contains("id=\"federated-credentials\""));
     assert!(html.contains("never expires"));
@@ -1112,7 +1128,7 @@ async fn the_credentials_of_an_application_and_their_expiry() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let html = page(&app, &session, &path).await;
+    let html = page(&app, &session, &tab).await;
     let keys = &html[html.find("id=\"public-keys\"").expect("a table of keys")..];
     assert!(
         keys.contains(key.kid()) && keys.contains("ci key"),
@@ -1123,10 +1139,11 @@ async fn the_credentials_of_an_application_and_their_expiry() {
     assert!(html.contains("id=\"secret-refused\""));
     let activity = page(&app, &session, "/dashboard/activity").await;
     let expiring = &activity[activity.find("id=\"expiring\"").unwrap()..];
-    assert!(
-        expiring.contains(&format!("/dashboard/applications/{id}")),
-        "{expiring}"
-    );
+    assert!(expiring.contains(&format!("href=\"{tab}\"")), "{expiring}");
+    // The banner is on every tab, and leads to the Credentials tab.
+    let settings = page(&app, &session, &path).await;
+    let banner = &settings[settings.find("id=\"expiry-warning\"").expect("a banner")..];
+    assert!(banner.contains(&format!("href=\"{tab}\"")), "{banner}");
     let token = app.admin_token().await;
     let (_, client) = app
         .mgmt(
@@ -1165,7 +1182,7 @@ async fn the_credentials_of_an_application_and_their_expiry() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let html = page(&app, &session, &path).await;
+    let html = page(&app, &session, &tab).await;
     assert!(html.contains("id=\"no-keys\""));
     assert!(!html.contains("id=\"expiry-warning\""));
     assert!(!html.contains("id=\"secret-refused\""));
@@ -1175,7 +1192,7 @@ async fn the_credentials_of_an_application_and_their_expiry() {
         .rotate_secret_until(&id, 0, Some(SystemClock.now() + 3 * 86_400))
         .await
         .unwrap();
-    let html = page(&app, &session, &path).await;
+    let html = page(&app, &session, &tab).await;
     let secrets = &html[html.find("id=\"secrets\"").unwrap()..];
     assert!(
         secrets.contains("expires in 2 days") || secrets.contains("expires in 3 days"),

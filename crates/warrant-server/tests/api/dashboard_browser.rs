@@ -123,6 +123,12 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser
         .goto(&format!("{base}/dashboard/applications/{client_id}"))
         .await;
+    // The Credentials tab holds the secret; a tab is a link that loads its page.
+    browser.submit("nav.tabs a[href$='?tab=credentials']").await;
+    assert_eq!(
+        browser.text("nav.tabs a[aria-current=page]").await,
+        "Credentials"
+    );
     browser.click("#grace option[value='0']").await;
     browser.submit("#rotate-secret").await;
     assert_eq!(browser.text(".notice").await, "Secret rotated.");
@@ -134,7 +140,8 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     let new = token_response(&app.base, &client_id, &rotated).await;
     assert_eq!(new.0, StatusCode::OK, "{}", refusal(&new.1));
 
-    // Revoke the grant: no more tokens for that API.
+    // Revoke the grant, in the APIs tab: no more tokens for that API.
+    browser.submit("nav.tabs a[href$='?tab=apis']").await;
     browser.submit("#grants button.danger-text").await;
     assert!(browser.text(".notice").await.starts_with("Grant revoked"));
     let refused = token_response(&app.base, &client_id, &rotated).await;
@@ -172,7 +179,9 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     browser.screenshot("11-activity").await;
     browser.prefer_dark().await;
     browser
-        .goto(&format!("{base}/dashboard/applications/{client_id}"))
+        .goto(&format!(
+            "{base}/dashboard/applications/{client_id}?tab=credentials"
+        ))
         .await;
     browser.screenshot("12-application-dark").await;
     browser.goto(&format!("{base}/dashboard/activity")).await;

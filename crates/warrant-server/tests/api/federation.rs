@@ -1031,6 +1031,10 @@ async fn the_dashboard_trusts_issuers_and_binds_workloads() {
     );
 
     let app_page = format!("/dashboard/applications/{client_id}");
+    let credentials_tab = format!("{app_page}?tab=credentials");
+    let settings = page(&app, &session, &app_page).await;
+    assert!(!settings.contains("id=\"expiry-warning\""), "{settings}");
+    let in_a_week = &warrant_server::clock::rfc3339(app.admin.now() + 7 * 86_400)[..10];
     let answer = post(
         &app,
         &session,
@@ -1040,28 +1044,59 @@ async fn the_dashboard_trusts_issuers_and_binds_workloads() {
             ("subject", "repo:acme/*:ref:refs/heads/main"),
             ("audience", "https://github.com/acme"),
             ("condition", "repository_owner_id=123"),
+            ("federated_expires", in_a_week),
         ],
     )
     .await;
     assert_eq!(answer.status(), 303);
-    let broad = post(
-        &app,
-        &session,
-        &format!("{app_page}/federated"),
-        &[("issuer", issuer_id.as_str()), ("subject", "*")],
-    )
-    .await;
-    assert!(
-        broad
-            .text()
-            .await
-            .unwrap()
-            .contains("confirm_broad_subject")
+    assert_eq!(
+        answer.headers()["location"],
+        format!("{credentials_tab}&notice=federated-added")
     );
-    let shown = page(&app, &session, &app_page).await;
-    assert!(shown.contains("Federated credentials"));
-    assert!(shown.contains("repo:acme/*:ref:refs/heads/main"));
-    assert!(shown.contains("repository_owner_id = 123"));
+    // Refusals are shown in the Credentials tab, next to the form, with what was sent; nothing
+    // is added.
+    for (subject, expires, says) in [
+        ("*", "", "confirm_broad_subject"),
+        (
+            "repo:acme/api:ref:refs/heads/main",
+            "next week",
+            "YYYY-MM-DD",
+        ),
+    ] {
+        let refused = post(
+            &app,
+            &session,
+            &format!("{app_page}/federated"),
+            &[
+                ("issuer", issuer_id.as_str()),
+                ("subject", subject),
+                ("federated_expires", expires),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let refused = refused.text().await.unwrap();
+        let error = &refused[refused.find("id=\"federated-error\"").expect("an error")..];
+        assert!(error.contains(says), "{error}");
+        assert!(
+            refused.contains(&format!("value=\"{subject}\"")),
+            "{refused}"
+        );
+        assert!(refused.contains("aria-current=\"page\">Credentials<"));
+    }
+    let shown = page(&app, &session, &credentials_tab).await;
+    let federated = &shown[shown.find("id=\"federated-credentials\"").unwrap()..];
+    assert!(federated.contains("repo:acme/*:ref:refs/heads/main"));
+    assert!(federated.contains("repository_owner_id = 123"));
+    // Midnight (UTC) of the day a week from now: six days and some hours away.
+    assert!(
+        federated.contains("expires in 6 days") || federated.contains("expires in 7 days"),
+        "{federated}"
+    );
+    // The federated credential is the application's only one that expires: the banner says
+    // so on every tab.
+    let settings = page(&app, &session, &app_page).await;
+    assert!(settings.contains("id=\"expiry-warning\""), "{settings}");
     let creds = app
         .admin
         .list_federated_credentials(&client_id)

@@ -237,7 +237,7 @@ pub(crate) async fn show(
                     tbody {
                         @for (client, at) in &expiring {
                             tr {
-                                td { a href={ "/dashboard/applications/" (client) "#credentials" } { (name_of(client)) } }
+                                td { a href={ "/dashboard/applications/" (client) "?tab=credentials" } { (name_of(client)) } }
                                 td { (layout::expiry(Some(*at), now)) }
                             }
                         }

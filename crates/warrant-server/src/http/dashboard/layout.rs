@@ -190,6 +190,23 @@ pub(crate) fn action_button(
     }
 }
 
+/// The tab bar of a page with tabs (an API's, an application's): a link to `base?tab=SLUG` for
+/// each of `tabs` (the tab, its slug, its label), the `current` one marked. Each tab is a page
+/// of its own, so a tab is a URL that can be linked to and reloaded.
+pub(crate) fn tab_bar<T: PartialEq + Copy>(
+    base: &str,
+    tabs: &[(T, &str, &str)],
+    current: T,
+) -> Markup {
+    html! {
+        nav.tabs {
+            @for (tab, slug, label) in tabs {
+                a href={ (base) "?tab=" (slug) } aria-current=[(*tab == current).then_some("page")] { (label) }
+            }
+        }
+    }
+}
+
 /// "1–50 of 1,234" with links to the previous and next pages (`?page=N`, from 0).
 pub(crate) fn pager(path: &str, page: u64, first: u64, shown: usize, total: u64) -> Markup {
     let last = first.saturating_add(shown as u64);

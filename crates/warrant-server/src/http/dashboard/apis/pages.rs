@@ -173,11 +173,7 @@ pub(super) fn api_page(
                 p.muted { "Identifier " (copyable("api-identifier", &api.identifier)) }
             }
         }
-        nav.tabs {
-            @for (t, slug, label) in Tab::ALL {
-                a href={ "/dashboard/apis/" (api.id) "?tab=" (slug) } aria-current=[(t == tab).then_some("page")] { (label) }
-            }
-        }
+        (layout::tab_bar(&format!("/dashboard/apis/{}", api.id), &Tab::ALL, tab))
         (body)
     };
     let status = if state.errors.is_empty() {

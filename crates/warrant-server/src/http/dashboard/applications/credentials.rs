@@ -1,15 +1,18 @@
-//! An application's credentials: its client secret (with its expiry), the public keys it
-//! authenticates with instead (private_key_jwt: list, add from PEM with an algorithm and an
-//! expiry, remove), each flagged when it expires within 14 days. Federated credentials get their
-//! section here too. The requests that change them are in [`super::handlers`].
+//! An application's Credentials tab: its client secrets (with their IDs and expiry), the public
+//! keys it authenticates with instead (private_key_jwt: list, add from PEM with an algorithm and
+//! an expiry, remove), and its federated credentials (workload identity federation), each flagged when it
+//! expires within 14 days. The requests that change them are in [`super::handlers`] and
+//! [`super::federated`].
 
 use maud::{Markup, html};
 
 use super::super::forms::{FieldErrors, Form};
-use super::super::layout::{self, action_button, copyable, csrf};
+use super::super::layout::{self, action_button, copyable, csrf, field};
 use crate::admin::ApplicationDetails;
 use crate::admin::operators::OperatorSession;
-use crate::domain::{CREDENTIAL_ALGORITHMS, PlainSecret, PublicKeyCredential};
+use crate::domain::{
+    CREDENTIAL_ALGORITHMS, FederatedCredential, PlainSecret, PublicKeyCredential, TrustedIssuer,
+};
 
 /// Grace periods offered when rotating a secret, in seconds.
 pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
@@ -19,13 +22,16 @@ pub(super) const GRACE_CHOICES: [(u64, &str); 4] = [
     (7 * 86_400, "7 days"),
 ];
 
-/// The credentials section of an application's page. `secret` is set only right after
-/// creation or rotation; `form` and `errors` are a refused add-a-key form.
+/// The Credentials tab of an application's page, with its `federated` credentials (of the
+/// trusted `issuers`). `secret` is set only right after creation or rotation; `form` and `errors` are a
+/// refused form.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn section(
     operator: &OperatorSession,
     details: &ApplicationDetails,
     credentials: &[PublicKeyCredential],
+    federated: &[FederatedCredential],
+    issuers: &[TrustedIssuer],
     now: u64,
     secret: Option<&PlainSecret>,
     form: &Form,
@@ -46,8 +52,6 @@ pub(super) fn section(
         section.card #credentials {
             h2 { "Credentials" }
             dl.fields {
-                dt { "Client ID" }
-                dd { (copyable("client-id", &application.client_id)) }
                 dt { "Client secret" }
                 dd {
                     @if let Some(secret) = secret {
@@ -140,9 +144,83 @@ pub(super) fn section(
                 }
             }
 
+            (federated_section(operator, &application.client_id, federated, issuers, now, form, errors))
+        }
+    }
+}
+
+/// The federated credentials' part of the Credentials tab of the application `client_id`;
+/// `form` and `errors` are a refused add form, shown again as sent.
+fn federated_section(
+    operator: &OperatorSession,
+    client_id: &str,
+    credentials: &[FederatedCredential],
+    issuers: &[TrustedIssuer],
+    now: u64,
+    form: &Form,
+    errors: &FieldErrors,
+) -> Markup {
+    let base = format!("/dashboard/applications/{client_id}/federated");
+    let issuer_of = |id: &str| {
+        issuers
+            .iter()
+            .find(|i| i.id == id)
+            .map_or(id.to_owned(), |i| i.issuer.clone())
+    };
+    let refused = errors.get("federated").is_some();
+    html! {
+        div #federated-credentials {
             h3 { "Federated credentials" }
-            div #federated-credentials {
-                p.muted { "None." }
+            p.muted { "Workloads whose platform token (Kubernetes, GitHub Actions, SPIFFE) authenticates as this application, without a secret. " a href="/dashboard/issuers" { "Trusted issuers" } }
+            @if credentials.is_empty() {
+                p.muted #no-federated { "None." }
+            } @else {
+                table.list #federated {
+                    thead { tr { th { "Issuer" } th { "Subject" } th { "Audience" } th { "Conditions" } th { "Expiry" } th {} } }
+                    tbody {
+                        @for cred in credentials {
+                            tr {
+                                td { code { (issuer_of(&cred.issuer_id)) } }
+                                td { code { (cred.subject) } }
+                                td { @match &cred.audience { Some(aud) => { code { (aud) } } None => { span.muted { "the issuer URL" } } } }
+                                td { @for c in &cred.conditions { code { (c.claim) " = " (c.value) } br; } }
+                                td { (layout::expiry(cred.expires_at, now)) }
+                                td.right {
+                                    (action_button(operator, &format!("{base}/{}/remove", cred.id), "Remove", "link danger-text",
+                                        Some("Remove this federated credential? Its workloads can no longer authenticate.")))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if issuers.is_empty() {
+                p.muted { "Trust an issuer first to bind workloads." }
+            } @else {
+                details open[refused] {
+                    summary { "Add a federated credential" }
+                    form method="post" action=(base) novalidate {
+                        (csrf(operator))
+                        @if let Some(error) = errors.get("federated") { p.field-error #federated-error role="alert" { (error) } }
+                        div.field {
+                            label for="federated-issuer" { "Issuer" }
+                            select #federated-issuer name="issuer" {
+                                @for issuer in issuers { option value=(issuer.id) selected[form.text("issuer") == issuer.id] { (issuer.issuer) } }
+                            }
+                        }
+                        (field("Subject", "subject", form.text("subject"), None, Some("exact, or * within one segment (segments are separated by / and :), e.g. system:serviceaccount:payments:worker")))
+                        (field("Audience", "audience", form.text("audience"), None, Some("empty: Warrant's issuer URL")))
+                        (field("Condition", "condition", form.text("condition"), None, Some("optional CLAIM=VALUE, e.g. repository_owner_id=123")))
+                        div.field {
+                            label for="federated-expires" { "Expires (optional)" }
+                            input #federated-expires name="federated_expires" type="date" value=(form.text("federated_expires"));
+                        }
+                        div.field {
+                            label { input type="checkbox" name="confirm_broad_subject" checked[form.checked("confirm_broad_subject")]; " Confirm a broad subject (only *, or a Kubernetes default service account)" }
+                        }
+                        div.actions { button.primary type="submit" { "Add federated credential" } }
+                    }
+                }
             }
         }
     }

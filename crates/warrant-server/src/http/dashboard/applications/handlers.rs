@@ -14,6 +14,7 @@ use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, see_other};
 use super::credentials::{self, GRACE_CHOICES};
 use super::pages;
+use super::tabs::Tab;
 use crate::admin::operators::OperatorSession;
 use crate::admin::{
     ApplicationDetails, ApplicationPatch, GrantPatch, GrantSpec, NewClient, NewCredential,
@@ -25,6 +26,8 @@ use crate::views::claims_from_view;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
     notice: Option<String>,
+    /// An application's tab: `settings` (the default), `credentials`, `apis`.
+    tab: Option<String>,
     /// The list's page, from 0.
     page: Option<u64>,
 }
@@ -144,6 +147,7 @@ pub(crate) async fn create(
         &app,
         &operator,
         details,
+        Tab::Credentials,
         Some("Application created."),
         Some(&created.secret),
         &Form::default(),
@@ -163,6 +167,7 @@ pub(crate) async fn show(
         &app,
         &operator,
         details,
+        Tab::parse(query.tab.as_deref()),
         layout::notice(query.notice.as_deref()),
         None,
         &Form::default(),
@@ -171,37 +176,68 @@ pub(crate) async fn show(
     .await
 }
 
-/// An application's page. `secret` is set only right after creation or rotation: the one
-/// time it is shown; `form` is a refused form, shown again with its `errors`.
+/// An application's page showing `tab`. `secret` is set only right after creation or rotation:
+/// the one time it is shown; `form` is a refused form, shown again with its `errors`.
+#[allow(clippy::too_many_arguments)]
 async fn application_page(
     app: &AppState,
     operator: &OperatorSession,
     details: ApplicationDetails,
+    tab: Tab,
     notice: Option<&str>,
     secret: Option<&PlainSecret>,
     form: &Form,
     errors: &FieldErrors,
 ) -> Result<Response, PageError> {
-    let apis = app.admin.list_apis().await?;
-    let credentials = app
-        .admin
-        .list_credentials(&details.application.client_id)
-        .await?;
+    let client_id = &details.application.client_id;
+    // Every tab shows the banner of a credential expiring soon, so every tab needs them all.
+    let credentials = app.admin.list_credentials(client_id).await?;
+    let federated = app.admin.list_federated_credentials(client_id).await?;
     let now = app.clock.now();
-    let federated =
-        super::federated::section(app, operator, &details.application.client_id).await?;
-    Ok(pages::application(
-        operator,
-        &details,
-        &credentials,
-        &apis,
+    let body = match tab {
+        Tab::Settings => pages::settings_tab(operator, &details.application, form, errors),
+        Tab::Credentials => {
+            let issuers = app.admin.list_trusted_issuers().await?;
+            credentials::section(
+                operator,
+                &details,
+                &credentials,
+                &federated,
+                &issuers,
+                now,
+                secret,
+                form,
+                errors,
+            )
+        }
+        Tab::Apis => {
+            let apis = app.admin.list_apis().await?;
+            pages::apis_tab(operator, &details, &apis, errors)
+        }
+    };
+    let expiries = pages::Expiries {
+        details: &details,
+        credentials: &credentials,
+        federated: &federated,
         now,
-        notice,
-        secret,
-        form,
-        errors,
-        federated,
+    };
+    Ok(pages::application(
+        operator, &expiries, tab, notice, errors, body,
     ))
+}
+
+/// The application `client_id`'s page showing `tab` with a refused `form` again, and its
+/// `errors`.
+pub(super) async fn refused(
+    app: &AppState,
+    operator: &OperatorSession,
+    client_id: &str,
+    tab: Tab,
+    form: &Form,
+    errors: &FieldErrors,
+) -> Result<Response, PageError> {
+    let details = app.admin.get_application(client_id).await?;
+    application_page(app, operator, details, tab, None, None, form, errors).await
 }
 
 /// `client_metadata` as the settings form sends it: one `KEY=VALUE` a line, blank lines
@@ -275,8 +311,7 @@ pub(crate) async fn update_settings(
             }
         }
     }
-    let details = app.admin.get_application(&client_id).await?;
-    application_page(&app, &operator, details, None, None, &form, &errors).await
+    refused(&app, &operator, &client_id, Tab::Settings, &form, &errors).await
 }
 
 /// Replaces one grant's custom claims (a JSON object; blank: none).
@@ -311,13 +346,9 @@ pub(crate) async fn save_grant_claims(
         }
     };
     if let Err(errors) = saved {
-        let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &form, &errors).await;
+        return refused(&app, &operator, &client_id, Tab::Apis, &form, &errors).await;
     }
-    Ok(see_other(
-        &format!("/dashboard/applications/{client_id}"),
-        "grant-claims-saved",
-    ))
+    Ok(see_other(&Tab::Apis.url(&client_id), "grant-claims-saved"))
 }
 
 pub(crate) async fn rotate_secret(
@@ -333,8 +364,15 @@ pub(crate) async fn rotate_secret(
     let Some(grace) = grace.filter(|g| GRACE_CHOICES.iter().any(|(s, _)| s == g)) else {
         let mut errors = FieldErrors::default();
         errors.add("grace_seconds", "Choose one of the grace periods offered.");
-        let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &form, &errors).await;
+        return refused(
+            &app,
+            &operator,
+            &client_id,
+            Tab::Credentials,
+            &form,
+            &errors,
+        )
+        .await;
     };
     let secret = admin.rotate_secret(&client_id, grace).await?;
     let details = app.admin.get_application(&client_id).await?;
@@ -342,6 +380,7 @@ pub(crate) async fn rotate_secret(
         &app,
         &operator,
         details,
+        Tab::Credentials,
         Some("Secret rotated."),
         Some(&secret),
         &Form::default(),
@@ -368,13 +407,9 @@ pub(crate) async fn save_grants(
     let wanted = grants_from(&form, &apis, Ticked::AsSent);
     if let Err(e) = admin.set_grants(&client_id, wanted).await {
         let errors = FieldErrors::from_admin("api", e)?;
-        let details = app.admin.get_application(&client_id).await?;
-        return application_page(&app, &operator, details, None, None, &form, &errors).await;
+        return refused(&app, &operator, &client_id, Tab::Apis, &form, &errors).await;
     }
-    Ok(see_other(
-        &format!("/dashboard/applications/{client_id}"),
-        "grants-saved",
-    ))
+    Ok(see_other(&Tab::Apis.url(&client_id), "grants-saved"))
 }
 
 pub(crate) async fn revoke_grant(
@@ -387,10 +422,7 @@ pub(crate) async fn revoke_grant(
         return Err(PageError::NotFound("grant"));
     }
     admin.delete_grant(&grant_id).await?;
-    Ok(see_other(
-        &format!("/dashboard/applications/{client_id}"),
-        "grant-revoked",
-    ))
+    Ok(see_other(&Tab::Apis.url(&client_id), "grant-revoked"))
 }
 
 pub(crate) async fn delete(
@@ -409,7 +441,17 @@ pub(crate) async fn delete(
             "confirm",
             "Type the application's name exactly to confirm the deletion.",
         );
-        return application_page(&app, &operator, details, None, None, &form, &errors).await;
+        return application_page(
+            &app,
+            &operator,
+            details,
+            Tab::Settings,
+            None,
+            None,
+            &form,
+            &errors,
+        )
+        .await;
     }
     admin.delete_application(&client_id).await?;
     Ok(see_other("/dashboard/applications", "app-deleted"))
@@ -443,15 +485,22 @@ pub(crate) async fn add_credential(
         match admin.add_credential_in_use(&client_id, new).await {
             Ok(_) => {
                 return Ok(see_other(
-                    &format!("/dashboard/applications/{client_id}"),
+                    &Tab::Credentials.url(&client_id),
                     "credential-added",
                 ));
             }
             Err(e) => errors = FieldErrors::from_admin("pem", e)?,
         }
     }
-    let details = app.admin.get_application(&client_id).await?;
-    application_page(&app, &operator, details, None, None, &form, &errors).await
+    refused(
+        &app,
+        &operator,
+        &client_id,
+        Tab::Credentials,
+        &form,
+        &errors,
+    )
+    .await
 }
 
 pub(crate) async fn remove_credential(
@@ -461,7 +510,7 @@ pub(crate) async fn remove_credential(
 ) -> Result<Response, PageError> {
     admin.delete_credential(&client_id, &credential_id).await?;
     Ok(see_other(
-        &format!("/dashboard/applications/{client_id}"),
+        &Tab::Credentials.url(&client_id),
         "credential-removed",
     ))
 }

@@ -6,11 +6,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::super::forms::{FieldErrors, Form};
-use super::super::layout::{self, Nav, action_button, csrf, field, text_area};
+use super::super::layout::{self, Nav, action_button, copyable, csrf, field, text_area};
+use super::tabs::Tab;
 use crate::admin::ApplicationDetails;
 use crate::admin::operators::OperatorSession;
 use crate::domain::{
-    Application, ClientGrant, CustomClaims, PlainSecret, PublicKeyCredential, ResourceServer,
+    Application, ClientGrant, CustomClaims, FederatedCredential, PublicKeyCredential,
+    ResourceServer,
 };
 
 /// `client_metadata` as the settings form shows it: one `KEY=VALUE` a line.
@@ -149,53 +151,96 @@ pub(super) fn new_form(
     )
         .into_response()
 }
-/// An application's page. `secret` is set only right after creation or rotation: the one
-/// time it is shown. `apis` name the APIs it is authorized for; `now` tells its active
-/// secrets.
-#[allow(clippy::too_many_arguments)]
+/// What an application's page shows besides its tab: everything its credentials' expiry banner
+/// needs.
+pub(super) struct Expiries<'a> {
+    pub(super) details: &'a ApplicationDetails,
+    pub(super) credentials: &'a [PublicKeyCredential],
+    pub(super) federated: &'a [FederatedCredential],
+    pub(super) now: u64,
+}
+
+impl Expiries<'_> {
+    /// The nearest expiry of a credential still working, of any kind: an active secret, a public
+    /// key, a federated credential.
+    fn nearest(&self) -> Option<u64> {
+        let now = self.now;
+        self.details
+            .secrets
+            .iter()
+            .filter(|s| s.is_active(now))
+            .filter_map(|s| s.expires_at)
+            .chain(self.credentials.iter().filter_map(|c| c.expires_at))
+            .chain(self.federated.iter().filter_map(|c| c.expires_at))
+            .filter(|at| *at > now)
+            .min()
+    }
+}
+
+/// An application's page: its name and client ID, the banner of a credential expiring soon
+/// (whichever tab is shown), the tab bar, and `body`, the tab `tab` (422 when `errors` holds a
+/// refused form's).
 pub(super) fn application(
     operator: &OperatorSession,
-    details: &ApplicationDetails,
-    credentials: &[PublicKeyCredential],
-    apis: &[ResourceServer],
-    now: u64,
+    expiries: &Expiries<'_>,
+    tab: Tab,
     notice: Option<&str>,
-    secret: Option<&PlainSecret>,
-    form: &Form,
     errors: &FieldErrors,
-    federated: Markup,
+    body: Markup,
 ) -> Response {
-    let application = &details.application;
-    let base = format!("/dashboard/applications/{}", application.client_id);
-    // The nearest expiry of a credential still working, of any kind.
-    let nearest = details
-        .secrets
-        .iter()
-        .filter(|s| s.is_active(now))
-        .filter_map(|s| s.expires_at)
-        .chain(credentials.iter().filter_map(|c| c.expires_at))
-        .filter(|at| *at > now)
-        .min();
-    let api_name = |grant: &ClientGrant| {
-        apis.iter()
-            .find(|a| a.identifier == grant.audience)
-            .map(|a| (a.id.clone(), a.name.clone()))
-    };
+    let application = &expiries.details.application;
+    let now = expiries.now;
     let content = html! {
         p.crumbs { a href="/dashboard/applications" { "Applications" } " / " }
         div.page-head {
             div {
                 h1 { (application.name) }
                 p.muted { "Machine to Machine · created " (layout::when(application.created_at)) }
+                p.muted { "Client ID " (copyable("client-id", &application.client_id)) }
             }
         }
-        @if let Some(at) = nearest.filter(|at| at.saturating_sub(now) <= layout::EXPIRY_WARNING) {
+        @if let Some(at) = expiries.nearest().filter(|at| at.saturating_sub(now) <= layout::EXPIRY_WARNING) {
             div.card.warning-card #expiry-warning role="status" {
-                p { strong { "A credential of this application expires soon: " } (layout::expiry(Some(at), now)) ". Rotate it before then." }
+                p { strong { "A credential of this application expires soon: " } (layout::expiry(Some(at), now)) ". "
+                    a href=(Tab::Credentials.url(&application.client_id)) { "Replace it" } " before then." }
             }
         }
-        (super::credentials::section(operator, details, credentials, now, secret, form, errors))
-        (federated)
+        (layout::tab_bar(&format!("/dashboard/applications/{}", application.client_id), &Tab::ALL, tab))
+        (body)
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (
+        status,
+        layout::page(
+            &application.name,
+            operator,
+            Nav::Applications,
+            notice,
+            content,
+        ),
+    )
+        .into_response()
+}
+
+/// The APIs tab: the grants, each with its permissions, custom claims and *Revoke*, and the
+/// authorization matrix to change them.
+pub(super) fn apis_tab(
+    operator: &OperatorSession,
+    details: &ApplicationDetails,
+    apis: &[ResourceServer],
+    errors: &FieldErrors,
+) -> Markup {
+    let base = format!("/dashboard/applications/{}", details.application.client_id);
+    let api_name = |grant: &ClientGrant| {
+        apis.iter()
+            .find(|a| a.identifier == grant.audience)
+            .map(|a| (a.id.clone(), a.name.clone()))
+    };
+    html! {
         section.card {
             h2 { "Authorized APIs" }
             @if details.grants.is_empty() {
@@ -230,7 +275,7 @@ pub(super) fn application(
             }
             @if let Some(error) = errors.get("grant_claims") { p.field-error #grant-claims-error role="alert" { (error) } }
             p.hint { "A grant's custom claims (a JSON object) override the application's of the same name in its tokens." }
-            details {
+            details open[errors.get("api").is_some()] {
                 summary { "Change authorizations" }
                 form method="post" action={ (base) "/grants" } {
                     (csrf(operator))
@@ -242,16 +287,45 @@ pub(super) fn application(
                 }
             }
         }
+    }
+}
+
+/// The Settings tab: name, description, metadata and custom claims; deletion. `form` is a
+/// refused settings form, shown again as sent.
+pub(super) fn settings_tab(
+    operator: &OperatorSession,
+    application: &Application,
+    form: &Form,
+    errors: &FieldErrors,
+) -> Markup {
+    let base = format!("/dashboard/applications/{}", application.client_id);
+    // A refused settings form is shown as sent; otherwise the stored values.
+    let refused = ["name", "description", "client_metadata", "custom_claims"]
+        .iter()
+        .any(|f| errors.get(f).is_some());
+    let (name, description, metadata, claims) = if refused {
+        (
+            form.text("name").to_owned(),
+            form.text("description").to_owned(),
+            form.raw("client_metadata").to_owned(),
+            form.raw("custom_claims").to_owned(),
+        )
+    } else {
+        (
+            application.name.clone(),
+            application.description.clone(),
+            metadata_text(application),
+            claims_text(&application.custom_claims),
+        )
+    };
+    html! {
         section.card {
             h2 { "Settings" }
             form method="post" action={ (base) "/settings" } novalidate {
                 (csrf(operator))
-                (field("Name", "name", &application.name, errors.get("name"), None))
-                (field("Description", "description", &application.description, errors.get("description"), None))
-                (text_area("Metadata", "client_metadata", &metadata_text(application), errors.get("client_metadata"),
-                    "client_metadata: one KEY=VALUE a line, at most 10."))
-                (text_area("Custom claims", "custom_claims", &claims_text(&application.custom_claims), errors.get("custom_claims"),
-                    "Claims in every token, as a JSON object: strings, numbers, booleans or arrays of them; \"{{client_metadata.KEY}}\" copies a metadata value."))
+                (field("Name", "name", &name, errors.get("name"), None))
+                (field("Description", "description", &description, errors.get("description"), None))
+                (metadata_and_claims(&metadata, &claims, errors))
                 div.actions { button.primary type="submit" { "Save" } }
             }
         }
@@ -264,21 +338,15 @@ pub(super) fn application(
                 button.danger type="submit" { "Delete application" }
             }
         }
-    };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    (
-        status,
-        layout::page(
-            &application.name,
-            operator,
-            Nav::Applications,
-            notice,
-            content,
-        ),
-    )
-        .into_response()
+    }
+}
+
+/// The metadata and custom claims fields, on the settings form and the create form alike.
+fn metadata_and_claims(metadata: &str, claims: &str, errors: &FieldErrors) -> Markup {
+    html! {
+        (text_area("Metadata", "client_metadata", metadata, errors.get("client_metadata"),
+            "client_metadata: one KEY=VALUE a line, at most 10."))
+        (text_area("Custom claims", "custom_claims", claims, errors.get("custom_claims"),
+            "Claims in every token, as a JSON object: strings, numbers, booleans or arrays of them; \"{{client_metadata.KEY}}\" copies a metadata value."))
+    }
 }
