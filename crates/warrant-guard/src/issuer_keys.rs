@@ -78,6 +78,15 @@ impl IssuerKeys {
         self.cache.key(kid).await
     }
 
+    /// Which key set is usable now: a number that changes with every successful fetch (a
+    /// refresh, or an unknown `kid`'s refetch), so that whatever a caller remembers of an
+    /// assertion verified under one generation can be dropped once the keys were fetched again
+    /// (a key the issuer withdrew then no longer verifies). `None` while no keys are usable
+    /// (not fetched yet, or stale past the maximum staleness).
+    pub fn generation(&self) -> Option<u64> {
+        self.cache.usable_generation()
+    }
+
     /// Why the last fetch failed, if it did: for a refusal that says why the keys are
     /// unavailable. Names the URL and the failure, never a token.
     pub fn last_error(&self) -> Option<String> {

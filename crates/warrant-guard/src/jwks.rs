@@ -171,11 +171,25 @@ impl JwksCache {
     /// than the maximum staleness.
     fn usable(&self) -> (Option<Arc<KeySet>>, u64) {
         let state = self.read();
-        let manual = matches!(self.source, KeySource::Manual);
-        let fresh = state
-            .fetched_at
-            .is_some_and(|at| manual || at.elapsed() <= self.settings.max_staleness);
+        let fresh = self.is_usable(&state);
         (fresh.then(|| Arc::clone(&state.keys)), state.generation)
+    }
+
+    /// Whether `state`'s keys serve: fetched (or uploaded), and not older than the maximum
+    /// staleness.
+    fn is_usable(&self, state: &State) -> bool {
+        let manual = matches!(self.source, KeySource::Manual);
+        state
+            .fetched_at
+            .is_some_and(|at| manual || at.elapsed() <= self.settings.max_staleness)
+    }
+
+    /// The generation of the usable key set (bumped by every successful fetch or upload);
+    /// `None` when no keys are usable. What was verified under one generation may rely on a
+    /// key that a later one no longer lists.
+    pub(crate) fn usable_generation(&self) -> Option<u64> {
+        let state = self.read();
+        self.is_usable(&state).then_some(state.generation)
     }
 
     /// The key for `kid`, refetching the JWKS at most once per cooldown when it is unknown.

@@ -18,10 +18,9 @@ use warrant_proto::GTY_CLIENT_CREDENTIALS;
 use crate::catalog::{Catalog, ClientEntry, LookupError, Snapshot};
 use crate::client_assertion::{self, AssertionRules};
 use crate::domain::{SecretHash, TokenQuota, hash_secret, parse_scope_param, random_token};
-use crate::federation::{self, IssuerKeyRing};
+use crate::federation::{self, Federation, Presented};
 use crate::jti_recorder::{JtiOutcome, JtiRecorder};
 use crate::limits::{AddressKey, AuthThrottle, QuotaExceeded, QuotaState, QuotaTracker};
-use warrant_guard::Assertion;
 
 /// Client IDs are cut to this length in metrics, the audit log and the per-client throttle, so
 /// that a request cannot make an event or a throttle key grow.
@@ -255,8 +254,8 @@ pub struct Issuer {
     quotas: Arc<QuotaTracker>,
     /// The quota of applications without one of their own.
     default_token_quota: Option<TokenQuota>,
-    /// Trusted issuers' keys, per issuer, in memory.
-    issuer_keys: IssuerKeyRing,
+    /// Trusted issuers' keys, per issuer, and the federated assertions verified with them.
+    federation: Federation,
 }
 
 impl Issuer {
@@ -267,7 +266,7 @@ impl Issuer {
         quotas: Arc<QuotaTracker>,
         default_token_quota: Option<TokenQuota>,
     ) -> Self {
-        let issuer_keys = IssuerKeyRing::new(settings.allow_http_issuers);
+        let federation = Federation::new(settings.allow_http_issuers);
         Self {
             settings,
             catalog,
@@ -275,7 +274,7 @@ impl Issuer {
             throttle: AuthThrottle::default(),
             quotas,
             default_token_quota,
-            issuer_keys,
+            federation,
         }
     }
 
@@ -383,18 +382,24 @@ impl Issuer {
                 }
             }
             Credential::SpiffeAssertion(assertion) => {
-                self.authenticate_federated(client, assertion, now, fail)
-                    .await
-            }
-            Credential::Assertion(assertion)
-                if client
-                    .as_deref()
-                    .is_some_and(|c| is_federated(c, client_id, assertion)) =>
-            {
-                self.authenticate_federated(client, assertion, now, fail)
+                let presented = self.federation.recall(assertion);
+                self.authenticate_federated(client, &presented, now, fail)
                     .await
             }
             Credential::Assertion(assertion) => {
+                // A jwt-bearer assertion is federated rather than private_key_jwt when the
+                // client has federated credentials and the assertion's `iss` is not the
+                // client ID.
+                let federated = client
+                    .as_deref()
+                    .filter(|c| !c.federated.is_empty())
+                    .map(|_| self.federation.recall(assertion))
+                    .filter(|p| p.issuer().is_none_or(|iss| iss != client_id));
+                if let Some(presented) = federated {
+                    return self
+                        .authenticate_federated(client, &presented, now, fail)
+                        .await;
+                }
                 let Some(client) = client.filter(|c| c.private_key_jwt) else {
                     return Err(fail(Some(Cow::Borrowed(
                         "this client has no private_key_jwt credentials (nor federated credentials for a workload's token): register a public key and list it in client_authentication_methods",
@@ -443,7 +448,7 @@ impl Issuer {
     async fn authenticate_federated(
         &self,
         client: Option<Arc<ClientEntry>>,
-        assertion: &str,
+        presented: &Presented<'_>,
         now: u64,
         fail: impl Fn(Option<Cow<'static, str>>) -> Refused,
     ) -> Result<(Arc<ClientEntry>, AuthenticatedBy), Refused> {
@@ -454,8 +459,8 @@ impl Issuer {
         match federation::check(
             &client,
             &snapshot,
-            &self.issuer_keys,
-            assertion,
+            &self.federation,
+            presented,
             &self.settings.issuer,
             now,
         )
@@ -505,13 +510,6 @@ impl Issuer {
             _ => Refused::BadCredentials,
         }
     }
-}
-
-/// Whether a jwt-bearer assertion is federated rather than private_key_jwt: the client has
-/// federated credentials, and the assertion's `iss` is not the client ID.
-fn is_federated(client: &ClientEntry, client_id: &str, assertion: &str) -> bool {
-    !client.federated.is_empty()
-        && Assertion::unverified_issuer(assertion).is_none_or(|iss| iss != client_id)
 }
 
 // A fixed hash for unknown clients, so that they cost the same comparison as known ones.

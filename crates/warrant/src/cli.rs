@@ -449,7 +449,9 @@ pub enum AppCommand {
         /// The aud the token must carry [default: Warrant's issuer URL]
         #[arg(long)]
         audience: Option<String>,
-        /// A claim the token must carry with exactly this value: CLAIM=VALUE (repeatable)
+        /// A claim the token must carry with exactly this value: CLAIM=VALUE (repeatable); a
+        /// nested claim by its dotted path, e.g. kubernetes.io.namespace=payments (the longest
+        /// member name first, for names with dots)
         #[arg(long = "condition", value_name = "CLAIM=VALUE")]
         conditions: Vec<String>,
         /// When the credential stops working, e.g. 2027-01-31T00:00:00Z

@@ -8,10 +8,19 @@
 //! separated by `/` and `:` (`repo:acme/*:ref:refs/heads/main`,
 //! `system:serviceaccount:payments:*`, `spiffe://prod.acme/ns/payments/sa/*`). Everything
 //! else matches itself.
+//!
+//! Claim conditions name a claim by its path: `repository_owner_id` at the top level, or
+//! `kubernetes.io.namespace` for `{"kubernetes.io": {"namespace": …}}`. Since claim names may
+//! contain dots themselves, the path is read from the left, the longest name first: at each
+//! object, the longest part of what is left of the path (whole, or up to one of its dots) that
+//! is a member's name is taken, and the rest of the path is read inside that member. So
+//! `kubernetes.io.serviceaccount.name` is `"kubernetes.io"` → `"serviceaccount"` → `"name"`,
+//! and a claim literally named `a.b` is found by `a.b` before a member `a` is looked into.
 
 use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use warrant_guard::Algorithm;
 use warrant_proto::Jwks;
 
@@ -524,16 +533,49 @@ pub struct ClaimCondition {
 }
 
 impl ClaimCondition {
-    /// Whether `claims` has the claim (a top-level member) with this value: a string equal to
-    /// it, or a number or boolean whose JSON text is.
-    pub fn holds(&self, claims: &serde_json::Map<String, Value>) -> bool {
-        match claims.get(&self.claim) {
+    /// Whether `claims` has the claim (at its path: see the module's doc) with this value: a
+    /// string equal to it, or a number or boolean whose JSON text is.
+    pub fn holds(&self, claims: &Map<String, Value>) -> bool {
+        match claim_at(claims, &self.claim) {
             Some(Value::String(s)) => *s == self.value,
-            Some(Value::Number(n)) => n.to_string() == self.value,
+            Some(Value::Number(n)) => displays_as(n, &self.value),
             Some(Value::Bool(b)) => (if *b { "true" } else { "false" }) == self.value,
             _ => false,
         }
     }
+}
+
+/// The claim at `path` in `claims`: at each object, the longest part of the path left (whole,
+/// or up to one of its dots) that names a member, then the rest inside that member.
+fn claim_at<'v>(claims: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
+    let (mut object, mut path) = (claims, path);
+    loop {
+        if let Some(value) = object.get(path) {
+            return Some(value);
+        }
+        let mut end = path.len();
+        let (member, rest) = loop {
+            end = path[..end].rfind('.')?;
+            if let Some(member) = object.get(&path[..end]) {
+                break (member, &path[end + 1..]);
+            }
+        };
+        object = member.as_object()?;
+        path = rest;
+    }
+}
+
+/// Whether `value` displays as exactly `text` (a number's JSON text, without building it).
+fn displays_as(value: &impl fmt::Display, text: &str) -> bool {
+    struct Expect<'a>(&'a str);
+    impl fmt::Write for Expect<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 = self.0.strip_prefix(s).ok_or(fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut expect = Expect(text);
+    write!(expect, "{value}").is_ok() && expect.0.is_empty()
 }
 
 /// A binding of an application to the workloads of a trusted issuer.
@@ -885,5 +927,36 @@ mod tests {
         assert!(holds("protected", "true"));
         assert!(!holds("list", "a"));
         assert!(!holds("missing", ""));
+        assert!(!holds("run_number", "70"));
+        assert!(!holds("run_number", ""));
+    }
+
+    #[test]
+    fn claim_paths_take_the_longest_name_first() {
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "kubernetes.io": {"namespace": "payments",
+                "serviceaccount": {"name": "worker", "uid": "9a2e"}},
+            "a.b": "flat", "a": {"b": "nested", "c": 1},
+            "x": "not an object"
+        }))
+        .unwrap();
+        let at = |path: &str| claim_at(&claims, path).cloned();
+        assert_eq!(at("kubernetes.io.namespace"), Some("payments".into()));
+        assert_eq!(
+            at("kubernetes.io.serviceaccount.name"),
+            Some("worker".into())
+        );
+        assert_eq!(at("a.b"), Some("flat".into()), "the longer name wins");
+        assert_eq!(at("a.c"), Some(1.into()));
+        assert_eq!(at("kubernetes.io.pod"), None);
+        assert_eq!(at("kubernetes"), None);
+        assert_eq!(at("x.y"), None, "not an object");
+        assert_eq!(at("kubernetes.io."), None);
+        assert_eq!(at(".namespace"), None);
+        let condition = ClaimCondition {
+            claim: "kubernetes.io.serviceaccount.name".into(),
+            value: "worker".into(),
+        };
+        assert!(condition.holds(&claims));
     }
 }

@@ -5,222 +5,21 @@
 //! records the method, the credential, the issuer and the subject.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use aws_lc_rs::signature::KeyPair;
-use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::clock::{Clock, ManualClock};
-use warrant_server::config::{Config, Secret};
-use warrant_testkit::{PgDatabase, TestServer};
+use warrant_testkit::TestServer;
 
-use crate::private_key_jwt::ClientKey;
-use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
-
-const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const JWT_SPIFFE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
-
-/// An OIDC issuer on 127.0.0.1: a discovery document shaped like GitHub Actions' (no token
-/// endpoint), a JWKS with an RSA and a P-256 key, and a switch that makes both answer 503.
-pub struct LocalIssuer {
-    pub base: String,
-    rsa: ClientKey,
-    ec: ClientKey,
-    down: Arc<AtomicBool>,
-    fetches: Arc<AtomicUsize>,
-}
-
-#[derive(Clone)]
-struct Published {
-    base: String,
-    jwks: Value,
-    down: Arc<AtomicBool>,
-    fetches: Arc<AtomicUsize>,
-}
-
-async fn discovery(State(p): State<Published>) -> Response {
-    if p.down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    Json(json!({
-        "issuer": p.base,
-        "jwks_uri": format!("{}/.well-known/jwks", p.base),
-        "subject_types_supported": ["public", "pairwise"],
-        "response_types_supported": ["id_token"],
-        "claims_supported": ["sub", "aud", "exp", "iat", "iss", "repository", "repository_owner_id"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid"]
-    }))
-    .into_response()
-}
-
-async fn jwks(State(p): State<Published>) -> Response {
-    p.fetches.fetch_add(1, Ordering::SeqCst);
-    if p.down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    Json(p.jwks.clone()).into_response()
-}
-
-impl LocalIssuer {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (rsa, ec) = (ClientKey::rs256(), ClientKey::es256());
-        let down = Arc::new(AtomicBool::new(false));
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let published = Published {
-            base: base.clone(),
-            jwks: json!({"keys": [jwk(&rsa, "rsa-1"), jwk(&ec, "ec-1")]}),
-            down: Arc::clone(&down),
-            fetches: Arc::clone(&fetches),
-        };
-        let router = axum::Router::new()
-            .route("/.well-known/openid-configuration", get(discovery))
-            .route("/.well-known/jwks", get(jwks))
-            .with_state(published);
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
-        Self {
-            base,
-            rsa,
-            ec,
-            down,
-            fetches,
-        }
-    }
-
-    /// The JWKS it publishes, as a value (for an inline trusted issuer).
-    pub fn jwks(&self) -> Value {
-        json!({"keys": [jwk(&self.rsa, "rsa-1"), jwk(&self.ec, "ec-1")]})
-    }
-
-    /// `claims` signed RS256 with its key `rsa-1`, the header as GitHub sends it.
-    pub fn mint(&self, claims: &Value) -> String {
-        self.rsa.sign(
-            &json!({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"}),
-            claims,
-        )
-    }
-
-    /// `claims` signed ES256 with its key `ec-1`.
-    pub fn mint_es256(&self, claims: &Value) -> String {
-        self.ec.sign(
-            &json!({"alg": "ES256", "typ": "JWT", "kid": "ec-1"}),
-            claims,
-        )
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
-    }
-}
-
-fn jwk(key: &ClientKey, kid: &str) -> Value {
-    match key {
-        ClientKey::Rs256(pair) => {
-            let public = pair.public_key();
-            json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-                "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-                "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())})
-        }
-        ClientKey::Es256(pair, _) => {
-            let point = pair.public_key().as_ref();
-            json!({"kty": "EC", "kid": kid, "use": "sig", "crv": "P-256",
-                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-                "y": URL_SAFE_NO_PAD.encode(&point[33..65])})
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-async fn start(
-    engine: Db,
-    clock: Arc<ManualClock>,
-    allow_http_issuers: bool,
-) -> (TestServer, Option<PgDatabase>) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
-    config.audit.refusal_interval = Duration::from_millis(100);
-    config.allow_http_issuers = allow_http_issuers;
-    let db = match engine {
-        Db::Sqlite => None,
-        Db::Postgres => {
-            let db = PgDatabase::create().await;
-            config.database_url = Some(Secret::new(db.url.clone()));
-            config.master_key = Some(Secret::new(MASTER_KEY));
-            Some(db)
-        }
-    };
-    let app = spawn_with_clock(dir, config, clock).await.unwrap();
-    (app, db)
-}
-
-async fn exchange(
-    app: &TestServer,
-    kind: &str,
-    client_id: Option<&str>,
-    assertion: &str,
-) -> (u16, Value) {
-    let mut pairs = vec![
-        ("grant_type", "client_credentials"),
-        ("client_assertion_type", kind),
-        ("client_assertion", assertion),
-        ("audience", API),
-    ];
-    if let Some(id) = client_id {
-        pairs.push(("client_id", id));
-    }
-    let response = app.token_form(&pairs).await;
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-/// Asserts an RFC 6749 `invalid_client` whose description says `what`, and that the answer
-/// does not echo the assertion.
-fn refused(answer: &(u16, Value), what: &str, assertion: &str) {
-    let (status, body) = answer;
-    assert_eq!(*status, 401, "{body}");
-    assert_eq!(body["error"], "invalid_client", "{body}");
-    let description = body["error_description"].as_str().unwrap();
-    assert!(
-        description.contains(what),
-        "{description:?} should say {what:?}"
-    );
-    let signature = assertion.rsplit('.').next().unwrap();
-    assert!(!body.to_string().contains(signature));
-    let payload = assertion.split('.').nth(1).unwrap();
-    assert!(!body.to_string().contains(payload));
-}
+use crate::support::assertions::{
+    ClientKey, Db, JWT_BEARER, JWT_SPIFFE, assert_invalid_client, start, with_assertion,
+};
+use crate::support::issuer::{LocalIssuer, jwk, kubernetes};
+use crate::support::{API, logs_of, verify_independently};
 
 async fn post(app: &TestServer, token: &str, path: &str, body: Value) -> (u16, Value) {
     app.mgmt(Method::POST, path, Some(token), Some(&body)).await
-}
-
-/// A Kubernetes projected service-account token's claims.
-fn kubernetes(issuer: &str, audience: &str, account: &str, now: u64) -> Value {
-    json!({
-        "iss": issuer, "sub": format!("system:serviceaccount:payments:{account}"),
-        "aud": [audience], "iat": now, "nbf": now, "exp": now + 3600,
-        "kubernetes.io": {"namespace": "payments",
-            "pod": {"name": "worker-7d9f", "uid": "4f1c"},
-            "serviceaccount": {"name": account, "uid": "9a2e"}}
-    })
 }
 
 /// A GitHub Actions OIDC token's claims.
@@ -371,7 +170,7 @@ async fn federation_end_to_end(engine: Db) {
     let now = clock.now();
     let k8s_token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
     for _ in 0..2 {
-        let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &k8s_token).await;
+        let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &k8s_token).await;
         assert_eq!(status, 200, "{body}");
         let claims = verify_independently(&app, body["access_token"].as_str().unwrap(), API).await;
         assert_eq!(claims["sub"], format!("{client_id}@clients"));
@@ -379,14 +178,14 @@ async fn federation_end_to_end(engine: Db) {
     }
     // GitHub Actions: a repository of the owner, on main.
     let gh_token = issuer.mint(&github(&issuer.base, "acme/api", "123", now));
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &gh_token).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &gh_token).await;
     assert_eq!(status, 200, "{body}");
     // SPIFFE: a JWT-SVID (no iss: its trust domain picks the trusted issuer), jwt-spiffe.
     let svid = spire.mint_es256(&json!({"sub": "spiffe://prod.acme/ns/payments/sa/worker",
         "aud": [app.issuer.as_str()], "iat": now, "exp": now + 300}));
-    let (status, body) = exchange(&app, JWT_SPIFFE, Some(&client_id), &svid).await;
+    let (status, body) = with_assertion(&app, JWT_SPIFFE, Some(&client_id), &svid).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = exchange(&app, JWT_SPIFFE, None, &svid).await;
+    let (status, body) = with_assertion(&app, JWT_SPIFFE, None, &svid).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["error_description"]
@@ -398,71 +197,71 @@ async fn federation_end_to_end(engine: Db) {
     // Every refusal, in words.
     let mut claims = kubernetes(&issuer.base, "https://elsewhere.example", "worker", now);
     let token = issuer.mint(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "aud",
         &token,
     );
     claims = kubernetes(&issuer.base, &app.issuer, "worker", now - 7200);
     let token = issuer.mint(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "expired",
         &token,
     );
     claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
     claims["exp"] = json!(now + 7200);
     let token = issuer.mint(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "lifetime",
         &token,
     );
     let claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
     let token = issuer.mint_es256(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "alg is not allowed",
         &token,
     );
     let token = issuer
         .rsa
         .sign(&json!({"alg": "RS256", "kid": "rotated-away"}), &claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "kid",
         &token,
     );
     let token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "intruder", now));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "sub matches no",
         &token,
     );
     let token = issuer.mint(&github(&issuer.base, "acme/api", "999", now));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
-        "claim condition on repository_owner_id",
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
+        "the assertion does not match any federated credential of this client",
         &token,
     );
     let token = issuer.mint(&github(&issuer.base, "acme/api:x", "123", now));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "sub matches no",
         &token,
     );
     let mut claims = kubernetes("https://untrusted.example", &app.issuer, "worker", now);
     let token = issuer.mint(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "not a trusted issuer",
         &token,
     );
     claims["iss"] = json!(issuer.base);
     claims.as_object_mut().unwrap().remove("exp");
     let token = issuer.mint(&claims);
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "no exp",
         &token,
     );
@@ -483,8 +282,8 @@ async fn federation_end_to_end(engine: Db) {
         .await;
     assert_eq!(status, 200, "{body}");
     let token = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "credential expired",
         &token,
     );
@@ -500,7 +299,7 @@ async fn federation_end_to_end(engine: Db) {
 
     // The issuer's JWKS down: the cached keys keep serving.
     issuer.set_down(true);
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &token).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await;
     assert_eq!(status, 200, "served stale: {body}");
     issuer.set_down(false);
     assert!(issuer.fetches.load(Ordering::SeqCst) >= 1);
@@ -524,8 +323,8 @@ async fn federation_end_to_end(engine: Db) {
     assert_eq!(status, 201);
     let token = issuer.mint(&json!({"iss": "https://gone.example", "sub": "w",
         "aud": app.issuer, "iat": now, "exp": now + 60}));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &token).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &token).await,
         "the trusted issuer's keys cannot be fetched",
         &token,
     );
@@ -565,6 +364,190 @@ async fn postgres_federation_end_to_end() {
     federation_end_to_end(Db::Postgres).await;
 }
 
+/// An assertion is verified once and remembered, its claims checked on every request: served
+/// from memory it is still refused once it expired, once its credential expired or went, once
+/// its issuer went (a new issuer record at the same URL verifies it anew), and once the
+/// issuer's JWKS dropped its key and the key cache fetched again. A claim condition on a nested
+/// claim (`kubernetes.io.namespace`) holds or not, and its refusal does not name the claim.
+async fn remembered_assertions_still_follow_the_rules(engine: Db) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(engine, Arc::clone(&clock), true).await;
+    let issuer = LocalIssuer::start().await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    app.create_api(API, &["read:data"], None).await;
+    let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
+    let creds = format!("/clients/{client_id}/federated-credentials");
+    let trust = |body: Value| {
+        let app = &app;
+        async move {
+            let (status, trusted) = post(app, t, "/trusted-issuers", body).await;
+            assert_eq!(status, 201, "{trusted}");
+            trusted["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let bind = || async {
+        let (status, cred) = post(
+            &app,
+            t,
+            &creds,
+            json!({"issuer": issuer.base, "subject": "system:serviceaccount:payments:worker",
+                "conditions": {"kubernetes.io.namespace": "payments",
+                    "kubernetes.io.serviceaccount.name": "worker"}}),
+        )
+        .await;
+        assert_eq!(status, 201, "{cred}");
+        format!("{creds}/{}", cred["id"].as_str().unwrap())
+    };
+    let remove = |path: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app.mgmt(Method::DELETE, &path, Some(t), None).await;
+            assert_eq!(status, 204, "{body}");
+        }
+    };
+    let accepted = |assertion: String| {
+        let app = &app;
+        let client_id = client_id.clone();
+        async move {
+            let (status, body) =
+                with_assertion(app, JWT_BEARER, Some(&client_id), &assertion).await;
+            assert_eq!(status, 200, "{body}");
+            let claims =
+                verify_independently(app, body["access_token"].as_str().unwrap(), API).await;
+            assert_eq!(claims["sub"], format!("{client_id}@clients"));
+        }
+    };
+    // A binding to another issuer stays throughout: the client remains a federated one.
+    let elsewhere_keys = ClientKey::rs256();
+    trust(
+        json!({"issuer": "https://other.example", "jwks": {"keys": [jwk(&elsewhere_keys, "k")]}}),
+    )
+    .await;
+    let (status, body) = post(
+        &app,
+        t,
+        &creds,
+        json!({"issuer": "https://other.example", "subject": "w"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let issuer_id = trust(json!({"issuer": issuer.base})).await;
+    let cred = bind().await;
+    let now = clock.now();
+    let mut claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
+    claims["exp"] = json!(now + 600);
+    let assertion = issuer.mint(&claims);
+    for _ in 0..3 {
+        accepted(assertion.clone()).await;
+    }
+
+    // The nested claim conditions: another namespace is refused, without naming the claim.
+    let mut elsewhere = claims.clone();
+    elsewhere["kubernetes.io"]["namespace"] = json!("staging");
+    let other = issuer.mint(&elsewhere);
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &other).await;
+    assert_invalid_client(
+        &answer,
+        "the assertion does not match any federated credential of this client",
+        &other,
+    );
+    assert!(!answer.1.to_string().contains("namespace"), "{answer:?}");
+
+    // The credential expired, then not; removed, then bound again.
+    let (status, _) = app
+        .mgmt(
+            Method::PATCH,
+            &cred,
+            Some(t),
+            Some(&json!({"expires_at": "2001-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(&answer, "credential expired", &assertion);
+    let (status, _) = app
+        .mgmt(
+            Method::PATCH,
+            &cred,
+            Some(t),
+            Some(&json!({"expires_at": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    accepted(assertion.clone()).await;
+    remove(cred).await;
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(
+        &answer,
+        "no federated credential of this client trusts",
+        &assertion,
+    );
+    let cred = bind().await;
+    accepted(assertion.clone()).await;
+
+    // The assertion expires (exp, then the 30 s leeway) while remembered.
+    clock.advance(600 + 30);
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(&answer, "expired", &assertion);
+    let now = clock.now();
+    let mut claims = kubernetes(&issuer.base, &app.issuer, "worker", now);
+    claims["exp"] = json!(now + 600);
+    let assertion = issuer.mint(&claims);
+    accepted(assertion.clone()).await;
+    accepted(assertion.clone()).await;
+
+    // The issuer removed: refused. Trusted again at the same URL with other keys under the
+    // same kid: what was verified for the old record does not count for the new one.
+    remove(cred).await;
+    remove(format!("/trusted-issuers/{issuer_id}")).await;
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(&answer, "not a trusted issuer", &assertion);
+    let impostor = ClientKey::rs256();
+    let issuer_id =
+        trust(json!({"issuer": issuer.base, "jwks": {"keys": [jwk(&impostor, "rsa-1")]}})).await;
+    let cred = bind().await;
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(&answer, "signature does not verify", &assertion);
+
+    // Its keys by discovery again; then the issuer withdraws the key, and the key cache
+    // fetches again (an unknown kid makes it): the remembered assertion goes with the key.
+    remove(cred).await;
+    remove(format!("/trusted-issuers/{issuer_id}")).await;
+    trust(json!({"issuer": issuer.base})).await;
+    bind().await;
+    accepted(assertion.clone()).await;
+    accepted(assertion.clone()).await;
+    issuer.withdraw_rsa();
+    let fetches = issuer.fetches.load(Ordering::SeqCst);
+    let unknown = issuer
+        .rsa
+        .sign(&json!({"alg": "RS256", "kid": "rsa-2"}), &claims);
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &unknown).await;
+    assert_invalid_client(&answer, "kid", &unknown);
+    assert_eq!(
+        issuer.fetches.load(Ordering::SeqCst),
+        fetches + 1,
+        "refetched"
+    );
+    let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    assert_invalid_client(&answer, "kid names no key", &assertion);
+}
+
+#[tokio::test]
+async fn sqlite_remembered_assertions_still_follow_the_rules() {
+    remembered_assertions_still_follow_the_rules(Db::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_remembered_assertions_still_follow_the_rules() {
+    remembered_assertions_still_follow_the_rules(Db::Postgres).await;
+}
+
 /// Without `--allow-http-issuers`, an http issuer's keys are not fetched, even on loopback;
 /// inline keys need no fetch.
 #[tokio::test]
@@ -589,8 +572,8 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
     assert_eq!(status, 201, "{body}");
     let now = clock.now();
     let assertion = issuer.mint(&kubernetes(&issuer.base, &app.issuer, "worker", now));
-    refused(
-        &exchange(&app, JWT_BEARER, Some(&client_id), &assertion).await,
+    assert_invalid_client(
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await,
         // Why (not an https URL) is in the server's log: fetch details are not the client's.
         "the trusted issuer's keys cannot be fetched",
         &assertion,
@@ -619,7 +602,7 @@ async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
         "worker",
         now,
     ));
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &assertion).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_eq!(status, 200, "{body}");
 
     // Management refusals: not https, both key sources, files other than Kubernetes' own mounts.

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use warrant_server::domain::SigningAlg;
 
-use crate::private_key_jwt::{ClientKey, register};
+use crate::support::assertions::{ClientKey, register};
+use crate::support::issuer::ProjectedWorker;
 use crate::support::{API, spawn_app, spawn_with};
 
 /// The folder whose `node_modules` the scripts import from.
@@ -387,4 +388,65 @@ async fn oauth4webapi_gets_a_dpop_bound_token_and_calls_a_guarded_api_with_its_p
         assert_eq!(seen["nonceRetries"], if nonces { 2 } else { 0 }, "{seen}");
         assert_eq!(seen["bearer"], 401, "{seen}");
     }
+}
+
+/// oauth4webapi with a `ClientAuth` of the caller's own (a function that adds to the request
+/// body, as its documentation allows): a workload's projected service-account token, read from
+/// its file at each request, sent as `client_assertion` (workload identity federation). The
+/// token it gets; and a token for another audience, refused through oauth4webapi's own
+/// `ResponseBodyError`.
+const FEDERATED_CLIENT_AUTH: &str = r#"
+import * as oauth from 'oauth4webapi';
+import { readFile } from 'node:fs/promises';
+
+const issuer = new URL(process.env.ISSUER);
+const options = { [oauth.allowInsecureRequests]: true };
+const as = await oauth
+  .discoveryRequest(issuer, options)
+  .then((response) => oauth.processDiscoveryResponse(issuer, response));
+const client = { client_id: process.env.CLIENT_ID };
+const projectedToken = (path) => async (_as, client, body) => {
+  body.set('client_id', client.client_id);
+  body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+  body.set('client_assertion', (await readFile(path, 'utf8')).trim());
+};
+const grant = (path) => oauth
+  .clientCredentialsGrantRequest(
+    as, client, projectedToken(path), new URLSearchParams({ audience: process.env.AUDIENCE }), options,
+  )
+  .then((response) => oauth.processClientCredentialsResponse(as, client, response));
+const result = await grant(process.env.TOKEN_FILE);
+let refused = null;
+try {
+  await grant(process.env.OTHER_AUDIENCE_FILE);
+} catch (e) {
+  if (!(e instanceof oauth.ResponseBodyError)) throw e;
+  refused = { status: e.status, error: e.error, description: e.error_description };
+}
+console.log(JSON.stringify({ access_token: result.access_token, scope: result.scope, refused }));
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_node),
+    ignore = "needs Node packages: npm ci in tests/node, then set WARRANT_TEST_NODE=1"
+)]
+async fn oauth4webapi_authenticates_with_a_projected_service_account_token() {
+    let worker = ProjectedWorker::start().await;
+    let stdout = run_node(FEDERATED_CLIENT_AUTH, worker.env()).await;
+    let printed: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    worker
+        .assert_token(printed["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(printed["scope"], "read:data");
+    let refused = &printed["refused"];
+    assert_eq!(refused["status"], 401, "{printed}");
+    assert_eq!(refused["error"], "invalid_client", "{printed}");
+    assert!(
+        refused["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("the assertion's aud is not the audience"),
+        "{printed}"
+    );
 }

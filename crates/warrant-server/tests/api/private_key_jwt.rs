@@ -3,157 +3,24 @@
 //! of a `jti` across two instances on one PostgreSQL database.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RsaKeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::clock::{Clock, ManualClock};
 use warrant_server::config::{Config, Secret};
-use warrant_testkit::{PgDatabase, TestServer};
+use warrant_testkit::{PgDatabase, TestServer, pem};
 
+use crate::support::assertions::{
+    ClientKey, Db, JWT_BEARER, MASTER_KEY, assert_invalid_client, register, start, token_form,
+    with_assertion,
+};
 use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
-
-const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const P256_SPKI_PREFIX: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
-
-/// A key pair a client holds, with its public key in PEM (and for P-256 its PKCS#8 private
-/// key, for the clients in other languages).
-pub enum ClientKey {
-    Es256(EcdsaKeyPair, Vec<u8>),
-    Rs256(RsaKeyPair),
-}
-
-impl ClientKey {
-    pub fn es256() -> Self {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        Self::Es256(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap(),
-            pkcs8.as_ref().to_vec(),
-        )
-    }
-
-    pub fn rs256() -> Self {
-        Self::Rs256(RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
-    }
-
-    pub fn alg(&self) -> &'static str {
-        match self {
-            Self::Es256(..) => "ES256",
-            Self::Rs256(_) => "RS256",
-        }
-    }
-
-    /// The public key, `-----BEGIN PUBLIC KEY-----`.
-    pub fn public_pem(&self) -> String {
-        let der = match self {
-            Self::Es256(pair, _) => {
-                let mut der = P256_SPKI_PREFIX.to_vec();
-                der.extend_from_slice(pair.public_key().as_ref());
-                der
-            }
-            Self::Rs256(pair) => PublicKeyComponents::<Vec<u8>>::from(pair.public_key())
-                .as_der()
-                .unwrap()
-                .as_ref()
-                .to_vec(),
-        };
-        pem("PUBLIC KEY", &der)
-    }
-
-    /// The P-256 private key, `-----BEGIN PRIVATE KEY-----` (PKCS#8).
-    pub fn private_pem(&self) -> String {
-        match self {
-            Self::Es256(_, pkcs8) => pem("PRIVATE KEY", pkcs8),
-            Self::Rs256(_) => unimplemented!("the tests hand other clients P-256 keys"),
-        }
-    }
-
-    /// A compact JWS of `claims` with `header` (whose `alg` is the caller's to set).
-    pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let rng = SystemRandom::new();
-        let signature = match self {
-            Self::Es256(pair, _) => pair.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
-            Self::Rs256(pair) => {
-                let mut sig = vec![0; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
-                    .unwrap();
-                sig
-            }
-        };
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-    }
-}
-
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
-}
-
-/// Registers `key` for `client_id` and lists it in the application's private_key_jwt
-/// credentials; returns the credential as the management API answered.
-pub async fn register(app: &TestServer, token: &str, client_id: &str, key: &ClientKey) -> Value {
-    let (status, cred) = app
-        .mgmt(
-            Method::POST,
-            &format!("/clients/{client_id}/credentials"),
-            Some(token),
-            Some(&json!({"credential_type": "public_key", "name": "ci key",
-                "pem": key.public_pem(), "alg": key.alg()})),
-        )
-        .await;
-    assert_eq!(status, 201, "{cred}");
-    let (status, listed) = app
-        .mgmt(
-            Method::GET,
-            &format!("/clients/{client_id}"),
-            Some(token),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    let mut ids: Vec<Value> =
-        listed["client_authentication_methods"]["private_key_jwt"]["credentials"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-    ids.push(json!({"id": cred["id"]}));
-    let (status, client) = app
-        .mgmt(
-            Method::PATCH,
-            &format!("/clients/{client_id}"),
-            Some(token),
-            Some(&json!({"client_authentication_methods": {"private_key_jwt": {"credentials": ids}}})),
-        )
-        .await;
-    assert_eq!(status, 200, "{client}");
-    cred
-}
 
 fn claims(app: &TestServer, client_id: &str, now: u64) -> Value {
     json!({"iss": client_id, "sub": client_id, "aud": format!("{}oauth/token", app.issuer),
@@ -164,72 +31,10 @@ fn uuid_like() -> String {
     warrant_server::domain::random_token::<16>()
 }
 
-async fn exchange(app: &TestServer, pairs: &[(&str, &str)]) -> (u16, String) {
-    let response = app.token_form(pairs).await;
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
-async fn with_assertion(
-    app: &TestServer,
-    client_id: Option<&str>,
-    assertion: &str,
-) -> (u16, String) {
-    let mut pairs = vec![
-        ("grant_type", "client_credentials"),
-        ("client_assertion_type", JWT_BEARER),
-        ("client_assertion", assertion),
-        ("audience", API),
-    ];
-    if let Some(id) = client_id {
-        pairs.push(("client_id", id));
-    }
-    exchange(app, &pairs).await
-}
-
-/// Asserts an RFC 6749 `invalid_client` whose description contains `what`, and that the answer
-/// does not echo the assertion.
-fn assert_invalid_client(answer: &(u16, String), what: &str, assertion: &str) {
-    let (status, body) = answer;
-    assert_eq!(*status, 401, "{body}");
-    let body: Value = serde_json::from_str(body).unwrap();
-    assert_eq!(body["error"], "invalid_client", "{body}");
-    let description = body["error_description"].as_str().unwrap();
-    assert!(
-        description.contains(what),
-        "{description:?} should say {what:?}"
-    );
-    let signature = assertion.rsplit('.').next().unwrap();
-    assert!(!description.contains(signature) && !body.to_string().contains(assertion));
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// A server on `engine` and a clock the test moves; the database lives as long as the guard.
-async fn start(engine: Db, clock: Arc<ManualClock>) -> (TestServer, Option<PgDatabase>) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
-    config.audit.refusal_interval = Duration::from_millis(100);
-    let db = match engine {
-        Db::Sqlite => None,
-        Db::Postgres => {
-            let db = PgDatabase::create().await;
-            config.database_url = Some(Secret::new(db.url.clone()));
-            config.master_key = Some(Secret::new(MASTER_KEY));
-            Some(db)
-        }
-    };
-    let app = spawn_with_clock(dir, config, clock).await.unwrap();
-    (app, db)
-}
-
 #[tokio::test]
 async fn credentials_in_auth0_shapes_and_clear_refusals() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, clock).await;
+    let (app, _db) = start(Db::Sqlite, clock, false).await;
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     let (client_id, _) = app.create_app(&[]).await;
@@ -403,7 +208,7 @@ async fn credentials_in_auth0_shapes_and_clear_refusals() {
 
 async fn assertions_and_their_refusals(engine: Db) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(engine, Arc::clone(&clock)).await;
+    let (app, _db) = start(engine, Arc::clone(&clock), false).await;
     let token = app.admin_token().await;
     app.create_api(API, &["read:data"], None).await;
     let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
@@ -417,10 +222,9 @@ async fn assertions_and_their_refusals(engine: Db) {
     // A signed assertion gets a token, with client_id (form) or without it (JSON).
     let header = json!({"alg": "ES256", "typ": "JWT", "kid": es_kid});
     let assertion = es.sign(&header, &claims(&app, &client_id, now));
-    let (status, body) = with_assertion(&app, Some(&client_id), &assertion).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_eq!(status, 200, "{body}");
-    let access: Value = serde_json::from_str(&body).unwrap();
-    let verified = verify_independently(&app, access["access_token"].as_str().unwrap(), API).await;
+    let verified = verify_independently(&app, body["access_token"].as_str().unwrap(), API).await;
     assert_eq!(verified["sub"], format!("{client_id}@clients"));
     assert_eq!(verified["scope"], "read:data");
     let response = app
@@ -434,11 +238,11 @@ async fn assertions_and_their_refusals(engine: Db) {
     // aud may also be the issuer URL.
     let mut to_issuer = claims(&app, &client_id, now);
     to_issuer["aud"] = json!([app.issuer]);
-    let (status, _) = with_assertion(&app, None, &es.sign(&header, &to_issuer)).await;
+    let (status, _) = with_assertion(&app, JWT_BEARER, None, &es.sign(&header, &to_issuer)).await;
     assert_eq!(status, 200);
 
     // Every refusal says what was wrong, as invalid_client, never quoting the assertion.
-    let replay = with_assertion(&app, Some(&client_id), &assertion).await;
+    let replay = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_invalid_client(&replay, "jti was already used", &assertion);
 
     let refusals: Vec<(&str, Value, Value)> = vec![
@@ -491,13 +295,13 @@ async fn assertions_and_their_refusals(engine: Db) {
             }
         }
         let assertion = es.sign(&header, &c);
-        let answer = with_assertion(&app, Some(&client_id), &assertion).await;
+        let answer = with_assertion(&app, JWT_BEARER, Some(&client_id), &assertion).await;
         assert_invalid_client(&answer, says, &assertion);
     }
     // Signed by a key the client did not register.
     let stranger = ClientKey::es256().sign(&header, &claims(&app, &client_id, now));
     assert_invalid_client(
-        &with_assertion(&app, Some(&client_id), &stranger).await,
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &stranger).await,
         "signature does not verify",
         &stranger,
     );
@@ -505,12 +309,12 @@ async fn assertions_and_their_refusals(engine: Db) {
     let (other_id, _) = app.create_app(&[(API, &["read:data"])]).await;
     let assertion = es.sign(&header, &claims(&app, &client_id, now));
     assert_invalid_client(
-        &with_assertion(&app, Some(&other_id), &assertion).await,
+        &with_assertion(&app, JWT_BEARER, Some(&other_id), &assertion).await,
         "no private_key_jwt credentials",
         &assertion,
     );
     // A client with private_key_jwt credentials cannot use its secret.
-    let (status, body) = exchange(
+    let (status, body) = token_form(
         &app,
         &[
             ("grant_type", "client_credentials"),
@@ -520,13 +324,9 @@ async fn assertions_and_their_refusals(engine: Db) {
         ],
     )
     .await;
-    assert_invalid_client(
-        &(status, body),
-        "authenticates with private_key_jwt",
-        "x.y.z",
-    );
+    assert_invalid_client(&(status, body), "authenticates with private_key_jwt", "");
     // An unsupported assertion type, or a secret beside an assertion: invalid_request.
-    let (status, body) = exchange(
+    let (status, body) = token_form(
         &app,
         &[
             ("grant_type", "client_credentials"),
@@ -537,7 +337,13 @@ async fn assertions_and_their_refusals(engine: Db) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("invalid_request") && body.contains("client_assertion_type"));
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_assertion_type")
+    );
 
     // A credential that expired is refused as such.
     let rs_id = rs_cred["id"].as_str().unwrap();
@@ -556,7 +362,7 @@ async fn assertions_and_their_refusals(engine: Db) {
         &claims(&app, &client_id, clock.now()),
     );
     assert_invalid_client(
-        &with_assertion(&app, Some(&client_id), &late).await,
+        &with_assertion(&app, JWT_BEARER, Some(&client_id), &late).await,
         "credential expired",
         &late,
     );
@@ -682,13 +488,13 @@ async fn a_replay_at_another_instance_is_refused() {
 
     let now = warrant_server::clock::SystemClock.now();
     let assertion = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
-    let (status, body) = with_assertion(&a, Some(&client_id), &assertion).await;
+    let (status, body) = with_assertion(&a, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_eq!(status, 200, "{body}");
-    let replay = with_assertion(&b, Some(&client_id), &assertion).await;
+    let replay = with_assertion(&b, JWT_BEARER, Some(&client_id), &assertion).await;
     assert_invalid_client(&replay, "jti was already used", &assertion);
     // A fresh assertion works at the other instance.
     let fresh = key.sign(&json!({"alg": "ES256"}), &claims(&a, &client_id, now));
-    let (status, body) = with_assertion(&b, None, &fresh).await;
+    let (status, body) = with_assertion(&b, JWT_BEARER, None, &fresh).await;
     assert_eq!(status, 200, "{body}");
 
     // One assertion sent to both at once, in each instance's batches: one token in all.
@@ -713,7 +519,7 @@ async fn a_replay_at_another_instance_is_refused() {
 #[tokio::test]
 async fn client_secrets_expire_when_told() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock)).await;
+    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     app.create_api(API, &["read:data"], None).await;
@@ -793,7 +599,7 @@ async fn client_secrets_expire_when_told() {
 #[tokio::test]
 async fn a_private_key_jwt_client_introspects_and_revokes() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock)).await;
+    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
     app.create_api(API, &["read:data"], None).await;
     let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
     let key = ClientKey::es256();
@@ -804,10 +610,9 @@ async fn a_private_key_jwt_client_introspects_and_revokes() {
             &claims(&app, &client_id, clock.now()),
         )
     };
-    let (status, body) = with_assertion(&app, Some(&client_id), &fresh()).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &fresh()).await;
     assert_eq!(status, 200, "{body}");
-    let token: Value = serde_json::from_str(&body).unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    let token = body["access_token"].as_str().unwrap().to_owned();
 
     let call = |path: &'static str, assertion: String, with_id: bool| {
         let mut form = vec![

@@ -1,6 +1,7 @@
 //! Python clients, run unchanged: the seed documents' flow (httpx fetches a token, PyJWT's
 //! `PyJWKClient` + `jwt.decode` validate it), Auth0's own SDK, Authlib's metadata validators,
-//! and Schemathesis fuzzing the management API from its OpenAPI document. The tests are ignored
+//! its private_key_jwt and a workload's projected token through its client authentication
+//! hook, and Schemathesis fuzzing the management API from its OpenAPI document. The tests are ignored
 //! unless `WARRANT_TEST_PYTHON` is set; set, a missing package fails them. CI installs the
 //! packages and sets it (.ci/run).
 
@@ -11,7 +12,8 @@ use serde_json::json;
 
 use warrant_server::config::Config;
 
-use crate::private_key_jwt::{ClientKey, register};
+use crate::support::assertions::{ClientKey, register};
+use crate::support::issuer::ProjectedWorker;
 use crate::support::{API, spawn_app, spawn_tls, spawn_with, verify_independently};
 
 const SEED_FLOW: &str = r#"
@@ -543,4 +545,75 @@ async fn authlib_authenticates_with_private_key_jwt() {
         let claims = verify_independently(&app, access, API).await;
         assert_eq!(claims["sub"], format!("{id}@clients"));
     }
+}
+
+/// Authlib with a client authentication of the caller's own (registered with
+/// `register_client_auth_method`, as Authlib's documentation shows for methods it lacks): a
+/// workload's projected service-account token, read from its file at each request, sent as
+/// `client_assertion` (workload identity federation). The token it gets; and a token for
+/// another audience, refused through Authlib's own `OAuthError`.
+const AUTHLIB_FEDERATED: &str = r#"
+import os
+from authlib.common.urls import add_params_to_qs
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.httpx_client import OAuth2Client
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+token_endpoint = os.environ["ISSUER"] + "oauth/token"
+
+def projected_token(path):
+    def authenticate(auth, method, uri, headers, body):
+        with open(path) as f:
+            assertion = f.read().strip()
+        body = add_params_to_qs(body or "", [
+            ("client_id", auth.client_id),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
+        ])
+        return uri, headers, body
+    return authenticate
+
+def client(path):
+    client = OAuth2Client(os.environ["CLIENT_ID"], token_endpoint_auth_method="workload_identity")
+    client.register_client_auth_method(("workload_identity", projected_token(path)))
+    return client
+
+token = client(os.environ["TOKEN_FILE"]).fetch_token(
+    token_endpoint, grant_type="client_credentials", audience=os.environ["AUDIENCE"],
+)
+assert token["token_type"] == "Bearer", token
+print("ACCESS_TOKEN", token["access_token"])
+print("SCOPE", token["scope"])
+try:
+    client(os.environ["OTHER_AUDIENCE_FILE"]).fetch_token(
+        token_endpoint, grant_type="client_credentials", audience=os.environ["AUDIENCE"],
+    )
+    print("NOT_REFUSED")
+except OAuthError as e:
+    print("REFUSED", e.error, "|", e.description)
+"#;
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_python),
+    ignore = "needs Python packages: set WARRANT_TEST_PYTHON=1"
+)]
+async fn authlib_authenticates_with_a_projected_service_account_token() {
+    require_python("authlib, httpx", "authlib httpx");
+    let worker = ProjectedWorker::start().await;
+    let stdout = run_python(&["-c", AUTHLIB_FEDERATED], worker.env(), "Authlib").await;
+    let access = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ACCESS_TOKEN "))
+        .unwrap_or_else(|| panic!("no token: {stdout}"));
+    worker.assert_token(access).await;
+    assert!(stdout.contains("SCOPE read:data"), "{stdout}");
+    let refused = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("REFUSED "))
+        .unwrap_or_else(|| panic!("the other audience was not refused: {stdout}"));
+    assert!(
+        refused.starts_with("invalid_client | the assertion's aud is not the audience"),
+        "{refused}"
+    );
 }

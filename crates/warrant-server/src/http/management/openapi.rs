@@ -692,7 +692,7 @@ fn federation_schemas(
             "name": nullable(text(128)),
             "audience": nullable(json!({"type": "string", "minLength": 1, "maxLength": 512, "description": "the aud the assertion must carry; default: Warrant's issuer URL"})),
             "conditions": {"type": "object", "maxProperties": 16, "additionalProperties": {"type": "string", "maxLength": 512},
-                "description": "claim = exact value (a string; numbers and booleans compare by their JSON text)"},
+                "description": "claim = exact value (a string; numbers and booleans compare by their JSON text); a nested claim by its dotted path (kubernetes.io.namespace), read from the left taking the longest member name first"},
             "expires_at": nullable(json!({"type": "string", "format": "date-time"})),
             "confirm_broad_subject": {"type": "boolean", "description": "required for a subject of only * or a Kubernetes default service account"}}},
         "FederatedCredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/FederatedCredential"}},

@@ -1,8 +1,12 @@
 //! What the stories share: servers started through `warrant-testkit` with the defaults these
 //! tests want, and checks on tokens and the audit log. The dashboard's sign-in and forms are in
-//! [`dashboard`]; the small WebDriver client of the browser tests in [`webdriver`].
+//! [`dashboard`]; the small WebDriver client of the browser tests in [`webdriver`]; client
+//! assertions (keys, servers on either engine, the exchange, a refusal's check) in
+//! [`assertions`]; the local OpenID issuer of the federation stories in [`issuer`].
 
+pub mod assertions;
 pub mod dashboard;
+pub mod issuer;
 pub mod webdriver;
 
 use std::sync::Arc;
