@@ -6,17 +6,19 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use warrant_server::clock::{Clock, ManualClock};
+use warrant_server::config::{Config, Secret};
 use warrant_testkit::TestServer;
 
 use crate::support::assertions::{
-    ClientKey, Db, JWT_BEARER, JWT_SPIFFE, assert_invalid_client, start, with_assertion,
+    ClientKey, JWT_BEARER, JWT_SPIFFE, assert_invalid_client, start, with_assertion,
 };
 use crate::support::issuer::{LocalIssuer, jwk, kubernetes};
-use crate::support::{API, logs_of, verify_independently};
+use crate::support::{API, Engine, PG_MASTER_KEY, logs_of, spawn_with_clock, verify_independently};
 
 async fn post(app: &TestServer, token: &str, path: &str, body: Value) -> (u16, Value) {
     app.mgmt(Method::POST, path, Some(token), Some(&body)).await
@@ -34,7 +36,7 @@ fn github(issuer: &str, repository: &str, owner_id: &str, now: u64) -> Value {
     })
 }
 
-async fn federation_end_to_end(engine: Db) {
+async fn federation_end_to_end(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
     let (app, _db) = start(engine, Arc::clone(&clock), true).await;
     let issuer = LocalIssuer::start().await;
@@ -352,7 +354,7 @@ async fn federation_end_to_end(engine: Db) {
 
 #[tokio::test]
 async fn sqlite_federation_end_to_end() {
-    federation_end_to_end(Db::Sqlite).await;
+    federation_end_to_end(Engine::Sqlite).await;
 }
 
 #[tokio::test]
@@ -361,7 +363,7 @@ async fn sqlite_federation_end_to_end() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn postgres_federation_end_to_end() {
-    federation_end_to_end(Db::Postgres).await;
+    federation_end_to_end(Engine::Postgres).await;
 }
 
 /// An assertion is verified once and remembered, its claims checked on every request: served
@@ -369,7 +371,7 @@ async fn postgres_federation_end_to_end() {
 /// its issuer went (a new issuer record at the same URL verifies it anew), and once the
 /// issuer's JWKS dropped its key and the key cache fetched again. A claim condition on a nested
 /// claim (`kubernetes.io.namespace`) holds or not, and its refusal does not name the claim.
-async fn remembered_assertions_still_follow_the_rules(engine: Db) {
+async fn remembered_assertions_still_follow_the_rules(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
     let (app, _db) = start(engine, Arc::clone(&clock), true).await;
     let issuer = LocalIssuer::start().await;
@@ -536,7 +538,7 @@ async fn remembered_assertions_still_follow_the_rules(engine: Db) {
 
 #[tokio::test]
 async fn sqlite_remembered_assertions_still_follow_the_rules() {
-    remembered_assertions_still_follow_the_rules(Db::Sqlite).await;
+    remembered_assertions_still_follow_the_rules(Engine::Sqlite).await;
 }
 
 #[tokio::test]
@@ -545,7 +547,7 @@ async fn sqlite_remembered_assertions_still_follow_the_rules() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn postgres_remembered_assertions_still_follow_the_rules() {
-    remembered_assertions_still_follow_the_rules(Db::Postgres).await;
+    remembered_assertions_still_follow_the_rules(Engine::Postgres).await;
 }
 
 /// Without `--allow-http-issuers`, an http issuer's keys are not fetched, even on loopback;
@@ -553,7 +555,7 @@ async fn postgres_remembered_assertions_still_follow_the_rules() {
 #[tokio::test]
 async fn http_issuers_need_the_flag_and_inline_keys_need_no_fetch() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
+    let (app, _db) = start(Engine::Sqlite, Arc::clone(&clock), false).await;
     let issuer = LocalIssuer::start().await;
     let token = app.admin_token().await;
     let t = token.as_str();
@@ -661,7 +663,7 @@ async fn patch(app: &TestServer, token: &str, id: &str, body: Value) -> (u16, Va
 async fn exchange_until(app: &TestServer, client_id: &str, assertion: &str, status: u16) {
     let started = std::time::Instant::now();
     loop {
-        let (got, body) = exchange(app, JWT_BEARER, Some(client_id), assertion).await;
+        let (got, body) = with_assertion(app, JWT_BEARER, Some(client_id), assertion).await;
         if got == status {
             return;
         }
@@ -678,7 +680,7 @@ async fn exchange_until(app: &TestServer, client_id: &str, assertion: &str, stat
 /// restart, on this instance at once and on another one sharing the database; a patch is held
 /// to every rule of a new issuer (the files, where the service-account token may go), and a
 /// refused one changes nothing.
-async fn trusted_issuer_changes(engine: Db) {
+async fn trusted_issuer_changes(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
     let (app, db) = start(engine, Arc::clone(&clock), true).await;
     let issuer = LocalIssuer::start().await;
@@ -711,9 +713,9 @@ async fn trusted_issuer_changes(engine: Db) {
     assert_eq!(status, 201, "{body}");
     let claims = kubernetes(&issuer.base, audience, "worker", clock.now());
     let (rs256, es256) = (issuer.mint(&claims), issuer.mint_es256(&claims));
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &es256).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    let (status, _) = with_assertion(&app, JWT_BEARER, Some(&client_id), &rs256).await;
     assert_eq!(status, 401);
 
     // On PostgreSQL, a second instance on the same database, which has used the old keys.
@@ -723,7 +725,7 @@ async fn trusted_issuer_changes(engine: Db) {
             let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
             config.allow_http_issuers = true;
             config.database_url = Some(Secret::new(db.url.clone()));
-            config.master_key = Some(Secret::new(MASTER_KEY));
+            config.master_key = Some(Secret::new(PG_MASTER_KEY));
             let other = spawn_with_clock(dir, config, Arc::clone(&clock) as Arc<dyn Clock>)
                 .await
                 .unwrap();
@@ -748,9 +750,9 @@ async fn trusted_issuer_changes(engine: Db) {
     assert_eq!(changed["name"], "cluster");
     assert_eq!(changed["issuer"], issuer.base.as_str());
     assert_eq!(changed["created_at"], created["created_at"]);
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &rs256).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    let (status, _) = with_assertion(&app, JWT_BEARER, Some(&client_id), &es256).await;
     assert_eq!(status, 401);
     if let Some(other) = &other {
         exchange_until(other, &client_id, &rs256, 200).await;
@@ -770,7 +772,7 @@ async fn trusted_issuer_changes(engine: Db) {
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["key_source"], "discovery");
     assert!(changed.get("jwks").is_none(), "{changed}");
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &es256).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &es256).await;
     assert_eq!(status, 200, "{body}");
     assert!(issuer.fetches.load(Ordering::SeqCst) > fetches);
     if let Some(other) = &other {
@@ -882,7 +884,7 @@ async fn trusted_issuer_changes(engine: Db) {
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["key_source"], "inline");
     assert!(changed.get("bearer_token_file").is_none(), "{changed}");
-    let (status, body) = exchange(&app, JWT_BEARER, Some(&client_id), &rs256).await;
+    let (status, body) = with_assertion(&app, JWT_BEARER, Some(&client_id), &rs256).await;
     assert_eq!(status, 200, "{body}");
 
     let (status, missing) = patch(&app, t, "tis_nope", json!({"name": "x"})).await;
@@ -902,7 +904,7 @@ async fn trusted_issuer_changes(engine: Db) {
 
 #[tokio::test]
 async fn sqlite_trusted_issuers_change_without_a_restart() {
-    trusted_issuer_changes(Db::Sqlite).await;
+    trusted_issuer_changes(Engine::Sqlite).await;
 }
 
 #[tokio::test]
@@ -911,7 +913,7 @@ async fn sqlite_trusted_issuers_change_without_a_restart() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn postgres_trusted_issuers_change_without_a_restart_on_every_instance() {
-    trusted_issuer_changes(Db::Postgres).await;
+    trusted_issuer_changes(Engine::Postgres).await;
 }
 
 /// The dashboard: the Trusted issuers page (trust, list, remove) and the federated credentials

@@ -8,7 +8,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,10 +17,9 @@ use warrant_server::config::{Config, Secret};
 use warrant_testkit::{PgDatabase, TestServer, pem};
 
 use crate::support::assertions::{
-    ClientKey, Db, JWT_BEARER, MASTER_KEY, assert_invalid_client, register, start, token_form,
-    with_assertion,
+    ClientKey, JWT_BEARER, assert_invalid_client, register, start, token_form, with_assertion,
 };
-use crate::support::{API, logs_of, spawn_with_clock, verify_independently};
+use crate::support::{API, Engine, PG_MASTER_KEY, logs_of, verify_independently};
 
 fn claims(app: &TestServer, client_id: &str, now: u64) -> Value {
     json!({"iss": client_id, "sub": client_id, "aud": format!("{}oauth/token", app.issuer),
@@ -34,7 +33,7 @@ fn uuid_like() -> String {
 #[tokio::test]
 async fn credentials_in_auth0_shapes_and_clear_refusals() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, clock, false).await;
+    let (app, _db) = start(Engine::Sqlite, clock, false).await;
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     let (client_id, _) = app.create_app(&[]).await;
@@ -206,7 +205,7 @@ async fn credentials_in_auth0_shapes_and_clear_refusals() {
     assert_eq!((status, list), (200, json!([])));
 }
 
-async fn assertions_and_their_refusals(engine: Db) {
+async fn assertions_and_their_refusals(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
     let (app, _db) = start(engine, Arc::clone(&clock), false).await;
     let token = app.admin_token().await;
@@ -381,7 +380,7 @@ async fn assertions_and_their_refusals(engine: Db) {
 
 #[tokio::test]
 async fn sqlite_assertions_and_their_refusals() {
-    assertions_and_their_refusals(Db::Sqlite).await;
+    assertions_and_their_refusals(Engine::Sqlite).await;
 }
 
 #[tokio::test]
@@ -390,13 +389,13 @@ async fn sqlite_assertions_and_their_refusals() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn postgres_assertions_and_their_refusals() {
-    assertions_and_their_refusals(Db::Postgres).await;
+    assertions_and_their_refusals(Engine::Postgres).await;
 }
 
 /// Many token requests at once, as a busy worker pool sends them: their `jti`s are recorded
 /// together (a group commit), and each request still gets its own answer: every fresh
 /// assertion a token, and of one assertion sent many times at once, exactly one.
-async fn concurrent_assertions_each_count_once(engine: Db) {
+async fn concurrent_assertions_each_count_once(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
     let (app, _db) = start(engine, Arc::clone(&clock)).await;
     let token = app.admin_token().await;
@@ -447,7 +446,7 @@ async fn concurrent_assertions_each_count_once(engine: Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_concurrent_assertions_each_count_once() {
-    concurrent_assertions_each_count_once(Db::Sqlite).await;
+    concurrent_assertions_each_count_once(Engine::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,7 +455,7 @@ async fn sqlite_concurrent_assertions_each_count_once() {
     ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
 )]
 async fn postgres_concurrent_assertions_each_count_once() {
-    concurrent_assertions_each_count_once(Db::Postgres).await;
+    concurrent_assertions_each_count_once(Engine::Postgres).await;
 }
 
 /// A replay at another instance on the same database is refused: the `jti` is recorded in the
@@ -472,7 +471,7 @@ async fn a_replay_at_another_instance_is_refused() {
     let start = |dir: std::path::PathBuf| {
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir);
         config.database_url = Some(Secret::new(db.url.clone()));
-        config.master_key = Some(Secret::new(MASTER_KEY));
+        config.master_key = Some(Secret::new(PG_MASTER_KEY));
         config.issuer = Some(issuer.to_owned());
         TestServer::builder().config(config).initialized().start()
     };
@@ -519,7 +518,7 @@ async fn a_replay_at_another_instance_is_refused() {
 #[tokio::test]
 async fn client_secrets_expire_when_told() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
+    let (app, _db) = start(Engine::Sqlite, Arc::clone(&clock), false).await;
     let token = app.admin_token().await;
     let t = Some(token.as_str());
     app.create_api(API, &["read:data"], None).await;
@@ -599,7 +598,7 @@ async fn client_secrets_expire_when_told() {
 #[tokio::test]
 async fn a_private_key_jwt_client_introspects_and_revokes() {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(Db::Sqlite, Arc::clone(&clock), false).await;
+    let (app, _db) = start(Engine::Sqlite, Arc::clone(&clock), false).await;
     app.create_api(API, &["read:data"], None).await;
     let (client_id, secret) = app.create_app(&[(API, &["read:data"])]).await;
     let key = ClientKey::es256();

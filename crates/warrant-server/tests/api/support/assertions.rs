@@ -11,7 +11,7 @@ use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
 };
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -19,10 +19,8 @@ use warrant_server::clock::ManualClock;
 use warrant_server::config::{Config, Secret};
 use warrant_testkit::{PgDatabase, TestServer, pem};
 
-use super::{API, spawn_with_clock};
+use super::{API, Engine, PG_MASTER_KEY, spawn_with_clock};
 
-/// The master key of the servers on PostgreSQL (their signing keys are sealed with it).
-pub const MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 pub const JWT_SPIFFE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-spiffe";
 const P256_SPKI_PREFIX: &[u8] = &[
@@ -144,16 +142,10 @@ pub async fn register(app: &TestServer, token: &str, client_id: &str, key: &Clie
     cred
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
 /// A server on `engine` and a clock the test moves (fetching trusted issuers' keys over http
 /// from 127.0.0.1 when `allow_http_issuers`); the database lives as long as the guard.
 pub async fn start(
-    engine: Db,
+    engine: Engine,
     clock: Arc<ManualClock>,
     allow_http_issuers: bool,
 ) -> (TestServer, Option<PgDatabase>) {
@@ -161,15 +153,11 @@ pub async fn start(
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.audit.refusal_interval = Duration::from_millis(100);
     config.allow_http_issuers = allow_http_issuers;
-    let db = match engine {
-        Db::Sqlite => None,
-        Db::Postgres => {
-            let db = PgDatabase::create().await;
-            config.database_url = Some(Secret::new(db.url.clone()));
-            config.master_key = Some(Secret::new(MASTER_KEY));
-            Some(db)
-        }
-    };
+    let db = engine.database().await;
+    if let Some(db) = &db {
+        config.database_url = Some(Secret::new(db.url.clone()));
+        config.master_key = Some(Secret::new(PG_MASTER_KEY));
+    }
     let app = spawn_with_clock(dir, config, clock).await.unwrap();
     (app, db)
 }

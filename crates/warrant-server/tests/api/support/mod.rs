@@ -53,7 +53,7 @@ impl Engine {
 }
 
 /// The master key servers on a shared PostgreSQL database are given.
-const PG_MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
+pub const PG_MASTER_KEY: &str = "c2hhcmVkIG1hc3RlciBrZXkgZm9yIHRoZSBkZXBsb3k=";
 
 /// Starts (or restarts, on the same `dir` and `db`) an initialized server: on `db`, or on
 /// SQLite in `dir` without one. Its issuer is a deployment's, the same at every start (a
