@@ -218,7 +218,7 @@ async fn a_caller_grants_only_what_it_holds_and_a_bad_file_changes_nothing() {
 async fn trusted_issuers_and_federated_credentials_from_a_file() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let issuer = crate::federation::LocalIssuer::start().await;
+    let issuer = crate::support::issuer::LocalIssuer::start().await;
     let jwks = issuer.jwks().to_string().replace('\'', "");
     let file = format!(
         r#"

@@ -19,7 +19,7 @@ use warrant_server::domain::Scope;
 use warrant_server::store::{GrantFilter, Store};
 use warrant_testkit::{DbProxy, PgDatabase, ProxyMode, TestServer};
 
-use crate::private_key_jwt::{ClientKey, JWT_BEARER};
+use crate::support::assertions::{ClientKey, JWT_BEARER};
 
 const API: &str = "https://api.example.com";
 const MASTER_KEY: &str = "ZGF0YWJhc2UgZmF1bHRzIHRlc3QgbWFzdGVyIGtleSA=";

@@ -397,7 +397,7 @@ async fn postgres_assertions_and_their_refusals() {
 /// assertion a token, and of one assertion sent many times at once, exactly one.
 async fn concurrent_assertions_each_count_once(engine: Engine) {
     let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
-    let (app, _db) = start(engine, Arc::clone(&clock)).await;
+    let (app, _db) = start(engine, Arc::clone(&clock), false).await;
     let token = app.admin_token().await;
     app.create_api(API, &["read:data"], None).await;
     let (client_id, _) = app.create_app(&[(API, &["read:data"])]).await;
@@ -414,7 +414,8 @@ async fn concurrent_assertions_each_count_once(engine: Engine) {
         ]);
         async move {
             let response = request.send().await.unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
         }
     };
 
