@@ -81,6 +81,14 @@ pub struct JwksStats {
     pub keys: usize,
 }
 
+/// Key-set generations are drawn from one counter for the whole process, so that a key cache
+/// built again for the same issuer never repeats a generation an earlier one handed out (what
+/// was verified under one generation may be trusted only while that very key set is current).
+fn next_generation() -> u64 {
+    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 struct State {
     keys: Arc<KeySet>,
     /// Bumped on every successful fetch.
@@ -138,7 +146,7 @@ impl JwksCache {
             allowed,
             state: RwLock::new(State {
                 keys: Arc::default(),
-                generation: 0,
+                generation: next_generation(),
                 fetched_at: None,
                 last_attempt: None,
                 last_unknown_kid_fetch: None,
@@ -266,7 +274,7 @@ impl JwksCache {
         {
             let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
             state.keys = Arc::clone(&set);
-            state.generation += 1;
+            state.generation = next_generation();
             state.fetched_at = Some(Instant::now());
             state.last_error = None;
         }

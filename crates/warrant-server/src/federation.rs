@@ -95,8 +95,10 @@ impl Federation {
         same.then(|| (trusted, Arc::clone(seen)))
     }
 
-    /// Verifies `presented` with `trusted`'s keys, checks what depends on neither the client
-    /// nor the credential, and remembers the claims.
+    /// Verifies `presented` with `trusted`'s keys and checks what depends on neither the client
+    /// nor the credential. The claims are remembered by [`Federation::remember`] only once a
+    /// credential accepted them: validly signed assertions nobody is bound to (anyone can mint
+    /// tokens at a public CI issuer) must not push out the workloads' entries.
     async fn verify(
         &self,
         presented: &Presented<'_>,
@@ -109,7 +111,11 @@ impl Federation {
         let keys = self
             .keys
             .keys_for(trusted, snapshot)
-            .map_err(|e| rejected(format!("the trusted issuer's keys are not usable: {e}")))?;
+            .map_err(|e| {
+                // The reason (a file that cannot be read, a bad CA bundle) is the operator's.
+                tracing::warn!(issuer = %trusted.issuer, error = %e, "a trusted issuer's keys are not usable");
+                rejected("the trusted issuer's keys are not usable")
+            })?;
         // Read before the key is: should the keys be refetched meanwhile, the assertion is
         // remembered under the older generation, and verified again at its next use.
         let generation = keys.generation();
@@ -145,11 +151,16 @@ impl Federation {
             exp,
             claims,
         });
-        if generation.is_some() {
-            self.verified
-                .insert(presented.key, Arc::clone(&verified), now);
-        }
         Ok(verified)
+    }
+
+    /// Remembers an assertion a credential accepted (unless its keys were stale: it is verified
+    /// again at its next use).
+    fn remember(&self, presented: &Presented<'_>, verified: &Arc<Verified>, now: u64) {
+        if verified.generation != u64::MAX {
+            self.verified
+                .insert(presented.key, Arc::clone(verified), now);
+        }
     }
 }
 
@@ -385,13 +396,16 @@ pub(crate) async fn check(
             "no federated credential of this client trusts the assertion's issuer",
         ));
     }
-    let verified = match recalled {
+    let (verified, fresh) = match recalled {
         Some((_, verified)) => {
             // Remembered: still within its times?
             check_times(&verified.claims, now, trusted.max_assertion_lifetime)?;
-            verified
+            (verified, false)
         }
-        None => federation.verify(presented, trusted, snapshot, now).await?,
+        None => (
+            federation.verify(presented, trusted, snapshot, now).await?,
+            true,
+        ),
     };
     let claims = &verified.claims;
     let sub = verified.subject();
@@ -423,6 +437,9 @@ pub(crate) async fn check(
         };
         match stopped {
             None => {
+                if fresh {
+                    federation.remember(presented, &verified, now);
+                }
                 return Ok(FederatedAccepted {
                     credential_id: credential.id.clone(),
                     issuer: trusted.issuer.clone(),

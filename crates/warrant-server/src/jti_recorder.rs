@@ -17,6 +17,7 @@
 //! and memory stays bounded. A request that gave up before its batch was written (timed out, or
 //! its client went away) is left out of it, so its `jti` is not spent.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -56,7 +57,13 @@ struct Pending {
 #[derive(Debug)]
 pub struct JtiRecorder {
     queue: mpsc::Sender<Pending>,
+    /// When (Unix seconds) a full queue was last logged: once in [`FULL_WARNING_INTERVAL`],
+    /// not once per refused request.
+    warned_full_at: AtomicU64,
 }
+
+/// How often a full queue is logged while it stays full.
+const FULL_WARNING_INTERVAL: u64 = 10;
 
 impl JtiRecorder {
     /// The recorder and the writer task that must be spawned to serve it.
@@ -66,7 +73,13 @@ impl JtiRecorder {
 
     fn with_capacity(store: Store, capacity: usize) -> (Self, JtiWriter) {
         let (queue, rx) = mpsc::channel(capacity.max(1));
-        (Self { queue }, JtiWriter { store, rx })
+        (
+            Self {
+                queue,
+                warned_full_at: AtomicU64::new(0),
+            },
+            JtiWriter { store, rx },
+        )
     }
 
     /// Records that `client_id` used `jti` at `now` (Unix seconds), to count until
@@ -86,11 +99,23 @@ impl JtiRecorder {
             now,
             reply,
         };
-        if self.queue.try_send(pending).is_err() {
-            tracing::warn!(
-                capacity = QUEUE_CAPACITY,
-                "client assertion jtis are queued faster than storage records them; refusing until it catches up"
-            );
+        if let Err(e) = self.queue.try_send(pending) {
+            let last = self.warned_full_at.load(Ordering::Relaxed);
+            let due = now >= last.saturating_add(FULL_WARNING_INTERVAL)
+                && self
+                    .warned_full_at
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok();
+            match e {
+                mpsc::error::TrySendError::Full(_) if due => tracing::warn!(
+                    capacity = QUEUE_CAPACITY,
+                    "client assertion jtis are queued faster than storage records them; refusing until it catches up"
+                ),
+                mpsc::error::TrySendError::Closed(_) if due => {
+                    tracing::info!("a client assertion arrived while the server is shutting down")
+                }
+                _ => {}
+            }
             return JtiOutcome::Unavailable;
         }
         match tokio::time::timeout(REPLAY_CHECK_DEADLINE, answer).await {
@@ -134,9 +159,11 @@ impl JtiWriter {
     /// Records one batch and answers each of its requests.
     async fn write(&self, batch: &mut Vec<Pending>) {
         batch.retain(|p| !p.reply.is_closed());
-        // One time for the batch: the latest of its requests' (they differ by the time the
-        // batch waited); a row expired by then may be taken over.
-        let Some(now) = batch.iter().map(|p| p.now).max() else {
+        // One time for the batch: the earliest of its requests' (they differ by the time the
+        // batch waited). A row is taken over only once it expired for every request in the
+        // batch: with the latest, a replay checked just before its row expired could take it
+        // over for a request timed a second later.
+        let Some(now) = batch.iter().map(|p| p.now).min() else {
             return;
         };
         let uses: Vec<JtiUse<'_>> = batch

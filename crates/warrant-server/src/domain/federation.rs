@@ -522,6 +522,20 @@ fn check_inline_jwks(text: &str) -> Result<(), Invalid> {
             "every key of jwks needs a kid: assertions name their key by it",
         ));
     }
+    // A private or symmetric key is never what an issuer publishes, and what is stored here
+    // is shown and exported (a configuration file goes to git): refuse it, naming no value.
+    let raw: Value = serde_json::from_str(text)
+        .map_err(|e| Invalid(format!("jwks is not a JWKS ({{\"keys\": [...]}}): {e}")))?;
+    let private = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+    if let Some(keys) = raw.get("keys").and_then(Value::as_array)
+        && keys
+            .iter()
+            .any(|k| private.iter().any(|m| k.get(*m).is_some()))
+    {
+        return Err(Invalid::new(
+            "jwks holds private key material (d, p, q, dp, dq, qi or k): upload the issuer's public keys only",
+        ));
+    }
     Ok(())
 }
 
@@ -929,6 +943,20 @@ mod tests {
         assert!(!holds("missing", ""));
         assert!(!holds("run_number", "70"));
         assert!(!holds("run_number", ""));
+    }
+
+    #[test]
+    fn inline_keys_must_be_public() {
+        let public = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AAAA","y":"AAAA"}]}"#;
+        assert!(check_inline_jwks(public).is_ok());
+        for member in ["d", "k", "qi"] {
+            let private = format!(
+                r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"a","x":"AAAA","y":"AAAA","{member}":"c2VjcmV0"}}]}}"#
+            );
+            let error = check_inline_jwks(&private).unwrap_err().0;
+            assert!(error.contains("private key material"), "{error}");
+            assert!(!error.contains("c2VjcmV0"), "{error}");
+        }
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl Plan {
             let wanted = TrustedIssuer {
                 id: old.id.clone(),
                 created_at: old.created_at,
-                updated_at: now,
+                // Moves forward even within one second: each instance's key cache rebuilds an
+                // issuer's keys when its updated_at changes.
+                updated_at: now.max(old.updated_at + 1),
                 ..built
             };
             let mut details = Vec::new();
