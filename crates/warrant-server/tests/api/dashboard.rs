@@ -993,6 +993,119 @@ async fn custom_claims_and_metadata_are_edited_and_shown_in_the_test_tab() {
     );
 }
 
+/// The Create Application form takes metadata and custom claims with the rest, in one step: a
+/// refused value is named on the form and creates nothing; accepted ones are stored with the
+/// application and reach its tokens.
+#[tokio::test]
+async fn an_application_is_created_with_metadata_and_claims() {
+    let app = app_with_admin().await;
+    let session = sign_in(&app).await;
+    app.create_api(crate::support::API, &["read:a"], None).await;
+    let api = app.admin.get_api(crate::support::API).await.unwrap();
+    let scope_field = format!("scope:{}", api.id);
+    let create = |metadata: &'static str, claims: &'static str| {
+        let (app, session, api, scope_field) = (&app, &session, &api, &scope_field);
+        async move {
+            post(
+                app,
+                session,
+                "/dashboard/applications",
+                &[
+                    ("name", "Tenant worker"),
+                    ("description", ""),
+                    ("client_metadata", metadata),
+                    ("custom_claims", claims),
+                    ("api", api.id.as_str()),
+                    (scope_field.as_str(), "read:a"),
+                ],
+            )
+            .await
+        }
+    };
+    for (metadata, claims, says) in [
+        ("tenant=acme", r#"{"aud": "x"}"#, "&quot;aud&quot;"),
+        (
+            "tenant=acme",
+            r#"{"t": "{{client_metadata.nope}}"}"#,
+            "client_metadata.nope",
+        ),
+        ("tenant", "", "KEY=VALUE"),
+        ("tenant=acme", "{not json", "JSON object"),
+    ] {
+        let response = create(metadata, claims).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{claims}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(html.contains(says), "{claims}: lacks {says}");
+        assert!(
+            html.contains(&html_escape(claims)),
+            "{claims}: the form is not shown again as sent"
+        );
+    }
+    assert!(
+        app.admin
+            .list_applications()
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.name != "Tenant worker"),
+        "a refused form created an application"
+    );
+
+    let response = create(
+        "tenant=acme\r\nplan=gold",
+        r#"{"tenant": "{{client_metadata.tenant}}", "tier": 1}"#,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Application created.")
+    );
+    let created = app
+        .admin
+        .list_applications()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.name == "Tenant worker")
+        .unwrap();
+    assert_eq!(created.client_metadata["tenant"], "acme");
+    assert_eq!(created.client_metadata["plan"], "gold");
+    let html = post(
+        &app,
+        &session,
+        &format!("/dashboard/apis/{}/test", api.id),
+        &[("client_id", &created.client_id)],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        html.contains("&quot;tenant&quot;: &quot;acme&quot;"),
+        "no tenant in the application's token"
+    );
+    assert!(
+        html.contains("&quot;tier&quot;: 1"),
+        "no tier in the application's token"
+    );
+}
+
+/// `text` as the pages write it inside an element.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// An API's settings choose DPoP-bound tokens: off, optional or required (Auth0's
 /// `proof_of_possession`); the choice shows when the tab comes back, and a value that is none of
 /// the three is refused with the field's error.

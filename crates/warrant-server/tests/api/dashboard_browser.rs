@@ -1,7 +1,7 @@
 //! The dashboard in real headless Chromium, the way an operator uses it: sign in, create an
-//! API with two permissions, create an application authorized for one, copy its secret and use
-//! it at /oauth/token, get a token in the Test tab, rotate the secret, revoke the grant, sign
-//! out. A screenshot of each main page lands in target/test-output/dashboard/.
+//! API with two permissions, create an application authorized for one (with a claim taken from
+//! its metadata), copy its secret and use it at /oauth/token, get a token in the Test tab, rotate
+//! the secret, revoke the grant, sign out. A screenshot of each main page lands in target/test-output/dashboard/.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -65,6 +65,14 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
         .await;
     browser.fill("#name", "Billing worker").await;
     browser.fill("#description", "Nightly invoices").await;
+    // A tenant in every token of this application, from its metadata.
+    browser.fill("#client_metadata", "tenant=acme").await;
+    browser
+        .fill(
+            "#custom_claims",
+            r#"{"tenant": "{{client_metadata.tenant}}"}"#,
+        )
+        .await;
     browser
         .click(&format!("input[name=api][value='{}']", api.id))
         .await;
@@ -116,6 +124,7 @@ async fn an_operator_sets_up_machine_to_machine_access_in_the_browser() {
     assert_eq!(claims["sub"], format!("{client_id}@clients"));
     assert_eq!(claims["aud"], DOCS);
     assert_eq!(claims["scope"], "read:documents");
+    assert_eq!(claims["tenant"], "acme", "the claim set at creation");
     assert!(browser.text("#token-header").await.contains("RS256"));
     browser.screenshot("06-api-test-tab").await;
 

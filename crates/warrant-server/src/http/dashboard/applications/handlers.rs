@@ -89,15 +89,46 @@ enum Ticked {
     AsSent,
 }
 
-/// Checks an application's name and description as a form sent them.
-fn application_fields(form: &Form) -> FieldErrors {
-    let mut errors = FieldErrors::default();
-    errors.check("name", validate_name("name", form.text("name"), 200));
-    errors.check(
-        "description",
-        validate_text("description", form.text("description"), 140),
-    );
-    errors
+/// An application's fields as the create and settings forms send them, read and checked:
+/// name, description, `client_metadata` and custom claims. `errors` names each field refused.
+struct ApplicationFields {
+    errors: FieldErrors,
+    client_metadata: Option<BTreeMap<String, String>>,
+    custom_claims: Option<CustomClaims>,
+}
+
+impl ApplicationFields {
+    fn read(form: &Form) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.check("name", validate_name("name", form.text("name"), 200));
+        errors.check(
+            "description",
+            validate_text("description", form.text("description"), 140),
+        );
+        let client_metadata = metadata_from(form.raw("client_metadata"))
+            .inspect_err(|e| errors.add("client_metadata", e.clone()))
+            .ok();
+        let custom_claims = claims_from(form.raw("custom_claims"))
+            .inspect_err(|e| errors.add("custom_claims", e.clone()))
+            .ok();
+        Self {
+            errors,
+            client_metadata,
+            custom_claims,
+        }
+    }
+
+    /// The field a refusal of the service layer belongs to (its message starts with the
+    /// member's name); `otherwise` for the rest.
+    fn field_of(message: &str, otherwise: &'static str) -> &'static str {
+        if message.starts_with("client_metadata") {
+            "client_metadata"
+        } else if message.starts_with("custom_claims") {
+            "custom_claims"
+        } else {
+            otherwise
+        }
+    }
 }
 
 pub(crate) async fn new_page(
@@ -122,14 +153,17 @@ pub(crate) async fn create(
     }: SignedForm,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
-    let errors = application_fields(&form);
-    if !errors.is_empty() {
-        return Ok(pages::new_form(&operator, &apis, &form, &errors));
+    let fields = ApplicationFields::read(&form);
+    if !fields.errors.is_empty() {
+        return Ok(pages::new_form(&operator, &apis, &form, &fields.errors));
     }
     let created = admin
         .create_client(NewClient {
             name: form.text("name").to_owned(),
             description: form.text("description").to_owned(),
+            // Blank fields are none: the application is created as the API would without them.
+            client_metadata: fields.client_metadata.filter(|m| !m.is_empty()),
+            custom_claims: fields.custom_claims.filter(|c| !c.is_empty()),
             grants: grants_from(&form, &apis, Ticked::OnlyDefined),
             ..NewClient::default()
         })
@@ -137,7 +171,8 @@ pub(crate) async fn create(
     let created = match created {
         Ok(created) => created,
         Err(e) => {
-            let errors = FieldErrors::from_admin("api", e)?;
+            let at = ApplicationFields::field_of(&e.to_string(), "api");
+            let errors = FieldErrors::from_admin(at, e)?;
             return Ok(pages::new_form(&operator, &apis, &form, &errors));
         }
     };
@@ -274,29 +309,15 @@ pub(crate) async fn update_settings(
         admin,
     }: SignedForm,
 ) -> Result<Response, PageError> {
-    let mut errors = application_fields(&form);
-    let metadata = metadata_from(form.raw("client_metadata"))
-        .inspect_err(|e| errors.add("client_metadata", e.clone()))
-        .ok();
-    let claims = claims_from(form.raw("custom_claims"))
-        .inspect_err(|e| errors.add("custom_claims", e.clone()))
-        .ok();
+    let fields = ApplicationFields::read(&form);
+    let mut errors = fields.errors;
     if errors.is_empty() {
         let patch = ApplicationPatch {
             name: Some(form.text("name").to_owned()),
             description: Some(form.text("description").to_owned()),
-            client_metadata: metadata,
-            custom_claims: claims,
+            client_metadata: fields.client_metadata,
+            custom_claims: fields.custom_claims,
             ..ApplicationPatch::default()
-        };
-        let field = |message: &str| {
-            if message.starts_with("client_metadata") {
-                "client_metadata"
-            } else if message.starts_with("custom_claims") {
-                "custom_claims"
-            } else {
-                "name"
-            }
         };
         match admin.update_application(&client_id, patch).await {
             Ok(_) => {
@@ -306,7 +327,7 @@ pub(crate) async fn update_settings(
                 ));
             }
             Err(e) => {
-                let at = field(&e.to_string());
+                let at = ApplicationFields::field_of(&e.to_string(), "name");
                 errors = FieldErrors::from_admin(at, e)?;
             }
         }

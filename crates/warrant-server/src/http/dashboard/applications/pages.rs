@@ -122,6 +122,7 @@ pub(super) fn new_form(
             @if let Some(error) = errors.get("") { p.error role="alert" { (error) } }
             (field("Name", "name", form.text("name"), errors.get("name"), Some("Such as Billing worker.")))
             (field("Description", "description", form.text("description"), errors.get("description"), Some("Optional: who runs it and what for.")))
+            (metadata_and_claims(form.raw("client_metadata"), form.raw("custom_claims"), errors))
             h2 { "Authorize" }
             p.muted { "Choose the APIs this application may call and the permissions it gets on each." }
             @if let Some(error) = errors.get("api") { p.field-error { (error) } }
