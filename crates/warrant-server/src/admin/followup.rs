@@ -292,7 +292,8 @@ impl Change {
                 format!("added public key {id} (kid {kid}) to {client_id}")
             }
             Self::CredentialUpdated { client_id, id } => {
-                format!("changed the expiry of public key {id} of {client_id}")
+                // The API changes only the expiry; a configuration file also the name.
+                format!("updated public key {id} of {client_id}")
             }
             Self::CredentialDeleted { client_id, id } => {
                 format!("deleted public key {id} of {client_id}")
@@ -313,7 +314,9 @@ impl Change {
                 subject,
             } => format!("bound {client_id} to {subject} of {issuer} (federated credential {id})"),
             Self::FederatedCredentialUpdated { client_id, id } => {
-                format!("changed the expiry of federated credential {id} of {client_id}")
+                // The API changes only the expiry; a configuration file also the name and the
+                // claim conditions.
+                format!("updated federated credential {id} of {client_id}")
             }
             Self::FederatedCredentialDeleted { client_id, id } => {
                 format!("deleted federated credential {id} of {client_id}")
