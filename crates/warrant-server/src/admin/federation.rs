@@ -112,9 +112,11 @@ impl Admin {
         patch: TrustedIssuerPatch,
     ) -> Result<TrustedIssuer, AdminError> {
         patch.check()?;
-        let old = self.store.get_trusted_issuer(key).await?;
-        let issuer = old.patched(patch, self.clock.now())?;
-        self.store.update_trusted_issuer(&issuer).await?;
+        let now = self.clock.now();
+        let issuer = self
+            .store
+            .change_trusted_issuer(key, |old| old.patched(patch, now).map_err(AdminError::from))
+            .await?;
         self.followup(Change::TrustedIssuerUpdated {
             id: issuer.id.clone(),
             issuer: issuer.issuer.clone(),

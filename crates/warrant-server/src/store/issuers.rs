@@ -129,6 +129,24 @@ pub(super) async fn update_trusted_issuer_in(
     Ok(())
 }
 
+/// A trusted issuer by its ID or by its issuer URL, in a transaction.
+async fn get_trusted_issuer_in(
+    tx: impl Into<Tx<'_>>,
+    key: &str,
+) -> Result<TrustedIssuer, StoreError> {
+    let sql = format!("{ISSUER_SELECT} WHERE id = $1 OR issuer = $1");
+    let row = on_tx!(tx.into(), |c| {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("trusted issuer {key}")))?;
+        issuer_from_row(&row)?
+    });
+    Ok(row)
+}
+
 /// Deletes a trusted issuer no federated credential uses, in a transaction.
 pub(super) async fn delete_trusted_issuer_in(
     tx: impl Into<Tx<'_>>,
@@ -171,13 +189,26 @@ impl Store {
         })
     }
 
-    /// Replaces what may change of a trusted issuer (all but its ID, URL and creation time);
-    /// every instance's catalog reloads it, and its key cache follows `updated_at`.
-    pub async fn update_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
+    /// Replaces what may change of a trusted issuer (all but its ID, URL and creation time) by
+    /// what `change` makes of the stored one (by ID or issuer URL), read and written in one
+    /// write transaction: a concurrent change waits for this one and then starts from what it
+    /// wrote, so neither is lost and each moves `updated_at` past the other's. Every
+    /// instance's catalog reloads the issuer, and its key cache follows `updated_at`.
+    pub async fn change_trusted_issuer<E: From<StoreError>>(
+        &self,
+        key: &str,
+        change: impl FnOnce(TrustedIssuer) -> Result<TrustedIssuer, E>,
+    ) -> Result<TrustedIssuer, E> {
         on_engine!(self, |s| {
+            // The write transaction holds the write lock (SQLite) or the change counter's row
+            // (PostgreSQL) from its start, so the read below sees every change committed
+            // before it and none can come between it and the write.
             let mut tx = s.write_tx().await?;
-            update_trusted_issuer_in(&mut tx, issuer).await?;
-            s.commit(tx).await
+            let old = get_trusted_issuer_in(&mut tx, key).await?;
+            let issuer = change(old)?;
+            update_trusted_issuer_in(&mut tx, &issuer).await?;
+            s.commit(tx).await?;
+            Ok(issuer)
         })
     }
 

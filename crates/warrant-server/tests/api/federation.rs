@@ -916,6 +916,122 @@ async fn postgres_trusted_issuers_change_without_a_restart_on_every_instance() {
     trusted_issuer_changes(Engine::Postgres).await;
 }
 
+/// Concurrent PATCHes of one trusted issuer, each changing its own field: every change is
+/// there at the end (none read the issuer before another's write and wrote over it), and each
+/// moves `updated_at` (what each instance's key cache keys on) past every other, with the clock
+/// standing still, so within one second.
+async fn concurrent_issuer_patches(engine: Engine) {
+    let clock = Arc::new(ManualClock::new(warrant_server::clock::SystemClock.now()));
+    let (app, _db) = start(engine, Arc::clone(&clock), true).await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    let token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+    let ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+    let (status, created) = post(
+        &app,
+        t,
+        "/trusted-issuers",
+        json!({"issuer": "https://cluster.example.com",
+            "jwks_uri": "https://kubernetes.default.svc/openid/v1/jwks"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("/api/v2/trusted-issuers/{id}"));
+    let get = || async {
+        let (status, body) = app
+            .mgmt(
+                Method::GET,
+                &format!("/trusted-issuers/{id}"),
+                Some(t),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+
+    // Sequential PATCHes within one second: each answer's updated_at past the one before.
+    let mut last = created["updated_at"].as_str().unwrap().to_owned();
+    for n in 0..3 {
+        let (status, changed) = patch(&app, t, &id, json!({"name": format!("seq-{n}")})).await;
+        assert_eq!(status, 200, "{changed}");
+        let updated_at = changed["updated_at"].as_str().unwrap().to_owned();
+        assert!(updated_at > last, "{updated_at} after {last}");
+        assert_eq!(get().await["updated_at"], updated_at.as_str());
+        last = updated_at;
+    }
+
+    for round in 0..6u64 {
+        let even = round % 2 == 0;
+        let bodies = [
+            json!({"name": format!("round-{round}")}),
+            json!({"max_assertion_lifetime": 60 * (round + 2)}),
+            json!({"algorithms": if even { json!(["ES256"]) } else { json!(["RS256", "EdDSA"]) }}),
+            json!({"bearer_token_file": if even { json!(token_file) } else { Value::Null }}),
+            json!({"ca_file": if even { json!(ca_file) } else { Value::Null }}),
+        ];
+        let mut requests = tokio::task::JoinSet::new();
+        for body in bodies {
+            let request = app.http.patch(url.clone()).bearer_auth(t).json(&body);
+            requests.spawn(async move {
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap())
+            });
+        }
+        let mut stamps = std::collections::BTreeSet::new();
+        for (status, changed) in requests.join_all().await {
+            assert_eq!(status, 200, "{changed}");
+            stamps.insert(changed["updated_at"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            stamps.len(),
+            5,
+            "two PATCHes wrote the same updated_at: {stamps:?}"
+        );
+        assert!(stamps.first().unwrap() > &last, "{stamps:?} after {last}");
+        last = stamps.last().unwrap().clone();
+
+        let now = get().await;
+        assert_eq!(now["name"], format!("round-{round}"), "{now}");
+        assert_eq!(now["max_assertion_lifetime"], 60 * (round + 2), "{now}");
+        let algorithms = if even {
+            json!(["ES256"])
+        } else {
+            json!(["RS256", "EdDSA"])
+        };
+        assert_eq!(now["algorithms"], algorithms, "{now}");
+        assert_eq!(
+            now.get("bearer_token_file").and_then(Value::as_str),
+            even.then_some(token_file),
+            "{now}"
+        );
+        assert_eq!(
+            now.get("ca_file").and_then(Value::as_str),
+            even.then_some(ca_file),
+            "{now}"
+        );
+        assert_eq!(now["updated_at"], last.as_str(), "{now}");
+        assert_eq!(now["key_source"], "jwks_uri", "{now}");
+        assert_eq!(now["created_at"], created["created_at"], "{now}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_issuer_patches_all_land() {
+    concurrent_issuer_patches(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_concurrent_issuer_patches_all_land() {
+    concurrent_issuer_patches(Engine::Postgres).await;
+}
+
 /// The dashboard: the Trusted issuers page (trust, list, remove) and the federated credentials
 /// on an application's page (add, list, remove), each change through the service layer.
 #[tokio::test]
