@@ -55,7 +55,8 @@ pub const DELETE_TRUSTED_ISSUERS: &str = "delete:trusted_issuers";
 
 /// Plan and export declarative configuration (a Warrant extension).
 pub const READ_CONFIG: &str = "read:config";
-/// Apply declarative configuration (a Warrant extension): every change a file can make.
+/// Apply declarative configuration (a Warrant extension): every change a file can make, but
+/// that creating, changing or deleting a trusted issuer also takes that one's scope above.
 pub const UPDATE_CONFIG: &str = "update:config";
 
 /// Every management scope with its description, in the order the management API lists them.

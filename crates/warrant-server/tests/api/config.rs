@@ -210,6 +210,181 @@ async fn a_caller_grants_only_what_it_holds_and_a_bad_file_changes_nothing() {
     );
 }
 
+/// A trusted issuer decides who may authenticate without a secret: an apply that creates,
+/// changes or prunes one takes the management API's scope for that as well as update:config,
+/// else a 403 naming the missing scope and nothing of the file written.
+#[tokio::test]
+async fn an_apply_changing_trusted_issuers_takes_their_scopes() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let issuer = crate::support::issuer::LocalIssuer::start().await;
+    let jwks = issuer.jwks().to_string().replace('\'', "");
+    let file = |lifetime: u64| {
+        format!(
+            "[[api]]\nidentifier = \"https://orders.example.com\"\n\n\
+             [[trusted_issuer]]\nissuer = \"{}\"\njwks = '{jwks}'\nmax_assertion_lifetime = {lifetime}\n",
+            issuer.base
+        )
+    };
+    let apply = |token: &str, file: &str, prune: bool| {
+        let body = json!({"file": file, "prune": prune});
+        let (app, token) = (&app, token.to_owned());
+        async move {
+            app.mgmt(Method::POST, "/config/apply", Some(&token), Some(&body))
+                .await
+        }
+    };
+    let refused = |answer: &Value, scope: &str| {
+        assert_eq!(answer["statusCode"], 403, "{answer}");
+        assert_eq!(answer["errorCode"], "insufficient_scope", "{answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(scope), "{message} should name {scope}");
+        assert!(
+            message.contains(&issuer.base),
+            "{message} should name the issuer"
+        );
+    };
+    let state = || async {
+        let (_, issuers) = app
+            .mgmt(Method::GET, "/trusted-issuers", Some(&admin), None)
+            .await;
+        let (_, apis) = app
+            .mgmt(Method::GET, "/resource-servers", Some(&admin), None)
+            .await;
+        (issuers, apis.as_array().unwrap().len())
+    };
+
+    // update:config alone: the issuer is not created, nor the API beside it.
+    let config_only = token_with(&app, "config-only", &["update:config"]).await;
+    let (status, answer) = apply(&config_only, &file(600), false).await;
+    assert_eq!(status, 403, "{answer}");
+    refused(&answer, "create:trusted_issuers");
+    assert!(
+        !answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("update:trusted_issuers")
+    );
+    assert_eq!(state().await, (json!([]), 1), "nothing was written");
+
+    // With create:trusted_issuers too: applied.
+    let creator = token_with(
+        &app,
+        "creator",
+        &["update:config", "create:trusted_issuers"],
+    )
+    .await;
+    let (status, applied) = apply(&creator, &file(600), false).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(
+        keys(&applied),
+        [
+            "create api https://orders.example.com".to_owned(),
+            format!("create trusted_issuer {}", issuer.base),
+        ]
+    );
+    let (issuers, _) = state().await;
+    assert_eq!(issuers[0]["max_assertion_lifetime"], 600, "{issuers}");
+    // The same file again changes nothing, so takes nothing more.
+    let (status, again) = apply(&config_only, &file(600), false).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["changes"], json!([]));
+
+    // Changing it takes update:trusted_issuers.
+    let (status, answer) = apply(&creator, &file(900), false).await;
+    assert_eq!(status, 403, "{answer}");
+    refused(&answer, "update:trusted_issuers");
+    assert_eq!(state().await.0, issuers, "nothing was written");
+    let updater = token_with(
+        &app,
+        "updater",
+        &["update:config", "update:trusted_issuers"],
+    )
+    .await;
+    let (status, applied) = apply(&updater, &file(900), false).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(state().await.0[0]["max_assertion_lifetime"], 900);
+}
+
+/// Pruning a trusted issuer takes delete:trusted_issuers as well as update:config.
+#[tokio::test]
+async fn pruning_a_trusted_issuer_takes_delete_trusted_issuers() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let issuer = crate::support::issuer::LocalIssuer::start().await;
+    let (status, created) = app
+        .mgmt(
+            Method::POST,
+            "/trusted-issuers",
+            Some(&admin),
+            Some(&json!({"issuer": issuer.base, "jwks": issuer.jwks()})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    // The state without the issuer, as a file naming every application (prune would
+    // delete the others, and a file may grant only management scopes its applier holds).
+    let without_issuer = || async {
+        let (_, export) = app.mgmt(Method::GET, "/config", Some(&admin), None).await;
+        let exported = export["file"].as_str().unwrap().to_owned();
+        let start = exported.find("[[trusted_issuer]]").unwrap();
+        let end = exported[start..]
+            .find("\n[[")
+            .map_or(exported.len(), |i| start + i + 1);
+        format!("{}{}", &exported[..start], &exported[end..])
+    };
+    let prune = |token: String, file: String| {
+        let app = &app;
+        async move {
+            let body = json!({"file": file, "prune": true});
+            app.mgmt(Method::POST, "/config/apply", Some(&token), Some(&body))
+                .await
+        }
+    };
+    let issuers = || async {
+        app.mgmt(Method::GET, "/trusted-issuers", Some(&admin), None)
+            .await
+            .1
+    };
+
+    let updater = token_with(
+        &app,
+        "updater",
+        &["update:config", "update:trusted_issuers"],
+    )
+    .await;
+    let (status, answer) = prune(updater, without_issuer().await).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["errorCode"], "insufficient_scope", "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("delete:trusted_issuers") && message.contains(&issuer.base),
+        "{message}"
+    );
+    assert_eq!(
+        issuers().await.as_array().unwrap().len(),
+        1,
+        "nothing was written"
+    );
+
+    let deleter = token_with(
+        &app,
+        "deleter",
+        &[
+            "update:config",
+            "update:trusted_issuers",
+            "delete:trusted_issuers",
+        ],
+    )
+    .await;
+    let (status, applied) = prune(deleter, without_issuer().await).await;
+    assert_eq!(status, 200, "{applied}");
+    assert_eq!(
+        keys(&applied),
+        [format!("delete trusted_issuer {}", issuer.base)]
+    );
+    assert_eq!(issuers().await, json!([]));
+}
+
 /// A file with a trusted issuer (inline keys) and an application bound to its workloads:
 /// planned, applied only while the plan's fingerprint holds, then a workload's token is
 /// exchanged for a Warrant token at once; the issuer's and the credential's rules are the

@@ -1,11 +1,16 @@
 //! The trusted issuers of a configuration file compared with the stored ones: each checked by
 //! the management API's rules ([`TrustedIssuer::new`]), created or changed in place, and with
 //! prune, those the file does not name deleted once no federated credential keeps using them.
+//! Trusted issuers decide who may authenticate without a secret, so an apply that changes them
+//! takes the management API's trusted-issuer scopes as well as `update:config`.
 
 use std::collections::BTreeMap;
 
 use super::{ConfigAction, ConfigChange, Plan};
 use crate::admin::followup::Change;
+use crate::admin::scopes::{
+    CREATE_TRUSTED_ISSUERS, DELETE_TRUSTED_ISSUERS, UPDATE_TRUSTED_ISSUERS,
+};
 use crate::admin::{Admin, AdminError};
 use crate::domain::config::TrustedIssuerSpec;
 use crate::domain::{Application, TrustedIssuer};
@@ -105,6 +110,39 @@ impl Plan {
 }
 
 impl Admin {
+    /// An apply that creates, changes or deletes trusted issuers takes the scope the
+    /// management API asks for each (`create:`, `update:`, `delete:trusted_issuers`), so that
+    /// `update:config` is no way around that split; refused before anything is written.
+    /// Actors with full rights (the CLI on the data directory, the dashboard) hold them all.
+    pub(super) fn check_issuer_rights(&self, plan: &Plan) -> Result<(), AdminError> {
+        let write = &plan.write;
+        let needed: Vec<String> = [
+            (CREATE_TRUSTED_ISSUERS, !write.issuers_created.is_empty()),
+            (UPDATE_TRUSTED_ISSUERS, !write.issuers_updated.is_empty()),
+            (DELETE_TRUSTED_ISSUERS, !write.issuers_deleted.is_empty()),
+        ]
+        .into_iter()
+        .filter(|(_, needed)| *needed)
+        .map(|(scope, _)| scope.to_owned())
+        .collect();
+        let lacking = self.actor.rights().lacking(&needed);
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        let issuers: Vec<&str> = plan
+            .changes
+            .iter()
+            .filter(|c| c.kind == "trusted_issuer")
+            .map(|c| c.key.as_str())
+            .collect();
+        Err(AdminError::Forbidden(format!(
+            "this file changes trusted issuers ({}), which takes the trusted-issuer scopes as \
+             well as update:config; the caller lacks {}: nothing was applied",
+            issuers.join(", "),
+            lacking.join(" ")
+        )))
+    }
+
     /// With prune, once the applications are planned: deletes the stored trusted issuers the
     /// file does not name, refusing (with the application that uses it) one a federated
     /// credential would keep using.

@@ -17,6 +17,8 @@
 //! writes the store as a file.
 //!
 //! The whole file is checked before anything is written; an error names the line and key.
+//! A management client's apply that creates, changes or deletes trusted issuers also takes
+//! the trusted-issuer scopes (`issuer.rs`).
 //! Each change is then audited as the same change made one by one would be, and the catalog
 //! refreshed once. A plan answers the fingerprint of the state it compared the file with; an
 //! apply given that fingerprint writes only if the state is still that one (checked in the
@@ -161,6 +163,7 @@ impl Admin {
         expect: Option<&str>,
     ) -> Result<AppliedConfig, AdminError> {
         let mut plan = self.plan(file, prune).await?;
+        self.check_issuer_rights(&plan)?;
         // A new algorithm's first keys: not part of the state a file describes, so made
         // before the state is read (and checked) again.
         for alg in &plan.algorithms {
@@ -189,6 +192,7 @@ impl Admin {
                         )));
                     }
                     plan = self.plan(file, prune).await?;
+                    self.check_issuer_rights(&plan)?;
                     if plan.write.is_empty() {
                         return Ok(AppliedConfig::default());
                     }

@@ -400,7 +400,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         "post",
         "/config/apply",
         scopes::UPDATE_CONFIG,
-        "Warrant extension: makes the changes a configuration file describes, in one transaction (all or nothing; applying it again changes nothing). The answer holds the secrets of the applications it created, shown only this once. With expect, a 409 when the deployment's fingerprint is no longer the one planned.",
+        "Warrant extension: makes the changes a configuration file describes, in one transaction (all or nothing; applying it again changes nothing). The answer holds the secrets of the applications it created, shown only this once. With expect, a 409 when the deployment's fingerprint is no longer the one planned. An apply that creates, updates or deletes trusted issuers also takes create:trusted_issuers, update:trusted_issuers or delete:trusted_issuers respectively: without it, a 403 (insufficient_scope) naming the missing scope, and nothing is written.",
         Some("ConfigRequest"),
         Some("ConfigResult"),
         200,
