@@ -1,7 +1,9 @@
-//! Posted forms: the fields as sent, and the errors to show next to them.
+//! Posted forms: the fields as sent, the errors to show next to them, and a change a form asks
+//! for, read and then made ([`submit`]).
 
 use std::collections::BTreeMap;
 
+use super::PageError;
 use crate::admin::AdminError;
 use crate::domain::Invalid;
 
@@ -72,9 +74,24 @@ impl FieldErrors {
         self.0.entry(field).or_insert_with(|| message.into());
     }
 
+    /// A form refused for one reason, shown against `field`.
+    pub(crate) fn one(field: &'static str, message: impl Into<String>) -> Self {
+        let mut errors = Self::default();
+        errors.add(field, message);
+        errors
+    }
+
+    /// What a form asks for as read from it, or the reason it cannot be, shown against `field`.
+    pub(crate) fn read<T, E: Into<String>>(
+        field: &'static str,
+        read: Result<T, E>,
+    ) -> Result<T, Self> {
+        read.map_err(|message| Self::one(field, message))
+    }
+
     /// A service-layer refusal: invalid input, conflicts and refused changes are shown on the
     /// form (against `field`); anything else is the page's failure.
-    pub(crate) fn from_admin(field: &'static str, e: AdminError) -> Result<Self, super::PageError> {
+    pub(crate) fn from_admin(field: &'static str, e: AdminError) -> Result<Self, PageError> {
         let mut errors = Self::default();
         match e {
             AdminError::Invalid(message)
@@ -87,6 +104,28 @@ impl FieldErrors {
             other => return Err(other.into()),
         }
         Ok(errors)
+    }
+}
+
+/// A form's change in its two steps: `asked` is what the form asks for (or its errors), and
+/// `make` makes it through the service layer, whose refusal is shown against `refused_at`
+/// ([`FieldErrors::from_admin`]). The inner error is the form to show again; the outer one the
+/// page's failure.
+pub(crate) async fn submit<T, R, F>(
+    asked: Result<T, FieldErrors>,
+    refused_at: &'static str,
+    make: impl FnOnce(T) -> F,
+) -> Result<Result<R, FieldErrors>, PageError>
+where
+    F: Future<Output = Result<R, AdminError>>,
+{
+    let asked = match asked {
+        Ok(asked) => asked,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    match make(asked).await {
+        Ok(made) => Ok(Ok(made)),
+        Err(e) => FieldErrors::from_admin(refused_at, e).map(Err),
     }
 }
 
@@ -114,5 +153,16 @@ mod tests {
         assert_eq!(errors.get("name"), Some("first"));
         assert_eq!(errors.get("identifier"), None);
         assert!(!errors.is_empty());
+    }
+
+    #[test]
+    fn a_value_not_read_is_refused_against_its_field() {
+        let read: Result<u64, _> = FieldErrors::read("expires", Err("Give a date as YYYY-MM-DD."));
+        let errors = read.err().unwrap_or_default();
+        assert_eq!(errors.get("expires"), Some("Give a date as YYYY-MM-DD."));
+        assert_eq!(
+            FieldErrors::read("expires", Ok::<_, String>(7)).ok(),
+            Some(7)
+        );
     }
 }

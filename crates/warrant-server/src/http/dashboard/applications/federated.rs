@@ -8,11 +8,11 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-use super::super::forms::{FieldErrors, Form};
+use super::super::forms::{FieldErrors, Form, submit};
 use super::super::session::SignedForm;
-use super::super::{AppState, PageError, see_other};
+use super::super::{AppState, PageError};
 use super::credentials::expiry_date;
-use super::handlers::refused;
+use super::handlers::answer;
 use super::tabs::Tab;
 use crate::domain::NewFederatedCredential;
 
@@ -40,37 +40,15 @@ fn new_credential(form: &Form) -> Result<NewFederatedCredential, &'static str> {
 pub(crate) async fn add(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm {
-        operator,
-        form,
-        admin,
-    }: SignedForm,
+    posted: SignedForm,
 ) -> Result<Response, PageError> {
-    let errors = match new_credential(&form) {
-        Ok(new) => match admin.create_federated_credential(&client_id, new).await {
-            Ok(_) => {
-                return Ok(see_other(
-                    &Tab::Credentials.url(&client_id),
-                    "federated-added",
-                ));
-            }
-            Err(e) => FieldErrors::from_admin("federated", e)?,
-        },
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("federated", message);
-            errors
-        }
-    };
-    refused(
-        &app,
-        &operator,
-        &client_id,
-        Tab::Credentials,
-        &form,
-        &errors,
-    )
-    .await
+    let asked = FieldErrors::read("federated", new_credential(&posted.form));
+    let made = submit(asked, "federated", |new| {
+        posted.admin.create_federated_credential(&client_id, new)
+    })
+    .await?
+    .map(|_| "federated-added");
+    answer(&app, &posted, &client_id, Tab::Credentials, made).await
 }
 
 pub(crate) async fn remove(
@@ -78,8 +56,5 @@ pub(crate) async fn remove(
     SignedForm { admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
     admin.delete_federated_credential(&client_id, &id).await?;
-    Ok(see_other(
-        &Tab::Credentials.url(&client_id),
-        "federated-removed",
-    ))
+    Ok(Tab::Credentials.redirect(&client_id, "federated-removed"))
 }

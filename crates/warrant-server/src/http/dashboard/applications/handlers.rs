@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::super::forms::{FieldErrors, Form};
+use super::super::forms::{FieldErrors, Form, submit};
 use super::super::layout;
 use super::super::session::{Operator, SignedForm};
 use super::super::{AppState, PageError, see_other};
@@ -275,6 +275,23 @@ pub(super) async fn refused(
     application_page(app, operator, details, tab, None, None, form, errors).await
 }
 
+/// The answer to a form `posted` from the application `client_id`'s `tab`: its change `made`,
+/// back to the tab saying the change's notice; refused, the tab again with the form as sent and
+/// its errors.
+pub(super) async fn answer(
+    app: &AppState,
+    posted: &SignedForm,
+    client_id: &str,
+    tab: Tab,
+    made: Result<&str, FieldErrors>,
+) -> Result<Response, PageError> {
+    let SignedForm { operator, form, .. } = posted;
+    match made {
+        Ok(notice) => Ok(tab.redirect(client_id, notice)),
+        Err(errors) => refused(app, operator, client_id, tab, form, &errors).await,
+    }
+}
+
 /// `client_metadata` as the settings form sends it: one `KEY=VALUE` a line, blank lines
 /// skipped. The service layer checks the keys and values.
 fn metadata_from(text: &str) -> Result<BTreeMap<String, String>, String> {
@@ -339,37 +356,26 @@ pub(crate) async fn update_settings(
 pub(crate) async fn save_grant_claims(
     State(app): State<Arc<AppState>>,
     Path((client_id, grant_id)): Path<(String, String)>,
-    SignedForm {
-        operator,
-        form,
-        admin,
-    }: SignedForm,
+    posted: SignedForm,
 ) -> Result<Response, PageError> {
     let grant = app.admin.get_grant(&grant_id).await?;
     if grant.client_id != client_id {
         return Err(PageError::NotFound("grant"));
     }
-    let saved = match claims_from(form.raw("custom_claims")) {
-        Ok(claims) => {
-            let patch = GrantPatch {
-                scopes: None,
-                custom_claims: Some(claims),
-            };
-            match admin.update_grant(&grant_id, patch).await {
-                Ok(_) => Ok(()),
-                Err(e) => Err(FieldErrors::from_admin("grant_claims", e)?),
-            }
-        }
-        Err(message) => {
-            let mut errors = FieldErrors::default();
-            errors.add("grant_claims", message);
-            Err(errors)
-        }
-    };
-    if let Err(errors) = saved {
-        return refused(&app, &operator, &client_id, Tab::Apis, &form, &errors).await;
-    }
-    Ok(see_other(&Tab::Apis.url(&client_id), "grant-claims-saved"))
+    let asked = FieldErrors::read(
+        "grant_claims",
+        claims_from(posted.form.raw("custom_claims")),
+    );
+    let made = submit(asked, "grant_claims", |claims| {
+        let patch = GrantPatch {
+            scopes: None,
+            custom_claims: Some(claims),
+        };
+        posted.admin.update_grant(&grant_id, patch)
+    })
+    .await?
+    .map(|_| "grant-claims-saved");
+    answer(&app, &posted, &client_id, Tab::Apis, made).await
 }
 
 pub(crate) async fn rotate_secret(
@@ -383,8 +389,7 @@ pub(crate) async fn rotate_secret(
 ) -> Result<Response, PageError> {
     let grace = form.text("grace_seconds").parse::<u64>().ok();
     let Some(grace) = grace.filter(|g| GRACE_CHOICES.iter().any(|(s, _)| s == g)) else {
-        let mut errors = FieldErrors::default();
-        errors.add("grace_seconds", "Choose one of the grace periods offered.");
+        let errors = FieldErrors::one("grace_seconds", "Choose one of the grace periods offered.");
         return refused(
             &app,
             &operator,
@@ -416,21 +421,18 @@ pub(crate) async fn rotate_secret(
 pub(crate) async fn save_grants(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm {
-        operator,
-        form,
-        admin,
-    }: SignedForm,
+    posted: SignedForm,
 ) -> Result<Response, PageError> {
     let apis = app.admin.list_apis().await?;
     // Every scope ticked, as sent: one the API does not define (any more) is refused, not
     // dropped.
-    let wanted = grants_from(&form, &apis, Ticked::AsSent);
-    if let Err(e) = admin.set_grants(&client_id, wanted).await {
-        let errors = FieldErrors::from_admin("api", e)?;
-        return refused(&app, &operator, &client_id, Tab::Apis, &form, &errors).await;
-    }
-    Ok(see_other(&Tab::Apis.url(&client_id), "grants-saved"))
+    let wanted = grants_from(&posted.form, &apis, Ticked::AsSent);
+    let made = submit(Ok(wanted), "api", |wanted| {
+        posted.admin.set_grants(&client_id, wanted)
+    })
+    .await?
+    .map(|_| "grants-saved");
+    answer(&app, &posted, &client_id, Tab::Apis, made).await
 }
 
 pub(crate) async fn revoke_grant(
@@ -443,7 +445,7 @@ pub(crate) async fn revoke_grant(
         return Err(PageError::NotFound("grant"));
     }
     admin.delete_grant(&grant_id).await?;
-    Ok(see_other(&Tab::Apis.url(&client_id), "grant-revoked"))
+    Ok(Tab::Apis.redirect(&client_id, "grant-revoked"))
 }
 
 pub(crate) async fn delete(
@@ -457,8 +459,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, PageError> {
     let details = app.admin.get_application(&client_id).await?;
     if form.text("confirm") != details.application.name {
-        let mut errors = FieldErrors::default();
-        errors.add(
+        let errors = FieldErrors::one(
             "confirm",
             "Type the application's name exactly to confirm the deletion.",
         );
@@ -482,46 +483,24 @@ pub(crate) async fn delete(
 pub(crate) async fn add_credential(
     State(app): State<Arc<AppState>>,
     Path(client_id): Path<String>,
-    SignedForm {
-        operator,
-        form,
-        admin,
-    }: SignedForm,
+    posted: SignedForm,
 ) -> Result<Response, PageError> {
-    let mut errors = FieldErrors::default();
-    let expires_at = match credentials::expiry_date(form.text("expires")) {
-        Ok(at) => at,
-        Err(message) => {
-            errors.add("expires", message);
-            None
-        }
-    };
-    if errors.is_empty() {
+    let expires_at = FieldErrors::read(
+        "expires",
+        credentials::expiry_date(posted.form.text("expires")),
+    );
+    let made = submit(expires_at, "pem", |expires_at| {
         let new = NewCredential {
-            name: form.text("key_name").trim().to_owned(),
-            alg: form.text("alg").to_owned(),
-            pem: form.text("pem").to_owned(),
+            name: posted.form.text("key_name").trim().to_owned(),
+            alg: posted.form.text("alg").to_owned(),
+            pem: posted.form.text("pem").to_owned(),
             expires_at,
         };
-        match admin.add_credential_in_use(&client_id, new).await {
-            Ok(_) => {
-                return Ok(see_other(
-                    &Tab::Credentials.url(&client_id),
-                    "credential-added",
-                ));
-            }
-            Err(e) => errors = FieldErrors::from_admin("pem", e)?,
-        }
-    }
-    refused(
-        &app,
-        &operator,
-        &client_id,
-        Tab::Credentials,
-        &form,
-        &errors,
-    )
-    .await
+        posted.admin.add_credential_in_use(&client_id, new)
+    })
+    .await?
+    .map(|_| "credential-added");
+    answer(&app, &posted, &client_id, Tab::Credentials, made).await
 }
 
 pub(crate) async fn remove_credential(
@@ -530,8 +509,5 @@ pub(crate) async fn remove_credential(
     SignedForm { admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
     admin.delete_credential(&client_id, &credential_id).await?;
-    Ok(see_other(
-        &Tab::Credentials.url(&client_id),
-        "credential-removed",
-    ))
+    Ok(Tab::Credentials.redirect(&client_id, "credential-removed"))
 }

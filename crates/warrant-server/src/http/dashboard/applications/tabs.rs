@@ -1,5 +1,9 @@
 //! The tabs of an application's page, as Auth0 has them: Settings, Credentials, APIs.
 
+use axum::response::Response;
+
+use super::super::see_other;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tab {
     /// Name, description, metadata, custom claims; deletion.
@@ -32,5 +36,11 @@ impl Tab {
             .find(|(tab, _, _)| *tab == self)
             .map_or("settings", |(_, slug, _)| slug);
         format!("/dashboard/applications/{client_id}?tab={slug}")
+    }
+
+    /// The redirect back to this tab of the application `client_id`'s page after a change,
+    /// saying `notice`.
+    pub(super) fn redirect(self, client_id: &str, notice: &str) -> Response {
+        see_other(&self.url(client_id), notice)
     }
 }
