@@ -11,6 +11,11 @@ use crate::store::{GrantFilter, StoreError};
 
 pub(super) const ADMIN_CLIENT_SETTING: &str = "admin_client_id";
 
+/// The management scopes Warrant has granted the admin application, space-separated: an
+/// upgrade grants only those not in it (added by a newer Warrant), so that a scope an
+/// operator took away from that application stays away.
+const ADMIN_SCOPES_SETTING: &str = "admin_scopes_granted";
+
 /// The issuer the deployment was last initialized (served) with, so that local commands run
 /// without `--issuer` act for the same deployment.
 const ISSUER_SETTING: &str = "issuer";
@@ -30,9 +35,10 @@ pub enum Initialized {
 impl Admin {
     /// Makes the deployment manageable: the management API (`<issuer>api/v2/`) with Auth0's
     /// scopes, and an admin application granted all of them, created once; on a deployment
-    /// made by an older Warrant, that application gets the scopes added since (the one part
-    /// audited, see `upgrade_admin_grant`). Idempotent; safe when several processes run it at
-    /// once. Otherwise Warrant's own maintenance: not audited, whoever runs it.
+    /// made by an older Warrant, that application gets the scopes added since, and only those
+    /// (the one part audited, see `upgrade_admin_grant`). Idempotent; safe when several
+    /// processes run it at once. Otherwise Warrant's own maintenance: not audited, whoever
+    /// runs it.
     pub async fn initialize(&self, issuer: &str) -> Result<Initialized, AdminError> {
         let outcome = self.set_up_management(issuer).await;
         self.followups.refresh().await;
@@ -132,6 +138,8 @@ impl Admin {
             .replace_setting(ADMIN_CLIENT_SETTING, existing.as_deref(), &client_id)
             .await?
         {
+            let remembered = self.store.get_setting(ADMIN_SCOPES_SETTING).await?;
+            self.remember_admin_scopes(remembered.as_deref()).await?;
             Ok(Initialized::Created {
                 client_id,
                 secret: created.secret,
@@ -149,30 +157,65 @@ impl Admin {
     }
 
     /// An upgrade's step: the admin application Warrant created (the one the
-    /// `admin_client_id` setting names) gets the management scopes added since it was created
-    /// (trusted issuers, configuration, credentials, ...), so that a deployment made by an
-    /// older Warrant can use the newer management routes. One transaction, one audit event
-    /// naming the scopes added; nothing when it has them all. No other application's grant is
-    /// touched.
+    /// `admin_client_id` setting names) gets the management scopes a newer Warrant added
+    /// (trusted issuers, configuration, credentials, ...): those not among the scopes Warrant
+    /// has granted it before ([`ADMIN_SCOPES_SETTING`]), so that the newer management routes
+    /// work, while a scope an operator removed from its grant is not given back. A deployment
+    /// made before that setting existed gets every scope it lacks, once. One transaction, one
+    /// audit event naming the scopes added; nothing when there are none. No other
+    /// application's grant is touched.
     async fn upgrade_admin_grant(&self, client_id: &str, audience: &str) -> Result<(), AdminError> {
-        let every: Vec<&str> = MANAGEMENT_SCOPES.iter().map(|(s, _)| *s).collect();
-        let added = self
-            .store
-            .add_grant_scopes(client_id, audience, &every)
-            .await?;
-        if !added.is_empty() {
-            tracing::info!(
-                client_id = %client_id,
-                scopes = %added.join(" "),
-                "upgrade: the admin application now holds the management scopes added since it \
-                 was created"
-            );
-            self.followup(Change::AdminScopesUpgraded {
-                client_id: client_id.to_owned(),
-                audience: audience.to_owned(),
-                added,
-            })
-            .await;
+        let remembered = self.store.get_setting(ADMIN_SCOPES_SETTING).await?;
+        let granted: Vec<&str> = remembered
+            .as_deref()
+            .map(|list| list.split(' ').collect())
+            .unwrap_or_default();
+        let new: Vec<&str> = MANAGEMENT_SCOPES
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|s| remembered.is_none() || !granted.contains(s))
+            .collect();
+        if !new.is_empty() {
+            let added = self
+                .store
+                .add_grant_scopes(client_id, audience, &new)
+                .await?;
+            if !added.is_empty() {
+                tracing::info!(
+                    client_id = %client_id,
+                    scopes = %added.join(" "),
+                    "upgrade: the admin application now holds the management scopes added since \
+                     it was created"
+                );
+                self.followup(Change::AdminScopesUpgraded {
+                    client_id: client_id.to_owned(),
+                    audience: audience.to_owned(),
+                    added,
+                })
+                .await;
+            }
+        }
+        self.remember_admin_scopes(remembered.as_deref()).await
+    }
+
+    /// Records that Warrant has granted the admin application every management scope this
+    /// version knows, beside those `remembered` (an older Warrant starting on the same
+    /// deployment keeps a newer one's scopes recorded, so the newer one does not grant them
+    /// again).
+    async fn remember_admin_scopes(&self, remembered: Option<&str>) -> Result<(), AdminError> {
+        let mut list: Vec<&str> = MANAGEMENT_SCOPES.iter().map(|(s, _)| *s).collect();
+        for scope in remembered.into_iter().flat_map(|list| list.split(' ')) {
+            if !scope.is_empty() && !list.contains(&scope) {
+                list.push(scope);
+            }
+        }
+        let list = list.join(" ");
+        if remembered != Some(list.as_str()) {
+            // Compare and swap: another process recording at the same moment records the same
+            // scopes, or a newer Warrant's; either way theirs stays.
+            self.store
+                .replace_setting(ADMIN_SCOPES_SETTING, remembered, &list)
+                .await?;
         }
         Ok(())
     }

@@ -1,11 +1,45 @@
 //! Upgrading a deployment: the admin application Warrant created gets the management scopes a
-//! newer Warrant added, at the next start, once, on the record; no other application does.
+//! newer Warrant added, at the next start, once, on the record; no other application does, and
+//! a scope an operator took from it stays away.
+
+use std::path::Path;
 
 use reqwest::Method;
+use serde_json::json;
 use warrant_server::admin::scopes;
 use warrant_server::store::GrantFilter;
 
-use crate::support::{Engine, TestServer, logs_of, spawn_on};
+use crate::support::{Engine, PgDatabase, TestServer, logs_of, spawn_on};
+
+/// Where Warrant remembers the management scopes it granted the admin application.
+const REMEMBERED: &str = "admin_scopes_granted";
+
+/// A deployment made before Warrant remembered the scopes it granted lacks the setting: taken
+/// out of a stopped server's data directory or database.
+async fn forget_remembered_scopes(dir: &Path, db: Option<&PgDatabase>) {
+    use sqlx::Connection;
+    const SQL: &str = "DELETE FROM deployment WHERE key = 'admin_scopes_granted'";
+    let deleted = match db {
+        Some(db) => {
+            let mut connection = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(SQL)
+                .execute(&mut connection)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        None => {
+            let url = format!("sqlite://{}", dir.join("warrant.db").display());
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(SQL)
+                .execute(&mut connection)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    };
+    assert_eq!(deleted, 1, "the setting was there to forget");
+}
 
 /// The scopes an older Warrant's admin application lacked.
 const NEWER: [&str; 9] = [
@@ -91,8 +125,9 @@ async fn old_deployment_upgrades_at_start(engine: Engine) {
     let token = app.token_for(&admin_id, &admin_secret, &mgmt).await;
     assert_eq!(newer_routes(&app, &token, &admin_id).await, [403, 403, 403]);
     let dir = app.into_data_dir().await;
+    forget_remembered_scopes(dir.path(), db.as_ref()).await;
 
-    // The next start upgrades it, in one event.
+    // The next start upgrades it, in one event, and remembers what it granted.
     let app = spawn_on(dir, db.as_ref()).await;
     assert_eq!(app.mgmt_client.0, admin_id, "the same admin application");
     let token = app.token_for(&admin_id, &admin_secret, &mgmt).await;
@@ -106,6 +141,10 @@ async fn old_deployment_upgrades_at_start(engine: Engine) {
         .collect();
     every.sort();
     assert_eq!(held, every);
+    let remembered = app.store.get_setting(REMEMBERED).await.unwrap().unwrap();
+    let mut remembered: Vec<&str> = remembered.split(' ').collect();
+    remembered.sort_unstable();
+    assert_eq!(remembered, every);
     let events = logs_of(&app, &token, "sapi", 1).await;
     assert_eq!(upgrades(&events), 1, "{events:?}");
     let event = events
@@ -151,4 +190,101 @@ async fn sqlite_an_old_deployment_gets_the_new_management_scopes_once() {
 )]
 async fn postgres_an_old_deployment_gets_the_new_management_scopes_once() {
     old_deployment_upgrades_at_start(Engine::Postgres).await;
+}
+
+/// An operator narrowed the admin application's grant: a restart leaves it narrowed, and a
+/// newer Warrant (a scope taken out of the remembered list, as if it were new) grants only the
+/// scope it added, on the record.
+async fn narrowed_admin_grant_stays_narrowed(engine: Engine) {
+    let db = engine.database().await;
+    let app = spawn_on(tempfile::tempdir().unwrap(), db.as_ref()).await;
+    let (admin_id, admin_secret) = app.mgmt_client.clone();
+    let mgmt = app.mgmt_audience();
+    let token = app.token_for(&admin_id, &admin_secret, &mgmt).await;
+    let grant = mgmt_grant(&app, &admin_id).await;
+    let taken = [scopes::DELETE_CLIENTS, scopes::READ_TRUSTED_ISSUERS];
+    let narrowed: Vec<String> = grant
+        .scopes
+        .iter()
+        .filter(|s| !taken.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(narrowed.len(), grant.scopes.len() - taken.len());
+    let (status, body) = app
+        .mgmt(
+            Method::PATCH,
+            &format!("/client-grants/{}", grant.id),
+            Some(&token),
+            Some(&json!({"scope": narrowed})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let dir = app.into_data_dir().await;
+
+    // The next start leaves it as the operator made it.
+    let app = spawn_on(dir, db.as_ref()).await;
+    assert_eq!(mgmt_grant(&app, &admin_id).await.scopes, narrowed);
+    let token = app.token_for(&admin_id, &admin_secret, &mgmt).await;
+    assert_eq!(newer_routes(&app, &token, &admin_id).await, [403, 200, 200]);
+    let events = logs_of(&app, &token, "sapi", 1).await;
+    assert_eq!(upgrades(&events), 0, "{events:?}");
+
+    // A newer Warrant, which added read:trusted_issuers: only that one is granted.
+    let remembered = app.store.get_setting(REMEMBERED).await.unwrap().unwrap();
+    let older: Vec<&str> = remembered
+        .split(' ')
+        .filter(|s| *s != scopes::READ_TRUSTED_ISSUERS)
+        .collect();
+    assert_eq!(
+        older.len(),
+        scopes::MANAGEMENT_SCOPES.len() - 1,
+        "{remembered}"
+    );
+    assert!(
+        app.store
+            .replace_setting(REMEMBERED, Some(&remembered), &older.join(" "))
+            .await
+            .unwrap()
+    );
+    let dir = app.into_data_dir().await;
+    let app = spawn_on(dir, db.as_ref()).await;
+    let mut expected = narrowed.clone();
+    expected.push(scopes::READ_TRUSTED_ISSUERS.to_owned());
+    assert_eq!(mgmt_grant(&app, &admin_id).await.scopes, expected);
+    let token = app.token_for(&admin_id, &admin_secret, &mgmt).await;
+    assert_eq!(newer_routes(&app, &token, &admin_id).await, [200, 200, 200]);
+    let events = logs_of(&app, &token, "sapi", 1).await;
+    assert_eq!(upgrades(&events), 1, "{events:?}");
+    let description = events
+        .iter()
+        .filter_map(|e| e["description"].as_str())
+        .find(|d| d.starts_with("Warrant upgrade:"))
+        .unwrap();
+    assert!(
+        description.contains(scopes::READ_TRUSTED_ISSUERS),
+        "{description}"
+    );
+    assert!(
+        !description.contains(scopes::DELETE_CLIENTS),
+        "{description}"
+    );
+    assert_eq!(
+        app.store.get_setting(REMEMBERED).await.unwrap(),
+        Some(remembered),
+        "the whole list remembered again"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_narrowed_admin_grant_stays_narrowed() {
+    narrowed_admin_grant_stays_narrowed(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_a_narrowed_admin_grant_stays_narrowed() {
+    narrowed_admin_grant_stays_narrowed(Engine::Postgres).await;
 }
