@@ -673,3 +673,145 @@ async fn an_apply_refreshes_the_catalog_once_and_audits_each_change() {
     admin.apply_config(&file, false, None).await.unwrap();
     assert_eq!(catalog.0.load(Ordering::SeqCst), 1);
 }
+
+/// A plan says what changes in each object field by field, each line as `warrant plan` shows
+/// it: an API's, a trusted issuer's and an application's fields changed, and those created and
+/// (with prune) deleted.
+#[tokio::test]
+async fn a_plan_says_each_changed_field_in_words() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let before = r#"
+[[api]]
+identifier = "https://orders.example.com"
+name = "Orders"
+token_lifetime = 3600
+signing_alg = "RS256"
+scopes = [{ value = "read:orders" }, { value = "write:orders" }]
+
+[[api]]
+identifier = "https://retired.example.com"
+
+[[trusted_issuer]]
+issuer = "https://kubernetes.default.svc"
+name = "cluster"
+jwks_uri = "https://kubernetes.default.svc/openid/v1/jwks"
+bearer_token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+algorithms = ["RS256", "ES256"]
+max_assertion_lifetime = 3600
+
+[[application]]
+key = "sync"
+name = "order-sync"
+description = "Copies orders"
+client_metadata = { "team" = "logistics" }
+custom_claims = { "region" = "eu" }
+token_quota = { per_hour = 10, observe_only = true }
+
+[[application]]
+name = "billing"
+
+[[application]]
+name = "retired"
+"#;
+    let after = r#"
+[[api]]
+identifier = "https://orders.example.com"
+name = "Orders v2"
+token_lifetime = 7200
+signing_alg = "ES256"
+dpop = "required"
+scopes = [{ value = "read:orders" }, { value = "ship:orders" }]
+
+[[api]]
+identifier = "https://new.example.com"
+
+[[trusted_issuer]]
+issuer = "https://kubernetes.default.svc"
+name = "cluster-2"
+algorithms = ["RS256"]
+max_assertion_lifetime = 600
+
+[[trusted_issuer]]
+issuer = "https://token.actions.githubusercontent.com"
+
+[[application]]
+key = "sync"
+name = "order-sync-v2"
+description = "Copies orders to the warehouse"
+client_metadata = { "team" = "shipping" }
+custom_claims = { "region" = "us" }
+
+[[application]]
+key = "billing"
+name = "billing"
+"#;
+    let post = |path: &'static str, file: &str| {
+        let body = json!({"file": file, "prune": true});
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.mgmt(Method::POST, path, Some(&admin), Some(&body))
+                .await
+        }
+    };
+    let (status, applied) = post("/config/apply", before).await;
+    assert_eq!(status, 200, "{applied}");
+    let retired = app
+        .admin
+        .list_applications()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.name == "retired")
+        .unwrap()
+        .client_id;
+
+    let (status, plan) = post("/config/plan", after).await;
+    assert_eq!(status, 200, "{plan}");
+    let changes: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}: {}",
+                c["action"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["key"].as_str().unwrap(),
+                c["details"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "update api https://orders.example.com: name \"Orders\" -> \"Orders v2\" | \
+             scopes +ship:orders -write:orders | token_lifetime 3600 -> 7200 | \
+             dpop off -> required | signing_alg RS256 -> ES256"
+                .to_owned(),
+            "create api https://new.example.com: ".to_owned(),
+            "delete api https://retired.example.com: ".to_owned(),
+            "update trusted_issuer https://kubernetes.default.svc: \
+             name \"cluster\" -> \"cluster-2\" | keys by jwks_uri -> discovery | \
+             bearer_token_file Some(\"/var/run/secrets/kubernetes.io/serviceaccount/token\") -> None | \
+             ca_file Some(\"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt\") -> None | \
+             algorithms RS256,ES256 -> RS256 | max_assertion_lifetime 3600 -> 600"
+                .to_owned(),
+            "create trusted_issuer https://token.actions.githubusercontent.com: keys by discovery"
+                .to_owned(),
+            "update application order-sync-v2: name \"order-sync\" -> \"order-sync-v2\" | \
+             description | client_metadata | custom_claims | token_quota"
+                .to_owned(),
+            "update application billing: key none -> \"billing\"".to_owned(),
+            format!("delete application retired: client_id {retired}"),
+        ]
+    );
+}

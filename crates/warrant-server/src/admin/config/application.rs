@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{ConfigAction, ConfigChange, CreatedSecret, Plan, alias, placed};
+use super::ConfigAction::{Create, Update};
+use super::{CreatedSecret, Details, Plan, alias, placed};
 use crate::admin::followup::Change;
 use crate::admin::{Admin, AdminError};
 use crate::domain::config::{ApplicationSpec, MANAGEMENT_API_ALIAS};
@@ -33,42 +34,27 @@ impl Admin {
             None => Application::new(spec.name.clone(), spec.description.clone(), now)
                 .map_err(|e| spec.at.error(e.0))?,
         };
-        let mut details = Vec::new();
+        // Each setting compared, then set to the file's.
+        let mut details = Details::default();
         let mut settings_change = false;
-        if app.name != spec.name {
-            details.push(format!("name {:?} -> {:?}", app.name, spec.name));
-            app.name = spec.name.clone();
-        }
-        if stored.is_none() {
-            app.config_key = spec.key.clone();
-        } else if app.config_key != spec.key {
-            details.push(format!(
-                "key {} -> {}",
-                app.config_key
-                    .as_ref()
-                    .map_or_else(|| "none".to_owned(), |k| format!("{k:?}")),
-                spec.key
-                    .as_ref()
+        details.quoted("name", &app.name, &spec.name);
+        app.name = spec.name.clone();
+        if stored.is_some() {
+            details.compare("key", &app.config_key, &spec.key, |key| {
+                key.as_ref()
                     .map_or_else(|| "none".to_owned(), |k| format!("{k:?}"))
-            ));
-            app.config_key = spec.key.clone();
+            });
         }
-        if app.description != spec.description {
-            details.push("description".to_owned());
-            app.description = spec.description.clone();
-        }
-        if app.client_metadata != spec.client_metadata {
-            details.push("client_metadata".to_owned());
-            app.client_metadata = spec.client_metadata.clone();
-        }
-        if app.custom_claims != spec.custom_claims {
-            details.push("custom_claims".to_owned());
-            app.custom_claims = spec.custom_claims.clone();
-        }
-        if app.token_quota != spec.token_quota {
-            details.push("token_quota".to_owned());
-            app.token_quota = spec.token_quota;
-        }
+        app.config_key = spec.key.clone();
+        details.named("description", &app.description, &spec.description);
+        app.description = spec.description.clone();
+        let (was, is) = (&app.client_metadata, &spec.client_metadata);
+        details.named("client_metadata", was, is);
+        app.client_metadata = spec.client_metadata.clone();
+        details.named("custom_claims", &app.custom_claims, &spec.custom_claims);
+        app.custom_claims = spec.custom_claims.clone();
+        details.named("token_quota", &app.token_quota, &spec.token_quota);
+        app.token_quota = spec.token_quota;
         settings_change |= !details.is_empty();
         app.validate().map_err(|e| spec.at.error(e.0))?;
 
@@ -369,17 +355,12 @@ impl Admin {
                 app.updated_at = now;
                 let secret = PlainSecret::generate();
                 let stored_secret = ClientSecret::new(&app.client_id, secret.hash(), now);
-                plan.changes.push(ConfigChange {
-                    action: ConfigAction::Create,
-                    kind: "application",
-                    key: app.name.clone(),
-                    details,
-                });
-                plan.followups.push(Change::ApplicationCreated {
+                let created = Change::ApplicationCreated {
                     client_id: app.client_id.clone(),
                     name: app.name.clone(),
-                });
-                plan.followups.extend(credential_changes);
+                };
+                let followups = std::iter::once(created).chain(credential_changes);
+                plan.record(Create, "application", &app.name, details, followups);
                 // Its private_key_jwt list names credentials created after it: written by the
                 // update that follows them.
                 let mut created = app.clone();
@@ -404,13 +385,13 @@ impl Admin {
                 self.check_may_change(&app.client_id)
                     .await
                     .map_err(|e| placed(&spec.at, e))?;
-                plan.changes.push(ConfigChange {
-                    action: ConfigAction::Update,
-                    kind: "application",
-                    key: app.name.clone(),
+                plan.record(
+                    Update,
+                    "application",
+                    &app.name,
                     details,
-                });
-                plan.followups.extend(credential_changes);
+                    credential_changes,
+                );
                 if settings_change {
                     app.updated_at = now;
                     plan.followups.push(Change::ApplicationUpdated {

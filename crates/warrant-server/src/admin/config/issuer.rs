@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{ConfigAction, ConfigChange, Plan};
+use super::ConfigAction::{Create, Delete, Update};
+use super::{Details, Plan};
 use crate::admin::followup::Change;
 use crate::admin::scopes::{
     CREATE_TRUSTED_ISSUERS, DELETE_TRUSTED_ISSUERS, UPDATE_TRUSTED_ISSUERS,
@@ -32,16 +33,12 @@ impl Plan {
             let built =
                 TrustedIssuer::new(spec.fields.clone(), now).map_err(|e| spec.at.error(e.0))?;
             let Some(old) = current.iter().find(|i| i.issuer == built.issuer) else {
-                self.changes.push(ConfigChange {
-                    action: ConfigAction::Create,
-                    kind: "trusted_issuer",
-                    key: built.issuer.clone(),
-                    details: vec![format!("keys by {}", built.keys.kind())],
-                });
-                self.followups.push(Change::TrustedIssuerCreated {
+                let details = Details::one(format!("keys by {}", built.keys.kind()));
+                let created = Change::TrustedIssuerCreated {
                     id: built.id.clone(),
                     issuer: built.issuer.clone(),
-                });
+                };
+                self.record(Create, "trusted_issuer", &built.issuer, details, [created]);
                 self.write.issuers_created.push(built.clone());
                 issuers.insert(built.issuer.clone(), built);
                 continue;
@@ -54,53 +51,23 @@ impl Plan {
                 updated_at: now.max(old.updated_at + 1),
                 ..built
             };
-            let mut details = Vec::new();
-            if old.name != wanted.name {
-                details.push(format!("name {:?} -> {:?}", old.name, wanted.name));
-            }
-            if old.keys != wanted.keys {
-                details.push(format!(
-                    "keys by {} -> {}",
-                    old.keys.kind(),
-                    wanted.keys.kind()
-                ));
-            }
-            for (field, was, is) in [
-                (
-                    "bearer_token_file",
-                    &old.bearer_token_file,
-                    &wanted.bearer_token_file,
-                ),
-                ("ca_file", &old.ca_file, &wanted.ca_file),
-            ] {
-                if was != is {
-                    details.push(format!("{field} {was:?} -> {is:?}"));
-                }
-            }
-            if old.algorithms != wanted.algorithms {
-                details.push(format!(
-                    "algorithms {} -> {}",
-                    old.algorithm_names(),
-                    wanted.algorithm_names()
-                ));
-            }
-            if old.max_assertion_lifetime != wanted.max_assertion_lifetime {
-                details.push(format!(
-                    "max_assertion_lifetime {} -> {}",
-                    old.max_assertion_lifetime, wanted.max_assertion_lifetime
-                ));
-            }
+            let mut details = Details::default();
+            details.quoted("name", &old.name, &wanted.name);
+            details.compare("keys by", &old.keys, &wanted.keys, |keys| keys.kind());
+            let (was, is) = (&old.bearer_token_file, &wanted.bearer_token_file);
+            details.quoted("bearer_token_file", was, is);
+            details.quoted("ca_file", &old.ca_file, &wanted.ca_file);
+            // One name per algorithm: the names differ exactly when the algorithms do.
+            let (was, is) = (old.algorithm_names(), wanted.algorithm_names());
+            details.plain("algorithms", &was, &is);
+            let (was, is) = (&old.max_assertion_lifetime, &wanted.max_assertion_lifetime);
+            details.plain("max_assertion_lifetime", was, is);
             if !details.is_empty() {
-                self.changes.push(ConfigChange {
-                    action: ConfigAction::Update,
-                    kind: "trusted_issuer",
-                    key: wanted.issuer.clone(),
-                    details,
-                });
-                self.followups.push(Change::TrustedIssuerUpdated {
+                let updated = Change::TrustedIssuerUpdated {
                     id: wanted.id.clone(),
                     issuer: wanted.issuer.clone(),
-                });
+                };
+                self.record(Update, "trusted_issuer", &wanted.issuer, details, [updated]);
                 self.write.issuers_updated.push(wanted.clone());
             }
             issuers.insert(wanted.issuer.clone(), wanted);
@@ -186,16 +153,17 @@ impl Admin {
                     issuer.issuer, user.name, user.client_id
                 )));
             }
-            plan.changes.push(ConfigChange {
-                action: ConfigAction::Delete,
-                kind: "trusted_issuer",
-                key: issuer.issuer.clone(),
-                details: Vec::new(),
-            });
-            plan.followups.push(Change::TrustedIssuerDeleted {
+            let deleted = Change::TrustedIssuerDeleted {
                 id: issuer.id.clone(),
                 issuer: issuer.issuer.clone(),
-            });
+            };
+            plan.record(
+                Delete,
+                "trusted_issuer",
+                &issuer.issuer,
+                Details::none(),
+                [deleted],
+            );
             plan.write.issuers_deleted.push(issuer.id.clone());
         }
         Ok(())

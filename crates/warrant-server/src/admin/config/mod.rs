@@ -13,8 +13,9 @@
 //! `warrant init` made is neither exported nor pruned. A grant on the management API names it
 //! [`MANAGEMENT_API_ALIAS`], so that an exported file applies at another issuer.
 //!
-//! `application.rs` compares one application, `issuer.rs` the trusted issuers; `export.rs`
-//! writes the store as a file.
+//! `application.rs` compares one application, `issuer.rs` the trusted issuers, each saying
+//! what changes through `details.rs` (the lines of a change, and its record in the plan);
+//! `export.rs` writes the store as a file.
 //!
 //! The whole file is checked before anything is written; an error names the line and key.
 //! A management client's apply that creates, changes or deletes trusted issuers also takes
@@ -30,15 +31,20 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 mod application;
+mod details;
 mod export;
 mod issuer;
+
+use ConfigAction::{Create, Delete, Update};
+use details::Details;
 
 use super::followup::Change;
 use super::setup::ADMIN_CLIENT_SETTING;
 use super::{Admin, AdminError, management_audience};
 use crate::domain::config::{self, ConfigError, MANAGEMENT_API_ALIAS, Place};
 use crate::domain::{
-    Application, PlainSecret, ResourceServer, SigningAlg, broad_subject, random_alphanumeric,
+    Application, PlainSecret, ProofOfPossession, ResourceServer, SigningAlg, broad_subject,
+    random_alphanumeric,
 };
 use crate::store::{ConfigWrite, GrantFilter};
 
@@ -290,56 +296,40 @@ impl Admin {
             match stored {
                 None => {
                     plan.note_algorithm(wanted.signing_alg);
-                    plan.changes.push(ConfigChange {
-                        action: ConfigAction::Create,
-                        kind: "api",
-                        key: wanted.identifier.clone(),
-                        details: Vec::new(),
-                    });
-                    plan.followups.push(Change::ApiCreated {
+                    let created = Change::ApiCreated {
                         identifier: wanted.identifier.clone(),
-                    });
+                    };
+                    plan.record(
+                        Create,
+                        "api",
+                        &wanted.identifier,
+                        Details::none(),
+                        [created],
+                    );
                     plan.write.apis_created.push(wanted.clone());
                 }
                 Some(old) => {
-                    let mut details = Vec::new();
-                    if old.name != wanted.name {
-                        details.push(format!("name {:?} -> {:?}", old.name, wanted.name));
-                    }
+                    let mut details = Details::default();
+                    details.quoted("name", &old.name, &wanted.name);
                     if old.scopes != wanted.scopes {
                         details.push(scopes_change(old, &wanted));
                     }
-                    if old.token_lifetime != wanted.token_lifetime {
-                        details.push(format!(
-                            "token_lifetime {} -> {}",
-                            old.token_lifetime, wanted.token_lifetime
-                        ));
-                    }
-                    if old.proof_of_possession != wanted.proof_of_possession {
-                        details.push(format!(
-                            "dpop {} -> {}",
-                            dpop_words(old),
-                            dpop_words(&wanted)
-                        ));
-                    }
-                    if old.signing_alg != wanted.signing_alg {
+                    details.plain(
+                        "token_lifetime",
+                        &old.token_lifetime,
+                        &wanted.token_lifetime,
+                    );
+                    let (was, is) = (&old.proof_of_possession, &wanted.proof_of_possession);
+                    details.compare("dpop", was, is, dpop_words);
+                    let (was, is) = (&old.signing_alg, &wanted.signing_alg);
+                    if details.compare("signing_alg", was, is, |alg| alg.as_str()) {
                         plan.note_algorithm(wanted.signing_alg);
-                        details.push(format!(
-                            "signing_alg {} -> {}",
-                            old.signing_alg.as_str(),
-                            wanted.signing_alg.as_str()
-                        ));
                     }
                     if !details.is_empty() {
-                        plan.changes.push(ConfigChange {
-                            action: ConfigAction::Update,
-                            kind: "api",
-                            key: wanted.identifier.clone(),
-                            details,
-                        });
-                        plan.followups.push(Change::ApiUpdated {
+                        let updated = Change::ApiUpdated {
                             identifier: wanted.identifier.clone(),
-                        });
+                        };
+                        plan.record(Update, "api", &wanted.identifier, details, [updated]);
                         plan.write.apis_updated.push(wanted.clone());
                     }
                 }
@@ -354,16 +344,11 @@ impl Admin {
                 apis.insert(api.identifier.clone(), api.clone());
                 continue;
             }
-            plan.changes.push(ConfigChange {
-                action: ConfigAction::Delete,
-                kind: "api",
-                key: api.identifier.clone(),
-                details: Vec::new(),
-            });
-            plan.followups.push(Change::ApiDeleted {
+            let deleted = Change::ApiDeleted {
                 key: api.identifier.clone(),
                 identifier: api.identifier.clone(),
-            });
+            };
+            plan.record(Delete, "api", &api.identifier, Details::none(), [deleted]);
             plan.write.apis_deleted.push(api.id.clone());
         }
 
@@ -451,15 +436,11 @@ impl Admin {
                     continue;
                 }
                 self.check_may_change(&app.client_id).await?;
-                plan.changes.push(ConfigChange {
-                    action: ConfigAction::Delete,
-                    kind: "application",
-                    key: app.name.clone(),
-                    details: vec![format!("client_id {}", app.client_id)],
-                });
-                plan.followups.push(Change::ApplicationDeleted {
+                let details = Details::one(format!("client_id {}", app.client_id));
+                let deleted = Change::ApplicationDeleted {
                     client_id: app.client_id.clone(),
-                });
+                };
+                plan.record(Delete, "application", &app.name, details, [deleted]);
                 plan.write.applications_deleted.push(app.client_id.clone());
             }
             self.prune_issuers(
@@ -493,8 +474,8 @@ fn placed(at: &Place, error: AdminError) -> AdminError {
 }
 
 /// An API's DPoP setting as the file writes it.
-fn dpop_words(api: &ResourceServer) -> &'static str {
-    match api.proof_of_possession {
+fn dpop_words(proof_of_possession: &Option<ProofOfPossession>) -> &'static str {
+    match proof_of_possession {
         None => "off",
         Some(pop) if pop.required => "required",
         Some(_) => "optional",
