@@ -1278,3 +1278,38 @@ async fn the_activity_page_names_expiring_federated_credentials() {
         "{expiring}"
     );
 }
+
+/// An inline JWKS is the issuer's public keys: a key with any private or symmetric member
+/// (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`) is a 400 that names no value, whether the
+/// issuer is trusted with it or changed to it.
+#[tokio::test]
+async fn inline_keys_with_private_members_are_refused() {
+    let app = crate::support::spawn_app().await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    let public = jwk(&ClientKey::es256(), "ec-1");
+    let with = |member: &str| {
+        let mut key = public.clone();
+        key[member] = json!("c2VjcmV0LXZhbHVl");
+        json!({"keys": [key]})
+    };
+    let refused = |status: u16, body: &Value| {
+        assert_eq!(status, 400, "{body}");
+        let text = body.to_string();
+        assert!(text.contains("private key material"), "{text}");
+        assert!(!text.contains("c2VjcmV0LXZhbHVl"), "{text}");
+    };
+    for member in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        let body = json!({"issuer": "https://issuer.example.com", "jwks": with(member)});
+        let (status, body) = post(&app, t, "/trusted-issuers", body).await;
+        refused(status, &body);
+    }
+
+    let body = json!({"issuer": "https://issuer.example.com", "jwks": {"keys": [public]}});
+    let (status, trusted) = post(&app, t, "/trusted-issuers", body).await;
+    assert_eq!(status, 201, "{trusted}");
+    let path = format!("/trusted-issuers/{}", trusted["id"].as_str().unwrap());
+    let patch = json!({"jwks": with("d")});
+    let (status, body) = app.mgmt(Method::PATCH, &path, Some(t), Some(&patch)).await;
+    refused(status, &body);
+}
