@@ -247,7 +247,7 @@ impl Store {
         }
         on_engine!(self, |s| {
             // Not a write_tx: used IDs change nothing the token endpoint reads.
-            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            let mut tx = s.writer().begin().await.map_err(db_err)?;
             for chunk in order.chunks(JTI_CHUNK) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) ",

@@ -55,7 +55,7 @@ impl Store {
         let counts = activity_counts(events);
         on_engine!(self, |s| {
             // Not a write_tx: events change nothing the token endpoint reads.
-            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            let mut tx = s.writer().begin().await.map_err(db_err)?;
             // Eleven parameters a row; SQLite allows 32766 a statement.
             for chunk in events.chunks(256) {
                 let mut insert = sqlx::QueryBuilder::new(
@@ -162,12 +162,12 @@ impl Store {
         on_engine!(self, |s| {
             sqlx::query("DELETE FROM token_activity WHERE bucket_ms < $1")
                 .bind(ts(before_ms))
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map_err(db_err)?;
             let old = sqlx::query("DELETE FROM audit_events WHERE date_ms < $1")
                 .bind(ts(before_ms))
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map_err(db_err)?
                 .rows_affected();
@@ -183,7 +183,7 @@ impl Store {
             .bind(sign_out)
             .bind(failed_sign_in)
             .bind(failed_api)
-            .execute(&s.pool)
+            .execute(s.writer())
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -197,7 +197,7 @@ impl Store {
             .bind(ts(keep))
             .bind(failed_sign_in)
             .bind(failed_api)
-            .execute(&s.pool)
+            .execute(s.writer())
             .await
             .map_err(db_err)?
             .rows_affected();

@@ -18,7 +18,7 @@ impl Store {
             .bind(username)
             .bind(password_hash)
             .bind(ts(now))
-            .execute(&s.pool)
+            .execute(s.writer())
             .await
             .map(drop)
             .map_err(db_err)
@@ -32,7 +32,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<(), StoreError> {
         on_engine!(self, |s| {
-            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            let mut tx = s.writer().begin().await.map_err(db_err)?;
             let changed =
                 sqlx::query("UPDATE operators SET password_hash = $2 WHERE username = $1")
                     .bind(username)
@@ -84,7 +84,7 @@ impl Store {
         let deleted = on_engine!(self, |s| {
             sqlx::query("DELETE FROM operators WHERE username = $1")
                 .bind(username)
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map_err(db_err)?
                 .rows_affected()
@@ -105,7 +105,7 @@ impl Store {
         idle_before: u64,
     ) -> Result<(), StoreError> {
         on_engine!(self, |s| {
-            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            let mut tx = s.writer().begin().await.map_err(db_err)?;
             sqlx::query("DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen <= $2")
                 .bind(ts(now))
                 .bind(ts(idle_before))
@@ -161,7 +161,7 @@ impl Store {
             sqlx::query("UPDATE operator_sessions SET last_seen = $2 WHERE id_hash = $1")
                 .bind(id_hash)
                 .bind(ts(now))
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map(drop)
                 .map_err(db_err)
@@ -172,7 +172,7 @@ impl Store {
         on_engine!(self, |s| {
             sqlx::query("DELETE FROM operator_sessions WHERE id_hash = $1")
                 .bind(id_hash)
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map(drop)
                 .map_err(db_err)

@@ -129,6 +129,12 @@ impl PgStore {
         Ok(Self { pool, generation })
     }
 
+    /// The pool writes go through: the same as reads' (PostgreSQL's locks are per row and
+    /// wake a waiter when released; see `SqliteStore::writer` for why SQLite differs).
+    pub(super) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Retires every connection open now: each is closed when next handed out or given back,
     /// and new ones are opened. For when storage stopped answering: connections that died
     /// silently would each cost a ping's deadline to find out.

@@ -130,7 +130,7 @@ impl Store {
             )
             .bind(kid)
             .bind(certificate)
-            .execute(&s.pool)
+            .execute(s.writer())
             .await
             .map_err(db_err)
             .map(drop)

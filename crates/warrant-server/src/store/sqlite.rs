@@ -15,9 +15,17 @@ use super::{StoreError, db_err};
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "warrant.db";
 
+/// Reads go through `pool`; every write through `writer`, one connection. SQLite lets one
+/// connection write at a time, and a connection that finds the write lock taken waits in
+/// SQLite's busy handler, which sleeps (1, 2, 5 ms, ...) rather than waking when the lock
+/// is released: two of this process's writers taking turns (the audit log's batches, client
+/// assertions' jtis) each lost milliseconds per collision. Waiting for `writer` instead is a
+/// queue that hands the connection over the moment it is given back. The busy handler is
+/// left for other processes on the same file (the CLI beside a running server).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -55,12 +63,24 @@ impl SqliteStore {
     }
 
     async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        // The writer first: it creates the file and switches it to WAL before readers open it.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_err)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(db_err)?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
+    }
+
+    /// The one connection that writes (see [`SqliteStore`]): a write that is not a
+    /// [`write_tx`](Self::write_tx) begins or executes on it.
+    pub(super) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// The transaction migrations run in: the bookkeeping table is created first, then
@@ -71,10 +91,10 @@ impl SqliteStore {
             "CREATE TABLE IF NOT EXISTS warrant_migrations (
                 version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
-        self.pool
+        self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)
@@ -84,7 +104,7 @@ impl SqliteStore {
     /// bumped first, as on PostgreSQL, so the transaction can record changes under its version.
     pub(super) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)?;

@@ -16,7 +16,7 @@ impl Store {
         let mut order: Vec<usize> = (0..usage.len()).collect();
         order.sort_by_key(|&i| usage[i].3 == 0);
         on_engine!(self, |s| {
-            let mut tx = s.pool.begin().await.map_err(db_err)?;
+            let mut tx = s.writer().begin().await.map_err(db_err)?;
             let mut totals = vec![0; usage.len()];
             for i in order {
                 let (client_id, period, window_start, added) = &usage[i];
@@ -50,7 +50,7 @@ impl Store {
         on_engine!(self, |s| {
             sqlx::query("DELETE FROM token_usage WHERE window_start < $1")
                 .bind(ts(before))
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map(|done| done.rows_affected())
                 .map_err(db_err)
