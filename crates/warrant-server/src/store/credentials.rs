@@ -283,10 +283,23 @@ impl Store {
 
     /// Forgets assertion IDs that expired before `now`.
     pub async fn prune_assertion_jtis(&self, now: u64) -> Result<u64, StoreError> {
+        // On PostgreSQL a batch of jtis taking over expired rows locks them (in its sorted
+        // order) while this deletes them (in scan order): waiting on each other, one of the two
+        // would be aborted as a deadlock, and an aborted batch refuses its requests. So this
+        // skips the rows a batch holds (the batch takes them over; a later prune gets the rest)
+        // and never waits for one. SQLite has one writer at a time: no such wait.
+        let sql = match self {
+            Store::Sqlite(_) => "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
+            Store::Postgres(_) => {
+                "DELETE FROM client_assertion_jtis WHERE ctid IN (
+                     SELECT ctid FROM client_assertion_jtis WHERE expires_at <= $1
+                     FOR UPDATE SKIP LOCKED)"
+            }
+        };
         on_engine!(self, |s| {
-            sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at <= $1")
+            sqlx::query(sql)
                 .bind(ts(now))
-                .execute(&s.pool)
+                .execute(s.writer())
                 .await
                 .map(|done| done.rows_affected())
                 .map_err(db_err)

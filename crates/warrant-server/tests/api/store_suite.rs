@@ -90,6 +90,7 @@ on_each_engine!(
     revoked_tokens_are_loaded_capped_and_pruned,
     a_configuration_is_written_all_at_once_or_not_at_all,
     assertion_jtis_are_recorded_many_at_a_time_each_once,
+    pruning_jtis_beside_batches_taking_them_over_never_fails,
 );
 
 fn api(identifier: &str) -> ResourceServer {
@@ -1427,6 +1428,63 @@ async fn assertion_jtis_are_recorded_many_at_a_time_each_once(engine: Engine) {
                     .unwrap(),
                 [true]
             );
+        })
+        .await;
+}
+
+/// The prune of expired jtis runs while batches take expired rows over (every instance prunes
+/// on its own schedule): neither may fail the other. On PostgreSQL the two lock the same rows in
+/// different orders (the rows are laid out in the reverse of the order batches sort them in).
+async fn pruning_jtis_beside_batches_taking_them_over_never_fails(engine: Engine) {
+    engine
+        .run(|store| async move {
+            let ids: Vec<String> = (0..3_000).map(|i| format!("j{i:05}")).collect();
+            for round in 0..4u64 {
+                let (expired_at, now) = (100 + round * 1_000, 200 + round * 1_000);
+                let uses: Vec<JtiUse<'_>> = ids
+                    .iter()
+                    .map(|id| JtiUse {
+                        client_id: "a",
+                        jti: id,
+                        expires_at: expired_at,
+                    })
+                    .collect();
+                // A batch is written in sorted order: the last IDs first, a batch at a time,
+                // lay the rows out against it.
+                for chunk in uses.chunks(100).rev() {
+                    let written = store
+                        .use_assertion_jtis(chunk, expired_at - 50)
+                        .await
+                        .unwrap();
+                    assert!(
+                        written.iter().all(|w| *w),
+                        "round {round}: the rows went in"
+                    );
+                }
+                let later: Vec<JtiUse<'_>> = uses
+                    .iter()
+                    .map(|u| JtiUse {
+                        expires_at: now + 500,
+                        ..*u
+                    })
+                    .collect();
+                let (pruned, first, second) = tokio::join!(
+                    store.prune_assertion_jtis(now),
+                    store.use_assertion_jtis(&later[..2_000], now),
+                    store.use_assertion_jtis(&later[1_000..], now),
+                );
+                pruned.unwrap_or_else(|e| panic!("round {round}: the prune failed: {e}"));
+                let (first, second) = (
+                    first.unwrap_or_else(|e| panic!("round {round}: a batch failed: {e}")),
+                    second.unwrap_or_else(|e| panic!("round {round}: a batch failed: {e}")),
+                );
+                // Each ID is used once between the two batches (the overlap: by one of them).
+                let used =
+                    first.iter().filter(|f| **f).count() + second.iter().filter(|f| **f).count();
+                assert_eq!(used, ids.len(), "round {round}");
+                // Leave them expired for the next round's prune.
+                store.prune_assertion_jtis(now + 600).await.unwrap();
+            }
         })
         .await;
 }
