@@ -229,7 +229,8 @@ impl Store {
     /// client ID and `jti` twice in `uses`, the first is the use and the later ones replays.
     /// Each chunk of [`JTI_CHUNK`] is one statement whose `RETURNING` names the rows it wrote,
     /// so that two instances on one database cannot both see a first use; all of them commit
-    /// together. Changes nothing the catalog follows.
+    /// together (one chunk, the usual batch, is its own transaction). Changes nothing the
+    /// catalog follows.
     pub async fn use_assertion_jtis(
         &self,
         uses: &[JtiUse<'_>],
@@ -246,9 +247,7 @@ impl Store {
             return Ok(fresh);
         }
         on_engine!(self, |s| {
-            // Not a write_tx: used IDs change nothing the token endpoint reads.
-            let mut tx = s.writer().begin().await.map_err(db_err)?;
-            for chunk in order.chunks(JTI_CHUNK) {
+            let statement = |chunk: &[usize]| {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO client_assertion_jtis (client_id, jti, expires_at) ",
                 );
@@ -264,19 +263,30 @@ impl Store {
                     )
                     .push_bind(ts(now))
                     .push(" RETURNING client_id, jti");
-                let written = insert.build().fetch_all(&mut *tx).await.map_err(db_err)?;
-                for row in &written {
-                    let (client_id, jti) = (row.text("client_id")?, row.text("jti")?);
-                    // The chunk is sorted and deduplicated: one entry is this row.
-                    let found = chunk.binary_search_by(|&i| {
-                        (uses[i].client_id, uses[i].jti).cmp(&(client_id.as_str(), jti.as_str()))
-                    });
-                    if let Ok(at) = found {
-                        fresh[chunk[at]] = true;
-                    }
+                insert
+            };
+            if order.len() <= JTI_CHUNK {
+                // One statement is atomic by itself: without BEGIN and COMMIT a batch costs
+                // one round trip (on SQLite, one hand-over to the connection's thread).
+                let written = statement(&order)
+                    .build()
+                    .fetch_all(s.writer())
+                    .await
+                    .map_err(db_err)?;
+                mark_written(uses, &order, &written, &mut fresh)?;
+            } else {
+                // Not a write_tx: used IDs change nothing the token endpoint reads.
+                let mut tx = s.writer().begin().await.map_err(db_err)?;
+                for chunk in order.chunks(JTI_CHUNK) {
+                    let written = statement(chunk)
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    mark_written(uses, chunk, &written, &mut fresh)?;
                 }
+                tx.commit().await.map_err(db_err)?;
             }
-            tx.commit().await.map_err(db_err)?;
             Ok(fresh)
         })
     }
@@ -305,4 +315,24 @@ impl Store {
                 .map_err(db_err)
         })
     }
+}
+
+/// Marks in `fresh` the entries of `chunk` (indexes into `uses`, sorted and deduplicated) whose
+/// rows a statement wrote, as its `RETURNING` named them.
+fn mark_written<R: Col>(
+    uses: &[JtiUse<'_>],
+    chunk: &[usize],
+    written: &[R],
+    fresh: &mut [bool],
+) -> Result<(), StoreError> {
+    for row in written {
+        let (client_id, jti) = (row.text("client_id")?, row.text("jti")?);
+        let found = chunk.binary_search_by(|&i| {
+            (uses[i].client_id, uses[i].jti).cmp(&(client_id.as_str(), jti.as_str()))
+        });
+        if let Ok(at) = found {
+            fresh[chunk[at]] = true;
+        }
+    }
+    Ok(())
 }

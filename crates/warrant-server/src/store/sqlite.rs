@@ -64,13 +64,17 @@ impl SqliteStore {
 
     async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
         // The writer first: it creates the file and switches it to WAL before readers open it.
+        // No ping before a connection is handed out: an in-process database does not drop
+        // connections, and a ping is one more hand-over to the connection's thread.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(db_err)?;
