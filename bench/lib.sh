@@ -80,6 +80,19 @@ openssl_sign_rate() {
     openssl speed -seconds 5 -multi "$(nproc)" "$what" 2>/dev/null | tail -n 1 | awk '{print $(NF-1)}'
 }
 
+# openssl_verify_rate ALG: verifications a second by `openssl speed` on every core for the
+# algorithm's key: what checking one signature per request (a client assertion's) allows.
+openssl_verify_rate() {
+    local what
+    case "$1" in
+        RS256 | PS256) what=rsa2048 ;;
+        ES256) what=ecdsap256 ;;
+        EdDSA) what=ed25519 ;;
+        *) echo "unknown algorithm $1" >&2; return 1 ;;
+    esac
+    openssl speed -seconds 5 -multi "$(nproc)" "$what" 2>/dev/null | tail -n 1 | awk '{print $NF}'
+}
+
 token_body() {
     printf '{"client_id":"%s","client_secret":"%s","audience":"%s","grant_type":"client_credentials"}' \
         "$CLIENT_ID" "$CLIENT_SECRET" "$API"

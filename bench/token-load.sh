@@ -21,7 +21,9 @@
 # them: run it beside CLAIMS=0 in the same sitting to see what custom claims cost per token.
 #
 # AUTH=private_key_jwt also measures issuance with client assertions signed with KEY_ALG (ES256,
-# the default, or RS256) beside the secret-based rate, in the same sitting: a jti is single-use,
+# the default, or RS256) beside the secret-based rate, in the same sitting, and the ceiling the
+# assertion's signature check alone puts on their ratio (openssl's verifications/s for KEY_ALG's
+# key against the secret-based rate): a jti is single-use,
 # so before each such run bench/client-assertions.mjs (Node's crypto, nothing to install) makes
 # ASSERTIONS token request bodies, each with its own assertion (valid 10 minutes; the server runs
 # with --max-assertion-lifetime 15m), and wrk sends each once (no warm-up run: it would spend them).
@@ -202,6 +204,10 @@ for round in $(seq "$ROUNDS"); do
 done
 echo "measuring openssl speed for $ALG's key" >&2
 SIGN=$(openssl_sign_rate "$ALG")
+if [ "$AUTH" = private_key_jwt ]; then
+    echo "measuring openssl speed for $KEY_ALG's key (verification)" >&2
+    VERIFY=$(openssl_verify_rate "$KEY_ALG")
+fi
 LOAD_AFTER=$(machine_load)
 
 TPS=$(median "${TOKENS[@]}")
@@ -217,6 +223,10 @@ if [ "$AUTH" = private_key_jwt ]; then
     PK=$(median "${PKJ[@]}")
     echo "private_key_jwt tokens/s:  $PK  ($KEY_ALG assertions, p99 $(median "${PKJ_P99[@]}") ms)"
     echo "ratio private_key_jwt / secret: $(python3 -c "print(f'{$PK / $TPS:.2f}')")"
+    # A request with an assertion costs at least a secret-based one plus one verification, so
+    # on these cores the ratio cannot pass verify / (verify + secret), whatever else is removed.
+    echo "openssl verify/s:          $VERIFY  (openssl speed -multi $(nproc), $KEY_ALG's key)"
+    echo "ceiling from the assertion's signature check alone: $(python3 -c "print(f'{$VERIFY / ($VERIFY + $TPS):.2f}')")"
 fi
 if [ "$AUTH" = federated ]; then
     FT=$(median "${FED[@]}")
