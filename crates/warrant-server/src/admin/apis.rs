@@ -101,7 +101,15 @@ impl Admin {
             )));
         }
         self.refuse_management_api(&api.identifier)?;
-        let api = self.write_api(api, patch).await?;
+        if let Some(alg) = patch.signing_alg.filter(|alg| *alg != api.signing_alg) {
+            // New tokens are signed with `alg`: its keys first, outside the change's
+            // transaction (they are written in their own), and only for a change that passes
+            // the rules. The old algorithm's keys stay published while tokens they signed may
+            // be valid (the same rule as previous keys).
+            patched_api(api.clone(), patch.clone(), self.clock.now())?;
+            self.ensure_key_set(alg).await?;
+        }
+        let api = self.change_api(&api.id, |_| Ok(patch)).await?;
         self.followup(Change::ApiUpdated {
             identifier: api.identifier.clone(),
         })
@@ -111,25 +119,23 @@ impl Admin {
 
     /// Adds a scope to an API (by id or identifier).
     pub async fn add_scope(&self, key: &str, scope: Scope) -> Result<ResourceServer, AdminError> {
-        let api = self.store.get_resource_server(key).await?;
-        self.refuse_management_api(&api.identifier)?;
-        if api.has_scope(&scope.value) {
-            return Err(AdminError::Conflict(format!(
-                "{:?} is already a scope of API {}",
-                scope.value, api.identifier
-            )));
-        }
         let value = scope.value.clone();
-        let mut scopes = api.scopes.clone();
-        scopes.push(scope);
         let api = self
-            .write_api(
-                api,
-                ApiPatch {
+            .change_api(key, |api| {
+                self.refuse_management_api(&api.identifier)?;
+                if api.has_scope(&scope.value) {
+                    return Err(AdminError::Conflict(format!(
+                        "{:?} is already a scope of API {}",
+                        scope.value, api.identifier
+                    )));
+                }
+                let mut scopes = api.scopes.clone();
+                scopes.push(scope);
+                Ok(ApiPatch {
                     scopes: Some(scopes),
                     ..ApiPatch::default()
-                },
-            )
+                })
+            })
             .await?;
         self.followup(Change::ScopeAdded {
             identifier: api.identifier.clone(),
@@ -146,20 +152,19 @@ impl Admin {
         if !api.has_scope(value) {
             return Ok(false);
         }
-        let scopes = api
-            .scopes
-            .iter()
-            .filter(|s| s.value != value)
-            .cloned()
-            .collect();
         let api = self
-            .write_api(
-                api,
-                ApiPatch {
+            .change_api(&api.id, |api| {
+                let scopes = api
+                    .scopes
+                    .iter()
+                    .filter(|s| s.value != value)
+                    .cloned()
+                    .collect();
+                Ok(ApiPatch {
                     scopes: Some(scopes),
                     ..ApiPatch::default()
-                },
-            )
+                })
+            })
             .await?;
         self.followup(Change::ScopeRemoved {
             identifier: api.identifier,
@@ -169,36 +174,23 @@ impl Admin {
         Ok(true)
     }
 
-    pub(super) async fn write_api(
+    /// Applies the patch `make` asks for, given the stored API (by id or identifier), read
+    /// and written in one write transaction
+    /// ([`Store::change_resource_server`](crate::store::Store::change_resource_server)): of
+    /// two concurrent changes neither is lost. A new signing algorithm's keys are the
+    /// caller's to create first.
+    pub(super) async fn change_api(
         &self,
-        mut api: ResourceServer,
-        patch: ApiPatch,
+        key: &str,
+        make: impl FnOnce(&ResourceServer) -> Result<ApiPatch, AdminError>,
     ) -> Result<ResourceServer, AdminError> {
-        if let Some(name) = patch.name {
-            api.name = name;
-        }
-        if let Some(scopes) = patch.scopes {
-            api.scopes = scopes;
-        }
-        if let Some(lifetime) = patch.token_lifetime {
-            api.token_lifetime = lifetime;
-        }
-        if let Some(pop) = patch.proof_of_possession {
-            api.proof_of_possession = pop;
-        }
-        let new_alg = patch.signing_alg.filter(|alg| *alg != api.signing_alg);
-        if let Some(alg) = new_alg {
-            api.signing_alg = alg;
-        }
-        api.updated_at = self.clock.now();
-        api.validate()?;
-        if let Some(alg) = new_alg {
-            // New tokens are signed with `alg`; the old algorithm's keys stay published while
-            // tokens they signed may be valid (the same rule as previous keys).
-            self.ensure_key_set(alg).await?;
-        }
-        self.store.update_resource_server(&api).await?;
-        Ok(api)
+        let now = self.clock.now();
+        self.store
+            .change_resource_server(key, |api| {
+                let patch = make(&api)?;
+                patched_api(api, patch, now)
+            })
+            .await
     }
 
     /// Refuses a test token (issued without the application's secret, shown in a browser) for
@@ -214,4 +206,30 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+/// `api` as `patch` changes it at `now`, checked.
+fn patched_api(
+    mut api: ResourceServer,
+    patch: ApiPatch,
+    now: u64,
+) -> Result<ResourceServer, AdminError> {
+    if let Some(name) = patch.name {
+        api.name = name;
+    }
+    if let Some(scopes) = patch.scopes {
+        api.scopes = scopes;
+    }
+    if let Some(lifetime) = patch.token_lifetime {
+        api.token_lifetime = lifetime;
+    }
+    if let Some(pop) = patch.proof_of_possession {
+        api.proof_of_possession = pop;
+    }
+    if let Some(alg) = patch.signing_alg {
+        api.signing_alg = alg;
+    }
+    api.updated_at = now;
+    api.validate()?;
+    Ok(api)
 }

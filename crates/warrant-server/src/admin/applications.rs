@@ -9,7 +9,7 @@ use super::{Admin, AdminError, GrantSpec};
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, PlainSecret, TokenQuota,
 };
-use crate::store::GrantFilter;
+use crate::store::{GrantFilter, StoredApplication};
 
 /// A new application, as an administrator describes it.
 #[derive(Debug, Clone, Default)]
@@ -206,8 +206,42 @@ impl Admin {
         client_id: &str,
         patch: ApplicationPatch,
     ) -> Result<Application, AdminError> {
-        let mut app = self.store.get_application(client_id).await?;
-        self.check_may_change(client_id).await?;
+        self.change_application(client_id, |_| patch).await
+    }
+
+    /// Applies the patch `make` asks for, given the stored application, with every rule
+    /// checked against what is stored, all in one write transaction
+    /// ([`Store::change_application`](crate::store::Store::change_application)).
+    pub(super) async fn change_application(
+        &self,
+        client_id: &str,
+        make: impl FnOnce(&Application) -> ApplicationPatch,
+    ) -> Result<Application, AdminError> {
+        let now = self.clock.now();
+        let app = self
+            .store
+            .change_application(client_id, |stored| self.patched(stored, make, now))
+            .await?;
+        self.followup(Change::ApplicationUpdated {
+            client_id: app.client_id.clone(),
+        })
+        .await;
+        Ok(app)
+    }
+
+    fn patched(
+        &self,
+        stored: StoredApplication,
+        make: impl FnOnce(&Application) -> ApplicationPatch,
+        now: u64,
+    ) -> Result<Application, AdminError> {
+        let StoredApplication {
+            application: mut app,
+            grants,
+            credentials,
+        } = stored;
+        let patch = make(&app);
+        self.check_may_change_with(&app.client_id, &grants)?;
         if let Some(name) = patch.name {
             app.name = name;
         }
@@ -230,27 +264,15 @@ impl Admin {
         }
         if let Some(ids) = patch.private_key_jwt {
             if let Some(ids) = &ids {
-                self.check_private_key_jwt(client_id, ids).await?;
+                Self::check_private_key_jwt(&app.client_id, ids, &credentials)?;
             }
             app.private_key_jwt = ids;
         }
-        app.updated_at = self.clock.now();
+        app.updated_at = now;
         app.validate()?;
         if claims_changed {
-            let grants = self
-                .store
-                .list_grants(&GrantFilter {
-                    client_id: Some(client_id.to_owned()),
-                    audience: None,
-                })
-                .await?;
             check_token_claims(&app, &grants)?;
         }
-        self.store.update_application(&app).await?;
-        self.followup(Change::ApplicationUpdated {
-            client_id: app.client_id.clone(),
-        })
-        .await;
         Ok(app)
     }
 }

@@ -44,18 +44,18 @@ impl Admin {
     /// list), so that the application uses its keys from now on and no longer its secret: what
     /// `POST .../credentials` then `PATCH /clients/{id}` do in Auth0's two steps.
     pub async fn use_credential(&self, client_id: &str, id: &str) -> Result<(), AdminError> {
-        let app = self.store.get_application(client_id).await?;
-        let mut ids = app.private_key_jwt.unwrap_or_default();
-        if !ids.iter().any(|listed| listed == id) {
-            ids.push(id.to_owned());
-        }
-        self.update_application(
-            client_id,
+        // The list is read in the change's transaction: two credentials put in use at once
+        // both stay on it.
+        self.change_application(client_id, |app| {
+            let mut ids = app.private_key_jwt.clone().unwrap_or_default();
+            if !ids.iter().any(|listed| listed == id) {
+                ids.push(id.to_owned());
+            }
             ApplicationPatch {
                 private_key_jwt: Some(Some(ids)),
                 ..ApplicationPatch::default()
-            },
-        )
+            }
+        })
         .await
         .map(drop)
     }
@@ -125,19 +125,18 @@ impl Admin {
         Ok(())
     }
 
-    /// Checks a private_key_jwt list for `client_id`: each an existing credential of the
-    /// application, none twice.
-    pub(super) async fn check_private_key_jwt(
-        &self,
+    /// Checks a private_key_jwt list for `client_id`: each one of `existing`, the
+    /// application's credentials, none twice.
+    pub(super) fn check_private_key_jwt(
         client_id: &str,
         ids: &[String],
+        existing: &[PublicKeyCredential],
     ) -> Result<(), AdminError> {
         if ids.len() > MAX_CREDENTIALS {
             return Err(AdminError::Invalid(format!(
                 "client_authentication_methods.private_key_jwt.credentials: at most {MAX_CREDENTIALS}"
             )));
         }
-        let existing = self.store.list_credentials(client_id).await?;
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
                 return Err(AdminError::Invalid(format!(

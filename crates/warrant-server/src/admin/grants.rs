@@ -2,9 +2,9 @@
 //! application's whole set replaced in one transaction.
 
 use super::followup::Change;
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, no_such_api};
 use crate::domain::{Application, ClientGrant, CustomClaims, Invalid, token_claims};
-use crate::store::{GrantChanges, GrantFilter};
+use crate::store::{GrantChanges, GrantFilter, StoredGrant};
 
 /// A grant to create along with an application, or on its own.
 #[derive(Debug, Clone, Default)]
@@ -148,23 +148,31 @@ impl Admin {
         id: &str,
         patch: GrantPatch,
     ) -> Result<ClientGrant, AdminError> {
-        let old = self.store.get_grant(id).await?;
-        let api = self.existing_api(&old.audience).await?;
-        self.check_may_change(&old.client_id).await?;
-        let scopes = patch.scopes.unwrap_or_else(|| old.scopes.clone());
-        self.check_grantable(&api.identifier, &scopes)?;
-        let grant = ClientGrant::new(&old.client_id, &api, scopes, old.created_at).map(|g| {
-            ClientGrant {
-                id: old.id,
-                custom_claims: patch.custom_claims.unwrap_or(old.custom_claims),
-                ..g
-            }
-        })?;
-        let application = self.store.get_application(&grant.client_id).await?;
-        check_token_claims(&application, [&grant])?;
-        self.store
-            .update_grant(&grant.id, &grant.scopes, &grant.custom_claims)
-            .await?;
+        // Read and written in one write transaction: of two concurrent changes (its scopes,
+        // its claims) neither is lost, and the rules hold for what is written.
+        let grant =
+            self.store
+                .change_grant(id, |stored| {
+                    let StoredGrant {
+                        grant: old,
+                        api,
+                        application,
+                        grants,
+                    } = stored;
+                    let api = api.ok_or_else(|| no_such_api(&old.audience))?;
+                    self.check_may_change_with(&old.client_id, &grants)?;
+                    let scopes = patch.scopes.unwrap_or_else(|| old.scopes.clone());
+                    self.check_grantable(&api.identifier, &scopes)?;
+                    let grant = ClientGrant::new(&old.client_id, &api, scopes, old.created_at)
+                        .map(|g| ClientGrant {
+                            id: old.id,
+                            custom_claims: patch.custom_claims.unwrap_or(old.custom_claims),
+                            ..g
+                        })?;
+                    check_token_claims(&application, [&grant])?;
+                    Ok::<_, AdminError>(grant)
+                })
+                .await?;
         self.followup(Change::GrantUpdated {
             client_id: grant.client_id.clone(),
             audience: grant.audience.clone(),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 
-use crate::domain::{Invalid, ResourceServer};
+use crate::domain::{ClientGrant, Invalid, ResourceServer};
 use crate::keys::{MasterKey, RsaKeySize};
 use crate::store::{GrantFilter, Store, StoreError};
 
@@ -235,20 +235,37 @@ impl Admin {
         if self.actor.rights() == Rights::Full {
             return Ok(());
         }
+        let grants = match &self.management_audience {
+            Some(audience) => {
+                self.store
+                    .list_grants(&GrantFilter {
+                        client_id: Some(client_id.to_owned()),
+                        audience: Some(audience.to_string()),
+                    })
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        self.check_may_change_with(client_id, &grants)
+    }
+
+    /// [`check_may_change`](Self::check_may_change) against `grants`, the application's (all
+    /// of them, or only those on the management API), read by the caller.
+    fn check_may_change_with(
+        &self,
+        client_id: &str,
+        grants: &[ClientGrant],
+    ) -> Result<(), AdminError> {
+        if self.actor.rights() == Rights::Full {
+            return Ok(());
+        }
         // Without the management API's identifier the rule cannot be checked: refuse.
         let Some(audience) = &self.management_audience else {
             return Err(AdminError::Forbidden(
                 "this server cannot tell management grants apart; nothing was changed".into(),
             ));
         };
-        let grants = self
-            .store
-            .list_grants(&GrantFilter {
-                client_id: Some(client_id.to_owned()),
-                audience: Some(audience.to_string()),
-            })
-            .await?;
-        for grant in grants {
+        for grant in grants.iter().filter(|g| *g.audience == **audience) {
             let lacking = self.actor.rights().lacking(&grant.scopes);
             if !lacking.is_empty() {
                 return Err(AdminError::Forbidden(format!(
@@ -266,10 +283,15 @@ impl Admin {
             .get_resource_server(audience)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound(_) => AdminError::NotFound(format!(
-                    "API {audience} (create it first with `warrant api create`)"
-                )),
+                StoreError::NotFound(_) => no_such_api(audience),
                 other => other.into(),
             })
     }
+}
+
+/// An API a grant names that does not exist.
+fn no_such_api(audience: &str) -> AdminError {
+    AdminError::NotFound(format!(
+        "API {audience} (create it first with `warrant api create`)"
+    ))
 }

@@ -73,13 +73,12 @@ impl Admin {
             Ok(api) if api.scopes == scopes => {}
             Ok(api) => {
                 // Warrant's own maintenance of its API: the one change nobody else may make.
-                self.write_api(
-                    api,
-                    ApiPatch {
+                self.change_api(&api.id, |_| {
+                    Ok(ApiPatch {
                         scopes: Some(scopes),
                         ..ApiPatch::default()
-                    },
-                )
+                    })
+                })
                 .await?;
             }
             Err(StoreError::NotFound(_)) => {

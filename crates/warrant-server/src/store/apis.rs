@@ -78,6 +78,25 @@ pub(super) async fn insert_api_in(
     })
 }
 
+/// An API by its id or its identifier, in a transaction; `None` when there is none.
+pub(super) async fn find_api_in(
+    tx: impl Into<Tx<'_>>,
+    id_or_identifier: &str,
+) -> Result<Option<ResourceServer>, StoreError> {
+    let sql = format!("SELECT {RS_COLUMNS} FROM resource_servers WHERE id = $1 OR identifier = $1");
+    let api = on_tx!(tx.into(), |c| {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id_or_identifier)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(rs_from_row)
+            .transpose()?
+    });
+    Ok(api)
+}
+
 pub(super) async fn update_api_in(
     tx: impl Into<Tx<'_>>,
     api: &ResourceServer,
@@ -146,11 +165,26 @@ impl Store {
         })
     }
 
-    pub async fn update_resource_server(&self, api: &ResourceServer) -> Result<(), StoreError> {
+    /// Replaces what may change of an API (by id or identifier) by what `change` makes of the
+    /// stored one, read and written in one write transaction: a concurrent change waits for
+    /// this one and then starts from what it wrote, so neither is lost.
+    pub async fn change_resource_server<E: From<StoreError>>(
+        &self,
+        id_or_identifier: &str,
+        change: impl FnOnce(ResourceServer) -> Result<ResourceServer, E>,
+    ) -> Result<ResourceServer, E> {
         on_engine!(self, |s| {
+            // The write transaction holds the write lock (SQLite) or the change counter's row
+            // (PostgreSQL) from its start, so the read below sees every change committed
+            // before it and none can come between it and the write.
             let mut tx = s.write_tx().await?;
-            update_api_in(&mut tx, api).await?;
-            s.commit(tx).await
+            let old = find_api_in(&mut tx, id_or_identifier)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("API {id_or_identifier}")))?;
+            let api = change(old)?;
+            update_api_in(&mut tx, &api).await?;
+            s.commit(tx).await?;
+            Ok(api)
         })
     }
 

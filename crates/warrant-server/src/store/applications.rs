@@ -2,15 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use super::credentials::{auth_methods_from_row, credential_from_row};
+use super::apis::find_api_in;
+use super::credentials::{auth_methods_from_row, credential_from_row, credentials_in};
 use super::federation::{FEDERATED_COLUMNS, federated_from_row};
-use super::grants::{claims_from_row, claims_json, grant_from_row, insert_grant_in};
+use super::grants::{
+    claims_from_row, claims_json, client_grants_in, get_grant_in, grant_from_row, insert_grant_in,
+    update_grant_in,
+};
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
 use super::{Store, StoreError, Tx, db_err, on_engine, on_tx};
 use crate::domain::{
     Application, AuthMethod, ClientGrant, ClientSecret, CustomClaims, FederatedCredential,
-    PublicKeyCredential, SecretHash, TokenQuota,
+    PublicKeyCredential, ResourceServer, SecretHash, TokenQuota,
 };
 
 const APP_COLUMNS: &str = "client_id, name, description, created_at, updated_at,
@@ -161,6 +165,48 @@ pub(super) async fn insert_application_in(
     }
     // A server may remember that this client ID did not exist.
     record_client_change(&mut tx, &app.client_id).await
+}
+
+/// An application as a change of it finds it, in the change's transaction, with what the
+/// change's rules read beside it.
+#[derive(Debug)]
+pub struct StoredApplication {
+    pub application: Application,
+    /// Its grants, oldest first.
+    pub grants: Vec<ClientGrant>,
+    /// Its public-key credentials, oldest first.
+    pub credentials: Vec<PublicKeyCredential>,
+}
+
+/// A grant as a change of it finds it, in the change's transaction, with what the change's
+/// rules read beside it. Here, not in `grants.rs`: a grant's rules read its application, and
+/// this file reads `grants.rs`.
+#[derive(Debug)]
+pub struct StoredGrant {
+    pub grant: ClientGrant,
+    /// The API it is on; `None` if it is gone.
+    pub api: Option<ResourceServer>,
+    /// Its application, and all of the application's grants (this one among them).
+    pub application: Application,
+    pub grants: Vec<ClientGrant>,
+}
+
+/// An application by its client ID, in a transaction.
+async fn get_application_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+) -> Result<Application, StoreError> {
+    let sql = format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = $1");
+    let app = on_tx!(tx.into(), |c| {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(client_id)
+            .fetch_optional(&mut *c)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| StoreError::NotFound(format!("application {client_id}")))?;
+        app_from_row(&row)?
+    });
+    Ok(app)
 }
 
 /// Writes an application's settings, and names it changed (issuance reads the quota and the
@@ -358,11 +404,54 @@ impl Store {
         })
     }
 
-    pub async fn update_application(&self, app: &Application) -> Result<(), StoreError> {
+    /// Replaces an application's settings by what `change` makes of the stored ones, read
+    /// with its grants and credentials and written in one write transaction: a concurrent
+    /// change waits for this one and then starts from what it wrote, so neither is lost, and
+    /// the rules `change` checks against the grants and credentials hold for what is written.
+    pub async fn change_application<E: From<StoreError>>(
+        &self,
+        client_id: &str,
+        change: impl FnOnce(StoredApplication) -> Result<Application, E>,
+    ) -> Result<Application, E> {
+        on_engine!(self, |s| {
+            // The write transaction holds the write lock (SQLite) or the change counter's row
+            // (PostgreSQL) from its start, so the reads below see every change committed
+            // before it and none can come between them and the write.
+            let mut tx = s.write_tx().await?;
+            let stored = StoredApplication {
+                application: get_application_in(&mut tx, client_id).await?,
+                grants: client_grants_in(&mut tx, client_id).await?,
+                credentials: credentials_in(&mut tx, client_id).await?,
+            };
+            let app = change(stored)?;
+            update_application_in(&mut tx, &app).await?;
+            s.commit(tx).await?;
+            Ok(app)
+        })
+    }
+
+    /// Replaces a grant's scopes and custom claims by what `change` makes of the stored ones,
+    /// read with its API, its application and the application's grants, and written in one
+    /// write transaction, as [`change_application`](Self::change_application) does: neither
+    /// of two concurrent changes is lost.
+    pub async fn change_grant<E: From<StoreError>>(
+        &self,
+        id: &str,
+        change: impl FnOnce(StoredGrant) -> Result<ClientGrant, E>,
+    ) -> Result<ClientGrant, E> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            update_application_in(&mut tx, app).await?;
-            s.commit(tx).await
+            let grant = get_grant_in(&mut tx, id).await?;
+            let stored = StoredGrant {
+                api: find_api_in(&mut tx, &grant.audience).await?,
+                application: get_application_in(&mut tx, &grant.client_id).await?,
+                grants: client_grants_in(&mut tx, &grant.client_id).await?,
+                grant,
+            };
+            let grant = change(stored)?;
+            update_grant_in(&mut tx, &grant).await?;
+            s.commit(tx).await?;
+            Ok(grant)
         })
     }
 

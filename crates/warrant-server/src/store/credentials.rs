@@ -47,6 +47,28 @@ pub(super) fn credential_from_row(row: &impl Col) -> Result<PublicKeyCredential,
     })
 }
 
+/// An application's public-key credentials, oldest first, in a transaction.
+pub(super) async fn credentials_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+) -> Result<Vec<PublicKeyCredential>, StoreError> {
+    let sql = format!(
+        "SELECT {CREDENTIAL_COLUMNS} FROM client_credentials WHERE client_id = $1
+         ORDER BY created_at, id"
+    );
+    let credentials = on_tx!(tx.into(), |c| {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(client_id)
+            .fetch_all(&mut *c)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(credential_from_row)
+            .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(credentials)
+}
+
 /// Adds a credential to its application (at most [`MAX_CREDENTIALS`] each), and names the
 /// application changed.
 pub(super) async fn insert_credential_in(

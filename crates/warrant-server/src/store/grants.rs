@@ -91,6 +91,71 @@ pub(super) async fn insert_grant_in(
     })
 }
 
+/// An application's grants, oldest first, in a transaction.
+pub(super) async fn client_grants_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+) -> Result<Vec<ClientGrant>, StoreError> {
+    let grants = on_tx!(tx.into(), |c| {
+        sqlx::query(
+            "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
+             WHERE client_id = $1 ORDER BY created_at, id",
+        )
+        .bind(client_id)
+        .fetch_all(&mut *c)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(grant_from_row)
+        .collect::<Result<Vec<_>, _>>()?
+    });
+    Ok(grants)
+}
+
+/// Writes a grant's scopes and custom claims, in a transaction, and names its client changed.
+pub(super) async fn update_grant_in(
+    tx: impl Into<Tx<'_>>,
+    grant: &ClientGrant,
+) -> Result<(), StoreError> {
+    let scopes = serde_json::to_string(&grant.scopes).map_err(|e| corrupt("scopes", e))?;
+    let claims = claims_json(&grant.custom_claims)?;
+    let mut tx = tx.into();
+    on_tx!(&mut tx, |c| {
+        let done =
+            sqlx::query("UPDATE client_grants SET scopes = $2, custom_claims = $3 WHERE id = $1")
+                .bind(&grant.id)
+                .bind(scopes)
+                .bind(claims)
+                .execute(&mut **c)
+                .await
+                .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("client grant {}", grant.id)));
+        }
+    });
+    record_client_change(&mut tx, &grant.client_id).await
+}
+
+/// A grant by its ID, in a transaction.
+pub(super) async fn get_grant_in(
+    tx: impl Into<Tx<'_>>,
+    id: &str,
+) -> Result<ClientGrant, StoreError> {
+    let grant = on_tx!(tx.into(), |c| {
+        let row = sqlx::query(
+            "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
+        grant_from_row(&row)?
+    });
+    Ok(grant)
+}
+
 /// [`Store::set_grants`]'s work in a transaction: the grants made `grants`, the client named
 /// changed when anything changed.
 pub(super) async fn set_grants_in(
@@ -114,19 +179,7 @@ pub(super) async fn set_grants_in(
     }
     let mut tx = tx.into();
     super::require_application(&mut tx, client_id).await?;
-    let current = on_tx!(&mut tx, |c| {
-        sqlx::query(
-            "SELECT id, client_id, audience, scopes, custom_claims, created_at FROM client_grants
-             WHERE client_id = $1 ORDER BY created_at, id",
-        )
-        .bind(client_id)
-        .fetch_all(&mut **c)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(grant_from_row)
-        .collect::<Result<Vec<_>, _>>()?
-    });
+    let current = client_grants_in(&mut tx, client_id).await?;
     let mut changes = GrantChanges::default();
     for grant in grants {
         match current.iter().find(|g| g.audience == grant.audience) {
@@ -217,33 +270,6 @@ impl Store {
             .map_err(db_err)?
             .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
             grant_from_row(&row)
-        })
-    }
-
-    /// Replaces a grant's scopes and custom claims.
-    pub async fn update_grant(
-        &self,
-        id: &str,
-        scopes: &[String],
-        custom_claims: &CustomClaims,
-    ) -> Result<(), StoreError> {
-        let scopes = serde_json::to_string(scopes).map_err(|e| corrupt("scopes", e))?;
-        let claims = claims_json(custom_claims)?;
-        on_engine!(self, |s| {
-            let mut tx = s.write_tx().await?;
-            let client_id: String = sqlx::query_scalar(
-                "UPDATE client_grants SET scopes = $2, custom_claims = $3 WHERE id = $1
-                 RETURNING client_id",
-            )
-            .bind(id)
-            .bind(scopes)
-            .bind(claims)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| StoreError::NotFound(format!("client grant {id}")))?;
-            record_client_change(&mut tx, &client_id).await?;
-            s.commit(tx).await
         })
     }
 

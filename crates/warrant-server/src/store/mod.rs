@@ -38,7 +38,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-pub use applications::ClientRecord;
+pub use applications::{ClientRecord, StoredApplication, StoredGrant};
 pub use config::ConfigWrite;
 pub use credentials::{JTI_CHUNK, JtiUse};
 pub use grants::{GrantChanges, GrantFilter};

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client_cache;
+mod concurrent_patches;
 mod config;
 mod custom_claims;
 mod dashboard;

@@ -161,13 +161,22 @@ async fn records_round_trip_and_cascade(engine: Engine) {
             );
 
             store
-                .update_grant(&grant.id, &[], &Default::default())
+                .change_grant(&grant.id, |stored| {
+                    Ok::<_, StoreError>(ClientGrant {
+                        scopes: Vec::new(),
+                        custom_claims: Default::default(),
+                        ..stored.grant
+                    })
+                })
                 .await
                 .unwrap();
             assert!(store.get_grant(&grant.id).await.unwrap().scopes.is_empty());
             let mut renamed = app.clone();
             renamed.name = "renamed".into();
-            store.update_application(&renamed).await.unwrap();
+            store
+                .change_application(&renamed.client_id.clone(), |_| Ok::<_, StoreError>(renamed))
+                .await
+                .unwrap();
             assert_eq!(
                 store.get_application(&app.client_id).await.unwrap().name,
                 "renamed"
@@ -253,13 +262,19 @@ async fn an_apis_proof_of_possession_round_trips(engine: Engine) {
                 mechanism: PopMechanism::Dpop,
                 required: false,
             });
-            store.update_resource_server(&api).await.unwrap();
+            store
+                .change_resource_server(&api.id, |_| Ok::<_, StoreError>(api.clone()))
+                .await
+                .unwrap();
             assert_eq!(
                 store.list_resource_servers().await.unwrap(),
                 vec![api.clone()]
             );
             api.proof_of_possession = None;
-            store.update_resource_server(&api).await.unwrap();
+            store
+                .change_resource_server(&api.id, |_| Ok::<_, StoreError>(api.clone()))
+                .await
+                .unwrap();
             let stored = store.get_resource_server(&api.id).await.unwrap();
             assert_eq!(stored.proof_of_possession, None);
         })
@@ -437,7 +452,13 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
 
             let v = store.version().await.unwrap();
             store
-                .update_grant(&grant.id, &[], &Default::default())
+                .change_grant(&grant.id, |stored| {
+                    Ok::<_, StoreError>(ClientGrant {
+                        scopes: Vec::new(),
+                        custom_claims: Default::default(),
+                        ..stored.grant
+                    })
+                })
                 .await
                 .unwrap();
             assert_eq!(changed_since(v).await, vec![one.clone()]);
@@ -459,7 +480,10 @@ async fn writes_name_the_clients_they_touch(engine: Engine) {
             let v = store.version().await.unwrap();
             let mut renamed = apps[0].clone();
             renamed.name = "renamed".into();
-            store.update_application(&renamed).await.unwrap();
+            store
+                .change_application(&renamed.client_id.clone(), |_| Ok::<_, StoreError>(renamed))
+                .await
+                .unwrap();
             assert_eq!(changed_since(v).await, vec![one.clone()]);
             let v = store.version().await.unwrap();
             store.delete_resource_server(&a.id).await.unwrap();

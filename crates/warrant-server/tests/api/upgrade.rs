@@ -7,7 +7,8 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::json;
 use warrant_server::admin::scopes;
-use warrant_server::store::GrantFilter;
+use warrant_server::domain::ClientGrant;
+use warrant_server::store::{GrantFilter, StoreError};
 
 use crate::support::{Engine, PgDatabase, TestServer, logs_of, spawn_on};
 
@@ -54,7 +55,7 @@ const NEWER: [&str; 9] = [
     scopes::DELETE_CLIENT_CREDENTIALS,
 ];
 
-async fn mgmt_grant(app: &TestServer, client_id: &str) -> warrant_server::domain::ClientGrant {
+async fn mgmt_grant(app: &TestServer, client_id: &str) -> ClientGrant {
     let grants = app
         .store
         .list_grants(&GrantFilter {
@@ -118,7 +119,12 @@ async fn old_deployment_upgrades_at_start(engine: Engine) {
         .collect();
     assert_eq!(older.len(), grant.scopes.len() - NEWER.len());
     app.store
-        .update_grant(&grant.id, &older, &grant.custom_claims)
+        .change_grant(&grant.id, |stored| {
+            Ok::<_, StoreError>(ClientGrant {
+                scopes: older,
+                ..stored.grant
+            })
+        })
         .await
         .unwrap();
     app.sync().await;
