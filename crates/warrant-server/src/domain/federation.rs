@@ -526,18 +526,23 @@ fn check_inline_jwks(text: &str) -> Result<(), Invalid> {
     // is shown and exported (a configuration file goes to git): refuse it, naming no value.
     let raw: Value = serde_json::from_str(text)
         .map_err(|e| Invalid(format!("jwks is not a JWKS ({{\"keys\": [...]}}): {e}")))?;
-    let private = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
     if let Some(keys) = raw.get("keys").and_then(Value::as_array)
         && keys
             .iter()
-            .any(|k| private.iter().any(|m| k.get(*m).is_some()))
+            .any(|k| PRIVATE_JWK_MEMBERS.iter().any(|m| k.get(*m).is_some()))
     {
-        return Err(Invalid::new(
-            "jwks holds private key material (d, p, q, dp, dq, qi or k): upload the issuer's public keys only",
-        ));
+        // The list is written from the one the check reads, so that it names every member.
+        let [others @ .., last] = PRIVATE_JWK_MEMBERS;
+        return Err(Invalid(format!(
+            "jwks holds private key material ({} or {last}): upload the issuer's public keys only",
+            others.join(", ")
+        )));
     }
     Ok(())
 }
+
+/// The JWK members that hold private or symmetric key material (RFC 7518 §6.3.2, §6.4.1).
+const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// A claim an assertion must carry with exactly this value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -949,12 +954,15 @@ mod tests {
     fn inline_keys_must_be_public() {
         let public = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"a","x":"AAAA","y":"AAAA"}]}"#;
         assert!(check_inline_jwks(public).is_ok());
-        for member in ["d", "k", "qi"] {
+        for member in PRIVATE_JWK_MEMBERS {
             let private = format!(
                 r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"a","x":"AAAA","y":"AAAA","{member}":"c2VjcmV0"}}]}}"#
             );
             let error = check_inline_jwks(&private).unwrap_err().0;
-            assert!(error.contains("private key material"), "{error}");
+            assert!(
+                error.contains("private key material (d, p, q, dp, dq, qi, oth or k)"),
+                "{error}"
+            );
             assert!(!error.contains("c2VjcmV0"), "{error}");
         }
     }
