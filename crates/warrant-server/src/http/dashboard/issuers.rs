@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use serde::Deserialize;
 
-use super::forms::{FieldErrors, Form};
+use super::forms::{FieldErrors, Form, submit};
 use super::layout::{self, Nav, action_button, csrf, field, text_area};
 use super::session::{Operator, SignedForm};
 use super::{AppState, PageError, see_other};
@@ -231,37 +231,34 @@ pub(crate) async fn update(
 ) -> Result<Response, PageError> {
     let issuer = admin.get_trusted_issuer(&id).await?;
     let values = EditValues::posted(&form);
-    let mut errors = FieldErrors::default();
-    let max_assertion_lifetime = match values.max_assertion_lifetime.parse() {
-        Ok(seconds) => Some(seconds),
-        Err(_) => {
-            errors.add(
-                "max_assertion_lifetime",
-                "the longest assertion lifetime is a number of seconds",
-            );
-            None
-        }
-    };
     let (jwks_uri, jwks) = match values.keys.as_str() {
         "jwks_uri" => (Some(Some(values.jwks_uri.clone())), Some(None)),
         "inline" => (Some(None), Some(Some(values.jwks.clone()))),
         _ => (Some(None), Some(None)),
     };
-    if errors.is_empty() {
-        let patch = TrustedIssuerPatch {
-            name: Some(values.name.clone()),
-            jwks_uri,
-            jwks,
-            algorithms: Some(algorithm_list(&values.algorithms)),
-            max_assertion_lifetime,
-            ..TrustedIssuerPatch::default()
-        };
-        match admin.update_trusted_issuer(&issuer.id, patch).await {
-            Ok(_) => return Ok(see_other("/dashboard/issuers", "issuer-saved")),
-            Err(e) => errors = FieldErrors::from_admin("", e)?,
-        }
+    let asked = FieldErrors::read(
+        "max_assertion_lifetime",
+        values
+            .max_assertion_lifetime
+            .parse()
+            .map_err(|_| "the longest assertion lifetime is a number of seconds"),
+    )
+    .map(|seconds| TrustedIssuerPatch {
+        name: Some(values.name.clone()),
+        jwks_uri,
+        jwks,
+        algorithms: Some(algorithm_list(&values.algorithms)),
+        max_assertion_lifetime: Some(seconds),
+        ..TrustedIssuerPatch::default()
+    });
+    match submit(asked, "", |patch| {
+        admin.update_trusted_issuer(&issuer.id, patch)
+    })
+    .await?
+    {
+        Ok(_) => Ok(see_other("/dashboard/issuers", "issuer-saved")),
+        Err(errors) => Ok(edit_page(&operator, &issuer, &values, &errors)),
     }
-    Ok(edit_page(&operator, &issuer, &values, &errors))
 }
 
 pub(crate) async fn remove(

@@ -120,8 +120,8 @@ pub(crate) async fn create(
             "api-created",
         )),
         Err(crate::admin::AdminError::Conflict(_)) => {
-            let mut errors = FieldErrors::default();
-            errors.add("identifier", "An API with this identifier already exists.");
+            let errors =
+                FieldErrors::one("identifier", "An API with this identifier already exists.");
             Ok(pages::new_form(&operator, &form, &errors))
         }
         Err(e) => {
@@ -277,11 +277,13 @@ pub(crate) async fn delete(
 ) -> Result<Response, PageError> {
     let api = app.admin.get_api(&id).await?;
     if form.text("confirm") != api.identifier {
-        let mut state = TabState::default();
-        state.errors.add(
-            "confirm",
-            "Type the API's identifier exactly to confirm the deletion.",
-        );
+        let state = TabState {
+            errors: FieldErrors::one(
+                "confirm",
+                "Type the API's identifier exactly to confirm the deletion.",
+            ),
+            ..TabState::default()
+        };
         return api_page(&app, &operator, &id, Tab::Settings, None, state).await;
     }
     if let Err(e) = admin.delete_api(&api.id).await {
