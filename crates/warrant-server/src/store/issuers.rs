@@ -92,7 +92,10 @@ pub(super) async fn insert_trusted_issuer_in(
 }
 
 /// Writes everything of a trusted issuer but its ID, issuer URL and creation time, in a
-/// transaction.
+/// transaction. `updated_at` is written only if it moves the stored one forward, else the stored
+/// one plus a second: every instance's key cache rebuilds an issuer's keys when that value
+/// changes, so a write planned from an older read (a configuration apply beside a PATCH in the
+/// same second) must still move it.
 pub(super) async fn update_trusted_issuer_in(
     tx: impl Into<Tx<'_>>,
     issuer: &TrustedIssuer,
@@ -102,7 +105,8 @@ pub(super) async fn update_trusted_issuer_in(
         sqlx::query(
             "UPDATE trusted_issuers SET name = $2, key_source = $3, jwks_uri = $4, jwks = $5,
                 bearer_token_file = $6, ca_file = $7, algorithms = $8,
-                max_assertion_lifetime = $9, updated_at = $10
+                max_assertion_lifetime = $9,
+                updated_at = CASE WHEN updated_at >= $10 THEN updated_at + 1 ELSE $10 END
              WHERE id = $1",
         )
         .bind(&issuer.id)

@@ -1365,6 +1365,27 @@ async fn a_configuration_is_written_all_at_once_or_not_at_all(engine: Engine) {
                 ("renamed", Some("team/new"))
             );
 
+            // A write planned from an older read (an apply beside a PATCH in the same second)
+            // still moves updated_at forward: every instance's key cache follows it.
+            let stored = store.get_trusted_issuer(&issuer.id).await.unwrap();
+            let planned = TrustedIssuer {
+                name: "planned earlier".into(),
+                ..stored.clone()
+            };
+            for step in 1..=2 {
+                store
+                    .apply_config(&ConfigWrite {
+                        issuers_updated: vec![planned.clone()],
+                        ..ConfigWrite::default()
+                    })
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let now = store.get_trusted_issuer(&issuer.id).await.unwrap();
+                assert_eq!(now.name, "planned earlier");
+                assert_eq!(now.updated_at, stored.updated_at + step, "step {step}");
+            }
+
             // The credential and then its issuer deleted, in one write.
             store
                 .apply_config(&ConfigWrite {
@@ -1509,6 +1530,29 @@ async fn pruning_jtis_beside_batches_taking_them_over_never_fails(engine: Engine
                 // Leave them expired for the next round's prune.
                 store.prune_assertion_jtis(now + 600).await.unwrap();
             }
+
+            // More than one prune statement's worth: every expired row goes, none other.
+            let many: Vec<String> = (0..10_005).map(|i| format!("m{i:05}")).collect();
+            let uses: Vec<JtiUse<'_>> = many
+                .iter()
+                .map(|id| JtiUse {
+                    client_id: "b",
+                    jti: id,
+                    expires_at: 10_000,
+                })
+                .chain([JtiUse {
+                    client_id: "b",
+                    jti: "live",
+                    expires_at: 20_000,
+                }])
+                .collect();
+            store.use_assertion_jtis(&uses, 9_000).await.unwrap();
+            assert_eq!(store.prune_assertion_jtis(10_000).await.unwrap(), 10_005);
+            let again = store
+                .use_assertion_jtis(&uses[10_000..], 10_000)
+                .await
+                .unwrap();
+            assert_eq!(again, [true, true, true, true, true, false]);
         })
         .await;
 }
