@@ -10,6 +10,9 @@ use crate::domain::{MAX_CREDENTIALS, PublicKeyCredential, parse_alg};
 /// either engine's limit.
 pub const JTI_CHUNK: usize = 256;
 
+/// How many expired assertion IDs one statement of [`Store::prune_assertion_jtis`] deletes.
+const PRUNE_CHUNK: i64 = 10_000;
+
 /// A client assertion's ID to record as used: whose, and until when it counts
 /// (see [`Store::use_assertion_jtis`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,7 +316,9 @@ impl Store {
         })
     }
 
-    /// Forgets assertion IDs that expired before `now`.
+    /// Forgets assertion IDs that expired before `now`, [`PRUNE_CHUNK`] rows a statement, so
+    /// that no statement holds the writer (SQLite) or its rows' locks (PostgreSQL) for long
+    /// while token requests wait to record theirs.
     pub async fn prune_assertion_jtis(&self, now: u64) -> Result<u64, StoreError> {
         // On PostgreSQL a batch of jtis taking over expired rows locks them (in its sorted
         // order) while this deletes them (in scan order): waiting on each other, one of the two
@@ -321,21 +326,32 @@ impl Store {
         // skips the rows a batch holds (the batch takes them over; a later prune gets the rest)
         // and never waits for one. SQLite has one writer at a time: no such wait.
         let sql = match self {
-            Store::Sqlite(_) => "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
+            Store::Sqlite(_) => {
+                "DELETE FROM client_assertion_jtis WHERE rowid IN (
+                     SELECT rowid FROM client_assertion_jtis WHERE expires_at <= $1 LIMIT $2)"
+            }
             Store::Postgres(_) => {
                 "DELETE FROM client_assertion_jtis WHERE ctid IN (
-                     SELECT ctid FROM client_assertion_jtis WHERE expires_at <= $1
+                     SELECT ctid FROM client_assertion_jtis WHERE expires_at <= $1 LIMIT $2
                      FOR UPDATE SKIP LOCKED)"
             }
         };
-        on_engine!(self, |s| {
-            sqlx::query(sql)
-                .bind(ts(now))
-                .execute(s.writer())
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(db_err)
-        })
+        let mut pruned = 0;
+        loop {
+            let deleted = on_engine!(self, |s| {
+                sqlx::query(sql)
+                    .bind(ts(now))
+                    .bind(PRUNE_CHUNK)
+                    .execute(s.writer())
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(db_err)?
+            });
+            pruned += deleted;
+            if deleted < PRUNE_CHUNK as u64 {
+                return Ok(pruned);
+            }
+        }
     }
 }
 

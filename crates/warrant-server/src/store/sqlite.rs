@@ -12,6 +12,10 @@ use sqlx::{Sqlite, Transaction};
 
 use super::{StoreError, db_err};
 
+/// The longest a write waits for its turn: for the writer connection, and for SQLite's lock
+/// when another process holds it.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
 /// The database file inside the data directory.
 pub const DATABASE_FILE: &str = "warrant.db";
 
@@ -46,7 +50,7 @@ impl SqliteStore {
             // Writes are rare (administration) and must survive a power cut once acknowledged.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(WRITE_WAIT);
         Self::connect(options).await
     }
 
@@ -58,7 +62,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(WRITE_WAIT);
         Self::connect(options).await
     }
 
@@ -69,6 +73,8 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
+            // As long as a write waited for SQLite's lock before (the busy timeout).
+            .acquire_timeout(WRITE_WAIT)
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
