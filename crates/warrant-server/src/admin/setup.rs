@@ -137,8 +137,21 @@ impl Admin {
             .replace_setting(ADMIN_CLIENT_SETTING, existing.as_deref(), &client_id)
             .await?
         {
-            let remembered = self.store.get_setting(ADMIN_SCOPES_SETTING).await?;
-            self.remember_admin_scopes(remembered.as_deref()).await?;
+            // The secret is shown only in this answer: a failure to record which scopes were
+            // granted must not lose it. The next start records them (it adds nothing the
+            // grant already holds).
+            let remembered = match self.store.get_setting(ADMIN_SCOPES_SETTING).await {
+                Ok(remembered) => Some(remembered),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read which management scopes the admin application was granted; recorded at the next start");
+                    None
+                }
+            };
+            if let Some(remembered) = remembered
+                && let Err(e) = self.remember_admin_scopes(remembered.as_deref()).await
+            {
+                tracing::warn!(error = %e, "cannot record which management scopes the admin application was granted; recorded at the next start");
+            }
             Ok(Initialized::Created {
                 client_id,
                 secret: created.secret,
