@@ -4,7 +4,7 @@
 use super::followup::Change;
 use super::{Admin, AdminError, no_such_api};
 use crate::domain::{Application, ClientGrant, CustomClaims, Invalid, token_claims};
-use crate::store::{GrantChanges, GrantFilter, StoredGrant};
+use crate::store::{GrantChanges, GrantFilter, StoredApplication, StoredGrant};
 
 /// A grant to create along with an application, or on its own.
 #[derive(Debug, Clone, Default)]
@@ -47,15 +47,33 @@ impl Admin {
         client_id: &str,
         spec: GrantSpec,
     ) -> Result<ClientGrant, AdminError> {
-        let application = self.store.get_application(client_id).await?;
         let api = self.existing_api(&spec.audience).await?;
-        self.check_may_change(client_id).await?;
         self.check_grantable(&api.identifier, &spec.scopes)?;
-        let mut grant =
-            ClientGrant::new(&application.client_id, &api, spec.scopes, self.clock.now())?;
+        let mut grant = ClientGrant::new(client_id, &api, spec.scopes, self.clock.now())?;
         grant.custom_claims = spec.custom_claims.unwrap_or_default();
-        check_token_claims(&application, [&grant])?;
-        self.store.insert_grant(&grant).await?;
+        // Its claims checked against the application as it is written: a concurrent change
+        // of its metadata either comes first and is checked here, or waits and is checked
+        // against this grant.
+        self.store
+            .change_grants(client_id, |stored| {
+                let StoredApplication {
+                    application,
+                    mut grants,
+                    ..
+                } = stored;
+                self.check_may_change_with(client_id, &grants)?;
+                check_token_claims(&application, [&grant])?;
+                if grants.iter().any(|g| g.audience == grant.audience) {
+                    return Err(AdminError::Conflict(format!(
+                        "application {client_id} already has a grant for {}; change or delete \
+                         that one",
+                        grant.audience
+                    )));
+                }
+                grants.push(grant.clone());
+                Ok(grants)
+            })
+            .await?;
         self.followup(Change::GrantCreated {
             client_id: grant.client_id.clone(),
             audience: spec.audience,
@@ -91,34 +109,34 @@ impl Admin {
         client_id: &str,
         grants: Vec<GrantSpec>,
     ) -> Result<GrantChanges, AdminError> {
-        let application = self.store.get_application(client_id).await?;
-        self.check_may_change(client_id).await?;
         let now = self.clock.now();
-        // Grants that keep their claims (`custom_claims: None`) keep those they have.
-        let current = self
+        // Grants that keep their claims (`custom_claims: None`) keep those they have when
+        // written, read in the write's transaction: a concurrent change of a grant's claims
+        // is kept, not overwritten by an older copy.
+        let keep_claims: Vec<bool> = grants.iter().map(|g| g.custom_claims.is_none()).collect();
+        let mut built = self.build_grants(client_id, grants, now).await?;
+        let changes = self
             .store
-            .list_grants(&GrantFilter {
-                client_id: Some(client_id.to_owned()),
-                audience: None,
-            })
-            .await?;
-        let grants = grants
-            .into_iter()
-            .map(|mut spec| {
-                if spec.custom_claims.is_none() {
-                    spec.custom_claims = current
-                        .iter()
-                        .find(|g| g.audience == spec.audience)
-                        .map(|g| g.custom_claims.clone());
+            .change_grants(client_id, |stored| {
+                let StoredApplication {
+                    application,
+                    grants: current,
+                    ..
+                } = stored;
+                self.check_may_change_with(client_id, &current)?;
+                for (grant, keep) in built.iter_mut().zip(&keep_claims) {
+                    if *keep {
+                        grant.custom_claims = current
+                            .iter()
+                            .find(|g| g.audience == grant.audience)
+                            .map(|g| g.custom_claims.clone())
+                            .unwrap_or_default();
+                    }
                 }
-                spec
+                check_token_claims(&application, &built)?;
+                Ok::<_, AdminError>(built.clone())
             })
-            .collect();
-        let built = self
-            .build_grants(&application.client_id, grants, now)
             .await?;
-        check_token_claims(&application, &built)?;
-        let changes = self.store.set_grants(client_id, &built).await?;
         if !changes.is_empty() {
             // In the order asked, as the administrator listed them.
             let set = built

@@ -6,8 +6,8 @@ use super::apis::find_api_in;
 use super::credentials::{auth_methods_from_row, credential_from_row, credentials_in};
 use super::federation::{FEDERATED_COLUMNS, federated_from_row};
 use super::grants::{
-    claims_from_row, claims_json, client_grants_in, get_grant_in, grant_from_row, insert_grant_in,
-    update_grant_in,
+    GrantChanges, claims_from_row, claims_json, client_grants_in, get_grant_in, grant_from_row,
+    insert_grant_in, set_grants_in, update_grant_in,
 };
 use super::rows::{Col, corrupt, ts, unts};
 use super::state::record_client_change;
@@ -452,6 +452,36 @@ impl Store {
             update_grant_in(&mut tx, &grant).await?;
             s.commit(tx).await?;
             Ok(grant)
+        })
+    }
+
+    /// Makes the application's grants what `change` makes of the stored ones (as
+    /// [`set_grants`](Self::set_grants) does), read with the application and written in one
+    /// write transaction, as [`change_application`](Self::change_application) does: a
+    /// concurrent change of a grant or of the application waits for this one or is waited
+    /// for, and the rules `change` checks against them hold for what is written. No change
+    /// writes nothing.
+    pub async fn change_grants<E: From<StoreError>>(
+        &self,
+        client_id: &str,
+        change: impl FnOnce(StoredApplication) -> Result<Vec<ClientGrant>, E>,
+    ) -> Result<GrantChanges, E> {
+        on_engine!(self, |s| {
+            let mut tx = s.write_tx().await?;
+            let stored = StoredApplication {
+                application: get_application_in(&mut tx, client_id).await?,
+                grants: client_grants_in(&mut tx, client_id).await?,
+                credentials: credentials_in(&mut tx, client_id).await?,
+            };
+            let grants = change(stored)?;
+            let changes = set_grants_in(&mut tx, client_id, &grants).await?;
+            if changes.is_empty() {
+                // The version stays as it was.
+                tx.rollback().await.map_err(db_err)?;
+                return Ok(changes);
+            }
+            s.commit(tx).await?;
+            Ok(changes)
         })
     }
 
