@@ -147,13 +147,20 @@ impl Admin {
 
     /// Removes a scope from an API (by id or identifier); `false` when it had none such.
     pub async fn remove_scope(&self, key: &str, value: &str) -> Result<bool, AdminError> {
-        let api = self.store.get_resource_server(key).await?;
-        self.refuse_management_api(&api.identifier)?;
-        if !api.has_scope(value) {
-            return Ok(false);
-        }
-        let api = self
-            .change_api(&api.id, |api| {
+        // Whether it has the scope is read in the write's transaction: of two concurrent
+        // removals one removes it and records the event, the other finds it gone and writes
+        // nothing.
+        let mut had_none = false;
+        let removed = self
+            .change_api(key, |api| {
+                self.refuse_management_api(&api.identifier)?;
+                if !api.has_scope(value) {
+                    had_none = true;
+                    return Err(AdminError::NotFound(format!(
+                        "scope {value:?} of API {}",
+                        api.identifier
+                    )));
+                }
                 let scopes = api
                     .scopes
                     .iter()
@@ -165,7 +172,11 @@ impl Admin {
                     ..ApiPatch::default()
                 })
             })
-            .await?;
+            .await;
+        let api = match removed {
+            Err(AdminError::NotFound(_)) if had_none => return Ok(false),
+            other => other?,
+        };
         self.followup(Change::ScopeRemoved {
             identifier: api.identifier,
             value: value.to_owned(),

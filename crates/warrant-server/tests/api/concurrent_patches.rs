@@ -2,7 +2,7 @@
 //! engines: each changes its own field, and every change is there at the end (none read the
 //! record before another's write and wrote its stale copy over it). Likewise the other
 //! changes that read before they write: the dashboard's grants form beside a grant's PATCH,
-//! a grant's creation beside its application's metadata change.
+//! a grant's creation beside its application's metadata change, two removals of one scope.
 
 use serde_json::{Value, json};
 use warrant_testkit::TestServer;
@@ -377,4 +377,66 @@ async fn sqlite_grant_creation_never_outlives_its_metadata_key() {
 )]
 async fn postgres_grant_creation_never_outlives_its_metadata_key() {
     grant_creation_beside_metadata_removal(Engine::Postgres).await;
+}
+
+const REMOVALS: usize = 3;
+
+async fn concurrent_scope_removals(engine: Engine) {
+    let db = engine.database().await;
+    let app = spawn_on(tempfile::tempdir().unwrap(), db.as_ref()).await;
+    let session = dashboard_session(&app).await;
+    let token = app.admin_token().await;
+    let t = token.as_str();
+    let scopes: Vec<String> = (0..ROUNDS).map(|r| format!("scope:{r}")).collect();
+    let listed: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    app.create_api(API, &listed, None).await;
+    let api = api_id(&app, API).await;
+    let path = app.url(&format!("/dashboard/apis/{api}/permissions/remove"));
+
+    for scope in &scopes {
+        let mut removals = tokio::task::JoinSet::new();
+        for _ in 0..REMOVALS {
+            let request = http()
+                .post(path.clone())
+                .header(reqwest::header::COOKIE, &session.cookie)
+                .form(&[("csrf", session.csrf.as_str()), ("value", scope.as_str())]);
+            removals.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        let mut statuses = removals.join_all().await;
+        app.background.flush_audit().await;
+        let logs = get(&app, t, "/logs?type=sapi&per_page=100").await;
+        let event = format!("removed scope {scope} on API {API}");
+        let events = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["description"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with(&format!(": {event}")))
+            })
+            .count();
+        assert_eq!(events, 1, "{scope}: {logs}");
+        // One removal; the others found it gone.
+        statuses.sort();
+        let mut expected = vec![303];
+        expected.extend([404; REMOVALS - 1]);
+        assert_eq!(statuses, expected, "{scope}");
+    }
+    let now = get(&app, t, &format!("/resource-servers/{api}")).await;
+    assert_eq!(now["scopes"], json!([]), "{now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_scope_removals_remove_once() {
+    concurrent_scope_removals(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(warrant_test_postgres),
+    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+)]
+async fn postgres_concurrent_scope_removals_remove_once() {
+    concurrent_scope_removals(Engine::Postgres).await;
 }

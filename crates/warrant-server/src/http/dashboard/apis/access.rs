@@ -68,7 +68,10 @@ pub(crate) async fn remove_permission(
     Path(id): Path<String>,
     SignedForm { form, admin, .. }: SignedForm,
 ) -> Result<Response, PageError> {
-    admin.remove_scope(&id, form.text("value")).await?;
+    // Of two removals of one permission (two tabs, a double submit) the second finds it gone.
+    if !admin.remove_scope(&id, form.text("value")).await? {
+        return Err(PageError::NotFound("permission"));
+    }
     Ok(see_other(
         &format!("/dashboard/apis/{id}?tab=permissions"),
         "permission-removed",
