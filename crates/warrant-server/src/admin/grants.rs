@@ -47,7 +47,12 @@ impl Admin {
         client_id: &str,
         spec: GrantSpec,
     ) -> Result<ClientGrant, AdminError> {
+        // The answers' order a client sees: no such application (404), no such API (404), not
+        // allowed to change it (403), then what is wrong with the grant (400, 409). The rights
+        // are checked again in the write's transaction.
+        self.store.get_application(client_id).await?;
         let api = self.existing_api(&spec.audience).await?;
+        self.check_may_change(client_id).await?;
         self.check_grantable(&api.identifier, &spec.scopes)?;
         let mut grant = ClientGrant::new(client_id, &api, spec.scopes, self.clock.now())?;
         grant.custom_claims = spec.custom_claims.unwrap_or_default();
@@ -109,6 +114,10 @@ impl Admin {
         client_id: &str,
         grants: Vec<GrantSpec>,
     ) -> Result<GrantChanges, AdminError> {
+        // No such application (404) and not allowed to change it (403) come before what is
+        // wrong with the grants; the rights are checked again in the write's transaction.
+        self.store.get_application(client_id).await?;
+        self.check_may_change(client_id).await?;
         let now = self.clock.now();
         // Grants that keep their claims (`custom_claims: None`) keep those they have when
         // written, read in the write's transaction: a concurrent change of a grant's claims

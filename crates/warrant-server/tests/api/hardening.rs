@@ -371,6 +371,62 @@ async fn update_client_keys_cannot_take_over_a_stronger_application() {
     assert_eq!(status, 200);
 }
 
+/// A new grant's answers come in this order: no such application (404), no such API (404), not
+/// allowed to change the application (403), and only then what is wrong with the grant (409 for
+/// a scope the API lacks), so a caller without the rights learns nothing about the grant.
+#[tokio::test]
+async fn a_grant_is_refused_for_the_application_before_its_scopes() {
+    let app = spawn_app().await;
+    let (worker, _) = app.with_worker().await;
+    let (_, _, token) = delegate(&app, &["create:client_grants"]).await;
+    let admin_id = app.mgmt_client.0.clone();
+    let grant = |client_id: &str, audience: &str| json!({"client_id": client_id, "audience": audience, "scope": ["no:such-scope"]});
+    let api = crate::support::API;
+    assert_refused(
+        app.mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&token),
+            Some(&grant("nobody", api)),
+        )
+        .await,
+        404,
+        "inexistent_resource",
+        "nobody",
+    );
+    let (status, body) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&token),
+            Some(&grant(&worker, "https://no-such-api.example.com")),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_refused(
+        app.mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&token),
+            Some(&grant(&admin_id, api)),
+        )
+        .await,
+        403,
+        "insufficient_scope",
+        &format!("application {admin_id} holds management scopes the caller lacks"),
+    );
+    // With the rights, what is wrong with the grant itself.
+    let (status, body) = app
+        .mgmt(
+            Method::POST,
+            "/client-grants",
+            Some(&token),
+            Some(&grant(&worker, api)),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
+
 #[tokio::test]
 async fn repeated_rotations_with_grace_leave_two_working_secrets() {
     let app = spawn_app().await;
