@@ -199,6 +199,8 @@ impl Admin {
         self.store
             .change_resource_server(key, |api| {
                 let patch = make(&api)?;
+                // Never before the stored change: the clock was read before the write's turn.
+                let now = now.max(api.updated_at);
                 patched_api(api, patch, now)
             })
             .await

@@ -220,7 +220,11 @@ impl Admin {
         let now = self.clock.now();
         let app = self
             .store
-            .change_application(client_id, |stored| self.patched(stored, make, now))
+            .change_application(client_id, |stored| {
+                // Never before the stored change: the clock was read before the write's turn.
+                let now = now.max(stored.application.updated_at);
+                self.patched(stored, make, now)
+            })
             .await?;
         self.followup(Change::ApplicationUpdated {
             client_id: app.client_id.clone(),
