@@ -178,6 +178,19 @@ pub struct StoredApplication {
     pub credentials: Vec<PublicKeyCredential>,
 }
 
+/// An application with its grants and credentials, read in a transaction.
+async fn stored_application_in(
+    tx: impl Into<Tx<'_>>,
+    client_id: &str,
+) -> Result<StoredApplication, StoreError> {
+    let mut tx = tx.into();
+    Ok(StoredApplication {
+        application: get_application_in(&mut tx, client_id).await?,
+        grants: client_grants_in(&mut tx, client_id).await?,
+        credentials: credentials_in(&mut tx, client_id).await?,
+    })
+}
+
 /// A grant as a change of it finds it, in the change's transaction, with what the change's
 /// rules read beside it. Here, not in `grants.rs`: a grant's rules read its application, and
 /// this file reads `grants.rs`.
@@ -418,11 +431,7 @@ impl Store {
             // (PostgreSQL) from its start, so the reads below see every change committed
             // before it and none can come between them and the write.
             let mut tx = s.write_tx().await?;
-            let stored = StoredApplication {
-                application: get_application_in(&mut tx, client_id).await?,
-                grants: client_grants_in(&mut tx, client_id).await?,
-                credentials: credentials_in(&mut tx, client_id).await?,
-            };
+            let stored = stored_application_in(&mut tx, client_id).await?;
             let app = change(stored)?;
             update_application_in(&mut tx, &app).await?;
             s.commit(tx).await?;
@@ -468,11 +477,7 @@ impl Store {
     ) -> Result<GrantChanges, E> {
         on_engine!(self, |s| {
             let mut tx = s.write_tx().await?;
-            let stored = StoredApplication {
-                application: get_application_in(&mut tx, client_id).await?,
-                grants: client_grants_in(&mut tx, client_id).await?,
-                credentials: credentials_in(&mut tx, client_id).await?,
-            };
+            let stored = stored_application_in(&mut tx, client_id).await?;
             let grants = change(stored)?;
             let changes = set_grants_in(&mut tx, client_id, &grants).await?;
             if changes.is_empty() {

@@ -35,6 +35,26 @@ async fn get(app: &TestServer, token: &str, path: &str) -> Value {
     body
 }
 
+/// `story: sqlite_name, postgres_name`: the story as a test on each engine (PostgreSQL's
+/// ignored without WARRANT_TEST_DATABASE_URL).
+macro_rules! on_both_engines {
+    ($story:ident: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $story(Engine::Sqlite).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[cfg_attr(
+            not(warrant_test_postgres),
+            ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
+        )]
+        async fn $postgres() {
+            $story(Engine::Postgres).await;
+        }
+    };
+}
+
 const ROUNDS: u64 = 6;
 
 async fn concurrent_application_patches(engine: Engine) {
@@ -90,19 +110,7 @@ async fn concurrent_application_patches(engine: Engine) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_application_patches_all_land() {
-    concurrent_application_patches(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_concurrent_application_patches_all_land() {
-    concurrent_application_patches(Engine::Postgres).await;
-}
+on_both_engines!(concurrent_application_patches: sqlite_concurrent_application_patches_all_land, postgres_concurrent_application_patches_all_land);
 
 async fn concurrent_grant_patches(engine: Engine) {
     let db = engine.database().await;
@@ -152,19 +160,7 @@ async fn concurrent_grant_patches(engine: Engine) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_grant_patches_all_land() {
-    concurrent_grant_patches(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_concurrent_grant_patches_all_land() {
-    concurrent_grant_patches(Engine::Postgres).await;
-}
+on_both_engines!(concurrent_grant_patches: sqlite_concurrent_grant_patches_all_land, postgres_concurrent_grant_patches_all_land);
 
 async fn concurrent_api_patches(engine: Engine) {
     let db = engine.database().await;
@@ -195,19 +191,7 @@ async fn concurrent_api_patches(engine: Engine) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_api_patches_all_land() {
-    concurrent_api_patches(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_concurrent_api_patches_all_land() {
-    concurrent_api_patches(Engine::Postgres).await;
-}
+on_both_engines!(concurrent_api_patches: sqlite_concurrent_api_patches_all_land, postgres_concurrent_api_patches_all_land);
 
 /// An API's id, as the dashboard's paths and forms name it.
 async fn api_id(app: &TestServer, identifier: &str) -> String {
@@ -283,19 +267,7 @@ async fn grants_form_beside_claims_patches(engine: Engine) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_grants_form_keeps_a_concurrent_claims_patch() {
-    grants_form_beside_claims_patches(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_grants_form_keeps_a_concurrent_claims_patch() {
-    grants_form_beside_claims_patches(Engine::Postgres).await;
-}
+on_both_engines!(grants_form_beside_claims_patches: sqlite_grants_form_keeps_a_concurrent_claims_patch, postgres_grants_form_keeps_a_concurrent_claims_patch);
 
 const APIS: usize = 4;
 
@@ -365,19 +337,7 @@ async fn grant_creation_beside_metadata_removal(engine: Engine) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_grant_creation_never_outlives_its_metadata_key() {
-    grant_creation_beside_metadata_removal(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_grant_creation_never_outlives_its_metadata_key() {
-    grant_creation_beside_metadata_removal(Engine::Postgres).await;
-}
+on_both_engines!(grant_creation_beside_metadata_removal: sqlite_grant_creation_never_outlives_its_metadata_key, postgres_grant_creation_never_outlives_its_metadata_key);
 
 const REMOVALS: usize = 3;
 
@@ -427,16 +387,4 @@ async fn concurrent_scope_removals(engine: Engine) {
     assert_eq!(now["scopes"], json!([]), "{now}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_scope_removals_remove_once() {
-    concurrent_scope_removals(Engine::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(warrant_test_postgres),
-    ignore = "needs PostgreSQL: set WARRANT_TEST_DATABASE_URL"
-)]
-async fn postgres_concurrent_scope_removals_remove_once() {
-    concurrent_scope_removals(Engine::Postgres).await;
-}
+on_both_engines!(concurrent_scope_removals: sqlite_concurrent_scope_removals_remove_once, postgres_concurrent_scope_removals_remove_once);
